@@ -1,0 +1,5 @@
+use super::{CliError, CliResult};
+
+pub fn run(_follow: bool) -> CliResult {
+    Err(CliError::not_available("sovtui logs"))
+}

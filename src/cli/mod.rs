@@ -1,0 +1,283 @@
+//! The command-line surface of `../shared/design/CLI.md`, parsed with clap. Every subcommand is a
+//! thin shell over a library call; human text goes to stderr, `--json` documents to stdout.
+
+mod cockpit;
+mod deploy;
+mod diagnose;
+mod drill;
+mod fleet;
+mod logs;
+mod phase0;
+mod recover;
+mod sim;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+/// How a subcommand ended, mapped onto the documented exit statuses.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// Exit 2: usage or input error, naming the bad field or file and line.
+    #[error("{0}")]
+    Usage(String),
+    /// Exit 1: the operation itself failed.
+    #[error("{0:#}")]
+    Failed(#[from] anyhow::Error),
+}
+
+impl CliError {
+    pub fn usage(msg: impl Into<String>) -> Self {
+        CliError::Usage(msg.into())
+    }
+
+    /// A capability that has not been built yet: a usage-class refusal, never a silent success.
+    pub fn not_available(what: &str) -> Self {
+        CliError::Usage(format!("not available yet: {what}"))
+    }
+
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Usage(_) => 2,
+            CliError::Failed(_) => 1,
+        }
+    }
+}
+
+pub type CliResult = Result<(), CliError>;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "sovtui",
+    version,
+    about = "A terminal cockpit for OpenOva Sovereigns"
+)]
+pub struct Cli {
+    /// Fleet file (default: $XDG_CONFIG_HOME/sovtui/fleet.toml)
+    #[arg(long, global = true, value_name = "FLEET.toml")]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// The cockpit on the embedded simulated world
+    Demo(DemoArgs),
+    /// Run the simulated world in the foreground
+    Sim(SimArgs),
+    /// Print the cockpit's log file
+    Logs {
+        #[arg(long, short)]
+        follow: bool,
+    },
+    /// Flux status of every Sovereign in the fleet
+    #[command(subcommand)]
+    Fleet(FleetCommand),
+    /// Create and follow deployments through catalyst-api
+    #[command(subcommand)]
+    Deploy(DeployCommand),
+    /// Walk the troubleshooting tree for a Sovereign, answered from live evidence
+    Diagnose(DiagnoseArgs),
+    /// Decision-tree files
+    #[command(subcommand)]
+    Troubleshoot(TroubleshootCommand),
+    /// Region-kill failover drills
+    #[command(subcommand)]
+    Drill(DrillCommand),
+    /// Hetzner resources of Phase 0: desired vs actual, and apply
+    #[command(subcommand)]
+    Phase0(Phase0Command),
+    /// Runbook §2.2/§2.3 purge, PDM release and record cancel
+    Recover(RecoverArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct DemoArgs {
+    /// Scenario file name under fixtures/scenarios (without .toml)
+    #[arg(long, default_value = "demo")]
+    pub scenario: String,
+    /// Time scale: 60 means a minute of the real timeline takes a second
+    #[arg(long, default_value_t = 60.0)]
+    pub speed: f64,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct SimArgs {
+    /// Where endpoints.json, kubeconfig and fleet.toml are written
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: PathBuf,
+    /// Address to listen on (port 0 picks free ports)
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub listen: String,
+    #[arg(long, default_value = "demo")]
+    pub scenario: String,
+    #[arg(long, default_value_t = 60.0)]
+    pub speed: f64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FleetCommand {
+    /// One-shot status of every Sovereign
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// NDJSON stream of state changes
+    Watch {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DeployCommand {
+    /// POST a deployment request (JSON or TOML)
+    Create {
+        #[arg(long)]
+        api: String,
+        #[arg(long, value_name = "REQUEST")]
+        from: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Follow Phase 0/1 until a terminal state
+    Watch {
+        #[arg(long)]
+        api: String,
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List deployments
+    List {
+        #[arg(long)]
+        api: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct DiagnoseArgs {
+    pub fqdn: String,
+    #[arg(long)]
+    pub deployment: Option<String>,
+    #[arg(long)]
+    pub api: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TroubleshootCommand {
+    /// Validate a decision-tree file
+    Lint { file: PathBuf },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DrillCommand {
+    /// Check preconditions and list exactly what a drill would touch
+    Plan {
+        fqdn: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run a drill (armed: the FQDN typed back with --confirm)
+    Run {
+        fqdn: String,
+        #[arg(long, value_name = "FQDN")]
+        confirm: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Resume an interrupted drill from its journal
+    Resume {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Roll an interrupted drill back from its journal
+    Rollback {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a drill's report
+    Report {
+        id: String,
+        #[arg(long, value_enum, default_value = "md")]
+        format: ReportFormat,
+    },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ReportFormat {
+    Md,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Phase0Command {
+    /// Hetzner resources: desired vs actual
+    Plan {
+        #[arg(long, value_name = "REQUEST")]
+        from: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create what is missing, in dependency order (armed)
+    Apply {
+        #[arg(long, value_name = "REQUEST")]
+        from: PathBuf,
+        #[arg(long, value_name = "FQDN")]
+        confirm: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RecoverArgs {
+    pub fqdn: String,
+    /// Delete for real (default is a dry run)
+    #[arg(long, requires = "confirm")]
+    pub apply: bool,
+    #[arg(long, value_name = "FQDN")]
+    pub confirm: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Entry point of the binary: parse, dispatch, map errors onto exit statuses.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("sovtui: {err}");
+            ExitCode::from(err.exit_code())
+        }
+    }
+}
+
+pub fn run(cli: Cli) -> CliResult {
+    let config = cli.config;
+    match cli.command {
+        None => cockpit::run_fleet(config),
+        Some(Command::Demo(args)) => cockpit::run_demo(args),
+        Some(Command::Sim(args)) => sim::run(args),
+        Some(Command::Logs { follow }) => logs::run(follow),
+        Some(Command::Fleet(cmd)) => fleet::run(config, cmd),
+        Some(Command::Deploy(cmd)) => deploy::run(cmd),
+        Some(Command::Diagnose(args)) => diagnose::run_diagnose(config, args),
+        Some(Command::Troubleshoot(TroubleshootCommand::Lint { file })) => {
+            diagnose::run_lint(&file)
+        }
+        Some(Command::Drill(cmd)) => drill::run(config, cmd),
+        Some(Command::Phase0(cmd)) => phase0::run(cmd),
+        Some(Command::Recover(args)) => recover::run(config, args),
+    }
+}

@@ -1,0 +1,3 @@
+//! Where sovtui reads and writes: XDG paths, the fleet file, secret sources, file watching.
+
+pub mod paths;

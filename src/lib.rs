@@ -1,0 +1,11 @@
+//! sovtui: a terminal cockpit for operators of OpenOva Sovereigns.
+//!
+//! `provision` is the library every front-end uses (it never touches the terminal), `sim` is the
+//! simulated world on real wire protocols, `tui` is the cockpit, `cli` the headless front-end.
+
+pub mod cli;
+pub mod config;
+pub mod logging;
+pub mod provision;
+pub mod sim;
+pub mod tui;

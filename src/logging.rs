@@ -1,0 +1,1 @@
+//! Logging to a file only (tracing-appender); nothing ever reaches the terminal.

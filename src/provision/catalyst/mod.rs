@@ -1,0 +1,1 @@
+//! catalyst-api and PDM clients (reqwest): routes, SSE reader, the deployment event fold.

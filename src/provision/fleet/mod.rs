@@ -1,0 +1,3 @@
+//! Fleet: Flux status from many Sovereign clusters at once.
+
+pub mod model;

@@ -1,0 +1,1 @@
+//! One Hetzner resource model (contract §5.3) with plan/apply and §2.2/§2.3 recovery (hcloud crate).

@@ -1,0 +1,10 @@
+//! The provisioning library: everything the cockpit, the headless CLI and the examples do.
+//! Nothing in this tree imports ratatui or crossterm.
+
+pub mod catalyst;
+pub mod drill;
+pub mod fleet;
+pub mod flux;
+pub mod hetzner;
+pub mod troubleshoot;
+pub mod wizard;

@@ -1,0 +1,1 @@
+//! The runbook §7 decision tree as data, its validation, walks and evidence matching.

@@ -1,0 +1,1 @@
+//! Simulated catalyst-api (routes, SSE, deployment timeline) and pool-domain-manager.
