@@ -215,7 +215,7 @@ pub fn unfinished(state_dir: &Path, kind: &str) -> Result<Vec<(String, RunState)
             runs.push((id, state));
         }
     }
-    runs.sort_by(|a, b| b.1.started_at.cmp(&a.1.started_at));
+    runs.sort_by_key(|r| std::cmp::Reverse(r.1.started_at));
     Ok(runs)
 }
 

@@ -187,12 +187,10 @@ impl PgPair {
         ]);
         self.run(cmd, "initdb").await?;
         // wal_log_hints lets pg_rewind re-attach a killed primary as a replica after failover.
-        let conf = format!(
-            "\n# sovtui drill data plane\nlisten_addresses = '127.0.0.1'\nwal_level = replica\n\
+        let conf = "\n# sovtui drill data plane\nlisten_addresses = '127.0.0.1'\nwal_level = replica\n\
              max_wal_senders = 10\nmax_replication_slots = 10\nwal_log_hints = on\nwal_keep_size = 1024\nhot_standby = on\n\
-             fsync = off\nfull_page_writes = on\nlogging_collector = off\n"
-        );
-        append(&node.data_dir.join("postgresql.conf"), &conf)?;
+             fsync = off\nfull_page_writes = on\nlogging_collector = off\n";
+        append(&node.data_dir.join("postgresql.conf"), conf)?;
         Ok(())
     }
 
