@@ -6,5 +6,6 @@ pub mod drill;
 pub mod fleet;
 pub mod flux;
 pub mod hetzner;
+pub mod journal;
 pub mod troubleshoot;
 pub mod wizard;

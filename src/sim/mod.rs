@@ -5,3 +5,4 @@ pub mod catalyst;
 pub mod clock;
 pub mod hetzner;
 pub mod kube;
+pub mod pgpair;
