@@ -623,3 +623,171 @@ async fn snapshot_and_direct_store_access() {
         .expect("accepted; fails asynchronously");
     assert_eq!(failing["status"], "initializing");
 }
+
+#[tokio::test]
+async fn phase0_resources_and_a_recovery_purge_through_the_linger() {
+    use sovtui::sim::hetzner::sovereign::{SovereignSpec, create_sovereign};
+    let (sim, clock, cfg) = start().await;
+    let control = sim.control();
+    control.set_linger(Duration::from_secs(20));
+    let key = ssh_key::PrivateKey::random(&mut rand::rngs::OsRng, ssh_key::Algorithm::Ed25519)
+        .expect("key")
+        .public_key()
+        .to_openssh()
+        .expect("openssh");
+    let mut spec = SovereignSpec::new(FQDN, "hel1", &key);
+    spec.ha_enabled = true;
+    spec.worker_count = 2;
+    let res = create_sovereign(&control, &spec).expect("phase 0");
+    assert_eq!(res.names.control_planes.len(), 3);
+    assert!(!res.load_balancer_ip.is_empty() && !res.control_plane_ip.is_empty());
+    // Unrelated project content must survive the purge.
+    control
+        .create(
+            Kind::Network,
+            json!({"name": "someone-else", "ip_range": "10.9.0.0/16"}),
+        )
+        .expect("other network");
+
+    let selector = format!("{SOVEREIGN}={FQDN}");
+    let servers = servers_api::list_servers(
+        &cfg,
+        servers_api::ListServersParams {
+            label_selector: Some(selector.clone()),
+            sort: Some(vec!["name:desc".into()]),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("list")
+    .servers;
+    assert_eq!(servers.len(), 5);
+    assert_eq!(
+        servers[0].name,
+        format!("catalyst-{}-w2", FQDN.replace('.', "-"))
+    );
+    let cp1 = servers
+        .iter()
+        .find(|s| s.name.ends_with("-cp1"))
+        .expect("cp1");
+    assert_eq!(cp1.private_net[0].ip.as_deref(), Some("10.0.1.2"));
+    assert_eq!(cp1.location.network_zone, "eu-central");
+    let w1 = servers
+        .iter()
+        .find(|s| s.name.ends_with("-w1"))
+        .expect("w1");
+    assert_eq!(w1.private_net[0].ip.as_deref(), Some("10.0.1.10"));
+    assert_eq!(
+        w1.labels
+            .get("catalyst.openova.io/role")
+            .map(String::as_str),
+        Some("worker")
+    );
+    let lb = load_balancers_api::list_load_balancers(
+        &cfg,
+        load_balancers_api::ListLoadBalancersParams {
+            label_selector: Some(selector.clone()),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("lbs")
+    .load_balancers;
+    assert_eq!(lb[0].targets.len(), 3);
+    assert_eq!(
+        lb[0]
+            .services
+            .iter()
+            .map(|s| s.destination_port)
+            .collect::<Vec<_>>(),
+        vec![31080, 31443]
+    );
+
+    // Pass 1 of operator-recover-sovereign.sh: label-selected deletes in its kind order.
+    for s in &servers {
+        servers_api::delete_server(&cfg, servers_api::DeleteServerParams { id: s.id })
+            .await
+            .expect("delete server");
+    }
+    load_balancers_api::delete_load_balancer(
+        &cfg,
+        load_balancers_api::DeleteLoadBalancerParams { id: lb[0].id },
+    )
+    .await
+    .expect("delete lb");
+    for n in networks_api::list_networks(
+        &cfg,
+        networks_api::ListNetworksParams {
+            label_selector: Some(selector.clone()),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("networks")
+    .networks
+    {
+        networks_api::delete_network(&cfg, networks_api::DeleteNetworkParams { id: n.id })
+            .await
+            .expect("delete network");
+    }
+    for f in firewalls_api::list_firewalls(
+        &cfg,
+        firewalls_api::ListFirewallsParams {
+            label_selector: Some(selector.clone()),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("firewalls")
+    .firewalls
+    {
+        // Accepted although the (lingering) servers still reference it.
+        firewalls_api::delete_firewall(&cfg, firewalls_api::DeleteFirewallParams { id: f.id })
+            .await
+            .expect("delete firewall");
+    }
+    // Pass 2: SSH keys by slug substring.
+    let slug = FQDN.replace('.', "-");
+    for k in ssh_keys_api::list_ssh_keys(&cfg, Default::default())
+        .await
+        .expect("keys")
+        .ssh_keys
+    {
+        if k.name.contains(&slug) {
+            ssh_keys_api::delete_ssh_key(&cfg, ssh_keys_api::DeleteSshKeyParams { id: k.id })
+                .await
+                .expect("delete key");
+        }
+    }
+    // Pass 3 would see everything again: the DELETEs answered success but nothing is gone yet.
+    let lingering = servers_api::list_servers(&cfg, Default::default())
+        .await
+        .expect("list");
+    assert_eq!(lingering.servers.len(), 5);
+    // Re-deleting a lingering object is accepted again.
+    servers_api::delete_server(&cfg, servers_api::DeleteServerParams { id: servers[0].id })
+        .await
+        .expect("second delete");
+
+    clock.advance(Duration::from_secs(21));
+    let snap = control.snapshot();
+    for kind in [
+        "servers",
+        "load_balancers",
+        "firewalls",
+        "ssh_keys",
+        "primary_ips",
+    ] {
+        assert_eq!(
+            snap[kind].as_array().map(Vec::len),
+            Some(0),
+            "{kind}: {}",
+            snap[kind]
+        );
+    }
+    let nets: Vec<&str> = snap["networks"]
+        .as_array()
+        .map(|l| l.iter().filter_map(|n| n["name"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(nets, vec!["someone-else"]);
+}

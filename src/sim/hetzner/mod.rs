@@ -17,6 +17,7 @@ mod networks;
 mod query;
 mod routes;
 mod servers;
+pub mod sovereign;
 mod ssh_keys;
 mod store;
 mod volumes;
@@ -168,6 +169,11 @@ pub struct HetznerControl {
 impl HetznerControl {
     fn world(&self) -> std::sync::MutexGuard<'_, http::World> {
         http::lock(&self.shared)
+    }
+
+    /// What a token may do, `None` for an unknown token (for catalyst-api's credential probe).
+    pub fn token_access(&self, token: &str) -> Option<TokenAccess> {
+        self.world().tokens.get(token).copied()
     }
 
     pub fn add_token(&self, token: &str, access: TokenAccess) {
