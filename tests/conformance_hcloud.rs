@@ -289,3 +289,222 @@ async fn python_hcloud_lists_and_creates() {
         "DELETE-but-still-there"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hcloud_cli_manages_every_kind() {
+    let Some(bin) = which("hcloud") else {
+        println!("SKIP hcloud_cli_manages_every_kind: the hcloud CLI is not installed");
+        return;
+    };
+    let sim = start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = ssh_key::PrivateKey::random(&mut rand::rngs::OsRng, ssh_key::Algorithm::Ed25519)
+        .expect("key")
+        .public_key()
+        .to_openssh()
+        .expect("openssh");
+    let key_file = dir.path().join("id.pub");
+    std::fs::write(&key_file, key).expect("write key");
+    let key_file = key_file.to_string_lossy().to_string();
+    let cli = Cli {
+        bin,
+        endpoint: sim.endpoint(),
+        config: &dir.path().join("cli.toml"),
+    };
+    let script: &[&[&str]] = &[
+        &["location", "list"],
+        &["location", "describe", "fsn1"],
+        &["datacenter", "list"],
+        &["datacenter", "describe", "fsn1-dc14"],
+        &["server-type", "describe", "cx42"],
+        &["load-balancer-type", "list"],
+        &["image", "list"],
+        &["image", "describe", "ubuntu-24.04"],
+        &[
+            "ssh-key",
+            "create",
+            "--name",
+            "k1",
+            "--public-key-from-file",
+            &key_file,
+        ],
+        &["ssh-key", "describe", "k1"],
+        &[
+            "network",
+            "create",
+            "--name",
+            "n1",
+            "--ip-range",
+            "10.0.0.0/16",
+        ],
+        &[
+            "network",
+            "add-subnet",
+            "n1",
+            "--type",
+            "cloud",
+            "--network-zone",
+            "eu-central",
+        ],
+        &["network", "describe", "n1"],
+        &["firewall", "create", "--name", "f1"],
+        &[
+            "server",
+            "create",
+            "--name",
+            "s1",
+            "--type",
+            "cx22",
+            "--image",
+            "ubuntu-24.04",
+            "--ssh-key",
+            "k1",
+        ],
+        &["server", "describe", "s1"],
+        &["server", "attach-to-network", "s1", "--network", "n1"],
+        &[
+            "firewall",
+            "apply-to-resource",
+            "f1",
+            "--type",
+            "server",
+            "--server",
+            "s1",
+        ],
+        &[
+            "firewall",
+            "apply-to-resource",
+            "f1",
+            "--type",
+            "label_selector",
+            "--label-selector",
+            "a=b",
+        ],
+        &["firewall", "describe", "f1"],
+        &[
+            "firewall",
+            "remove-from-resource",
+            "f1",
+            "--type",
+            "server",
+            "--server",
+            "s1",
+        ],
+        &["server", "poweroff", "s1"],
+        &["server", "poweron", "s1"],
+        &["server", "reboot", "s1"],
+        &["server", "shutdown", "s1"],
+        &["server", "reset", "s1"],
+        &["server", "add-label", "s1", "x=y"],
+        &["server", "remove-label", "s1", "x"],
+        &["server", "enable-protection", "s1", "delete", "rebuild"],
+        &["server", "disable-protection", "s1", "delete", "rebuild"],
+        &[
+            "primary-ip",
+            "create",
+            "--name",
+            "p1",
+            "--type",
+            "ipv4",
+            "--datacenter",
+            "fsn1-dc14",
+        ],
+        &["primary-ip", "describe", "p1"],
+        &[
+            "floating-ip",
+            "create",
+            "--type",
+            "ipv4",
+            "--home-location",
+            "fsn1",
+            "--name",
+            "fl1",
+        ],
+        &["floating-ip", "assign", "fl1", "s1"],
+        &["floating-ip", "describe", "fl1"],
+        &["floating-ip", "unassign", "fl1"],
+        &["floating-ip", "delete", "fl1"],
+        &[
+            "volume", "create", "--name", "v1", "--size", "10", "--server", "s1",
+        ],
+        &["volume", "describe", "v1"],
+        &["volume", "detach", "v1"],
+        &["volume", "resize", "v1", "--size", "20"],
+        &["volume", "delete", "v1"],
+        &[
+            "load-balancer",
+            "create",
+            "--name",
+            "lb1",
+            "--type",
+            "lb11",
+            "--network-zone",
+            "eu-central",
+        ],
+        &[
+            "load-balancer",
+            "add-target",
+            "lb1",
+            "--label-selector",
+            "a=b",
+        ],
+        &["load-balancer", "add-service", "lb1", "--protocol", "http"],
+        &[
+            "load-balancer",
+            "update-service",
+            "lb1",
+            "--listen-port",
+            "80",
+            "--destination-port",
+            "8080",
+        ],
+        &["load-balancer", "describe", "lb1"],
+        &[
+            "load-balancer",
+            "change-algorithm",
+            "lb1",
+            "--algorithm-type",
+            "least_connections",
+        ],
+        &[
+            "load-balancer",
+            "delete-service",
+            "lb1",
+            "--listen-port",
+            "80",
+        ],
+        &[
+            "load-balancer",
+            "remove-target",
+            "lb1",
+            "--label-selector",
+            "a=b",
+        ],
+        &["load-balancer", "delete", "lb1"],
+        &[
+            "server",
+            "list",
+            "-o",
+            "columns=id,name,ipv4,ipv6,private_net,datacenter,location,status,labels,volumes,protection,type",
+        ],
+        &["server", "delete", "s1"],
+        &["network", "delete", "n1"],
+        &["firewall", "delete", "f1"],
+        &["ssh-key", "delete", "k1"],
+        &["primary-ip", "delete", "p1"],
+    ];
+    for args in script {
+        cli.run(args).await;
+    }
+    let failed: Vec<_> = sim
+        .control()
+        .request_log()
+        .into_iter()
+        .filter(|r| r.status >= 400)
+        .collect();
+    assert!(failed.is_empty(), "the CLI hit failing routes: {failed:?}");
+    let described = cli.run(&["server-type", "describe", "cpx32"]).await;
+    let text = String::from_utf8_lossy(&described.stdout);
+    // The CLI shows gross prices: 14.49 net + 19 % VAT.
+    assert!(text.contains("17.2431"), "monthly price shown: {text}");
+}

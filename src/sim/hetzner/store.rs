@@ -149,6 +149,20 @@ pub struct Store {
     pub failing: BTreeMap<String, (String, String)>,
 }
 
+/// Whether a firewall `applied_to` / load balancer `targets` entry covers one server.
+fn entry_covers(entry: &Value, server: i64, labels: Option<&Value>) -> bool {
+    match entry["type"].as_str() {
+        Some("server") => entry["server"]["id"].as_i64() == Some(server),
+        Some("label_selector") => LabelSelector::parse(
+            entry["label_selector"]["selector"]
+                .as_str()
+                .unwrap_or_default(),
+        )
+        .is_ok_and(|s| s.matches_json(labels)),
+        _ => false,
+    }
+}
+
 fn wall(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, false)
 }
@@ -495,20 +509,20 @@ impl Store {
             .collect()
     }
 
-    fn server_labels_match(&self, selector: &str, server: &Value) -> bool {
-        LabelSelector::parse(selector).is_ok_and(|s| s.matches_json(server.get("labels")))
-    }
-
     /// Servers a firewall or load balancer entry (`server` or `label_selector`) points at.
     fn entry_servers(&self, entry: &Value) -> Vec<i64> {
         match entry["type"].as_str() {
             Some("server") => entry["server"]["id"].as_i64().into_iter().collect(),
             Some("label_selector") => {
-                let sel = entry["label_selector"]["selector"]
-                    .as_str()
-                    .unwrap_or_default();
+                let Ok(sel) = LabelSelector::parse(
+                    entry["label_selector"]["selector"]
+                        .as_str()
+                        .unwrap_or_default(),
+                ) else {
+                    return Vec::new();
+                };
                 self.records(Kind::Server)
-                    .filter(|r| self.server_labels_match(sel, &r.json))
+                    .filter(|r| sel.matches_json(r.json.get("labels")))
                     .filter_map(|r| r.json["id"].as_i64())
                     .collect()
             }
@@ -517,12 +531,14 @@ impl Store {
     }
 
     fn render_server(&self, id: i64, v: &mut Value) {
+        let labels_json = v.get("labels").cloned();
+        let labels = labels_json.as_ref();
         let firewalls: Vec<Value> = self
             .records(Kind::Firewall)
             .filter(|fw| {
                 fw.json["applied_to"]
                     .as_array()
-                    .is_some_and(|l| l.iter().any(|e| self.entry_servers(e).contains(&id)))
+                    .is_some_and(|l| l.iter().any(|e| entry_covers(e, id, labels)))
             })
             .map(|fw| json!({"id": fw.json["id"], "status": "applied"}))
             .collect();
@@ -544,7 +560,7 @@ impl Store {
                 .filter(|lb| {
                     lb.json["targets"]
                         .as_array()
-                        .is_some_and(|l| l.iter().any(|e| self.entry_servers(e).contains(&id)))
+                        .is_some_and(|l| l.iter().any(|e| entry_covers(e, id, labels)))
                 })
                 .filter_map(|r| r.json["id"].as_i64())
                 .collect::<Vec<_>>()
