@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use hcloud::apis::configuration::Configuration;
 use hcloud::apis::{
-    actions_api, firewalls_api, load_balancers_api, networks_api, primary_ips_api, servers_api,
-    ssh_keys_api,
+    actions_api, firewalls_api, load_balancers_api, networks_api, pricing_api, primary_ips_api,
+    server_types_api, servers_api, ssh_keys_api,
 };
 use hcloud::models;
 use serde_json::{Value, json};
@@ -790,4 +790,49 @@ async fn phase0_resources_and_a_recovery_purge_through_the_linger() {
         .map(|l| l.iter().filter_map(|n| n["name"].as_str()).collect())
         .unwrap_or_default();
     assert_eq!(nets, vec!["someone-else"]);
+}
+
+#[tokio::test]
+async fn catalogue_with_prices_deserializes() {
+    let (_sim, _clock, cfg) = start().await;
+    let types = server_types_api::list_server_types(
+        &cfg,
+        server_types_api::ListServerTypesParams {
+            name: Some("cpx32".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("server types");
+    let cpx32 = &types.server_types[0];
+    assert_eq!((cpx32.cores, cpx32.memory, cpx32.disk), (4, 8.0, 160.0));
+    let fsn1 = cpx32
+        .prices
+        .iter()
+        .find(|p| p.location == "fsn1")
+        .expect("fsn1 price");
+    assert_eq!(fsn1.price_monthly.net, "14.4900000000");
+    assert_eq!(fsn1.price_hourly.net, "0.0232000000");
+    assert_eq!(fsn1.price_monthly.gross, "17.2431000000");
+    let all = server_types_api::list_server_types(
+        &cfg,
+        server_types_api::ListServerTypesParams {
+            per_page: Some(50),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("all server types");
+    for name in ["cx22", "cx32", "cx42", "cpx21", "cx23", "cax11", "ccx13"] {
+        assert!(all.server_types.iter().any(|t| t.name == name), "{name}");
+    }
+    let pricing = pricing_api::list_prices(&cfg).await.expect("pricing");
+    assert_eq!(pricing.pricing.currency, "EUR");
+    assert!(
+        pricing
+            .pricing
+            .server_types
+            .iter()
+            .any(|t| t.name == "cx42")
+    );
 }

@@ -590,3 +590,44 @@ pub fn image_json(i: &ImageDef) -> Value {
         "architecture": i.architecture,
     })
 }
+
+/// `GET /pricing`: the whole price list (net EUR, gross with 19 % VAT).
+pub fn pricing_json() -> Value {
+    let per_location = |hourly: f64, monthly: f64| -> Vec<Value> {
+        LOCATIONS
+            .iter()
+            .map(|l| {
+                json!({"location": l.name, "price_hourly": price(hourly),
+                       "price_monthly": price(monthly)})
+            })
+            .collect()
+    };
+    let monthly_only = |monthly: f64| -> Vec<Value> {
+        LOCATIONS
+            .iter()
+            .map(|l| json!({"location": l.name, "price_monthly": price(monthly)}))
+            .collect()
+    };
+    json!({"pricing": {
+        "currency": "EUR",
+        "vat_rate": "19.00",
+        "image": {"price_per_gb_month": price(0.011)},
+        "floating_ip": {"price_monthly": price(3.0)},
+        "floating_ips": [
+            {"type": "ipv4", "prices": monthly_only(3.0)},
+            {"type": "ipv6", "prices": monthly_only(3.0)},
+        ],
+        "primary_ips": [
+            {"type": "ipv4", "prices": per_location(0.0008, 0.5)},
+            {"type": "ipv6", "prices": per_location(0.0, 0.0)},
+        ],
+        "server_backup": {"percentage": "20.0000000000"},
+        "volume": {"price_per_gb_month": price(0.044)},
+        "server_types": SERVER_TYPES.iter().map(|t| json!({
+            "id": t.id, "name": t.name, "prices": prices(t.hourly, t.monthly, 20),
+        })).collect::<Vec<_>>(),
+        "load_balancer_types": LOAD_BALANCER_TYPES.iter().map(|t| json!({
+            "id": t.id, "name": t.name, "prices": prices(t.hourly, t.monthly, 1),
+        })).collect::<Vec<_>>(),
+    }})
+}

@@ -26,6 +26,7 @@ pub fn dispatch(
             StatusCode::OK,
             json!({"action": store.action(parse_id(id)?)?}),
         )),
+        ("GET", ["pricing"]) => Ok((StatusCode::OK, catalog::pricing_json())),
         ("GET", ["locations"]) => catalog_list(
             "locations",
             catalog::LOCATIONS
