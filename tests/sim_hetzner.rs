@@ -569,7 +569,7 @@ async fn deleted_objects_linger_then_vanish() {
 
 #[tokio::test]
 async fn snapshot_and_direct_store_access() {
-    let (sim, _clock, _cfg) = start().await;
+    let (sim, clock, cfg) = start().await;
     let control = sim.control();
     let net = control
         .create(
@@ -622,6 +622,30 @@ async fn snapshot_and_direct_store_access() {
         )
         .expect("accepted; fails asynchronously");
     assert_eq!(failing["status"], "initializing");
+    let id = failing["id"].as_i64().expect("id");
+    let actions = control
+        .request(
+            axum::http::Method::GET,
+            &format!("servers/{id}/actions?sort=id:asc"),
+            Value::Null,
+        )
+        .expect("actions");
+    let create_id = actions["actions"][0]["id"].as_i64().expect("create action");
+    assert_eq!(actions["actions"][0]["command"], "create_server");
+    clock.advance(Duration::from_secs(60));
+    let a = actions_api::get_action(&cfg, actions_api::GetActionParams { id: create_id })
+        .await
+        .expect("get action")
+        .action;
+    assert_eq!(a.status, models::action::Status::Error);
+    assert_eq!(
+        a.error.map(|e| e.code),
+        Some("resource_unavailable".to_string())
+    );
+    assert_eq!(
+        control.get(Kind::Server, id).expect("server")["status"],
+        "initializing"
+    );
 }
 
 #[tokio::test]

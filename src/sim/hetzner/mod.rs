@@ -31,6 +31,7 @@ use axum::http::Method;
 use serde_json::{Map, Value};
 use tokio::task::JoinHandle;
 
+pub use axum::http::Method;
 pub use error::ApiError;
 pub use http::{RateBudget, RequestRecord, TokenAccess};
 pub use ssh_keys::fingerprint as ssh_key_fingerprint;

@@ -610,3 +610,65 @@ impl Store {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn actions_progress_and_apply_their_effects_on_simulated_time() {
+        let clock = SimClock::new(1.0);
+        let mut store = Store::new(clock.clone(), StoreSettings::default());
+        store.insert(
+            Kind::Server,
+            7,
+            json!({"id": 7, "name": "s", "status": "off"}),
+        );
+        let a = store.start_action(
+            "start_server",
+            &[(7, Kind::Server)],
+            Duration::from_secs(100),
+            vec![(Kind::Server, 7, "/status", json!("running"))],
+        );
+        let id = a["id"].as_i64().expect("id");
+        assert_eq!(a["status"], "running");
+        clock.advance(Duration::from_secs(50));
+        store.settle();
+        let mid = store.action(id).expect("action");
+        assert_eq!(mid["status"], "running");
+        let p = mid["progress"].as_i64().expect("progress");
+        assert!((50..100).contains(&p), "{p}");
+        assert_eq!(store.raw(Kind::Server, 7).expect("server")["status"], "off");
+        clock.advance(Duration::from_secs(51));
+        store.settle();
+        let done = store.action(id).expect("action");
+        assert_eq!(
+            (done["status"].as_str(), done["progress"].as_i64()),
+            (Some("success"), Some(100))
+        );
+        assert!(done["finished"].is_string());
+        assert_eq!(
+            store.raw(Kind::Server, 7).expect("server")["status"],
+            "running"
+        );
+    }
+
+    #[test]
+    fn zero_linger_removes_at_once() {
+        let clock = SimClock::new(1.0);
+        let mut store = Store::new(
+            clock,
+            StoreSettings {
+                linger: Duration::ZERO,
+                action_duration: Duration::from_secs(1),
+            },
+        );
+        store.insert(Kind::Network, 1, json!({"id": 1, "name": "n"}));
+        store.mark_deleted(Kind::Network, 1).expect("delete");
+        assert!(store.raw(Kind::Network, 1).is_err());
+        assert_eq!(
+            store.mark_deleted(Kind::Network, 1).map_err(|e| e.code),
+            Err("not_found")
+        );
+    }
+}
