@@ -27,7 +27,6 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::http::Method;
 use serde_json::{Map, Value};
 use tokio::task::JoinHandle;
 
