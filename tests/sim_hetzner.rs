@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use hcloud::apis::configuration::Configuration;
 use hcloud::apis::{
-    actions_api, firewalls_api, load_balancers_api, networks_api, pricing_api, primary_ips_api,
-    server_types_api, servers_api, ssh_keys_api,
+    actions_api, datacenters_api, firewalls_api, floating_ips_api, images_api,
+    load_balancer_types_api, load_balancers_api, locations_api, networks_api, pricing_api,
+    primary_ips_api, server_types_api, servers_api, ssh_keys_api, volumes_api,
 };
 use hcloud::models;
 use serde_json::{Value, json};
@@ -859,4 +860,145 @@ async fn catalogue_with_prices_deserializes() {
             .iter()
             .any(|t| t.name == "cx42")
     );
+}
+
+/// Every list and get the hcloud crate offers for the simulated kinds deserializes: a missing
+/// required field in any rendered object would fail here.
+#[tokio::test]
+async fn every_kind_deserializes_with_the_hcloud_crate() {
+    use sovtui::sim::hetzner::sovereign::{SovereignSpec, create_sovereign};
+    let (sim, _clock, cfg) = start().await;
+    let control = sim.control();
+    let key = ssh_key::PrivateKey::random(&mut rand::rngs::OsRng, ssh_key::Algorithm::Ed25519)
+        .expect("key")
+        .public_key()
+        .to_openssh()
+        .expect("openssh");
+    let res = create_sovereign(&control, &SovereignSpec::new(FQDN, "nbg1", &key)).expect("phase 0");
+    let server = res
+        .created
+        .iter()
+        .find(|c| c.kind == Kind::Server)
+        .expect("server")
+        .id;
+    let fip = control
+        .create(
+            Kind::FloatingIp,
+            json!({"type": "ipv4", "server": server, "labels": {SOVEREIGN: FQDN}}),
+        )
+        .expect("floating ip");
+    let vol = control
+        .create(
+            Kind::Volume,
+            json!({"name": "data", "size": 10, "server": server, "format": "ext4"}),
+        )
+        .expect("volume");
+    control
+        .create(
+            Kind::PrimaryIp,
+            json!({"name": "spare", "type": "ipv6", "location": "nbg1"}),
+        )
+        .expect("primary ip");
+    control
+        .create(Kind::LoadBalancer, json!({"name": "sel", "load_balancer_type": "lb21", "location": "nbg1",
+            "targets": [{"type": "label_selector", "label_selector": {"selector": format!("{SOVEREIGN}={FQDN}")}},
+                        {"type": "ip", "ip": {"ip": "192.0.2.10"}}],
+            "services": [{"protocol": "http", "health_check": {"protocol": "http", "http": {"path": "/healthz"}}}]}))
+        .expect("selector lb");
+
+    let locations = locations_api::list_locations(&cfg, Default::default())
+        .await
+        .expect("locations");
+    assert!(locations.locations.iter().any(|l| l.name == "hel1"));
+    let dcs = datacenters_api::list_data_centers(&cfg, Default::default())
+        .await
+        .expect("datacenters");
+    assert_eq!(dcs.datacenters.len(), locations.locations.len());
+    let images = images_api::list_images(
+        &cfg,
+        images_api::ListImagesParams {
+            name: Some("ubuntu-24.04".into()),
+            architecture: Some("x86".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("images");
+    assert_eq!(images.images.len(), 1);
+    load_balancer_types_api::list_load_balancer_types(&cfg, Default::default())
+        .await
+        .expect("lb types");
+    let fips = floating_ips_api::list_floating_ips(&cfg, Default::default())
+        .await
+        .expect("fips");
+    assert_eq!(fips.floating_ips[0].server, Some(server));
+    let vols = volumes_api::list_volumes(&cfg, Default::default())
+        .await
+        .expect("volumes");
+    assert_eq!(
+        vols.volumes[0].linux_device,
+        format!("/dev/disk/by-id/scsi-0HC_Volume_{}", vol["id"])
+    );
+    let lbs = load_balancers_api::list_load_balancers(&cfg, Default::default())
+        .await
+        .expect("lbs");
+    let sel = lbs
+        .load_balancers
+        .iter()
+        .find(|l| l.name == "sel")
+        .expect("selector lb");
+    assert_eq!(sel.targets[0].targets.as_ref().map(Vec::len), Some(1));
+    ssh_keys_api::list_ssh_keys(&cfg, Default::default())
+        .await
+        .expect("keys");
+    firewalls_api::list_firewalls(&cfg, Default::default())
+        .await
+        .expect("firewalls");
+    primary_ips_api::list_primary_ips(&cfg, Default::default())
+        .await
+        .expect("primary ips");
+    networks_api::list_networks(&cfg, Default::default())
+        .await
+        .expect("networks");
+    let servers = servers_api::list_servers(&cfg, Default::default())
+        .await
+        .expect("servers");
+    let s = &servers.servers[0];
+    assert_eq!(
+        s.public_net.floating_ips,
+        vec![fip["id"].as_i64().expect("fip id")]
+    );
+    assert_eq!(
+        s.volumes.clone().unwrap_or_default(),
+        vec![vol["id"].as_i64().expect("vol id")]
+    );
+    let ids: Vec<i64> = servers_api::list_actions_for_server(
+        &cfg,
+        servers_api::ListActionsForServerParams {
+            id: s.id,
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("server actions")
+    .actions
+    .iter()
+    .map(|a| a.id)
+    .collect();
+    let multi = actions_api::get_multiple_actions(
+        &cfg,
+        actions_api::GetMultipleActionsParams { id: ids.clone() },
+    )
+    .await
+    .expect("multiple actions");
+    assert_eq!(multi.actions.len(), ids.len());
+    servers_api::list_server_actions(&cfg, Default::default())
+        .await
+        .expect("all server actions");
+    firewalls_api::list_firewall_actions(&cfg, Default::default())
+        .await
+        .expect("firewall actions");
+    volumes_api::list_volume_actions(&cfg, Default::default())
+        .await
+        .expect("volume actions");
 }
