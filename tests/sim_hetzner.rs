@@ -1002,3 +1002,70 @@ async fn every_kind_deserializes_with_the_hcloud_crate() {
         .await
         .expect("volume actions");
 }
+
+/// Runbook §7.1 rows as scenario data: orphans (C3), read-only token (M1), project limits (M2).
+#[tokio::test]
+async fn faults_as_data() {
+    use sovtui::sim::hetzner::faults::HetznerFaults;
+    let (sim, _clock, cfg) = start().await;
+    let faults: HetznerFaults = toml::from_str(
+        r#"
+        limits = { servers = 1 }
+        read_only_tokens = ["expired-scope-token"]
+        revoked_tokens = ["simrotokensimrotokensimrotokensimrotokensimrotokensimrotoken0001"]
+        [[objects]]
+        kind = "networks"
+        body = { name = "catalyst-omantel-omani-works-net", ip_range = "10.0.0.0/16", labels = { "catalyst.openova.io/sovereign" = "omantel.omani.works" } }
+        "#,
+    )
+    .expect("scenario data");
+    sim.control().apply_faults(&faults).expect("applied");
+
+    // C3: the orphan of an earlier partial apply makes the re-run fail.
+    let e = networks_api::create_network(
+        &cfg,
+        networks_api::CreateNetworkParams {
+            create_network_request: models::CreateNetworkRequest::new(
+                "10.0.0.0/16".into(),
+                "catalyst-omantel-omani-works-net".into(),
+            ),
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(error_of(e), (409, "uniqueness_error".into()));
+
+    // M2: the project limit.
+    create_server(&cfg, "first", "worker", None).await;
+    let mut req =
+        models::CreateServerRequest::new("ubuntu-24.04".into(), "second".into(), "cx22".into());
+    req.location = Some("fsn1".into());
+    let e = servers_api::create_server(
+        &cfg,
+        servers_api::CreateServerParams {
+            create_server_request: req,
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(error_of(e), (403, "resource_limit_exceeded".into()));
+
+    // M1: a read-only token reads but cannot write; a revoked one cannot even read.
+    let ro = sim.hcloud_configuration("expired-scope-token");
+    servers_api::list_servers(&ro, Default::default())
+        .await
+        .expect("reads");
+    let e = servers_api::delete_server(&ro, servers_api::DeleteServerParams { id: 1 })
+        .await
+        .unwrap_err();
+    assert_eq!(error_of(e), (403, "forbidden".into()));
+    let revoked = sim.hcloud_configuration(DEFAULT_READONLY_TOKEN);
+    let e = servers_api::list_servers(&revoked, Default::default())
+        .await
+        .unwrap_err();
+    assert_eq!(error_of(e), (401, "unauthorized".into()));
+
+    let bad: HetznerFaults = toml::from_str("limits = { gadgets = 1 }").expect("syntax ok");
+    let e = sim.control().apply_faults(&bad).unwrap_err();
+    assert!(e.message.contains("limits"), "{e}");
+}

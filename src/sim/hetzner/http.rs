@@ -27,7 +27,8 @@ pub enum TokenAccess {
 
 /// The request budget: `limit` requests, refilled at `refill_per_second` per simulated second
 /// (Hetzner: 3600 per hour, one per second).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RateBudget {
     pub limit: u64,
     pub refill_per_second: f64,

@@ -8,6 +8,7 @@
 mod body;
 pub mod catalog;
 mod error;
+pub mod faults;
 mod firewalls;
 mod http;
 mod ips;
@@ -96,6 +97,7 @@ impl HetznerSim {
             store::StoreSettings {
                 linger: config.linger,
                 action_duration: config.action_duration,
+                limits: Default::default(),
             },
         );
         let tokens: HashMap<String, TokenAccess> = config.tokens.into_iter().collect();
@@ -191,6 +193,16 @@ impl HetznerControl {
 
     pub fn set_linger(&self, linger: Duration) {
         self.world().store.settings.linger = linger;
+    }
+
+    /// Project limit for a kind (Hetzner: typically 10 servers, 1 load balancer); creating one
+    /// more answers 403 `resource_limit_exceeded`. `None` lifts the limit.
+    pub fn set_limit(&self, kind: Kind, limit: Option<usize>) {
+        let mut world = self.world();
+        match limit {
+            Some(n) => world.store.settings.limits.insert(kind, n),
+            None => world.store.settings.limits.remove(&kind),
+        };
     }
 
     pub fn set_action_duration(&self, d: Duration) {

@@ -125,6 +125,8 @@ pub struct StoreSettings {
     pub linger: Duration,
     /// Simulated duration of an ordinary action; server creation takes four times as long.
     pub action_duration: Duration,
+    /// Project limits: how many objects of a kind may exist at once.
+    pub limits: BTreeMap<Kind, usize>,
 }
 
 impl Default for StoreSettings {
@@ -132,6 +134,7 @@ impl Default for StoreSettings {
         StoreSettings {
             linger: Duration::from_secs(5),
             action_duration: Duration::from_secs(2),
+            limits: BTreeMap::new(),
         }
     }
 }
@@ -353,6 +356,10 @@ impl Store {
         found.ok_or_else(|| {
             ApiError::invalid_input(field, format!("{} '{}' not found", kind.human(), reference))
         })
+    }
+
+    pub fn count(&self, kind: Kind) -> usize {
+        self.objects.get(&kind).map_or(0, BTreeMap::len)
     }
 
     pub fn name_taken(&self, kind: Kind, name: &str, except: Option<i64>) -> bool {
@@ -661,6 +668,7 @@ mod tests {
             StoreSettings {
                 linger: Duration::ZERO,
                 action_duration: Duration::from_secs(1),
+                limits: BTreeMap::new(),
             },
         );
         store.insert(Kind::Network, 1, json!({"id": 1, "name": "n"}));
