@@ -2,8 +2,27 @@
 //!
 //! `HetznerSim::start` binds 127.0.0.1:0 and serves the API that the `hcloud` crate, the `hcloud`
 //! CLI and python-hcloud talk to. `HetznerControl` is the Rust side for tests and the simulated
-//! world: tokens, rate budget, linger, action duration, the request log, direct object access and
-//! a snapshot of the whole project.
+//! world: tokens, rate budget, linger, action duration, project limits, failing actions, the
+//! request log, direct object access and a snapshot of the whole project. `sovereign` creates
+//! what a Phase-0 apply leaves behind (contract §5.3); `faults` turns scenario data into knobs.
+//!
+//! Behaviour worth knowing (all on `SimClock`, so tests advance time instead of sleeping):
+//! * Actions start `running` and turn `success` (or `error`, see `fail_actions`) after their
+//!   simulated duration; server creation takes four action durations, then the server is
+//!   `running` (or `off` with `start_after_create: false`).
+//! * DELETE answers success at once, but the object stays listed, gettable and keeps its name
+//!   (so re-creating it is a `uniqueness_error`) for the linger time; then it and every
+//!   reference to it vanish. A second DELETE during the window succeeds again.
+//! * A server's auto-created primary IPs are named `primary_ip-<id>`, carry no labels and are
+//!   deleted with the server (`auto_delete`), so a label-selector purge never sees them.
+//! * Firewalls still applied to a live server refuse deletion (`resource_in_use`); servers that
+//!   are being deleted do not count, so the recovery order servers → … → firewalls works.
+//! * Errors use the real dialect `{"error":{"code","message","details"}}`: 401 `unauthorized`,
+//!   403 `forbidden` (read-only token writing), 403 `resource_limit_exceeded`, 404 `not_found`,
+//!   409 `uniqueness_error`, 400 `invalid_input`/`json_error`, 429 `rate_limit_exceeded`.
+//!   Every response carries `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset`.
+//! * Time-driven changes are applied lazily on the next request, so an idle simulator uses no
+//!   CPU. Not simulated: certificates, ISOs, placement groups, metrics, storage boxes, DNS zones.
 
 mod body;
 pub mod catalog;
