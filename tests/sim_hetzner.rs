@@ -1065,6 +1065,16 @@ async fn faults_as_data() {
         .unwrap_err();
     assert_eq!(error_of(e), (401, "unauthorized".into()));
 
+    sim.control().set_outage(true);
+    let e = servers_api::list_servers(&cfg, Default::default())
+        .await
+        .unwrap_err();
+    assert_eq!(error_of(e), (503, "unavailable".into()));
+    sim.control().set_outage(false);
+    servers_api::list_servers(&cfg, Default::default())
+        .await
+        .expect("back");
+
     let bad: HetznerFaults = toml::from_str("limits = { gadgets = 1 }").expect("syntax ok");
     let e = sim.control().apply_faults(&bad).unwrap_err();
     assert!(e.message.contains("limits"), "{e}");

@@ -46,6 +46,8 @@ pub struct HetznerFaults {
     /// Tokens that are rejected with 401 even if configured (expired/revoked).
     pub revoked_tokens: Vec<String>,
     pub objects: Vec<SeedObject>,
+    /// The API answers 503 to everything (catalyst-api: "could not reach Hetzner API").
+    pub outage: bool,
 }
 
 fn seconds(field: &str, v: f64) -> ApiResult<Duration> {
@@ -100,6 +102,9 @@ impl HetznerControl {
         }
         for t in &f.revoked_tokens {
             self.revoke_token(t);
+        }
+        if f.outage {
+            self.set_outage(true);
         }
         for (i, (k, body)) in seeds.into_iter().enumerate() {
             self.create(k, body.clone()).map_err(|mut e| {

@@ -62,6 +62,8 @@ pub(crate) struct World {
     bucket: f64,
     bucket_at: Duration,
     pub log: VecDeque<RequestRecord>,
+    /// While set, every request answers 503 `unavailable` (an API outage).
+    pub outage: bool,
 }
 
 const LOG_CAPACITY: usize = 10_000;
@@ -76,6 +78,7 @@ impl World {
             bucket: rate.limit as f64,
             bucket_at: now,
             log: VecDeque::new(),
+            outage: false,
         }
     }
 
@@ -209,6 +212,13 @@ fn serve(
         .path()
         .strip_prefix("/v1")
         .ok_or_else(ApiError::route_not_found)?;
+    if world.outage {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "service temporarily unavailable",
+        ));
+    }
     let access = access.ok_or_else(ApiError::unauthorized)?;
     if !world.take() {
         return Err(ApiError::rate_limited(world.rate.limit));

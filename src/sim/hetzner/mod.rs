@@ -210,6 +210,11 @@ impl HetznerControl {
         self.world().set_rate(budget);
     }
 
+    /// Simulate an API outage: every request answers 503 `unavailable` until lifted.
+    pub fn set_outage(&self, down: bool) {
+        self.world().outage = down;
+    }
+
     pub fn set_linger(&self, linger: Duration) {
         self.world().store.settings.linger = linger;
     }
