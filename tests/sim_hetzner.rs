@@ -1007,7 +1007,7 @@ async fn every_kind_deserializes_with_the_hcloud_crate() {
 #[tokio::test]
 async fn faults_as_data() {
     use sovtui::sim::hetzner::faults::HetznerFaults;
-    let (sim, _clock, cfg) = start().await;
+    let (sim, clock, cfg) = start().await;
     let faults: HetznerFaults = toml::from_str(
         r#"
         limits = { servers = 1 }
@@ -1064,6 +1064,34 @@ async fn faults_as_data() {
         .await
         .unwrap_err();
     assert_eq!(error_of(e), (401, "unauthorized".into()));
+
+    // A slow API: the answer waits for simulated time, which the test advances.
+    sim.control().set_latency(Duration::from_secs(3600));
+    let slow = {
+        let cfg = cfg.clone();
+        tokio::spawn(async move { servers_api::list_servers(&cfg, Default::default()).await })
+    };
+    let log_len = sim.control().request_log().len();
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while sim.control().delayed_requests() == 0 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("request arrived and is held back");
+    assert!(!slow.is_finished());
+    assert_eq!(
+        sim.control().request_log().len(),
+        log_len,
+        "not answered yet"
+    );
+    sim.control().set_latency(Duration::ZERO);
+    clock.advance(Duration::from_secs(3601));
+    tokio::time::timeout(Duration::from_secs(30), slow)
+        .await
+        .expect("answered after the advance")
+        .expect("task")
+        .expect("list");
 
     sim.control().set_outage(true);
     let e = servers_api::list_servers(&cfg, Default::default())

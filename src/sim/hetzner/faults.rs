@@ -36,6 +36,8 @@ pub struct HetznerFaults {
     pub linger_seconds: Option<f64>,
     /// Simulated seconds an ordinary action takes.
     pub action_seconds: Option<f64>,
+    /// Simulated seconds every request takes (a slow API).
+    pub latency_seconds: Option<f64>,
     pub rate_limit: Option<RateBudget>,
     /// Project limits by collection name, e.g. `{servers = 10, load_balancers = 1}`.
     pub limits: BTreeMap<String, usize>,
@@ -72,6 +74,10 @@ impl HetznerControl {
             .action_seconds
             .map(|s| seconds("action_seconds", s))
             .transpose()?;
+        let latency = f
+            .latency_seconds
+            .map(|s| seconds("latency_seconds", s))
+            .transpose()?;
         let limits: Vec<(Kind, usize)> = f
             .limits
             .iter()
@@ -87,6 +93,9 @@ impl HetznerControl {
         }
         if let Some(a) = action {
             self.set_action_duration(a);
+        }
+        if let Some(l) = latency {
+            self.set_latency(l);
         }
         if let Some(r) = f.rate_limit {
             self.set_rate_budget(r);

@@ -64,6 +64,10 @@ pub(crate) struct World {
     pub log: VecDeque<RequestRecord>,
     /// While set, every request answers 503 `unavailable` (an API outage).
     pub outage: bool,
+    /// Simulated time every request takes before it is handled (a slow API).
+    pub latency: Duration,
+    /// Requests currently held back by `latency`.
+    pub delayed: usize,
 }
 
 const LOG_CAPACITY: usize = 10_000;
@@ -79,6 +83,8 @@ impl World {
             bucket_at: now,
             log: VecDeque::new(),
             outage: false,
+            latency: Duration::ZERO,
+            delayed: 0,
         }
     }
 
@@ -158,6 +164,15 @@ fn respond(status: StatusCode, body: &Value, headers: &[(&'static str, String)])
         .unwrap_or_else(|_| Response::new(Body::empty()))
 }
 
+struct DelayedGuard<'a>(&'a Shared);
+
+impl Drop for DelayedGuard<'_> {
+    fn drop(&mut self) {
+        let mut world = lock(self.0);
+        world.delayed = world.delayed.saturating_sub(1);
+    }
+}
+
 pub(crate) async fn handle(
     State(shared): State<Shared>,
     method: Method,
@@ -170,6 +185,18 @@ pub(crate) async fn handle(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
+    let (latency, clock) = {
+        let mut world = lock(&shared);
+        if !world.latency.is_zero() {
+            world.delayed += 1;
+        }
+        (world.latency, world.store.clock().clone())
+    };
+    if !latency.is_zero() {
+        // The guard also counts down when the client gives up and this future is dropped.
+        let _delayed = DelayedGuard(&shared);
+        clock.sleep(latency).await;
+    }
     let mut world = lock(&shared);
     let access = token.and_then(|t| world.tokens.get(t).copied());
     let token_kind = match (token, access) {

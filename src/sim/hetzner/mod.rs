@@ -215,6 +215,16 @@ impl HetznerControl {
         self.world().outage = down;
     }
 
+    /// Make every request take this much simulated time before it is answered.
+    pub fn set_latency(&self, latency: Duration) {
+        self.world().latency = latency;
+    }
+
+    /// How many requests are being held back by the latency knob right now.
+    pub fn delayed_requests(&self) -> usize {
+        self.world().delayed
+    }
+
     pub fn set_linger(&self, linger: Duration) {
         self.world().store.settings.linger = linger;
     }
