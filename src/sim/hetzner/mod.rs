@@ -21,6 +21,8 @@
 //!   403 `forbidden` (read-only token writing), 403 `resource_limit_exceeded`, 404 `not_found`,
 //!   409 `uniqueness_error`, 400 `invalid_input`/`json_error`, 429 `rate_limit_exceeded`.
 //!   Every response carries `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset`.
+//! * Knobs for scenarios: `set_outage` (503 `unavailable`), `set_latency` (simulated time per
+//!   request), `set_limit` (project limits), `fail_actions`, tokens, rate budget, linger.
 //! * Time-driven changes are applied lazily on the next request, so an idle simulator uses no
 //!   CPU. Not simulated: certificates, ISOs, placement groups, metrics, storage boxes, DNS zones.
 
