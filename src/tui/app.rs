@@ -430,13 +430,15 @@ impl App {
         }
     }
 
-    /// Indices into the current Sovereign's components that pass the detail filter.
+    /// Indices into the current Sovereign's components that pass the detail filter, worst
+    /// state first (stable, so equal states keep the dependency order of the kit).
     pub fn visible_components(&self) -> Vec<usize> {
         let Some(s) = self.current_sovereign() else {
             return Vec::new();
         };
         let f = self.detail_filter.to_lowercase();
-        s.components
+        let mut idx: Vec<usize> = s
+            .components
             .iter()
             .enumerate()
             .filter(|(_, c)| {
@@ -446,7 +448,9 @@ impl App {
                     || c.message.to_lowercase().contains(&f)
             })
             .map(|(i, _)| i)
-            .collect()
+            .collect();
+        idx.sort_by_key(|&i| std::cmp::Reverse(s.components[i].state.severity()));
+        idx
     }
 
     fn filter_mut(&mut self) -> &mut String {

@@ -308,10 +308,15 @@ impl ThemeCatalog {
                     &format!("unknown style slot {slot_name:?}"),
                 )
             })?;
-            styles.insert(
-                slot,
-                build_style(&label, &text, &file.palette, spec, level)?,
-            );
+            let mut style = build_style(&label, &text, &file.palette, spec, level)?;
+            // Without colour, a coloured bar or selection keeps standing out as reverse video.
+            if level == ColorLevel::Mono
+                && spec.get_ref().bg.is_some()
+                && matches!(slot, Slot::Selected | Slot::Title | Slot::TitleWarn)
+            {
+                style = style.add_modifier(Modifier::REVERSED);
+            }
+            styles.insert(slot, style);
         }
         if let Some(missing) = Slot::ALL.iter().find(|s| !styles.contains_key(s)) {
             return Err(ThemeError {

@@ -275,7 +275,7 @@ fn connection_cell<'a>(c: &ConnectionState, theme: &Theme) -> Line<'a> {
     let mut text = format!("{sym} {}", c.label());
     if let ConnectionState::Degraded { since, .. } | ConnectionState::Unreachable { since, .. } = c
     {
-        text.push_str(&format!(" since {}", since.format("%H:%M")));
+        text.push_str(&format!(" {}", since.format("%H:%M")));
     }
     Line::from(Span::styled(text, theme.style(slot)))
 }
@@ -307,49 +307,64 @@ fn draw_fleet(frame: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
         );
         return;
     }
-    let header = Row::new(["Sovereign", "Connection", "HelmReleases", "Worst"])
-        .style(theme.style(Slot::Header));
+    // Narrow terminals drop the "worst" column: the nav pane and the counts still show it.
+    let wide = inner.width >= 70;
+    let mut header = vec!["Sovereign", "Connection", "HelmReleases"];
+    if wide {
+        header.push("Worst");
+    }
+    let header = Row::new(header).style(theme.style(Slot::Header));
     let rows: Vec<Row> = visible
         .iter()
         .map(|&i| {
             let s = &app.fleet[i];
-            let worst = match s.worst() {
-                Some(c) => Line::from(Span::styled(
-                    format!("{} {} {}", state_symbol(c.state), c.name, c.state),
-                    theme.style(state_slot(c.state)),
-                )),
-                None if s.components.is_empty() => {
-                    Line::from(Span::styled("—", theme.style(Slot::Muted)))
-                }
-                None => Line::from(Span::styled(
-                    "✔ all installed",
-                    theme.style(Slot::StateInstalled),
-                )),
-            };
-            Row::new(vec![
+            let mut cells = vec![
                 Cell::from(s.fqdn.clone()),
                 Cell::from(connection_cell(&s.connection, theme)),
                 Cell::from(Line::from(counts_spans(s, theme))),
-                Cell::from(worst),
-            ])
+            ];
+            if wide {
+                cells.push(Cell::from(worst_line(s, theme)));
+            }
+            Row::new(cells)
         })
         .collect();
-    let table = Table::new(
-        rows,
-        [
+    let widths: &[Constraint] = if wide {
+        &[
             Constraint::Fill(3),
-            Constraint::Length(22),
+            Constraint::Length(17),
+            Constraint::Length(14),
             Constraint::Fill(2),
-            Constraint::Fill(3),
-        ],
-    )
-    .header(header)
-    .column_spacing(1)
-    .row_highlight_style(selection_style(app, Focus::Main, theme))
-    .highlight_symbol("▶ ");
+        ]
+    } else {
+        &[
+            Constraint::Fill(1),
+            Constraint::Length(17),
+            Constraint::Length(14),
+        ]
+    };
+    let table = Table::new(rows, widths.to_vec())
+        .header(header)
+        .column_spacing(1)
+        .row_highlight_style(selection_style(app, Focus::Main, theme))
+        .highlight_symbol("▶ ");
     app.page = usize::from(inner.height.saturating_sub(1));
     clamp_selection(&mut app.fleet_table, visible.len());
     frame.render_stateful_widget(table, inner, &mut app.fleet_table);
+}
+
+fn worst_line<'a>(s: &SovereignStatus, theme: &Theme) -> Line<'a> {
+    match s.worst() {
+        Some(c) => Line::from(Span::styled(
+            format!("{} {} {}", state_symbol(c.state), c.name, c.state),
+            theme.style(state_slot(c.state)),
+        )),
+        None if s.components.is_empty() => Line::from(Span::styled("—", theme.style(Slot::Muted))),
+        None => Line::from(Span::styled(
+            "✔ all installed",
+            theme.style(Slot::StateInstalled),
+        )),
+    }
 }
 
 fn clamp_selection(state: &mut ratatui::widgets::TableState, len: usize) {
@@ -622,19 +637,18 @@ fn draw_help(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, scroll: u1
         "States",
         theme.style(Slot::Header),
     )));
-    let states: Vec<Span> = ComponentState::ALL
-        .into_iter()
-        .flat_map(|s| {
-            [
+    for chunk in ComponentState::ALL.chunks(4) {
+        let spans: Vec<Span> = chunk
+            .iter()
+            .map(|s| {
                 Span::styled(
-                    format!("  {} {}", state_symbol(s), s),
-                    theme.style(state_slot(s)),
-                ),
-                Span::raw(""),
-            ]
-        })
-        .collect();
-    lines.push(Line::from(states));
+                    format!("  {} {:<11}", state_symbol(*s), s.as_str()),
+                    theme.style(state_slot(*s)),
+                )
+            })
+            .collect();
+        lines.push(Line::from(spans));
+    }
     lines.push(Line::from(vec![Span::styled(
         "  ● live  ◌ connecting  ◑ degraded  ⊘ forbidden  ◇ auth expired  ✖ unreachable",
         theme.style(Slot::Muted),

@@ -1,0 +1,284 @@
+//! The real `sovtui demo` binary in a pseudo-terminal: keys in, the screen parsed back (vt100),
+//! raw bytes inspected for colour depth, clean exits on quit, SIGTERM and a dropped terminal.
+
+use std::io::{Read, Write};
+use std::path::Path;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use portable_pty::{Child, CommandBuilder, MasterPty, PtySize, native_pty_system};
+
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+struct Session {
+    child: Box<dyn Child + Send + Sync>,
+    master: Option<Box<dyn MasterPty + Send>>,
+    writer: Box<dyn Write + Send>,
+    rx: mpsc::Receiver<Vec<u8>>,
+    parser: vt100::Parser,
+    raw: Vec<u8>,
+    eof: bool,
+}
+
+impl Session {
+    fn start(dirs: &Path, envs: &[(&str, &str)]) -> Session {
+        let pty = native_pty_system();
+        let pair = pty
+            .openpty(PtySize {
+                rows: 40,
+                cols: 120,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .expect("openpty");
+        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_sovtui"));
+        cmd.arg("demo");
+        cmd.env_clear();
+        cmd.env("PATH", std::env::var("PATH").unwrap_or_default());
+        cmd.env("HOME", dirs);
+        cmd.env("XDG_STATE_HOME", dirs.join("state"));
+        cmd.env("XDG_CONFIG_HOME", dirs.join("config"));
+        cmd.env("TERM", "xterm-256color");
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        let child = pair.slave.spawn_command(cmd).expect("spawn sovtui");
+        drop(pair.slave);
+        let mut reader = pair.master.try_clone_reader().expect("reader");
+        let writer = pair.master.take_writer().expect("writer");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 8192];
+            loop {
+                match reader.read(&mut buf) {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => {
+                        if tx.send(buf[..n].to_vec()).is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+        Session {
+            child,
+            master: Some(pair.master),
+            writer,
+            rx,
+            parser: vt100::Parser::new(
+                std::num::NonZeroU16::new(40).expect("rows"),
+                std::num::NonZeroU16::new(120).expect("cols"),
+                0,
+            ),
+            raw: Vec::new(),
+            eof: false,
+        }
+    }
+
+    fn pump(&mut self, wait: Duration) {
+        match self.rx.recv_timeout(wait) {
+            Ok(chunk) => {
+                self.parser.process(&chunk);
+                self.raw.extend_from_slice(&chunk);
+                while let Ok(more) = self.rx.try_recv() {
+                    self.parser.process(&more);
+                    self.raw.extend_from_slice(&more);
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => self.eof = true,
+        }
+    }
+
+    fn screen(&self) -> String {
+        self.parser.screen().contents()
+    }
+
+    /// Wait until the screen shows `text` (something that can only appear after the last key).
+    fn wait_for(&mut self, text: &str) {
+        let deadline = Instant::now() + TIMEOUT;
+        while !self.screen().contains(text) {
+            if Instant::now() > deadline || self.eof {
+                panic!(
+                    "screen never showed {text:?} (eof: {}):\n{}",
+                    self.eof,
+                    self.screen()
+                );
+            }
+            self.pump(Duration::from_millis(100));
+        }
+    }
+
+    fn send(&mut self, keys: &str) {
+        self.writer.write_all(keys.as_bytes()).expect("write keys");
+        self.writer.flush().expect("flush keys");
+    }
+
+    /// Wait for the program to exit; returns whether it exited successfully.
+    fn wait_exit(&mut self) -> bool {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                // Collect what was written before the exit.
+                while !self.eof {
+                    self.pump(Duration::from_millis(200));
+                    if Instant::now() > deadline {
+                        break;
+                    }
+                }
+                return status.success();
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("sovtui did not exit:\n{}", self.screen());
+            }
+            self.pump(Duration::from_millis(50));
+        }
+    }
+
+    fn raw_text(&self) -> String {
+        String::from_utf8_lossy(&self.raw).into_owned()
+    }
+}
+
+fn colour_sgr(out: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut rest = out;
+    while let Some(i) = rest.find("\x1b[") {
+        rest = &rest[i + 2..];
+        let end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == ';' || c == ':'))
+            .unwrap_or(rest.len());
+        if rest[end..].starts_with('m') {
+            let params = &rest[..end];
+            let colour = params.split(';').any(|c| {
+                matches!(
+                    c.parse::<u32>(),
+                    Ok(30..=39 | 40..=49 | 90..=97 | 100..=107)
+                )
+            });
+            if colour {
+                found.push(params.to_string());
+            }
+        }
+        rest = &rest[end..];
+    }
+    found
+}
+
+#[test]
+fn demo_help_palette_quit_and_the_alternate_screen_is_left() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut s = Session::start(dir.path(), &[]);
+    s.wait_for("FIXTURE DATA");
+    s.wait_for("bank-dr.sovereign.example");
+    assert!(
+        s.parser.screen().alternate_screen(),
+        "runs on the alternate screen"
+    );
+
+    s.send("?");
+    s.wait_for("Help · keymap default");
+    s.send("\x1b");
+    s.wait_for("? help");
+
+    s.send(":drill");
+    s.wait_for(":drill");
+    s.send("\r");
+    s.wait_for("Failover drill: not built yet");
+
+    s.send(":theme mono\r");
+    s.wait_for("theme mono · keymap");
+
+    s.send("q");
+    assert!(s.wait_exit(), "exit status 0");
+    assert!(
+        !s.parser.screen().alternate_screen(),
+        "left the alternate screen"
+    );
+    let raw = s.raw_text();
+    assert!(
+        raw.contains("\x1b[?2026h"),
+        "frames use synchronized output"
+    );
+    // TERM=xterm-256color and no COLORTERM: never a 24-bit colour sequence.
+    assert!(
+        !raw.contains("38;2;") && !raw.contains("48;2;"),
+        "no 24-bit colour"
+    );
+    assert!(raw.contains("38;5;"), "256-colour theme in use");
+    // The log went to the state dir, never to the screen.
+    let log_dir = dir.path().join("state/sovtui");
+    assert!(
+        log_dir.join("sovtui.log").exists(),
+        "log symlink in {log_dir:?}"
+    );
+}
+
+#[test]
+fn no_color_means_no_colour_escapes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut s = Session::start(dir.path(), &[("NO_COLOR", "1"), ("COLORTERM", "truecolor")]);
+    s.wait_for("theme mono");
+    s.wait_for("bank-dr.sovereign.example");
+    s.send("?");
+    s.wait_for("Help · keymap");
+    s.send("\x1bq");
+    assert!(s.wait_exit());
+    let found = colour_sgr(&s.raw_text());
+    assert!(found.is_empty(), "colour escapes under NO_COLOR: {found:?}");
+}
+
+#[test]
+fn live_edits_broken_theme_and_keymap_conflict_are_shown_and_the_previous_kept() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("config/sovtui");
+    std::fs::create_dir_all(config.join("themes")).expect("mkdir");
+    let theme = config.join("themes/mine.toml");
+    std::fs::write(&theme, "extends = \"256\"\n").expect("write theme");
+    let mut s = Session::start(dir.path(), &[("SOVTUI_THEME", "mine")]);
+    s.wait_for("theme mine");
+    s.wait_for("bank-dr.sovereign.example");
+
+    std::fs::write(
+        &theme,
+        "extends = \"256\"\n[styles]\ntitle = { fg = \"nope\" }\n",
+    )
+    .expect("break theme");
+    s.wait_for("mine.toml:3:");
+    assert!(s.screen().contains("keeping theme mine"), "{}", s.screen());
+
+    std::fs::write(config.join("keymap.toml"), "[bindings]\nhelp = [\"q\"]\n")
+        .expect("conflicting keymap");
+    s.wait_for("key conflict");
+    // The previous keymap is still in force: `?` is help and `q` quits.
+    s.send("?");
+    s.wait_for("Help · keymap default");
+    s.send("\x1b");
+    s.wait_for("? help");
+    s.send("q");
+    assert!(s.wait_exit());
+}
+
+fn signal_ends_the_cockpit_cleanly(signal: i32) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut s = Session::start(dir.path(), &[]);
+    s.wait_for("bank-dr.sovereign.example");
+    let pid = s.child.process_id().expect("pid") as i32;
+    // SAFETY: signalling our own child.
+    assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
+    assert!(s.wait_exit(), "clean exit on signal {signal}");
+    assert!(!s.parser.screen().alternate_screen());
+    let _ = s.master.take();
+}
+
+#[test]
+fn sigterm_ends_the_cockpit_cleanly() {
+    signal_ends_the_cockpit_cleanly(libc::SIGTERM);
+}
+
+/// What the kernel sends the session when an SSH connection drops.
+#[test]
+fn sighup_ends_the_cockpit_cleanly() {
+    signal_ends_the_cockpit_cleanly(libc::SIGHUP);
+}
