@@ -97,7 +97,7 @@ impl Session {
     /// Wait until the screen shows `text` (something that can only appear after the last key).
     fn wait_for(&mut self, text: &str) {
         let deadline = Instant::now() + TIMEOUT;
-        while !self.screen().contains(text) {
+        while !(self.screen().contains(text) && self.frame_complete()) {
             if Instant::now() > deadline || self.eof {
                 panic!(
                     "screen never showed {text:?} (eof: {}):\n{}",
@@ -106,6 +106,17 @@ impl Session {
                 );
             }
             self.pump(Duration::from_millis(100));
+        }
+    }
+
+    /// A frame arrives in pieces; judge the screen only once the last one has ended
+    /// (synchronized output: every frame ends with ESU).
+    fn frame_complete(&self) -> bool {
+        let text = self.raw_text();
+        match (text.rfind("\x1b[?2026h"), text.rfind("\x1b[?2026l")) {
+            (Some(begin), Some(end)) => end > begin,
+            (None, _) => true,
+            (Some(_), None) => false,
         }
     }
 
@@ -223,7 +234,9 @@ fn no_color_means_no_colour_escapes() {
     s.wait_for("bank-dr.sovereign.example");
     s.send("?");
     s.wait_for("Help · keymap");
-    s.send("\x1bq");
+    s.send("\x1b");
+    s.wait_for("? help");
+    s.send("q");
     assert!(s.wait_exit());
     let found = colour_sgr(&s.raw_text());
     assert!(found.is_empty(), "colour escapes under NO_COLOR: {found:?}");

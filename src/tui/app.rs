@@ -206,7 +206,7 @@ impl App {
             Ok(t) => t,
             Err(e) => {
                 notices.push(Notice::error(format!(
-                    "theme: {e} — using the built-in {}",
+                    "theme {} used instead — {e}",
                     level.default_theme()
                 )));
                 builtin_theme(level)
@@ -216,9 +216,7 @@ impl App {
         let keymap = match keymaps.load(&wanted_keymap) {
             Ok(k) => k,
             Err(e) => {
-                notices.push(Notice::error(format!(
-                    "keymap: {e} — the user keymap is ignored"
-                )));
+                notices.push(Notice::error(format!("user keymap ignored — {e}")));
                 keymaps
                     .load_without_overlay(&wanted_keymap)
                     .or_else(|_| KeymapCatalog::new(None).load("default"))
@@ -367,7 +365,7 @@ impl App {
             Err(e) => {
                 tracing::warn!(error = %e, "theme refused");
                 self.notice = Some(Notice::error(format!(
-                    "theme: {e} — keeping theme {}",
+                    "keeping theme {} — {e}",
                     self.theme.name
                 )));
             }
@@ -389,7 +387,7 @@ impl App {
             Err(e) => {
                 tracing::warn!(error = %e, "keymap refused");
                 self.notice = Some(Notice::error(format!(
-                    "keymap: {e} — keeping keymap {}",
+                    "keeping keymap {} — {e}",
                     self.keymap.name
                 )));
             }
