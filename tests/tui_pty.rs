@@ -224,6 +224,17 @@ fn demo_help_palette_quit_and_the_alternate_screen_is_left() {
         log_dir.join("sovtui.log").exists(),
         "log symlink in {log_dir:?}"
     );
+    // `sovtui logs` prints it.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sovtui"))
+        .arg("logs")
+        .env("HOME", dir.path())
+        .env("XDG_STATE_HOME", dir.path().join("state"))
+        .output()
+        .expect("sovtui logs");
+    assert!(out.status.success(), "{out:?}");
+    let log = String::from_utf8_lossy(&out.stdout);
+    assert!(log.contains("sovtui started"), "{log}");
+    assert!(log.contains("cockpit ended"), "{log}");
 }
 
 #[test]

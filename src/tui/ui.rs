@@ -132,7 +132,10 @@ fn draw_title(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let left = format!(" sovtui · {}", app.banner);
     let width = usize::from(area.width);
     let right_len = right.chars().count();
-    let left: String = left.chars().take(width.saturating_sub(right_len)).collect();
+    let left: String = left
+        .chars()
+        .take(width.saturating_sub(right_len + 1))
+        .collect();
     let pad = width.saturating_sub(left.chars().count() + right_len);
     let line = Line::from(vec![
         Span::raw(left),
@@ -456,7 +459,13 @@ fn draw_sovereign(frame: &mut Frame, area: Rect, app: &mut App, theme: &Theme, f
         })
         .collect();
     summary.push(Line::from(flux));
-    let [head, list] = Layout::vertical([Constraint::Length(3), Constraint::Min(1)]).areas(inner);
+    // The selected HelmRelease's full message: the table cuts it, and it is the evidence.
+    let [head, list, detail] = Layout::vertical([
+        Constraint::Length(3),
+        Constraint::Min(1),
+        Constraint::Length(if inner.height >= 16 { 4 } else { 0 }),
+    ])
+    .areas(inner);
     frame.render_widget(Paragraph::new(summary), head);
 
     let header =
@@ -497,6 +506,37 @@ fn draw_sovereign(frame: &mut Frame, area: Rect, app: &mut App, theme: &Theme, f
     app.page = usize::from(list.height.saturating_sub(1));
     clamp_selection(&mut app.detail_table, visible.len());
     frame.render_stateful_widget(table, list, &mut app.detail_table);
+    let selected = app
+        .detail_table
+        .selected()
+        .and_then(|i| visible.get(i))
+        .map(|&i| &s.components[i]);
+    if let Some(c) = selected
+        && detail.height > 0
+    {
+        let depends = if c.depends_on.is_empty() {
+            "depends on nothing".to_string()
+        } else {
+            format!("depends on {}", c.depends_on.join(", "))
+        };
+        let lines = vec![
+            Line::from(vec![
+                Span::styled(
+                    format!("{} {}: ", state_symbol(c.state), c.name),
+                    theme.style(state_slot(c.state)),
+                ),
+                Span::raw(c.message.clone()),
+            ]),
+            Line::from(Span::styled(depends, theme.style(Slot::Muted))),
+        ];
+        let block = Block::default()
+            .borders(Borders::TOP)
+            .border_style(theme.style(Slot::Border));
+        frame.render_widget(
+            Paragraph::new(lines).wrap(Wrap { trim: true }).block(block),
+            detail,
+        );
+    }
 }
 
 fn draw_notice(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
