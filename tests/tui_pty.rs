@@ -120,6 +120,38 @@ impl Session {
         }
     }
 
+    /// Wait until the complete screen satisfies `pred`.
+    fn wait_until(&mut self, what: &str, pred: impl Fn(&str) -> bool) {
+        let deadline = Instant::now() + TIMEOUT;
+        while !(pred(&self.screen()) && self.frame_complete()) {
+            if Instant::now() > deadline || self.eof {
+                panic!(
+                    "screen never showed {what} (eof: {}):\n{}",
+                    self.eof,
+                    self.screen()
+                );
+            }
+            self.pump(Duration::from_millis(100));
+        }
+    }
+
+    fn resize(&mut self, rows: u16, cols: u16) {
+        self.master
+            .as_ref()
+            .expect("master")
+            .resize(PtySize {
+                rows,
+                cols,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .expect("resize");
+        self.parser.screen_mut().set_size(
+            std::num::NonZeroU16::new(rows).expect("rows"),
+            std::num::NonZeroU16::new(cols).expect("cols"),
+        );
+    }
+
     fn send(&mut self, keys: &str) {
         self.writer.write_all(keys.as_bytes()).expect("write keys");
         self.writer.flush().expect("flush keys");
@@ -200,6 +232,18 @@ fn demo_help_palette_quit_and_the_alternate_screen_is_left() {
 
     s.send(":theme mono\r");
     s.wait_for("theme mono · keymap");
+
+    // Resizes: a narrower layout drops the "Worst" column; below the minimum, the notice.
+    s.resize(24, 80);
+    s.wait_until("the 80×24 layout", |screen| {
+        screen.contains("bank-dr.sovereign") && !screen.contains("Worst")
+    });
+    s.resize(12, 50);
+    s.wait_for("terminal too small (need 60×16)");
+    s.resize(40, 120);
+    s.wait_until("the 120×40 layout again", |screen| {
+        screen.contains("Worst")
+    });
 
     s.send("q");
     assert!(s.wait_exit(), "exit status 0");

@@ -148,16 +148,19 @@ impl Chord {
         let mut rest = s;
         // `-` alone is a key; `ctrl--` is ctrl plus `-`.
         while rest.len() > 1 {
-            let lower = rest.to_lowercase();
-            let (prefix_len, which) = if lower.starts_with("ctrl-") {
+            let has = |prefix: &str| {
+                rest.get(..prefix.len())
+                    .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
+            };
+            let (prefix_len, which) = if has("ctrl-") {
                 (5, 0)
-            } else if lower.starts_with("c-") {
+            } else if has("c-") {
                 (2, 0)
-            } else if lower.starts_with("alt-") {
+            } else if has("alt-") {
                 (4, 1)
-            } else if lower.starts_with("m-") {
+            } else if has("m-") {
                 (2, 1)
-            } else if lower.starts_with("shift-") {
+            } else if has("shift-") {
                 (6, 2)
             } else {
                 break;

@@ -87,7 +87,11 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
     draw_notice(frame, notice, app, &theme);
     draw_footer(frame, footer, app, &theme);
     match app.overlay.clone() {
-        Overlay::Help { scroll } => draw_help(frame, area, app, &theme, scroll),
+        Overlay::Help { scroll } => {
+            // Clamp the stored offset so scrolling back up starts moving at once.
+            let shown = draw_help(frame, area, app, &theme, scroll);
+            app.overlay = Overlay::Help { scroll: shown };
+        }
         Overlay::Palette(p) => draw_palette(frame, area, app, &theme, &p),
         Overlay::None | Overlay::Filter => {}
     }
@@ -646,7 +650,8 @@ pub fn help_lines(app: &App) -> Vec<(String, String)> {
     out
 }
 
-fn draw_help(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, scroll: u16) {
+/// Draws the help overlay; returns the scroll offset actually used.
+fn draw_help(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, scroll: u16) -> u16 {
     let rect = centered(area, 76.min(area.width.saturating_sub(4)), area.height - 4);
     frame.render_widget(Clear, rect);
     let block = pane_block(format!(" Help · keymap {} ", app.keymap.name), true, theme)
@@ -694,12 +699,14 @@ fn draw_help(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, scroll: u1
         theme.style(Slot::Muted),
     )]));
     let max_scroll = (lines.len() as u16).saturating_sub(inner.height);
+    let scroll = scroll.min(max_scroll);
     frame.render_widget(
         Paragraph::new(lines)
             .style(theme.style(Slot::Overlay))
-            .scroll((scroll.min(max_scroll), 0)),
+            .scroll((scroll, 0)),
         inner,
     );
+    scroll
 }
 
 fn draw_palette(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, p: &palette::Palette) {
