@@ -2,8 +2,10 @@
 //! raw bytes inspected for colour depth, clean exits on quit, SIGTERM and a dropped terminal.
 
 use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd};
 use std::path::Path;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use portable_pty::{Child, CommandBuilder, MasterPty, PtySize, native_pty_system};
@@ -13,7 +15,8 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 struct Session {
     child: Box<dyn Child + Send + Sync>,
     master: Option<Box<dyn MasterPty + Send>>,
-    writer: Box<dyn Write + Send>,
+    writer: Option<Box<dyn Write + Send>>,
+    stop: Arc<AtomicBool>,
     rx: mpsc::Receiver<Vec<u8>>,
     parser: vt100::Parser,
     raw: Vec<u8>,
@@ -44,12 +47,28 @@ impl Session {
         }
         let child = pair.slave.spawn_command(cmd).expect("spawn sovtui");
         drop(pair.slave);
-        let mut reader = pair.master.try_clone_reader().expect("reader");
         let writer = pair.master.take_writer().expect("writer");
+        // Our own duplicate of the master, polled with a timeout so the reader can be stopped
+        // and every master descriptor closed (what an SSH drop does to the terminal).
+        let master_fd = pair.master.as_raw_fd().expect("master fd");
+        // SAFETY: dup of a valid descriptor; the File owns the duplicate.
+        let mut reader = unsafe { std::fs::File::from_raw_fd(libc::dup(master_fd)) };
+        let stop = Arc::new(AtomicBool::new(false));
         let (tx, rx) = mpsc::channel();
+        let stop_reader = stop.clone();
         std::thread::spawn(move || {
             let mut buf = [0u8; 8192];
-            loop {
+            while !stop_reader.load(Ordering::SeqCst) {
+                let mut pfd = libc::pollfd {
+                    fd: reader.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                };
+                // SAFETY: one valid pollfd.
+                let n = unsafe { libc::poll(&mut pfd, 1, 50) };
+                if n == 0 {
+                    continue;
+                }
                 match reader.read(&mut buf) {
                     Ok(0) | Err(_) => return,
                     Ok(n) => {
@@ -63,7 +82,8 @@ impl Session {
         Session {
             child,
             master: Some(pair.master),
-            writer,
+            writer: Some(writer),
+            stop,
             rx,
             parser: vt100::Parser::new(
                 std::num::NonZeroU16::new(40).expect("rows"),
@@ -153,8 +173,9 @@ impl Session {
     }
 
     fn send(&mut self, keys: &str) {
-        self.writer.write_all(keys.as_bytes()).expect("write keys");
-        self.writer.flush().expect("flush keys");
+        let w = self.writer.as_mut().expect("writer");
+        w.write_all(keys.as_bytes()).expect("write keys");
+        w.flush().expect("flush keys");
     }
 
     /// Wait for the program to exit; returns whether it exited successfully.
@@ -349,4 +370,73 @@ fn sigterm_ends_the_cockpit_cleanly() {
 #[test]
 fn sighup_ends_the_cockpit_cleanly() {
     signal_ends_the_cockpit_cleanly(libc::SIGHUP);
+}
+
+/// The terminal goes away (every master descriptor closed, as when sshd drops the session):
+/// sovtui must not linger as an orphan.
+#[test]
+fn a_dropped_terminal_ends_the_cockpit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut s = Session::start(dir.path(), &[]);
+    s.wait_for("bank-dr.sovereign.example");
+    s.stop.store(true, Ordering::SeqCst);
+    drop(s.writer.take());
+    drop(s.master.take());
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        if s.child.try_wait().expect("try_wait").is_some() {
+            break;
+        }
+        if Instant::now() > deadline {
+            let _ = s.child.kill();
+            panic!("sovtui kept running after its terminal went away");
+        }
+        // Waiting for the exit, not for time: there is no output to wait on any more.
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn logs_follow_prints_what_is_appended() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log_dir = dir.path().join("state/sovtui");
+    std::fs::create_dir_all(&log_dir).expect("mkdir");
+    let file = log_dir.join("sovtui.log.2026-11-29");
+    std::fs::write(&file, "first line\n").expect("write");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sovtui"))
+        .args(["logs", "--follow"])
+        .env("HOME", dir.path())
+        .env("XDG_STATE_HOME", dir.path().join("state"))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("sovtui logs --follow");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { return };
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let next = |what: &str| {
+        let line = rx
+            .recv_timeout(TIMEOUT)
+            .unwrap_or_else(|e| panic!("no {what}: {e}"));
+        assert_eq!(line, what);
+    };
+    next("first line");
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&file)
+        .expect("open");
+    writeln!(f, "appended line").expect("append");
+    next("appended line");
+    // A newer day's file takes over.
+    std::fs::write(log_dir.join("sovtui.log.2026-11-30"), "next day\n").expect("write");
+    next("next day");
+    let _ = child.kill();
+    let _ = child.wait();
 }
