@@ -678,6 +678,29 @@ fn draw_help(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, scroll: u1
         ]));
     }
     lines.push(Line::raw(""));
+    lines.push(Line::from(vec![
+        Span::styled("Themes   ", theme.style(Slot::Header)),
+        Span::raw(format!(
+            "{} (now {}, terminal: {})",
+            app.themes.names().join(", "),
+            app.theme.name,
+            app.level.label()
+        )),
+    ]));
+    lines.push(Line::from(vec![
+        Span::styled("Keymaps  ", theme.style(Slot::Header)),
+        Span::raw(app.keymaps.names().join(", ")),
+    ]));
+    if let Some(dir) = &app.keymaps.config_dir {
+        lines.push(Line::from(vec![
+            Span::styled("Config   ", theme.style(Slot::Header)),
+            Span::raw(format!(
+                "{}  (themes/NAME.toml, keymaps/NAME.toml, keymap.toml; edits apply live)",
+                dir.display()
+            )),
+        ]));
+    }
+    lines.push(Line::raw(""));
     lines.push(Line::from(Span::styled(
         "States",
         theme.style(Slot::Header),
