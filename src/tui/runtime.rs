@@ -168,6 +168,9 @@ fn install_panic_hook(log_hint: String) {
         tracing::error!(panic = %info, "sovtui panicked");
         previous(info);
         eprintln!("sovtui: the terminal has been restored; the log is at {log_hint}");
+        // A panic in any task (tokio would keep the others running) ends the cockpit: drawing on
+        // after the terminal was restored would leave the operator a garbled shell.
+        std::process::exit(101);
     }));
 }
 
