@@ -1,1 +1,113 @@
 //! Logging to a file only (tracing-appender); nothing ever reaches the terminal.
+//!
+//! Files roll daily: `$XDG_STATE_HOME/sovtui/sovtui.log.YYYY-MM-DD`, and `sovtui.log` there is a
+//! symlink to the file in use. The level comes from `SOVTUI_LOG` (an `EnvFilter` directive such as
+//! `debug` or `sovtui=trace`; default `info`). Never log secrets: tokens and kubeconfig contents
+//! are not passed to `tracing` anywhere.
+
+use std::path::{Path, PathBuf};
+
+use tracing_appender::non_blocking::WorkerGuard;
+use tracing_appender::rolling::{RollingFileAppender, Rotation};
+use tracing_subscriber::EnvFilter;
+
+pub const LOG_NAME: &str = "sovtui.log";
+pub const LEVEL_ENV: &str = "SOVTUI_LOG";
+
+/// Keep this alive for the life of the program: dropping it flushes the log.
+pub struct LogGuard {
+    _guard: WorkerGuard,
+}
+
+pub fn log_dir() -> PathBuf {
+    crate::config::paths::state_dir()
+}
+
+/// Start file logging. Fails (and the caller may carry on without logs) when the state dir
+/// cannot be created.
+pub fn init() -> anyhow::Result<LogGuard> {
+    let dir = log_dir();
+    std::fs::create_dir_all(&dir)?;
+    let appender = RollingFileAppender::builder()
+        .rotation(Rotation::DAILY)
+        .filename_prefix(LOG_NAME)
+        .max_log_files(14)
+        .build(&dir)?;
+    let (writer, guard) = tracing_appender::non_blocking(appender);
+    let filter = EnvFilter::try_from_env(LEVEL_ENV).unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer)
+        .with_ansi(false)
+        .try_init()
+        .map_err(|e| anyhow::anyhow!("logging already initialised: {e}"))?;
+    if let Some(current) = newest_log_file(&dir) {
+        link_current(&dir, &current);
+    }
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), "sovtui started");
+    Ok(LogGuard { _guard: guard })
+}
+
+/// `sovtui.log` → the dated file in use, so the documented path always works.
+fn link_current(dir: &Path, current: &Path) {
+    let link = dir.join(LOG_NAME);
+    let Some(name) = current.file_name() else {
+        return;
+    };
+    if std::fs::symlink_metadata(&link).is_ok_and(|m| m.file_type().is_symlink()) {
+        let _ = std::fs::remove_file(&link);
+    }
+    if !link.exists() {
+        let _ = std::os::unix::fs::symlink(name, &link);
+    }
+}
+
+/// The newest dated log file in `dir`.
+pub fn newest_log_file(dir: &Path) -> Option<PathBuf> {
+    let prefix = format!("{LOG_NAME}.");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(&prefix))
+                && p.is_file()
+        })
+        .collect();
+    // Dated names (YYYY-MM-DD) sort chronologically.
+    files.sort();
+    files.pop()
+}
+
+/// The log file being written now (or the newest one).
+pub fn current_log_file() -> Option<PathBuf> {
+    newest_log_file(&log_dir())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn newest_is_the_latest_dated_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for name in [
+            "sovtui.log.2026-11-27",
+            "sovtui.log.2026-11-29",
+            "other.log",
+        ] {
+            std::fs::write(dir.path().join(name), "x").expect("write");
+        }
+        std::os::unix::fs::symlink("sovtui.log.2026-11-27", dir.path().join(LOG_NAME))
+            .expect("symlink");
+        let newest = newest_log_file(dir.path()).expect("newest");
+        assert!(newest.ends_with("sovtui.log.2026-11-29"));
+        link_current(dir.path(), &newest);
+        assert_eq!(
+            std::fs::read_link(dir.path().join(LOG_NAME)).expect("link"),
+            PathBuf::from("sovtui.log.2026-11-29")
+        );
+    }
+}

@@ -1,0 +1,757 @@
+//! The cockpit's state and its one reducer. Everything that changes the screen arrives here as a
+//! [`Msg`]: key presses, fleet data from the source task, config-file changes. Nothing else
+//! mutates [`App`], so the render loop only has to ask whether anything changed.
+
+use std::path::{Path, PathBuf};
+
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use ratatui::widgets::TableState;
+
+use crate::provision::fleet::model::SovereignStatus;
+
+use super::keymap::{Action, Keymap, KeymapCatalog};
+use super::palette::{self, Command, Palette};
+use super::theme::{ColorLevel, Theme, ThemeCatalog};
+
+/// Everything the reducer accepts.
+#[derive(Debug, Clone)]
+pub enum Msg {
+    Input(Event),
+    Fleet(FleetMsg),
+    /// Files under the config dir changed (from the notify watcher).
+    ConfigChanged(Vec<PathBuf>),
+    Notice(Notice),
+}
+
+/// What a fleet data source reports. The demo feeds these from a fixture; the live fleet
+/// watcher sends the same messages.
+#[derive(Debug, Clone)]
+pub enum FleetMsg {
+    /// The whole fleet, replacing what was shown.
+    Snapshot(Vec<SovereignStatus>),
+    /// One Sovereign, added or replacing the one with the same FQDN.
+    Update(SovereignStatus),
+    Removed(String),
+    /// The source itself failed; the last data stays on screen.
+    SourceError(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Info,
+    Warn,
+    Error,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub level: Level,
+    pub text: String,
+}
+
+impl Notice {
+    pub fn info(text: impl Into<String>) -> Self {
+        Notice {
+            level: Level::Info,
+            text: text.into(),
+        }
+    }
+    pub fn warn(text: impl Into<String>) -> Self {
+        Notice {
+            level: Level::Warn,
+            text: text.into(),
+        }
+    }
+    pub fn error(text: impl Into<String>) -> Self {
+        Notice {
+            level: Level::Error,
+            text: text.into(),
+        }
+    }
+}
+
+/// The views the cockpit will have. Only the fleet views exist so far; the others are listed so
+/// the operator can see what is coming, and say so honestly when picked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ViewKind {
+    Fleet,
+    Wizard,
+    Troubleshoot,
+    Drill,
+    Recover,
+}
+
+impl ViewKind {
+    pub const ALL: [ViewKind; 5] = [
+        ViewKind::Fleet,
+        ViewKind::Wizard,
+        ViewKind::Troubleshoot,
+        ViewKind::Drill,
+        ViewKind::Recover,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            ViewKind::Fleet => "Fleet overview",
+            ViewKind::Wizard => "Wizard",
+            ViewKind::Troubleshoot => "Troubleshoot",
+            ViewKind::Drill => "Failover drill",
+            ViewKind::Recover => "Recover (§2.2)",
+        }
+    }
+
+    pub fn built(self) -> bool {
+        matches!(self, ViewKind::Fleet)
+    }
+
+    pub fn not_built_notice(self) -> Notice {
+        Notice::warn(format!(
+            "{}: not built yet — this build has the fleet overview and Sovereign detail only",
+            self.label()
+        ))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum View {
+    Fleet,
+    Sovereign(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Focus {
+    Nav,
+    Main,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Overlay {
+    None,
+    Help { scroll: u16 },
+    Palette(Palette),
+    Filter,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NavItem {
+    Sovereign(String),
+    View(ViewKind),
+}
+
+/// How the cockpit was started.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Shown in the title bar: where the data comes from (e.g. that it is fixture data).
+    pub banner: String,
+    pub level: ColorLevel,
+    /// Theme name; `None` picks by colour depth.
+    pub theme: Option<String>,
+    pub keymap: Option<String>,
+    /// `$XDG_CONFIG_HOME/sovtui`; `None` disables user themes and keymaps.
+    pub config_dir: Option<PathBuf>,
+}
+
+impl Settings {
+    /// Settings from the process environment: colour ladder, `SOVTUI_THEME`, `SOVTUI_KEYMAP`.
+    pub fn from_env(banner: impl Into<String>) -> Self {
+        let non_empty = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+        Settings {
+            banner: banner.into(),
+            level: ColorLevel::from_process_env(),
+            theme: non_empty("SOVTUI_THEME"),
+            keymap: non_empty("SOVTUI_KEYMAP"),
+            config_dir: Some(crate::config::paths::config_dir()),
+        }
+    }
+}
+
+pub struct App {
+    pub banner: String,
+    pub fleet: Vec<SovereignStatus>,
+    /// Set until the first data arrives.
+    pub waiting_for_data: bool,
+    pub source_error: Option<String>,
+    pub view: View,
+    pub focus: Focus,
+    pub overlay: Overlay,
+    pub notice: Option<Notice>,
+    pub nav_selected: usize,
+    pub fleet_filter: String,
+    pub detail_filter: String,
+    pub fleet_table: TableState,
+    pub detail_table: TableState,
+    /// Rows visible in the main list at the last render (page size for PageUp/PageDown).
+    pub page: usize,
+    pub armed: bool,
+    pub theme: Theme,
+    pub themes: ThemeCatalog,
+    pub keymap: Keymap,
+    pub keymaps: KeymapCatalog,
+    pub level: ColorLevel,
+    quit: bool,
+    dirty: bool,
+}
+
+impl App {
+    pub fn new(settings: Settings) -> App {
+        let themes = ThemeCatalog::new(settings.config_dir.as_ref().map(|d| d.join("themes")));
+        let keymaps = KeymapCatalog::new(settings.config_dir.clone());
+        let mut notices = Vec::new();
+        let level = settings.level;
+        let wanted_theme = settings
+            .theme
+            .clone()
+            .unwrap_or_else(|| level.default_theme().to_string());
+        let theme = match themes.load(&wanted_theme, level) {
+            Ok(t) => t,
+            Err(e) => {
+                notices.push(Notice::error(format!(
+                    "theme {} used instead — {e}",
+                    level.default_theme()
+                )));
+                builtin_theme(level)
+            }
+        };
+        let wanted_keymap = settings.keymap.clone().unwrap_or_else(|| "default".into());
+        let keymap = match keymaps.load(&wanted_keymap) {
+            Ok(k) => k,
+            Err(e) => {
+                notices.push(Notice::error(format!("user keymap ignored — {e}")));
+                keymaps
+                    .load_without_overlay(&wanted_keymap)
+                    .or_else(|_| KeymapCatalog::new(None).load("default"))
+                    .unwrap_or_else(|e| panic!("built-in keymap is broken: {e}"))
+            }
+        };
+        for n in &notices {
+            tracing::warn!(notice = %n.text, "configuration problem at start");
+        }
+        App {
+            banner: settings.banner,
+            fleet: Vec::new(),
+            waiting_for_data: true,
+            source_error: None,
+            view: View::Fleet,
+            focus: Focus::Main,
+            overlay: Overlay::None,
+            notice: notices.pop(),
+            nav_selected: 0,
+            fleet_filter: String::new(),
+            detail_filter: String::new(),
+            fleet_table: TableState::default().with_selected(Some(0)),
+            detail_table: TableState::default().with_selected(Some(0)),
+            page: 10,
+            armed: false,
+            theme,
+            themes,
+            keymap,
+            keymaps,
+            level,
+            quit: false,
+            dirty: true,
+        }
+    }
+
+    pub fn should_quit(&self) -> bool {
+        self.quit
+    }
+
+    /// Whether the screen needs redrawing; clears the flag.
+    pub fn take_dirty(&mut self) -> bool {
+        std::mem::take(&mut self.dirty)
+    }
+
+    pub fn is_dirty(&self) -> bool {
+        self.dirty
+    }
+
+    pub fn mark_dirty(&mut self) {
+        self.dirty = true;
+    }
+
+    /// The one reducer.
+    pub fn update(&mut self, msg: Msg) {
+        match msg {
+            Msg::Input(Event::Key(key)) => {
+                if key.kind != KeyEventKind::Release {
+                    self.on_key(key);
+                    self.dirty = true;
+                }
+            }
+            Msg::Input(Event::Resize(..)) => self.dirty = true,
+            Msg::Input(_) => {}
+            Msg::Fleet(f) => {
+                self.on_fleet(f);
+                self.dirty = true;
+            }
+            Msg::ConfigChanged(paths) => self.on_config_changed(&paths),
+            Msg::Notice(n) => {
+                self.notice = Some(n);
+                self.dirty = true;
+            }
+        }
+    }
+
+    fn on_fleet(&mut self, msg: FleetMsg) {
+        match msg {
+            FleetMsg::Snapshot(fleet) => {
+                self.fleet = fleet;
+                self.waiting_for_data = false;
+                self.source_error = None;
+            }
+            FleetMsg::Update(s) => {
+                match self.fleet.iter_mut().find(|x| x.fqdn == s.fqdn) {
+                    Some(slot) => *slot = s,
+                    None => self.fleet.push(s),
+                }
+                self.waiting_for_data = false;
+            }
+            FleetMsg::Removed(fqdn) => self.fleet.retain(|s| s.fqdn != fqdn),
+            FleetMsg::SourceError(e) => {
+                tracing::warn!(error = %e, "fleet source error");
+                self.notice = Some(Notice::error(format!("data source: {e}")));
+                self.source_error = Some(e);
+            }
+        }
+        let navs = self.nav_items().len();
+        self.nav_selected = self.nav_selected.min(navs.saturating_sub(1));
+    }
+
+    fn on_config_changed(&mut self, paths: &[PathBuf]) {
+        let theme_hit = paths.iter().any(|p| self.is_active_theme_file(p));
+        let keymap_hit = paths.iter().any(|p| self.is_active_keymap_file(p));
+        if theme_hit {
+            let name = self.theme.name.clone();
+            self.switch_theme(&name, true);
+        }
+        if keymap_hit {
+            let name = self.keymap.name.clone();
+            self.switch_keymap(&name, true);
+        }
+    }
+
+    fn is_active_theme_file(&self, path: &Path) -> bool {
+        let Some(dir) = &self.themes.user_dir else {
+            return false;
+        };
+        path.parent() == Some(dir.as_path())
+            && path.file_stem().and_then(|s| s.to_str()) == Some(self.theme.name.as_str())
+            && path.extension().is_some_and(|e| e == "toml")
+    }
+
+    fn is_active_keymap_file(&self, path: &Path) -> bool {
+        if self.keymaps.overlay_file().as_deref() == Some(path) {
+            return true;
+        }
+        let Some(dir) = self.keymaps.user_dir() else {
+            return false;
+        };
+        path.parent() == Some(dir.as_path())
+            && path.file_stem().and_then(|s| s.to_str()) == Some(self.keymap.name.as_str())
+    }
+
+    /// Load and apply a theme; on error say so and keep the current one.
+    pub fn switch_theme(&mut self, name: &str, reload: bool) {
+        match self.themes.load(name, self.level) {
+            Ok(theme) => {
+                tracing::info!(theme = name, reload, "theme applied");
+                self.theme = theme;
+                self.notice = Some(Notice::info(if reload {
+                    format!("theme {name} reloaded")
+                } else {
+                    format!("theme {name}")
+                }));
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "theme refused");
+                self.notice = Some(Notice::error(format!(
+                    "keeping theme {} — {e}",
+                    self.theme.name
+                )));
+            }
+        }
+        self.dirty = true;
+    }
+
+    pub fn switch_keymap(&mut self, name: &str, reload: bool) {
+        match self.keymaps.load(name) {
+            Ok(keymap) => {
+                tracing::info!(keymap = name, reload, "keymap applied");
+                self.keymap = keymap;
+                self.notice = Some(Notice::info(if reload {
+                    format!("keymap {name} reloaded")
+                } else {
+                    format!("keymap {name}")
+                }));
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "keymap refused");
+                self.notice = Some(Notice::error(format!(
+                    "keeping keymap {} — {e}",
+                    self.keymap.name
+                )));
+            }
+        }
+        self.dirty = true;
+    }
+
+    // ---- derived views of the state -------------------------------------------------------
+
+    pub fn nav_items(&self) -> Vec<NavItem> {
+        self.fleet
+            .iter()
+            .map(|s| NavItem::Sovereign(s.fqdn.clone()))
+            .chain(ViewKind::ALL.into_iter().map(NavItem::View))
+            .collect()
+    }
+
+    /// Indices into `fleet` that pass the fleet filter.
+    pub fn visible_fleet(&self) -> Vec<usize> {
+        let f = self.fleet_filter.to_lowercase();
+        self.fleet
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| {
+                f.is_empty()
+                    || s.fqdn.to_lowercase().contains(&f)
+                    || s.tags.iter().any(|t| t.to_lowercase().contains(&f))
+                    || s.connection.label().contains(&f)
+            })
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    pub fn current_sovereign(&self) -> Option<&SovereignStatus> {
+        match &self.view {
+            View::Sovereign(fqdn) => self.fleet.iter().find(|s| &s.fqdn == fqdn),
+            View::Fleet => None,
+        }
+    }
+
+    /// Indices into the current Sovereign's components that pass the detail filter, worst
+    /// state first (stable, so equal states keep the dependency order of the kit).
+    pub fn visible_components(&self) -> Vec<usize> {
+        let Some(s) = self.current_sovereign() else {
+            return Vec::new();
+        };
+        let f = self.detail_filter.to_lowercase();
+        let mut idx: Vec<usize> = s
+            .components
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| {
+                f.is_empty()
+                    || c.name.to_lowercase().contains(&f)
+                    || c.state.as_str().contains(&f)
+                    || c.message.to_lowercase().contains(&f)
+            })
+            .map(|(i, _)| i)
+            .collect();
+        idx.sort_by_key(|&i| std::cmp::Reverse(s.components[i].state.severity()));
+        idx
+    }
+
+    fn filter_mut(&mut self) -> &mut String {
+        match self.view {
+            View::Fleet => &mut self.fleet_filter,
+            View::Sovereign(_) => &mut self.detail_filter,
+        }
+    }
+
+    pub fn filter(&self) -> &str {
+        match self.view {
+            View::Fleet => &self.fleet_filter,
+            View::Sovereign(_) => &self.detail_filter,
+        }
+    }
+
+    pub fn at_root(&self) -> bool {
+        self.view == View::Fleet && self.overlay == Overlay::None
+    }
+
+    // ---- keys ---------------------------------------------------------------------------
+
+    fn on_key(&mut self, key: KeyEvent) {
+        let action = self.keymap.action_for(&key);
+        // Quitting from anywhere works even inside text inputs.
+        if action == Some(Action::ForceQuit)
+            || (key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL))
+        {
+            self.quit = true;
+            return;
+        }
+        match std::mem::replace(&mut self.overlay, Overlay::None) {
+            Overlay::Palette(p) => self.on_palette_key(p, key),
+            Overlay::Filter => self.on_filter_key(key, action),
+            Overlay::Help { scroll } => self.on_help_key(scroll, action),
+            Overlay::None => {
+                if let Some(a) = action {
+                    self.on_action(a);
+                }
+            }
+        }
+    }
+
+    fn on_help_key(&mut self, scroll: u16, action: Option<Action>) {
+        let scroll = match action {
+            Some(Action::Back | Action::Help | Action::Quit) => return,
+            Some(Action::Up) => scroll.saturating_sub(1),
+            Some(Action::Down) => scroll.saturating_add(1),
+            Some(Action::PageUp) => scroll.saturating_sub(10),
+            Some(Action::PageDown) => scroll.saturating_add(10),
+            Some(Action::Top) => 0,
+            _ => scroll,
+        };
+        self.overlay = Overlay::Help { scroll };
+    }
+
+    fn on_filter_key(&mut self, key: KeyEvent, action: Option<Action>) {
+        let plain = !key
+            .modifiers
+            .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT);
+        match key.code {
+            KeyCode::Esc => {
+                self.filter_mut().clear();
+                self.reset_selection();
+                return;
+            }
+            KeyCode::Enter => return,
+            KeyCode::Backspace => {
+                self.filter_mut().pop();
+                self.reset_selection();
+            }
+            KeyCode::Up | KeyCode::Down | KeyCode::PageUp | KeyCode::PageDown => {
+                if let Some(a) = action {
+                    self.move_selection(a);
+                }
+            }
+            KeyCode::Char(c) if plain => {
+                self.filter_mut().push(c);
+                self.reset_selection();
+            }
+            _ => {}
+        }
+        self.overlay = Overlay::Filter;
+    }
+
+    fn on_palette_key(&mut self, mut p: Palette, key: KeyEvent) {
+        let plain = !key
+            .modifiers
+            .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT);
+        let candidates = palette::candidates(&p.input, &self.themes.names(), &self.keymaps.names());
+        match key.code {
+            KeyCode::Esc => return,
+            KeyCode::Enter => {
+                match palette::resolve(&p.input, &candidates, p.selected) {
+                    palette::Resolved::Run(cmd) => self.run_command(cmd),
+                    palette::Resolved::Complete(text) => {
+                        p.input = text;
+                        p.selected = 0;
+                        self.overlay = Overlay::Palette(p);
+                    }
+                    palette::Resolved::Unknown(text) => {
+                        self.notice = Some(Notice::error(format!(
+                            "unknown command: {text} (press : then tab to see the commands)"
+                        )));
+                    }
+                    palette::Resolved::Empty => {}
+                }
+                return;
+            }
+            KeyCode::Tab => {
+                if let Some(c) = candidates.get(p.selected.min(candidates.len().saturating_sub(1)))
+                {
+                    p.input = c.text.clone();
+                    p.selected = 0;
+                }
+            }
+            KeyCode::Up | KeyCode::BackTab => p.selected = p.selected.saturating_sub(1),
+            KeyCode::Down => {
+                p.selected = (p.selected + 1).min(candidates.len().saturating_sub(1));
+            }
+            KeyCode::Backspace => {
+                if p.input.pop().is_none() {
+                    return;
+                }
+                p.selected = 0;
+            }
+            KeyCode::Char(c) if plain => {
+                p.input.push(c);
+                p.selected = 0;
+            }
+            _ => {}
+        }
+        self.overlay = Overlay::Palette(p);
+    }
+
+    /// Run a palette command; every command is also reachable from tests through here.
+    pub fn run_command(&mut self, cmd: Command) {
+        tracing::debug!(?cmd, "palette command");
+        match cmd {
+            Command::Fleet => {
+                self.view = View::Fleet;
+                self.focus = Focus::Main;
+            }
+            Command::View(kind) => self.notice = Some(kind.not_built_notice()),
+            Command::Theme(None) => {
+                self.notice = Some(Notice::info(format!(
+                    "themes: {} (current: {}, terminal: {})",
+                    self.themes.names().join(", "),
+                    self.theme.name,
+                    self.level.label()
+                )))
+            }
+            Command::Theme(Some(name)) => self.switch_theme(&name, false),
+            Command::Keymap(None) => {
+                self.notice = Some(Notice::info(format!(
+                    "keymaps: {} (current: {})",
+                    self.keymaps.names().join(", "),
+                    self.keymap.name
+                )))
+            }
+            Command::Keymap(Some(name)) => self.switch_keymap(&name, false),
+            Command::Help => self.overlay = Overlay::Help { scroll: 0 },
+            Command::Arm => self.on_action(Action::Arm),
+            Command::Disarm => self.on_action(Action::Disarm),
+            Command::Quit => self.quit = true,
+        }
+    }
+
+    fn on_action(&mut self, action: Action) {
+        match action {
+            Action::Quit => {
+                if self.at_root() {
+                    self.quit = true;
+                } else {
+                    self.back();
+                }
+            }
+            Action::ForceQuit => self.quit = true,
+            Action::Back => self.back(),
+            Action::Help => self.overlay = Overlay::Help { scroll: 0 },
+            Action::Palette => self.overlay = Overlay::Palette(Palette::default()),
+            Action::Filter => self.overlay = Overlay::Filter,
+            Action::FocusNext | Action::FocusPrev => {
+                self.focus = match self.focus {
+                    Focus::Nav => Focus::Main,
+                    Focus::Main => Focus::Nav,
+                }
+            }
+            Action::Up
+            | Action::Down
+            | Action::PageUp
+            | Action::PageDown
+            | Action::Top
+            | Action::Bottom => self.move_selection(action),
+            Action::Select => self.select(),
+            Action::Arm => {
+                self.armed = true;
+                tracing::warn!("cockpit armed");
+                self.notice = Some(Notice::warn(
+                    "ARMED: destructive operations are allowed (each still asks for the FQDN); :disarm returns to read-only",
+                ));
+            }
+            Action::Disarm => {
+                self.armed = false;
+                tracing::info!("cockpit disarmed");
+                self.notice = Some(Notice::info("read-only again"));
+            }
+        }
+    }
+
+    fn back(&mut self) {
+        if let View::Sovereign(_) = self.view {
+            self.view = View::Fleet;
+            self.detail_filter.clear();
+        } else if !self.fleet_filter.is_empty() {
+            self.fleet_filter.clear();
+            self.reset_selection();
+        } else if self.focus == Focus::Nav {
+            self.focus = Focus::Main;
+        } else {
+            self.notice = None;
+        }
+    }
+
+    fn select(&mut self) {
+        match self.focus {
+            Focus::Nav => match self.nav_items().get(self.nav_selected).cloned() {
+                Some(NavItem::Sovereign(fqdn)) => self.open_sovereign(fqdn),
+                Some(NavItem::View(ViewKind::Fleet)) => {
+                    self.view = View::Fleet;
+                    self.focus = Focus::Main;
+                }
+                Some(NavItem::View(kind)) => self.notice = Some(kind.not_built_notice()),
+                None => {}
+            },
+            Focus::Main => {
+                if self.view == View::Fleet {
+                    let visible = self.visible_fleet();
+                    let sel = self.fleet_table.selected().unwrap_or(0);
+                    if let Some(&i) = visible.get(sel) {
+                        let fqdn = self.fleet[i].fqdn.clone();
+                        self.open_sovereign(fqdn);
+                    }
+                }
+            }
+        }
+    }
+
+    fn open_sovereign(&mut self, fqdn: String) {
+        self.view = View::Sovereign(fqdn);
+        self.focus = Focus::Main;
+        self.detail_filter.clear();
+        self.detail_table = TableState::default().with_selected(Some(0));
+    }
+
+    fn reset_selection(&mut self) {
+        match self.view {
+            View::Fleet => self.fleet_table = TableState::default().with_selected(Some(0)),
+            View::Sovereign(_) => self.detail_table = TableState::default().with_selected(Some(0)),
+        }
+    }
+
+    fn move_selection(&mut self, action: Action) {
+        let page = self.page.max(1);
+        let (len, current) = match (self.focus, &self.view) {
+            (Focus::Nav, _) => (self.nav_items().len(), self.nav_selected),
+            (Focus::Main, View::Fleet) => (
+                self.visible_fleet().len(),
+                self.fleet_table.selected().unwrap_or(0),
+            ),
+            (Focus::Main, View::Sovereign(_)) => (
+                self.visible_components().len(),
+                self.detail_table.selected().unwrap_or(0),
+            ),
+        };
+        if len == 0 {
+            return;
+        }
+        let last = len - 1;
+        let next = match action {
+            Action::Up => current.saturating_sub(1),
+            Action::Down => (current + 1).min(last),
+            Action::PageUp => current.saturating_sub(page),
+            Action::PageDown => (current + page).min(last),
+            Action::Top => 0,
+            Action::Bottom => last,
+            _ => current,
+        };
+        match (self.focus, &self.view) {
+            (Focus::Nav, _) => self.nav_selected = next,
+            (Focus::Main, View::Fleet) => self.fleet_table.select(Some(next)),
+            (Focus::Main, View::Sovereign(_)) => self.detail_table.select(Some(next)),
+        }
+    }
+
+    /// Files whose change must reach this app (for the watcher).
+    pub fn watched_dir(&self) -> Option<PathBuf> {
+        self.keymaps.config_dir.clone()
+    }
+}
+
+fn builtin_theme(level: ColorLevel) -> Theme {
+    ThemeCatalog::new(None)
+        .load(level.default_theme(), level)
+        .unwrap_or_else(|e| panic!("built-in theme is broken: {e}"))
+}

@@ -1,0 +1,188 @@
+//! The `:` command palette: the commands, their completion, and turning typed text into a
+//! [`Command`].
+
+use super::app::ViewKind;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Palette {
+    pub input: String,
+    /// Index into the current candidates.
+    pub selected: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Fleet,
+    View(ViewKind),
+    Theme(Option<String>),
+    Keymap(Option<String>),
+    Help,
+    Arm,
+    Disarm,
+    Quit,
+}
+
+/// Every command word with its one-line description, in the order the palette lists them.
+pub const COMMANDS: &[(&str, &str)] = &[
+    ("fleet", "fleet overview"),
+    ("wizard", "provisioning wizard (not built yet)"),
+    ("troubleshoot", "troubleshooting walk (not built yet)"),
+    ("drill", "failover drill (not built yet)"),
+    ("recover", "§2.2 purge and recovery (not built yet)"),
+    ("theme", "theme NAME: switch theme"),
+    ("keymap", "keymap NAME: switch keymap"),
+    ("help", "keys and commands"),
+    ("arm", "allow destructive operations"),
+    ("disarm", "back to read-only"),
+    ("quit", "leave sovtui"),
+];
+
+/// A completion: the text it puts in the input, and what it does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    pub text: String,
+    pub description: String,
+}
+
+/// Completions for what has been typed so far.
+pub fn candidates(input: &str, themes: &[String], keymaps: &[String]) -> Vec<Candidate> {
+    let input = input.trim_start();
+    if let Some((word, arg)) = input.split_once(' ') {
+        let (names, what) = match word {
+            "theme" => (themes, "theme"),
+            "keymap" => (keymaps, "keymap"),
+            _ => return Vec::new(),
+        };
+        let arg = arg.trim();
+        return names
+            .iter()
+            .filter(|n| n.starts_with(arg))
+            .map(|n| Candidate {
+                text: format!("{word} {n}"),
+                description: format!("switch to {what} {n}"),
+            })
+            .collect();
+    }
+    COMMANDS
+        .iter()
+        .filter(|(w, _)| w.starts_with(input))
+        .map(|(w, d)| Candidate {
+            text: if takes_argument(w) {
+                format!("{w} ")
+            } else {
+                w.to_string()
+            },
+            description: d.to_string(),
+        })
+        .collect()
+}
+
+fn takes_argument(word: &str) -> bool {
+    matches!(word, "theme" | "keymap")
+}
+
+pub fn parse(text: &str) -> Option<Command> {
+    let mut parts = text.split_whitespace();
+    let word = parts.next()?;
+    let arg = parts.next().map(str::to_string);
+    if parts.next().is_some() {
+        return None;
+    }
+    let no_arg = |c: Command| arg.is_none().then_some(c);
+    match word {
+        "fleet" => no_arg(Command::Fleet),
+        "wizard" => no_arg(Command::View(ViewKind::Wizard)),
+        "troubleshoot" => no_arg(Command::View(ViewKind::Troubleshoot)),
+        "drill" => no_arg(Command::View(ViewKind::Drill)),
+        "recover" => no_arg(Command::View(ViewKind::Recover)),
+        "theme" => Some(Command::Theme(arg)),
+        "keymap" => Some(Command::Keymap(arg)),
+        "help" => no_arg(Command::Help),
+        "arm" => no_arg(Command::Arm),
+        "disarm" => no_arg(Command::Disarm),
+        "quit" | "q" => no_arg(Command::Quit),
+        _ => None,
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolved {
+    Run(Command),
+    /// Enter on a command that needs an argument: put it in the input instead.
+    Complete(String),
+    Unknown(String),
+    Empty,
+}
+
+/// What Enter does: run the typed command if it is complete, else the selected completion.
+pub fn resolve(input: &str, candidates: &[Candidate], selected: usize) -> Resolved {
+    let typed = input.trim();
+    if typed.is_empty() {
+        return Resolved::Empty;
+    }
+    let chosen = candidates.get(selected.min(candidates.len().saturating_sub(1)));
+    let run = |text: &str| match parse(text) {
+        Some(cmd) => Resolved::Run(cmd),
+        None => Resolved::Unknown(typed.to_string()),
+    };
+    if typed.contains(' ') {
+        // "theme mo" runs the completion; "theme nothere" runs as typed and reports the error.
+        return run(chosen.map(|c| c.text.as_str()).unwrap_or(typed));
+    }
+    if COMMANDS.iter().any(|(w, _)| *w == typed) {
+        return run(typed);
+    }
+    match chosen {
+        Some(c) if c.text.ends_with(' ') => Resolved::Complete(c.text.clone()),
+        Some(c) => run(&c.text),
+        None => Resolved::Unknown(typed.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn completes_commands_and_arguments() {
+        let themes = names(&["16", "256", "default", "mono"]);
+        let keymaps = names(&["default", "vim"]);
+        let c = candidates("dr", &themes, &keymaps);
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0].text, "drill");
+        let c = candidates("th", &themes, &keymaps);
+        assert_eq!(c[0].text, "theme ");
+        let c = candidates("theme m", &themes, &keymaps);
+        assert_eq!(
+            c.iter().map(|c| c.text.as_str()).collect::<Vec<_>>(),
+            ["theme mono"]
+        );
+        assert_eq!(candidates("keymap ", &themes, &keymaps).len(), 2);
+        assert!(candidates("zzz", &themes, &keymaps).is_empty());
+    }
+
+    #[test]
+    fn resolves_enter() {
+        let themes = names(&["default", "mono"]);
+        let none: Vec<String> = Vec::new();
+        let r = |s: &str| resolve(s, &candidates(s, &themes, &none), 0);
+        assert_eq!(r("dri"), Resolved::Run(Command::View(ViewKind::Drill)));
+        assert_eq!(r("quit"), Resolved::Run(Command::Quit));
+        assert_eq!(r("th"), Resolved::Complete("theme ".into()));
+        assert_eq!(r("theme"), Resolved::Run(Command::Theme(None)));
+        assert_eq!(
+            r("theme mo"),
+            Resolved::Run(Command::Theme(Some("mono".into())))
+        );
+        assert_eq!(
+            r("theme nothere"),
+            Resolved::Run(Command::Theme(Some("nothere".into())))
+        );
+        assert_eq!(r("bogus"), Resolved::Unknown("bogus".into()));
+        assert_eq!(r(""), Resolved::Empty);
+    }
+}

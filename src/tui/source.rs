@@ -1,0 +1,92 @@
+//! Fleet data sources. The cockpit gets fleet data only as messages from a source task, so the
+//! demo (a fixture file) and the live fleet watcher are interchangeable: both hold a
+//! [`FleetSender`] and report what they know.
+
+use tokio::sync::mpsc;
+
+use crate::provision::fleet::model::SovereignStatus;
+
+use super::app::{FleetMsg, Msg};
+
+/// The fixture the demo cockpit shows until the simulated world exists.
+pub const DEMO_FIXTURE: &str = include_str!("../../fixtures/demo-fleet.json");
+pub const DEMO_FIXTURE_PATH: &str = "fixtures/demo-fleet.json";
+
+/// The sending half a data source gets. Bounded: a source that outruns the screen waits.
+#[derive(Debug, Clone)]
+pub struct FleetSender {
+    tx: mpsc::Sender<Msg>,
+}
+
+/// The reducer has gone away (the cockpit is shutting down); the source should stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the cockpit has closed")]
+pub struct CockpitClosed;
+
+impl FleetSender {
+    pub fn new(tx: mpsc::Sender<Msg>) -> Self {
+        FleetSender { tx }
+    }
+
+    async fn send(&self, msg: FleetMsg) -> Result<(), CockpitClosed> {
+        self.tx
+            .send(Msg::Fleet(msg))
+            .await
+            .map_err(|_| CockpitClosed)
+    }
+
+    pub async fn snapshot(&self, fleet: Vec<SovereignStatus>) -> Result<(), CockpitClosed> {
+        self.send(FleetMsg::Snapshot(fleet)).await
+    }
+
+    pub async fn update(&self, sovereign: SovereignStatus) -> Result<(), CockpitClosed> {
+        self.send(FleetMsg::Update(sovereign)).await
+    }
+
+    pub async fn removed(&self, fqdn: impl Into<String>) -> Result<(), CockpitClosed> {
+        self.send(FleetMsg::Removed(fqdn.into())).await
+    }
+
+    pub async fn error(&self, message: impl Into<String>) -> Result<(), CockpitClosed> {
+        self.send(FleetMsg::SourceError(message.into())).await
+    }
+}
+
+/// Parse fleet JSON (a list of `SovereignStatus`), naming the line of the first problem.
+pub fn parse_fleet(label: &str, text: &str) -> Result<Vec<SovereignStatus>, String> {
+    serde_json::from_str(text).map_err(|e| format!("{label}:{}: {e}", e.line()))
+}
+
+/// The demo source: the embedded fixture, sent once.
+pub async fn demo_fixture_source(tx: FleetSender) {
+    match parse_fleet(DEMO_FIXTURE_PATH, DEMO_FIXTURE) {
+        Ok(fleet) => {
+            tracing::info!(sovereigns = fleet.len(), "demo fixture loaded");
+            let _ = tx.snapshot(fleet).await;
+        }
+        Err(e) => {
+            let _ = tx.error(e).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provision::flux::ComponentState;
+
+    #[test]
+    fn the_demo_fixture_has_the_three_promised_sovereigns() {
+        let fleet = parse_fleet(DEMO_FIXTURE_PATH, DEMO_FIXTURE).expect("fixture parses");
+        assert_eq!(fleet.len(), 3);
+        assert!(fleet[0].worst().is_none() && fleet[0].components.len() == 35);
+        assert!(fleet[1].counts().contains_key(&ComponentState::Installing));
+        assert!(fleet[1].counts().contains_key(&ComponentState::Pending));
+        assert_eq!(
+            fleet[2].worst().map(|c| (c.name.as_str(), c.state)),
+            Some(("bp-harbor", ComponentState::Failed))
+        );
+        let err = parse_fleet("x.json", "[\n{\"fqdn\": 3}]").expect_err("bad");
+        assert!(err.starts_with("x.json:2:"), "{err}");
+    }
+}

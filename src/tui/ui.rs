@@ -1,0 +1,791 @@
+//! Drawing: state in, frame out. Every state is shown by a symbol and a word as well as by
+//! colour, so the cockpit reads the same in `mono` as in truecolor.
+
+use chrono::{DateTime, Utc};
+use ratatui::Frame;
+use ratatui::layout::{Alignment, Constraint, Layout, Position, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Table, Wrap};
+
+use crate::provision::fleet::model::{ConnectionState, SovereignStatus};
+use crate::provision::flux::ComponentState;
+
+use super::app::{App, Focus, Level, NavItem, Overlay, View};
+use super::keymap::Action;
+use super::palette;
+use super::theme::{Slot, Theme};
+
+/// Below this the layout is replaced by the "terminal too small" screen.
+pub const MIN_WIDTH: u16 = 60;
+pub const MIN_HEIGHT: u16 = 16;
+
+pub fn state_symbol(state: ComponentState) -> &'static str {
+    match state {
+        ComponentState::Installed => "✔",
+        ComponentState::Installing => "◐",
+        ComponentState::Pending => "○",
+        ComponentState::Degraded => "▲",
+        ComponentState::Failed => "✖",
+        ComponentState::Stalled => "‼",
+        ComponentState::Suspended => "‖",
+    }
+}
+
+pub fn state_slot(state: ComponentState) -> Slot {
+    match state {
+        ComponentState::Installed => Slot::StateInstalled,
+        ComponentState::Installing => Slot::StateInstalling,
+        ComponentState::Pending => Slot::StatePending,
+        ComponentState::Degraded => Slot::StateDegraded,
+        ComponentState::Failed => Slot::StateFailed,
+        ComponentState::Stalled => Slot::StateStalled,
+        ComponentState::Suspended => Slot::StateSuspended,
+    }
+}
+
+pub fn connection_symbol(c: &ConnectionState) -> (&'static str, Slot) {
+    match c {
+        ConnectionState::Live => ("●", Slot::ConnLive),
+        ConnectionState::Connecting => ("◌", Slot::ConnConnecting),
+        ConnectionState::Degraded { .. } => ("◑", Slot::ConnBad),
+        ConnectionState::Forbidden { .. } => ("⊘", Slot::ConnBad),
+        ConnectionState::AuthExpired { .. } => ("◇", Slot::ConnBad),
+        ConnectionState::Unreachable { .. } => ("✖", Slot::ConnBad),
+    }
+}
+
+fn short_time(t: &DateTime<Utc>) -> String {
+    t.format("%m-%d %H:%M").to_string()
+}
+
+pub fn draw(frame: &mut Frame, app: &mut App) {
+    let area = frame.area();
+    let theme = app.theme.clone();
+    frame.render_widget(Block::default().style(theme.style(Slot::Base)), area);
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        draw_too_small(frame, area, &theme);
+        return;
+    }
+    let [title, body, notice, footer] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(1),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    let nav_width = (area.width / 4).clamp(24, 34);
+    let [nav, main] =
+        Layout::horizontal([Constraint::Length(nav_width), Constraint::Min(1)]).areas(body);
+
+    draw_title(frame, title, app, &theme);
+    draw_nav(frame, nav, app, &theme);
+    match app.view.clone() {
+        View::Fleet => draw_fleet(frame, main, app, &theme),
+        View::Sovereign(fqdn) => draw_sovereign(frame, main, app, &theme, &fqdn),
+    }
+    draw_notice(frame, notice, app, &theme);
+    draw_footer(frame, footer, app, &theme);
+    match app.overlay.clone() {
+        Overlay::Help { scroll } => {
+            // Clamp the stored offset so scrolling back up starts moving at once.
+            let shown = draw_help(frame, area, app, &theme, scroll);
+            app.overlay = Overlay::Help { scroll: shown };
+        }
+        Overlay::Palette(p) => draw_palette(frame, area, app, &theme, &p),
+        Overlay::None | Overlay::Filter => {}
+    }
+}
+
+fn draw_too_small(frame: &mut Frame, area: Rect, theme: &Theme) {
+    let text = vec![
+        Line::from(Span::styled(
+            format!("terminal too small (need {MIN_WIDTH}×{MIN_HEIGHT})"),
+            theme.style(Slot::NoticeWarn),
+        )),
+        Line::from(Span::styled(
+            format!("now {}×{}", area.width, area.height),
+            theme.style(Slot::Muted),
+        )),
+    ];
+    let top = area.height.saturating_sub(2) / 2;
+    let rect = Rect {
+        y: area.y + top,
+        height: area.height - top,
+        ..area
+    };
+    frame.render_widget(
+        Paragraph::new(text)
+            .alignment(Alignment::Center)
+            .wrap(Wrap { trim: true }),
+        rect,
+    );
+}
+
+fn draw_title(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let style = if app.armed {
+        theme.style(Slot::TitleWarn)
+    } else {
+        theme.style(Slot::Title)
+    };
+    let mode = if app.armed { "ARMED" } else { "read-only" };
+    let right = format!(
+        " theme {} · keymap {} · {} ",
+        app.theme.name, app.keymap.name, mode
+    );
+    let left = format!(" sovtui · {}", app.banner);
+    let width = usize::from(area.width);
+    let right_len = right.chars().count();
+    let left: String = left
+        .chars()
+        .take(width.saturating_sub(right_len + 1))
+        .collect();
+    let pad = width.saturating_sub(left.chars().count() + right_len);
+    let line = Line::from(vec![
+        Span::raw(left),
+        Span::raw(" ".repeat(pad)),
+        Span::raw(right),
+    ]);
+    frame.render_widget(Paragraph::new(line).style(style), area);
+}
+
+fn pane_block<'a>(title: String, focused: bool, theme: &Theme) -> Block<'a> {
+    let border = if focused {
+        theme.style(Slot::BorderFocused)
+    } else {
+        theme.style(Slot::Border)
+    };
+    Block::default()
+        .borders(Borders::ALL)
+        .border_style(border)
+        .title(Span::styled(title, border))
+}
+
+fn selection_style(app: &App, pane: Focus, theme: &Theme) -> Style {
+    if app.focus == pane && matches!(app.overlay, Overlay::None | Overlay::Filter) {
+        theme.style(Slot::Selected)
+    } else {
+        theme.style(Slot::SelectedUnfocused)
+    }
+}
+
+fn draw_nav(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let focused = app.focus == Focus::Nav;
+    let block = pane_block(
+        if focused {
+            " ▸ Navigate "
+        } else {
+            " Navigate "
+        }
+        .to_string(),
+        focused,
+        theme,
+    );
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+
+    let items = app.nav_items();
+    let sel_style = selection_style(app, Focus::Nav, theme);
+    let mut lines: Vec<Line> = Vec::new();
+    let mut selected_line = 0usize;
+    lines.push(Line::from(Span::styled(
+        "SOVEREIGNS",
+        theme.style(Slot::Header),
+    )));
+    if app.fleet.is_empty() {
+        let text = if app.waiting_for_data {
+            "  waiting for data…"
+        } else {
+            "  none"
+        };
+        lines.push(Line::from(Span::styled(text, theme.style(Slot::Muted))));
+    }
+    let mut views_header_done = false;
+    for (i, item) in items.iter().enumerate() {
+        let selected = i == app.nav_selected;
+        let marker = if selected && focused { "▶ " } else { "  " };
+        let line = match item {
+            NavItem::Sovereign(fqdn) => {
+                let s = app.fleet.iter().find(|s| &s.fqdn == fqdn);
+                let (sym, slot) = s
+                    .and_then(|s| s.worst())
+                    .map(|c| (state_symbol(c.state), state_slot(c.state)))
+                    .unwrap_or(("✔", Slot::StateInstalled));
+                let (csym, cslot) = s
+                    .map(|s| connection_symbol(&s.connection))
+                    .unwrap_or(("◌", Slot::ConnConnecting));
+                Line::from(vec![
+                    Span::raw(marker),
+                    Span::styled(csym, theme.style(cslot)),
+                    Span::styled(sym, theme.style(slot)),
+                    Span::raw(" "),
+                    Span::raw(fqdn.clone()),
+                ])
+            }
+            NavItem::View(kind) => {
+                if !views_header_done {
+                    views_header_done = true;
+                    lines.push(Line::raw(""));
+                    lines.push(Line::from(Span::styled("VIEWS", theme.style(Slot::Header))));
+                }
+                let active = kind.built()
+                    && matches!(
+                        (app.view.clone(), kind),
+                        (View::Fleet, super::app::ViewKind::Fleet)
+                    );
+                let mut spans = vec![Span::raw(marker), Span::raw(kind.label())];
+                if active {
+                    spans.push(Span::styled(" ◂", theme.style(Slot::HintKey)));
+                }
+                if !kind.built() {
+                    spans.push(Span::styled(" (soon)", theme.style(Slot::Muted)));
+                }
+                Line::from(spans)
+            }
+        };
+        let line = if selected {
+            selected_line = lines.len();
+            line.style(sel_style)
+        } else {
+            line
+        };
+        lines.push(line);
+    }
+    let height = usize::from(inner.height);
+    let offset = (selected_line + 1).saturating_sub(height);
+    frame.render_widget(Paragraph::new(lines).scroll((offset as u16, 0)), inner);
+}
+
+fn counts_spans<'a>(s: &SovereignStatus, theme: &Theme) -> Vec<Span<'a>> {
+    let counts = s.counts();
+    let mut spans = Vec::new();
+    // Worst first, so the problem is what the eye lands on.
+    let mut states: Vec<_> = counts.iter().collect();
+    states.sort_by_key(|(st, _)| std::cmp::Reverse(st.severity()));
+    for (state, n) in states {
+        if !spans.is_empty() {
+            spans.push(Span::raw(" "));
+        }
+        spans.push(Span::styled(
+            format!("{}{}", state_symbol(*state), n),
+            theme.style(state_slot(*state)),
+        ));
+    }
+    if spans.is_empty() {
+        spans.push(Span::styled("no HelmReleases", theme.style(Slot::Muted)));
+    }
+    spans
+}
+
+fn connection_cell<'a>(c: &ConnectionState, theme: &Theme) -> Line<'a> {
+    let (sym, slot) = connection_symbol(c);
+    let mut text = format!("{sym} {}", c.label());
+    if let ConnectionState::Degraded { since, .. } | ConnectionState::Unreachable { since, .. } = c
+    {
+        text.push_str(&format!(" {}", since.format("%H:%M")));
+    }
+    Line::from(Span::styled(text, theme.style(slot)))
+}
+
+fn draw_fleet(frame: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
+    let visible = app.visible_fleet();
+    let focused = app.focus == Focus::Main;
+    let mut title = format!(" Fleet · {} Sovereigns ", app.fleet.len());
+    if !app.fleet_filter.is_empty() {
+        title = format!(
+            " Fleet · {} of {} match /{} ",
+            visible.len(),
+            app.fleet.len(),
+            app.fleet_filter
+        );
+    }
+    let block = pane_block(title, focused, theme);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    if app.fleet.is_empty() {
+        let text = if app.waiting_for_data {
+            "waiting for the first data from the source…"
+        } else {
+            "the fleet is empty"
+        };
+        frame.render_widget(
+            Paragraph::new(Span::styled(text, theme.style(Slot::Muted))),
+            inner,
+        );
+        return;
+    }
+    // Narrow terminals drop the "worst" column: the nav pane and the counts still show it.
+    let wide = inner.width >= 70;
+    let mut header = vec!["Sovereign", "Connection", "HelmReleases"];
+    if wide {
+        header.push("Worst");
+    }
+    let header = Row::new(header).style(theme.style(Slot::Header));
+    let rows: Vec<Row> = visible
+        .iter()
+        .map(|&i| {
+            let s = &app.fleet[i];
+            let mut cells = vec![
+                Cell::from(s.fqdn.clone()),
+                Cell::from(connection_cell(&s.connection, theme)),
+                Cell::from(Line::from(counts_spans(s, theme))),
+            ];
+            if wide {
+                cells.push(Cell::from(worst_line(s, theme)));
+            }
+            Row::new(cells)
+        })
+        .collect();
+    let widths: &[Constraint] = if wide {
+        &[
+            Constraint::Fill(3),
+            Constraint::Length(17),
+            Constraint::Length(14),
+            Constraint::Fill(2),
+        ]
+    } else {
+        &[
+            Constraint::Fill(1),
+            Constraint::Length(17),
+            Constraint::Length(14),
+        ]
+    };
+    let table = Table::new(rows, widths.to_vec())
+        .header(header)
+        .column_spacing(1)
+        .row_highlight_style(selection_style(app, Focus::Main, theme))
+        .highlight_symbol("▶ ");
+    app.page = usize::from(inner.height.saturating_sub(1));
+    clamp_selection(&mut app.fleet_table, visible.len());
+    frame.render_stateful_widget(table, inner, &mut app.fleet_table);
+}
+
+fn worst_line<'a>(s: &SovereignStatus, theme: &Theme) -> Line<'a> {
+    match s.worst() {
+        Some(c) => Line::from(Span::styled(
+            format!("{} {} {}", state_symbol(c.state), c.name, c.state),
+            theme.style(state_slot(c.state)),
+        )),
+        None if s.components.is_empty() => Line::from(Span::styled("—", theme.style(Slot::Muted))),
+        None => Line::from(Span::styled(
+            "✔ all installed",
+            theme.style(Slot::StateInstalled),
+        )),
+    }
+}
+
+fn clamp_selection(state: &mut ratatui::widgets::TableState, len: usize) {
+    let sel = state.selected().unwrap_or(0).min(len.saturating_sub(1));
+    state.select(Some(sel));
+}
+
+fn draw_sovereign(frame: &mut Frame, area: Rect, app: &mut App, theme: &Theme, fqdn: &str) {
+    let focused = app.focus == Focus::Main;
+    let Some(s) = app.current_sovereign().cloned() else {
+        let block = pane_block(format!(" {fqdn} "), focused, theme);
+        let inner = block.inner(area);
+        frame.render_widget(block, area);
+        frame.render_widget(
+            Paragraph::new(Span::styled(
+                "this Sovereign is no longer in the fleet data",
+                theme.style(Slot::NoticeWarn),
+            )),
+            inner,
+        );
+        return;
+    };
+    let visible = app.visible_components();
+    let mut title = format!(" {} · {} HelmReleases ", s.fqdn, s.components.len());
+    if !app.detail_filter.is_empty() {
+        title = format!(
+            " {} · {} of {} match /{} ",
+            s.fqdn,
+            visible.len(),
+            s.components.len(),
+            app.detail_filter
+        );
+    }
+    let block = pane_block(title, focused, theme);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+
+    let mut summary = vec![Line::from(
+        [
+            [
+                connection_cell(&s.connection, theme).spans,
+                vec![Span::raw("  ")],
+            ]
+            .concat(),
+            counts_spans(&s, theme),
+        ]
+        .concat(),
+    )];
+    let mut info = Vec::new();
+    if !s.tags.is_empty() {
+        info.push(Span::styled(
+            format!("tags {}", s.tags.join(",")),
+            theme.style(Slot::Muted),
+        ));
+    }
+    if let Some(t) = s.last_live
+        && !s.connection.is_live()
+    {
+        info.push(Span::styled(
+            format!("  data from {} (stale)", t.format("%H:%M:%S")),
+            theme.style(Slot::NoticeWarn),
+        ));
+    }
+    match &s.connection {
+        ConnectionState::Degraded { error, .. }
+        | ConnectionState::Unreachable { error, .. }
+        | ConnectionState::Forbidden { error }
+        | ConnectionState::AuthExpired { error } => info.push(Span::styled(
+            format!("  {error}"),
+            theme.style(Slot::NoticeWarn),
+        )),
+        ConnectionState::Live | ConnectionState::Connecting => {}
+    }
+    summary.push(Line::from(info));
+    let flux: Vec<Span> = s
+        .git_repositories
+        .iter()
+        .chain(s.kustomizations.iter())
+        .flat_map(|o| {
+            let (sym, slot) = match o.ready {
+                Some(true) => ("✔", Slot::StateInstalled),
+                Some(false) => ("✖", Slot::StateFailed),
+                None => ("◐", Slot::StateInstalling),
+            };
+            [
+                Span::styled(format!("{sym} {}", o.name), theme.style(slot)),
+                Span::raw("  "),
+            ]
+        })
+        .collect();
+    summary.push(Line::from(flux));
+    // The selected HelmRelease's full message: the table cuts it, and it is the evidence.
+    let [head, list, detail] = Layout::vertical([
+        Constraint::Length(3),
+        Constraint::Min(1),
+        Constraint::Length(if inner.height >= 16 { 4 } else { 0 }),
+    ])
+    .areas(inner);
+    frame.render_widget(Paragraph::new(summary), head);
+
+    let header =
+        Row::new(["State", "HelmRelease", "Since", "Message"]).style(theme.style(Slot::Header));
+    let rows: Vec<Row> = visible
+        .iter()
+        .map(|&i| {
+            let c = &s.components[i];
+            Row::new(vec![
+                Cell::from(Span::styled(
+                    format!("{} {}", state_symbol(c.state), c.state),
+                    theme.style(state_slot(c.state)),
+                )),
+                Cell::from(c.name.clone()),
+                Cell::from(
+                    c.last_transition
+                        .as_ref()
+                        .map(short_time)
+                        .unwrap_or_default(),
+                ),
+                Cell::from(Span::styled(c.message.clone(), theme.style(Slot::Muted))),
+            ])
+        })
+        .collect();
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Length(12),
+            Constraint::Length(22),
+            Constraint::Length(11),
+            Constraint::Fill(1),
+        ],
+    )
+    .header(header)
+    .column_spacing(1)
+    .row_highlight_style(selection_style(app, Focus::Main, theme))
+    .highlight_symbol("▶ ");
+    app.page = usize::from(list.height.saturating_sub(1));
+    clamp_selection(&mut app.detail_table, visible.len());
+    frame.render_stateful_widget(table, list, &mut app.detail_table);
+    let selected = app
+        .detail_table
+        .selected()
+        .and_then(|i| visible.get(i))
+        .map(|&i| &s.components[i]);
+    if let Some(c) = selected
+        && detail.height > 0
+    {
+        let depends = if c.depends_on.is_empty() {
+            "depends on nothing".to_string()
+        } else {
+            format!("depends on {}", c.depends_on.join(", "))
+        };
+        let lines = vec![
+            Line::from(vec![
+                Span::styled(
+                    format!("{} {}: ", state_symbol(c.state), c.name),
+                    theme.style(state_slot(c.state)),
+                ),
+                Span::raw(c.message.clone()),
+            ]),
+            Line::from(Span::styled(depends, theme.style(Slot::Muted))),
+        ];
+        let block = Block::default()
+            .borders(Borders::TOP)
+            .border_style(theme.style(Slot::Border));
+        frame.render_widget(
+            Paragraph::new(lines).wrap(Wrap { trim: true }).block(block),
+            detail,
+        );
+    }
+}
+
+fn draw_notice(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    if app.overlay == Overlay::Filter {
+        let line = Line::from(vec![
+            Span::styled("/", theme.style(Slot::HintKey)),
+            Span::styled(app.filter().to_string(), theme.style(Slot::Input)),
+        ]);
+        frame.render_widget(Paragraph::new(line), area);
+        let x = area.x + 1 + app.filter().chars().count() as u16;
+        frame.set_cursor_position(Position::new(x.min(area.right().saturating_sub(1)), area.y));
+        return;
+    }
+    if let Some(n) = &app.notice {
+        let (slot, prefix) = match n.level {
+            Level::Info => (Slot::NoticeInfo, "ℹ "),
+            Level::Warn => (Slot::NoticeWarn, "⚠ "),
+            Level::Error => (Slot::NoticeError, "✖ "),
+        };
+        frame.render_widget(
+            Paragraph::new(Span::styled(
+                format!("{prefix}{}", n.text),
+                theme.style(slot),
+            )),
+            area,
+        );
+    }
+}
+
+/// The hints for what the keys do here, from the live keymap.
+pub fn footer_hints(app: &App) -> Vec<(String, &'static str)> {
+    let km = &app.keymap;
+    let hint = |a: Action, label: &'static str| km.hint(a).map(|k| (k, label));
+    let fixed = |k: &str, label: &'static str| Some((k.to_string(), label));
+    let list: Vec<Option<(String, &'static str)>> = match &app.overlay {
+        Overlay::Palette(_) => vec![
+            fixed("enter", "run"),
+            fixed("tab", "complete"),
+            fixed("↑↓", "choose"),
+            fixed("esc", "cancel"),
+        ],
+        Overlay::Filter => vec![
+            fixed("enter", "keep filter"),
+            fixed("esc", "clear filter"),
+            fixed("↑↓", "move"),
+        ],
+        Overlay::Help { .. } => vec![hint(Action::Back, "close"), hint(Action::Down, "scroll")],
+        Overlay::None => {
+            let mut v = vec![
+                hint(Action::Help, "help"),
+                hint(Action::Palette, "command"),
+                hint(Action::Filter, "filter"),
+                hint(Action::FocusNext, "focus"),
+                hint(Action::Select, "open"),
+            ];
+            if app.view == View::Fleet {
+                v.push(hint(Action::Quit, "quit"));
+            } else {
+                v.push(hint(Action::Back, "back"));
+            }
+            v
+        }
+    };
+    list.into_iter().flatten().collect()
+}
+
+fn draw_footer(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let mut spans = Vec::new();
+    for (key, label) in footer_hints(app) {
+        spans.push(Span::styled(format!(" {key}"), theme.style(Slot::HintKey)));
+        spans.push(Span::styled(
+            format!(" {label} "),
+            theme.style(Slot::HintText),
+        ));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn centered(area: Rect, width: u16, height: u16) -> Rect {
+    let w = width.min(area.width);
+    let h = height.min(area.height);
+    Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + (area.height - h) / 2,
+        width: w,
+        height: h,
+    }
+}
+
+/// The help text, generated from the live keymap and the palette's command list.
+pub fn help_lines(app: &App) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for action in super::keymap::Action::ALL {
+        let keys: Vec<String> = app
+            .keymap
+            .keys(action)
+            .iter()
+            .map(|k| k.to_string())
+            .collect();
+        let keys = if keys.is_empty() {
+            format!(":{}", action.name())
+        } else {
+            keys.join(" ")
+        };
+        out.push((keys, action.description().to_string()));
+    }
+    out
+}
+
+/// Draws the help overlay; returns the scroll offset actually used.
+fn draw_help(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, scroll: u16) -> u16 {
+    let rect = centered(area, 76.min(area.width.saturating_sub(4)), area.height - 4);
+    frame.render_widget(Clear, rect);
+    let block = pane_block(format!(" Help · keymap {} ", app.keymap.name), true, theme)
+        .style(theme.style(Slot::Overlay));
+    let inner = block.inner(rect);
+    frame.render_widget(block, rect);
+    let key_style = theme.style(Slot::HintKey);
+    let mut lines = vec![Line::from(Span::styled("Keys", theme.style(Slot::Header)))];
+    for (keys, desc) in help_lines(app) {
+        lines.push(Line::from(vec![
+            Span::styled(format!("  {keys:<22}"), key_style),
+            Span::raw(desc),
+        ]));
+    }
+    lines.push(Line::raw(""));
+    lines.push(Line::from(Span::styled(
+        "Commands (after :, tab completes)",
+        theme.style(Slot::Header),
+    )));
+    for (word, desc) in palette::COMMANDS {
+        lines.push(Line::from(vec![
+            Span::styled(format!("  :{word:<21}"), key_style),
+            Span::raw(*desc),
+        ]));
+    }
+    lines.push(Line::raw(""));
+    lines.push(Line::from(vec![
+        Span::styled("Themes   ", theme.style(Slot::Header)),
+        Span::raw(format!(
+            "{} (now {}, terminal: {})",
+            app.themes.names().join(", "),
+            app.theme.name,
+            app.level.label()
+        )),
+    ]));
+    lines.push(Line::from(vec![
+        Span::styled("Keymaps  ", theme.style(Slot::Header)),
+        Span::raw(app.keymaps.names().join(", ")),
+    ]));
+    if let Some(dir) = &app.keymaps.config_dir {
+        lines.push(Line::from(vec![
+            Span::styled("Config   ", theme.style(Slot::Header)),
+            Span::raw(format!(
+                "{}  (themes/NAME.toml, keymaps/NAME.toml, keymap.toml; edits apply live)",
+                dir.display()
+            )),
+        ]));
+    }
+    lines.push(Line::raw(""));
+    lines.push(Line::from(Span::styled(
+        "States",
+        theme.style(Slot::Header),
+    )));
+    for chunk in ComponentState::ALL.chunks(4) {
+        let spans: Vec<Span> = chunk
+            .iter()
+            .map(|s| {
+                Span::styled(
+                    format!("  {} {:<11}", state_symbol(*s), s.as_str()),
+                    theme.style(state_slot(*s)),
+                )
+            })
+            .collect();
+        lines.push(Line::from(spans));
+    }
+    lines.push(Line::from(vec![Span::styled(
+        "  ● live  ◌ connecting  ◑ degraded  ⊘ forbidden  ◇ auth expired  ✖ unreachable",
+        theme.style(Slot::Muted),
+    )]));
+    let max_scroll = (lines.len() as u16).saturating_sub(inner.height);
+    let scroll = scroll.min(max_scroll);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .style(theme.style(Slot::Overlay))
+            .scroll((scroll, 0)),
+        inner,
+    );
+    scroll
+}
+
+fn draw_palette(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, p: &palette::Palette) {
+    let cands = palette::candidates(&p.input, &app.themes.names(), &app.keymaps.names());
+    let shown = cands.len().min(8) as u16;
+    let width = 64.min(area.width.saturating_sub(4));
+    let height = (shown + 3).min(area.height.saturating_sub(2));
+    let rect = Rect {
+        x: area.x + (area.width - width) / 2,
+        y: area.y + (area.height / 5).max(1),
+        width,
+        height,
+    };
+    frame.render_widget(Clear, rect);
+    let block = pane_block(" Command ".into(), true, theme).style(theme.style(Slot::Overlay));
+    let inner = block.inner(rect);
+    frame.render_widget(block, rect);
+    let mut lines = vec![Line::from(vec![
+        Span::styled(":", theme.style(Slot::HintKey)),
+        Span::styled(p.input.clone(), theme.style(Slot::Input)),
+    ])];
+    let sel = p.selected.min(cands.len().saturating_sub(1));
+    let start = sel.saturating_sub(usize::from(shown.saturating_sub(1)));
+    for (i, c) in cands
+        .iter()
+        .enumerate()
+        .skip(start)
+        .take(usize::from(shown))
+    {
+        let marker = if i == sel { "▶ " } else { "  " };
+        let line = Line::from(vec![
+            Span::raw(marker),
+            Span::styled(
+                format!("{:<20}", c.text.trim_end()),
+                theme.style(Slot::HintKey),
+            ),
+            Span::styled(c.description.clone(), theme.style(Slot::Muted)),
+        ]);
+        lines.push(if i == sel {
+            line.style(theme.style(Slot::Selected))
+        } else {
+            line
+        });
+    }
+    if cands.is_empty() && !p.input.trim().is_empty() {
+        lines.push(Line::from(Span::styled(
+            "  no matching command",
+            theme.style(Slot::Muted),
+        )));
+    }
+    frame.render_widget(Paragraph::new(lines), inner);
+    let x = inner.x + 1 + p.input.chars().count() as u16;
+    if inner.width > 0 && inner.height > 0 {
+        frame.set_cursor_position(Position::new(
+            x.min(inner.right().saturating_sub(1)),
+            inner.y,
+        ));
+    }
+}

@@ -1,0 +1,414 @@
+//! The cockpit shell in-process: screen snapshots (TestBackend + insta), the reducer's key
+//! handling, live reload of themes and keymaps, and the colour depth of what reaches a terminal.
+
+use std::path::Path;
+use std::time::Duration;
+
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::{CrosstermBackend, TestBackend};
+use ratatui::layout::Rect;
+use ratatui::{TerminalOptions, Viewport};
+use sovtui::tui::app::{App, FleetMsg, Level, Msg, Settings, View};
+use sovtui::tui::keymap::Action;
+use sovtui::tui::source::{DEMO_FIXTURE, DEMO_FIXTURE_PATH, parse_fleet};
+use sovtui::tui::theme::{ColorLevel, Slot};
+use sovtui::tui::{runtime, ui};
+
+fn settings(level: ColorLevel, config_dir: Option<&Path>) -> Settings {
+    Settings {
+        banner: "demo · FIXTURE DATA from fixtures/demo-fleet.json (not live)".into(),
+        level,
+        theme: None,
+        keymap: None,
+        config_dir: config_dir.map(Path::to_path_buf),
+    }
+}
+
+fn demo_app() -> App {
+    let mut app = App::new(settings(ColorLevel::Mono, None));
+    let fleet = parse_fleet(DEMO_FIXTURE_PATH, DEMO_FIXTURE).expect("fixture");
+    app.update(Msg::Fleet(FleetMsg::Snapshot(fleet)));
+    app
+}
+
+fn key(app: &mut App, code: KeyCode) {
+    app.update(Msg::Input(Event::Key(KeyEvent::new(
+        code,
+        KeyModifiers::NONE,
+    ))));
+}
+
+fn chars(app: &mut App, text: &str) {
+    for c in text.chars() {
+        key(app, KeyCode::Char(c));
+    }
+}
+
+fn render(app: &mut App, w: u16, h: u16) -> Terminal<TestBackend> {
+    let mut t = Terminal::new(TestBackend::new(w, h)).expect("terminal");
+    t.draw(|f| ui::draw(f, app)).expect("draw");
+    t
+}
+
+fn screen_text(t: &Terminal<TestBackend>) -> String {
+    let buf = t.backend().buffer();
+    let mut out = String::new();
+    for y in 0..buf.area.height {
+        for x in 0..buf.area.width {
+            out.push_str(buf[(x, y)].symbol());
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn shell_120x40() {
+    let mut app = demo_app();
+    insta::assert_snapshot!("shell_120x40", render(&mut app, 120, 40).backend());
+}
+
+#[test]
+fn shell_80x24() {
+    let mut app = demo_app();
+    insta::assert_snapshot!("shell_80x24", render(&mut app, 80, 24).backend());
+}
+
+#[test]
+fn too_small_screen_and_tiny_sizes_never_panic() {
+    let mut app = demo_app();
+    insta::assert_snapshot!("too_small_50x12", render(&mut app, 50, 12).backend());
+    for (w, h) in [
+        (1, 1),
+        (0, 0),
+        (2, 40),
+        (200, 1),
+        (59, 16),
+        (60, 15),
+        (60, 16),
+    ] {
+        let t = render(&mut app, w, h);
+        if w >= ui::MIN_WIDTH && h >= ui::MIN_HEIGHT {
+            assert!(!screen_text(&t).contains("too small"), "{w}x{h}");
+        }
+    }
+    // Overlays at the minimum size too.
+    chars(&mut app, "?");
+    render(&mut app, ui::MIN_WIDTH, ui::MIN_HEIGHT);
+    key(&mut app, KeyCode::Esc);
+    chars(&mut app, ":theme ");
+    render(&mut app, ui::MIN_WIDTH, ui::MIN_HEIGHT);
+    render(&mut app, 1, 1);
+}
+
+#[test]
+fn help_overlay_is_generated_from_the_live_keymap() {
+    let mut app = demo_app();
+    chars(&mut app, "?");
+    insta::assert_snapshot!("help_overlay", render(&mut app, 120, 40).backend());
+    // Switching keymap changes the help: vim's j appears.
+    key(&mut app, KeyCode::Esc);
+    app.switch_keymap("vim", false);
+    chars(&mut app, "?");
+    let text = screen_text(&render(&mut app, 120, 40));
+    assert!(text.contains("Help · keymap vim"), "{text}");
+    assert!(text.contains("↓ j"), "{text}");
+}
+
+#[test]
+fn palette_overlay_completes() {
+    let mut app = demo_app();
+    chars(&mut app, ":t");
+    insta::assert_snapshot!("palette_overlay", render(&mut app, 120, 40).backend());
+    key(&mut app, KeyCode::Tab); // "troubleshoot" is first
+    chars(&mut app, "");
+    let text = screen_text(&render(&mut app, 120, 40));
+    assert!(text.contains(":troubleshoot"), "{text}");
+}
+
+#[test]
+fn unbuilt_views_say_so_in_the_notification_line() {
+    let mut app = demo_app();
+    chars(&mut app, ":drill");
+    key(&mut app, KeyCode::Enter);
+    let notice = app.notice.clone().expect("notice");
+    assert_eq!(notice.level, Level::Warn);
+    assert!(notice.text.contains("not built yet"), "{}", notice.text);
+    assert_eq!(app.view, View::Fleet);
+    let text = screen_text(&render(&mut app, 120, 40));
+    assert!(text.contains("Failover drill: not built yet"), "{text}");
+
+    chars(&mut app, ":bogus");
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.notice.as_ref().map(|n| n.level), Some(Level::Error));
+}
+
+#[test]
+fn navigation_filter_back_and_quit() {
+    let mut app = demo_app();
+    // Open the third Sovereign from the fleet table.
+    key(&mut app, KeyCode::Down);
+    key(&mut app, KeyCode::Down);
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(
+        app.view,
+        View::Sovereign("bank-dr.sovereign.example".into())
+    );
+    // Worst first: the failing HelmRelease tops the list.
+    let first = app.visible_components()[0];
+    assert_eq!(
+        app.current_sovereign().expect("sovereign").components[first].name,
+        "bp-harbor"
+    );
+    insta::assert_snapshot!("sovereign_detail", render(&mut app, 120, 40).backend());
+    // q is "back" away from the root, and quits only at the root.
+    chars(&mut app, "q");
+    assert_eq!(app.view, View::Fleet);
+    assert!(!app.should_quit());
+
+    // `/` filters the fleet; Esc clears.
+    chars(&mut app, "/alpha");
+    assert_eq!(app.visible_fleet().len(), 1);
+    key(&mut app, KeyCode::Enter);
+    let text = screen_text(&render(&mut app, 120, 40));
+    assert!(text.contains("1 of 3 match /alpha"), "{text}");
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(app.visible_fleet().len(), 3);
+
+    // Tab moves focus to the navigation pane; Enter on a Sovereign opens it.
+    key(&mut app, KeyCode::Tab);
+    key(&mut app, KeyCode::Down);
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.view, View::Sovereign("alpha.omani.works".into()));
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(app.view, View::Fleet);
+    chars(&mut app, "q");
+    assert!(app.should_quit());
+}
+
+#[test]
+fn ctrl_c_quits_from_inside_the_palette() {
+    let mut app = demo_app();
+    chars(&mut app, ":the");
+    app.update(Msg::Input(Event::Key(KeyEvent::new(
+        KeyCode::Char('c'),
+        KeyModifiers::CONTROL,
+    ))));
+    assert!(app.should_quit());
+}
+
+#[test]
+fn fleet_updates_replace_one_sovereign_and_keep_the_selection() {
+    let mut app = demo_app();
+    key(&mut app, KeyCode::Down);
+    let mut fixed = app.fleet[2].clone();
+    for c in &mut fixed.components {
+        c.state = sovtui::provision::flux::ComponentState::Installed;
+    }
+    app.update(Msg::Fleet(FleetMsg::Update(fixed)));
+    assert_eq!(app.fleet.len(), 3);
+    assert!(app.fleet[2].worst().is_none());
+    assert_eq!(app.fleet_table.selected(), Some(1));
+    app.update(Msg::Fleet(FleetMsg::SourceError(
+        "connection refused".into(),
+    )));
+    assert_eq!(app.fleet.len(), 3, "last good data stays");
+    let text = screen_text(&render(&mut app, 120, 40));
+    assert!(text.contains("data source: connection refused"), "{text}");
+}
+
+const GOOD_THEME: &str =
+    "extends = \"mono\"\n[styles]\ntitle = { mods = [\"bold\", \"underline\"] }\n";
+
+#[test]
+fn broken_theme_file_shows_file_and_line_and_keeps_the_last_good_theme() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(dir.path().join("themes")).expect("mkdir");
+    let theme_file = dir.path().join("themes/mine.toml");
+    std::fs::write(&theme_file, GOOD_THEME).expect("write");
+    let mut s = settings(ColorLevel::Mono, Some(dir.path()));
+    s.theme = Some("mine".into());
+    let mut app = App::new(s);
+    assert_eq!(app.theme.name, "mine");
+    let good_title = app.theme.style(Slot::Title);
+
+    std::fs::write(
+        &theme_file,
+        "extends = \"mono\"\n[styles]\ntitle = { mods = [\"blinky\"] }\n",
+    )
+    .expect("write");
+    app.update(Msg::ConfigChanged(vec![theme_file.clone()]));
+    let notice = app.notice.clone().expect("notice");
+    assert_eq!(notice.level, Level::Error);
+    assert!(notice.text.contains("mine.toml:3:"), "{}", notice.text);
+    assert!(
+        notice.text.contains("keeping theme mine"),
+        "{}",
+        notice.text
+    );
+    assert_eq!(
+        app.theme.style(Slot::Title),
+        good_title,
+        "last good theme kept"
+    );
+    let text = screen_text(&render(&mut app, 120, 40));
+    assert!(text.contains("mine.toml:3:"), "{text}");
+
+    // Fixing the file applies it again.
+    std::fs::write(&theme_file, GOOD_THEME).expect("write");
+    app.update(Msg::ConfigChanged(vec![theme_file]));
+    assert_eq!(app.notice.as_ref().map(|n| n.level), Some(Level::Info));
+}
+
+#[test]
+fn keymap_conflict_is_reported_and_the_previous_keymap_kept() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let overlay = dir.path().join("keymap.toml");
+    std::fs::write(&overlay, "[bindings]\nhelp = [\"f2\"]\n").expect("write");
+    let mut app = App::new(settings(ColorLevel::Mono, Some(dir.path())));
+    assert_eq!(app.keymap.hint(Action::Help).as_deref(), Some("f2"));
+
+    std::fs::write(&overlay, "[bindings]\nhelp = [\"f2\"]\nfilter = [\"q\"]\n").expect("write");
+    app.update(Msg::ConfigChanged(vec![overlay.clone()]));
+    let notice = app.notice.clone().expect("notice");
+    assert_eq!(notice.level, Level::Error);
+    assert!(notice.text.contains("key conflict"), "{}", notice.text);
+    assert!(
+        notice.text.contains("q is bound to both"),
+        "{}",
+        notice.text
+    );
+    let text = screen_text(&render(&mut app, 120, 40));
+    assert!(text.contains("key conflict"), "{text}");
+    // Previous keymap still in force: f2 is help, q still quits.
+    assert_eq!(app.keymap.hint(Action::Help).as_deref(), Some("f2"));
+    chars(&mut app, "q");
+    assert!(app.should_quit());
+}
+
+#[test]
+fn a_conflicting_user_keymap_at_start_falls_back_with_a_visible_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("keymap.toml"),
+        "[bindings]\narm = [\"a\"]\n",
+    )
+    .expect("write");
+    let app = App::new(settings(ColorLevel::Mono, Some(dir.path())));
+    let notice = app.notice.clone().expect("notice");
+    assert!(notice.text.contains("guarded"), "{}", notice.text);
+    assert!(app.keymap.keys(Action::Arm).is_empty());
+}
+
+#[tokio::test]
+async fn the_watcher_reports_edits_of_the_config_dir() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(dir.path().join("themes")).expect("mkdir");
+    let (tx, mut rx) = tokio::sync::mpsc::channel(16);
+    let _watcher = sovtui::tui::watch::spawn(dir.path(), tx).expect("watcher");
+    let file = dir.path().join("themes/mine.toml");
+    std::fs::write(&file, GOOD_THEME).expect("write");
+    let got = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            match rx.recv().await {
+                Some(Msg::ConfigChanged(paths))
+                    if paths.iter().any(|p| p.ends_with("mine.toml")) =>
+                {
+                    return paths;
+                }
+                Some(_) => continue,
+                None => panic!("watcher channel closed"),
+            }
+        }
+    })
+    .await
+    .expect("change reported within 30 s");
+    assert!(got.iter().any(|p| p.ends_with("themes/mine.toml")));
+}
+
+/// A writer whose bytes the test can read back.
+#[derive(Clone, Default)]
+struct Sink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("sink").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Bytes a full frame sends to a real (crossterm) terminal at a colour depth.
+fn frame_bytes(level: ColorLevel, theme: &str) -> String {
+    let mut s = settings(level, None);
+    s.theme = Some(theme.into());
+    let mut app = App::new(s);
+    let fleet = parse_fleet(DEMO_FIXTURE_PATH, DEMO_FIXTURE).expect("fixture");
+    app.update(Msg::Fleet(FleetMsg::Snapshot(fleet)));
+    let sink = Sink::default();
+    let backend = CrosstermBackend::new(sink.clone());
+    let mut t = Terminal::with_options(
+        backend,
+        TerminalOptions {
+            viewport: Viewport::Fixed(Rect::new(0, 0, 120, 40)),
+        },
+    )
+    .expect("terminal");
+    runtime::draw_frame(&mut t, &mut app).expect("draw");
+    drop(t);
+    let bytes = sink.0.lock().expect("sink").clone();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// SGR parameter lists in a byte stream.
+fn sgr_params(out: &str) -> Vec<String> {
+    let mut v = Vec::new();
+    let mut rest = out;
+    while let Some(i) = rest.find("\x1b[") {
+        rest = &rest[i + 2..];
+        let end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == ';' || c == ':'))
+            .unwrap_or(rest.len());
+        if rest[end..].starts_with('m') {
+            v.push(rest[..end].to_string());
+        }
+        rest = &rest[end..];
+    }
+    v
+}
+
+#[test]
+fn a_256_colour_terminal_never_gets_24_bit_colour_even_from_the_truecolor_theme() {
+    let out = frame_bytes(ColorLevel::Ansi256, "default");
+    let params = sgr_params(&out);
+    assert!(
+        params.iter().any(|p| p.contains("38;5;")),
+        "uses 256 colours"
+    );
+    assert!(!out.contains("38;2;") && !out.contains("48;2;"));
+    let out = frame_bytes(ColorLevel::TrueColor, "default");
+    assert!(out.contains("38;2;"), "truecolor theme at truecolor depth");
+    assert!(
+        out.contains("\x1b[?2026h") && out.contains("\x1b[?2026l"),
+        "synchronized output"
+    );
+}
+
+#[test]
+fn mono_uses_modifiers_only() {
+    let out = frame_bytes(ColorLevel::Mono, "default");
+    for p in sgr_params(&out) {
+        for code in p.split(';').filter(|c| !c.is_empty()) {
+            let n: u32 = code.parse().unwrap_or(0);
+            let colour = matches!(n, 30..=38 | 40..=48 | 90..=97 | 100..=107);
+            assert!(!colour, "colour SGR {p:?} in mono output");
+        }
+    }
+    assert!(
+        sgr_params(&out).iter().any(|p| p == "7"),
+        "reverse video for selection"
+    );
+}
