@@ -7,4 +7,5 @@
 
 pub mod catalog;
 pub mod components;
+pub mod request;
 pub mod rules;
