@@ -5,7 +5,10 @@
 //! [`checks::CheckRequest`]s; the caller debounces, performs them with its HTTP client and hands the
 //! HTTP answer back. That keeps the TUI and the headless code on the same rules.
 
+pub mod api_error;
 pub mod catalog;
+pub mod checks;
 pub mod components;
 pub mod request;
 pub mod rules;
+pub mod step;
