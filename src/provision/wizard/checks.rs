@@ -5,12 +5,17 @@
 //! were superseded by an edit are ignored, so a slow answer never overwrites a newer input.
 
 use std::fmt;
+use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::catalog::{Provider, Registrar};
 use super::rules::mask_secret;
+
+/// The web wizard's debounce for live checks (`useSubdomainAvailability.ts`: 400 ms). Callers
+/// wait this long after the last edit before calling `Wizard::due_checks`.
+pub const DEBOUNCE: Duration = Duration::from_millis(400);
 
 /// Which check a ticket belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -30,8 +30,8 @@ pub mod step;
 pub use api_error::{ApiProblem, classify_create_error};
 pub use catalog::{PoolDomain, Provider, Registrar, Sku};
 pub use checks::{
-    Availability, CheckKind, CheckReply, CheckRequest, LiveCheck, RegistrarStatus, Ticket,
-    TokenStatus,
+    Availability, CheckKind, CheckReply, CheckRequest, DEBOUNCE, LiveCheck, RegistrarStatus,
+    Ticket, TokenStatus,
 };
 pub use components::{Change, Proposal, Selection};
 pub use draft::{Draft, DraftError, default_draft_path, discard_draft, load_draft};

@@ -76,6 +76,14 @@ impl DeploymentRequest {
         serde_json::to_value(self).unwrap_or(Value::Null)
     }
 
+    /// A copy with the token masked (serializes in contract field order), for echoes.
+    pub fn masked(&self) -> DeploymentRequest {
+        DeploymentRequest {
+            hetzner_token: rules::mask_secret(&self.hetzner_token),
+            ..self.clone()
+        }
+    }
+
     /// The same object with the token masked, for `--json` echoes and logs.
     pub fn to_json_masked(&self) -> Value {
         let mut v = self.to_json();

@@ -272,6 +272,8 @@ fn credentials_token_rules_and_live_validation() {
     w.set_pasted_key(ED25519);
     assert_eq!(w.can_advance(Step::Credentials), Ok(()));
     assert!(!w.token_masked(Provider::Hetzner).contains("hcloudtoken"));
+    assert!(!format!("{w:?}").contains("hcloudtoken"));
+    assert!(!format!("{:?}", w.to_request()).contains("hcloudtoken"));
 }
 
 #[test]
