@@ -831,7 +831,12 @@ impl Wizard {
             }
             CheckKind::SshKeyGenerate if self.ssh_ticket == Some(ticket.seq) => {
                 self.ssh_ticket = None;
-                match GeneratedKey::from_reply(reply) {
+                let checked = GeneratedKey::from_reply(reply).and_then(|key| {
+                    rules::check_ssh_public_key(&key.public_key)
+                        .map(|_| key)
+                        .map_err(|e| format!("catalyst-api returned an unusable public key: {e}"))
+                });
+                match checked {
                     Ok(key) => {
                         self.ssh.generated_public = Some(key.public_key.trim().to_string());
                         self.ssh.fingerprint = Some(key.fingerprint);

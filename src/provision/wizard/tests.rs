@@ -328,6 +328,18 @@ fn generated_key_must_be_saved_0600() {
             .contains("could not generate")
     );
     let req = w.request_ssh_key();
+    w.complete(
+        req.ticket,
+        &ok(json!({"publicKey": "ssh-ed25519 AAAA", "privateKey": "-----BEGIN OPENSSH PRIVATE KEY-----\n", "fingerprint": "SHA256:x"})),
+    );
+    assert!(
+        w.can_advance(Step::Credentials)
+            .unwrap_err()
+            .message
+            .contains("unusable public key")
+    );
+    assert!(!w.ssh().private_key_pending());
+    let req = w.request_ssh_key();
     let private =
         "-----BEGIN OPENSSH PRIVATE KEY-----\nsecretbytes\n-----END OPENSSH PRIVATE KEY-----\n";
     w.complete(
