@@ -200,6 +200,10 @@ impl Wizard {
                 .notes
                 .push("the registrar token is never saved; enter it again".into());
         }
+        // A hand-edited draft may claim a later step without rows: seed them as a visit would.
+        if draft.step >= Step::Provider {
+            w.seed_regions();
+        }
         // Land on the saved step unless an earlier one now has errors (missing secrets).
         let blocked = Step::ALL
             .iter()

@@ -253,6 +253,15 @@ impl Wizard {
         self.touch("orgName");
     }
 
+    /// The name that will be sent: a blank field means the default (the web wizard reverts a
+    /// blank name on blur, so its Next is always enabled).
+    pub fn effective_org_name(&self) -> String {
+        match self.org.name.trim() {
+            "" => DEFAULT_ORG_NAME.to_string(),
+            name => name.to_string(),
+        }
+    }
+
     /// Leaving the field: a blank name reverts to the default, as in the web wizard.
     pub fn blur_org_name(&mut self) {
         if self.org.name.trim().is_empty() {
@@ -379,7 +388,15 @@ impl Wizard {
         if row.provider != provider {
             *row = RegionRow::new(provider, provider.regions()[0]);
         }
-        self.touch(&format!("regions[{i}].provider"));
+        for key in [
+            "provider",
+            "cloudRegion",
+            "controlPlaneSize",
+            "workerSize",
+            "workerCount",
+        ] {
+            self.touch(&format!("regions[{i}].{key}"));
+        }
         Ok(())
     }
 
@@ -924,7 +941,10 @@ impl Wizard {
     fn org_issues(&self) -> Vec<Issue> {
         let mut v = Vec::new();
         if self.org.name.trim().is_empty() {
-            v.push(Issue::error("orgName", "organisation name is required"));
+            v.push(Issue::warning(
+                "orgName",
+                format!("blank — \"{DEFAULT_ORG_NAME}\" will be used"),
+            ));
         }
         if !INDUSTRIES.contains(&self.org.industry.as_str()) {
             v.push(Issue::error("orgIndustry", "choose an industry"));
@@ -1294,7 +1314,7 @@ impl Wizard {
             ReviewSection {
                 step: Step::Org,
                 rows: vec![
-                    row("Organisation", self.org.name.trim().to_string()),
+                    row("Organisation", self.effective_org_name()),
                     row("Headquarters", self.org.headquarters.clone()),
                     row("Industry", self.org.industry.clone()),
                     row("Size", self.org.size.clone()),
@@ -1440,7 +1460,7 @@ impl Wizard {
             _ => (String::new(), String::new()),
         };
         DeploymentRequest {
-            org_name: self.org.name.trim().to_string(),
+            org_name: self.effective_org_name(),
             org_email: self.domain.admin_email.clone(),
             sovereign_fqdn: self.fqdn().unwrap_or_default(),
             sovereign_domain_mode: self.domain.mode.as_str().to_string(),

@@ -73,9 +73,10 @@ fn defaults_match_the_web_wizard() {
 fn org_step_rules() {
     let mut w = Wizard::default();
     w.set_org_name("   ");
-    let r = w.can_advance(Step::Org).unwrap_err();
-    assert_eq!(r.field.as_deref(), Some("orgName"));
-    assert!(w.next().is_err());
+    // Like the web wizard, Next stays enabled: a blank name means the default.
+    assert_eq!(w.can_advance(Step::Org), Ok(()));
+    assert_eq!(w.warnings(Step::Org)[0].field, "orgName");
+    assert_eq!(w.to_request().org_name, "Acme Financial");
     w.blur_org_name();
     assert_eq!(w.org().name, "Acme Financial");
     assert!(w.set_industry("Mining").is_err());
@@ -836,4 +837,15 @@ fn field_steps() {
     assert_eq!(field_step("orgName"), Step::Org);
     assert_eq!(field_step("hetznerProjectID"), Step::Credentials);
     assert_eq!(field_step("mystery"), Step::Review);
+}
+
+#[test]
+fn restore_seeds_rows_for_a_hand_edited_draft() {
+    let mut d = Wizard::default().draft();
+    d.step = Step::Components;
+    d.regions_seeded = false;
+    d.regions.clear();
+    let (w, _) = Wizard::restore(d, WizardConfig::default());
+    assert_eq!(w.regions().len(), 2);
+    assert_eq!(w.step(), Step::Credentials);
 }
