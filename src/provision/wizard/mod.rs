@@ -37,8 +37,8 @@ pub use components::{Change, Proposal, Selection};
 pub use draft::{Draft, DraftError, default_draft_path, discard_draft, load_draft};
 pub use fields::{DomainMode, RegionRow, SshMode, Topology};
 pub use model::{
-    Cost, Issue, ReviewRow, ReviewSection, Severity, ToggleOutcome, Wizard, WizardConfig,
-    WizardError, field_step,
+    Cost, Issue, ReviewRow, ReviewSection, Severity, TEXT_FIELDS, ToggleOutcome, Wizard,
+    WizardConfig, WizardError, field_step,
 };
 pub use request::{
     DeploymentRequest, FieldError, ParseError, RegionRequest, RequestFormat, parse_request,

@@ -22,6 +22,19 @@ use super::request::{DeploymentRequest, RegionRequest, validate_request};
 use super::rules;
 use super::step::{Reason, Step};
 
+/// Free-text fields [`Wizard::set_text`] knows (plus `tokens.<provider>`).
+pub const TEXT_FIELDS: [&str; 9] = [
+    "orgName",
+    "orgHeadquarters",
+    "hetznerToken",
+    "hetznerProjectID",
+    "sshPublicKey",
+    "sovereignSubdomain",
+    "sovereignFQDN",
+    "registrarToken",
+    "orgEmail",
+];
+
 /// Knobs where sources disagree (contract §4.7: the UI offers one pool, the runbook five).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WizardConfig {
@@ -748,6 +761,50 @@ impl Wizard {
         }
     }
 
+    // ---- Text fields by wire name ---------------------------------------------------------
+
+    /// Set a free-text field by the name its errors are keyed by, so a form can bind inputs and
+    /// error lines to the same key. Secrets (`hetznerToken`, `tokens.<provider>`,
+    /// `registrarToken`) are accepted here and never returned by [`Self::text`].
+    pub fn set_text(&mut self, field: &str, value: &str) -> Result<(), WizardError> {
+        match field {
+            "orgName" => self.set_org_name(value),
+            "orgHeadquarters" => self.set_headquarters(value),
+            "hetznerToken" => self.set_token(Provider::Hetzner, value),
+            "hetznerProjectID" => self.set_hetzner_project_id(value),
+            "sshPublicKey" => self.set_pasted_key(value),
+            "sovereignSubdomain" => self.set_subdomain(value),
+            "sovereignFQDN" => self.set_byo_domain(value),
+            "registrarToken" => self.set_registrar_token(value),
+            "orgEmail" => self.set_admin_email(value),
+            f => match f.strip_prefix("tokens.").and_then(Provider::parse) {
+                Some(p) => self.set_token(p, value),
+                None => {
+                    return Err(WizardError::NotAllowed {
+                        field: "text field",
+                        value: f.into(),
+                        allowed: TEXT_FIELDS.join(", "),
+                    });
+                }
+            },
+        }
+        Ok(())
+    }
+
+    /// The current text of a non-secret field (None for secrets and unknown names).
+    pub fn text(&self, field: &str) -> Option<String> {
+        Some(match field {
+            "orgName" => self.org.name.clone(),
+            "orgHeadquarters" => self.org.headquarters.clone(),
+            "hetznerProjectID" => self.hetzner_project_id.clone(),
+            "sshPublicKey" => self.ssh.pasted.clone(),
+            "sovereignSubdomain" => self.domain.subdomain.clone(),
+            "sovereignFQDN" => self.domain.byo_domain.clone(),
+            "orgEmail" => self.domain.admin_email.clone(),
+            _ => return None,
+        })
+    }
+
     // ---- Live checks ----------------------------------------------------------------------
 
     /// Checks whose input is complete and unchecked. Call after the caller's debounce; each
@@ -1053,6 +1110,14 @@ impl Wizard {
                     format!("enter the {} API token", p.label()),
                 )),
                 s => v.push(Issue::error(field, s.describe())),
+            }
+        }
+        for p in self.token_providers() {
+            if !p.is_provisionable() && self.token_status(p) != TokenStatus::Demo {
+                v.push(Issue::warning(
+                    format!("tokens.{p}"),
+                    format!("catalyst-api probes only Hetzner, so a {} token is rejected; use demo mode for design-only providers", p.label()),
+                ));
             }
         }
         if self.hetzner_project_id.is_empty() {

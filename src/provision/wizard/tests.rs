@@ -849,3 +849,32 @@ fn restore_seeds_rows_for_a_hand_edited_draft() {
     assert_eq!(w.regions().len(), 2);
     assert_eq!(w.step(), Step::Credentials);
 }
+
+#[test]
+fn text_fields_by_wire_name() {
+    let mut w = Wizard::default();
+    w.goto(Step::Provider).unwrap();
+    for (field, value) in [
+        ("orgName", "Bank"),
+        ("orgHeadquarters", "Berlin, Germany"),
+        ("hetznerProjectID", "proj_1"),
+        ("sshPublicKey", ED25519),
+        ("sovereignSubdomain", "bank"),
+        ("orgEmail", "ops@bank.de"),
+    ] {
+        w.set_text(field, value).unwrap();
+        assert_eq!(w.text(field).as_deref(), Some(value), "{field}");
+    }
+    w.set_text("hetznerToken", TOKEN).unwrap();
+    assert_eq!(w.text("hetznerToken"), None, "secrets are never read back");
+    assert_eq!(w.token_status(Provider::Hetzner), TokenStatus::Unchecked);
+    w.set_text("tokens.aws", "x").unwrap();
+    assert_eq!(
+        w.token_status(Provider::Aws),
+        TokenStatus::TooShort { len: 1 }
+    );
+    assert!(w.set_text("nope", "x").is_err());
+    for f in TEXT_FIELDS {
+        assert_ne!(field_step(f), Step::Review, "{f} has a step");
+    }
+}
