@@ -524,7 +524,8 @@ pub fn parse_request(text: &str, format: RequestFormat) -> Result<DeploymentRequ
 }
 
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
+    // Spans are byte offsets; never slice inside a character of external text.
+    let before = text.get(..offset.min(text.len())).unwrap_or(text);
     let line = before.matches('\n').count() + 1;
     let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
     (line, column)

@@ -878,3 +878,78 @@ fn text_fields_by_wire_name() {
         assert_ne!(field_step(f), Step::Review, "{f} has a step");
     }
 }
+
+/// External data (files, API answers, pasted text) never panics the wizard.
+#[test]
+fn garbage_never_panics() {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0x5eed);
+    let pieces = [
+        "{",
+        "}",
+        "[",
+        "]",
+        "\"",
+        ":",
+        ",",
+        "=",
+        "\n",
+        "é",
+        "€",
+        "—",
+        "\u{0}",
+        "ssh-ed25519 ",
+        "AAAA",
+        "orgName",
+        "regions",
+        "[[regions]]",
+        "workerCount",
+        "1",
+        "-1",
+        "true",
+        "null",
+        "valid",
+        "available",
+        "error",
+        "detail",
+        "@",
+        ".",
+        "-",
+        " ",
+        "\t",
+        "ecdsa-sha2-nistp384",
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("draft.json");
+    let mut w = ready();
+    for _ in 0..400 {
+        let n = rng.gen_range(0..24);
+        let text: String = (0..n)
+            .map(|_| pieces[rng.gen_range(0..pieces.len())])
+            .collect();
+        let _ = parse_request(&text, RequestFormat::Json);
+        let _ = parse_request(&text, RequestFormat::Toml);
+        let _ = rules::check_ssh_public_key(&text);
+        let _ = rules::check_email(&text);
+        let _ = rules::check_byo_domain(&text);
+        let _ = rules::check_subdomain(&text);
+        let _ = rules::mask_secret(&text);
+        let status = [200u16, 400, 401, 409, 500, 503][rng.gen_range(0..6)];
+        let reply = CheckReply::Http {
+            status,
+            content_type: None,
+            body: text.clone(),
+        };
+        let _ = TokenStatus::from_reply(&reply);
+        let _ = Availability::from_reply(&reply);
+        let _ = RegistrarStatus::from_reply(&reply);
+        let _ = classify_create_error(status, None, &text);
+        let _ = w.apply_create_error(status, Some("application/json"), &text);
+        std::fs::write(&path, &text).unwrap();
+        let _ = load_draft(&path);
+        w.set_text("sovereignSubdomain", &text).unwrap();
+        w.set_text("sshPublicKey", &text).unwrap();
+        let _ = w.can_advance(Step::Review);
+        let _ = w.review();
+    }
+}
