@@ -80,6 +80,8 @@ pub(crate) struct ClusterInner {
     pub(crate) changes: watch::Sender<u64>,
     pub(crate) control: Mutex<Control>,
     log: Mutex<VecDeque<RequestRecord>>,
+    /// Bumped on every logged request, for [`SimCluster::wait_for_request`].
+    log_tick: watch::Sender<u64>,
     /// Tells the reconciler (and anything else bound to this cluster) to stop.
     pub(crate) removed: watch::Sender<bool>,
     /// The apiserver's up/down state, for in-cluster controllers that talk to it.
@@ -123,6 +125,8 @@ impl ClusterInner {
         while log.len() > REQUEST_LOG_LIMIT {
             log.pop_front();
         }
+        drop(log);
+        self.log_tick.send_modify(|t| *t += 1);
     }
 }
 
@@ -200,6 +204,7 @@ impl SimCluster {
                     listening: None,
                 }),
                 log: Mutex::new(VecDeque::new()),
+                log_tick: watch::Sender::new(0),
                 removed: watch::Sender::new(false),
                 up: watch::Sender::new(false),
             }),
@@ -419,6 +424,23 @@ impl SimCluster {
             }
             if rx.changed().await.is_err() {
                 return;
+            }
+        }
+    }
+
+    /// Wait until a logged request satisfies `pred` (checked on every new request; no polling).
+    pub async fn wait_for_request(
+        &self,
+        mut pred: impl FnMut(&RequestRecord) -> bool,
+    ) -> RequestRecord {
+        let mut rx = self.inner.log_tick.subscribe();
+        loop {
+            if let Some(r) = lock(&self.inner.log).iter().find(|r| pred(r)) {
+                return r.clone();
+            }
+            if rx.changed().await.is_err() {
+                // The sender lives as long as the cluster; unreachable in practice.
+                std::future::pending::<()>().await;
             }
         }
     }
