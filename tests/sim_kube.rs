@@ -292,3 +292,149 @@ async fn unauthorized_and_unknown_kinds_answer_status_objects() {
     assert!(text.contains("\"type\":\"ADDED\"") || text.is_empty());
     assert!(!text.contains("NamespaceList"));
 }
+
+fn ready_of(cluster: &SimCluster, name: &str) -> Option<(String, String, String)> {
+    let obj = cluster.get("hr", "flux-system", name)?;
+    let conds = obj.pointer("/status/conditions")?.as_array()?.clone();
+    let ready = conds.iter().find(|c| c["type"] == "Ready")?;
+    Some((
+        ready["status"].as_str()?.to_string(),
+        ready["reason"].as_str()?.to_string(),
+        ready["message"].as_str()?.to_string(),
+    ))
+}
+
+async fn until(cluster: &SimCluster, what: &str, mut pred: impl FnMut(&SimCluster) -> bool) {
+    tokio::time::timeout(WAIT, cluster.wait_for(|c| pred(c)))
+        .await
+        .unwrap_or_else(|_| panic!("timed out waiting for {what}"));
+}
+
+fn ready_true(c: &SimCluster, name: &str) -> bool {
+    ready_of(c, name).is_some_and(|r| r.0 == "True")
+}
+
+#[tokio::test]
+async fn reconciler_brings_a_small_kit_up_in_depends_on_order() {
+    use sovtui::sim::kube::{ClusterScenario, Kit, ReleaseFault, ReleaseOverride};
+    let kit = Kit::from_toml(
+        r#"
+name = "small"
+[[release]]
+name = "bp-a"
+release_name = "a"
+target_namespace = "a-system"
+chart_version = "1.0.0"
+install_seconds = 100
+[[release]]
+name = "bp-b"
+release_name = "b"
+target_namespace = "b"
+chart_version = "1.0.1"
+depends_on = ["bp-a"]
+install_seconds = 100
+[[release]]
+name = "bp-c"
+release_name = "c"
+target_namespace = "c"
+chart_version = "1.0.0"
+depends_on = ["bp-b"]
+install_seconds = 100
+[[release]]
+name = "bp-bad"
+release_name = "bad"
+target_namespace = "bad"
+chart_version = "1.0.0"
+depends_on = ["bp-a"]
+install_seconds = 100
+"#,
+        "small",
+    )
+    .expect("kit");
+    let mut scenario = ClusterScenario {
+        kit_inline: Some(kit),
+        bootstrap_seconds: 20.0,
+        ..ClusterScenario::default()
+    };
+    scenario.releases.insert(
+        "bp-bad".into(),
+        ReleaseOverride {
+            fault: Some(ReleaseFault::Fail {
+                reason: "InstallFailed".into(),
+                message: "failed to get authentication secret 'flux-system/ghcr-pull': secrets \"ghcr-pull\" not found".into(),
+                stalled: false,
+            }),
+            ..ReleaseOverride::default()
+        },
+    );
+    // Speed 1: nothing moves in real time during the test; only `advance` moves the world.
+    let sim = KubeSim::new(SimClock::new(1.0));
+    let c = sim
+        .add_cluster("small.example", scenario)
+        .await
+        .expect("cluster");
+    let clock = sim.clock().clone();
+
+    assert!(c.get("gitrepository", "flux-system", "openova").is_some());
+    assert!(
+        c.list("pods", Some("flux-system"))
+            .expect("pods")
+            .iter()
+            .any(|p| p["metadata"]["labels"]["app"] == "helm-controller")
+    );
+    assert!(
+        c.list("hr", None).expect("hr").is_empty(),
+        "kit not applied before the Kustomization"
+    );
+
+    clock.advance(Duration::from_secs(21));
+    until(&c, "kit applied", |c| {
+        c.list("hr", None).map(|l| l.len() == 4).unwrap_or(false)
+    })
+    .await;
+    until(&c, "bp-a progressing and bp-b waiting", |c| {
+        ready_of(c, "bp-a").is_some_and(|r| r.0 == "Unknown" && r.1 == "Progressing")
+            && ready_of(c, "bp-b").is_some_and(|r| r.1 == "DependencyNotReady")
+    })
+    .await;
+    let (_, _, msg) = ready_of(&c, "bp-b").expect("b");
+    assert_eq!(msg, "dependency 'flux-system/bp-a' is not ready");
+    let ks = c.get("ks", "flux-system", "bootstrap-kit").expect("ks");
+    assert_eq!(ks["status"]["conditions"][0]["status"], "True");
+
+    clock.advance(Duration::from_secs(101));
+    until(&c, "bp-a ready", |c| ready_true(c, "bp-a")).await;
+    let (_, reason, msg) = ready_of(&c, "bp-a").expect("a");
+    assert_eq!(reason, "InstallSucceeded");
+    assert_eq!(
+        msg,
+        "Helm install succeeded for release a-system/a.v1 with chart bp-a@1.0.0"
+    );
+    until(&c, "bp-b installing", |c| {
+        ready_of(c, "bp-b").is_some_and(|r| r.0 == "Unknown")
+    })
+    .await;
+    assert!(!ready_true(&c, "bp-b") && !ready_true(&c, "bp-c"));
+    assert_eq!(ready_of(&c, "bp-c").expect("c").1, "DependencyNotReady");
+
+    clock.advance(Duration::from_secs(101));
+    until(&c, "bp-b ready and bp-bad failed", |c| {
+        ready_true(c, "bp-b") && ready_of(c, "bp-bad").is_some_and(|r| r.1 == "InstallFailed")
+    })
+    .await;
+    assert!(!ready_true(&c, "bp-c"));
+    clock.advance(Duration::from_secs(101));
+    until(&c, "bp-c ready", |c| ready_true(c, "bp-c")).await;
+    assert!(
+        c.get("pod", "c", "c-0").is_some(),
+        "workload pod of the release"
+    );
+    let conds: Vec<sovtui::provision::flux::ConditionView> = serde_json::from_value(
+        c.get("hr", "flux-system", "bp-bad").expect("bad")["status"]["conditions"].clone(),
+    )
+    .expect("conditions");
+    assert_eq!(
+        sovtui::provision::flux::derive_catalyst_state(&conds),
+        sovtui::provision::flux::ComponentState::Failed
+    );
+}

@@ -1,7 +1,7 @@
 //! One simulated cluster: its store, its listener and the control surface tests and the world's
 //! control API use (down / up / restart / latency / 401 / compaction / request log / direct CRUD).
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 
 use super::kinds::{self, KindId};
 use super::listener::{self, KillableListener};
+use super::scenario::ReleaseOverride;
 use super::server;
 use super::status::ApiError;
 use super::store::{Filter, PatchBody, Store, WriteMode};
@@ -82,6 +83,8 @@ pub(crate) struct ClusterInner {
     log: Mutex<VecDeque<RequestRecord>>,
     /// Bumped on every logged request, for [`SimCluster::wait_for_request`].
     log_tick: watch::Sender<u64>,
+    /// Live per-HelmRelease overrides; they win over the scenario's.
+    pub(crate) overrides: Mutex<BTreeMap<String, ReleaseOverride>>,
     /// Tells the reconciler (and anything else bound to this cluster) to stop.
     pub(crate) removed: watch::Sender<bool>,
     /// The apiserver's up/down state, for in-cluster controllers that talk to it.
@@ -205,6 +208,7 @@ impl SimCluster {
                 }),
                 log: Mutex::new(VecDeque::new()),
                 log_tick: watch::Sender::new(0),
+                overrides: Mutex::new(BTreeMap::new()),
                 removed: watch::Sender::new(false),
                 up: watch::Sender::new(false),
             }),
@@ -426,6 +430,19 @@ impl SimCluster {
                 return;
             }
         }
+    }
+
+    /// Change how a HelmRelease behaves from now on (a fault injected mid-run, or cleared with
+    /// `ReleaseOverride::default()`). Takes effect at the release's next reconcile: request one by
+    /// setting the `reconcile.fluxcd.io/requestedAt` annotation, or it applies to pending work.
+    pub fn set_release_override(&self, name: &str, ov: ReleaseOverride) {
+        lock(&self.inner.overrides).insert(name.to_string(), ov);
+        self.inner.changes.send_modify(|t| *t += 1);
+    }
+
+    /// The live override of a release, if one was set with [`SimCluster::set_release_override`].
+    pub fn release_override(&self, name: &str) -> Option<ReleaseOverride> {
+        lock(&self.inner.overrides).get(name).cloned()
     }
 
     /// Wait until a logged request satisfies `pred` (checked on every new request; no polling).
