@@ -88,7 +88,7 @@ pub async fn follow(
                 }
                 StreamItem::Done(state) => {
                     got_done = true;
-                    fold.set_state(state);
+                    fold.set_state(*state);
                     on_update(&FollowUpdate::State, fold);
                 }
                 StreamItem::Malformed { detail } => {

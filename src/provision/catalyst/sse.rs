@@ -21,7 +21,7 @@ pub struct SseFrame {
 pub enum StreamItem {
     Event(Event),
     /// `event: done` carrying the deployment State.
-    Done(DeploymentState),
+    Done(Box<DeploymentState>),
     /// A frame we could not decode: what it was and why.
     Malformed {
         detail: String,
@@ -123,7 +123,7 @@ pub fn decode(frame: &SseFrame) -> StreamItem {
             },
         },
         Some("done") => match serde_json::from_str::<DeploymentState>(&frame.data) {
-            Ok(st) => StreamItem::Done(st),
+            Ok(st) => StreamItem::Done(Box::new(st)),
             Err(e) => StreamItem::Malformed {
                 detail: format!(
                     "done frame is not a deployment state ({e}): {}",

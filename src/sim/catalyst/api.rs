@@ -155,7 +155,7 @@ async fn check_subdomain(State(ctx): State<Ctx>, body: Bytes) -> Response {
             "detail": "must start with a letter, contain only a-z, 0-9 and '-', not end with '-', at most 63 characters"}))
             .into_response();
     }
-    if ctx.cfg.managed_pools.iter().any(|p| *p == pool) {
+    if ctx.cfg.managed_pools.contains(&pool) {
         let url = format!("{}/api/v1/pool/{pool}/check", ctx.pdm_url);
         let answer = ctx
             .http
@@ -180,7 +180,7 @@ async fn check_subdomain(State(ctx): State<Ctx>, body: Bytes) -> Response {
     } else {
         format!("{sub}.{pool}")
     };
-    if ctx.cfg.existing_byo_domains.iter().any(|d| *d == fqdn) {
+    if ctx.cfg.existing_byo_domains.contains(&fqdn) {
         return axum::Json(json!({"available": false, "reason": "exists",
             "detail": format!("{fqdn} already resolves in DNS")}))
         .into_response();
@@ -337,7 +337,7 @@ async fn create(State(ctx): State<Ctx>, body: Bytes) -> Response {
     let bearer = random_hex(32);
     let pool = req.sovereign_pool_domain.trim().to_lowercase();
     let mut reservation = None;
-    if pool_mode && ctx.cfg.managed_pools.iter().any(|p| *p == pool) {
+    if pool_mode && ctx.cfg.managed_pools.contains(&pool) {
         let url = format!("{}/api/v1/pool/{pool}/reserve", ctx.pdm_url);
         let sub = req.sovereign_subdomain.trim().to_lowercase();
         let answer = ctx

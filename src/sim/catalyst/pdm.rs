@@ -625,7 +625,7 @@ async fn registrar(
             &domain,
         );
     };
-    if !acct.domains.iter().any(|d| *d == domain) {
+    if !acct.domains.contains(&domain) {
         return reg_err(
             StatusCode::FORBIDDEN,
             "domain-not-in-account",
