@@ -3,6 +3,9 @@
 
 pub mod catalyst;
 pub mod clock;
+pub mod control;
 pub mod hetzner;
 pub mod kube;
 pub mod pgpair;
+pub mod scenario;
+pub mod world;

@@ -1,1 +1,16 @@
 //! catalyst-api and PDM clients (reqwest): routes, SSE reader, the deployment event fold.
+
+pub mod client;
+pub mod error;
+pub mod fold;
+pub mod follow;
+pub mod model;
+pub mod pdm;
+pub mod sse;
+
+pub use client::{CatalystClient, Kubeconfig};
+pub use error::{ClientError, ErrorBody};
+pub use fold::{DeploymentFold, LogRing, Phase0Failure, PhaseSpan};
+pub use follow::{FollowOptions, FollowUpdate, follow};
+pub use model::{CreateRequest, CreateResponse, DeploymentState, Event, RegionSpec};
+pub use pdm::{Allocation, PdmClient};

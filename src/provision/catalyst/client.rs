@@ -1,0 +1,338 @@
+//! The catalyst-api client (reqwest): one typed call per route of contract §1.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::error::{ClientError, ErrorBody};
+use super::model::{
+    ComponentsState, CreateRequest, CreateResponse, CredentialsVerdict, DeploymentState,
+    EventsResponse, GeneratedKey, RetryResponse, SubdomainVerdict,
+};
+use super::sse::{SseParser, StreamItem, decode};
+
+/// A client bound to one catalyst-api root (e.g. `https://console.openova.io/sovereign` or
+/// `http://127.0.0.1:P`); every route and every relative `streamURL` resolves against it.
+#[derive(Debug, Clone)]
+pub struct CatalystClient {
+    root: String,
+    http: reqwest::Client,
+}
+
+/// The answer of `GET /kubeconfig`.
+#[derive(Clone)]
+pub struct Kubeconfig {
+    pub yaml: String,
+    pub filename: Option<String>,
+}
+
+impl std::fmt::Debug for Kubeconfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Kubeconfig")
+            .field("bytes", &self.yaml.len())
+            .field("filename", &self.filename)
+            .finish()
+    }
+}
+
+impl CatalystClient {
+    pub fn new(root: &str) -> Result<Self, ClientError> {
+        let root = root.trim().trim_end_matches('/').to_string();
+        if !(root.starts_with("http://") || root.starts_with("https://")) {
+            return Err(ClientError::BadUrl(root));
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|source| ClientError::Transport {
+                url: root.clone(),
+                source,
+            })?;
+        Ok(CatalystClient { root, http })
+    }
+
+    pub fn root(&self) -> &str {
+        &self.root
+    }
+
+    /// A route or a relative `streamURL` resolved against the API root (never against the host).
+    pub fn url(&self, path: &str) -> String {
+        if path.starts_with("http://") || path.starts_with("https://") {
+            return path.to_string();
+        }
+        format!("{}/{}", self.root, path.trim_start_matches('/'))
+    }
+
+    async fn send<T: DeserializeOwned>(
+        &self,
+        req: reqwest::RequestBuilder,
+        url: &str,
+    ) -> Result<T, ClientError> {
+        let resp = req
+            .timeout(Duration::from_secs(30))
+            .send()
+            .await
+            .map_err(|source| ClientError::Transport {
+                url: url.to_string(),
+                source,
+            })?;
+        let (status, text, ctype) = read(resp, url).await?;
+        if !(200..300).contains(&status) {
+            return Err(ClientError::Api {
+                url: url.to_string(),
+                status,
+                body: ErrorBody::decode(ctype.as_deref(), &text),
+            });
+        }
+        serde_json::from_str(&text).map_err(|e| ClientError::Malformed {
+            url: url.to_string(),
+            detail: format!("{e} in {}", clip(&text)),
+        })
+    }
+
+    async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+        let url = self.url(path);
+        self.send(self.http.get(&url), &url).await
+    }
+
+    async fn post_json<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ClientError> {
+        let url = self.url(path);
+        self.send(self.http.post(&url).json(body), &url).await
+    }
+
+    pub async fn healthz(&self) -> Result<String, ClientError> {
+        let url = self.url("/healthz");
+        let resp = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .map_err(|source| ClientError::Transport {
+                url: url.clone(),
+                source,
+            })?;
+        let (status, text, ctype) = read(resp, &url).await?;
+        if status != 200 {
+            return Err(ClientError::Api {
+                url,
+                status,
+                body: ErrorBody::decode(ctype.as_deref(), &text),
+            });
+        }
+        Ok(text)
+    }
+
+    /// `POST /api/v1/credentials/validate`. The 503 and 400 answers carry the same JSON shape, so
+    /// they are returned as errors with the verdict's message in the body.
+    pub async fn validate_credentials(
+        &self,
+        provider: &str,
+        token: &str,
+    ) -> Result<CredentialsVerdict, ClientError> {
+        self.post_json(
+            "/api/v1/credentials/validate",
+            &serde_json::json!({"token": token, "provider": provider}),
+        )
+        .await
+    }
+
+    pub async fn check_subdomain(
+        &self,
+        subdomain: &str,
+        pool_domain: &str,
+    ) -> Result<SubdomainVerdict, ClientError> {
+        self.post_json(
+            "/api/v1/subdomains/check",
+            &serde_json::json!({"subdomain": subdomain, "poolDomain": pool_domain}),
+        )
+        .await
+    }
+
+    pub async fn generate_ssh_key(&self, fqdn: &str) -> Result<GeneratedKey, ClientError> {
+        self.post_json(
+            "/api/v1/sshkey/generate",
+            &serde_json::json!({"fqdn": fqdn}),
+        )
+        .await
+    }
+
+    pub async fn validate_registrar(
+        &self,
+        registrar: &str,
+        domain: &str,
+        token: &str,
+    ) -> Result<serde_json::Value, ClientError> {
+        self.post_json(
+            &format!("/api/v1/registrar/{registrar}/validate"),
+            &serde_json::json!({"domain": domain, "token": token}),
+        )
+        .await
+    }
+
+    pub async fn create_deployment(
+        &self,
+        req: &CreateRequest,
+    ) -> Result<CreateResponse, ClientError> {
+        self.post_json("/api/v1/deployments", req).await
+    }
+
+    /// `GET /api/v1/deployments` ([N]); the answer is `{"deployments":[State…]}`.
+    pub async fn list_deployments(&self) -> Result<Vec<DeploymentState>, ClientError> {
+        #[derive(serde::Deserialize)]
+        struct List {
+            deployments: Vec<DeploymentState>,
+        }
+        let l: List = self.get_json("/api/v1/deployments").await?;
+        Ok(l.deployments)
+    }
+
+    pub async fn deployment(&self, id: &str) -> Result<DeploymentState, ClientError> {
+        self.get_json(&format!("/api/v1/deployments/{id}")).await
+    }
+
+    pub async fn events(&self, id: &str) -> Result<EventsResponse, ClientError> {
+        self.get_json(&format!("/api/v1/deployments/{id}/events"))
+            .await
+    }
+
+    pub async fn components_state(&self, id: &str) -> Result<ComponentsState, ClientError> {
+        self.get_json(&format!("/api/v1/deployments/{id}/components/state"))
+            .await
+    }
+
+    /// `POST /refresh-watch`: 200 already active / 202 started; the body either way.
+    pub async fn refresh_watch(&self, id: &str) -> Result<serde_json::Value, ClientError> {
+        let url = self.url(&format!("/api/v1/deployments/{id}/refresh-watch"));
+        self.send(self.http.post(&url), &url).await
+    }
+
+    /// `POST /phases/{phase}/retry` (no body).
+    pub async fn retry_phase(&self, id: &str, phase: &str) -> Result<RetryResponse, ClientError> {
+        let url = self.url(&format!("/api/v1/deployments/{id}/phases/{phase}/retry"));
+        self.send(self.http.post(&url), &url).await
+    }
+
+    /// `GET /kubeconfig`: the YAML once cloud-init has posted it back (409 before that).
+    pub async fn kubeconfig(&self, id: &str) -> Result<Kubeconfig, ClientError> {
+        let url = self.url(&format!("/api/v1/deployments/{id}/kubeconfig"));
+        let resp = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .map_err(|source| ClientError::Transport {
+                url: url.clone(),
+                source,
+            })?;
+        let filename = resp
+            .headers()
+            .get(reqwest::header::CONTENT_DISPOSITION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split("filename=").nth(1))
+            .map(|f| f.trim_matches('"').to_string());
+        let (status, text, ctype) = read(resp, &url).await?;
+        if status != 200 {
+            return Err(ClientError::Api {
+                url,
+                status,
+                body: ErrorBody::decode(ctype.as_deref(), &text),
+            });
+        }
+        Ok(Kubeconfig {
+            yaml: text,
+            filename,
+        })
+    }
+
+    /// Open the SSE stream (`streamURL` or the default path) and hand every decoded item to `on_item`
+    /// until the server ends the response. Returns whether the stream ended cleanly after a `done`
+    /// frame; a cut-off final frame is reported through `on_item` as `Malformed`.
+    pub async fn stream_logs(
+        &self,
+        id: &str,
+        stream_url: Option<&str>,
+        mut on_item: impl FnMut(StreamItem),
+    ) -> Result<bool, ClientError> {
+        let default = format!("/api/v1/deployments/{id}/logs");
+        let url = self.url(stream_url.unwrap_or(&default));
+        let resp = self
+            .http
+            .get(&url)
+            .header(reqwest::header::ACCEPT, "text/event-stream")
+            .send()
+            .await
+            .map_err(|source| ClientError::Transport {
+                url: url.clone(),
+                source,
+            })?;
+        let status = resp.status().as_u16();
+        if status != 200 {
+            let (_, text, ctype) = read(resp, &url).await?;
+            return Err(ClientError::Api {
+                url,
+                status,
+                body: ErrorBody::decode(ctype.as_deref(), &text),
+            });
+        }
+        let mut parser = SseParser::new();
+        let mut saw_done = false;
+        let mut body = resp.bytes_stream();
+        while let Some(chunk) = body.next().await {
+            let chunk = match chunk {
+                Ok(c) => c,
+                Err(source) => {
+                    // The connection broke mid-stream: the caller reconnects and replays.
+                    tracing::debug!(%url, error = %source, "SSE stream interrupted");
+                    return Ok(false);
+                }
+            };
+            for frame in parser.feed(&chunk) {
+                let item = decode(&frame);
+                if matches!(item, StreamItem::Done(_)) {
+                    saw_done = true;
+                }
+                on_item(item);
+            }
+        }
+        if parser.has_partial_frame() {
+            on_item(StreamItem::Malformed {
+                detail: "stream ended inside a frame (truncated); it was dropped".into(),
+            });
+        }
+        if parser.malformed_lines > 0 {
+            tracing::debug!(%url, lines = parser.malformed_lines, "malformed SSE lines skipped");
+        }
+        Ok(saw_done)
+    }
+}
+
+async fn read(
+    resp: reqwest::Response,
+    url: &str,
+) -> Result<(u16, String, Option<String>), ClientError> {
+    let status = resp.status().as_u16();
+    let ctype = resp
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let text = resp.text().await.map_err(|source| ClientError::Transport {
+        url: url.to_string(),
+        source,
+    })?;
+    Ok((status, text, ctype))
+}
+
+fn clip(s: &str) -> String {
+    let mut out: String = s.chars().take(200).collect();
+    if out.len() < s.len() {
+        out.push('…');
+    }
+    out
+}

@@ -1,0 +1,280 @@
+//! The Phase-1 watch (helmwatch, contract §3): kube-rs watches the new cluster's `bp-*`
+//! HelmReleases in `flux-system`, derives each component's state from its Ready condition exactly
+//! as catalyst does, emits an event per state change, warns once when nothing shows up within the
+//! first-seen window, and ends at the termination gate of §3.2 or at the watch timeout.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use futures::StreamExt;
+use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Api, Client, Config};
+use serde_json::Value;
+
+use super::Ctx;
+use super::phase0::wait_for_kubeconfig;
+use crate::provision::catalyst::model::{ComponentSnapshot, Event};
+use crate::provision::flux::{
+    ComponentState, ConditionView, component_id, derive_catalyst_state, display_message,
+};
+
+const GO_ZERO_TIME: &str = "0001-01-01T00:00:00Z";
+
+/// Wait for the kubeconfig, watch to the gate, then settle the deployment's final status.
+pub(crate) async fn watch_and_finish(ctx: &Ctx, id: &str) {
+    let outcome = match wait_for_kubeconfig(ctx, id).await {
+        Err(e) => {
+            ctx.emit(
+                id,
+                "component",
+                "error",
+                format!("Phase-1 watch could not start: {e}"),
+            );
+            "kubeconfig-missing".to_string()
+        }
+        Ok(kubeconfig) => {
+            let generation = ctx
+                .store
+                .with(id, |d| {
+                    d.watcher_generation += 1;
+                    d.watcher_live = true;
+                    d.watcher_generation
+                })
+                .unwrap_or(0);
+            run_watch(ctx, id, &kubeconfig, generation).await
+        }
+    };
+    mark_phase1_done(ctx, id, &outcome).await;
+}
+
+/// Start a fresh watcher for `refresh-watch`; its end only refreshes `componentStates`.
+pub(crate) fn spawn_refresh(ctx: Ctx, id: String, kubeconfig: String) -> u64 {
+    let generation = ctx
+        .store
+        .with(&id, |d| {
+            d.watcher_generation += 1;
+            d.watcher_live = true;
+            d.watcher_generation
+        })
+        .unwrap_or(0);
+    tokio::spawn(async move {
+        run_watch(&ctx, &id, &kubeconfig, generation).await;
+        ctx.store.with(&id, |d| {
+            let states: BTreeMap<String, String> = d
+                .components
+                .iter()
+                .map(|(k, c)| (k.clone(), c.status.clone()))
+                .collect();
+            let mut r = d.result.clone().unwrap_or_default();
+            r.component_states = Some(states);
+            d.result = Some(r);
+            d.notify();
+        });
+    });
+    generation
+}
+
+async fn client_for(kubeconfig: &str) -> anyhow::Result<Client> {
+    let kc = Kubeconfig::from_yaml(kubeconfig)?;
+    let config = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default()).await?;
+    Ok(Client::try_from(config)?)
+}
+
+fn helmrelease_resource() -> ApiResource {
+    ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("helm.toolkit.fluxcd.io", "v2", "HelmRelease"),
+        "helmreleases",
+    )
+}
+
+fn conditions(obj: &DynamicObject) -> Vec<ConditionView> {
+    obj.data
+        .pointer("/status/conditions")
+        .and_then(|c| serde_json::from_value::<Vec<ConditionView>>(c.clone()).ok())
+        .unwrap_or_default()
+}
+
+fn depends_on(obj: &DynamicObject) -> Option<Vec<String>> {
+    let deps = obj.data.pointer("/spec/dependsOn")?.as_array()?;
+    let names: Vec<String> = deps
+        .iter()
+        .filter_map(|d| d.get("name").and_then(Value::as_str))
+        .map(|n| component_id(n).to_string())
+        .collect();
+    (!names.is_empty()).then_some(names)
+}
+
+fn level(state: ComponentState) -> &'static str {
+    match state {
+        ComponentState::Failed => "error",
+        ComponentState::Degraded => "warn",
+        _ => "info",
+    }
+}
+
+/// Go's `time.Duration.String()` for whole seconds: `15m0s`, `1h0m0s`, `45s`.
+fn go_duration(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    let (h, m, s) = (s / 3600, (s % 3600) / 60, s % 60);
+    if h > 0 {
+        format!("{h}h{m}m{s}s")
+    } else if m > 0 {
+        format!("{m}m{s}s")
+    } else {
+        format!("{s}s")
+    }
+}
+
+/// Watch until the gate holds (`ready`/`failed`) or the watch times out (`timeout` /
+/// `flux-not-reconciling`). Returns the outcome.
+async fn run_watch(ctx: &Ctx, id: &str, kubeconfig: &str, generation: u64) -> String {
+    let client = match client_for(kubeconfig).await {
+        Ok(c) => c,
+        Err(e) => {
+            ctx.emit(
+                id,
+                "component",
+                "error",
+                format!("Phase-1 watch could not start: {e:#}"),
+            );
+            ctx.store.with(id, |d| d.watcher_live = false);
+            return "watcher-start-failed".into();
+        }
+    };
+    let api: Api<DynamicObject> =
+        Api::namespaced_with(client, "flux-system", &helmrelease_resource());
+    let mut stream = watcher(api, watcher::Config::default())
+        .default_backoff()
+        .boxed();
+    let min = ctx.cfg.min_bootstrap_kit_hrs;
+    let mut seen: BTreeSet<String> = BTreeSet::new();
+    let mut states: BTreeMap<String, ComponentState> = BTreeMap::new();
+    let first_seen = ctx.cfg.clock.sleep(ctx.cfg.first_seen_timeout);
+    tokio::pin!(first_seen);
+    let mut first_seen_done = false;
+    let deadline = ctx.cfg.clock.sleep(ctx.cfg.watch_timeout);
+    tokio::pin!(deadline);
+    let outcome = loop {
+        tokio::select! {
+            _ = &mut deadline => {
+                ctx.emit(id, "component", "warn",
+                    "Phase-1 watch terminated by context: context deadline exceeded — see ComponentStates for current outcome");
+                break if seen.is_empty() { "flux-not-reconciling" } else { "timeout" };
+            }
+            _ = &mut first_seen, if !first_seen_done => {
+                first_seen_done = true;
+                if seen.is_empty() {
+                    ctx.emit(id, "component", "warn", format!(
+                        "Phase 1 watch saw 0 HelmReleases in {}; the bootstrap-kit Kustomization may not be reconciling. Operator: run `flux get kustomization -n flux-system` on the new cluster.",
+                        go_duration(ctx.cfg.first_seen_timeout)));
+                }
+            }
+            item = stream.next() => {
+                let Some(item) = item else { break "timeout" };
+                if ctx.store.with(id, |d| d.watcher_generation) != Some(generation) {
+                    return "superseded".into();
+                }
+                let obj = match item {
+                    Ok(watcher::Event::Apply(o)) | Ok(watcher::Event::InitApply(o)) => o,
+                    Ok(_) => continue,
+                    Err(e) => {
+                        tracing::debug!(deployment = %id, error = %e, "Phase-1 watch error; backing off");
+                        continue;
+                    }
+                };
+                let name = obj.metadata.name.clone().unwrap_or_default();
+                if !name.starts_with("bp-") {
+                    continue;
+                }
+                let conds = conditions(&obj);
+                let state = derive_catalyst_state(&conds);
+                let comp = component_id(&name).to_string();
+                let message = display_message(&conds, state);
+                let ready_time = conds.iter().find(|c| c.type_ == "Ready")
+                    .and_then(|c| c.last_transition_time.clone())
+                    .unwrap_or_else(|| GO_ZERO_TIME.into());
+                seen.insert(name.clone());
+                let changed = states.insert(comp.clone(), state) != Some(state);
+                let snapshot = ComponentSnapshot {
+                    app_id: comp.clone(),
+                    status: state.as_str().into(),
+                    helm_release_name: name.clone(),
+                    namespace: "flux-system".into(),
+                    last_transition_at: ready_time,
+                    message: message.clone(),
+                    depends_on: depends_on(&obj),
+                };
+                ctx.store.with(id, |d| { d.components.insert(comp.clone(), snapshot); });
+                if changed {
+                    ctx.emit_event(id, Event {
+                        time: ctx.now(),
+                        phase: "component".into(),
+                        level: level(state).into(),
+                        message,
+                        component: Some(comp),
+                        state: Some(state.as_str().into()),
+                    });
+                }
+                let all_terminal = states.values().all(|s| matches!(s, ComponentState::Installed | ComponentState::Failed));
+                if !seen.is_empty() && seen.len() >= min && all_terminal {
+                    break if states.values().any(|s| *s == ComponentState::Failed) { "failed" } else { "ready" };
+                }
+            }
+        }
+    };
+    ctx.store.with(id, |d| {
+        if d.watcher_generation == generation {
+            d.watcher_live = false;
+        }
+    });
+    outcome.to_string()
+}
+
+/// `markPhase1Done` of [M] (contract §2.6), with [N]'s kubeconfig-missing/watcher failures as failed.
+pub(crate) async fn mark_phase1_done(ctx: &Ctx, id: &str, outcome: &str) {
+    let now = ctx.now();
+    ctx.store.with(id, |d| {
+        let states: BTreeMap<String, String> = d
+            .components
+            .iter()
+            .map(|(k, c)| (k.clone(), c.status.clone()))
+            .collect();
+        let failed: Vec<&String> = states
+            .iter()
+            .filter(|(_, s)| s.as_str() == "failed")
+            .map(|(k, _)| k)
+            .collect();
+        let (status, error) = match outcome {
+            "flux-not-reconciling" => (
+                "failed",
+                Some("Phase 1 saw no HelmReleases before the watch timeout: Flux on the new Sovereign is not reconciling — check `flux get kustomization -n flux-system`".to_string()),
+            ),
+            "kubeconfig-missing" | "watcher-start-failed" => (
+                "failed",
+                Some(format!("Phase 1 could not start ({outcome}): the new cluster's kubeconfig never became usable")),
+            ),
+            _ if !failed.is_empty() => (
+                "failed",
+                Some(format!(
+                    "Phase 1 finished with {} failed component(s): {}",
+                    failed.len(),
+                    failed.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                )),
+            ),
+            _ => ("ready", None),
+        };
+        let mut r = d.result.clone().unwrap_or_default();
+        if !states.is_empty() {
+            r.component_states = Some(states);
+        }
+        r.phase1_finished_at = Some(now.clone());
+        r.phase1_outcome = Some(outcome.to_string());
+        d.result = Some(r);
+        d.status = status.into();
+        d.error = error;
+        d.finished_at = Some(now.clone());
+        d.done = true;
+        d.notify();
+    });
+}

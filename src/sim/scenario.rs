@@ -1,0 +1,166 @@
+//! World scenarios: data files (`fixtures/scenarios/*.yaml`) that say which Sovereigns exist, how
+//! far along each one is, and which faults the world plays. A fault is data — a release override,
+//! a failing source, an extra object with a failing status — never a bespoke code path.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::kube::ClusterScenario;
+
+/// The scenarios shipped inside the binary, so `sovtui demo` works from anywhere.
+const BUILTIN: &[(&str, &str)] = &[
+    ("demo", include_str!("../../fixtures/scenarios/demo.yaml")),
+    ("happy", include_str!("../../fixtures/scenarios/happy.yaml")),
+];
+
+pub fn builtin_names() -> Vec<&'static str> {
+    BUILTIN.iter().map(|(n, _)| *n).collect()
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorldScenario {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub hetzner: HetznerSettings,
+    #[serde(default)]
+    pub catalyst: CatalystSettings,
+    #[serde(default)]
+    pub sovereigns: Vec<SovereignScenario>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HetznerSettings {
+    /// Simulated seconds a deleted object keeps being listed (the DELETE-but-still-there quirk).
+    #[serde(default)]
+    pub linger_seconds: Option<f64>,
+    /// Requests per hour before 429 (Hetzner's default is 3600).
+    #[serde(default)]
+    pub rate_limit: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalystSettings {
+    /// `main_tf` ([M], default) or `runbook` ([R]) resource names.
+    #[serde(default)]
+    pub naming: Option<String>,
+    /// `CATALYST_PHASE1_MIN_BOOTSTRAP_KIT_HRS`.
+    #[serde(default)]
+    pub min_bootstrap_kit_hrs: Option<usize>,
+    /// `CATALYST_PHASE1_FIRST_SEEN_TIMEOUT` in simulated seconds.
+    #[serde(default)]
+    pub first_seen_timeout_seconds: Option<f64>,
+    /// Kit for clusters the timeline creates (`bootstrap-kit`, `runbook-11`).
+    #[serde(default)]
+    pub kit: Option<String>,
+}
+
+/// How far along a Sovereign is when the world starts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// Its cluster exists and Flux reconciles its kit from the start.
+    #[default]
+    Running,
+    /// Created through catalyst-api at start: Phase 0 and Phase 1 play out live.
+    Provisioning,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SovereignScenario {
+    pub fqdn: String,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub stage: Stage,
+    /// Hetzner location of the (primary) region.
+    #[serde(default = "default_region")]
+    pub region: String,
+    /// Further regions (multi-region Sovereigns: the drill's target).
+    #[serde(default)]
+    pub extra_regions: Vec<String>,
+    /// Create the Phase-0 objects in the simulated Hetzner project (running Sovereigns).
+    #[serde(default = "default_true")]
+    pub hetzner: bool,
+    /// The cluster: kit, release faults, extra objects.
+    #[serde(default = "ClusterScenario::bootstrap_kit")]
+    pub cluster: ClusterScenario,
+}
+
+fn default_region() -> String {
+    "fsn1".into()
+}
+
+fn default_true() -> bool {
+    true
+}
+
+impl WorldScenario {
+    /// A built-in scenario by name, or a scenario file by path.
+    pub fn load(name_or_path: &str) -> Result<WorldScenario, String> {
+        if let Some((name, text)) = BUILTIN.iter().find(|(n, _)| *n == name_or_path) {
+            return Self::parse(text, &format!("{name}.yaml (built in)"));
+        }
+        let path = Path::new(name_or_path);
+        if path.exists() {
+            let text =
+                std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            return Self::parse(&text, &path.display().to_string());
+        }
+        Err(format!(
+            "no scenario named '{name_or_path}' (built in: {}) and no such file",
+            builtin_names().join(", ")
+        ))
+    }
+
+    pub fn parse(text: &str, origin: &str) -> Result<WorldScenario, String> {
+        let scenario: WorldScenario =
+            serde_yaml::from_str(text).map_err(|e| match e.location() {
+                Some(loc) => format!("{origin}:{}:{}: {e}", loc.line(), loc.column()),
+                None => format!("{origin}: {e}"),
+            })?;
+        for s in &scenario.sovereigns {
+            s.cluster
+                .resolve_kit()
+                .map_err(|e| format!("{origin}: sovereign {}: {e}", s.fqdn))?;
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for s in &scenario.sovereigns {
+            if !seen.insert(&s.fqdn) {
+                return Err(format!("{origin}: sovereign {} is listed twice", s.fqdn));
+            }
+        }
+        Ok(scenario)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_scenarios_parse() {
+        for name in builtin_names() {
+            let s = WorldScenario::load(name).unwrap_or_else(|e| panic!("{e}"));
+            assert!(!s.sovereigns.is_empty(), "{name}");
+        }
+    }
+
+    #[test]
+    fn errors_name_file_and_line() {
+        let err = WorldScenario::parse(
+            "name: x\nsovereigns:\n  - fqdn: a\n    bogus: 1\n",
+            "f.yaml",
+        )
+        .expect_err("unknown field");
+        assert!(err.starts_with("f.yaml:"), "{err}");
+        let err = WorldScenario::load("nope").expect_err("unknown");
+        assert!(err.contains("demo"), "{err}");
+    }
+}

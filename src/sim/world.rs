@@ -1,0 +1,355 @@
+//! The whole simulated world in one process: a Hetzner project, catalyst-api + PDM, and one
+//! apiserver per Sovereign, all on loopback, all on one `SimClock`, built from a scenario. It is
+//! what `sovtui sim` runs in the foreground and what `sovtui demo` and the integration tests embed.
+//!
+//! Its state-dir files (design/CLI.md) are the only way front-ends find it, so the demo cockpit
+//! reaches the world exactly like it reaches a real fleet: through a fleet file and kubeconfigs.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow};
+use futures::future::BoxFuture;
+use serde::Serialize;
+
+use super::catalyst::{CatalystSim, CatalystSimConfig, ClusterFactory, NamingVariant};
+use super::clock::SimClock;
+use super::control;
+use super::hetzner::sovereign::{self as hz_sovereign, SovereignSpec};
+use super::hetzner::{self, HetznerSim, HetznerSimConfig, RateBudget};
+use super::kube::{ClusterScenario, KubeSim};
+use super::scenario::{Stage, WorldScenario};
+use crate::provision::catalyst::{CatalystClient, CreateRequest, RegionSpec};
+
+/// `endpoints.json` of design/CLI.md.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+pub struct Endpoints {
+    pub catalyst_api: String,
+    pub pdm: String,
+    pub hetzner: String,
+    pub hetzner_token: String,
+    pub control: String,
+    pub clusters: BTreeMap<String, String>,
+}
+
+/// What the state-dir files are derived from; shared with the cluster factory so a cluster the
+/// Phase-0 timeline creates shows up in the files (and so in the cockpit's fleet) at once.
+struct Registry {
+    state_dir: Option<PathBuf>,
+    kube: KubeSim,
+    tags: BTreeMap<String, Vec<String>>,
+    deployments: BTreeMap<String, String>,
+    base: Option<Endpoints>,
+}
+
+impl Registry {
+    fn endpoints(&self) -> Option<Endpoints> {
+        let mut e = self.base.clone()?;
+        e.clusters = self.kube.urls().into_iter().collect();
+        Some(e)
+    }
+
+    fn write(&self) -> Result<()> {
+        let (Some(dir), Some(endpoints)) = (&self.state_dir, self.endpoints()) else {
+            return Ok(());
+        };
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        write_atomic(&dir.join("kubeconfig"), &self.kube.kubeconfig_yaml())?;
+        write_atomic(&dir.join("fleet.toml"), &self.fleet_toml(&endpoints))?;
+        write_atomic(
+            &dir.join("endpoints.json"),
+            &serde_json::to_string_pretty(&endpoints)?,
+        )?;
+        Ok(())
+    }
+
+    fn fleet_toml(&self, endpoints: &Endpoints) -> String {
+        let mut out = String::from(
+            "# Written by `sovtui sim`: the simulated fleet. The Hetzner token is read from\n\
+             # HCLOUD_TOKEN (see endpoints.json), never stored here.\n",
+        );
+        for fqdn in endpoints.clusters.keys() {
+            let tags = self.tags.get(fqdn).cloned().unwrap_or_default();
+            out += "\n[[sovereign]]\n";
+            out += &format!("fqdn = {}\n", toml_str(fqdn));
+            out += "kubeconfig = \"kubeconfig\"\n";
+            out += &format!("context = {}\n", toml_str(fqdn));
+            out += &format!(
+                "tags = [{}]\n",
+                tags.iter()
+                    .map(|t| toml_str(t))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            out += &format!("catalyst_api = {}\n", toml_str(&endpoints.catalyst_api));
+            if let Some(id) = self.deployments.get(fqdn) {
+                out += &format!("deployment_id = {}\n", toml_str(id));
+            }
+            out += "hetzner = { token_env = \"HCLOUD_TOKEN\" }\n";
+        }
+        out
+    }
+}
+
+fn toml_str(s: &str) -> String {
+    toml::Value::String(s.to_string()).to_string()
+}
+
+/// Readers (the cockpit's file watcher) must never see a half-written file.
+fn write_atomic(path: &Path, text: &str) -> Result<()> {
+    let tmp = path.with_extension("tmp~");
+    std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+/// Builds the clusters the catalyst timeline's cloud-init brings up.
+struct KubeFactory {
+    registry: Arc<Mutex<Registry>>,
+    overrides: BTreeMap<String, ClusterScenario>,
+}
+
+impl ClusterFactory for KubeFactory {
+    fn create_cluster(&self, fqdn: String, kit: String) -> BoxFuture<'static, Result<String>> {
+        let registry = self.registry.clone();
+        let scenario = self
+            .overrides
+            .get(&fqdn)
+            .cloned()
+            .unwrap_or(ClusterScenario {
+                kit: Some(kit),
+                ..ClusterScenario::bootstrap_kit()
+            });
+        Box::pin(async move {
+            let kube = lock(&registry).kube.clone();
+            let cluster = kube.add_cluster(&fqdn, scenario).await?;
+            let reg = lock(&registry);
+            if let Err(e) = reg.write() {
+                tracing::warn!("updating the state dir after {fqdn} appeared: {e:#}");
+            }
+            Ok(cluster.kubeconfig_yaml())
+        })
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The running world. Dropping it stops every server.
+pub struct World {
+    pub clock: SimClock,
+    pub kube: KubeSim,
+    pub hetzner: HetznerSim,
+    pub catalyst: CatalystSim,
+    pub scenario: WorldScenario,
+    control: control::ControlServer,
+    registry: Arc<Mutex<Registry>>,
+}
+
+impl World {
+    /// Start every service of `scenario` and, with a `state_dir`, write its files once everything
+    /// accepts connections.
+    pub async fn start(
+        scenario: WorldScenario,
+        speed: f64,
+        state_dir: Option<PathBuf>,
+    ) -> Result<World> {
+        Self::start_with(scenario, speed, state_dir, "127.0.0.1:0").await
+    }
+
+    /// As `start`, with the control API on `control_listen`.
+    pub async fn start_with(
+        scenario: WorldScenario,
+        speed: f64,
+        state_dir: Option<PathBuf>,
+        control_listen: &str,
+    ) -> Result<World> {
+        let clock = SimClock::new(speed);
+        let mut hz_config = HetznerSimConfig::default();
+        if let Some(secs) = scenario.hetzner.linger_seconds {
+            hz_config.linger = Duration::from_secs_f64(secs.max(0.0));
+        }
+        if let Some(per_hour) = scenario.hetzner.rate_limit {
+            hz_config.rate_budget = RateBudget {
+                limit: per_hour,
+                refill_per_second: per_hour as f64 / 3600.0,
+            };
+        }
+        let hetzner = HetznerSim::start(hz_config, clock.clone())
+            .await
+            .context("starting the simulated Hetzner API")?;
+        let kube = KubeSim::new(clock.clone());
+
+        let naming = match scenario.catalyst.naming.as_deref() {
+            None | Some("main_tf") | Some("main") => NamingVariant::MainTf,
+            Some("runbook") => NamingVariant::Runbook,
+            Some(other) => {
+                return Err(anyhow!(
+                    "scenario {}: catalyst.naming '{other}' is neither main_tf nor runbook",
+                    scenario.name
+                ));
+            }
+        };
+        let registry = Arc::new(Mutex::new(Registry {
+            state_dir,
+            kube: kube.clone(),
+            tags: scenario
+                .sovereigns
+                .iter()
+                .map(|s| (s.fqdn.clone(), s.tags.clone()))
+                .collect(),
+            deployments: BTreeMap::new(),
+            base: None,
+        }));
+        let factory = KubeFactory {
+            registry: registry.clone(),
+            overrides: scenario
+                .sovereigns
+                .iter()
+                .filter(|s| s.stage == Stage::Provisioning)
+                .map(|s| (s.fqdn.clone(), s.cluster.clone()))
+                .collect(),
+        };
+        let mut cfg = CatalystSimConfig::new(clock.clone(), hetzner.endpoint());
+        cfg.naming = naming;
+        if let Some(n) = scenario.catalyst.min_bootstrap_kit_hrs {
+            cfg.min_bootstrap_kit_hrs = n;
+        }
+        if let Some(secs) = scenario.catalyst.first_seen_timeout_seconds {
+            cfg.first_seen_timeout = Duration::from_secs_f64(secs.max(0.0));
+        }
+        if let Some(kit) = &scenario.catalyst.kit {
+            cfg.kit = kit.clone();
+        }
+        cfg.cluster_factory = Some(Arc::new(factory));
+        let catalyst = CatalystSim::start(cfg)
+            .await
+            .context("starting the simulated catalyst-api")?;
+
+        let hz_naming = match naming {
+            NamingVariant::MainTf => hz_sovereign::NamingVariant::Main,
+            NamingVariant::Runbook => hz_sovereign::NamingVariant::Runbook,
+        };
+        for s in scenario
+            .sovereigns
+            .iter()
+            .filter(|s| s.stage == Stage::Running)
+        {
+            if s.hetzner {
+                // Hetzner refuses the same public key twice in a project: one key per Sovereign.
+                let key = demo_ssh_public_key()?;
+                let mut spec = SovereignSpec::new(&s.fqdn, &s.region, &key);
+                spec.naming = hz_naming;
+                hz_sovereign::create_sovereign(&hetzner.control(), &spec)
+                    .map_err(|e| anyhow!("creating {}'s Hetzner objects: {e:?}", s.fqdn))?;
+            }
+            kube.add_cluster(&s.fqdn, s.cluster.clone())
+                .await
+                .with_context(|| format!("starting the apiserver of {}", s.fqdn))?;
+        }
+
+        let control = control::ControlServer::start(
+            control_listen,
+            control::Targets {
+                clock: clock.clone(),
+                kube: kube.clone(),
+                hetzner: hetzner.control(),
+            },
+        )
+        .await
+        .with_context(|| format!("starting the control API on {control_listen}"))?;
+
+        lock(&registry).base = Some(Endpoints {
+            catalyst_api: catalyst.url(),
+            pdm: catalyst.pdm_url(),
+            hetzner: hetzner.endpoint(),
+            hetzner_token: hetzner::DEFAULT_TOKEN.to_string(),
+            control: control.url(),
+            clusters: BTreeMap::new(),
+        });
+
+        let world = World {
+            clock,
+            kube,
+            hetzner,
+            catalyst,
+            scenario,
+            control,
+            registry,
+        };
+        world.start_provisioning().await?;
+        lock(&world.registry).write()?;
+        Ok(world)
+    }
+
+    /// Sovereigns at the `provisioning` stage are created the way an operator would: a POST to
+    /// catalyst-api with the wizard's body, through our own client.
+    async fn start_provisioning(&self) -> Result<()> {
+        let client = CatalystClient::new(&self.catalyst.url())?;
+        for s in self
+            .scenario
+            .sovereigns
+            .iter()
+            .filter(|s| s.stage == Stage::Provisioning)
+        {
+            let (sub, pool) = s.fqdn.split_once('.').unwrap_or((s.fqdn.as_str(), ""));
+            let request = CreateRequest {
+                org_name: "OpenOva Demo".into(),
+                org_email: "operator@openova.io".into(),
+                sovereign_fqdn: s.fqdn.clone(),
+                sovereign_domain_mode: "pool".into(),
+                sovereign_pool_domain: pool.into(),
+                sovereign_subdomain: sub.into(),
+                hetzner_token: hetzner::DEFAULT_TOKEN.into(),
+                hetzner_project_id: "sim-project".into(),
+                regions: std::iter::once(&s.region)
+                    .chain(&s.extra_regions)
+                    .map(|r| RegionSpec {
+                        provider: "hetzner".into(),
+                        cloud_region: r.clone(),
+                        control_plane_size: "cx42".into(),
+                        worker_size: "cx32".into(),
+                        worker_count: 1,
+                    })
+                    .collect(),
+                ssh_public_key: demo_ssh_public_key()?,
+                ..Default::default()
+            };
+            let created = client
+                .create_deployment(&request)
+                .await
+                .map_err(|e| anyhow!("creating the deployment of {}: {e}", s.fqdn))?;
+            lock(&self.registry)
+                .deployments
+                .insert(s.fqdn.clone(), created.id.clone());
+        }
+        Ok(())
+    }
+
+    pub fn endpoints(&self) -> Endpoints {
+        lock(&self.registry)
+            .endpoints()
+            .expect("endpoints are set before World::start returns")
+    }
+
+    /// Deployment ids of the Sovereigns the world provisions, by FQDN.
+    pub fn deployments(&self) -> BTreeMap<String, String> {
+        lock(&self.registry).deployments.clone()
+    }
+
+    pub fn control_url(&self) -> String {
+        self.control.url()
+    }
+}
+
+/// A fresh Ed25519 public key for the Phase-0 objects of the scenario's Sovereigns.
+fn demo_ssh_public_key() -> Result<String> {
+    let key = ssh_key::PrivateKey::random(&mut rand::rngs::OsRng, ssh_key::Algorithm::Ed25519)
+        .map_err(|e| anyhow!("generating an SSH key: {e}"))?;
+    key.public_key()
+        .to_openssh()
+        .map_err(|e| anyhow!("encoding an SSH key: {e}"))
+}
