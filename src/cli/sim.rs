@@ -16,6 +16,8 @@ pub fn run(args: SimArgs) -> CliResult {
     }
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async move {
+        // Handlers first: a supervisor may signal as soon as it has read the endpoints line.
+        let terminated = termination()?;
         let world = World::start_with(
             scenario,
             args.speed,
@@ -25,21 +27,25 @@ pub fn run(args: SimArgs) -> CliResult {
         .await?;
         let line = serde_json::to_string(&world.endpoints())?;
         println!("{line}");
-        wait_for_termination().await?;
+        terminated.await?;
         drop(world);
         Ok::<(), anyhow::Error>(())
     })?;
     Ok(())
 }
 
-async fn wait_for_termination() -> anyhow::Result<()> {
+/// Resolves on SIGINT, SIGTERM or SIGHUP; the handlers are installed when this is called.
+fn termination() -> anyhow::Result<impl std::future::Future<Output = anyhow::Result<()>>> {
     use tokio::signal::unix::{SignalKind, signal};
+    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
     let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
     let mut hup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
-    tokio::select! {
-        r = tokio::signal::ctrl_c() => r.context("waiting for SIGINT")?,
-        _ = term.recv() => {}
-        _ = hup.recv() => {}
-    }
-    Ok(())
+    Ok(async move {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+            _ = hup.recv() => {}
+        }
+        Ok(())
+    })
 }
