@@ -1,11 +1,186 @@
+//! `sovtui diagnose FQDN` and `sovtui troubleshoot lint FILE`: the troubleshooting walk, headless.
+
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context as _;
 
 use super::{CliError, CliResult, DiagnoseArgs};
+use crate::provision::troubleshoot::fixture::EvidenceFixture;
+use crate::provision::troubleshoot::gather::{catalyst, kube as kube_gather};
+use crate::provision::troubleshoot::walk::{AnsweredBy, Outcome, diagnose_walk};
+use crate::provision::troubleshoot::{Diagnosis, Evidence, Placeholders, Tree, Walk, lint_file};
 
-pub fn run_diagnose(_config: Option<PathBuf>, _args: DiagnoseArgs) -> CliResult {
-    Err(CliError::not_available("diagnose"))
+pub fn run_diagnose(config: Option<PathBuf>, args: DiagnoseArgs) -> CliResult {
+    let tree = Tree::load_default().map_err(|e| CliError::usage(e.to_string()))?;
+    if args.deployment.is_some() != args.api.is_some() {
+        return Err(CliError::usage(
+            "--deployment and --api go together (the deployment id and the catalyst-api root)",
+        ));
+    }
+    if config.is_some() && args.kubeconfig.is_none() {
+        return Err(CliError::not_available(
+            "diagnose from the fleet file; pass --kubeconfig PATH [--context NAME]",
+        ));
+    }
+    let mut evidence = Evidence::new();
+    if let Some(file) = &args.evidence {
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| CliError::usage(format!("{}: cannot read: {e}", file.display())))?;
+        let fx: EvidenceFixture = serde_json::from_str(&text).map_err(|e| {
+            CliError::usage(format!(
+                "{}:{}:{}: {e}",
+                file.display(),
+                e.line(),
+                e.column()
+            ))
+        })?;
+        evidence.merge(fx.evidence());
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    rt.block_on(gather(&args, &mut evidence))?;
+
+    let mut walk = Walk::new(Arc::new(tree), evidence);
+    for a in &args.answers {
+        let (node, label) = a
+            .split_once('=')
+            .ok_or_else(|| CliError::usage(format!("--answer {a}: expected NODE=LABEL")))?;
+        walk.set_override(node.trim(), label.trim())
+            .map_err(|e| CliError::usage(format!("--answer {a}: {e}")))?;
+    }
+    let ph = Placeholders {
+        fqdn: args.fqdn.clone(),
+        deployment: args.deployment.clone(),
+        api: args.api.clone(),
+    };
+    let d = diagnose_walk(walk, &ph);
+    if args.json {
+        let doc = serde_json::to_string_pretty(&d).context("serialising the diagnosis")?;
+        println!("{doc}");
+    } else {
+        eprint!("{}", render_text(&d));
+    }
+    match &d.outcome {
+        Outcome::Leaf { .. } => Ok(()),
+        Outcome::Question { node, question, .. } => Err(CliError::Failed(anyhow::anyhow!(
+            "the evidence does not decide {node} \"{question}\"; answer it with --answer {node}=<label>"
+        ))),
+    }
 }
 
-pub fn run_lint(_file: &Path) -> CliResult {
-    Err(CliError::not_available("troubleshoot lint"))
+async fn gather(args: &DiagnoseArgs, ev: &mut Evidence) -> CliResult {
+    if let (Some(api), Some(dep)) = (&args.api, &args.deployment) {
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(20))
+            .build()
+            .context("building the HTTP client")?;
+        catalyst::fetch(&http, api, dep, ev).await;
+    }
+    if let Some(path) = &args.kubeconfig {
+        let kc = kube::config::Kubeconfig::read_from(path)
+            .map_err(|e| CliError::usage(format!("{}: {e}", path.display())))?;
+        let context = args.context.clone().unwrap_or_else(|| args.fqdn.clone());
+        let opts = kube::config::KubeConfigOptions {
+            context: Some(context.clone()),
+            ..Default::default()
+        };
+        let cfg = kube::Config::from_custom_kubeconfig(kc, &opts)
+            .await
+            .map_err(|e| CliError::usage(format!("{}: context {context}: {e}", path.display())))?;
+        let client = kube::Client::try_from(cfg).context("building the kube client")?;
+        let snap = kube_gather::gather(&client, ev).await;
+        snap.add_to(ev, &context);
+    }
+    Ok(())
+}
+
+/// The human rendering on stderr: path, landing point, evidence that decided, recovery.
+pub fn render_text(d: &Diagnosis) -> String {
+    let mut out = String::new();
+    out.push_str(&format!(
+        "Diagnosis of {} (tree {})\n\nPath:\n",
+        d.fqdn, d.tree_version
+    ));
+    for c in &d.path {
+        out.push_str(&format!(
+            "  {} {} → {} ({})\n",
+            c.node, c.question, c.answer, c.next
+        ));
+        match &c.by {
+            AnsweredBy::Evidence { evidence } => {
+                for (i, e) in evidence.iter().enumerate() {
+                    let tag = if i == 0 { "decided by" } else { "with" };
+                    out.push_str(&format!("      {tag}: {e}\n"));
+                }
+            }
+            AnsweredBy::Operator { overrode } => {
+                out.push_str("      answered by the operator");
+                if let Some(o) = overrode {
+                    out.push_str(&format!(" (evidence suggested {o})"));
+                }
+                out.push('\n');
+            }
+            AnsweredBy::Always => {}
+        }
+    }
+    match &d.outcome {
+        Outcome::Leaf { leaf } => {
+            out.push_str(&format!(
+                "\n{} — {}   [runbook §{}]\n  Symptom: {}\n  Cause:   {}\n  Recovery:\n",
+                leaf.id, leaf.title, leaf.runbook, leaf.symptom, leaf.cause
+            ));
+            for (i, s) in leaf.recovery.iter().enumerate() {
+                out.push_str(&format!("    {}. {}\n", i + 1, s.text));
+                if let Some(cmd) = &s.cmd {
+                    out.push_str(&format!("       $ {cmd}\n"));
+                }
+            }
+            if !leaf.actions.is_empty() {
+                out.push_str(&format!("  Actions: {}\n", leaf.actions.join(", ")));
+            }
+        }
+        Outcome::Question {
+            node,
+            question,
+            answers,
+            missing_sources,
+        } => {
+            out.push_str(&format!(
+                "\nUndecided at {node}: {question}\n  Answers: {}\n",
+                answers.join(" | ")
+            ));
+            if !missing_sources.is_empty() {
+                out.push_str(&format!(
+                    "  Evidence not gathered: {}\n",
+                    missing_sources.join(", ")
+                ));
+            }
+        }
+    }
+    if !d.evidence.errors.is_empty() {
+        out.push_str("\nGathering problems:\n");
+        for e in &d.evidence.errors {
+            out.push_str(&format!("  {e}\n"));
+        }
+    }
+    out
+}
+
+pub fn run_lint(file: &Path) -> CliResult {
+    let problems = lint_file(file);
+    if problems.is_empty() {
+        eprintln!("{}: no problems", file.display());
+        return Ok(());
+    }
+    for p in &problems {
+        eprintln!("{p}");
+    }
+    Err(CliError::usage(format!(
+        "{}: {} problem(s)",
+        file.display(),
+        problems.len()
+    )))
 }

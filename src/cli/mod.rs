@@ -169,6 +169,18 @@ pub struct DiagnoseArgs {
     pub api: Option<String>,
     #[arg(long)]
     pub json: bool,
+    /// Kubeconfig of the Sovereign (until the fleet file names it)
+    #[arg(long, value_name = "PATH")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Context in the kubeconfig (default: the FQDN)
+    #[arg(long, value_name = "NAME", requires = "kubeconfig")]
+    pub context: Option<String>,
+    /// Evidence set file (fixtures/troubleshoot/evidence/*.json shape) to add to what is gathered
+    #[arg(long, value_name = "FILE")]
+    pub evidence: Option<PathBuf>,
+    /// Answer a question yourself, overriding the evidence: NODE=LABEL (repeatable)
+    #[arg(long = "answer", value_name = "NODE=LABEL")]
+    pub answers: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
