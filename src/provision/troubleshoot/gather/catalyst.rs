@@ -214,7 +214,13 @@ pub fn add_events(ev: &mut Evidence, events: &[Value], origin: &str) {
 
 /// Lines from the body of `GET /api/v1/deployments/{id}/events`.
 pub fn add_events_response(ev: &mut Evidence, body: &Value) {
-    let origin = "GET /api/v1/deployments/{id}/events";
+    let id = body
+        .get("state")
+        .and_then(|s| s.get("id"))
+        .and_then(Value::as_str)
+        .unwrap_or("?");
+    let origin = format!("GET /api/v1/deployments/{id}/events");
+    let origin = origin.as_str();
     match body.get("state") {
         Some(state) => add_state(ev, state, origin),
         None => ev.error("/events answer has no `state`"),
