@@ -773,3 +773,34 @@ fn diagnose_over_kubeconfig_and_catalyst_api_prints_path_leaf_evidence_recovery(
     assert!(text.contains("Undecided at Q4"), "{text}");
     drop(rt);
 }
+
+#[tokio::test]
+async fn an_envoy_403_probe_lands_on_the_gateway_policy_note() {
+    use sovtui::provision::troubleshoot::gather::probe;
+    let app = axum::Router::new().fallback(|| async {
+        (
+            axum::http::StatusCode::FORBIDDEN,
+            [(axum::http::header::SERVER, "envoy")],
+            "RBAC: access denied",
+        )
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let mut fx = fixture("DONE-");
+    fx.lines.clear();
+    let mut ev = fx.evidence();
+    let http = probe::client().unwrap();
+    probe::probe(&http, &[format!("http://{addr}/")], &mut ev).await;
+    let d = diagnose(builtin(), ev, &Placeholders::for_fqdn(&fx.fqdn));
+    assert_eq!(d.leaf_id(), Some("D2.9"), "{:#?}", d.path);
+    assert_eq!(
+        probe::public_urls("t1.omani.works"),
+        [
+            "https://console.t1.omani.works/",
+            "https://api.t1.omani.works/healthz"
+        ]
+    );
+}

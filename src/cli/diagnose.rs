@@ -7,7 +7,7 @@ use anyhow::Context as _;
 
 use super::{CliError, CliResult, DiagnoseArgs};
 use crate::provision::troubleshoot::fixture::EvidenceFixture;
-use crate::provision::troubleshoot::gather::{catalyst, kube as kube_gather};
+use crate::provision::troubleshoot::gather::{catalyst, kube as kube_gather, probe};
 use crate::provision::troubleshoot::walk::{AnsweredBy, Outcome, diagnose_walk};
 use crate::provision::troubleshoot::{Diagnosis, Evidence, Placeholders, Tree, Walk, lint_file};
 
@@ -78,6 +78,10 @@ async fn gather(args: &DiagnoseArgs, ev: &mut Evidence) -> CliResult {
             .build()
             .context("building the HTTP client")?;
         catalyst::fetch(&http, api, dep, ev).await;
+    }
+    if args.probe {
+        let http = probe::client().context("building the HTTP client")?;
+        probe::probe(&http, &probe::public_urls(&args.fqdn), ev).await;
     }
     if let Some(path) = &args.kubeconfig {
         let kc = kube::config::Kubeconfig::read_from(path)

@@ -181,6 +181,9 @@ pub struct DiagnoseArgs {
     /// Answer a question yourself, overriding the evidence: NODE=LABEL (repeatable)
     #[arg(long = "answer", value_name = "NODE=LABEL")]
     pub answers: Vec<String>,
+    /// Also probe https://console.FQDN/ and https://api.FQDN/healthz
+    #[arg(long)]
+    pub probe: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -2,7 +2,7 @@
 //! them. Which source was gathered at all is kept apart from what it held, so "no evidence"
 //! (ask the operator) never reads as "evidence of absence".
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -103,7 +103,7 @@ pub struct EvidenceLine {
 }
 
 /// Everything gathered about one Sovereign or deployment.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Evidence {
     /// Sources that were gathered (possibly holding no line).
     pub gathered: BTreeSet<String>,
@@ -111,7 +111,18 @@ pub struct Evidence {
     /// What could not be gathered and why (unreachable cluster, 403 on a kind, …).
     #[serde(default)]
     pub errors: Vec<String>,
+    /// (source, text) pairs already held: a replayed event buffer can hold 10 000 lines.
+    #[serde(skip)]
+    seen: HashSet<(String, String)>,
 }
+
+impl PartialEq for Evidence {
+    fn eq(&self, other: &Self) -> bool {
+        self.gathered == other.gathered && self.lines == other.lines && self.errors == other.errors
+    }
+}
+
+impl Eq for Evidence {}
 
 impl Evidence {
     pub fn new() -> Self {
@@ -127,11 +138,15 @@ impl Evidence {
         self.mark(source);
         let text: String = text.into();
         // One line per source and text is enough to decide and to cite.
-        if self
-            .lines
-            .iter()
-            .any(|l| l.source == source && l.text == text)
-        {
+        if self.seen.is_empty() && !self.lines.is_empty() {
+            // Deserialized evidence: rebuild the index once.
+            self.seen = self
+                .lines
+                .iter()
+                .map(|l| (l.source.clone(), l.text.clone()))
+                .collect();
+        }
+        if !self.seen.insert((source.to_string(), text.clone())) {
             return;
         }
         self.lines.push(EvidenceLine {
@@ -269,5 +284,94 @@ pub fn rule_sources(rule: &Rule, out: &mut BTreeSet<String>) {
     out.insert(rule.source.clone());
     for r in rule.and.iter().chain(&rule.unless) {
         rule_sources(r, out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use regex::RegexBuilder;
+
+    fn rule(source: &str, pattern: &str) -> Rule {
+        Rule {
+            source: source.into(),
+            pattern: pattern.into(),
+            regex: Some(
+                RegexBuilder::new(pattern)
+                    .case_insensitive(true)
+                    .build()
+                    .unwrap(),
+            ),
+            every: false,
+            empty: false,
+            and: vec![],
+            unless: vec![],
+        }
+    }
+
+    #[test]
+    fn gathered_empty_is_evidence_ungathered_is_not() {
+        let mut ev = Evidence::new();
+        assert_eq!(
+            eval(&rule("kube.pod", "."), &ev),
+            Verdict::Unknown("kube.pod".into())
+        );
+        ev.mark("kube.pod");
+        assert_eq!(eval(&rule("kube.pod", "."), &ev), Verdict::Fails);
+        let mut empty = rule("kube.pod", "");
+        empty.regex = None;
+        empty.empty = true;
+        assert!(matches!(eval(&empty, &ev), Verdict::Holds(_)));
+        // `every` needs at least one line.
+        let mut every = rule("kube.pod", "Running");
+        every.every = true;
+        assert_eq!(eval(&every, &ev), Verdict::Fails);
+        ev.push("kube.pod", "a/b Running", None);
+        ev.push("kube.pod", "a/c Running", None);
+        match eval(&every, &ev) {
+            Verdict::Holds(c) => assert_eq!(c[0].all_of, Some(2)),
+            v => panic!("{v:?}"),
+        }
+        ev.push("kube.pod", "a/d Pending", None);
+        assert_eq!(eval(&every, &ev), Verdict::Fails);
+    }
+
+    #[test]
+    fn and_unless_and_case_insensitivity() {
+        let mut ev = Evidence::new();
+        ev.push("catalyst.status", "ready", None);
+        ev.push("flux.helmrelease", "flux-system/bp-x READY=true", None);
+        let mut r = rule("catalyst.status", "^ready$");
+        r.and = vec![rule("flux.helmrelease", "Ready=True")];
+        let Verdict::Holds(c) = eval(&r, &ev) else {
+            panic!()
+        };
+        assert_eq!(c.len(), 2, "deciding line plus the supporting one");
+        r.unless = vec![rule("catalyst.watch", "kubeconfig")];
+        // The counter-indication cannot be checked: ask rather than guess.
+        assert_eq!(eval(&r, &ev), Verdict::Unknown("catalyst.watch".into()));
+        ev.mark("catalyst.watch");
+        assert!(matches!(eval(&r, &ev), Verdict::Holds(_)));
+        ev.push(
+            "catalyst.watch",
+            "failed to load Sovereign kubeconfig",
+            None,
+        );
+        assert_eq!(eval(&r, &ev), Verdict::Fails);
+    }
+
+    #[test]
+    fn duplicate_lines_are_kept_once_even_after_a_round_trip() {
+        let mut ev = Evidence::new();
+        for _ in 0..3 {
+            ev.push("catalyst.phase", "tofu", None);
+        }
+        assert_eq!(ev.lines.len(), 1);
+        let mut back: Evidence =
+            serde_json::from_str(&serde_json::to_string(&ev).unwrap()).unwrap();
+        back.push("catalyst.phase", "tofu", None);
+        back.push("catalyst.phase", "tofu-plan", None);
+        assert_eq!(back.lines.len(), 2);
+        assert_eq!(back.gathered, ev.gathered);
     }
 }
