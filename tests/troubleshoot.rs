@@ -804,3 +804,44 @@ async fn an_envoy_403_probe_lands_on_the_gateway_policy_note() {
         ]
     );
 }
+
+// ───────────────────────────── views as data, snapshotted ─────────────────────────────
+
+#[test]
+fn diagnosis_text_snapshots() {
+    let tree = builtin();
+    for prefix in ["C3-", "C17-", "ask-Q4"] {
+        let fx = fixture(prefix);
+        let ph = Placeholders {
+            fqdn: fx.fqdn.clone(),
+            deployment: Some("3f69f0482cd61002".into()),
+            api: Some("https://console.openova.io/sovereign".into()),
+        };
+        let d = diagnose(tree.clone(), fx.evidence(), &ph);
+        insta::assert_snapshot!(
+            format!("diagnosis_{}", prefix.trim_end_matches('-')),
+            d.to_text()
+        );
+    }
+}
+
+#[test]
+fn answer_verdicts_explain_each_answer() {
+    use sovtui::provision::troubleshoot::walk::answer_verdicts;
+    let tree = builtin();
+    let fx = fixture("C9-");
+    let ev = fx.evidence();
+    let v = answer_verdicts(tree.node("Q8").unwrap(), &ev);
+    let summary: Vec<(&str, &str)> = v
+        .iter()
+        .map(|a| (a.label.as_str(), a.verdict.as_str()))
+        .collect();
+    insta::assert_debug_snapshot!("q8_verdicts_c9", summary);
+    assert!(v[0].evidence[0].text.contains("ghcr-pull"));
+
+    // Without the cluster, Q4's answers are unknown and name the missing sources.
+    let fx = fixture("ask-Q4");
+    let v = answer_verdicts(tree.node("Q4").unwrap(), &fx.evidence());
+    assert!(v.iter().all(|a| a.verdict == "unknown"), "{v:?}");
+    assert_eq!(v[0].missing, ["kube.pod"]);
+}

@@ -8,8 +8,8 @@ use anyhow::Context as _;
 use super::{CliError, CliResult, DiagnoseArgs};
 use crate::provision::troubleshoot::fixture::EvidenceFixture;
 use crate::provision::troubleshoot::gather::{catalyst, kube as kube_gather, probe};
-use crate::provision::troubleshoot::walk::{AnsweredBy, Outcome, diagnose_walk};
-use crate::provision::troubleshoot::{Diagnosis, Evidence, Placeholders, Tree, Walk, lint_file};
+use crate::provision::troubleshoot::walk::{Outcome, diagnose_walk};
+use crate::provision::troubleshoot::{Evidence, Placeholders, Tree, Walk, lint_file};
 
 pub fn run_diagnose(config: Option<PathBuf>, args: DiagnoseArgs) -> CliResult {
     let tree = Tree::load_default().map_err(|e| CliError::usage(e.to_string()))?;
@@ -61,7 +61,7 @@ pub fn run_diagnose(config: Option<PathBuf>, args: DiagnoseArgs) -> CliResult {
         let doc = serde_json::to_string_pretty(&d).context("serialising the diagnosis")?;
         println!("{doc}");
     } else {
-        eprint!("{}", render_text(&d));
+        eprint!("{}", d.to_text());
     }
     match &d.outcome {
         Outcome::Leaf { .. } => Ok(()),
@@ -99,78 +99,6 @@ async fn gather(args: &DiagnoseArgs, ev: &mut Evidence) -> CliResult {
         snap.add_to(ev, &context);
     }
     Ok(())
-}
-
-/// The human rendering on stderr: path, landing point, evidence that decided, recovery.
-pub fn render_text(d: &Diagnosis) -> String {
-    let mut out = String::new();
-    out.push_str(&format!(
-        "Diagnosis of {} (tree {})\n\nPath:\n",
-        d.fqdn, d.tree_version
-    ));
-    for c in &d.path {
-        out.push_str(&format!(
-            "  {} {} → {} ({})\n",
-            c.node, c.question, c.answer, c.next
-        ));
-        match &c.by {
-            AnsweredBy::Evidence { evidence } => {
-                for (i, e) in evidence.iter().enumerate() {
-                    let tag = if i == 0 { "decided by" } else { "with" };
-                    out.push_str(&format!("      {tag}: {e}\n"));
-                }
-            }
-            AnsweredBy::Operator { overrode } => {
-                out.push_str("      answered by the operator");
-                if let Some(o) = overrode {
-                    out.push_str(&format!(" (evidence suggested {o})"));
-                }
-                out.push('\n');
-            }
-            AnsweredBy::Always => {}
-        }
-    }
-    match &d.outcome {
-        Outcome::Leaf { leaf } => {
-            out.push_str(&format!(
-                "\n{} — {}   [runbook §{}]\n  Symptom: {}\n  Cause:   {}\n  Recovery:\n",
-                leaf.id, leaf.title, leaf.runbook, leaf.symptom, leaf.cause
-            ));
-            for (i, s) in leaf.recovery.iter().enumerate() {
-                out.push_str(&format!("    {}. {}\n", i + 1, s.text));
-                if let Some(cmd) = &s.cmd {
-                    out.push_str(&format!("       $ {cmd}\n"));
-                }
-            }
-            if !leaf.actions.is_empty() {
-                out.push_str(&format!("  Actions: {}\n", leaf.actions.join(", ")));
-            }
-        }
-        Outcome::Question {
-            node,
-            question,
-            answers,
-            missing_sources,
-        } => {
-            out.push_str(&format!(
-                "\nUndecided at {node}: {question}\n  Answers: {}\n",
-                answers.join(" | ")
-            ));
-            if !missing_sources.is_empty() {
-                out.push_str(&format!(
-                    "  Evidence not gathered: {}\n",
-                    missing_sources.join(", ")
-                ));
-            }
-        }
-    }
-    if !d.evidence.errors.is_empty() {
-        out.push_str("\nGathering problems:\n");
-        for e in &d.evidence.errors {
-            out.push_str(&format!("  {e}\n"));
-        }
-    }
-    out
 }
 
 pub fn run_lint(file: &Path) -> CliResult {

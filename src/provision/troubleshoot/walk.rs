@@ -138,6 +138,62 @@ pub fn suggest(node: &Node, ev: &Evidence) -> Option<Suggestion> {
     None
 }
 
+/// What the evidence says about one answer of a question, for views that show "why".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnswerVerdict {
+    pub label: String,
+    pub next: String,
+    pub extra: bool,
+    /// `holds`, `fails`, `unknown` (a needed source was not gathered) or `no-rule`.
+    pub verdict: String,
+    /// For `holds`: the citations; for `unknown`: nothing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<Citation>,
+    /// For `unknown`: the sources that were missing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<String>,
+}
+
+/// Every answer of a node with its verdict (the first `holds` is the suggestion).
+pub fn answer_verdicts(node: &Node, ev: &Evidence) -> Vec<AnswerVerdict> {
+    node.answers
+        .iter()
+        .map(|a| {
+            let mut out = AnswerVerdict {
+                label: a.label.clone(),
+                next: a.next.clone(),
+                extra: a.extra,
+                verdict: if a.when.is_empty() {
+                    "no-rule"
+                } else {
+                    "fails"
+                }
+                .into(),
+                evidence: Vec::new(),
+                missing: Vec::new(),
+            };
+            for rule in &a.when {
+                match eval(rule, ev) {
+                    Verdict::Holds(c) => {
+                        out.verdict = "holds".into();
+                        out.evidence = c;
+                        out.missing.clear();
+                        break;
+                    }
+                    Verdict::Unknown(s) => {
+                        out.verdict = "unknown".into();
+                        if !out.missing.contains(&s) {
+                            out.missing.push(s);
+                        }
+                    }
+                    Verdict::Fails => {}
+                }
+            }
+            out
+        })
+        .collect()
+}
+
 /// Sources the node's rules would look at but that were not gathered.
 pub fn missing_sources(node: &Node, ev: &Evidence) -> Vec<String> {
     let mut all = BTreeSet::new();
@@ -451,6 +507,86 @@ impl Diagnosis {
             Outcome::Leaf { leaf } => Some(&leaf.id),
             Outcome::Question { .. } => None,
         }
+    }
+}
+
+impl Diagnosis {
+    /// Plain-text rendering: path with the deciding evidence, landing point, recovery.
+    pub fn to_text(&self) -> String {
+        use std::fmt::Write as _;
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "Diagnosis of {} (tree {})\n\nPath:",
+            self.fqdn, self.tree_version
+        );
+        for c in &self.path {
+            let _ = writeln!(
+                out,
+                "  {} {} → {} ({})",
+                c.node, c.question, c.answer, c.next
+            );
+            match &c.by {
+                AnsweredBy::Evidence { evidence } => {
+                    for (i, e) in evidence.iter().enumerate() {
+                        let tag = if i == 0 { "decided by" } else { "with" };
+                        let _ = writeln!(out, "      {tag}: {e}");
+                    }
+                }
+                AnsweredBy::Operator { overrode } => {
+                    out.push_str("      answered by the operator");
+                    if let Some(o) = overrode {
+                        let _ = write!(out, " (evidence suggested {o})");
+                    }
+                    out.push('\n');
+                }
+                AnsweredBy::Always => {}
+            }
+        }
+        match &self.outcome {
+            Outcome::Leaf { leaf } => {
+                let _ = writeln!(
+                    out,
+                    "\n{} — {}   [runbook §{}]\n  Symptom: {}\n  Cause:   {}\n  Recovery:",
+                    leaf.id, leaf.title, leaf.runbook, leaf.symptom, leaf.cause
+                );
+                for (i, s) in leaf.recovery.iter().enumerate() {
+                    let _ = writeln!(out, "    {}. {}", i + 1, s.text);
+                    if let Some(cmd) = &s.cmd {
+                        let _ = writeln!(out, "       $ {cmd}");
+                    }
+                }
+                if !leaf.actions.is_empty() {
+                    let _ = writeln!(out, "  Actions: {}", leaf.actions.join(", "));
+                }
+            }
+            Outcome::Question {
+                node,
+                question,
+                answers,
+                missing_sources,
+            } => {
+                let _ = writeln!(
+                    out,
+                    "\nUndecided at {node}: {question}\n  Answers: {}",
+                    answers.join(" | ")
+                );
+                if !missing_sources.is_empty() {
+                    let _ = writeln!(
+                        out,
+                        "  Evidence not gathered: {}",
+                        missing_sources.join(", ")
+                    );
+                }
+            }
+        }
+        if !self.evidence.errors.is_empty() {
+            out.push_str("\nGathering problems:\n");
+            for e in &self.evidence.errors {
+                let _ = writeln!(out, "  {e}");
+            }
+        }
+        out
     }
 }
 
