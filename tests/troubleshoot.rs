@@ -845,3 +845,54 @@ fn answer_verdicts_explain_each_answer() {
     assert!(v.iter().all(|a| a.verdict == "unknown"), "{v:?}");
     assert_eq!(v[0].missing, ["kube.pod"]);
 }
+
+#[test]
+fn the_fleet_view_is_evidence_once_the_cluster_was_reached() {
+    use sovtui::provision::fleet::model::{
+        ComponentStatus, ConnectionState, FluxObjectStatus, SovereignStatus,
+    };
+    use sovtui::provision::flux::{ComponentState, ConditionView, derive_state};
+    use sovtui::provision::troubleshoot::gather::fleet::add_sovereign_status;
+
+    let fx = fixture("C9-");
+    let cluster = fx.cluster.clone().unwrap();
+    let mut s = SovereignStatus::new(fx.fqdn.clone(), vec![]);
+    for hr in cluster.helmreleases.unwrap() {
+        let conditions: Vec<ConditionView> =
+            serde_json::from_value(hr["status"]["conditions"].clone()).unwrap();
+        s.components.push(ComponentStatus {
+            name: hr["metadata"]["name"].as_str().unwrap().into(),
+            namespace: "flux-system".into(),
+            state: derive_state(&conditions, false),
+            message: String::new(),
+            last_transition: None,
+            depends_on: vec![],
+            conditions,
+        });
+    }
+    assert_eq!(s.components[0].state, ComponentState::Failed);
+    s.kustomizations.push(FluxObjectStatus {
+        name: format!("{}-bootstrap-kit", fx.fqdn),
+        namespace: "flux-system".into(),
+        ready: Some(true),
+        reason: "ReconciliationSucceeded".into(),
+        message: "Applied revision: main@sha1:2022e1af".into(),
+        revision: Some("main@sha1:2022e1af".into()),
+        suspended: false,
+    });
+
+    // Never reached: nothing is evidence, the walk asks at once.
+    let mut ev = Evidence::new();
+    add_sovereign_status(&mut ev, &s);
+    assert!(ev.gathered.is_empty() && !ev.errors.is_empty());
+    assert_eq!(
+        diagnose(builtin(), ev, &Placeholders::for_fqdn(&fx.fqdn)).leaf_id(),
+        None
+    );
+
+    s.connection = ConnectionState::Live;
+    let mut ev = Evidence::new();
+    add_sovereign_status(&mut ev, &s);
+    let d = diagnose(builtin(), ev, &Placeholders::for_fqdn(&fx.fqdn));
+    assert_eq!(d.leaf_id(), Some("C9"), "{:#?}", d.path);
+}

@@ -54,25 +54,30 @@ fn condition<'a>(obj: &'a Value, type_: &str) -> Option<&'a Value> {
         .find(|c| c.get("type").and_then(Value::as_str) == Some(type_))
 }
 
+/// `<id> Ready=<status>[ <reason>][: <message>]` — the one format every Flux-ish line uses.
+pub fn ready_text(id: &str, status: &str, reason: &str, message: &str) -> String {
+    let mut line = format!("{id} Ready={status}");
+    if !reason.is_empty() {
+        line.push(' ');
+        line.push_str(reason);
+    }
+    if !message.trim().is_empty() {
+        line.push_str(": ");
+        line.push_str(message.trim());
+    }
+    line
+}
+
 /// `<ns>/<name> Ready=<status> <reason>: <message>`, or `Ready=absent`.
 pub fn ready_line(obj: &Value) -> String {
     let id = ns_name(obj);
     match condition(obj, "Ready") {
-        Some(c) => {
-            let status = c.get("status").and_then(Value::as_str).unwrap_or("Unknown");
-            let reason = c.get("reason").and_then(Value::as_str).unwrap_or("");
-            let message = c.get("message").and_then(Value::as_str).unwrap_or("");
-            let mut line = format!("{id} Ready={status}");
-            if !reason.is_empty() {
-                line.push(' ');
-                line.push_str(reason);
-            }
-            if !message.is_empty() {
-                line.push_str(": ");
-                line.push_str(message.trim());
-            }
-            line
-        }
+        Some(c) => ready_text(
+            &id,
+            c.get("status").and_then(Value::as_str).unwrap_or("Unknown"),
+            c.get("reason").and_then(Value::as_str).unwrap_or(""),
+            c.get("message").and_then(Value::as_str).unwrap_or(""),
+        ),
         None => format!("{id} Ready=absent"),
     }
 }

@@ -3,6 +3,7 @@
 //! HTTP probes of its public hosts.
 
 pub mod catalyst;
+pub mod fleet;
 pub mod kube;
 pub mod probe;
 
