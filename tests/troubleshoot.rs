@@ -896,3 +896,65 @@ fn the_fleet_view_is_evidence_once_the_cluster_was_reached() {
     let d = diagnose(builtin(), ev, &Placeholders::for_fqdn(&fx.fqdn));
     assert_eq!(d.leaf_id(), Some("C9"), "{:#?}", d.path);
 }
+
+#[tokio::test]
+async fn catalyst_api_log_from_the_mothership_decides_c15() {
+    // A mothership apiserver with one Running catalyst-api pod and its log.
+    let app = axum::Router::new()
+        .route(
+            "/api/v1/namespaces/catalyst/pods",
+            axum::routing::get(|| async {
+                axum::Json(json!({"kind":"PodList","apiVersion":"v1","metadata":{"resourceVersion":"1"},"items":[
+                    {"metadata":{"name":"catalyst-api-5c6d7-old","namespace":"catalyst","labels":{"app.kubernetes.io/name":"catalyst-api"}},"status":{"phase":"Failed"}},
+                    {"metadata":{"name":"catalyst-api-7d9c8b-xk2lp","namespace":"catalyst","labels":{"app.kubernetes.io/name":"catalyst-api"}},"status":{"phase":"Running"}}
+                ]}))
+            }),
+        )
+        .route(
+            "/api/v1/namespaces/catalyst/pods/catalyst-api-7d9c8b-xk2lp/log",
+            axum::routing::get(|| async {
+                "level=info msg=\"GET /healthz\" status=200\nlevel=error msg=\"phase1 watch\" deployment=3f69f0482cd61002 err=\"failed to load Sovereign kubeconfig: connection refused\"\nlevel=info msg=\"GET /api/v1/deployments\"\n"
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let client =
+        kube::Client::try_from(kube::Config::new(format!("http://{addr}").parse().unwrap()))
+            .unwrap();
+
+    // The C15 world, but the event stream says nothing about the kubeconfig: only the log does.
+    let mut fx = fixture("C15-");
+    let cat = fx.catalyst.as_mut().unwrap();
+    cat.log = None;
+    let events = cat.events.as_mut().unwrap()["events"]
+        .as_array_mut()
+        .unwrap();
+    events.retain(|e| !e["message"].as_str().unwrap().contains("kubeconfig"));
+    let mut ev = fx.evidence();
+    let without_log = diagnose(builtin(), ev.clone(), &Placeholders::for_fqdn(&fx.fqdn));
+    assert_eq!(
+        without_log.leaf_id(),
+        Some("C14"),
+        "without the log it looks like the helmwatch gate"
+    );
+
+    catalyst::tail_logs(&client, "catalyst", 500, &mut ev).await;
+    assert!(ev.errors.is_empty(), "{:?}", ev.errors);
+    assert_eq!(
+        ev.lines_of("catalyst.log").count(),
+        1,
+        "only warnings and errors are kept"
+    );
+    let d = diagnose(builtin(), ev, &Placeholders::for_fqdn(&fx.fqdn));
+    assert_eq!(d.leaf_id(), Some("C15"), "{:#?}", d.path);
+    let AnsweredBy::Evidence { evidence } = &d.path.last().unwrap().by else {
+        panic!()
+    };
+    assert_eq!(
+        evidence[0].origin.as_deref(),
+        Some("catalyst/catalyst-api-7d9c8b-xk2lp log")
+    );
+}

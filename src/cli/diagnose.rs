@@ -84,21 +84,29 @@ async fn gather(args: &DiagnoseArgs, ev: &mut Evidence) -> CliResult {
         probe::probe(&http, &probe::public_urls(&args.fqdn), ev).await;
     }
     if let Some(path) = &args.kubeconfig {
-        let kc = kube::config::Kubeconfig::read_from(path)
-            .map_err(|e| CliError::usage(format!("{}: {e}", path.display())))?;
         let context = args.context.clone().unwrap_or_else(|| args.fqdn.clone());
-        let opts = kube::config::KubeConfigOptions {
-            context: Some(context.clone()),
-            ..Default::default()
-        };
-        let cfg = kube::Config::from_custom_kubeconfig(kc, &opts)
-            .await
-            .map_err(|e| CliError::usage(format!("{}: context {context}: {e}", path.display())))?;
-        let client = kube::Client::try_from(cfg).context("building the kube client")?;
+        let client = client_for(path, &context).await?;
         let snap = kube_gather::gather(&client, ev).await;
         snap.add_to(ev, &context);
+        if let Some(mothership) = &args.catalyst_context {
+            let client = client_for(path, mothership).await?;
+            catalyst::tail_logs(&client, &args.catalyst_namespace, 500, ev).await;
+        }
     }
     Ok(())
+}
+
+async fn client_for(path: &Path, context: &str) -> Result<kube::Client, CliError> {
+    let kc = kube::config::Kubeconfig::read_from(path)
+        .map_err(|e| CliError::usage(format!("{}: {e}", path.display())))?;
+    let opts = kube::config::KubeConfigOptions {
+        context: Some(context.to_string()),
+        ..Default::default()
+    };
+    let cfg = kube::Config::from_custom_kubeconfig(kc, &opts)
+        .await
+        .map_err(|e| CliError::usage(format!("{}: context {context}: {e}", path.display())))?;
+    Ok(kube::Client::try_from(cfg).context("building the kube client")?)
 }
 
 pub fn run_lint(file: &Path) -> CliResult {

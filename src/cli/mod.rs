@@ -184,6 +184,17 @@ pub struct DiagnoseArgs {
     /// Also probe https://console.FQDN/ and https://api.FQDN/healthz
     #[arg(long)]
     pub probe: bool,
+    /// Context of the mothership in --kubeconfig: tail catalyst-api's log as evidence
+    #[arg(long, value_name = "NAME", requires = "kubeconfig")]
+    pub catalyst_context: Option<String>,
+    /// Namespace of catalyst-api on the mothership
+    #[arg(
+        long,
+        value_name = "NS",
+        default_value = "catalyst",
+        env = "CATALYST_NAMESPACE"
+    )]
+    pub catalyst_namespace: String,
 }
 
 #[derive(Debug, Subcommand)]

@@ -264,3 +264,58 @@ pub async fn fetch(http: &reqwest::Client, api: &str, deployment: &str, ev: &mut
     }
     snap.add_to(ev);
 }
+
+/// Lines of catalyst-api's log worth keeping as evidence: warnings and errors only (the rest is
+/// noise, and less of the log leaves the cluster).
+fn interesting(line: &str) -> bool {
+    let l = line.to_ascii_lowercase();
+    l.contains("level=warn")
+        || l.contains("level=error")
+        || l.contains("\"level\":\"warn")
+        || l.contains("\"level\":\"error")
+        || l.contains("error")
+        || l.contains("failed")
+}
+
+/// Tail catalyst-api's log on the mothership cluster (pods `app.kubernetes.io/name=catalyst-api`
+/// in `namespace`, as `scripts/operator-recover-sovereign.sh` finds them) into `catalyst.log`.
+pub async fn tail_logs(client: &kube::Client, namespace: &str, tail: i64, ev: &mut Evidence) {
+    use k8s_openapi::api::core::v1::Pod;
+    use kube::api::{Api, ListParams, LogParams};
+    let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
+    let list = match pods
+        .list(&ListParams::default().labels("app.kubernetes.io/name=catalyst-api"))
+        .await
+    {
+        Ok(l) => l,
+        Err(e) => {
+            ev.error(format!("listing catalyst-api pods in {namespace}: {e}"));
+            return;
+        }
+    };
+    let running = list
+        .items
+        .iter()
+        .find(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"));
+    let Some(name) = running.and_then(|p| p.metadata.name.clone()) else {
+        ev.error(format!("no Running catalyst-api pod in {namespace}"));
+        return;
+    };
+    let lp = LogParams {
+        tail_lines: Some(tail),
+        ..Default::default()
+    };
+    match pods.logs(&name, &lp).await {
+        Ok(text) => {
+            ev.mark("catalyst.log");
+            for line in text.lines().filter(|l| interesting(l)) {
+                ev.push(
+                    "catalyst.log",
+                    line.trim(),
+                    Some(format!("{namespace}/{name} log")),
+                );
+            }
+        }
+        Err(e) => ev.error(format!("reading the log of {namespace}/{name}: {e}")),
+    }
+}
