@@ -437,6 +437,7 @@ fn leaf_views_fill_placeholders_and_name_actions() {
         fqdn: "t42.omani.works".into(),
         deployment: Some("0123456789abcdef".into()),
         api: Some("http://127.0.0.1:9/".into()),
+        object: None,
     };
     let c3 = LeafView::render(tree.leaf("C3").unwrap(), &ph);
     assert!(
@@ -733,6 +734,14 @@ fn diagnose_over_kubeconfig_and_catalyst_api_prints_path_leaf_evidence_recovery(
             .as_str()
             .is_some_and(|c| c.contains("observability"))
     }));
+    // The failing HelmRelease named by the evidence is filled into the recovery commands.
+    assert!(
+        doc["leaf"]["recovery"].as_array().unwrap().iter().any(|s| {
+            s["cmd"].as_str() == Some("flux reconcile helmrelease bp-cert-manager -n flux-system")
+        }),
+        "{}",
+        doc["leaf"]
+    );
     assert!(doc["evidence"]["lines"].as_array().unwrap().len() > 10);
 
     // Human output goes to stderr, with the deciding evidence line.
@@ -816,6 +825,7 @@ fn diagnosis_text_snapshots() {
             fqdn: fx.fqdn.clone(),
             deployment: Some("3f69f0482cd61002".into()),
             api: Some("https://console.openova.io/sovereign".into()),
+            object: None,
         };
         let d = diagnose(tree.clone(), fx.evidence(), &ph);
         insta::assert_snapshot!(

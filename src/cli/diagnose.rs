@@ -55,6 +55,7 @@ pub fn run_diagnose(config: Option<PathBuf>, args: DiagnoseArgs) -> CliResult {
         fqdn: args.fqdn.clone(),
         deployment: args.deployment.clone(),
         api: args.api.clone(),
+        object: None,
     };
     let d = diagnose_walk(walk, &ph);
     if args.json {
@@ -103,9 +104,12 @@ async fn client_for(path: &Path, context: &str) -> Result<kube::Client, CliError
         context: Some(context.to_string()),
         ..Default::default()
     };
-    let cfg = kube::Config::from_custom_kubeconfig(kc, &opts)
+    let mut cfg = kube::Config::from_custom_kubeconfig(kc, &opts)
         .await
         .map_err(|e| CliError::usage(format!("{}: context {context}: {e}", path.display())))?;
+    // A diagnosis is interactive-speed work: an unreachable cluster should fail fast.
+    cfg.connect_timeout = Some(std::time::Duration::from_secs(10));
+    cfg.read_timeout = Some(std::time::Duration::from_secs(60));
     Ok(kube::Client::try_from(cfg).context("building the kube client")?)
 }
 

@@ -20,7 +20,16 @@ pub const BUILTIN_NAME: &str = "src/provision/troubleshoot/tree.toml";
 pub const FORMAT: u32 = 1;
 
 /// Placeholders a leaf text or command may use; filled in at render time.
-pub const PLACEHOLDERS: &[&str] = &["fqdn", "slug", "sub", "pool", "deployment", "api"];
+pub const PLACEHOLDERS: &[&str] = &[
+    "fqdn",
+    "slug",
+    "sub",
+    "pool",
+    "deployment",
+    "api",
+    "ns",
+    "object",
+];
 
 /// Where a node, answer or leaf was defined.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -349,7 +358,10 @@ struct SourceMap<'a> {
 
 impl SourceMap<'_> {
     fn pos(&self, offset: usize) -> (usize, usize) {
-        let offset = offset.min(self.text.len());
+        let mut offset = offset.min(self.text.len());
+        while !self.text.is_char_boundary(offset) {
+            offset -= 1;
+        }
         let before = &self.text[..offset];
         let line = before.matches('\n').count() + 1;
         let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;

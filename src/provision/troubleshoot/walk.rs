@@ -16,6 +16,10 @@ pub struct Placeholders {
     pub fqdn: String,
     pub deployment: Option<String>,
     pub api: Option<String>,
+    /// `(namespace, name)` of the object the deciding evidence line is about (e.g. the failing
+    /// HelmRelease), filling `{ns}` and `{object}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object: Option<(String, String)>,
 }
 
 impl Placeholders {
@@ -24,6 +28,31 @@ impl Placeholders {
             fqdn: fqdn.to_string(),
             ..Default::default()
         }
+    }
+
+    /// Take `{ns}`/`{object}` from the deciding citation when it names a cluster object
+    /// (lines of the `flux.*`, `kube.*` and `cert.*` sources start with `<ns>/<name>`).
+    pub fn with_object_from(mut self, evidence: &[Citation]) -> Self {
+        let Some(c) = evidence.first() else {
+            return self;
+        };
+        if !["flux.", "kube.", "cert."]
+            .iter()
+            .any(|p| c.source.starts_with(p))
+        {
+            return self;
+        }
+        let first = c.text.split_whitespace().next().unwrap_or("");
+        let mut parts = first.split('/');
+        if let (Some(ns), Some(name)) = (parts.next(), parts.next())
+            && !ns.is_empty()
+            && !name.is_empty()
+        {
+            // Events read `<ns>/<Kind>/<name>`: the object is the last segment.
+            let name = parts.last().unwrap_or(name);
+            self.object = Some((ns.to_string(), name.to_string()));
+        }
+        self
     }
 
     fn value(&self, key: &str) -> String {
@@ -42,6 +71,16 @@ impl Placeholders {
                 .clone()
                 .map(|a| a.trim_end_matches('/').to_string())
                 .unwrap_or_else(|| "<catalyst-api>".into()),
+            "ns" => self
+                .object
+                .as_ref()
+                .map(|o| o.0.clone())
+                .unwrap_or_else(|| "<namespace>".into()),
+            "object" => self
+                .object
+                .as_ref()
+                .map(|o| o.1.clone())
+                .unwrap_or_else(|| "<name>".into()),
             _ => format!("{{{key}}}"),
         }
     }
@@ -322,6 +361,22 @@ impl Walk {
         }
     }
 
+    /// The leaf view at the current position, with `{ns}`/`{object}` taken from the evidence
+    /// that decided the last question.
+    pub fn leaf_view(&self, ph: &Placeholders) -> Option<LeafView> {
+        let leaf = self.tree.leaf(&self.at)?;
+        let mut ph = ph.clone();
+        if ph.object.is_none()
+            && let Some(Crumb {
+                by: AnsweredBy::Evidence { evidence },
+                ..
+            }) = self.path.last()
+        {
+            ph = ph.with_object_from(evidence);
+        }
+        Some(LeafView::render(leaf, &ph))
+    }
+
     /// The leaf the walk landed on, if any.
     pub fn leaf(&self) -> Option<&Leaf> {
         self.tree.leaf(&self.at)
@@ -593,11 +648,12 @@ impl Diagnosis {
 /// Walk as far as evidence (and any pre-set overrides) go.
 pub fn diagnose_walk(mut walk: Walk, ph: &Placeholders) -> Diagnosis {
     walk.advance();
-    let outcome = match walk.position() {
-        Position::Leaf(leaf) => Outcome::Leaf {
+    let outcome = match (walk.leaf_view(ph), walk.position()) {
+        (Some(leaf), _) => Outcome::Leaf { leaf },
+        (None, Position::Leaf(leaf)) => Outcome::Leaf {
             leaf: LeafView::render(leaf, ph),
         },
-        Position::Question { node, missing, .. } => Outcome::Question {
+        (None, Position::Question { node, missing, .. }) => Outcome::Question {
             node: node.id.clone(),
             question: node.question.clone(),
             answers: node.answers.iter().map(|a| a.label.clone()).collect(),
