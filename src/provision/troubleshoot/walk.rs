@@ -49,7 +49,7 @@ impl Placeholders {
             && !name.is_empty()
         {
             // Events read `<ns>/<Kind>/<name>`: the object is the last segment.
-            let name = parts.last().unwrap_or(name);
+            let name = parts.next_back().unwrap_or(name);
             self.object = Some((ns.to_string(), name.to_string()));
         }
         self
