@@ -522,6 +522,13 @@ async fn serve(fx: EvidenceFixture, forbid: &'static [&'static str]) -> String {
                 list("GitRepository", &c.gitrepositories)
             }
             "/apis/cert-manager.io/v1/certificates" => list("Certificate", &c.certificates),
+            "/api/v1/subdomains/check" => axum::Json(
+                fx.catalyst
+                    .as_ref()
+                    .and_then(|c| c.subdomain_check.clone())
+                    .unwrap_or_else(|| json!({"available": true})),
+            )
+            .into_response(),
             p if p.starts_with("/api/v1/deployments/") && p.ends_with("/events") => {
                 match fx.catalyst.as_ref().and_then(|c| c.events.clone()) {
                     Some(body) => axum::Json(body).into_response(),
@@ -967,4 +974,39 @@ async fn catalyst_api_log_from_the_mothership_decides_c15() {
         evidence[0].origin.as_deref(),
         Some("catalyst/catalyst-api-7d9c8b-xk2lp log")
     );
+}
+
+#[test]
+fn diagnose_with_only_the_api_checks_the_subdomain() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let fx = fixture("C18-pdm-check");
+    let url = rt.block_on(serve(fx.clone(), &[]));
+    let out = sovtui(
+        &["diagnose", &fx.fqdn, "--api", &url, "--json"],
+        home.path(),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["leaf"]["id"], "C18");
+    assert!(
+        doc["leaf"]["recovery"][1]["cmd"]
+            .as_str()
+            .unwrap()
+            .contains("/api/v1/pool/omani.works/release?sub=omantel")
+    );
+
+    // A free name decides nothing: the walk asks at Q1.
+    let free = rt.block_on(serve(fixture("ask-Q4"), &[]));
+    let out = sovtui(&["diagnose", &fx.fqdn, "--api", &free], home.path());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Undecided at Q1"));
+
+    let out = sovtui(&["diagnose", &fx.fqdn, "--deployment", "x"], home.path());
+    assert_eq!(out.status.code(), Some(2));
 }

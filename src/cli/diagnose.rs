@@ -13,9 +13,9 @@ use crate::provision::troubleshoot::{Evidence, Placeholders, Tree, Walk, lint_fi
 
 pub fn run_diagnose(config: Option<PathBuf>, args: DiagnoseArgs) -> CliResult {
     let tree = Tree::load_default().map_err(|e| CliError::usage(e.to_string()))?;
-    if args.deployment.is_some() != args.api.is_some() {
+    if args.deployment.is_some() && args.api.is_none() {
         return Err(CliError::usage(
-            "--deployment and --api go together (the deployment id and the catalyst-api root)",
+            "--deployment needs --api (the catalyst-api root the deployment lives on)",
         ));
     }
     if config.is_some() && args.kubeconfig.is_none() {
@@ -73,12 +73,16 @@ pub fn run_diagnose(config: Option<PathBuf>, args: DiagnoseArgs) -> CliResult {
 }
 
 async fn gather(args: &DiagnoseArgs, ev: &mut Evidence) -> CliResult {
-    if let (Some(api), Some(dep)) = (&args.api, &args.deployment) {
+    if let Some(api) = &args.api {
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(20))
             .build()
             .context("building the HTTP client")?;
-        catalyst::fetch(&http, api, dep, ev).await;
+        match &args.deployment {
+            Some(dep) => catalyst::fetch(&http, api, dep, ev).await,
+            // No deployment to look at: did the wizard even get past the Domain step?
+            None => catalyst::check_subdomain(&http, api, &args.fqdn, ev).await,
+        }
     }
     if args.probe {
         let http = probe::client().context("building the HTTP client")?;

@@ -319,3 +319,35 @@ pub async fn tail_logs(client: &kube::Client, namespace: &str, tail: i64, ev: &m
         Err(e) => ev.error(format!("reading the log of {namespace}/{name}: {e}")),
     }
 }
+
+/// Ask catalyst-api whether the FQDN's subdomain is free in its pool
+/// (`POST /api/v1/subdomains/check`, always 200 with `available` + `reason`).
+pub async fn check_subdomain(http: &reqwest::Client, api: &str, fqdn: &str, ev: &mut Evidence) {
+    let Some((sub, pool)) = fqdn.split_once('.') else {
+        ev.error(format!("{fqdn}: not a pool FQDN (<sub>.<pool>)"));
+        return;
+    };
+    let path = "/api/v1/subdomains/check";
+    let url = format!("{}{path}", api.trim_end_matches('/'));
+    let body = serde_json::json!({ "subdomain": sub, "poolDomain": pool });
+    let mut snap = CatalystSnapshot::default();
+    match http.post(&url).json(&body).send().await {
+        Ok(resp) => {
+            let status = resp.status();
+            match resp.text().await {
+                Ok(text) => match serde_json::from_str::<Value>(&text) {
+                    Ok(v) if v.get("available").is_some() => snap.subdomain_check = Some(v),
+                    _ => snap.http_failures.push(HttpFailure {
+                        method: "POST".into(),
+                        path: path.into(),
+                        status: status.as_u16(),
+                        body: text,
+                    }),
+                },
+                Err(e) => ev.error(format!("POST {path}: reading the body failed: {e}")),
+            }
+        }
+        Err(e) => ev.error(format!("POST {url}: {e}")),
+    }
+    snap.add_to(ev);
+}
