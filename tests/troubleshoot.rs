@@ -437,7 +437,7 @@ fn leaf_views_fill_placeholders_and_name_actions() {
         fqdn: "t42.omani.works".into(),
         deployment: Some("0123456789abcdef".into()),
         api: Some("http://127.0.0.1:9/".into()),
-        object: None,
+        ..Default::default()
     };
     let c3 = LeafView::render(tree.leaf("C3").unwrap(), &ph);
     assert!(
@@ -832,7 +832,7 @@ fn diagnosis_text_snapshots() {
             fqdn: fx.fqdn.clone(),
             deployment: Some("3f69f0482cd61002".into()),
             api: Some("https://console.openova.io/sovereign".into()),
-            object: None,
+            ..Default::default()
         };
         let d = diagnose(tree.clone(), fx.evidence(), &ph);
         insta::assert_snapshot!(
@@ -1009,4 +1009,45 @@ fn diagnose_with_only_the_api_checks_the_subdomain() {
 
     let out = sovtui(&["diagnose", &fx.fqdn, "--deployment", "x"], home.path());
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn commands_name_the_flux_objects_the_cluster_has() {
+    let tree = builtin();
+    // [R] naming, as in the evidence set.
+    let fx = fixture("M4-");
+    let d = diagnose(
+        tree.clone(),
+        fx.evidence(),
+        &Placeholders::for_fqdn(&fx.fqdn),
+    );
+    let Outcome::Leaf { leaf } = &d.outcome else {
+        panic!("{d:?}")
+    };
+    assert!(leaf.commands().contains(
+        &"flux reconcile kustomization omantel.omani.works-bootstrap-kit -n flux-system"
+    ));
+    assert!(
+        leaf.commands()
+            .contains(&"flux reconcile source git openova-public -n flux-system")
+    );
+
+    // [M] naming: `bootstrap-kit` and `openova`.
+    let mut fx = fixture("M4-");
+    let cluster = fx.cluster.as_mut().unwrap();
+    cluster.kustomizations.as_mut().unwrap()[0]["metadata"]["name"] = json!("bootstrap-kit");
+    cluster.gitrepositories.as_mut().unwrap()[0]["metadata"]["name"] = json!("openova");
+    let d = diagnose(tree, fx.evidence(), &Placeholders::for_fqdn(&fx.fqdn));
+    let Outcome::Leaf { leaf } = &d.outcome else {
+        panic!("{d:?}")
+    };
+    assert_eq!(leaf.id, "M4");
+    assert!(
+        leaf.commands()
+            .contains(&"flux reconcile kustomization bootstrap-kit -n flux-system")
+    );
+    assert!(
+        leaf.commands()
+            .contains(&"kubectl describe gitrepository -n flux-system openova")
+    );
 }

@@ -55,7 +55,7 @@ pub fn run_diagnose(config: Option<PathBuf>, args: DiagnoseArgs) -> CliResult {
         fqdn: args.fqdn.clone(),
         deployment: args.deployment.clone(),
         api: args.api.clone(),
-        object: None,
+        ..Default::default()
     };
     let d = diagnose_walk(walk, &ph);
     if args.json {

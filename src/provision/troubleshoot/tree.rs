@@ -29,6 +29,8 @@ pub const PLACEHOLDERS: &[&str] = &[
     "api",
     "ns",
     "object",
+    "kit",
+    "gitrepo",
 ];
 
 /// Where a node, answer or leaf was defined.

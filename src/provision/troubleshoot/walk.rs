@@ -20,6 +20,12 @@ pub struct Placeholders {
     /// HelmRelease), filling `{ns}` and `{object}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub object: Option<(String, String)>,
+    /// The bootstrap-kit Kustomization's name as the cluster has it (`{kit}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kit: Option<String>,
+    /// The GitRepository's name as the cluster has it (`{gitrepo}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gitrepo: Option<String>,
 }
 
 impl Placeholders {
@@ -55,6 +61,33 @@ impl Placeholders {
         self
     }
 
+    /// Take `{kit}` and `{gitrepo}` from the cluster's own objects, so commands name what is
+    /// there whichever naming ([R] or [M]) the Sovereign uses.
+    pub fn with_names_from(mut self, ev: &Evidence) -> Self {
+        let name_of = |line: &str| -> Option<String> {
+            let first = line.split_whitespace().next()?;
+            Some(first.rsplit('/').next().unwrap_or(first).to_string())
+        };
+        if self.kit.is_none() {
+            self.kit = ev
+                .lines_of("flux.kustomization")
+                .filter_map(|l| name_of(&l.text))
+                .find(|n| n.ends_with("bootstrap-kit"));
+        }
+        if self.gitrepo.is_none() {
+            let repos: Vec<String> = ev
+                .lines_of("flux.gitrepository")
+                .filter_map(|l| name_of(&l.text))
+                .collect();
+            self.gitrepo = repos
+                .iter()
+                .find(|n| n.starts_with("openova"))
+                .or(repos.first())
+                .cloned();
+        }
+        self
+    }
+
     fn value(&self, key: &str) -> String {
         let (sub, pool) = self.fqdn.split_once('.').unwrap_or((&self.fqdn, ""));
         match key {
@@ -81,6 +114,14 @@ impl Placeholders {
                 .as_ref()
                 .map(|o| o.1.clone())
                 .unwrap_or_else(|| "<name>".into()),
+            "kit" => self
+                .kit
+                .clone()
+                .unwrap_or_else(|| format!("{}-bootstrap-kit", self.fqdn)),
+            "gitrepo" => self
+                .gitrepo
+                .clone()
+                .unwrap_or_else(|| "openova-public".into()),
             _ => format!("{{{key}}}"),
         }
     }
@@ -365,7 +406,7 @@ impl Walk {
     /// that decided the last question.
     pub fn leaf_view(&self, ph: &Placeholders) -> Option<LeafView> {
         let leaf = self.tree.leaf(&self.at)?;
-        let mut ph = ph.clone();
+        let mut ph = ph.clone().with_names_from(&self.evidence);
         if ph.object.is_none()
             && let Some(Crumb {
                 by: AnsweredBy::Evidence { evidence },
