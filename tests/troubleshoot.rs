@@ -1051,3 +1051,47 @@ fn commands_name_the_flux_objects_the_cluster_has() {
             .contains(&"kubectl describe gitrepository -n flux-system openova")
     );
 }
+
+#[test]
+fn malformed_external_data_is_reported_not_fatal() {
+    use sovtui::provision::troubleshoot::gather::{CatalystSnapshot, ClusterSnapshot};
+    let mut ev = Evidence::new();
+    let snap = CatalystSnapshot {
+        events: Some(
+            json!({"state": "not an object", "events": [42, {"phase": "tofu"}, {"message": "x"}, null]}),
+        ),
+        subdomain_check: Some(json!({"available": "maybe"})),
+        ..Default::default()
+    };
+    snap.add_to(&mut ev);
+    let snap = ClusterSnapshot {
+        helmreleases: Some(vec![
+            json!({"metadata": {"name": "bp-x"}, "status": {"conditions": "nope"}}),
+            json!(7),
+        ]),
+        pods: Some(vec![
+            json!({}),
+            json!({"status": {"containerStatuses": [{"state": {"waiting": {}}}]}}),
+        ]),
+        certificates: Some(vec![json!({"status": {"conditions": [{"type": "Ready"}]}})]),
+        events: Some(vec![json!({"type": "Warning"}), json!("x")]),
+        ..Default::default()
+    };
+    snap.add_to(&mut ev, "c");
+    assert_eq!(ev.errors.len(), 3, "{:?}", ev.errors);
+    assert!(
+        ev.lines_of("flux.helmrelease")
+            .any(|l| l.text == "bp-x Ready=absent")
+    );
+    assert!(ev.lines_of("kube.pod").any(|l| l.text == "? Unknown"));
+    assert!(
+        ev.lines_of("cert.certificate")
+            .any(|l| l.text == "? Ready=Unknown")
+    );
+    // And the walk still runs to a question instead of guessing.
+    let d = diagnose(builtin(), ev, &Placeholders::for_fqdn("x.omani.works"));
+    let Outcome::Question { node, .. } = &d.outcome else {
+        panic!("{:?}", d.outcome)
+    };
+    assert_eq!(node, "Q8", "{:#?}", d.path);
+}
