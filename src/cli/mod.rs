@@ -169,6 +169,32 @@ pub struct DiagnoseArgs {
     pub api: Option<String>,
     #[arg(long)]
     pub json: bool,
+    /// Kubeconfig of the Sovereign (until the fleet file names it)
+    #[arg(long, value_name = "PATH")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Context in the kubeconfig (default: the FQDN)
+    #[arg(long, value_name = "NAME", requires = "kubeconfig")]
+    pub context: Option<String>,
+    /// Evidence set file (fixtures/troubleshoot/evidence/*.json shape) to add to what is gathered
+    #[arg(long, value_name = "FILE")]
+    pub evidence: Option<PathBuf>,
+    /// Answer a question yourself, overriding the evidence: NODE=LABEL (repeatable)
+    #[arg(long = "answer", value_name = "NODE=LABEL")]
+    pub answers: Vec<String>,
+    /// Also probe https://console.FQDN/ and https://api.FQDN/healthz
+    #[arg(long)]
+    pub probe: bool,
+    /// Context of the mothership in --kubeconfig: tail catalyst-api's log as evidence
+    #[arg(long, value_name = "NAME", requires = "kubeconfig")]
+    pub catalyst_context: Option<String>,
+    /// Namespace of catalyst-api on the mothership
+    #[arg(
+        long,
+        value_name = "NS",
+        default_value = "catalyst",
+        env = "CATALYST_NAMESPACE"
+    )]
+    pub catalyst_namespace: String,
 }
 
 #[derive(Debug, Subcommand)]

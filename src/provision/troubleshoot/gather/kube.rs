@@ -1,0 +1,356 @@
+//! Evidence from a Sovereign cluster: Flux objects, pods, cert-manager Certificates and Warning
+//! events. Conversion from object JSON to evidence lines is pure (fixtures and the simulated
+//! world feed it directly); `gather` lists the objects with kube-rs.
+
+use std::collections::BTreeMap;
+
+use kube::api::{Api, DynamicObject, ListParams};
+use kube::core::{ApiResource, GroupVersionKind};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::provision::troubleshoot::evidence::Evidence;
+
+/// The objects of one cluster, as JSON. `None` = that kind was not gathered.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ClusterSnapshot {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub helmreleases: Option<Vec<Value>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kustomizations: Option<Vec<Value>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gitrepositories: Option<Vec<Value>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pods: Option<Vec<Value>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificates: Option<Vec<Value>>,
+    /// core/v1 Events (only `type: Warning` ones become evidence).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events: Option<Vec<Value>>,
+}
+
+fn str_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
+    let mut cur = v;
+    for p in path {
+        cur = cur.get(*p)?;
+    }
+    cur.as_str()
+}
+
+fn ns_name(obj: &Value) -> String {
+    let ns = str_at(obj, &["metadata", "namespace"]).unwrap_or("");
+    let name = str_at(obj, &["metadata", "name"]).unwrap_or("?");
+    if ns.is_empty() {
+        name.to_string()
+    } else {
+        format!("{ns}/{name}")
+    }
+}
+
+fn condition<'a>(obj: &'a Value, type_: &str) -> Option<&'a Value> {
+    obj.pointer("/status/conditions")?
+        .as_array()?
+        .iter()
+        .find(|c| c.get("type").and_then(Value::as_str) == Some(type_))
+}
+
+/// `<id> Ready=<status>[ <reason>][: <message>]` — the one format every Flux-ish line uses.
+pub fn ready_text(id: &str, status: &str, reason: &str, message: &str) -> String {
+    let mut line = format!("{id} Ready={status}");
+    if !reason.is_empty() {
+        line.push(' ');
+        line.push_str(reason);
+    }
+    if !message.trim().is_empty() {
+        line.push_str(": ");
+        line.push_str(message.trim());
+    }
+    line
+}
+
+/// `<ns>/<name> Ready=<status> <reason>: <message>`, or `Ready=absent`.
+pub fn ready_line(obj: &Value) -> String {
+    let id = ns_name(obj);
+    match condition(obj, "Ready") {
+        Some(c) => ready_text(
+            &id,
+            c.get("status").and_then(Value::as_str).unwrap_or("Unknown"),
+            c.get("reason").and_then(Value::as_str).unwrap_or(""),
+            c.get("message").and_then(Value::as_str).unwrap_or(""),
+        ),
+        None => format!("{id} Ready=absent"),
+    }
+}
+
+/// `<ns>/<name> <phase>[ <reason>][: <message>]` — the scheduling or container problem, if any.
+pub fn pod_line(pod: &Value) -> String {
+    let id = ns_name(pod);
+    let phase = str_at(pod, &["status", "phase"]).unwrap_or("Unknown");
+    let mut reason = String::new();
+    let mut message = String::new();
+    if let Some(c) = condition(pod, "PodScheduled")
+        && c.get("status").and_then(Value::as_str) == Some("False")
+    {
+        reason = c.get("reason").and_then(Value::as_str).unwrap_or("").into();
+        message = c
+            .get("message")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .into();
+    }
+    if reason.is_empty()
+        && let Some(statuses) = pod
+            .pointer("/status/containerStatuses")
+            .and_then(Value::as_array)
+    {
+        for cs in statuses {
+            if let Some(w) = cs.pointer("/state/waiting") {
+                reason = w.get("reason").and_then(Value::as_str).unwrap_or("").into();
+                message = cs
+                    .pointer("/lastState/terminated/message")
+                    .or_else(|| w.get("message"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .into();
+                break;
+            }
+        }
+    }
+    let mut line = format!("{id} {phase}");
+    if !reason.is_empty() {
+        line.push(' ');
+        line.push_str(&reason);
+    }
+    if !message.is_empty() {
+        line.push_str(": ");
+        line.push_str(message.trim());
+    }
+    line
+}
+
+/// A Certificate's Ready line, with a failing `Issuing` condition's message appended.
+pub fn certificate_line(cert: &Value) -> String {
+    let mut line = ready_line(cert);
+    if let Some(c) = condition(cert, "Issuing")
+        && c.get("status").and_then(Value::as_str) == Some("False")
+        && let Some(m) = c.get("message").and_then(Value::as_str)
+        && !m.is_empty()
+    {
+        line.push_str(" | Issuing: ");
+        line.push_str(m.trim());
+    }
+    line
+}
+
+fn event_line(e: &Value) -> Option<String> {
+    if e.get("type").and_then(Value::as_str) != Some("Warning") {
+        return None;
+    }
+    let ns = str_at(e, &["involvedObject", "namespace"])
+        .or_else(|| str_at(e, &["metadata", "namespace"]))
+        .unwrap_or("");
+    let kind = str_at(e, &["involvedObject", "kind"]).unwrap_or("?");
+    let name = str_at(e, &["involvedObject", "name"]).unwrap_or("?");
+    let reason = e.get("reason").and_then(Value::as_str).unwrap_or("");
+    let message = e.get("message").and_then(Value::as_str).unwrap_or("");
+    Some(format!("{ns}/{kind}/{name} {reason}: {}", message.trim()))
+}
+
+impl ClusterSnapshot {
+    /// Turn the objects into evidence lines under the `flux.*`, `kube.*` and `cert.*` sources.
+    pub fn add_to(&self, ev: &mut Evidence, cluster: &str) {
+        let origin = |kind: &str, obj: &Value| Some(format!("{cluster}: {kind} {}", ns_name(obj)));
+        if let Some(hrs) = &self.helmreleases {
+            ev.mark("flux.helmrelease");
+            for hr in hrs
+                .iter()
+                .filter(|h| str_at(h, &["metadata", "name"]).is_some_and(|n| n.starts_with("bp-")))
+            {
+                ev.push(
+                    "flux.helmrelease",
+                    ready_line(hr),
+                    origin("HelmRelease", hr),
+                );
+            }
+        }
+        if let (Some(hrs), Some(pods)) = (&self.helmreleases, &self.pods) {
+            ev.mark("flux.workload");
+            let mut per_ns: BTreeMap<&str, usize> = BTreeMap::new();
+            for p in pods {
+                if let Some(ns) = str_at(p, &["metadata", "namespace"]) {
+                    *per_ns.entry(ns).or_default() += 1;
+                }
+            }
+            for hr in hrs {
+                let name = str_at(hr, &["metadata", "name"]).unwrap_or("");
+                let ready = condition(hr, "Ready")
+                    .and_then(|c| c.get("status"))
+                    .and_then(Value::as_str)
+                    == Some("True");
+                if !name.starts_with("bp-") || !ready {
+                    continue;
+                }
+                let target = str_at(hr, &["spec", "targetNamespace"])
+                    .or_else(|| str_at(hr, &["metadata", "namespace"]))
+                    .unwrap_or("default");
+                let n = per_ns.get(target).copied().unwrap_or(0);
+                ev.push(
+                    "flux.workload",
+                    format!("{} Ready=True target={target} pods={n}", ns_name(hr)),
+                    origin("HelmRelease", hr),
+                );
+            }
+        }
+        for (src, kind, objs) in [
+            ("flux.kustomization", "Kustomization", &self.kustomizations),
+            ("flux.gitrepository", "GitRepository", &self.gitrepositories),
+        ] {
+            if let Some(objs) = objs {
+                ev.mark(src);
+                for o in objs {
+                    ev.push(src, ready_line(o), origin(kind, o));
+                }
+            }
+        }
+        if let Some(pods) = &self.pods {
+            ev.mark("kube.pod");
+            for p in pods {
+                ev.push("kube.pod", pod_line(p), origin("Pod", p));
+            }
+        }
+        if let Some(certs) = &self.certificates {
+            ev.mark("cert.certificate");
+            for c in certs {
+                ev.push(
+                    "cert.certificate",
+                    certificate_line(c),
+                    origin("Certificate", c),
+                );
+            }
+        }
+        if let Some(events) = &self.events {
+            ev.mark("kube.event");
+            for e in events {
+                if let Some(line) = event_line(e) {
+                    ev.push("kube.event", line, Some(format!("{cluster}: Event")));
+                }
+            }
+        }
+    }
+}
+
+/// A custom resource kind the gatherer lists.
+struct Kind {
+    group: &'static str,
+    version: &'static str,
+    kind: &'static str,
+    plural: &'static str,
+}
+
+const HELMRELEASE: Kind = Kind {
+    group: "helm.toolkit.fluxcd.io",
+    version: "v2",
+    kind: "HelmRelease",
+    plural: "helmreleases",
+};
+const KUSTOMIZATION: Kind = Kind {
+    group: "kustomize.toolkit.fluxcd.io",
+    version: "v1",
+    kind: "Kustomization",
+    plural: "kustomizations",
+};
+const GITREPOSITORY: Kind = Kind {
+    group: "source.toolkit.fluxcd.io",
+    version: "v1",
+    kind: "GitRepository",
+    plural: "gitrepositories",
+};
+const CERTIFICATE: Kind = Kind {
+    group: "cert-manager.io",
+    version: "v1",
+    kind: "Certificate",
+    plural: "certificates",
+};
+
+fn is_not_found(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(s) if s.code == 404)
+}
+
+async fn list_dynamic(client: &kube::Client, k: &Kind, ev: &mut Evidence) -> Option<Vec<Value>> {
+    let gvk = GroupVersionKind::gvk(k.group, k.version, k.kind);
+    let ar = ApiResource::from_gvk_with_plural(&gvk, k.plural);
+    let api: Api<DynamicObject> = Api::all_with(client.clone(), &ar);
+    match api.list(&ListParams::default()).await {
+        Ok(list) => Some(
+            list.items
+                .iter()
+                .filter_map(|o| serde_json::to_value(o).ok())
+                .collect(),
+        ),
+        // The kind is not installed: truthfully, there are none.
+        Err(e) if is_not_found(&e) => Some(Vec::new()),
+        Err(e) => {
+            ev.error(format!("listing {}: {e}", k.plural));
+            None
+        }
+    }
+}
+
+async fn list_typed<K>(
+    api: Api<K>,
+    lp: &ListParams,
+    what: &str,
+    ev: &mut Evidence,
+) -> Option<Vec<Value>>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + Serialize + std::fmt::Debug,
+{
+    match api.list(lp).await {
+        Ok(list) => Some(
+            list.items
+                .iter()
+                .filter_map(|o| serde_json::to_value(o).ok())
+                .collect(),
+        ),
+        Err(e) => {
+            ev.error(format!("listing {what}: {e}"));
+            None
+        }
+    }
+}
+
+/// List every kind the tree's rules look at. Kinds that fail stay `None` (the walk will ask),
+/// and the failure is recorded in `ev.errors`.
+pub async fn gather(client: &kube::Client, ev: &mut Evidence) -> ClusterSnapshot {
+    use k8s_openapi::api::core::v1::{Event, Pod};
+    let pods = list_typed(
+        Api::<Pod>::all(client.clone()),
+        &ListParams::default(),
+        "pods",
+        ev,
+    )
+    .await;
+    // An unreachable apiserver fails every list the same way; stop after the first.
+    if pods.is_none()
+        && ev
+            .errors
+            .iter()
+            .any(|e| e.contains("error trying to connect"))
+    {
+        return ClusterSnapshot::default();
+    }
+    ClusterSnapshot {
+        helmreleases: list_dynamic(client, &HELMRELEASE, ev).await,
+        kustomizations: list_dynamic(client, &KUSTOMIZATION, ev).await,
+        gitrepositories: list_dynamic(client, &GITREPOSITORY, ev).await,
+        certificates: list_dynamic(client, &CERTIFICATE, ev).await,
+        events: list_typed(
+            Api::<Event>::all(client.clone()),
+            &ListParams::default().fields("type=Warning"),
+            "events",
+            ev,
+        )
+        .await,
+        pods,
+    }
+}
