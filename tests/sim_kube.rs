@@ -438,3 +438,110 @@ install_seconds = 100
         sovtui::provision::flux::ComponentState::Failed
     );
 }
+
+#[tokio::test]
+async fn streaming_list_watcher_gets_initial_events_end_bookmark() {
+    let (_sim, cluster) = empty_cluster("streaming.example").await;
+    cluster.apply(hr("bp-s1")).expect("apply");
+    cluster.apply(hr("bp-s2")).expect("apply");
+    let api: Api<DynamicObject> = Api::all_with(client(&cluster), &hr_resource());
+    let mut stream = watcher(api, watcher::Config::default().streaming_lists())
+        .default_backoff()
+        .boxed();
+    let mut seen = Vec::new();
+    tokio::time::timeout(WAIT, async {
+        while let Some(ev) = stream.next().await {
+            match ev.expect("event") {
+                watcher::Event::InitApply(o) => seen.push(o.metadata.name.unwrap_or_default()),
+                watcher::Event::InitDone => break,
+                _ => {}
+            }
+        }
+    })
+    .await
+    .expect("initial events end");
+    seen.sort();
+    assert_eq!(seen, vec!["bp-s1", "bp-s2"]);
+    assert!(
+        cluster
+            .request_log()
+            .iter()
+            .any(|r| r.watch && r.uri.contains("sendInitialEvents=true")),
+        "{:?}",
+        cluster.request_log()
+    );
+}
+
+/// Resident memory of this process in KiB (Linux), for the capacity figure.
+fn rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hosts_fifty_clusters_of_forty_helmreleases() {
+    use sovtui::sim::kube::ClusterScenario;
+    let before = rss_kib();
+    // A fast clock: the whole kit reconciles in milliseconds of real time.
+    let sim = KubeSim::new(SimClock::new(1_000_000.0));
+    let mut clusters = Vec::new();
+    for i in 0..50 {
+        let mut scenario = ClusterScenario::bootstrap_kit();
+        for j in 0..5 {
+            let mut extra = hr(&format!("app-{j}"));
+            extra["spec"]["dependsOn"] = json!([{"name": "bp-cilium"}]);
+            scenario.objects.push(extra);
+        }
+        clusters.push(
+            sim.add_cluster(&format!("s{i}.omani.works"), scenario)
+                .await
+                .expect("cluster"),
+        );
+    }
+    for c in &clusters {
+        until(c, "40 HelmReleases Ready", |c| {
+            c.list("hr", None)
+                .map(|l| {
+                    l.len() == 40
+                        && l.iter().all(|o| {
+                            o["status"]["conditions"].as_array().is_some_and(|cs| {
+                                cs.iter()
+                                    .any(|c| c["type"] == "Ready" && c["status"] == "True")
+                            })
+                        })
+                })
+                .unwrap_or(false)
+        })
+        .await;
+    }
+    // Every listener answers a real client.
+    for c in clusters.iter().step_by(7) {
+        let api: Api<DynamicObject> = Api::all_with(client(c), &hr_resource());
+        assert_eq!(
+            api.list(&ListParams::default())
+                .await
+                .expect("list")
+                .items
+                .len(),
+            40
+        );
+    }
+    if let (Some(b), Some(a)) = (before, rss_kib()) {
+        println!(
+            "50 clusters x 40 HelmReleases: RSS {} KiB -> {} KiB (+{} KiB)",
+            b,
+            a,
+            a.saturating_sub(b)
+        );
+    }
+    assert_eq!(sim.urls().len(), 50);
+    let removed = sim.remove_cluster("s0.omani.works").expect("removed");
+    assert!(!removed.is_up());
+    assert_eq!(sim.urls().len(), 49);
+}

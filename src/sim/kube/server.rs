@@ -17,7 +17,7 @@ use super::cluster::{ClusterInner, RequestRecord};
 use super::kinds::{self, KindId, KindInfo};
 use super::query::{FieldSelector, LabelSelector, Params};
 use super::status::ApiError;
-use super::store::{Filter, PatchBody, StoredEvent, WriteMode};
+use super::store::{Filter, PatchBody, StoredEvent, WriteMode, event_line};
 
 /// How often an idle watch that asked for bookmarks gets one (the real apiserver: about a minute).
 const BOOKMARK_INTERVAL: Duration = Duration::from_secs(60);
@@ -403,13 +403,6 @@ fn list(
     ))
 }
 
-fn event_line(event_type: &str, object: &Value) -> Bytes {
-    let mut line =
-        serde_json::to_vec(&json!({"type": event_type, "object": object})).unwrap_or_default();
-    line.push(b'\n');
-    Bytes::from(line)
-}
-
 fn bookmark(info: &KindInfo, rv: u64, initial_end: bool) -> Bytes {
     let mut meta = json!({"resourceVersion": rv.to_string()});
     if initial_end {
@@ -553,7 +546,7 @@ fn watch(
 }
 
 fn stored_line(e: &StoredEvent) -> Bytes {
-    event_line(e.event_type.as_str(), &e.object)
+    e.line.clone()
 }
 
 fn version_doc() -> Value {
