@@ -437,6 +437,38 @@ install_seconds = 100
         sovtui::provision::flux::derive_catalyst_state(&conds),
         sovtui::provision::flux::ComponentState::Failed
     );
+
+    // helm-controller's log, as catalyst's log tailer reads it: pods app=helm-controller, then logs.
+    let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(client(&c), "flux-system");
+    let list = pods
+        .list(&ListParams::default().labels("app=helm-controller"))
+        .await
+        .expect("pods");
+    let name = list.items[0].metadata.name.clone().expect("name");
+    assert_eq!(
+        list.items[0]
+            .status
+            .as_ref()
+            .and_then(|s| s.phase.as_deref()),
+        Some("Running")
+    );
+    let log = pods.logs(&name, &Default::default()).await.expect("log");
+    let failure = log
+        .lines()
+        .find(|l| l.contains("\"level\":\"error\"") && l.contains("bp-bad"))
+        .expect("error line for bp-bad");
+    assert!(failure.contains("ghcr-pull"), "{failure}");
+    let tail = pods
+        .logs(
+            &name,
+            &kube::api::LogParams {
+                tail_lines: Some(1),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("tail");
+    assert_eq!(tail.lines().count(), 1);
 }
 
 #[tokio::test]

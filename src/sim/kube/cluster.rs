@@ -83,6 +83,10 @@ pub(crate) struct ClusterInner {
     log: Mutex<VecDeque<RequestRecord>>,
     /// Bumped on every logged request, for [`SimCluster::wait_for_request`].
     log_tick: watch::Sender<u64>,
+    /// Container logs per (namespace, pod), served at `.../pods/{name}/log`.
+    pub(crate) pod_logs: Mutex<BTreeMap<(String, String), Vec<String>>>,
+    /// Bumped on every appended log line, for `follow=true`.
+    pub(crate) pod_log_tick: watch::Sender<u64>,
     /// Live per-HelmRelease overrides; they win over the scenario's.
     pub(crate) overrides: Mutex<BTreeMap<String, ReleaseOverride>>,
     /// Tells the reconciler (and anything else bound to this cluster) to stop.
@@ -120,6 +124,38 @@ impl ClusterInner {
             self.changes.send_modify(|t| *t += 1);
         }
         out
+    }
+
+    pub(crate) fn append_pod_log(&self, namespace: &str, pod: &str, line: &str) {
+        const POD_LOG_LIMIT: usize = 5_000;
+        {
+            let mut logs = lock(&self.pod_logs);
+            let lines = logs
+                .entry((namespace.to_string(), pod.to_string()))
+                .or_default();
+            lines.push(line.to_string());
+            if lines.len() > POD_LOG_LIMIT {
+                let excess = lines.len() - POD_LOG_LIMIT;
+                lines.drain(..excess);
+            }
+        }
+        self.pod_log_tick.send_modify(|t| *t += 1);
+    }
+
+    /// Lines of a pod's log from index `from`, and the index after the last one.
+    pub(crate) fn pod_log_since(
+        &self,
+        namespace: &str,
+        pod: &str,
+        from: usize,
+    ) -> (Vec<String>, usize) {
+        let logs = lock(&self.pod_logs);
+        let lines = logs
+            .get(&(namespace.to_string(), pod.to_string()))
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        let from = from.min(lines.len());
+        (lines[from..].to_vec(), lines.len())
     }
 
     pub(crate) fn log_request(&self, record: RequestRecord) {
@@ -209,6 +245,8 @@ impl SimCluster {
                 log: Mutex::new(VecDeque::new()),
                 log_tick: watch::Sender::new(0),
                 overrides: Mutex::new(BTreeMap::new()),
+                pod_logs: Mutex::new(BTreeMap::new()),
+                pod_log_tick: watch::Sender::new(0),
                 removed: watch::Sender::new(false),
                 up: watch::Sender::new(false),
             }),
@@ -460,6 +498,20 @@ impl SimCluster {
                 std::future::pending::<()>().await;
             }
         }
+    }
+
+    /// Append a line to a pod's log (served by `GET .../pods/{name}/log`, followers get it live).
+    /// The reconciler writes helm-controller's lines here; scenarios may add their own.
+    pub fn append_pod_log(&self, namespace: &str, pod: &str, line: &str) {
+        self.inner.append_pod_log(namespace, pod, line);
+    }
+
+    /// A pod's log lines so far.
+    pub fn pod_log(&self, namespace: &str, pod: &str) -> Vec<String> {
+        lock(&self.inner.pod_logs)
+            .get(&(namespace.to_string(), pod.to_string()))
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Stop the listener and everything bound to the cluster.

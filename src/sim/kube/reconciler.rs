@@ -48,6 +48,8 @@ pub(crate) struct Reconciler {
     stage: u8,
     revision: String,
     tracks: BTreeMap<(String, String), Track>,
+    /// Name of the helm-controller pod whose log gets helm-controller's lines.
+    helm_pod: String,
 }
 
 fn kind(name: &str) -> kinds::KindId {
@@ -181,7 +183,12 @@ impl Reconciler {
             uuid::Uuid::new_v4().simple(),
             &uuid::Uuid::new_v4().simple().to_string()[..8]
         );
+        let helm_pod = format!(
+            "helm-controller-{}",
+            pod_suffix(&format!("{}/helm-controller", cluster.name()))
+        );
         Reconciler {
+            helm_pod,
             cluster,
             scenario,
             kit,
@@ -190,6 +197,29 @@ impl Reconciler {
             revision,
             tracks: BTreeMap::new(),
         }
+    }
+
+    /// A helm-controller log line (Flux's JSON logger shape) about one HelmRelease.
+    fn helm_log(
+        &self,
+        level: &str,
+        msg: &str,
+        ns: &str,
+        name: &str,
+        error: Option<&str>,
+        ts: &str,
+    ) {
+        let mut line = json!({
+            "level": level, "ts": ts, "msg": msg,
+            "controller": "helmrelease", "controllerGroup": "helm.toolkit.fluxcd.io", "controllerKind": "HelmRelease",
+            "HelmRelease": {"name": name, "namespace": ns}, "namespace": ns, "name": name,
+            "reconcileID": uuid::Uuid::new_v4().to_string(),
+        });
+        if let Some(e) = error {
+            line["error"] = json!(e);
+        }
+        self.cluster
+            .append_pod_log("flux-system", &self.helm_pod, &line.to_string());
     }
 
     fn slug(&self) -> String {
@@ -716,6 +746,11 @@ impl Reconciler {
                     "source": {"component": "helm-controller"}, "reportingComponent": "helm-controller",
                     "firstTimestamp": ts, "lastTimestamp": ts, "count": 1,
                 });
+                if event_type == "Warning" {
+                    self.helm_log("error", "Reconciler error", ns, name, Some(&message), ts);
+                } else {
+                    self.helm_log("info", &message, ns, name, None, ts);
+                }
                 self.cluster.inner.write(|s| {
                     write_status(s, "HelmRelease", ns, name, fields);
                     if pods {
