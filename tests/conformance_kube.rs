@@ -102,6 +102,16 @@ async fn kubectl_get_watch_and_patch() {
         "{out}"
     );
     assert!(out.contains("flux-system"), "{out}");
+    // Server-side printing: the HelmRelease CRD's printer columns.
+    let header = out.lines().next().unwrap_or("");
+    for col in ["NAMESPACE", "NAME", "AGE", "READY", "STATUS"] {
+        assert!(header.contains(col), "header {header:?} lacks {col}");
+    }
+    let cilium = out.lines().find(|l| l.contains("bp-cilium")).unwrap_or("");
+    assert!(cilium.contains("True"), "{cilium}");
+    let (ok, out, err) = kubectl(&bin, &c, &cache, &["get", "pods,nodes,ns", "-A"]).await;
+    assert!(ok, "get pods,nodes,ns failed: {err}");
+    let _ = out;
 
     let (ok, out, err) = kubectl(
         &bin,
@@ -174,7 +184,7 @@ async fn kubectl_get_watch_and_patch() {
         .arg(format!("--server={}", c.url()))
         .arg(format!("--cache-dir={}", cache.path().display()))
         .arg("--kubeconfig=/dev/null")
-        .args(["get", "hr", "-A", "-w", "-o", "name"])
+        .args(["get", "hr", "-A", "-w"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .kill_on_drop(true)
@@ -184,6 +194,7 @@ async fn kubectl_get_watch_and_patch() {
     let saw = tokio::time::timeout(WAIT, async {
         let mut initial = 0;
         while let Ok(Some(line)) = lines.next_line().await {
+            println!("kubectl -w: {line}");
             if line.contains("bp-") && initial < 2 {
                 initial += 1;
                 if initial == 2 {

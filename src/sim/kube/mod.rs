@@ -25,6 +25,7 @@ pub mod scenario;
 mod server;
 pub mod status;
 pub mod store;
+pub mod table;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
