@@ -577,3 +577,87 @@ async fn hosts_fifty_clusters_of_forty_helmreleases() {
     assert!(!removed.is_up());
     assert_eq!(sim.urls().len(), 49);
 }
+
+#[tokio::test]
+async fn a_fault_cleared_at_run_time_recovers_on_reconcile_request() {
+    use sovtui::sim::kube::{ClusterScenario, ReleaseFault, ReleaseOverride};
+    let mut scenario = ClusterScenario {
+        kit: Some("runbook-11".into()),
+        bootstrap_seconds: 0.0,
+        ..ClusterScenario::default()
+    };
+    scenario.releases.insert(
+        "bp-cilium".into(),
+        ReleaseOverride {
+            fault: Some(ReleaseFault::Fail {
+                reason: "InstallFailed".into(),
+                message: "failed to authorize: 401 Unauthorized".into(),
+                stalled: true,
+            }),
+            ..ReleaseOverride::default()
+        },
+    );
+    scenario.releases.insert(
+        "bp-gitea".into(),
+        ReleaseOverride {
+            fault: Some(ReleaseFault::Pending),
+            ..ReleaseOverride::default()
+        },
+    );
+    let sim = KubeSim::new(SimClock::new(1.0));
+    let c = sim
+        .add_cluster("recover.example", scenario)
+        .await
+        .expect("cluster");
+    let clock = sim.clock().clone();
+    clock.advance(Duration::from_secs(1000));
+    until(&c, "bp-cilium failed", |c| {
+        ready_of(c, "bp-cilium").is_some_and(|r| r.1 == "InstallFailed")
+    })
+    .await;
+    let cilium = c.get("hr", "flux-system", "bp-cilium").expect("hr");
+    assert!(
+        cilium["status"]["conditions"]
+            .as_array()
+            .expect("conds")
+            .iter()
+            .any(|c| c["type"] == "Stalled" && c["reason"] == "RetriesExceeded")
+    );
+    assert_eq!(
+        ready_of(&c, "bp-cert-manager").expect("cm").2,
+        "dependency 'flux-system/bp-cilium' is not ready"
+    );
+    assert!(
+        c.get("hr", "flux-system", "bp-gitea")
+            .expect("gitea")
+            .get("status")
+            .is_none(),
+        "a pending release is never reconciled"
+    );
+
+    // The operator fixes the token and asks Flux to reconcile (what `flux reconcile hr` does).
+    c.set_release_override("bp-cilium", ReleaseOverride::default());
+    let api: Api<DynamicObject> = Api::namespaced_with(client(&c), "flux-system", &hr_resource());
+    let at = "2026-11-29T14:00:00Z";
+    api.patch(
+        "bp-cilium",
+        &PatchParams::default(),
+        &Patch::Merge(
+            json!({"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": at}}}),
+        ),
+    )
+    .await
+    .expect("annotate");
+    until(&c, "bp-cilium reinstalling", |c| {
+        ready_of(c, "bp-cilium").is_some_and(|r| r.0 == "Unknown")
+    })
+    .await;
+    clock.advance(Duration::from_secs(1000));
+    until(&c, "bp-cilium ready", |c| ready_true(c, "bp-cilium")).await;
+    let cilium = c.get("hr", "flux-system", "bp-cilium").expect("hr");
+    assert_eq!(cilium["status"]["lastHandledReconcileAt"], at);
+    until(&c, "bp-cert-manager installing", |c| {
+        ready_of(c, "bp-cert-manager").is_some_and(|r| r.0 != "False")
+    })
+    .await;
+}
