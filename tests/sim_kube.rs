@@ -661,3 +661,60 @@ async fn a_fault_cleared_at_run_time_recovers_on_reconcile_request() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn flux_faults_keep_the_kit_from_being_applied() {
+    use sovtui::sim::kube::{ClusterScenario, FluxFault};
+    let sim = KubeSim::new(SimClock::new(1.0));
+    let conflict = "existing namespace \"kube-system\" is conflicting with another resource that has the same name";
+    let ks_fault = sim
+        .add_cluster(
+            "c7.example",
+            ClusterScenario {
+                kustomization_fault: Some(FluxFault {
+                    reason: "ReconciliationFailed".into(),
+                    message: conflict.into(),
+                }),
+                ..ClusterScenario::bootstrap_kit()
+            },
+        )
+        .await
+        .expect("cluster");
+    let git_fault = sim
+        .add_cluster(
+            "m4.example",
+            ClusterScenario {
+                git_repository_name: Some("openova-public".into()),
+                kustomization_name: Some("m4.example-bootstrap-kit".into()),
+                git_repository_fault: Some(FluxFault {
+                    reason: "GitOperationFailed".into(),
+                    message: "failed to checkout and determine revision: unable to clone: authentication required".into(),
+                }),
+                ..ClusterScenario::bootstrap_kit()
+            },
+        )
+        .await
+        .expect("cluster");
+    sim.clock().advance(Duration::from_secs(3600));
+    let ks_ready = |c: &SimCluster, name: &str| {
+        c.get("ks", "flux-system", name)
+            .and_then(|k| k["status"]["conditions"][0].as_object().cloned())
+    };
+    until(&ks_fault, "kustomization failed", |c| {
+        ks_ready(c, "bootstrap-kit").is_some_and(|r| r["status"] == "False")
+    })
+    .await;
+    assert_eq!(ks_ready(&ks_fault, "bootstrap-kit").expect("ks")["message"], conflict);
+    until(&git_fault, "source failed", |c| {
+        ks_ready(c, "m4.example-bootstrap-kit").is_some_and(|r| r["status"] == "False")
+    })
+    .await;
+    assert_eq!(
+        ks_ready(&git_fault, "m4.example-bootstrap-kit").expect("ks")["reason"],
+        "ArtifactFailed"
+    );
+    let git = git_fault.get("gitrepository", "flux-system", "openova-public").expect("git");
+    assert_eq!(git["status"]["conditions"][0]["reason"], "GitOperationFailed");
+    assert!(ks_fault.list("hr", None).expect("hr").is_empty());
+    assert!(git_fault.list("hr", None).expect("hr").is_empty());
+}
