@@ -37,6 +37,8 @@ struct Track {
     phase: Phase,
     /// Helm release revision: 1 after install, +1 per upgrade.
     revision: u32,
+    /// The dependency last reported as not ready, to skip rewriting the same status.
+    waiting_on: Option<String>,
 }
 
 pub(crate) struct Reconciler {
@@ -552,11 +554,13 @@ impl Reconciler {
             requested_at: requested.clone(),
             phase: if settled { Phase::Done } else { Phase::Waiting },
             revision: prior_revision,
+            waiting_on: None,
         });
         if track.generation != generation || track.requested_at != requested {
             track.generation = generation;
             track.requested_at = requested.clone();
             track.phase = Phase::Waiting;
+            track.waiting_on = None;
         }
         let release_name = obj
             .pointer("/spec/releaseName")
@@ -612,6 +616,10 @@ impl Reconciler {
                         })
                     })
                 };
+                if not_ready.is_some() && not_ready == track.waiting_on {
+                    return None;
+                }
+                track.waiting_on = not_ready.clone();
                 let (conds, phase) = match not_ready {
                     Some(dep) => (
                         vec![condition(
