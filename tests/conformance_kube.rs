@@ -109,9 +109,17 @@ async fn kubectl_get_watch_and_patch() {
     }
     let cilium = out.lines().find(|l| l.contains("bp-cilium")).unwrap_or("");
     assert!(cilium.contains("True"), "{cilium}");
-    let (ok, out, err) = kubectl(&bin, &c, &cache, &["get", "pods,nodes,ns", "-A"]).await;
+    let (ok, _, err) = kubectl(&bin, &c, &cache, &["get", "pods,nodes,ns", "-A"]).await;
     assert!(ok, "get pods,nodes,ns failed: {err}");
-    let _ = out;
+    let (ok, out, err) = kubectl(
+        &bin,
+        &c,
+        &cache,
+        &["-n", "flux-system", "describe", "hr", "bp-cilium"],
+    )
+    .await;
+    assert!(ok, "describe failed: {err}");
+    assert!(out.contains("bp-cilium") && out.contains("Ready"), "{out}");
 
     let (ok, out, err) = kubectl(
         &bin,

@@ -704,7 +704,10 @@ async fn flux_faults_keep_the_kit_from_being_applied() {
         ks_ready(c, "bootstrap-kit").is_some_and(|r| r["status"] == "False")
     })
     .await;
-    assert_eq!(ks_ready(&ks_fault, "bootstrap-kit").expect("ks")["message"], conflict);
+    assert_eq!(
+        ks_ready(&ks_fault, "bootstrap-kit").expect("ks")["message"],
+        conflict
+    );
     until(&git_fault, "source failed", |c| {
         ks_ready(c, "m4.example-bootstrap-kit").is_some_and(|r| r["status"] == "False")
     })
@@ -713,8 +716,13 @@ async fn flux_faults_keep_the_kit_from_being_applied() {
         ks_ready(&git_fault, "m4.example-bootstrap-kit").expect("ks")["reason"],
         "ArtifactFailed"
     );
-    let git = git_fault.get("gitrepository", "flux-system", "openova-public").expect("git");
-    assert_eq!(git["status"]["conditions"][0]["reason"], "GitOperationFailed");
+    let git = git_fault
+        .get("gitrepository", "flux-system", "openova-public")
+        .expect("git");
+    assert_eq!(
+        git["status"]["conditions"][0]["reason"],
+        "GitOperationFailed"
+    );
     assert!(ks_fault.list("hr", None).expect("hr").is_empty());
     assert!(git_fault.list("hr", None).expect("hr").is_empty());
 }
