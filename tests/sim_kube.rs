@@ -726,3 +726,51 @@ async fn flux_faults_keep_the_kit_from_being_applied() {
     assert!(ks_fault.list("hr", None).expect("hr").is_empty());
     assert!(git_fault.list("hr", None).expect("hr").is_empty());
 }
+
+#[tokio::test]
+async fn kube_clients_work_from_the_hosts_kubeconfig() {
+    use kube::config::{KubeConfigOptions, Kubeconfig};
+    use sovtui::sim::kube::ClusterScenario;
+    let sim = KubeSim::new(SimClock::new(1.0));
+    sim.add_cluster("a.omani.works", ClusterScenario::runbook_11())
+        .await
+        .expect("a");
+    sim.add_cluster("b.omani.works", ClusterScenario::empty())
+        .await
+        .expect("b");
+    let kubeconfig = Kubeconfig::from_yaml(&sim.kubeconfig_yaml()).expect("kubeconfig parses");
+    for (context, has_flux) in [("a.omani.works", true), ("b.omani.works", false)] {
+        let options = KubeConfigOptions {
+            context: Some(context.to_string()),
+            ..Default::default()
+        };
+        let config = Config::from_custom_kubeconfig(kubeconfig.clone(), &options)
+            .await
+            .expect("config");
+        let client = Client::try_from(config).expect("client");
+        let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+        let names: Vec<String> = namespaces
+            .list(&ListParams::default())
+            .await
+            .expect("namespaces")
+            .items
+            .into_iter()
+            .filter_map(|n| n.metadata.name)
+            .collect();
+        assert!(
+            names.contains(&"kube-system".to_string()),
+            "{context}: {names:?}"
+        );
+        assert_eq!(
+            names.contains(&"flux-system".to_string()),
+            has_flux,
+            "{context}"
+        );
+        let nodes: Api<k8s_openapi::api::core::v1::Node> = Api::all(client);
+        let node = nodes.list(&ListParams::default()).await.expect("nodes");
+        assert_eq!(
+            node.items[0].metadata.name.as_deref(),
+            Some(format!("catalyst-{}-cp1", context.replace('.', "-")).as_str())
+        );
+    }
+}

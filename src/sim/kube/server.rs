@@ -558,6 +558,8 @@ fn watch(
     let filter = filter_from(params, namespace, name)?;
     let bookmarks = params.bool("allowWatchBookmarks")?;
     let send_initial = params.bool("sendInitialEvents")?;
+    // `sendInitialEvents=false` without a resourceVersion: start now, no synthetic ADDED events.
+    let no_initial = params.get("sendInitialEvents").is_some() && !send_initial;
     let timeout = params.u64("timeoutSeconds")?.map(Duration::from_secs);
     let rv_param = params.get("resourceVersion").map(str::to_string);
     let start_rv: Option<u64> = match rv_param.as_deref() {
@@ -589,6 +591,7 @@ fn watch(
                     failed_at_start = true;
                 }
             },
+            None if no_initial => {}
             _ => {
                 for obj in store.list_all(kind, &filter) {
                     opening.push(event_line("ADDED", &obj));
