@@ -552,6 +552,15 @@ async fn hosts_fifty_clusters_of_forty_helmreleases() {
         })
         .await;
     }
+    let cert = clusters[1]
+        .get("certificate", "cert-manager", "wildcard")
+        .expect("wildcard certificate once cert-manager is installed");
+    assert_eq!(cert["status"]["conditions"][0]["status"], "True");
+    assert!(
+        clusters[1]
+            .get("clusterissuer", "", "wildcard-issuer")
+            .is_some()
+    );
     // Every listener answers a real client.
     for c in clusters.iter().step_by(7) {
         let api: Api<DynamicObject> = Api::all_with(client(c), &hr_resource());
@@ -724,6 +733,15 @@ async fn flux_faults_keep_the_kit_from_being_applied() {
         "GitOperationFailed"
     );
     assert!(ks_fault.list("hr", None).expect("hr").is_empty());
+    let events = ks_fault
+        .list("events", Some("flux-system"))
+        .expect("events");
+    assert!(
+        events
+            .iter()
+            .any(|e| e["involvedObject"]["kind"] == "Kustomization" && e["message"] == conflict),
+        "{events:?}"
+    );
     assert!(git_fault.list("hr", None).expect("hr").is_empty());
 }
 
