@@ -15,10 +15,15 @@ const WAIT: Duration = Duration::from_secs(60);
 
 fn kubectl_path() -> Option<PathBuf> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let mut candidates = vec![
+    // SOVTUI_KUBECTL picks another kubectl (e.g. a newer one) explicitly.
+    let mut candidates: Vec<PathBuf> = std::env::var_os("SOVTUI_KUBECTL")
+        .map(PathBuf::from)
+        .into_iter()
+        .collect();
+    candidates.extend([
         root.join("target/tools/kubectl/usr/bin/kubectl"),
         PathBuf::from("/work/main/target/tools/kubectl/usr/bin/kubectl"),
-    ];
+    ]);
     if let Some(path) = std::env::var_os("PATH") {
         candidates.extend(std::env::split_paths(&path).map(|d| d.join("kubectl")));
     }

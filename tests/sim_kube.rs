@@ -219,8 +219,6 @@ async fn watcher_relists_after_in_stream_410_and_survives_restarts() {
     })
     .await;
     assert!(list_requests(&cluster) > lists_before, "a relist happened");
-    let errors_410 = cluster.request_log().len();
-    assert!(errors_410 > 0);
     cluster.apply(hr("bp-c")).expect("apply");
     wait_event(&mut rx, "add after relist", applied("bp-c")).await;
 
