@@ -122,6 +122,14 @@ impl KubeSim {
         removed
     }
 
+    /// Remove every cluster (world shutdown).
+    pub fn remove_all(&self) {
+        let all: Vec<SimCluster> = std::mem::take(&mut *self.map()).into_values().collect();
+        for c in all {
+            c.shutdown();
+        }
+    }
+
     pub fn cluster(&self, name: &str) -> Option<SimCluster> {
         self.map().get(name).cloned()
     }
