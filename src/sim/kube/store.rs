@@ -333,6 +333,7 @@ impl Store {
             ));
         }
         check_type(info, &obj)?;
+        fold_string_data(info, &mut obj);
         let namespace = if info.namespaced {
             match meta_str(&obj, "namespace") {
                 Some(ns) if !namespace.is_empty() && ns != namespace => {
@@ -417,6 +418,7 @@ impl Store {
             ));
         }
         check_type(info, &obj)?;
+        fold_string_data(info, &mut obj);
         if let Some(body_name) = meta_str(&obj, "name")
             && body_name != name
         {
@@ -556,6 +558,35 @@ impl Store {
         let gone = Arc::new(gone);
         self.record(kind, namespace, EventType::Deleted, gone.clone());
         Ok(gone)
+    }
+}
+
+/// What the apiserver does to a Secret on every write: `stringData` is folded into base64 `data`.
+fn fold_string_data(info: &KindInfo, obj: &mut Value) {
+    if info.kind != "Secret" || !info.group.is_empty() {
+        return;
+    }
+    let Some(map) = obj.as_object_mut() else {
+        return;
+    };
+    let Some(Value::Object(string_data)) = map.remove("stringData") else {
+        return;
+    };
+    let data = map.entry("data").or_insert_with(|| json!({}));
+    if !data.is_object() {
+        *data = json!({});
+    }
+    if let Some(data) = data.as_object_mut() {
+        for (k, v) in string_data {
+            let text = v
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| v.to_string());
+            data.insert(
+                k,
+                json!(base64::engine::general_purpose::STANDARD.encode(text)),
+            );
+        }
     }
 }
 
@@ -744,6 +775,24 @@ mod tests {
                 .expect("fresh")
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn secrets_fold_string_data() {
+        let mut s = store_with_ns();
+        let secret = kinds::by_any_name("secret").expect("secret");
+        let o = s
+            .create(
+                secret,
+                "flux-system",
+                json!({"metadata": {"name": "ghcr-pull"}, "stringData": {"token": "abc"}}),
+                WriteMode::Main,
+                true,
+                Utc::now(),
+            )
+            .expect("create");
+        assert_eq!(o["data"]["token"], "YWJj");
+        assert!(o.get("stringData").is_none());
     }
 
     #[test]
