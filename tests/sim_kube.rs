@@ -261,6 +261,17 @@ async fn unauthorized_and_unknown_kinds_answer_status_objects() {
         .expect("get");
     assert_eq!(resp.status(), 401);
     cluster.set_unauthorized(false);
+    // Added latency delays every answer by at least that much (a lower bound cannot flake).
+    cluster.set_latency(Duration::from_millis(300));
+    let started = std::time::Instant::now();
+    let resp = http
+        .get(format!("{}/version", cluster.url()))
+        .send()
+        .await
+        .expect("slow");
+    assert_eq!(resp.status(), 200);
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    cluster.set_latency(Duration::ZERO);
     let resp = http
         .get(format!("{}/apis/helm.toolkit.fluxcd.io/v2", cluster.url()))
         .send()
