@@ -219,6 +219,13 @@ impl FieldSelector {
         Ok(FieldSelector(out))
     }
 
+    /// Whether every term is on `metadata.name` / `metadata.namespace` / `metadata.labels.*`.
+    pub fn only_metadata(&self) -> bool {
+        self.0.iter().all(|(f, _, _)| {
+            f == "metadata.name" || f == "metadata.namespace" || f.starts_with("metadata.labels.")
+        })
+    }
+
     pub fn matches(&self, obj: &Value) -> bool {
         self.0.iter().all(|(field, eq, value)| {
             let mut cur = Some(obj);

@@ -38,10 +38,30 @@ pub struct StoredEvent {
     pub kind: KindId,
     pub namespace: String,
     pub event_type: EventType,
-    /// The object, for selectors (shared with the store while it is current).
-    pub object: Arc<Value>,
+    /// `{"metadata": {name, namespace, labels}}` of the object: enough for label selectors and the
+    /// usual field selectors without keeping every old version's full tree in memory.
+    pub meta_view: Value,
     /// `{"type": ..., "object": ...}` followed by a newline.
     pub line: bytes::Bytes,
+}
+
+fn meta_view(obj: &Value) -> Value {
+    let meta = obj.get("metadata");
+    let pick = |f: &str| meta.and_then(|m| m.get(f)).cloned().unwrap_or(Value::Null);
+    json!({"metadata": {"name": pick("name"), "namespace": pick("namespace"), "labels": pick("labels")}})
+}
+
+impl StoredEvent {
+    fn matches(&self, filter: &Filter) -> bool {
+        if filter.fields.only_metadata() {
+            return filter.matches(&self.namespace, &self.meta_view);
+        }
+        // Rare selectors on other fields (involvedObject.name, status.phase): decode the line.
+        serde_json::from_slice::<Value>(&self.line)
+            .ok()
+            .and_then(|mut ev| ev.get_mut("object").map(Value::take))
+            .is_some_and(|obj| filter.matches(&self.namespace, &obj))
+    }
 }
 
 /// A watch event line: `{"type":T,"object":O}\n`.
@@ -199,7 +219,7 @@ impl Store {
             namespace: namespace.to_string(),
             event_type,
             line: event_line(event_type.as_str(), &object),
-            object,
+            meta_view: meta_view(&object),
         }));
         while self.history.len() > self.history_limit {
             if let Some(old) = self.history.pop_front() {
@@ -223,7 +243,7 @@ impl Store {
             .history
             .iter()
             .skip(start)
-            .filter(|e| e.kind == kind && filter.matches(&e.namespace, &e.object))
+            .filter(|e| e.kind == kind && e.matches(filter))
             .cloned()
             .collect())
     }
