@@ -798,6 +798,39 @@ mod tests {
     }
 
     #[test]
+    fn history_honours_field_selectors_beyond_metadata() {
+        let mut s = store_with_ns();
+        let ev = kinds::by_any_name("event").expect("event");
+        let start = s.resource_version();
+        for (n, obj) in [("e1", "bp-a"), ("e2", "bp-b")] {
+            s.create(
+                ev,
+                "flux-system",
+                json!({"metadata": {"name": n}, "involvedObject": {"name": obj}}),
+                WriteMode::All,
+                true,
+                Utc::now(),
+            )
+            .expect("event");
+        }
+        let filter = Filter {
+            fields: FieldSelector::parse("involvedObject.name=bp-b").expect("selector"),
+            ..Filter::default()
+        };
+        let got = s.events_since(ev, start, &filter).expect("events");
+        assert_eq!(got.len(), 1);
+        assert!(String::from_utf8_lossy(&got[0].line).contains("\"e2\""));
+        let by_name = Filter {
+            fields: FieldSelector::parse("metadata.name=e1").expect("selector"),
+            ..Filter::default()
+        };
+        assert_eq!(
+            s.events_since(ev, start, &by_name).expect("events").len(),
+            1
+        );
+    }
+
+    #[test]
     fn secrets_fold_string_data() {
         let mut s = store_with_ns();
         let secret = kinds::by_any_name("secret").expect("secret");
