@@ -300,6 +300,33 @@ async fn unauthorized_and_unknown_kinds_answer_status_objects() {
     let text = resp.text().await.expect("body");
     assert!(text.contains("\"type\":\"ADDED\"") || text.is_empty());
     assert!(!text.contains("NamespaceList"));
+    // Hostile query values get a Status, never a crash.
+    for q in [
+        "watch=true&timeoutSeconds=18446744073709551615",
+        "limit=-1",
+        "watch=maybe",
+        "labelSelector=a%20in%20(b",
+        "continue=%%%",
+    ] {
+        let resp = http
+            .get(format!(
+                "{}/apis/helm.toolkit.fluxcd.io/v2/helmreleases?{q}",
+                cluster.url()
+            ))
+            .send()
+            .await
+            .expect("answer");
+        assert!(resp.status().as_u16() < 500, "{q}: {}", resp.status());
+        if q.starts_with("watch=true") {
+            drop(resp);
+        }
+    }
+    let resp = http
+        .get(format!("{}/version", cluster.url()))
+        .send()
+        .await
+        .expect("still up");
+    assert_eq!(resp.status(), 200);
 }
 
 fn ready_of(cluster: &SimCluster, name: &str) -> Option<(String, String, String)> {

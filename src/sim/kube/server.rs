@@ -644,7 +644,8 @@ fn watch(
         if failed_at_start {
             return;
         }
-        let deadline = timeout.map(|t| Instant::now() + t);
+        // An absurd timeoutSeconds (overflowing the clock) means no timeout, not a panic.
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         let mut next_bookmark = Instant::now() + BOOKMARK_INTERVAL;
         let mut kill = kill;
         loop {
