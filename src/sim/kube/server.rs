@@ -96,7 +96,7 @@ fn parse_target(path: &str) -> Result<Target, ApiError> {
                     name: name.to_string(),
                     status: false,
                 }),
-                [name, "status"] => Ok(Target::Object {
+                [name, "status"] if kinds::info(kind).status_subresource => Ok(Target::Object {
                     kind,
                     namespace: ns.to_string(),
                     name: name.to_string(),
@@ -120,7 +120,7 @@ fn parse_target(path: &str) -> Result<Target, ApiError> {
             }
             let status = match tail {
                 [] => false,
-                ["status"] => true,
+                ["status"] if kinds::info(kind).status_subresource => true,
                 _ => return Err(ApiError::unknown_path()),
             };
             Ok(Target::Object {
