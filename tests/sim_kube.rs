@@ -828,3 +828,44 @@ async fn kube_clients_work_from_the_hosts_kubeconfig() {
         );
     }
 }
+
+#[tokio::test]
+async fn idle_watches_get_bookmarks_and_end_at_their_timeout() {
+    let sim = KubeSim::new(SimClock::new(1.0));
+    let cluster = sim
+        .add_empty_cluster(
+            "bookmarks.example",
+            ClusterOptions {
+                bookmark_interval: Some(Duration::from_millis(50)),
+                ..ClusterOptions::default()
+            },
+        )
+        .await
+        .expect("cluster");
+    cluster.apply(hr("bp-a")).expect("apply");
+    let rv = cluster.resource_version();
+    let url = format!(
+        "{}/apis/helm.toolkit.fluxcd.io/v2/helmreleases?watch=1&allowWatchBookmarks=true&timeoutSeconds=1&resourceVersion={rv}",
+        cluster.url()
+    );
+    // The body ends by itself when timeoutSeconds passes; meanwhile bookmarks carry the version.
+    let body = tokio::time::timeout(WAIT, async {
+        reqwest::get(&url)
+            .await
+            .expect("watch")
+            .text()
+            .await
+            .expect("body")
+    })
+    .await
+    .expect("watch ended at its timeout");
+    let first: serde_json::Value =
+        serde_json::from_str(body.lines().next().expect("a line")).expect("json line");
+    assert_eq!(first["type"], "BOOKMARK");
+    assert_eq!(first["object"]["kind"], "HelmRelease");
+    assert_eq!(
+        first["object"]["metadata"]["resourceVersion"],
+        rv.to_string()
+    );
+    assert!(body.lines().all(|l| l.contains("BOOKMARK")), "{body}");
+}

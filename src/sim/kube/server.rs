@@ -646,7 +646,12 @@ fn watch(
         }
         // An absurd timeoutSeconds (overflowing the clock) means no timeout, not a panic.
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
-        let mut next_bookmark = Instant::now() + BOOKMARK_INTERVAL;
+        let interval = c2
+            .options
+            .bookmark_interval
+            .unwrap_or(BOOKMARK_INTERVAL)
+            .max(Duration::from_millis(10));
+        let mut next_bookmark = Instant::now() + interval;
         let mut kill = kill;
         loop {
             tokio::select! {
@@ -679,7 +684,7 @@ fn watch(
                     }
                 }
                 _ = tokio::time::sleep_until(next_bookmark), if bookmarks => {
-                    next_bookmark = Instant::now() + BOOKMARK_INTERVAL;
+                    next_bookmark = Instant::now() + interval;
                     if tx.send(Ok(bookmark(info, last_rv, false))).await.is_err() {
                         return;
                     }
