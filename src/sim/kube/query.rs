@@ -16,8 +16,8 @@ pub fn parse_bool(s: &str) -> Option<bool> {
     }
 }
 
-/// The decoded query parameters (last value wins, as in Go's `url.Values.Get` — first, actually;
-/// duplicates are rare enough that we keep the first like Go does).
+/// The decoded query parameters; for a repeated key the first value counts, as with Go's
+/// `url.Values.Get`.
 #[derive(Debug, Default, Clone)]
 pub struct Params(HashMap<String, String>);
 
