@@ -15,10 +15,15 @@ const WAIT: Duration = Duration::from_secs(60);
 
 fn kubectl_path() -> Option<PathBuf> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let mut candidates = vec![
+    // SOVTUI_KUBECTL picks another kubectl (e.g. a newer one) explicitly.
+    let mut candidates: Vec<PathBuf> = std::env::var_os("SOVTUI_KUBECTL")
+        .map(PathBuf::from)
+        .into_iter()
+        .collect();
+    candidates.extend([
         root.join("target/tools/kubectl/usr/bin/kubectl"),
         PathBuf::from("/work/main/target/tools/kubectl/usr/bin/kubectl"),
-    ];
+    ]);
     if let Some(path) = std::env::var_os("PATH") {
         candidates.extend(std::env::split_paths(&path).map(|d| d.join("kubectl")));
     }
@@ -102,6 +107,24 @@ async fn kubectl_get_watch_and_patch() {
         "{out}"
     );
     assert!(out.contains("flux-system"), "{out}");
+    // Server-side printing: the HelmRelease CRD's printer columns.
+    let header = out.lines().next().unwrap_or("");
+    for col in ["NAMESPACE", "NAME", "AGE", "READY", "STATUS"] {
+        assert!(header.contains(col), "header {header:?} lacks {col}");
+    }
+    let cilium = out.lines().find(|l| l.contains("bp-cilium")).unwrap_or("");
+    assert!(cilium.contains("True"), "{cilium}");
+    let (ok, _, err) = kubectl(&bin, &c, &cache, &["get", "pods,nodes,ns", "-A"]).await;
+    assert!(ok, "get pods,nodes,ns failed: {err}");
+    let (ok, out, err) = kubectl(
+        &bin,
+        &c,
+        &cache,
+        &["-n", "flux-system", "describe", "hr", "bp-cilium"],
+    )
+    .await;
+    assert!(ok, "describe failed: {err}");
+    assert!(out.contains("bp-cilium") && out.contains("Ready"), "{out}");
 
     let (ok, out, err) = kubectl(
         &bin,
@@ -174,7 +197,7 @@ async fn kubectl_get_watch_and_patch() {
         .arg(format!("--server={}", c.url()))
         .arg(format!("--cache-dir={}", cache.path().display()))
         .arg("--kubeconfig=/dev/null")
-        .args(["get", "hr", "-A", "-w", "-o", "name"])
+        .args(["get", "hr", "-A", "-w"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .kill_on_drop(true)
@@ -184,6 +207,7 @@ async fn kubectl_get_watch_and_patch() {
     let saw = tokio::time::timeout(WAIT, async {
         let mut initial = 0;
         while let Ok(Some(line)) = lines.next_line().await {
+            println!("kubectl -w: {line}");
             if line.contains("bp-") && initial < 2 {
                 initial += 1;
                 if initial == 2 {
@@ -258,4 +282,118 @@ async fn python_kubernetes_lists_and_watches_helmreleases() {
     .expect("python finished in time");
     assert_eq!(result.as_deref(), Some("bp-cert-manager,bp-cilium"));
     let _ = child.wait().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_operator_commands_against_a_reconciling_cluster() {
+    use sovtui::sim::kube::ClusterScenario;
+    let Some(bin) = kubectl_path() else {
+        println!("SKIP kubectl_operator_commands_against_a_reconciling_cluster: kubectl not found");
+        return;
+    };
+    // Fast clock: the runbook kit is installed within milliseconds of real time.
+    let sim = KubeSim::new(SimClock::new(1_000_000.0));
+    let c = sim
+        .add_cluster("ops.omani.works", ClusterScenario::runbook_11())
+        .await
+        .expect("cluster");
+    tokio::time::timeout(
+        WAIT,
+        c.wait_for(|c| {
+            c.get("hr", "flux-system", "bp-catalyst-platform")
+                .is_some_and(|o| o["status"]["conditions"][0]["status"] == "True")
+        }),
+    )
+    .await
+    .expect("kit ready");
+    let cache = tempfile::tempdir().expect("tempdir");
+
+    // Runbook C9's live fix.
+    let (ok, _, err) = kubectl(
+        &bin,
+        &c,
+        &cache,
+        &[
+            "-n",
+            "flux-system",
+            "create",
+            "secret",
+            "generic",
+            "ghcr-pull",
+            "--from-literal=token=abc",
+        ],
+    )
+    .await;
+    assert!(ok, "create secret: {err}");
+    let secret = c.get("secret", "flux-system", "ghcr-pull").expect("secret");
+    assert_eq!(secret["data"]["token"], "YWJj");
+
+    // Declarative apply, twice (create, then patch).
+    let manifest = cache.path().join("hr.yaml");
+    let yaml = |interval: &str| {
+        format!(
+            "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: bp-extra\n  namespace: flux-system\nspec:\n  interval: {interval}\n  releaseName: extra\n  chart:\n    spec:\n      chart: bp-extra\n      version: 1.0.0\n"
+        )
+    };
+    for interval in ["15m", "5m"] {
+        std::fs::write(&manifest, yaml(interval)).expect("write manifest");
+        let (ok, _, err) = kubectl(
+            &bin,
+            &c,
+            &cache,
+            &["apply", "-f", manifest.to_str().expect("path")],
+        )
+        .await;
+        assert!(
+            ok,
+            "apply ({interval}): {err}\n{:#?}",
+            c.request_log().iter().rev().take(6).collect::<Vec<_>>()
+        );
+    }
+    assert_eq!(
+        c.get("hr", "flux-system", "bp-extra").expect("hr")["spec"]["interval"],
+        "5m"
+    );
+
+    // helm-controller's log, found by label like an operator would.
+    let (ok, out, err) = kubectl(
+        &bin,
+        &c,
+        &cache,
+        &[
+            "-n",
+            "flux-system",
+            "logs",
+            "-l",
+            "app=helm-controller",
+            "--tail=-1",
+        ],
+    )
+    .await;
+    assert!(ok, "logs: {err}");
+    assert!(
+        out.contains("Helm install succeeded for release kube-system/cilium.v1"),
+        "{out}"
+    );
+
+    // Events of a HelmRelease through describe.
+    let (ok, out, err) = kubectl(
+        &bin,
+        &c,
+        &cache,
+        &["-n", "flux-system", "describe", "hr", "bp-cilium"],
+    )
+    .await;
+    assert!(ok, "describe: {err}");
+    assert!(out.contains("InstallSucceeded"), "{out}");
+
+    let (ok, _, err) = kubectl(
+        &bin,
+        &c,
+        &cache,
+        &["-n", "flux-system", "delete", "hr", "bp-extra"],
+    )
+    .await;
+    assert!(ok, "delete: {err}");
+    assert!(c.get("hr", "flux-system", "bp-extra").is_none());
 }

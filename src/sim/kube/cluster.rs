@@ -70,6 +70,8 @@ pub struct ClusterOptions {
     pub lenient_status: bool,
     /// Watch events kept for resumption (default [`super::store::DEFAULT_HISTORY_LIMIT`]).
     pub history_limit: Option<usize>,
+    /// How often an otherwise idle watch that allows bookmarks gets one (default 60 s, real time).
+    pub bookmark_interval: Option<Duration>,
 }
 
 pub(crate) struct ClusterInner {
@@ -83,6 +85,10 @@ pub(crate) struct ClusterInner {
     log: Mutex<VecDeque<RequestRecord>>,
     /// Bumped on every logged request, for [`SimCluster::wait_for_request`].
     log_tick: watch::Sender<u64>,
+    /// Container logs per (namespace, pod), served at `.../pods/{name}/log`.
+    pub(crate) pod_logs: Mutex<BTreeMap<(String, String), Vec<String>>>,
+    /// Bumped on every appended log line, for `follow=true`.
+    pub(crate) pod_log_tick: watch::Sender<u64>,
     /// Live per-HelmRelease overrides; they win over the scenario's.
     pub(crate) overrides: Mutex<BTreeMap<String, ReleaseOverride>>,
     /// Tells the reconciler (and anything else bound to this cluster) to stop.
@@ -120,6 +126,38 @@ impl ClusterInner {
             self.changes.send_modify(|t| *t += 1);
         }
         out
+    }
+
+    pub(crate) fn append_pod_log(&self, namespace: &str, pod: &str, line: &str) {
+        const POD_LOG_LIMIT: usize = 5_000;
+        {
+            let mut logs = lock(&self.pod_logs);
+            let lines = logs
+                .entry((namespace.to_string(), pod.to_string()))
+                .or_default();
+            lines.push(line.to_string());
+            if lines.len() > POD_LOG_LIMIT {
+                let excess = lines.len() - POD_LOG_LIMIT;
+                lines.drain(..excess);
+            }
+        }
+        self.pod_log_tick.send_modify(|t| *t += 1);
+    }
+
+    /// Lines of a pod's log from index `from`, and the index after the last one.
+    pub(crate) fn pod_log_since(
+        &self,
+        namespace: &str,
+        pod: &str,
+        from: usize,
+    ) -> (Vec<String>, usize) {
+        let logs = lock(&self.pod_logs);
+        let lines = logs
+            .get(&(namespace.to_string(), pod.to_string()))
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        let from = from.min(lines.len());
+        (lines[from..].to_vec(), lines.len())
     }
 
     pub(crate) fn log_request(&self, record: RequestRecord) {
@@ -209,6 +247,8 @@ impl SimCluster {
                 log: Mutex::new(VecDeque::new()),
                 log_tick: watch::Sender::new(0),
                 overrides: Mutex::new(BTreeMap::new()),
+                pod_logs: Mutex::new(BTreeMap::new()),
+                pod_log_tick: watch::Sender::new(0),
                 removed: watch::Sender::new(false),
                 up: watch::Sender::new(false),
             }),
@@ -246,8 +286,23 @@ impl SimCluster {
         self.inner.control().listening.is_some()
     }
 
-    /// Start listening again on the same port (no-op if already up).
+    /// Start listening again on the same port (no-op if already up). Right after `down` the old
+    /// socket may not be released yet, so a busy port is retried for a few seconds.
     pub async fn up(&self) -> std::io::Result<()> {
+        let mut last = None;
+        for _ in 0..250 {
+            match self.try_up().await {
+                Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+                    last = Some(e);
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                other => return other,
+            }
+        }
+        Err(last.unwrap_or_else(|| std::io::Error::other("bind failed")))
+    }
+
+    async fn try_up(&self) -> std::io::Result<()> {
         let port = {
             let control = self.inner.control();
             if control.listening.is_some() {
@@ -297,20 +352,7 @@ impl SimCluster {
         if !keep_history {
             self.inner.write(|s| s.compact());
         }
-        // The aborted accept task releases the socket asynchronously; retry the bind briefly.
-        let mut last = None;
-        for _ in 0..50 {
-            match self.up().await {
-                Ok(()) => return Ok(()),
-                Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
-                    last = Some(e);
-                    tokio::task::yield_now().await;
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        Err(last.unwrap_or_else(|| std::io::Error::other("restart failed")))
+        self.up().await
     }
 
     /// Add latency (real time) before every answer.
@@ -460,6 +502,20 @@ impl SimCluster {
                 std::future::pending::<()>().await;
             }
         }
+    }
+
+    /// Append a line to a pod's log (served by `GET .../pods/{name}/log`, followers get it live).
+    /// The reconciler writes helm-controller's lines here; scenarios may add their own.
+    pub fn append_pod_log(&self, namespace: &str, pod: &str, line: &str) {
+        self.inner.append_pod_log(namespace, pod, line);
+    }
+
+    /// A pod's log lines so far.
+    pub fn pod_log(&self, namespace: &str, pod: &str) -> Vec<String> {
+        lock(&self.inner.pod_logs)
+            .get(&(namespace.to_string(), pod.to_string()))
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Stop the listener and everything bound to the cluster.

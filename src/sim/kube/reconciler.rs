@@ -37,6 +37,8 @@ struct Track {
     phase: Phase,
     /// Helm release revision: 1 after install, +1 per upgrade.
     revision: u32,
+    /// The dependency last reported as not ready, to skip rewriting the same status.
+    waiting_on: Option<String>,
 }
 
 pub(crate) struct Reconciler {
@@ -48,6 +50,8 @@ pub(crate) struct Reconciler {
     stage: u8,
     revision: String,
     tracks: BTreeMap<(String, String), Track>,
+    /// Name of the helm-controller pod whose log gets helm-controller's lines.
+    helm_pod: String,
 }
 
 fn kind(name: &str) -> kinds::KindId {
@@ -138,6 +142,53 @@ fn create_missing(s: &mut Store, obj: Value, now: chrono::DateTime<chrono::Utc>)
     }
 }
 
+/// A core Event about a Flux object, as its controller records it.
+#[allow(clippy::too_many_arguments)] // every field is a distinct Event field
+fn flux_event(
+    api_version: &str,
+    kind_name: &str,
+    ns: &str,
+    name: &str,
+    event_type: &str,
+    reason: &str,
+    message: &str,
+    component: &str,
+    ts: &str,
+) -> Value {
+    json!({
+        "apiVersion": "v1", "kind": "Event",
+        "metadata": {"name": format!("{name}.{}", &uuid::Uuid::new_v4().simple().to_string()[..16]), "namespace": ns},
+        "involvedObject": {"apiVersion": api_version, "kind": kind_name, "name": name, "namespace": ns},
+        "reason": reason, "message": message, "type": event_type,
+        "source": {"component": component}, "reportingComponent": component,
+        "firstTimestamp": ts, "lastTimestamp": ts, "count": 1,
+    })
+}
+
+/// What cert-manager holds once bp-cert-manager is installed: the wildcard issuer and certificate
+/// the runbook's §2.5 / C17 talk about. A scenario overrides them by creating them first.
+fn cert_manager_objects(fqdn: &str, ts: &str) -> Vec<Value> {
+    vec![
+        json!({
+            "apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer",
+            "metadata": {"name": "wildcard-issuer"},
+            "spec": {"acme": {"server": "https://acme-v02.api.letsencrypt.org/directory",
+                              "privateKeySecretRef": {"name": "wildcard-issuer-account-key"},
+                              "solvers": [{"dns01": {"webhook": {"groupName": "acme.openova.io", "solverName": "powerdns"}}}]}},
+            "status": {"conditions": [{"type": "Ready", "status": "True", "reason": "ACMEAccountRegistered",
+                                       "message": "The ACME account was registered with the ACME server", "lastTransitionTime": ts}]},
+        }),
+        json!({
+            "apiVersion": "cert-manager.io/v1", "kind": "Certificate",
+            "metadata": {"name": "wildcard", "namespace": "cert-manager"},
+            "spec": {"secretName": "wildcard-tls", "dnsNames": [fqdn, format!("*.{fqdn}")],
+                     "issuerRef": {"kind": "ClusterIssuer", "name": "wildcard-issuer"}},
+            "status": {"conditions": [{"type": "Ready", "status": "True", "reason": "Ready",
+                                       "message": "Certificate is up to date and has not expired", "lastTransitionTime": ts}]},
+        }),
+    ]
+}
+
 fn running_pod(
     name: &str,
     ns: &str,
@@ -158,6 +209,18 @@ fn running_pod(
                                    "restartCount": 0, "state": {"running": {"startedAt": now}}}],
         },
     })
+}
+
+/// Seconds from scenario data as a duration: negative or NaN is zero, anything beyond a century is
+/// a century (data must not be able to overflow the clock).
+fn sim_duration(secs: f64) -> Duration {
+    const CENTURY: f64 = 100.0 * 365.0 * 86400.0;
+    let secs = if secs.is_nan() {
+        0.0
+    } else {
+        secs.clamp(0.0, CENTURY)
+    };
+    Duration::from_secs_f64(secs)
 }
 
 /// A stable ReplicaSet-style pod name suffix (`5d8f7b9c4-x2k9p`) derived from `seed`.
@@ -181,7 +244,12 @@ impl Reconciler {
             uuid::Uuid::new_v4().simple(),
             &uuid::Uuid::new_v4().simple().to_string()[..8]
         );
+        let helm_pod = format!(
+            "helm-controller-{}",
+            pod_suffix(&format!("{}/helm-controller", cluster.name()))
+        );
         Reconciler {
+            helm_pod,
             cluster,
             scenario,
             kit,
@@ -190,6 +258,29 @@ impl Reconciler {
             revision,
             tracks: BTreeMap::new(),
         }
+    }
+
+    /// A helm-controller log line (Flux's JSON logger shape) about one HelmRelease.
+    fn helm_log(
+        &self,
+        level: &str,
+        msg: &str,
+        ns: &str,
+        name: &str,
+        error: Option<&str>,
+        ts: &str,
+    ) {
+        let mut line = json!({
+            "level": level, "ts": ts, "msg": msg,
+            "controller": "helmrelease", "controllerGroup": "helm.toolkit.fluxcd.io", "controllerKind": "HelmRelease",
+            "HelmRelease": {"name": name, "namespace": ns}, "namespace": ns, "name": name,
+            "reconcileID": uuid::Uuid::new_v4().to_string(),
+        });
+        if let Some(e) = error {
+            line["error"] = json!(e);
+        }
+        self.cluster
+            .append_pod_log("flux-system", &self.helm_pod, &line.to_string());
     }
 
     fn slug(&self) -> String {
@@ -269,9 +360,8 @@ impl Reconciler {
         if !self.scenario.flux {
             return None;
         }
-        let half =
-            self.start + Duration::from_secs_f64(self.scenario.bootstrap_seconds.max(0.0) / 2.0);
-        let full = self.start + Duration::from_secs_f64(self.scenario.bootstrap_seconds.max(0.0));
+        let half = self.start + sim_duration(self.scenario.bootstrap_seconds / 2.0);
+        let full = self.start + sim_duration(self.scenario.bootstrap_seconds);
         let git = self.scenario.git_repository_name();
         let ks = self.scenario.kustomization_name();
         if self.stage == 1 {
@@ -299,6 +389,7 @@ impl Reconciler {
                 ),
             };
             let conds: Vec<Cond> = conds.into_iter().filter(|c| !c.2.is_empty()).collect();
+            let git_fault = &self.scenario.git_repository_fault;
             self.cluster.inner.write(|s| {
                 let existing = s.get(kind("GitRepository"), "flux-system", &git).and_then(|o| o.get("status").cloned());
                 let mut fields = json!({"observedGeneration": 1, "conditions": conditions_value(existing.as_ref(), &conds, 1, &ts)});
@@ -306,6 +397,11 @@ impl Reconciler {
                     fields["artifact"] = artifact;
                 }
                 write_status(s, "GitRepository", "flux-system", &git, fields);
+                if let Some(FluxFault { reason, message }) = git_fault {
+                    let ev = flux_event("source.toolkit.fluxcd.io/v1", "GitRepository", "flux-system", &git,
+                                        "Warning", reason, message, "source-controller", &ts);
+                    create_missing(s, ev, wall);
+                }
             });
             self.stage = 2;
         }
@@ -335,10 +431,15 @@ impl Reconciler {
             self.cluster.inner.write(|s| {
                 let existing = s.get(kind("Kustomization"), "flux-system", &ks).and_then(|o| o.get("status").cloned());
                 let fields = match &failure {
-                    Some((reason, message)) => json!({
-                        "observedGeneration": 1,
-                        "conditions": conditions_value(existing.as_ref(), &[condition("Ready", "False", reason, message)], 1, &ts),
-                    }),
+                    Some((reason, message)) => {
+                        let ev = flux_event("kustomize.toolkit.fluxcd.io/v1", "Kustomization", "flux-system", &ks,
+                                            "Warning", reason, message, "kustomize-controller", &ts);
+                        create_missing(s, ev, wall);
+                        json!({
+                            "observedGeneration": 1,
+                            "conditions": conditions_value(existing.as_ref(), &[condition("Ready", "False", reason, message)], 1, &ts),
+                        })
+                    }
                     None => {
                         for o in kit_objects {
                             create_missing(s, o, wall);
@@ -522,11 +623,13 @@ impl Reconciler {
             requested_at: requested.clone(),
             phase: if settled { Phase::Done } else { Phase::Waiting },
             revision: prior_revision,
+            waiting_on: None,
         });
         if track.generation != generation || track.requested_at != requested {
             track.generation = generation;
             track.requested_at = requested.clone();
             track.phase = Phase::Waiting;
+            track.waiting_on = None;
         }
         let release_name = obj
             .pointer("/spec/releaseName")
@@ -582,6 +685,10 @@ impl Reconciler {
                         })
                     })
                 };
+                if not_ready.is_some() && not_ready == track.waiting_on {
+                    return None;
+                }
+                track.waiting_on = not_ready.clone();
                 let (conds, phase) = match not_ready {
                     Some(dep) => (
                         vec![condition(
@@ -610,7 +717,7 @@ impl Reconciler {
                                 condition("Ready", "Unknown", "Progressing", &msg),
                             ],
                             Phase::Installing {
-                                done_at: now + Duration::from_secs_f64(secs.max(0.0)),
+                                done_at: now + sim_duration(secs),
                             },
                         )
                     }
@@ -708,20 +815,36 @@ impl Reconciler {
                     &format!("ghcr.io/openova-io/{chart}:{version}"),
                     ts,
                 );
-                let event = json!({
-                    "apiVersion": "v1", "kind": "Event",
-                    "metadata": {"name": format!("{name}.{}", &uuid::Uuid::new_v4().simple().to_string()[..16]), "namespace": ns},
-                    "involvedObject": {"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease", "name": name, "namespace": ns},
-                    "reason": reason, "message": message, "type": event_type,
-                    "source": {"component": "helm-controller"}, "reportingComponent": "helm-controller",
-                    "firstTimestamp": ts, "lastTimestamp": ts, "count": 1,
-                });
+                let event = flux_event(
+                    "helm.toolkit.fluxcd.io/v2",
+                    "HelmRelease",
+                    ns,
+                    name,
+                    event_type,
+                    &reason,
+                    &message,
+                    "helm-controller",
+                    ts,
+                );
+                let extras = if pods && chart == "bp-cert-manager" {
+                    cert_manager_objects(self.cluster.name(), ts)
+                } else {
+                    Vec::new()
+                };
+                if event_type == "Warning" {
+                    self.helm_log("error", "Reconciler error", ns, name, Some(&message), ts);
+                } else {
+                    self.helm_log("info", &message, ns, name, None, ts);
+                }
                 self.cluster.inner.write(|s| {
                     write_status(s, "HelmRelease", ns, name, fields);
                     if pods {
                         create_missing(s, pod, wall);
                     }
                     create_missing(s, event, wall);
+                    for o in extras {
+                        create_missing(s, o, wall);
+                    }
                 });
                 None
             }
@@ -734,5 +857,18 @@ impl Reconciler {
                 None
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_from_data_never_panic() {
+        assert_eq!(sim_duration(f64::NAN), Duration::ZERO);
+        assert_eq!(sim_duration(-5.0), Duration::ZERO);
+        assert!(sim_duration(f64::INFINITY) > Duration::from_secs(86400 * 365));
+        assert_eq!(sim_duration(1.5), Duration::from_millis(1500));
     }
 }

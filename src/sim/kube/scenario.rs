@@ -181,6 +181,13 @@ impl ClusterScenario {
         Ok(scenario)
     }
 
+    /// Read a scenario file (`.toml`, `.yaml`/`.yml` or `.json`); errors name the file.
+    pub fn load(path: &std::path::Path) -> Result<ClusterScenario, String> {
+        let origin = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{origin}: {e}"))?;
+        ClusterScenario::parse(&text, &origin)
+    }
+
     /// The kit this scenario uses, if any.
     pub fn resolve_kit(&self) -> Result<Option<Kit>, KitError> {
         if let Some(k) = &self.kit_inline {
@@ -206,6 +213,25 @@ impl ClusterScenario {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_readme_example_parses() {
+        let readme = include_str!("../../../fixtures/kits/README.md");
+        let block = readme
+            .split("```toml")
+            .nth(2)
+            .and_then(|b| b.split("```").next())
+            .expect("second toml block");
+        let s = ClusterScenario::parse(block, "README.md").expect("README example parses");
+        assert_eq!(s.releases["bp-harbor"].install_seconds, Some(600.0));
+        assert_eq!(s.objects.len(), 1);
+        let kit_block = readme
+            .split("```toml")
+            .nth(1)
+            .and_then(|b| b.split("```").next())
+            .expect("kit block");
+        assert!(kit_block.contains("[[release]]"));
+    }
 
     #[test]
     fn parses_the_documented_toml() {

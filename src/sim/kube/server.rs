@@ -17,7 +17,8 @@ use super::cluster::{ClusterInner, RequestRecord};
 use super::kinds::{self, KindId, KindInfo};
 use super::query::{FieldSelector, LabelSelector, Params};
 use super::status::ApiError;
-use super::store::{Filter, PatchBody, StoredEvent, WriteMode};
+use super::store::{Filter, PatchBody, StoredEvent, WriteMode, event_line};
+use super::table;
 
 /// How often an idle watch that asked for bookmarks gets one (the real apiserver: about a minute).
 const BOOKMARK_INTERVAL: Duration = Duration::from_secs(60);
@@ -30,6 +31,7 @@ pub(crate) fn router(cluster: Arc<ClusterInner>) -> Router {
 #[derive(Debug, Clone, PartialEq)]
 enum Target {
     Version,
+    OpenApiV2,
     CoreVersions,
     GroupList,
     Group(String),
@@ -44,12 +46,17 @@ enum Target {
         name: String,
         status: bool,
     },
+    PodLog {
+        namespace: String,
+        name: String,
+    },
 }
 
 fn parse_target(path: &str) -> Result<Target, ApiError> {
     let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     let (group, version, rest): (&str, &str, &[&str]) = match segs.as_slice() {
         ["version"] => return Ok(Target::Version),
+        ["openapi", "v2"] | ["swagger-2.0.0.pb-v1"] => return Ok(Target::OpenApiV2),
         ["api"] => return Ok(Target::CoreVersions),
         ["apis"] => return Ok(Target::GroupList),
         ["apis", g] => {
@@ -89,11 +96,15 @@ fn parse_target(path: &str) -> Result<Target, ApiError> {
                     name: name.to_string(),
                     status: false,
                 }),
-                [name, "status"] => Ok(Target::Object {
+                [name, "status"] if kinds::info(kind).status_subresource => Ok(Target::Object {
                     kind,
                     namespace: ns.to_string(),
                     name: name.to_string(),
                     status: true,
+                }),
+                [name, "log"] if group.is_empty() && *plural == "pods" => Ok(Target::PodLog {
+                    namespace: ns.to_string(),
+                    name: name.to_string(),
                 }),
                 _ => Err(ApiError::unknown_path()),
             }
@@ -109,7 +120,7 @@ fn parse_target(path: &str) -> Result<Target, ApiError> {
             }
             let status = match tail {
                 [] => false,
-                ["status"] => true,
+                ["status"] if kinds::info(kind).status_subresource => true,
                 _ => return Err(ApiError::unknown_path()),
             };
             Ok(Target::Object {
@@ -189,19 +200,27 @@ fn route(
     let target = parse_target(path)?;
     match (&target, method.clone()) {
         (Target::Version, Method::GET) => Ok(json_response(200, &version_doc())),
+        (Target::OpenApiV2, Method::GET) => Ok(openapi_v2(headers)),
         (Target::CoreVersions, Method::GET) => Ok(json_response(200, &core_versions(c))),
         (Target::GroupList, Method::GET) => Ok(json_response(200, &group_list())),
         (Target::Group(g), Method::GET) => Ok(json_response(200, &group_doc(g))),
         (Target::ResourceList(g, v), Method::GET) => Ok(json_response(200, &resource_list(g, v))),
         (Target::Collection { kind, namespace }, Method::GET) => {
             if params.bool("watch")? {
-                watch(c, *kind, namespace.clone(), params, None)
+                watch(
+                    c,
+                    *kind,
+                    namespace.clone(),
+                    params,
+                    None,
+                    wants_table(headers),
+                )
             } else {
-                list(c, *kind, namespace.clone(), params)
+                list(c, *kind, namespace.clone(), params, wants_table(headers))
             }
         }
         (Target::Collection { kind, namespace }, Method::POST) => {
-            let obj = parse_body(&body)?;
+            let obj = parse_write_body(headers, &body)?;
             let mode = write_mode(c, false);
             let now = c.clock.now();
             let ns = namespace.clone().unwrap_or_default();
@@ -218,7 +237,14 @@ fn route(
             Method::GET,
         ) if params.bool("watch")? => {
             let ns = (!namespace.is_empty()).then(|| namespace.clone());
-            watch(c, *kind, ns, params, Some(name.clone()))
+            watch(
+                c,
+                *kind,
+                ns,
+                params,
+                Some(name.clone()),
+                wants_table(headers),
+            )
         }
         (
             Target::Object {
@@ -228,11 +254,19 @@ fn route(
                 ..
             },
             Method::GET,
-        ) => c
-            .store()
-            .get(*kind, namespace, name)
-            .map(|o| json_response(200, &o))
-            .ok_or_else(|| ApiError::not_found(kinds::info(*kind), name)),
+        ) => {
+            let obj = c
+                .store()
+                .get(*kind, namespace, name)
+                .ok_or_else(|| ApiError::not_found(kinds::info(*kind), name))?;
+            if wants_table(headers) {
+                let rv = c.store().resource_version();
+                let t = table::table(kinds::info(*kind), &[&obj], rv, None, c.clock.now());
+                Ok(json_response(200, &t))
+            } else {
+                Ok(json_response(200, &obj))
+            }
+        }
         (
             Target::Object {
                 kind,
@@ -242,7 +276,7 @@ fn route(
             },
             Method::PUT,
         ) => {
-            let obj = parse_body(&body)?;
+            let obj = parse_write_body(headers, &body)?;
             let mode = write_mode(c, *status);
             let out = c.write(|s| s.replace(*kind, namespace, name, obj, mode))?;
             Ok(json_response(200, &out))
@@ -268,8 +302,77 @@ fn route(
             let out = c.write(|s| s.delete(*kind, namespace, name))?;
             Ok(json_response(200, &out))
         }
+        (Target::PodLog { namespace, name }, Method::GET) => pod_log(c, namespace, name, params),
         _ => Err(ApiError::method_not_allowed()),
     }
+}
+
+/// `GET .../pods/{name}/log` with `tailLines` and `follow`: plain text, one line per log line.
+fn pod_log(
+    c: &Arc<ClusterInner>,
+    namespace: &str,
+    name: &str,
+    params: &Params,
+) -> Result<Response, ApiError> {
+    let pod_kind = kinds::by_kind("Pod", Some("v1")).ok_or_else(ApiError::unknown_path)?;
+    if c.store().get(pod_kind, namespace, name).is_none() {
+        return Err(ApiError::not_found(kinds::info(pod_kind), name));
+    }
+    let follow = params.bool("follow")?;
+    let tail = params.u64("tailLines")?;
+    let mut ticks = c.pod_log_tick.subscribe();
+    let (lines, mut next) = c.pod_log_since(namespace, name, 0);
+    let skip = tail.map_or(0, |t| lines.len().saturating_sub(t as usize));
+    let text = |lines: &[String]| -> Bytes {
+        let mut out = String::new();
+        for l in lines {
+            out.push_str(l);
+            out.push('\n');
+        }
+        Bytes::from(out)
+    };
+    let first = text(&lines[skip..]);
+    let mut resp = if !follow {
+        Response::new(Body::from(first))
+    } else {
+        let kill = c.control().listening_kill().ok_or_else(|| {
+            ApiError::new(503, "ServiceUnavailable", "apiserver is shutting down")
+        })?;
+        let (tx, rx) = mpsc::channel::<Chunk>(64);
+        let c2 = c.clone();
+        let (ns, pod) = (namespace.to_string(), name.to_string());
+        tokio::spawn(async move {
+            let mut kill = kill;
+            if !first.is_empty() && tx.send(Ok(first)).await.is_err() {
+                return;
+            }
+            loop {
+                tokio::select! {
+                    changed = ticks.changed() => {
+                        if changed.is_err() {
+                            return;
+                        }
+                        let (lines, after) = c2.pod_log_since(&ns, &pod, next);
+                        next = after;
+                        if !lines.is_empty() && tx.send(Ok(text(&lines))).await.is_err() {
+                            return;
+                        }
+                    }
+                    _ = &mut kill => {
+                        let _ = tx.send(Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "apiserver went down"))).await;
+                        return;
+                    }
+                    _ = tx.closed() => return,
+                }
+            }
+        });
+        Response::new(Body::from_stream(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        ))
+    };
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    Ok(resp)
 }
 
 fn write_mode(c: &ClusterInner, status: bool) -> WriteMode {
@@ -280,6 +383,25 @@ fn write_mode(c: &ClusterInner, status: bool) -> WriteMode {
     } else {
         WriteMode::Main
     }
+}
+
+/// Create/replace bodies: JSON or YAML. Protobuf (newer kubectl's default for built-in kinds) is
+/// refused with 415, on which client-go falls back to JSON.
+fn parse_write_body(headers: &HeaderMap, body: &[u8]) -> Result<Value, ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if content_type.contains("protobuf") || content_type.contains("cbor") {
+        return Err(ApiError::new(
+            415,
+            "UnsupportedMediaType",
+            format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got {content_type:?})"
+            ),
+        ));
+    }
+    parse_body(body)
 }
 
 fn parse_body(body: &[u8]) -> Result<Value, ApiError> {
@@ -379,17 +501,45 @@ fn list_kind_doc(
     })
 }
 
+fn wants_table(headers: &HeaderMap) -> bool {
+    table::wants_table(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()))
+}
+
+/// A watch line re-rendered as a one-row Table for kubectl (ERROR and BOOKMARK lines pass as they are).
+fn table_line(info: &KindInfo, line: Bytes, now: chrono::DateTime<chrono::Utc>) -> Bytes {
+    let Ok(ev) = serde_json::from_slice::<Value>(&line) else {
+        return line;
+    };
+    let ty = ev["type"].as_str().unwrap_or("");
+    if ty == "ERROR" || ty == "BOOKMARK" {
+        return line;
+    }
+    event_line(ty, &table::table(info, &[&ev["object"]], 0, None, now))
+}
+
 fn list(
     c: &Arc<ClusterInner>,
     kind: KindId,
     namespace: Option<String>,
     params: &Params,
+    as_table: bool,
 ) -> Result<Response, ApiError> {
     let filter = filter_from(params, namespace, None)?;
     let limit = params.u64("limit")?;
     let page = c
         .store()
         .list(kind, &filter, limit, params.get("continue"))?;
+    if as_table {
+        let refs: Vec<&Value> = page.items.iter().map(|o| &**o).collect();
+        let t = table::table(
+            kinds::info(kind),
+            &refs,
+            page.resource_version,
+            page.continue_token.as_deref(),
+            c.clock.now(),
+        );
+        return Ok(json_response(200, &t));
+    }
     let items = page.items.iter().map(|o| (**o).clone()).collect();
     Ok(json_response(
         200,
@@ -401,13 +551,6 @@ fn list(
             page.remaining,
         ),
     ))
-}
-
-fn event_line(event_type: &str, object: &Value) -> Bytes {
-    let mut line =
-        serde_json::to_vec(&json!({"type": event_type, "object": object})).unwrap_or_default();
-    line.push(b'\n');
-    Bytes::from(line)
 }
 
 fn bookmark(info: &KindInfo, rv: u64, initial_end: bool) -> Bytes {
@@ -431,11 +574,14 @@ fn watch(
     namespace: Option<String>,
     params: &Params,
     name: Option<String>,
+    as_table: bool,
 ) -> Result<Response, ApiError> {
     let info = kinds::info(kind);
     let filter = filter_from(params, namespace, name)?;
     let bookmarks = params.bool("allowWatchBookmarks")?;
     let send_initial = params.bool("sendInitialEvents")?;
+    // `sendInitialEvents=false` without a resourceVersion: start now, no synthetic ADDED events.
+    let no_initial = params.get("sendInitialEvents").is_some() && !send_initial;
     let timeout = params.u64("timeoutSeconds")?.map(Duration::from_secs);
     let rv_param = params.get("resourceVersion").map(str::to_string);
     let start_rv: Option<u64> = match rv_param.as_deref() {
@@ -467,6 +613,7 @@ fn watch(
                     failed_at_start = true;
                 }
             },
+            None if no_initial => {}
             _ => {
                 for obj in store.list_all(kind, &filter) {
                     opening.push(event_line("ADDED", &obj));
@@ -480,8 +627,16 @@ fn watch(
     };
     let (tx, rx) = mpsc::channel::<Chunk>(64);
     let c2 = c.clone();
+    let render = move |line: Bytes, c: &ClusterInner| {
+        if as_table {
+            table_line(info, line, c.clock.now())
+        } else {
+            line
+        }
+    };
     tokio::spawn(async move {
         for line in opening {
+            let line = render(line, &c2);
             if tx.send(Ok(line)).await.is_err() {
                 return;
             }
@@ -489,8 +644,14 @@ fn watch(
         if failed_at_start {
             return;
         }
-        let deadline = timeout.map(|t| Instant::now() + t);
-        let mut next_bookmark = Instant::now() + BOOKMARK_INTERVAL;
+        // An absurd timeoutSeconds (overflowing the clock) means no timeout, not a panic.
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+        let interval = c2
+            .options
+            .bookmark_interval
+            .unwrap_or(BOOKMARK_INTERVAL)
+            .max(Duration::from_millis(10));
+        let mut next_bookmark = Instant::now() + interval;
         let mut kill = kill;
         loop {
             tokio::select! {
@@ -514,7 +675,7 @@ fn watch(
                         }
                     };
                     for line in lines {
-                        if tx.send(Ok(line)).await.is_err() {
+                        if tx.send(Ok(render(line, &c2))).await.is_err() {
                             return;
                         }
                     }
@@ -523,7 +684,7 @@ fn watch(
                     }
                 }
                 _ = tokio::time::sleep_until(next_bookmark), if bookmarks => {
-                    next_bookmark = Instant::now() + BOOKMARK_INTERVAL;
+                    next_bookmark = Instant::now() + interval;
                     if tx.send(Ok(bookmark(info, last_rv, false))).await.is_err() {
                         return;
                     }
@@ -553,7 +714,42 @@ fn watch(
 }
 
 fn stored_line(e: &StoredEvent) -> Bytes {
-    event_line(e.event_type.as_str(), &e.object)
+    e.line.clone()
+}
+
+/// A minimal OpenAPI v2 document: no definitions, so clients skip schema validation of our kinds
+/// (as they do for CRDs without schemas). kubectl asks for the gnostic protobuf encoding.
+fn openapi_v2(headers: &HeaderMap) -> Response {
+    const TITLE: &str = "Kubernetes";
+    const VERSION: &str = "v1.33.5+k3s1";
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !accept.contains("protobuf") {
+        return json_response(
+            200,
+            &json!({"swagger": "2.0", "info": {"title": TITLE, "version": VERSION}, "paths": {}, "definitions": {}}),
+        );
+    }
+    // Hand-encoded protobuf: Document{swagger(1)="2.0", info(2)=Info{title(1), version(2)}}.
+    fn field(out: &mut Vec<u8>, tag: u8, bytes: &[u8]) {
+        out.push(tag);
+        out.push(bytes.len() as u8);
+        out.extend_from_slice(bytes);
+    }
+    let mut info = Vec::new();
+    field(&mut info, 0x0a, TITLE.as_bytes());
+    field(&mut info, 0x12, VERSION.as_bytes());
+    let mut doc = Vec::new();
+    field(&mut doc, 0x0a, b"2.0");
+    field(&mut doc, 0x12, &info);
+    let mut resp = Response::new(Body::from(doc));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    resp
 }
 
 fn version_doc() -> Value {
