@@ -136,6 +136,37 @@ impl FleetHandle {
         actions::perform(client, &self.audit_log, fqdn, target, action).await
     }
 
+    /// Events about one object (HelmRelease detail view), newest first; read on demand.
+    pub async fn object_events(
+        &self,
+        fqdn: &str,
+        target: &ObjectRef,
+    ) -> anyhow::Result<Vec<super::ondemand::EventView>> {
+        let client = self.client(fqdn).await?;
+        super::ondemand::object_events(client, target)
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "{fqdn}: events of {}/{}: {e}",
+                    target.namespace,
+                    target.name
+                )
+            })
+    }
+
+    /// Pods of one namespace of one Sovereign; read on demand.
+    pub async fn pods(
+        &self,
+        fqdn: &str,
+        namespace: &str,
+        label_selector: Option<&str>,
+    ) -> anyhow::Result<Vec<super::ondemand::PodView>> {
+        let client = self.client(fqdn).await?;
+        super::ondemand::pods(client, namespace, label_selector)
+            .await
+            .map_err(|e| anyhow::anyhow!("{fqdn}: pods in {namespace}: {e}"))
+    }
+
     pub fn audit_log(&self) -> &Path {
         &self.audit_log
     }

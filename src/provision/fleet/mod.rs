@@ -12,9 +12,11 @@ pub mod events;
 pub mod hub;
 pub mod model;
 pub mod objects;
+pub mod ondemand;
 
 pub use actions::{AuditRecord, FluxAction, ObjectRef};
 pub use cluster::WatchTuning;
 pub use events::FleetEvent;
 pub use hub::{Fleet, FleetHandle, FleetOptions, FleetSnapshot};
 pub use objects::FluxKind;
+pub use ondemand::{EventView, PodView};
