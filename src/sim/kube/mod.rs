@@ -1,1 +1,109 @@
 //! Simulated Kubernetes apiservers (one plain-HTTP listener per cluster) and a Flux-like reconciler.
+//!
+//! [`KubeSim`] hosts many clusters in one process. Each [`SimCluster`] serves discovery, list/get/
+//! create/replace/patch/delete and watch for the kinds of [`kinds::KINDS`] on its own
+//! `http://127.0.0.1:PORT`, and offers a Rust control surface (down/up/restart, latency, 401,
+//! compaction, request log, direct CRUD). Nothing runs while nothing happens: watches and the
+//! reconciler sleep on change notifications and timers only.
+//!
+//! ```no_run
+//! # async fn demo() -> anyhow::Result<()> {
+//! use sovtui::sim::{clock::SimClock, kube::{KubeSim, ClusterScenario}};
+//! let sim = KubeSim::new(SimClock::new(60.0));
+//! let cluster = sim.add_cluster("omantel.omani.works", ClusterScenario::bootstrap_kit()).await?;
+//! println!("{}", cluster.url());
+//! # Ok(()) }
+//! ```
+
+pub mod cluster;
+pub mod kinds;
+mod listener;
+pub mod query;
+mod server;
+pub mod status;
+pub mod store;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+pub use cluster::{ClusterOptions, RequestRecord, SimCluster, kubeconfig_yaml};
+pub use status::ApiError;
+
+use crate::sim::clock::SimClock;
+
+/// Hosts any number of simulated clusters, added and removed at run time.
+#[derive(Clone)]
+pub struct KubeSim {
+    clock: SimClock,
+    clusters: Arc<Mutex<BTreeMap<String, SimCluster>>>,
+}
+
+impl std::fmt::Debug for KubeSim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KubeSim")
+            .field("clusters", &self.urls())
+            .finish()
+    }
+}
+
+impl KubeSim {
+    /// A host whose clusters all run on `clock`.
+    pub fn new(clock: SimClock) -> KubeSim {
+        KubeSim {
+            clock,
+            clusters: Arc::new(Mutex::new(BTreeMap::new())),
+        }
+    }
+
+    pub fn clock(&self) -> &SimClock {
+        &self.clock
+    }
+
+    fn map(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, SimCluster>> {
+        self.clusters.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Add an empty cluster (no objects, no reconciler) listening on a free port.
+    pub async fn add_empty_cluster(
+        &self,
+        name: &str,
+        options: ClusterOptions,
+    ) -> std::io::Result<SimCluster> {
+        if let Some(old) = self.remove_cluster(name) {
+            tracing::debug!(cluster = %old.name(), "replacing simulated cluster");
+        }
+        let cluster = SimCluster::start(name, self.clock.clone(), options, 0).await?;
+        self.map().insert(name.to_string(), cluster.clone());
+        Ok(cluster)
+    }
+
+    /// Remove a cluster: its port closes and its reconciler stops. Returns it if it existed.
+    pub fn remove_cluster(&self, name: &str) -> Option<SimCluster> {
+        let removed = self.map().remove(name);
+        if let Some(c) = &removed {
+            c.shutdown();
+        }
+        removed
+    }
+
+    pub fn cluster(&self, name: &str) -> Option<SimCluster> {
+        self.map().get(name).cloned()
+    }
+
+    pub fn clusters(&self) -> Vec<SimCluster> {
+        self.map().values().cloned().collect()
+    }
+
+    /// (name, url) of every cluster, sorted by name.
+    pub fn urls(&self) -> Vec<(String, String)> {
+        self.map()
+            .iter()
+            .map(|(n, c)| (n.clone(), c.url()))
+            .collect()
+    }
+
+    /// One kubeconfig with a context per cluster (context name = cluster name).
+    pub fn kubeconfig_yaml(&self) -> String {
+        kubeconfig_yaml(&self.urls())
+    }
+}

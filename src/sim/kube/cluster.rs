@@ -1,0 +1,473 @@
+//! One simulated cluster: its store, its listener and the control surface tests and the world's
+//! control API use (down / up / restart / latency / 401 / compaction / request log / direct CRUD).
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::Value;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use super::kinds::{self, KindId};
+use super::listener::{self, KillableListener};
+use super::server;
+use super::status::ApiError;
+use super::store::{Filter, PatchBody, Store, WriteMode};
+use crate::sim::clock::SimClock;
+
+/// One request the apiserver answered, for tests that check what a client asked.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RequestRecord {
+    /// Simulated time of arrival (RFC 3339).
+    pub at: String,
+    pub method: String,
+    /// Path and query, as sent.
+    pub uri: String,
+    pub status: u16,
+    pub user_agent: Option<String>,
+    /// Whether the request was a watch (its status is that of the stream's start).
+    pub watch: bool,
+}
+
+const REQUEST_LOG_LIMIT: usize = 10_000;
+
+#[derive(Debug)]
+struct Listening {
+    kill: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Control {
+    pub(crate) latency: Duration,
+    pub(crate) unauthorized: bool,
+    port: u16,
+    listening: Option<Listening>,
+}
+
+impl Control {
+    /// A kill switch future for the current listener, or None while down.
+    pub(crate) fn listening_kill(&self) -> Option<listener::KillFuture> {
+        self.listening
+            .as_ref()
+            .map(|l| listener::kill_future(&l.kill))
+    }
+
+    pub(crate) fn port(&self) -> u16 {
+        self.port
+    }
+}
+
+/// Options of one cluster that are not part of its objects.
+#[derive(Debug, Clone, Default)]
+pub struct ClusterOptions {
+    /// Let writes to the main resource change `status` (and creates keep it) even for kinds with a
+    /// status subresource. Real apiservers do not; kubectl 1.20 has no `--subresource`, so a
+    /// scenario that wants status edits from old kubectl can turn this on.
+    pub lenient_status: bool,
+    /// Watch events kept for resumption (default [`super::store::DEFAULT_HISTORY_LIMIT`]).
+    pub history_limit: Option<usize>,
+}
+
+pub(crate) struct ClusterInner {
+    pub(crate) name: String,
+    pub(crate) clock: SimClock,
+    pub(crate) options: ClusterOptions,
+    store: Mutex<Store>,
+    /// Bumped on every change to the store (and on compaction): watches and the reconciler wait on it.
+    pub(crate) changes: watch::Sender<u64>,
+    pub(crate) control: Mutex<Control>,
+    log: Mutex<VecDeque<RequestRecord>>,
+    /// Tells the reconciler (and anything else bound to this cluster) to stop.
+    pub(crate) removed: watch::Sender<bool>,
+    /// The apiserver's up/down state, for in-cluster controllers that talk to it.
+    pub(crate) up: watch::Sender<bool>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Poisoning only follows a panic elsewhere; the data stays usable for a simulator.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl ClusterInner {
+    pub(crate) fn store(&self) -> MutexGuard<'_, Store> {
+        lock(&self.store)
+    }
+
+    pub(crate) fn control(&self) -> MutexGuard<'_, Control> {
+        lock(&self.control)
+    }
+
+    /// Run a write against the store and wake watchers if it changed anything.
+    pub(crate) fn write<T>(&self, f: impl FnOnce(&mut Store) -> T) -> T {
+        let (out, changed) = {
+            let mut store = self.store();
+            let (rv, epoch) = (store.resource_version(), store.epoch());
+            let out = f(&mut store);
+            (
+                out,
+                rv != store.resource_version() || epoch != store.epoch(),
+            )
+        };
+        if changed {
+            self.changes.send_modify(|t| *t += 1);
+        }
+        out
+    }
+
+    pub(crate) fn log_request(&self, record: RequestRecord) {
+        let mut log = lock(&self.log);
+        log.push_back(record);
+        while log.len() > REQUEST_LOG_LIMIT {
+            log.pop_front();
+        }
+    }
+}
+
+/// A cheap-to-clone handle on one simulated cluster.
+#[derive(Clone)]
+pub struct SimCluster {
+    pub(crate) inner: Arc<ClusterInner>,
+}
+
+impl std::fmt::Debug for SimCluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimCluster")
+            .field("name", &self.inner.name)
+            .field("url", &self.url())
+            .finish()
+    }
+}
+
+fn kind_id(kind: &str) -> Result<KindId, ApiError> {
+    kinds::by_any_name(kind).ok_or_else(|| {
+        ApiError::new(
+            404,
+            "NotFound",
+            format!("the server doesn't have a resource type \"{kind}\""),
+        )
+    })
+}
+
+fn object_kind(obj: &Value) -> Result<KindId, ApiError> {
+    let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
+    let api_version = obj.get("apiVersion").and_then(Value::as_str);
+    kinds::by_kind(kind, api_version).ok_or_else(|| {
+        ApiError::new(
+            404,
+            "NotFound",
+            format!(
+                "no matches for kind \"{kind}\" in version \"{}\"",
+                api_version.unwrap_or("")
+            ),
+        )
+    })
+}
+
+fn object_namespace(obj: &Value) -> String {
+    obj.pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string()
+}
+
+impl SimCluster {
+    /// Create a cluster and start its listener on 127.0.0.1:`port` (0 = pick a free one).
+    pub(crate) async fn start(
+        name: &str,
+        clock: SimClock,
+        options: ClusterOptions,
+        port: u16,
+    ) -> std::io::Result<SimCluster> {
+        let store = Store::new(
+            options
+                .history_limit
+                .unwrap_or(super::store::DEFAULT_HISTORY_LIMIT),
+        );
+        let cluster = SimCluster {
+            inner: Arc::new(ClusterInner {
+                name: name.to_string(),
+                clock,
+                options,
+                store: Mutex::new(store),
+                changes: watch::Sender::new(0),
+                control: Mutex::new(Control {
+                    latency: Duration::ZERO,
+                    unauthorized: false,
+                    port,
+                    listening: None,
+                }),
+                log: Mutex::new(VecDeque::new()),
+                removed: watch::Sender::new(false),
+                up: watch::Sender::new(false),
+            }),
+        };
+        cluster.up().await?;
+        Ok(cluster)
+    }
+
+    /// The cluster's name (the Sovereign FQDN in the world).
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// `http://127.0.0.1:PORT` — stable across `down`/`up`/`restart`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port())
+    }
+
+    pub fn port(&self) -> u16 {
+        self.inner.control().port
+    }
+
+    /// The clock the cluster's timestamps and reconciler run on.
+    pub fn clock(&self) -> &SimClock {
+        &self.inner.clock
+    }
+
+    /// A kubeconfig with one context named after the cluster, plain HTTP, no credentials.
+    pub fn kubeconfig_yaml(&self) -> String {
+        kubeconfig_yaml(&[(self.name().to_string(), self.url())])
+    }
+
+    /// Whether the listener is accepting connections.
+    pub fn is_up(&self) -> bool {
+        self.inner.control().listening.is_some()
+    }
+
+    /// Start listening again on the same port (no-op if already up).
+    pub async fn up(&self) -> std::io::Result<()> {
+        let port = {
+            let control = self.inner.control();
+            if control.listening.is_some() {
+                return Ok(());
+            }
+            control.port
+        };
+        let tcp = listener::bind(port)?;
+        let bound = tcp.local_addr()?.port();
+        let kill = watch::Sender::new(false);
+        let router = server::router(self.inner.clone());
+        let killable = KillableListener {
+            inner: tcp,
+            kill: kill.clone(),
+        };
+        let task = tokio::spawn(async move {
+            if let Err(e) = axum::serve(killable, router).await {
+                tracing::warn!(error = %e, "sim apiserver stopped");
+            }
+        });
+        {
+            let mut control = self.inner.control();
+            control.port = bound;
+            control.listening = Some(Listening { kill, task });
+        }
+        self.inner.up.send_replace(true);
+        tracing::debug!(cluster = %self.name(), port = bound, "sim apiserver up");
+        Ok(())
+    }
+
+    /// Take the apiserver down: the port refuses connections and every open connection
+    /// (including watch streams) is cut. Objects are kept.
+    pub fn down(&self) {
+        let listening = self.inner.control().listening.take();
+        if let Some(l) = listening {
+            l.kill.send_replace(true);
+            l.task.abort();
+        }
+        self.inner.up.send_replace(false);
+        tracing::debug!(cluster = %self.name(), "sim apiserver down");
+    }
+
+    /// Restart the apiserver on the same port. With `keep_history = false` the new apiserver's
+    /// watch cache starts empty, so clients resuming from an older resourceVersion get 410 and re-list.
+    pub async fn restart(&self, keep_history: bool) -> std::io::Result<()> {
+        self.down();
+        if !keep_history {
+            self.inner.write(|s| s.compact());
+        }
+        // The aborted accept task releases the socket asynchronously; retry the bind briefly.
+        let mut last = None;
+        for _ in 0..50 {
+            match self.up().await {
+                Ok(()) => return Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+                    last = Some(e);
+                    tokio::task::yield_now().await;
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| std::io::Error::other("restart failed")))
+    }
+
+    /// Add latency (real time) before every answer.
+    pub fn set_latency(&self, latency: Duration) {
+        self.inner.control().latency = latency;
+    }
+
+    /// Answer every request with 401 Unauthorized (expired token) while `on`.
+    pub fn set_unauthorized(&self, on: bool) {
+        self.inner.control().unauthorized = on;
+    }
+
+    /// Drop the watch history: open watches receive an in-stream 410 Expired, and resuming
+    /// from any older resourceVersion is refused until the client re-lists.
+    pub fn compact_history(&self) {
+        self.inner.write(|s| s.compact());
+    }
+
+    /// The requests answered so far (bounded to the most recent 10 000).
+    pub fn request_log(&self) -> Vec<RequestRecord> {
+        lock(&self.inner.log).iter().cloned().collect()
+    }
+
+    pub fn clear_request_log(&self) {
+        lock(&self.inner.log).clear();
+    }
+
+    /// The current resourceVersion.
+    pub fn resource_version(&self) -> u64 {
+        self.inner.store().resource_version()
+    }
+
+    /// Get one object. `kind` may be a kind, plural, singular or short name (`hr`).
+    pub fn get(&self, kind: &str, namespace: &str, name: &str) -> Option<Value> {
+        let k = kind_id(kind).ok()?;
+        self.inner
+            .store()
+            .get(k, namespace, name)
+            .map(|o| (*o).clone())
+    }
+
+    /// All objects of a kind, in one namespace or (`None`) all of them.
+    pub fn list(&self, kind: &str, namespace: Option<&str>) -> Result<Vec<Value>, ApiError> {
+        let k = kind_id(kind)?;
+        let filter = Filter {
+            namespace: namespace.map(str::to_string),
+            ..Filter::default()
+        };
+        Ok(self
+            .inner
+            .store()
+            .list_all(k, &filter)
+            .into_iter()
+            .map(|o| (*o).clone())
+            .collect())
+    }
+
+    /// Create the object, or replace it (status included) if it exists. The kind comes from the
+    /// object's `apiVersion`/`kind`; a missing namespace is created first.
+    pub fn apply(&self, obj: Value) -> Result<Value, ApiError> {
+        let k = object_kind(&obj)?;
+        let info = kinds::info(k);
+        let ns = object_namespace(&obj);
+        let name = obj
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let now = self.inner.clock.now();
+        let out = self.inner.write(|s| {
+            if info.namespaced {
+                ensure_namespace(s, &ns, now);
+            }
+            if !name.is_empty() && s.get(k, &ns, &name).is_some() {
+                let mut obj = obj;
+                if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+                    meta.remove("resourceVersion");
+                }
+                s.replace(k, &ns, &name, obj, WriteMode::All)
+            } else {
+                s.create(k, &ns, obj, WriteMode::All, true, now)
+            }
+        })?;
+        Ok((*out).clone())
+    }
+
+    /// Merge-patch an object (status included).
+    pub fn merge_patch(
+        &self,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+        patch: Value,
+    ) -> Result<Value, ApiError> {
+        let k = kind_id(kind)?;
+        let out = self
+            .inner
+            .write(|s| s.patch(k, namespace, name, &PatchBody::Merge(patch), WriteMode::All))?;
+        Ok((*out).clone())
+    }
+
+    /// Delete an object.
+    pub fn delete(&self, kind: &str, namespace: &str, name: &str) -> Result<Value, ApiError> {
+        let k = kind_id(kind)?;
+        let out = self.inner.write(|s| s.delete(k, namespace, name))?;
+        Ok((*out).clone())
+    }
+
+    /// Wait until `pred` holds for the store's objects, re-checking on every change (no polling).
+    pub async fn wait_for(&self, mut pred: impl FnMut(&SimCluster) -> bool) {
+        let mut rx = self.inner.changes.subscribe();
+        loop {
+            if pred(self) {
+                return;
+            }
+            if rx.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Stop the listener and everything bound to the cluster.
+    pub(crate) fn shutdown(&self) {
+        self.down();
+        self.inner.removed.send_replace(true);
+    }
+}
+
+pub(crate) fn ensure_namespace(s: &mut Store, ns: &str, now: chrono::DateTime<chrono::Utc>) {
+    let Some(nk) = kinds::by_kind("Namespace", Some("v1")) else {
+        return;
+    };
+    if ns.is_empty() || s.get(nk, "", ns).is_some() {
+        return;
+    }
+    let obj = serde_json::json!({
+        "apiVersion": "v1", "kind": "Namespace",
+        "metadata": {"name": ns, "labels": {"kubernetes.io/metadata.name": ns}},
+        "spec": {"finalizers": ["kubernetes"]},
+        "status": {"phase": "Active"},
+    });
+    let _ = s.create(nk, "", obj, WriteMode::All, false, now);
+}
+
+/// A kubeconfig with one plain-HTTP context per (name, url), current context = the first.
+pub fn kubeconfig_yaml(clusters: &[(String, String)]) -> String {
+    let entries: Vec<Value> = clusters
+        .iter()
+        .map(|(n, u)| serde_json::json!({"name": n, "cluster": {"server": u}}))
+        .collect();
+    let users: Vec<Value> = clusters
+        .iter()
+        .map(|(n, _)| serde_json::json!({"name": n, "user": {}}))
+        .collect();
+    let contexts: Vec<Value> = clusters
+        .iter()
+        .map(|(n, _)| serde_json::json!({"name": n, "context": {"cluster": n, "user": n}}))
+        .collect();
+    let doc = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": entries,
+        "users": users,
+        "contexts": contexts,
+        "current-context": clusters.first().map(|(n, _)| n.clone()).unwrap_or_default(),
+        "preferences": {},
+    });
+    serde_yaml::to_string(&doc).unwrap_or_default()
+}

@@ -1,0 +1,739 @@
+//! The HTTP face of a simulated cluster: discovery, CRUD, patch and watch, with Kubernetes
+//! semantics (Status errors, resourceVersions, bookmarks, in-stream 410s).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::Response;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::cluster::{ClusterInner, RequestRecord};
+use super::kinds::{self, KindId, KindInfo};
+use super::query::{FieldSelector, LabelSelector, Params};
+use super::status::ApiError;
+use super::store::{Filter, PatchBody, StoredEvent, WriteMode};
+
+/// How often an idle watch that asked for bookmarks gets one (the real apiserver: about a minute).
+const BOOKMARK_INTERVAL: Duration = Duration::from_secs(60);
+
+pub(crate) fn router(cluster: Arc<ClusterInner>) -> Router {
+    Router::new().fallback(handle).with_state(cluster)
+}
+
+/// What a request path addresses.
+#[derive(Debug, Clone, PartialEq)]
+enum Target {
+    Version,
+    CoreVersions,
+    GroupList,
+    Group(String),
+    ResourceList(String, String),
+    Collection {
+        kind: KindId,
+        namespace: Option<String>,
+    },
+    Object {
+        kind: KindId,
+        namespace: String,
+        name: String,
+        status: bool,
+    },
+}
+
+fn parse_target(path: &str) -> Result<Target, ApiError> {
+    let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let (group, version, rest): (&str, &str, &[&str]) = match segs.as_slice() {
+        ["version"] => return Ok(Target::Version),
+        ["api"] => return Ok(Target::CoreVersions),
+        ["apis"] => return Ok(Target::GroupList),
+        ["apis", g] => {
+            return if kinds::KINDS.iter().any(|k| k.group == *g) {
+                Ok(Target::Group(g.to_string()))
+            } else {
+                Err(ApiError::unknown_path())
+            };
+        }
+        ["api", v, rest @ ..] => ("", *v, rest),
+        ["apis", g, v, rest @ ..] => (*g, *v, rest),
+        _ => return Err(ApiError::unknown_path()),
+    };
+    if !kinds::group_versions().contains(&(group, version)) {
+        return Err(ApiError::unknown_path());
+    }
+    let lookup =
+        |plural: &str| kinds::by_plural(group, version, plural).ok_or_else(ApiError::unknown_path);
+    let namespaced = |k: KindId| kinds::info(k).namespaced;
+    match rest {
+        [] => Ok(Target::ResourceList(group.to_string(), version.to_string())),
+        // /api/v1/namespaces/{ns}/{plural}[/{name}[/status]] — checked before the cluster-scoped
+        // forms because `namespaces/{name}[/status]` is itself a cluster-scoped object path.
+        ["namespaces", ns, plural, tail @ ..] if *plural != "status" || !tail.is_empty() => {
+            let kind = lookup(plural)?;
+            if !namespaced(kind) {
+                return Err(ApiError::unknown_path());
+            }
+            match tail {
+                [] => Ok(Target::Collection {
+                    kind,
+                    namespace: Some(ns.to_string()),
+                }),
+                [name] => Ok(Target::Object {
+                    kind,
+                    namespace: ns.to_string(),
+                    name: name.to_string(),
+                    status: false,
+                }),
+                [name, "status"] => Ok(Target::Object {
+                    kind,
+                    namespace: ns.to_string(),
+                    name: name.to_string(),
+                    status: true,
+                }),
+                _ => Err(ApiError::unknown_path()),
+            }
+        }
+        [plural] => Ok(Target::Collection {
+            kind: lookup(plural)?,
+            namespace: None,
+        }),
+        [plural, name, tail @ ..] => {
+            let kind = lookup(plural)?;
+            if namespaced(kind) {
+                return Err(ApiError::unknown_path());
+            }
+            let status = match tail {
+                [] => false,
+                ["status"] => true,
+                _ => return Err(ApiError::unknown_path()),
+            };
+            Ok(Target::Object {
+                kind,
+                namespace: String::new(),
+                name: name.to_string(),
+                status,
+            })
+        }
+    }
+}
+
+fn json_response(code: u16, body: &Value) -> Response {
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    let mut resp = Response::new(Body::from(bytes));
+    *resp.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+fn error_response(e: &ApiError) -> Response {
+    json_response(e.code, &e.to_status())
+}
+
+async fn handle(
+    State(c): State<Arc<ClusterInner>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (latency, unauthorized) = {
+        let control = c.control();
+        (control.latency, control.unauthorized)
+    };
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    let params = Params::parse(uri.query());
+    let is_watch = params.bool("watch").unwrap_or(false);
+    let resp = if unauthorized {
+        error_response(&ApiError::unauthorized())
+    } else {
+        match route(&c, &method, uri.path(), &params, &headers, body) {
+            Ok(r) => r,
+            Err(e) => error_response(&e),
+        }
+    };
+    c.log_request(RequestRecord {
+        at: c
+            .clock
+            .now()
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        method: method.to_string(),
+        uri: uri.to_string(),
+        status: resp.status().as_u16(),
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
+        watch: is_watch,
+    });
+    resp
+}
+
+fn route(
+    c: &Arc<ClusterInner>,
+    method: &Method,
+    path: &str,
+    params: &Params,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let target = parse_target(path)?;
+    match (&target, method.clone()) {
+        (Target::Version, Method::GET) => Ok(json_response(200, &version_doc())),
+        (Target::CoreVersions, Method::GET) => Ok(json_response(200, &core_versions(c))),
+        (Target::GroupList, Method::GET) => Ok(json_response(200, &group_list())),
+        (Target::Group(g), Method::GET) => Ok(json_response(200, &group_doc(g))),
+        (Target::ResourceList(g, v), Method::GET) => Ok(json_response(200, &resource_list(g, v))),
+        (Target::Collection { kind, namespace }, Method::GET) => {
+            if params.bool("watch")? {
+                watch(c, *kind, namespace.clone(), params, None)
+            } else {
+                list(c, *kind, namespace.clone(), params)
+            }
+        }
+        (Target::Collection { kind, namespace }, Method::POST) => {
+            let obj = parse_body(&body)?;
+            let mode = write_mode(c, false);
+            let now = c.clock.now();
+            let ns = namespace.clone().unwrap_or_default();
+            let created = c.write(|s| s.create(*kind, &ns, obj, mode, true, now))?;
+            Ok(json_response(201, &created))
+        }
+        (
+            Target::Object {
+                kind,
+                namespace,
+                name,
+                ..
+            },
+            Method::GET,
+        ) if params.bool("watch")? => {
+            let ns = (!namespace.is_empty()).then(|| namespace.clone());
+            watch(c, *kind, ns, params, Some(name.clone()))
+        }
+        (
+            Target::Object {
+                kind,
+                namespace,
+                name,
+                ..
+            },
+            Method::GET,
+        ) => c
+            .store()
+            .get(*kind, namespace, name)
+            .map(|o| json_response(200, &o))
+            .ok_or_else(|| ApiError::not_found(kinds::info(*kind), name)),
+        (
+            Target::Object {
+                kind,
+                namespace,
+                name,
+                status,
+            },
+            Method::PUT,
+        ) => {
+            let obj = parse_body(&body)?;
+            let mode = write_mode(c, *status);
+            let out = c.write(|s| s.replace(*kind, namespace, name, obj, mode))?;
+            Ok(json_response(200, &out))
+        }
+        (
+            Target::Object {
+                kind,
+                namespace,
+                name,
+                status,
+            },
+            Method::PATCH,
+        ) => patch(c, *kind, namespace, name, *status, headers, &body),
+        (
+            Target::Object {
+                kind,
+                namespace,
+                name,
+                status: false,
+            },
+            Method::DELETE,
+        ) => {
+            let out = c.write(|s| s.delete(*kind, namespace, name))?;
+            Ok(json_response(200, &out))
+        }
+        _ => Err(ApiError::method_not_allowed()),
+    }
+}
+
+fn write_mode(c: &ClusterInner, status: bool) -> WriteMode {
+    if status {
+        WriteMode::Status
+    } else if c.options.lenient_status {
+        WriteMode::All
+    } else {
+        WriteMode::Main
+    }
+}
+
+fn parse_body(body: &[u8]) -> Result<Value, ApiError> {
+    serde_json::from_slice(body)
+        .or_else(|_| serde_yaml::from_slice::<Value>(body))
+        .map_err(|e| {
+            ApiError::bad_request(format!("the body of the request could not be decoded: {e}"))
+        })
+}
+
+fn patch(
+    c: &Arc<ClusterInner>,
+    kind: KindId,
+    namespace: &str,
+    name: &str,
+    status: bool,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Response, ApiError> {
+    let info = kinds::info(kind);
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_string();
+    let mode = write_mode(c, status);
+    let body_value = || parse_body(body);
+    let patch = match content_type.as_str() {
+        "application/merge-patch+json" => PatchBody::Merge(body_value()?),
+        // Built-in kinds accept strategic merge patches; for the lists we serve a merge is close.
+        "application/strategic-merge-patch+json" if info.group.is_empty() => {
+            PatchBody::Merge(body_value()?)
+        }
+        "application/json-patch+json" => PatchBody::Json(
+            serde_json::from_value(body_value()?)
+                .map_err(|e| ApiError::bad_request(format!("invalid JSON patch: {e}")))?,
+        ),
+        // Server-side apply, approximated: create if missing, else merge the applied fields.
+        "application/apply-patch+yaml" => {
+            let obj = body_value()?;
+            let exists = c.store().get(kind, namespace, name).is_some();
+            if !exists {
+                let now = c.clock.now();
+                let created = c.write(|s| s.create(kind, namespace, obj, mode, true, now))?;
+                return Ok(json_response(201, &created));
+            }
+            PatchBody::Merge(obj)
+        }
+        other => return Err(ApiError::unsupported_media_type(other)),
+    };
+    let out = c.write(|s| s.patch(kind, namespace, name, &patch, mode))?;
+    Ok(json_response(200, &out))
+}
+
+fn filter_from(
+    params: &Params,
+    namespace: Option<String>,
+    name: Option<String>,
+) -> Result<Filter, ApiError> {
+    let mut fields = params.get("fieldSelector").unwrap_or("").to_string();
+    if let Some(n) = name {
+        if !fields.is_empty() {
+            fields.push(',');
+        }
+        fields.push_str(&format!("metadata.name={n}"));
+    }
+    Ok(Filter {
+        namespace,
+        labels: LabelSelector::parse(params.get("labelSelector").unwrap_or(""))?,
+        fields: FieldSelector::parse(&fields)?,
+    })
+}
+
+fn list_kind_doc(
+    info: &KindInfo,
+    rv: u64,
+    items: Vec<Value>,
+    cont: Option<String>,
+    remaining: Option<u64>,
+) -> Value {
+    let mut meta = json!({"resourceVersion": rv.to_string()});
+    if let Some(cont) = cont {
+        meta["continue"] = json!(cont);
+    }
+    if let Some(r) = remaining {
+        meta["remainingItemCount"] = json!(r);
+    }
+    json!({
+        "kind": format!("{}List", info.kind),
+        "apiVersion": info.api_version(),
+        "metadata": meta,
+        "items": items,
+    })
+}
+
+fn list(
+    c: &Arc<ClusterInner>,
+    kind: KindId,
+    namespace: Option<String>,
+    params: &Params,
+) -> Result<Response, ApiError> {
+    let filter = filter_from(params, namespace, None)?;
+    let limit = params.u64("limit")?;
+    let page = c
+        .store()
+        .list(kind, &filter, limit, params.get("continue"))?;
+    let items = page.items.iter().map(|o| (**o).clone()).collect();
+    Ok(json_response(
+        200,
+        &list_kind_doc(
+            kinds::info(kind),
+            page.resource_version,
+            items,
+            page.continue_token,
+            page.remaining,
+        ),
+    ))
+}
+
+fn event_line(event_type: &str, object: &Value) -> Bytes {
+    let mut line =
+        serde_json::to_vec(&json!({"type": event_type, "object": object})).unwrap_or_default();
+    line.push(b'\n');
+    Bytes::from(line)
+}
+
+fn bookmark(info: &KindInfo, rv: u64, initial_end: bool) -> Bytes {
+    let mut meta = json!({"resourceVersion": rv.to_string()});
+    if initial_end {
+        meta["annotations"] = json!({"k8s.io/initial-events-end": "true"});
+    }
+    event_line(
+        "BOOKMARK",
+        &json!({"kind": info.kind, "apiVersion": info.api_version(), "metadata": meta}),
+    )
+}
+
+type Chunk = Result<Bytes, std::io::Error>;
+
+/// Start a watch. The stream is produced by a task that sleeps until the store changes, a
+/// bookmark or the timeout is due, the client goes away or the apiserver goes down.
+fn watch(
+    c: &Arc<ClusterInner>,
+    kind: KindId,
+    namespace: Option<String>,
+    params: &Params,
+    name: Option<String>,
+) -> Result<Response, ApiError> {
+    let info = kinds::info(kind);
+    let filter = filter_from(params, namespace, name)?;
+    let bookmarks = params.bool("allowWatchBookmarks")?;
+    let send_initial = params.bool("sendInitialEvents")?;
+    let timeout = params.u64("timeoutSeconds")?.map(Duration::from_secs);
+    let rv_param = params.get("resourceVersion").map(str::to_string);
+    let start_rv: Option<u64> = match rv_param.as_deref() {
+        None | Some("0") => None,
+        Some(v) => Some(
+            v.parse()
+                .map_err(|_| ApiError::bad_request(format!("invalid resource version: {v:?}")))?,
+        ),
+    };
+    let kill = c
+        .control()
+        .listening_kill()
+        .ok_or_else(|| ApiError::new(503, "ServiceUnavailable", "apiserver is shutting down"))?;
+    let mut changes = c.changes.subscribe();
+
+    // The opening batch is computed now, under one lock, so nothing falls between it and the stream.
+    let mut opening: Vec<Bytes> = Vec::new();
+    let mut failed_at_start = false;
+    let (epoch, mut last_rv) = {
+        let store = c.store();
+        let epoch = store.epoch();
+        let rv = store.resource_version();
+        match start_rv {
+            Some(from) if !send_initial => match store.events_since(kind, from, &filter) {
+                Ok(events) => opening.extend(events.iter().map(|e| stored_line(e))),
+                Err(e) => {
+                    // Expired must come in-stream: an HTTP 410 makes kube-rs retry the same version.
+                    opening.push(event_line("ERROR", &e.to_status()));
+                    failed_at_start = true;
+                }
+            },
+            _ => {
+                for obj in store.list_all(kind, &filter) {
+                    opening.push(event_line("ADDED", &obj));
+                }
+                if send_initial && bookmarks {
+                    opening.push(bookmark(info, rv, true));
+                }
+            }
+        }
+        (epoch, rv)
+    };
+    let (tx, rx) = mpsc::channel::<Chunk>(64);
+    let c2 = c.clone();
+    tokio::spawn(async move {
+        for line in opening {
+            if tx.send(Ok(line)).await.is_err() {
+                return;
+            }
+        }
+        if failed_at_start {
+            return;
+        }
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let mut next_bookmark = Instant::now() + BOOKMARK_INTERVAL;
+        let mut kill = kill;
+        loop {
+            tokio::select! {
+                changed = changes.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    let (lines, done) = {
+                        let store = c2.store();
+                        if store.epoch() != epoch {
+                            let e = ApiError::expired(last_rv, store.oldest_rv());
+                            (vec![event_line("ERROR", &e.to_status())], true)
+                        } else {
+                            match store.events_since(kind, last_rv, &filter) {
+                                Ok(events) => {
+                                    last_rv = store.resource_version();
+                                    (events.iter().map(|e| stored_line(e)).collect(), false)
+                                }
+                                Err(e) => (vec![event_line("ERROR", &e.to_status())], true),
+                            }
+                        }
+                    };
+                    for line in lines {
+                        if tx.send(Ok(line)).await.is_err() {
+                            return;
+                        }
+                    }
+                    if done {
+                        return;
+                    }
+                }
+                _ = tokio::time::sleep_until(next_bookmark), if bookmarks => {
+                    next_bookmark = Instant::now() + BOOKMARK_INTERVAL;
+                    if tx.send(Ok(bookmark(info, last_rv, false))).await.is_err() {
+                        return;
+                    }
+                }
+                _ = async { match deadline { Some(d) => tokio::time::sleep_until(d).await, None => std::future::pending().await } } => {
+                    return;
+                }
+                _ = &mut kill => {
+                    let _ = tx.send(Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "apiserver went down"))).await;
+                    return;
+                }
+                _ = tx.closed() => return,
+            }
+        }
+    });
+    let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
+    let mut resp = Response::new(Body::from_stream(stream));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache, private"),
+    );
+    Ok(resp)
+}
+
+fn stored_line(e: &StoredEvent) -> Bytes {
+    event_line(e.event_type.as_str(), &e.object)
+}
+
+fn version_doc() -> Value {
+    json!({
+        "major": "1",
+        "minor": "33",
+        "gitVersion": "v1.33.5+k3s1",
+        "gitCommit": "sovtui-sim",
+        "gitTreeState": "clean",
+        "buildDate": "2025-09-10T00:00:00Z",
+        "goVersion": "go1.24.6",
+        "compiler": "gc",
+        "platform": "linux/amd64",
+    })
+}
+
+fn core_versions(c: &ClusterInner) -> Value {
+    let port = c.control().port();
+    json!({
+        "kind": "APIVersions",
+        "versions": ["v1"],
+        "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": format!("127.0.0.1:{port}")}],
+    })
+}
+
+fn versions_of(group: &str) -> Vec<&'static str> {
+    let mut vs: Vec<&'static str> = kinds::group_versions()
+        .into_iter()
+        .filter(|(g, _)| *g == group)
+        .map(|(_, v)| v)
+        .collect();
+    // GA before beta before alpha, as the apiserver orders preferred versions.
+    vs.sort_by_key(|v| (v.contains("alpha"), v.contains("beta")));
+    vs
+}
+
+fn group_doc(group: &str) -> Value {
+    let versions: Vec<Value> = versions_of(group)
+        .iter()
+        .map(|v| json!({"groupVersion": format!("{group}/{v}"), "version": v}))
+        .collect();
+    json!({
+        "kind": "APIGroup",
+        "apiVersion": "v1",
+        "name": group,
+        "versions": versions,
+        "preferredVersion": versions.first().cloned().unwrap_or(Value::Null),
+    })
+}
+
+fn group_list() -> Value {
+    let mut groups: Vec<&str> = Vec::new();
+    for (g, _) in kinds::group_versions() {
+        if !g.is_empty() && !groups.contains(&g) {
+            groups.push(g);
+        }
+    }
+    let docs: Vec<Value> = groups
+        .iter()
+        .map(|g| {
+            let mut d = group_doc(g);
+            if let Some(m) = d.as_object_mut() {
+                m.remove("kind");
+                m.remove("apiVersion");
+            }
+            d
+        })
+        .collect();
+    json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": docs})
+}
+
+fn resource_list(group: &str, version: &str) -> Value {
+    let mut resources = Vec::new();
+    for k in kinds::KINDS
+        .iter()
+        .filter(|k| k.group == group && k.version == version)
+    {
+        let mut r = json!({
+            "name": k.plural,
+            "singularName": k.singular,
+            "namespaced": k.namespaced,
+            "kind": k.kind,
+            "verbs": kinds::verbs(),
+        });
+        if !k.short_names.is_empty() {
+            r["shortNames"] = json!(k.short_names);
+        }
+        if !k.categories.is_empty() {
+            r["categories"] = json!(k.categories);
+        }
+        resources.push(r);
+        if k.status_subresource {
+            resources.push(json!({
+                "name": format!("{}/status", k.plural),
+                "singularName": "",
+                "namespaced": k.namespaced,
+                "kind": k.kind,
+                "verbs": ["get", "patch", "update"],
+            }));
+        }
+    }
+    let gv = if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    };
+    json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths() {
+        let hr = kinds::by_any_name("hr").expect("hr");
+        let ns = kinds::by_any_name("ns").expect("ns");
+        let pod = kinds::by_any_name("pod").expect("pod");
+        assert_eq!(
+            parse_target(
+                "/apis/helm.toolkit.fluxcd.io/v2/namespaces/flux-system/helmreleases/bp-x/status"
+            ),
+            Ok(Target::Object {
+                kind: hr,
+                namespace: "flux-system".into(),
+                name: "bp-x".into(),
+                status: true
+            })
+        );
+        assert_eq!(
+            parse_target("/apis/helm.toolkit.fluxcd.io/v2/helmreleases"),
+            Ok(Target::Collection {
+                kind: hr,
+                namespace: None
+            })
+        );
+        assert_eq!(
+            parse_target("/api/v1/namespaces/flux-system"),
+            Ok(Target::Object {
+                kind: ns,
+                namespace: String::new(),
+                name: "flux-system".into(),
+                status: false
+            })
+        );
+        assert_eq!(
+            parse_target("/api/v1/namespaces/flux-system/status"),
+            Ok(Target::Object {
+                kind: ns,
+                namespace: String::new(),
+                name: "flux-system".into(),
+                status: true
+            })
+        );
+        assert_eq!(
+            parse_target("/api/v1/namespaces/x/pods"),
+            Ok(Target::Collection {
+                kind: pod,
+                namespace: Some("x".into())
+            })
+        );
+        assert_eq!(
+            parse_target("/apis/apps/v1/deployments").map_err(|e| e.code),
+            Err(404)
+        );
+        assert_eq!(
+            parse_target("/api/v1/widgets").map_err(|e| e.code),
+            Err(404)
+        );
+        assert_eq!(
+            parse_target("/apis/source.toolkit.fluxcd.io"),
+            Ok(Target::Group("source.toolkit.fluxcd.io".into()))
+        );
+    }
+
+    #[test]
+    fn preferred_versions() {
+        assert_eq!(
+            versions_of("source.toolkit.fluxcd.io"),
+            vec!["v1", "v1beta2"]
+        );
+    }
+}
