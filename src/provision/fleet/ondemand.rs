@@ -76,7 +76,7 @@ pub async fn object_events(client: Client, target: &ObjectRef) -> kube::Result<V
             )
         })
         .collect();
-    out.sort_by(|a, b| b.0.cmp(&a.0));
+    out.sort_by_key(|e| std::cmp::Reverse(e.0));
     out.truncate(EVENTS_KEPT);
     Ok(out.into_iter().map(|(_, e)| e).collect())
 }
