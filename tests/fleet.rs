@@ -687,3 +687,59 @@ async fn a_kubeconfig_edit_reconnects_the_affected_sovereign() {
     assert_eq!(sov(&snap, C).components[0].name, "bp-only-here");
     assert_eq!(sov(&snap, A).components.len(), 4, "others untouched");
 }
+
+/// Fold events into a front-end's copy until `pred` holds for it.
+async fn wait_mirror(
+    events: &mut Receiver<FleetEvent>,
+    mirror: &mut Vec<SovereignStatus>,
+    what: &str,
+    mut pred: impl FnMut(&[SovereignStatus]) -> bool,
+) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while !pred(mirror) {
+        match tokio::time::timeout_at(deadline, events.recv()).await {
+            Ok(Some(ev)) => ev.apply_to(mirror),
+            Ok(None) => panic!("fleet stopped while waiting for {what}"),
+            Err(_) => panic!("timed out waiting for {what}; mirror: {mirror:#?}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_front_end_folding_the_events_sees_exactly_the_fleet_snapshot() {
+    let w = World::new().await;
+    let (handle, mut events) = w.start();
+    let mut mirror = Vec::new();
+    wait_mirror(&mut events, &mut mirror, "all live", |m| {
+        m.len() == 3
+            && m.iter()
+                .all(|s| s.connection.is_live() && s.components.len() == 4)
+    })
+    .await;
+    let b = w.cluster(B);
+    b.apply(hr("bp-gitea", &["bp-keycloak"], None))
+        .expect("add");
+    b.delete("hr", "flux-system", "bp-cilium").expect("delete");
+    b.merge_patch(
+        "kustomization",
+        "flux-system",
+        "bootstrap-kit",
+        json!({"status": {"conditions": [{"type": "Ready", "status": "False",
+            "reason": "BuildFailed", "message": "kustomize build failed"}]}}),
+    )
+    .expect("patch ks");
+    wait_mirror(&mut events, &mut mirror, "bravo changes", |m| {
+        m.iter().any(|s| {
+            s.fqdn == B
+                && s.components.len() == 4
+                && state_of(s, "bp-cilium").is_none()
+                && s.kustomizations.first().and_then(|k| k.ready) == Some(false)
+        })
+    })
+    .await;
+    let snap = handle.snapshot().await.expect("snapshot");
+    assert_eq!(mirror, snap.sovereigns);
+    let bravo = sov(&snap, B);
+    assert_eq!(bravo.components.last().map(|c| c.id()), Some("gitea"));
+    assert_eq!(bravo.kustomizations[0].message, "kustomize build failed");
+}
