@@ -344,10 +344,31 @@ async fn apiserver_restart_with_compacted_history_relists() {
 async fn in_stream_compaction_while_live_relists() {
     let w = World::new().await;
     let (handle, mut events) = w.start();
-    wait_for(&handle, &mut events, "initial sync", all_live).await;
+    // After every Synced event no initial-list Snapshot can still be queued.
+    let mut synced = 0;
+    while synced < 3 {
+        if let FleetEvent::Synced { .. } = wait_event(&mut events, "synced", |_| true).await {
+            synced += 1;
+        }
+    }
     let a = w.cluster(A);
-    let lists_before = list_requests(&a, "helmreleases");
+    let all_lists = |c: &SimCluster| {
+        ["helmreleases", "kustomizations", "gitrepositories"]
+            .iter()
+            .map(|p| list_requests(c, p))
+            .sum::<usize>()
+    };
+    let lists_before = all_lists(&a);
     a.compact_history();
+    // Only a relist produces a Snapshot; watch events produce per-object changes.
+    wait_event(
+        &mut events,
+        "alpha relisted",
+        |e| matches!(e, FleetEvent::Snapshot { status } if status.fqdn == A),
+    )
+    .await;
+    assert!(all_lists(&a) > lists_before);
+    // And the watch resumed from the new list works.
     a.apply(hr("bp-gitea", &["bp-keycloak"], None))
         .expect("new hr");
     let snap = wait_for(&handle, &mut events, "alpha sees bp-gitea", |s| {
@@ -358,7 +379,6 @@ async fn in_stream_compaction_while_live_relists() {
         sov(&snap, A).components.last().map(|c| c.id()),
         Some("gitea")
     );
-    assert!(list_requests(&a, "helmreleases") > lists_before);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -742,4 +762,47 @@ async fn a_front_end_folding_the_events_sees_exactly_the_fleet_snapshot() {
     let bravo = sov(&snap, B);
     assert_eq!(bravo.components.last().map(|c| c.id()), Some("gitea"));
     assert_eq!(bravo.kustomizations[0].message, "kustomize build failed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adopting_kubeconfig_contexts_watches_every_one() {
+    let w = World::new().await;
+    let path = w.dir.path().join("adopt.toml");
+    // Alpha listed explicitly with a tag; bravo and charlie come from $KUBECONFIG.
+    std::fs::write(
+        &path,
+        "adopt_kubeconfig = true\n[[sovereign]]\nfqdn = \"alpha.fleet.test\"\ntags = [\"prod\"]\n",
+    )
+    .expect("write");
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_sovtui"));
+    cmd.args(["fleet", "status", "--json", "--config"])
+        .arg(&path)
+        .env("KUBECONFIG", w.kubeconfig())
+        .env("XDG_STATE_HOME", w.dir.path().join("xdg-state"))
+        .kill_on_drop(true);
+    let out = tokio::time::timeout(PATIENCE, cmd.output())
+        .await
+        .expect("in time")
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let fqdns: Vec<&str> = doc["sovereigns"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|s| s["fqdn"].as_str())
+        .collect();
+    assert_eq!(fqdns, [A, B, C]);
+    assert!(
+        doc["sovereigns"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .all(|s| s["connection"]["state"] == json!("live") && s["synced"] == json!(true))
+    );
+    assert_eq!(doc["sovereigns"][0]["tags"], json!(["prod"]));
 }

@@ -81,6 +81,88 @@ pub enum HetznerTokenSource {
     TokenCmd(String),
 }
 
+/// A secret token. `Debug` masks it; it is never written anywhere by us.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Token(String);
+
+impl Token {
+    /// The token itself, for the one place that sends it (an `Authorization` header).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Token(****)")
+    }
+}
+
+impl HetznerTokenSource {
+    /// Fetch the token: read the environment variable, look the context up in the hcloud CLI's
+    /// config (`$HCLOUD_CONFIG`, default `~/.config/hcloud/cli.toml`), or run the command
+    /// (`sh -c`; its stderr is captured and never shown, only its exit status is reported).
+    /// Blocking (a command may take a while): call it from `spawn_blocking` in async code.
+    pub fn resolve(&self) -> Result<Token, String> {
+        let hcloud_config = std::env::var_os("HCLOUD_CONFIG")
+            .map(PathBuf::from)
+            .or_else(|| {
+                std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config/hcloud/cli.toml"))
+            });
+        self.resolve_with(hcloud_config.as_deref())
+    }
+
+    /// `resolve` with an explicit hcloud CLI config path.
+    pub fn resolve_with(&self, hcloud_config: Option<&Path>) -> Result<Token, String> {
+        let token = match self {
+            HetznerTokenSource::TokenEnv(var) => {
+                std::env::var(var).map_err(|_| format!("environment variable {var} is not set"))?
+            }
+            HetznerTokenSource::HcloudContext(ctx) => {
+                let path = hcloud_config.ok_or("no hcloud CLI config (set HCLOUD_CONFIG)")?;
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("hcloud config {}: {e}", path.display()))?;
+                let doc: toml::Value = toml::from_str(&text)
+                    .map_err(|e| format!("hcloud config {}: {}", path.display(), e.message()))?;
+                doc.get("contexts")
+                    .and_then(toml::Value::as_array)
+                    .and_then(|list| {
+                        list.iter().find(|c| {
+                            c.get("name").and_then(toml::Value::as_str) == Some(ctx.as_str())
+                        })
+                    })
+                    .and_then(|c| c.get("token").and_then(toml::Value::as_str))
+                    .map(str::to_string)
+                    .ok_or_else(|| {
+                        format!(
+                            "hcloud config {}: no context {ctx:?} with a token",
+                            path.display()
+                        )
+                    })?
+            }
+            HetznerTokenSource::TokenCmd(cmd) => {
+                let out = std::process::Command::new("sh")
+                    .arg("-c")
+                    .arg(cmd)
+                    .stdin(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::piped())
+                    .output()
+                    .map_err(|e| format!("token_cmd: cannot run: {e}"))?;
+                if !out.status.success() {
+                    return Err(format!("token_cmd failed ({})", out.status));
+                }
+                String::from_utf8(out.stdout)
+                    .map_err(|_| "token_cmd: output is not UTF-8".to_string())?
+            }
+        };
+        let token = token.trim().to_string();
+        if token.is_empty() {
+            return Err("the Hetzner token is empty".into());
+        }
+        Ok(Token(token))
+    }
+}
+
 /// What is wrong with a fleet file, and where.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[error("{}", self.render())]
@@ -457,6 +539,40 @@ hetzner = { token_cmd = "op read x" }
         let e = parse(&p(), "[[sovereign]]\ncontext = \"x\"\n").expect_err("no fqdn");
         assert!(e.message.contains("fqdn"), "{e}");
         assert!(e.line.is_some());
+    }
+
+    #[test]
+    fn token_sources_resolve_without_showing_the_token() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cfg = dir.path().join("cli.toml");
+        std::fs::write(
+            &cfg,
+            "active_context = \"a\"\n[[contexts]]\nname = \"a\"\ntoken = \"tok-a\"\n",
+        )
+        .expect("write");
+        let t = HetznerTokenSource::HcloudContext("a".into())
+            .resolve_with(Some(&cfg))
+            .expect("context");
+        assert_eq!(t.expose(), "tok-a");
+        assert_eq!(format!("{t:?}"), "Token(****)");
+        assert!(
+            HetznerTokenSource::HcloudContext("b".into())
+                .resolve_with(Some(&cfg))
+                .is_err()
+        );
+        let t = HetznerTokenSource::TokenCmd("echo ' tok-cmd '; echo noise >&2".into())
+            .resolve_with(None)
+            .expect("cmd");
+        assert_eq!(t.expose(), "tok-cmd");
+        let e = HetznerTokenSource::TokenCmd("echo secret-in-stderr >&2; exit 3".into())
+            .resolve_with(None)
+            .expect_err("fails");
+        assert!(!e.contains("secret-in-stderr"), "{e}");
+        assert!(
+            HetznerTokenSource::TokenEnv("SOVTUI_SURELY_UNSET_VAR".into())
+                .resolve_with(None)
+                .is_err()
+        );
     }
 
     #[test]

@@ -137,7 +137,12 @@ fn read_kubeconfig(entry: &SovereignEntry) -> Result<Kubeconfig, String> {
 /// Build a client for the Sovereign's context. Exec plugins run non-interactively, so their
 /// stderr is captured by kube instead of landing on the cockpit's screen.
 pub(crate) async fn build_client(entry: &SovereignEntry) -> Result<Client, String> {
-    let mut kc = read_kubeconfig(entry)?;
+    // File reads and the TLS set-up (platform root certificates) are blocking work: keep them off
+    // the async workers the cockpit shares.
+    let for_read = entry.clone();
+    let mut kc = tokio::task::spawn_blocking(move || read_kubeconfig(&for_read))
+        .await
+        .map_err(|e| format!("kubeconfig: {e}"))??;
     for named in &mut kc.auth_infos {
         if let Some(exec) = named.auth_info.as_mut().and_then(|a| a.exec.as_mut()) {
             exec.interactive_mode = Some(ExecInteractiveMode::Never);
@@ -152,7 +157,10 @@ pub(crate) async fn build_client(entry: &SovereignEntry) -> Result<Client, Strin
         .map_err(|e| format!("context {:?}: {e}", entry.context))?;
     // Watches are long-lived bodies: never a whole-response timeout (idle timeout is ours).
     config.read_timeout = None;
-    Client::try_from(config).map_err(|e| format!("client: {e}"))
+    tokio::task::spawn_blocking(move || Client::try_from(config))
+        .await
+        .map_err(|e| format!("client: {e}"))?
+        .map_err(|e| format!("client: {e}"))
 }
 
 /// A fingerprint of what the Sovereign's context resolves to (server, user, namespace), so a
@@ -480,4 +488,54 @@ pub(crate) fn spawn_cluster(
     tokio::spawn(async move {
         futures::future::join_all(loops.into_iter().map(KindLoop::run)).await;
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api_error(code: u16) -> kube::Error {
+        kube::Error::Api(Box::new(kube::core::Status {
+            code,
+            reason: "R".into(),
+            message: "m".into(),
+            ..Default::default()
+        }))
+    }
+
+    #[test]
+    fn errors_map_onto_connection_states() {
+        assert!(matches!(
+            classify(&api_error(401)),
+            Some(LinkError::AuthExpired(_))
+        ));
+        assert!(matches!(
+            classify(&api_error(403)),
+            Some(LinkError::Forbidden(_))
+        ));
+        assert_eq!(classify(&api_error(404)), None, "kind not served");
+        assert!(matches!(
+            classify(&api_error(500)),
+            Some(LinkError::Degraded(_))
+        ));
+        let io = kube::Error::ReadEvents(std::io::Error::other("reset"));
+        assert!(matches!(classify(&io), Some(LinkError::Unreachable(_))));
+    }
+
+    #[test]
+    fn backoff_grows_to_its_cap_and_resets() {
+        let t = WatchTuning {
+            backoff_min: Duration::from_millis(100),
+            backoff_max: Duration::from_millis(800),
+            ..Default::default()
+        };
+        let mut b = Backoff::new(&t);
+        let delays: Vec<Duration> = (0..8).map(|_| b.next_delay()).collect();
+        assert!(delays[0] >= Duration::from_millis(80) && delays[0] <= Duration::from_millis(120));
+        // Never gives up, never exceeds the cap (plus jitter).
+        assert!(delays.iter().all(|d| *d <= Duration::from_millis(960)));
+        assert!(delays[7] >= Duration::from_millis(640));
+        b.reset();
+        assert!(b.next_delay() <= Duration::from_millis(120));
+    }
 }

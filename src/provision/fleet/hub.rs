@@ -557,6 +557,22 @@ impl Hub {
         self.interesting = files;
     }
 
+    fn refresh_connection(sov: &mut Sov, fqdn: &str, events: &mut Vec<FleetEvent>) {
+        let next = aggregate(&sov.links);
+        if next != sov.status.connection {
+            let now = Utc::now();
+            if sov.status.connection.is_live() || next.is_live() {
+                sov.status.last_live = Some(now);
+            }
+            sov.status.connection = next.clone();
+            events.push(FleetEvent::Connection {
+                fqdn: fqdn.to_string(),
+                connection: next,
+                last_live: sov.status.last_live,
+            });
+        }
+    }
+
     fn on_cluster(&mut self, msg: ClusterMsg) {
         let Some(sov) = self.sovs.get_mut(&msg.fqdn) else {
             return;
@@ -594,6 +610,21 @@ impl Hub {
                     }
                 }
                 sov.listed[k] = true;
+                // A successful list is proof of life: fold it in now, so a Sovereign is never
+                // "synced" while still showing the connection state from before.
+                if !matches!(
+                    sov.links[k],
+                    Some(LinkSlot {
+                        link: Link::Live | Link::Absent,
+                        ..
+                    })
+                ) {
+                    sov.links[k] = Some(LinkSlot {
+                        link: Link::Live,
+                        since: Utc::now(),
+                    });
+                    Self::refresh_connection(sov, &fqdn, &mut events);
+                }
                 events.push(FleetEvent::Snapshot {
                     status: sov.status.clone(),
                 });
@@ -701,23 +732,57 @@ impl Hub {
                     _ => now,
                 };
                 sov.links[k] = Some(LinkSlot { link, since });
-                let next = aggregate(&sov.links);
-                if next != sov.status.connection {
-                    let was_live = sov.status.connection.is_live();
-                    if was_live || next.is_live() {
-                        sov.status.last_live = Some(now);
-                    }
-                    sov.status.connection = next.clone();
-                    events.push(FleetEvent::Connection {
-                        fqdn: fqdn.clone(),
-                        connection: next,
-                        last_live: sov.status.last_live,
-                    });
-                }
+                Self::refresh_connection(sov, &fqdn, &mut events);
             }
         }
         for ev in events {
             self.emit(ev);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn slot(link: Link) -> Option<LinkSlot> {
+        Some(LinkSlot {
+            link,
+            since: Utc::now(),
+        })
+    }
+
+    #[test]
+    fn connection_is_live_only_when_every_kind_is() {
+        assert_eq!(aggregate(&[None, None, None]), ConnectionState::Connecting);
+        assert_eq!(
+            aggregate(&[slot(Link::Live), None, slot(Link::Live)]),
+            ConnectionState::Connecting
+        );
+        assert_eq!(
+            aggregate(&[slot(Link::Live), slot(Link::Absent), slot(Link::Live)]),
+            ConnectionState::Live
+        );
+    }
+
+    #[test]
+    fn the_most_urgent_failure_wins() {
+        let down = slot(Link::Failed(LinkError::Unreachable("refused".into())));
+        let deg = slot(Link::Failed(LinkError::Degraded("500".into())));
+        let auth = slot(Link::Failed(LinkError::AuthExpired("401".into())));
+        assert!(matches!(
+            aggregate(&[slot(Link::Live), deg, down]),
+            ConnectionState::Unreachable { .. }
+        ));
+        let deg = slot(Link::Failed(LinkError::Degraded("500".into())));
+        match aggregate(&[deg, auth, slot(Link::Live)]) {
+            ConnectionState::AuthExpired { error } => assert!(error.starts_with("Kustomization")),
+            other => panic!("{other:?}"),
+        }
+        let forbidden = slot(Link::Failed(LinkError::Forbidden("403".into())));
+        assert!(matches!(
+            aggregate(&[slot(Link::Live), slot(Link::Live), forbidden]),
+            ConnectionState::Forbidden { .. }
+        ));
     }
 }
