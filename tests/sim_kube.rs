@@ -292,3 +292,288 @@ async fn unauthorized_and_unknown_kinds_answer_status_objects() {
     assert!(text.contains("\"type\":\"ADDED\"") || text.is_empty());
     assert!(!text.contains("NamespaceList"));
 }
+
+fn ready_of(cluster: &SimCluster, name: &str) -> Option<(String, String, String)> {
+    let obj = cluster.get("hr", "flux-system", name)?;
+    let conds = obj.pointer("/status/conditions")?.as_array()?.clone();
+    let ready = conds.iter().find(|c| c["type"] == "Ready")?;
+    Some((
+        ready["status"].as_str()?.to_string(),
+        ready["reason"].as_str()?.to_string(),
+        ready["message"].as_str()?.to_string(),
+    ))
+}
+
+async fn until(cluster: &SimCluster, what: &str, mut pred: impl FnMut(&SimCluster) -> bool) {
+    tokio::time::timeout(WAIT, cluster.wait_for(|c| pred(c)))
+        .await
+        .unwrap_or_else(|_| panic!("timed out waiting for {what}"));
+}
+
+fn ready_true(c: &SimCluster, name: &str) -> bool {
+    ready_of(c, name).is_some_and(|r| r.0 == "True")
+}
+
+#[tokio::test]
+async fn reconciler_brings_a_small_kit_up_in_depends_on_order() {
+    use sovtui::sim::kube::{ClusterScenario, Kit, ReleaseFault, ReleaseOverride};
+    let kit = Kit::from_toml(
+        r#"
+name = "small"
+[[release]]
+name = "bp-a"
+release_name = "a"
+target_namespace = "a-system"
+chart_version = "1.0.0"
+install_seconds = 100
+[[release]]
+name = "bp-b"
+release_name = "b"
+target_namespace = "b"
+chart_version = "1.0.1"
+depends_on = ["bp-a"]
+install_seconds = 100
+[[release]]
+name = "bp-c"
+release_name = "c"
+target_namespace = "c"
+chart_version = "1.0.0"
+depends_on = ["bp-b"]
+install_seconds = 100
+[[release]]
+name = "bp-bad"
+release_name = "bad"
+target_namespace = "bad"
+chart_version = "1.0.0"
+depends_on = ["bp-a"]
+install_seconds = 100
+"#,
+        "small",
+    )
+    .expect("kit");
+    let mut scenario = ClusterScenario {
+        kit_inline: Some(kit),
+        bootstrap_seconds: 20.0,
+        ..ClusterScenario::default()
+    };
+    scenario.releases.insert(
+        "bp-bad".into(),
+        ReleaseOverride {
+            fault: Some(ReleaseFault::Fail {
+                reason: "InstallFailed".into(),
+                message: "failed to get authentication secret 'flux-system/ghcr-pull': secrets \"ghcr-pull\" not found".into(),
+                stalled: false,
+            }),
+            ..ReleaseOverride::default()
+        },
+    );
+    // Speed 1: nothing moves in real time during the test; only `advance` moves the world.
+    let sim = KubeSim::new(SimClock::new(1.0));
+    let c = sim
+        .add_cluster("small.example", scenario)
+        .await
+        .expect("cluster");
+    let clock = sim.clock().clone();
+
+    assert!(c.get("gitrepository", "flux-system", "openova").is_some());
+    assert!(
+        c.list("pods", Some("flux-system"))
+            .expect("pods")
+            .iter()
+            .any(|p| p["metadata"]["labels"]["app"] == "helm-controller")
+    );
+    assert!(
+        c.list("hr", None).expect("hr").is_empty(),
+        "kit not applied before the Kustomization"
+    );
+
+    clock.advance(Duration::from_secs(21));
+    until(&c, "kit applied", |c| {
+        c.list("hr", None).map(|l| l.len() == 4).unwrap_or(false)
+    })
+    .await;
+    until(&c, "bp-a progressing and bp-b waiting", |c| {
+        ready_of(c, "bp-a").is_some_and(|r| r.0 == "Unknown" && r.1 == "Progressing")
+            && ready_of(c, "bp-b").is_some_and(|r| r.1 == "DependencyNotReady")
+    })
+    .await;
+    let (_, _, msg) = ready_of(&c, "bp-b").expect("b");
+    assert_eq!(msg, "dependency 'flux-system/bp-a' is not ready");
+    let ks = c.get("ks", "flux-system", "bootstrap-kit").expect("ks");
+    assert_eq!(ks["status"]["conditions"][0]["status"], "True");
+
+    clock.advance(Duration::from_secs(101));
+    until(&c, "bp-a ready", |c| ready_true(c, "bp-a")).await;
+    let (_, reason, msg) = ready_of(&c, "bp-a").expect("a");
+    assert_eq!(reason, "InstallSucceeded");
+    assert_eq!(
+        msg,
+        "Helm install succeeded for release a-system/a.v1 with chart bp-a@1.0.0"
+    );
+    until(&c, "bp-b installing", |c| {
+        ready_of(c, "bp-b").is_some_and(|r| r.0 == "Unknown")
+    })
+    .await;
+    assert!(!ready_true(&c, "bp-b") && !ready_true(&c, "bp-c"));
+    assert_eq!(ready_of(&c, "bp-c").expect("c").1, "DependencyNotReady");
+
+    clock.advance(Duration::from_secs(101));
+    until(&c, "bp-b ready and bp-bad failed", |c| {
+        ready_true(c, "bp-b") && ready_of(c, "bp-bad").is_some_and(|r| r.1 == "InstallFailed")
+    })
+    .await;
+    assert!(!ready_true(&c, "bp-c"));
+    clock.advance(Duration::from_secs(101));
+    until(&c, "bp-c ready", |c| ready_true(c, "bp-c")).await;
+    assert!(
+        c.get("pod", "c", "c-0").is_some(),
+        "workload pod of the release"
+    );
+    let conds: Vec<sovtui::provision::flux::ConditionView> = serde_json::from_value(
+        c.get("hr", "flux-system", "bp-bad").expect("bad")["status"]["conditions"].clone(),
+    )
+    .expect("conditions");
+    assert_eq!(
+        sovtui::provision::flux::derive_catalyst_state(&conds),
+        sovtui::provision::flux::ComponentState::Failed
+    );
+
+    // helm-controller's log, as catalyst's log tailer reads it: pods app=helm-controller, then logs.
+    let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(client(&c), "flux-system");
+    let list = pods
+        .list(&ListParams::default().labels("app=helm-controller"))
+        .await
+        .expect("pods");
+    let name = list.items[0].metadata.name.clone().expect("name");
+    assert_eq!(
+        list.items[0]
+            .status
+            .as_ref()
+            .and_then(|s| s.phase.as_deref()),
+        Some("Running")
+    );
+    let log = pods.logs(&name, &Default::default()).await.expect("log");
+    let failure = log
+        .lines()
+        .find(|l| l.contains("\"level\":\"error\"") && l.contains("bp-bad"))
+        .expect("error line for bp-bad");
+    assert!(failure.contains("ghcr-pull"), "{failure}");
+    let tail = pods
+        .logs(
+            &name,
+            &kube::api::LogParams {
+                tail_lines: Some(1),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("tail");
+    assert_eq!(tail.lines().count(), 1);
+}
+
+#[tokio::test]
+async fn streaming_list_watcher_gets_initial_events_end_bookmark() {
+    let (_sim, cluster) = empty_cluster("streaming.example").await;
+    cluster.apply(hr("bp-s1")).expect("apply");
+    cluster.apply(hr("bp-s2")).expect("apply");
+    let api: Api<DynamicObject> = Api::all_with(client(&cluster), &hr_resource());
+    let mut stream = watcher(api, watcher::Config::default().streaming_lists())
+        .default_backoff()
+        .boxed();
+    let mut seen = Vec::new();
+    tokio::time::timeout(WAIT, async {
+        while let Some(ev) = stream.next().await {
+            match ev.expect("event") {
+                watcher::Event::InitApply(o) => seen.push(o.metadata.name.unwrap_or_default()),
+                watcher::Event::InitDone => break,
+                _ => {}
+            }
+        }
+    })
+    .await
+    .expect("initial events end");
+    seen.sort();
+    assert_eq!(seen, vec!["bp-s1", "bp-s2"]);
+    assert!(
+        cluster
+            .request_log()
+            .iter()
+            .any(|r| r.watch && r.uri.contains("sendInitialEvents=true")),
+        "{:?}",
+        cluster.request_log()
+    );
+}
+
+/// Resident memory of this process in KiB (Linux), for the capacity figure.
+fn rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hosts_fifty_clusters_of_forty_helmreleases() {
+    use sovtui::sim::kube::ClusterScenario;
+    let before = rss_kib();
+    // A fast clock: the whole kit reconciles in milliseconds of real time.
+    let sim = KubeSim::new(SimClock::new(1_000_000.0));
+    let mut clusters = Vec::new();
+    for i in 0..50 {
+        let mut scenario = ClusterScenario::bootstrap_kit();
+        for j in 0..5 {
+            let mut extra = hr(&format!("app-{j}"));
+            extra["spec"]["dependsOn"] = json!([{"name": "bp-cilium"}]);
+            scenario.objects.push(extra);
+        }
+        clusters.push(
+            sim.add_cluster(&format!("s{i}.omani.works"), scenario)
+                .await
+                .expect("cluster"),
+        );
+    }
+    for c in &clusters {
+        until(c, "40 HelmReleases Ready", |c| {
+            c.list("hr", None)
+                .map(|l| {
+                    l.len() == 40
+                        && l.iter().all(|o| {
+                            o["status"]["conditions"].as_array().is_some_and(|cs| {
+                                cs.iter()
+                                    .any(|c| c["type"] == "Ready" && c["status"] == "True")
+                            })
+                        })
+                })
+                .unwrap_or(false)
+        })
+        .await;
+    }
+    // Every listener answers a real client.
+    for c in clusters.iter().step_by(7) {
+        let api: Api<DynamicObject> = Api::all_with(client(c), &hr_resource());
+        assert_eq!(
+            api.list(&ListParams::default())
+                .await
+                .expect("list")
+                .items
+                .len(),
+            40
+        );
+    }
+    if let (Some(b), Some(a)) = (before, rss_kib()) {
+        println!(
+            "50 clusters x 40 HelmReleases: RSS {} KiB -> {} KiB (+{} KiB)",
+            b,
+            a,
+            a.saturating_sub(b)
+        );
+    }
+    assert_eq!(sim.urls().len(), 50);
+    let removed = sim.remove_cluster("s0.omani.works").expect("removed");
+    assert!(!removed.is_up());
+    assert_eq!(sim.urls().len(), 49);
+}

@@ -1,7 +1,7 @@
 //! One simulated cluster: its store, its listener and the control surface tests and the world's
 //! control API use (down / up / restart / latency / 401 / compaction / request log / direct CRUD).
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 
 use super::kinds::{self, KindId};
 use super::listener::{self, KillableListener};
+use super::scenario::ReleaseOverride;
 use super::server;
 use super::status::ApiError;
 use super::store::{Filter, PatchBody, Store, WriteMode};
@@ -80,6 +81,14 @@ pub(crate) struct ClusterInner {
     pub(crate) changes: watch::Sender<u64>,
     pub(crate) control: Mutex<Control>,
     log: Mutex<VecDeque<RequestRecord>>,
+    /// Bumped on every logged request, for [`SimCluster::wait_for_request`].
+    log_tick: watch::Sender<u64>,
+    /// Container logs per (namespace, pod), served at `.../pods/{name}/log`.
+    pub(crate) pod_logs: Mutex<BTreeMap<(String, String), Vec<String>>>,
+    /// Bumped on every appended log line, for `follow=true`.
+    pub(crate) pod_log_tick: watch::Sender<u64>,
+    /// Live per-HelmRelease overrides; they win over the scenario's.
+    pub(crate) overrides: Mutex<BTreeMap<String, ReleaseOverride>>,
     /// Tells the reconciler (and anything else bound to this cluster) to stop.
     pub(crate) removed: watch::Sender<bool>,
     /// The apiserver's up/down state, for in-cluster controllers that talk to it.
@@ -117,12 +126,46 @@ impl ClusterInner {
         out
     }
 
+    pub(crate) fn append_pod_log(&self, namespace: &str, pod: &str, line: &str) {
+        const POD_LOG_LIMIT: usize = 5_000;
+        {
+            let mut logs = lock(&self.pod_logs);
+            let lines = logs
+                .entry((namespace.to_string(), pod.to_string()))
+                .or_default();
+            lines.push(line.to_string());
+            if lines.len() > POD_LOG_LIMIT {
+                let excess = lines.len() - POD_LOG_LIMIT;
+                lines.drain(..excess);
+            }
+        }
+        self.pod_log_tick.send_modify(|t| *t += 1);
+    }
+
+    /// Lines of a pod's log from index `from`, and the index after the last one.
+    pub(crate) fn pod_log_since(
+        &self,
+        namespace: &str,
+        pod: &str,
+        from: usize,
+    ) -> (Vec<String>, usize) {
+        let logs = lock(&self.pod_logs);
+        let lines = logs
+            .get(&(namespace.to_string(), pod.to_string()))
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        let from = from.min(lines.len());
+        (lines[from..].to_vec(), lines.len())
+    }
+
     pub(crate) fn log_request(&self, record: RequestRecord) {
         let mut log = lock(&self.log);
         log.push_back(record);
         while log.len() > REQUEST_LOG_LIMIT {
             log.pop_front();
         }
+        drop(log);
+        self.log_tick.send_modify(|t| *t += 1);
     }
 }
 
@@ -200,6 +243,10 @@ impl SimCluster {
                     listening: None,
                 }),
                 log: Mutex::new(VecDeque::new()),
+                log_tick: watch::Sender::new(0),
+                overrides: Mutex::new(BTreeMap::new()),
+                pod_logs: Mutex::new(BTreeMap::new()),
+                pod_log_tick: watch::Sender::new(0),
                 removed: watch::Sender::new(false),
                 up: watch::Sender::new(false),
             }),
@@ -421,6 +468,50 @@ impl SimCluster {
                 return;
             }
         }
+    }
+
+    /// Change how a HelmRelease behaves from now on (a fault injected mid-run, or cleared with
+    /// `ReleaseOverride::default()`). Takes effect at the release's next reconcile: request one by
+    /// setting the `reconcile.fluxcd.io/requestedAt` annotation, or it applies to pending work.
+    pub fn set_release_override(&self, name: &str, ov: ReleaseOverride) {
+        lock(&self.inner.overrides).insert(name.to_string(), ov);
+        self.inner.changes.send_modify(|t| *t += 1);
+    }
+
+    /// The live override of a release, if one was set with [`SimCluster::set_release_override`].
+    pub fn release_override(&self, name: &str) -> Option<ReleaseOverride> {
+        lock(&self.inner.overrides).get(name).cloned()
+    }
+
+    /// Wait until a logged request satisfies `pred` (checked on every new request; no polling).
+    pub async fn wait_for_request(
+        &self,
+        mut pred: impl FnMut(&RequestRecord) -> bool,
+    ) -> RequestRecord {
+        let mut rx = self.inner.log_tick.subscribe();
+        loop {
+            if let Some(r) = lock(&self.inner.log).iter().find(|r| pred(r)) {
+                return r.clone();
+            }
+            if rx.changed().await.is_err() {
+                // The sender lives as long as the cluster; unreachable in practice.
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+
+    /// Append a line to a pod's log (served by `GET .../pods/{name}/log`, followers get it live).
+    /// The reconciler writes helm-controller's lines here; scenarios may add their own.
+    pub fn append_pod_log(&self, namespace: &str, pod: &str, line: &str) {
+        self.inner.append_pod_log(namespace, pod, line);
+    }
+
+    /// A pod's log lines so far.
+    pub fn pod_log(&self, namespace: &str, pod: &str) -> Vec<String> {
+        lock(&self.inner.pod_logs)
+            .get(&(namespace.to_string(), pod.to_string()))
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Stop the listener and everything bound to the cluster.

@@ -17,8 +17,11 @@
 
 pub mod cluster;
 pub mod kinds;
+pub mod kit;
 mod listener;
 pub mod query;
+mod reconciler;
+pub mod scenario;
 mod server;
 pub mod status;
 pub mod store;
@@ -27,6 +30,8 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 pub use cluster::{ClusterOptions, RequestRecord, SimCluster, kubeconfig_yaml};
+pub use kit::{Kit, KitError, KitRelease};
+pub use scenario::{ClusterScenario, FluxFault, ReleaseFault, ReleaseOverride};
 pub use status::ApiError;
 
 use crate::sim::clock::SimClock;
@@ -61,6 +66,26 @@ impl KubeSim {
 
     fn map(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, SimCluster>> {
         self.clusters.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Add a cluster running `scenario` (objects, Flux bootstrap, kit, faults) on a free port.
+    /// The scenario's starting objects exist when this returns; the reconciler then runs on the
+    /// host's clock until the cluster is removed.
+    pub async fn add_cluster(
+        &self,
+        name: &str,
+        scenario: ClusterScenario,
+    ) -> anyhow::Result<SimCluster> {
+        let kit = scenario.resolve_kit()?;
+        let options = ClusterOptions {
+            lenient_status: scenario.lenient_status,
+            history_limit: None,
+        };
+        let cluster = self.add_empty_cluster(name, options).await?;
+        let mut reconciler = reconciler::Reconciler::new(cluster.clone(), scenario, kit);
+        reconciler.step();
+        tokio::spawn(reconciler.run());
+        Ok(cluster)
     }
 
     /// Add an empty cluster (no objects, no reconciler) listening on a free port.

@@ -17,7 +17,7 @@ use super::cluster::{ClusterInner, RequestRecord};
 use super::kinds::{self, KindId, KindInfo};
 use super::query::{FieldSelector, LabelSelector, Params};
 use super::status::ApiError;
-use super::store::{Filter, PatchBody, StoredEvent, WriteMode};
+use super::store::{Filter, PatchBody, StoredEvent, WriteMode, event_line};
 
 /// How often an idle watch that asked for bookmarks gets one (the real apiserver: about a minute).
 const BOOKMARK_INTERVAL: Duration = Duration::from_secs(60);
@@ -43,6 +43,10 @@ enum Target {
         namespace: String,
         name: String,
         status: bool,
+    },
+    PodLog {
+        namespace: String,
+        name: String,
     },
 }
 
@@ -94,6 +98,10 @@ fn parse_target(path: &str) -> Result<Target, ApiError> {
                     namespace: ns.to_string(),
                     name: name.to_string(),
                     status: true,
+                }),
+                [name, "log"] if group.is_empty() && *plural == "pods" => Ok(Target::PodLog {
+                    namespace: ns.to_string(),
+                    name: name.to_string(),
                 }),
                 _ => Err(ApiError::unknown_path()),
             }
@@ -268,8 +276,77 @@ fn route(
             let out = c.write(|s| s.delete(*kind, namespace, name))?;
             Ok(json_response(200, &out))
         }
+        (Target::PodLog { namespace, name }, Method::GET) => pod_log(c, namespace, name, params),
         _ => Err(ApiError::method_not_allowed()),
     }
+}
+
+/// `GET .../pods/{name}/log` with `tailLines` and `follow`: plain text, one line per log line.
+fn pod_log(
+    c: &Arc<ClusterInner>,
+    namespace: &str,
+    name: &str,
+    params: &Params,
+) -> Result<Response, ApiError> {
+    let pod_kind = kinds::by_kind("Pod", Some("v1")).ok_or_else(ApiError::unknown_path)?;
+    if c.store().get(pod_kind, namespace, name).is_none() {
+        return Err(ApiError::not_found(kinds::info(pod_kind), name));
+    }
+    let follow = params.bool("follow")?;
+    let tail = params.u64("tailLines")?;
+    let mut ticks = c.pod_log_tick.subscribe();
+    let (lines, mut next) = c.pod_log_since(namespace, name, 0);
+    let skip = tail.map_or(0, |t| lines.len().saturating_sub(t as usize));
+    let text = |lines: &[String]| -> Bytes {
+        let mut out = String::new();
+        for l in lines {
+            out.push_str(l);
+            out.push('\n');
+        }
+        Bytes::from(out)
+    };
+    let first = text(&lines[skip..]);
+    let mut resp = if !follow {
+        Response::new(Body::from(first))
+    } else {
+        let kill = c.control().listening_kill().ok_or_else(|| {
+            ApiError::new(503, "ServiceUnavailable", "apiserver is shutting down")
+        })?;
+        let (tx, rx) = mpsc::channel::<Chunk>(64);
+        let c2 = c.clone();
+        let (ns, pod) = (namespace.to_string(), name.to_string());
+        tokio::spawn(async move {
+            let mut kill = kill;
+            if !first.is_empty() && tx.send(Ok(first)).await.is_err() {
+                return;
+            }
+            loop {
+                tokio::select! {
+                    changed = ticks.changed() => {
+                        if changed.is_err() {
+                            return;
+                        }
+                        let (lines, after) = c2.pod_log_since(&ns, &pod, next);
+                        next = after;
+                        if !lines.is_empty() && tx.send(Ok(text(&lines))).await.is_err() {
+                            return;
+                        }
+                    }
+                    _ = &mut kill => {
+                        let _ = tx.send(Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "apiserver went down"))).await;
+                        return;
+                    }
+                    _ = tx.closed() => return,
+                }
+            }
+        });
+        Response::new(Body::from_stream(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        ))
+    };
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    Ok(resp)
 }
 
 fn write_mode(c: &ClusterInner, status: bool) -> WriteMode {
@@ -401,13 +478,6 @@ fn list(
             page.remaining,
         ),
     ))
-}
-
-fn event_line(event_type: &str, object: &Value) -> Bytes {
-    let mut line =
-        serde_json::to_vec(&json!({"type": event_type, "object": object})).unwrap_or_default();
-    line.push(b'\n');
-    Bytes::from(line)
 }
 
 fn bookmark(info: &KindInfo, rv: u64, initial_end: bool) -> Bytes {
@@ -553,7 +623,7 @@ fn watch(
 }
 
 fn stored_line(e: &StoredEvent) -> Bytes {
-    event_line(e.event_type.as_str(), &e.object)
+    e.line.clone()
 }
 
 fn version_doc() -> Value {

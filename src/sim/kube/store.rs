@@ -31,14 +31,27 @@ impl EventType {
     }
 }
 
-/// One entry of the watch history.
+/// One entry of the watch history. The event is kept as its serialized watch line (what every
+/// watcher sends) plus the metadata selectors need: far smaller than the object tree, and
+/// serialized once however many clients watch.
 #[derive(Debug, Clone)]
 pub struct StoredEvent {
     pub rv: u64,
     pub kind: KindId,
     pub namespace: String,
     pub event_type: EventType,
-    pub object: Arc<Value>,
+    /// `{"metadata": {"name", "namespace", "labels"}}` of the object, for selectors.
+    pub selector_view: Value,
+    /// `{"type": ..., "object": ...}` followed by a newline.
+    pub line: bytes::Bytes,
+}
+
+/// A watch event line: `{"type":T,"object":O}\n`.
+pub fn event_line(event_type: &str, object: &Value) -> bytes::Bytes {
+    let mut line =
+        serde_json::to_vec(&json!({"type": event_type, "object": object})).unwrap_or_default();
+    line.push(b'\n');
+    bytes::Bytes::from(line)
 }
 
 /// Which parts of an incoming object a write may change.
@@ -100,7 +113,7 @@ pub struct Store {
 }
 
 /// Default number of watch events kept per cluster (the real watch cache keeps a few thousand).
-pub const DEFAULT_HISTORY_LIMIT: usize = 4096;
+pub const DEFAULT_HISTORY_LIMIT: usize = 1024;
 
 fn timestamp(now: DateTime<Utc>) -> String {
     now.to_rfc3339_opts(SecondsFormat::Secs, true)
@@ -182,12 +195,16 @@ impl Store {
     }
 
     fn record(&mut self, kind: KindId, namespace: &str, event_type: EventType, object: Arc<Value>) {
+        let meta = object.get("metadata");
+        let pick = |f: &str| meta.and_then(|m| m.get(f)).cloned().unwrap_or(Value::Null);
+        let selector_view = json!({"metadata": {"name": pick("name"), "namespace": pick("namespace"), "labels": pick("labels")}});
         self.history.push_back(Arc::new(StoredEvent {
             rv: self.rv,
             kind,
             namespace: namespace.to_string(),
             event_type,
-            object,
+            selector_view,
+            line: event_line(event_type.as_str(), &object),
         }));
         while self.history.len() > self.history_limit {
             if let Some(old) = self.history.pop_front() {
@@ -211,7 +228,7 @@ impl Store {
             .history
             .iter()
             .skip(start)
-            .filter(|e| e.kind == kind && filter.matches(&e.namespace, &e.object))
+            .filter(|e| e.kind == kind && filter.matches(&e.namespace, &e.selector_view))
             .cloned()
             .collect())
     }
