@@ -78,14 +78,21 @@ pub(crate) struct ClusterMsg {
 pub struct Credentials {
     entry: SovereignEntry,
     current: Mutex<Option<(u64, Client)>>,
+    /// The kubeconfig as the hub read it, used once for the first client (saves a re-parse).
+    preloaded: std::sync::Mutex<Option<Kubeconfig>>,
 }
 
 impl Credentials {
-    pub(crate) fn new(entry: SovereignEntry) -> Self {
+    pub(crate) fn new(entry: SovereignEntry, preloaded: Option<Kubeconfig>) -> Self {
         Credentials {
             entry,
             current: Mutex::new(None),
+            preloaded: std::sync::Mutex::new(preloaded),
         }
+    }
+
+    fn take_preloaded(&self) -> Option<Kubeconfig> {
+        self.preloaded.lock().ok().and_then(|mut p| p.take())
     }
 
     /// The current client (built on first use).
@@ -94,7 +101,7 @@ impl Credentials {
         if let Some((n, c)) = cur.as_ref() {
             return Ok((*n, c.clone()));
         }
-        let c = build_client(&self.entry).await?;
+        let c = build_client(&self.entry, self.take_preloaded()).await?;
         *cur = Some((1, c.clone()));
         Ok((1, c))
     }
@@ -107,7 +114,7 @@ impl Credentials {
             && *n == seen
         {
             let next = n + 1;
-            *cur = match build_client(&self.entry).await {
+            *cur = match build_client(&self.entry, None).await {
                 Ok(c) => Some((next, c)),
                 Err(_) => None,
             };
@@ -127,7 +134,7 @@ impl std::fmt::Debug for Credentials {
 /// A message about credentials that is safe to show (never plugin output or tokens).
 pub type LinkErrorText = String;
 
-fn read_kubeconfig(entry: &SovereignEntry) -> Result<Kubeconfig, String> {
+pub(crate) fn read_kubeconfig(entry: &SovereignEntry) -> Result<Kubeconfig, String> {
     match &entry.kubeconfig {
         Some(p) => Kubeconfig::read_from(p).map_err(|e| format!("kubeconfig {}: {e}", p.display())),
         None => Kubeconfig::read().map_err(|e| format!("kubeconfig: {e}")),
@@ -136,13 +143,21 @@ fn read_kubeconfig(entry: &SovereignEntry) -> Result<Kubeconfig, String> {
 
 /// Build a client for the Sovereign's context. Exec plugins run non-interactively, so their
 /// stderr is captured by kube instead of landing on the cockpit's screen.
-pub(crate) async fn build_client(entry: &SovereignEntry) -> Result<Client, String> {
+pub(crate) async fn build_client(
+    entry: &SovereignEntry,
+    preloaded: Option<Kubeconfig>,
+) -> Result<Client, String> {
     // File reads and the TLS set-up (platform root certificates) are blocking work: keep them off
     // the async workers the cockpit shares.
-    let for_read = entry.clone();
-    let mut kc = tokio::task::spawn_blocking(move || read_kubeconfig(&for_read))
-        .await
-        .map_err(|e| format!("kubeconfig: {e}"))??;
+    let mut kc = match preloaded {
+        Some(kc) => kc,
+        None => {
+            let for_read = entry.clone();
+            tokio::task::spawn_blocking(move || read_kubeconfig(&for_read))
+                .await
+                .map_err(|e| format!("kubeconfig: {e}"))??
+        }
+    };
     for named in &mut kc.auth_infos {
         if let Some(exec) = named.auth_info.as_mut().and_then(|a| a.exec.as_mut()) {
             exec.interactive_mode = Some(ExecInteractiveMode::Never);
@@ -165,9 +180,8 @@ pub(crate) async fn build_client(entry: &SovereignEntry) -> Result<Client, Strin
 
 /// A fingerprint of what the Sovereign's context resolves to (server, user, namespace), so a
 /// kubeconfig edit restarts exactly the clusters it affects. Secrets are hashed, never stored.
-pub(crate) fn kube_fingerprint(entry: &SovereignEntry) -> Option<u64> {
+pub(crate) fn kube_fingerprint(entry: &SovereignEntry, kc: &Kubeconfig) -> Option<u64> {
     use std::hash::{Hash, Hasher};
-    let kc = read_kubeconfig(entry).ok()?;
     let ctx = kc.contexts.iter().find(|c| c.name == entry.context)?;
     let inner = ctx.context.as_ref()?;
     let cluster = kc.clusters.iter().find(|c| c.name == inner.cluster);

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use kube::config::Kubeconfig;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
@@ -467,11 +468,18 @@ impl Hub {
         if file.adopt_kubeconfig || entries.iter().any(|e| e.kubeconfig.is_none()) {
             files.extend(fleet_file::default_kubeconfig_paths());
         }
+        // Each kubeconfig file is parsed once per reload, however many Sovereigns use it.
+        let mut kubeconfigs: std::collections::HashMap<Option<PathBuf>, Option<Kubeconfig>> =
+            std::collections::HashMap::new();
         for entry in &entries {
             if let Some(k) = &entry.kubeconfig {
                 files.insert(k.clone());
             }
-            let fp = kube_fingerprint(entry);
+            let kc = kubeconfigs
+                .entry(entry.kubeconfig.clone())
+                .or_insert_with(|| cluster::read_kubeconfig(entry).ok())
+                .clone();
+            let fp = kc.as_ref().and_then(|kc| kube_fingerprint(entry, kc));
             let same_link = |s: &Sov| {
                 s.fingerprint == fp
                     && s.entry.kubeconfig == entry.kubeconfig
@@ -489,7 +497,7 @@ impl Hub {
                 }
                 existing => {
                     let is_new = existing.is_none();
-                    let sov = self.start_sov(entry.clone(), fp);
+                    let sov = self.start_sov(entry.clone(), fp, kc);
                     let status = sov.status.clone();
                     self.sovs.insert(entry.fqdn.clone(), sov);
                     self.emit(if is_new {
@@ -510,10 +518,15 @@ impl Hub {
         }
     }
 
-    fn start_sov(&mut self, entry: SovereignEntry, fingerprint: Option<u64>) -> Sov {
+    fn start_sov(
+        &mut self,
+        entry: SovereignEntry,
+        fingerprint: Option<u64>,
+        kubeconfig: Option<Kubeconfig>,
+    ) -> Sov {
         self.next_epoch += 1;
         let epoch = self.next_epoch;
-        let creds = Arc::new(Credentials::new(entry.clone()));
+        let creds = Arc::new(Credentials::new(entry.clone(), kubeconfig));
         let task = spawn_cluster(
             &entry,
             epoch,
