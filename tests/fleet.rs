@@ -806,3 +806,65 @@ async fn adopting_kubeconfig_contexts_watches_every_one() {
     );
     assert_eq!(doc["sovereigns"][0]["tags"], json!(["prod"]));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_and_pods_are_read_on_demand() {
+    let w = World::new().await;
+    let (handle, mut events) = w.start();
+    wait_for(&handle, &mut events, "initial sync", all_live).await;
+    let a = w.cluster(A);
+    for (name, obj, reason, ts) in [
+        (
+            "e1",
+            "bp-cilium",
+            "InstallSucceeded",
+            "2026-11-29T10:00:00Z",
+        ),
+        ("e2", "bp-cilium", "UpgradeFailed", "2026-11-29T11:00:00Z"),
+        ("e3", "bp-flux", "InstallSucceeded", "2026-11-29T12:00:00Z"),
+    ] {
+        a.apply(json!({
+            "apiVersion": "v1", "kind": "Event",
+            "metadata": {"name": name, "namespace": "flux-system"},
+            "involvedObject": {"kind": "HelmRelease", "name": obj, "namespace": "flux-system"},
+            "type": if reason == "UpgradeFailed" { "Warning" } else { "Normal" },
+            "reason": reason, "message": format!("{obj}: {reason}"),
+            "count": 1, "lastTimestamp": ts
+        }))
+        .expect("event");
+    }
+    a.apply(json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "helm-controller-abc", "namespace": "flux-system",
+                     "labels": {"app": "helm-controller"}},
+        "spec": {"containers": [{"name": "manager", "image": "x"}], "nodeName": "cp-1"},
+        "status": {"phase": "Running",
+                   "containerStatuses": [{"name": "manager", "ready": true, "restartCount": 2,
+                                          "image": "x", "imageID": "", "state": {}}]}
+    }))
+    .expect("pod");
+
+    let target = ObjectRef {
+        kind: FluxKind::HelmRelease,
+        namespace: "flux-system".into(),
+        name: "bp-cilium".into(),
+    };
+    let evs = handle.object_events(A, &target).await.expect("events");
+    let reasons: Vec<&str> = evs.iter().map(|e| e.reason.as_str()).collect();
+    assert_eq!(
+        reasons,
+        ["UpgradeFailed", "InstallSucceeded"],
+        "newest first"
+    );
+    assert_eq!(evs[0].type_, "Warning");
+
+    let pods = handle
+        .pods(A, "flux-system", Some("app=helm-controller"))
+        .await
+        .expect("pods");
+    assert_eq!(pods.len(), 1, "{pods:?}");
+    assert_eq!(pods[0].ready, "1/1");
+    assert_eq!(pods[0].restarts, 2);
+    assert_eq!(pods[0].node.as_deref(), Some("cp-1"));
+    assert!(handle.pods("not.in.fleet", "x", None).await.is_err());
+}
