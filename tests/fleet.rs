@@ -868,3 +868,47 @@ async fn events_and_pods_are_read_on_demand() {
     assert_eq!(pods[0].node.as_deref(), Some("cp-1"));
     assert!(handle.pods("not.in.fleet", "x", None).await.is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_credential_plugins_run_without_reaching_the_terminal() {
+    let w = World::new().await;
+    let url = w.cluster(A).url();
+    let cred = r#"{"apiVersion":"client.authentication.k8s.io/v1beta1","kind":"ExecCredential","status":{"token":"plugin-token"}}"#;
+    let kubeconfig = json!({
+        "apiVersion": "v1", "kind": "Config",
+        "clusters": [{"name": "a", "cluster": {"server": url}}],
+        "users": [{"name": "a", "user": {"exec": {
+            "apiVersion": "client.authentication.k8s.io/v1beta1",
+            "command": "sh",
+            "args": ["-c", format!("echo PLUGIN-NOISE-ON-STDERR >&2; echo '{cred}'")],
+            "interactiveMode": "IfAvailable"
+        }}}],
+        "contexts": [{"name": A, "context": {"cluster": "a", "user": "a"}}],
+        "current-context": A
+    });
+    let kc = w.dir.path().join("exec-kubeconfig");
+    std::fs::write(&kc, serde_yaml::to_string(&kubeconfig).expect("yaml")).expect("write");
+    let fleet = w.dir.path().join("exec-fleet.toml");
+    std::fs::write(
+        &fleet,
+        format!(
+            "[[sovereign]]\nfqdn = \"{A}\"\nkubeconfig = \"{}\"\n",
+            kc.display()
+        ),
+    )
+    .expect("write");
+    let out = run_sovtui(&["fleet", "status", "--json"], &fleet).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        !stderr.contains("PLUGIN-NOISE"),
+        "plugin stderr leaked: {stderr}"
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(doc["complete"], json!(true), "{doc:#}");
+    assert_eq!(doc["sovereigns"][0]["connection"]["state"], json!("live"));
+    assert_eq!(
+        doc["sovereigns"][0]["components"].as_array().map(Vec::len),
+        Some(4)
+    );
+}

@@ -415,7 +415,56 @@ pub fn default_kubeconfig_paths() -> Vec<PathBuf> {
     }
 }
 
+#[derive(Serialize)]
+struct OutFile<'a> {
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    adopt_kubeconfig: bool,
+    sovereign: Vec<OutSovereign<'a>>,
+}
+
+#[derive(Serialize)]
+struct OutSovereign<'a> {
+    fqdn: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kubeconfig: Option<String>,
+    context: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    namespace: Option<&'a str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tags: &'a Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    catalyst_api: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    deployment_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hetzner: Option<&'a HetznerTokenSource>,
+}
+
 impl FleetFile {
+    /// The fleet file text for this fleet (adopted Sovereigns are left to `adopt_kubeconfig`).
+    /// `sovtui sim` uses it to write `DIR/fleet.toml`; `parse` reads it back unchanged.
+    pub fn to_toml(&self) -> String {
+        let out = OutFile {
+            adopt_kubeconfig: self.adopt_kubeconfig,
+            sovereign: self
+                .sovereigns
+                .iter()
+                .filter(|s| !s.adopted)
+                .map(|s| OutSovereign {
+                    fqdn: &s.fqdn,
+                    kubeconfig: s.kubeconfig.as_ref().map(|p| p.display().to_string()),
+                    context: &s.context,
+                    namespace: s.namespace.as_deref(),
+                    tags: &s.tags,
+                    catalyst_api: s.catalyst_api.as_deref(),
+                    deployment_id: s.deployment_id.as_deref(),
+                    hetzner: s.hetzner.as_ref(),
+                })
+                .collect(),
+        };
+        toml::to_string(&out).unwrap_or_default()
+    }
+
     /// The Sovereigns to watch: the listed ones, plus (with `adopt_kubeconfig`) one per context
     /// name of `contexts` not already listed under that FQDN or context.
     pub fn with_adopted(&self, contexts: &[String]) -> Vec<SovereignEntry> {
@@ -481,6 +530,17 @@ hetzner = { token_cmd = "op read x" }
         assert_eq!(b.namespace.as_deref(), Some("flux-system"));
         assert_eq!(b.kubeconfig.as_deref(), Some(Path::new("/abs/kubeconfig")));
         assert!(!b.is_prod());
+    }
+
+    #[test]
+    fn to_toml_round_trips() {
+        let text = "adopt_kubeconfig = true\n[[sovereign]]\nfqdn = \"a.b\"\nkubeconfig = \"/k/config\"\n\
+                    context = \"ctx\"\nnamespace = \"flux-system\"\ntags = [\"prod\"]\n\
+                    catalyst_api = \"http://127.0.0.1:9/\"\ndeployment_id = \"d1\"\n\
+                    hetzner = { hcloud_context = \"x\" }\n\n[[sovereign]]\nfqdn = \"c.d\"\n";
+        let f = parse(&p(), text).expect("valid");
+        let again = parse(&p(), &f.to_toml()).expect("round trip");
+        assert_eq!(again, f, "{}", f.to_toml());
     }
 
     #[test]
