@@ -7,7 +7,8 @@
 //!
 //! Run: `cargo bench --bench fleet` (add `--profile dev` to skip the release build). Knobs:
 //! `FLEET_BENCH_CLUSTERS` (50), `FLEET_BENCH_RELEASES` (40), `FLEET_BENCH_RATE` (200/s),
-//! `FLEET_BENCH_SECS` (60).
+//! `FLEET_BENCH_SECS` (60), `FLEET_BENCH_IDLE_SECS` (5: idle phase before the load, for the
+//! CPU cost of open watches with nothing changing).
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
@@ -95,6 +96,7 @@ fn child(kubeconfig: PathBuf) {
             audit_log: dir.path().join("audit.jsonl"),
             ..Default::default()
         };
+        let sync_t0 = std::time::Instant::now();
         let (handle, mut events) = Fleet::start_with(file, opts);
         let mut synced = 0;
         while synced < clusters {
@@ -104,9 +106,17 @@ fn child(kubeconfig: PathBuf) {
                 None => return,
             }
         }
+        let sync_secs = sync_t0.elapsed().as_secs_f64();
         let snap = handle.snapshot().await.expect("snapshot");
         let components: usize = snap.sovereigns.iter().map(|s| s.components.len()).sum();
-        println!("ready {components}");
+        // Idle cost first: watches are open, nothing changes; no polling means ~no CPU.
+        let idle_secs = knob("FLEET_BENCH_IDLE_SECS", 5);
+        let idle0 = cpu_seconds();
+        let idle_t0 = std::time::Instant::now();
+        let idle_deadline = tokio::time::Instant::now() + Duration::from_secs(idle_secs);
+        while let Ok(Some(_)) = tokio::time::timeout_at(idle_deadline, events.recv()).await {}
+        let idle_cores = (cpu_seconds() - idle0) / idle_t0.elapsed().as_secs_f64().max(1e-9);
+        println!("ready {components} {idle_cores} {sync_secs}");
         let _ = std::io::stdout().flush();
 
         // Measure from here: the steady state under load.
@@ -222,13 +232,18 @@ fn parent() {
             .expect("spawn child");
         let mut out = std::io::BufReader::new(child.stdout.take().expect("stdout"));
         let mut line = String::new();
-        let sync_start = std::time::Instant::now();
         let ready = tokio::task::block_in_place(|| out.read_line(&mut line));
         assert!(
             matches!(ready, Ok(n) if n > 0) && line.starts_with("ready"),
             "child never synced: {line:?}"
         );
-        let initial_sync = sync_start.elapsed();
+        let field = |i: usize| -> f64 {
+            line.split_whitespace()
+                .nth(i)
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(f64::NAN)
+        };
+        let (idle_cores, initial_sync_s) = (field(2), field(3));
 
         // Drive: `rate` status changes per second, in 20 batches per second, round robin.
         let batches_per_s = 20u64;
@@ -266,7 +281,8 @@ fn parent() {
         let mut v: Value = serde_json::from_str(report.trim()).expect("child report JSON");
         v["changes_sent"] = json!(sent);
         v["rate_per_s"] = json!(rate);
-        v["initial_sync_s"] = json!(initial_sync.as_secs_f64());
+        v["initial_sync_s"] = json!(initial_sync_s);
+        v["idle_cores"] = json!(idle_cores);
         println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
     });
 }
