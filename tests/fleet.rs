@@ -912,3 +912,36 @@ async fn exec_credential_plugins_run_without_reaching_the_terminal() {
         Some(4)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_kubeconfig_context_is_reported_without_waiting_out_the_timeout() {
+    let w = World::new().await;
+    let fleet = w.dir.path().join("ghost.toml");
+    std::fs::write(
+        &fleet,
+        format!(
+            "[[sovereign]]\nfqdn = \"{A}\"\nkubeconfig = \"kubeconfig\"\n\n\
+             [[sovereign]]\nfqdn = \"ghost.fleet.test\"\nkubeconfig = \"kubeconfig\"\n"
+        ),
+    )
+    .expect("write");
+    // A timeout far beyond PATIENCE: the command must end because the fleet is settled.
+    let out = run_sovtui(&["fleet", "status", "--json", "--timeout", "3600"], &fleet).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(doc["complete"], json!(true), "{doc:#}");
+    let ghost = &doc["sovereigns"][1];
+    assert_eq!(ghost["fqdn"], json!("ghost.fleet.test"));
+    assert_eq!(ghost["connection"]["state"], json!("degraded"), "{ghost:#}");
+    assert!(
+        ghost["connection"]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("ghost.fleet.test")),
+        "{ghost:#}"
+    );
+    assert_eq!(doc["sovereigns"][0]["connection"]["state"], json!("live"));
+}

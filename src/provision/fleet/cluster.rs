@@ -48,6 +48,9 @@ pub(crate) enum LinkError {
     Forbidden(String),
     Unreachable(String),
     Degraded(String),
+    /// The kubeconfig cannot give us a client (file, context or user broken): waiting will not
+    /// help until the file changes, which the hub notices by itself.
+    Config(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -337,7 +340,7 @@ impl KindLoop {
             let (client_no, client) = match self.creds.client().await {
                 Ok(c) => c,
                 Err(msg) => {
-                    self.link(Link::Failed(LinkError::Degraded(msg))).await;
+                    self.link(Link::Failed(LinkError::Config(msg))).await;
                     backoff.wait().await;
                     continue;
                 }

@@ -56,6 +56,9 @@ pub struct FleetSnapshot {
     pub sovereigns: Vec<SovereignStatus>,
     /// FQDNs whose every watched kind has been listed at least once.
     pub synced: Vec<String>,
+    /// FQDNs whose kubeconfig (file, context, user) cannot give a client right now.
+    #[serde(default)]
+    pub misconfigured: Vec<String>,
 }
 
 impl FleetSnapshot {
@@ -63,6 +66,7 @@ impl FleetSnapshot {
     pub fn settled(&self) -> bool {
         self.sovereigns.iter().all(|s| {
             self.synced.contains(&s.fqdn)
+                || self.misconfigured.contains(&s.fqdn)
                 || matches!(
                     s.connection,
                     ConnectionState::Forbidden { .. } | ConnectionState::AuthExpired { .. }
@@ -320,6 +324,13 @@ fn aggregate(links: &[Option<LinkSlot>; 3]) -> ConnectionState {
                     error: format!("{kind}: {e}"),
                 },
             ),
+            Link::Failed(LinkError::Config(e)) => (
+                1,
+                ConnectionState::Degraded {
+                    since: slot.since,
+                    error: e.clone(),
+                },
+            ),
         };
         all_up = false;
         if worst.as_ref().is_none_or(|(r, _)| rank > *r) {
@@ -420,6 +431,24 @@ impl Hub {
                 .order
                 .iter()
                 .filter(|f| self.sovs.get(*f).is_some_and(|s| s.synced))
+                .cloned()
+                .collect(),
+            misconfigured: self
+                .order
+                .iter()
+                .filter(|f| {
+                    self.sovs.get(*f).is_some_and(|s| {
+                        s.links.iter().any(|l| {
+                            matches!(
+                                l,
+                                Some(LinkSlot {
+                                    link: Link::Failed(LinkError::Config(_)),
+                                    ..
+                                })
+                            )
+                        })
+                    })
+                })
                 .cloned()
                 .collect(),
         }
