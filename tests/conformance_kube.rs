@@ -15,10 +15,15 @@ const WAIT: Duration = Duration::from_secs(60);
 
 fn kubectl_path() -> Option<PathBuf> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let mut candidates = vec![
+    // SOVTUI_KUBECTL picks another kubectl (e.g. a newer one) explicitly.
+    let mut candidates: Vec<PathBuf> = std::env::var_os("SOVTUI_KUBECTL")
+        .map(PathBuf::from)
+        .into_iter()
+        .collect();
+    candidates.extend([
         root.join("target/tools/kubectl/usr/bin/kubectl"),
         PathBuf::from("/work/main/target/tools/kubectl/usr/bin/kubectl"),
-    ];
+    ]);
     if let Some(path) = std::env::var_os("PATH") {
         candidates.extend(std::env::split_paths(&path).map(|d| d.join("kubectl")));
     }
@@ -102,6 +107,24 @@ async fn kubectl_get_watch_and_patch() {
         "{out}"
     );
     assert!(out.contains("flux-system"), "{out}");
+    // Server-side printing: the HelmRelease CRD's printer columns.
+    let header = out.lines().next().unwrap_or("");
+    for col in ["NAMESPACE", "NAME", "AGE", "READY", "STATUS"] {
+        assert!(header.contains(col), "header {header:?} lacks {col}");
+    }
+    let cilium = out.lines().find(|l| l.contains("bp-cilium")).unwrap_or("");
+    assert!(cilium.contains("True"), "{cilium}");
+    let (ok, _, err) = kubectl(&bin, &c, &cache, &["get", "pods,nodes,ns", "-A"]).await;
+    assert!(ok, "get pods,nodes,ns failed: {err}");
+    let (ok, out, err) = kubectl(
+        &bin,
+        &c,
+        &cache,
+        &["-n", "flux-system", "describe", "hr", "bp-cilium"],
+    )
+    .await;
+    assert!(ok, "describe failed: {err}");
+    assert!(out.contains("bp-cilium") && out.contains("Ready"), "{out}");
 
     let (ok, out, err) = kubectl(
         &bin,
@@ -174,7 +197,7 @@ async fn kubectl_get_watch_and_patch() {
         .arg(format!("--server={}", c.url()))
         .arg(format!("--cache-dir={}", cache.path().display()))
         .arg("--kubeconfig=/dev/null")
-        .args(["get", "hr", "-A", "-w", "-o", "name"])
+        .args(["get", "hr", "-A", "-w"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .kill_on_drop(true)
@@ -184,6 +207,7 @@ async fn kubectl_get_watch_and_patch() {
     let saw = tokio::time::timeout(WAIT, async {
         let mut initial = 0;
         while let Ok(Some(line)) = lines.next_line().await {
+            println!("kubectl -w: {line}");
             if line.contains("bp-") && initial < 2 {
                 initial += 1;
                 if initial == 2 {

@@ -284,8 +284,23 @@ impl SimCluster {
         self.inner.control().listening.is_some()
     }
 
-    /// Start listening again on the same port (no-op if already up).
+    /// Start listening again on the same port (no-op if already up). Right after `down` the old
+    /// socket may not be released yet, so a busy port is retried for a few seconds.
     pub async fn up(&self) -> std::io::Result<()> {
+        let mut last = None;
+        for _ in 0..250 {
+            match self.try_up().await {
+                Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+                    last = Some(e);
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                other => return other,
+            }
+        }
+        Err(last.unwrap_or_else(|| std::io::Error::other("bind failed")))
+    }
+
+    async fn try_up(&self) -> std::io::Result<()> {
         let port = {
             let control = self.inner.control();
             if control.listening.is_some() {
@@ -335,20 +350,7 @@ impl SimCluster {
         if !keep_history {
             self.inner.write(|s| s.compact());
         }
-        // The aborted accept task releases the socket asynchronously; retry the bind briefly.
-        let mut last = None;
-        for _ in 0..50 {
-            match self.up().await {
-                Ok(()) => return Ok(()),
-                Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
-                    last = Some(e);
-                    tokio::task::yield_now().await;
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        Err(last.unwrap_or_else(|| std::io::Error::other("restart failed")))
+        self.up().await
     }
 
     /// Add latency (real time) before every answer.

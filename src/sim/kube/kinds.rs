@@ -87,7 +87,7 @@ pub static KINDS: &[KindInfo] = &[
     kind("", "v1", "Event", "events", "event", true, &["ev"], false),
     kind("", "v1", "Secret", "secrets", "secret", true, &[], false),
     KindInfo {
-        categories: &["all", "flux"],
+        categories: &["flux"],
         ..kind(
             "helm.toolkit.fluxcd.io",
             "v2",

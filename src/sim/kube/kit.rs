@@ -89,6 +89,16 @@ impl Kit {
         Ok(kit)
     }
 
+    /// Read a kit file (TOML); errors name the file (and line, for syntax errors).
+    pub fn load(path: &std::path::Path) -> Result<Kit, KitError> {
+        let origin = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| KitError::Parse {
+            kit: origin.clone(),
+            message: e.to_string(),
+        })?;
+        Kit::from_toml(&text, &origin)
+    }
+
     /// A built-in kit by name: `bootstrap-kit` (contract §3.5, 35 releases) or `runbook-11`.
     pub fn builtin(name: &str) -> Result<Kit, KitError> {
         let (_, text) = BUILTIN

@@ -6,6 +6,16 @@
 //! compaction, request log, direct CRUD). Nothing runs while nothing happens: watches and the
 //! reconciler sleep on change notifications and timers only.
 //!
+//! Control surface (all on [`SimCluster`]): [`SimCluster::down`], [`SimCluster::up`],
+//! [`SimCluster::restart`] (same port; watch history kept or reset), [`SimCluster::set_latency`],
+//! [`SimCluster::set_unauthorized`], [`SimCluster::compact_history`], [`SimCluster::request_log`] /
+//! [`SimCluster::wait_for_request`], direct CRUD ([`SimCluster::apply`], [`SimCluster::get`],
+//! [`SimCluster::list`], [`SimCluster::merge_patch`], [`SimCluster::delete`],
+//! [`SimCluster::wait_for`]), faults at run time ([`SimCluster::set_release_override`]) and pod logs
+//! ([`SimCluster::append_pod_log`]). Clusters come and go with [`KubeSim::add_cluster`] /
+//! [`KubeSim::remove_cluster`]; a cluster's behaviour is a [`ClusterScenario`] (kit + overrides +
+//! extra objects), which world scenario files embed.
+//!
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {
 //! use sovtui::sim::{clock::SimClock, kube::{KubeSim, ClusterScenario}};
@@ -25,6 +35,7 @@ pub mod scenario;
 mod server;
 pub mod status;
 pub mod store;
+pub mod table;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -109,6 +120,14 @@ impl KubeSim {
             c.shutdown();
         }
         removed
+    }
+
+    /// Remove every cluster (world shutdown).
+    pub fn remove_all(&self) {
+        let all: Vec<SimCluster> = std::mem::take(&mut *self.map()).into_values().collect();
+        for c in all {
+            c.shutdown();
+        }
     }
 
     pub fn cluster(&self, name: &str) -> Option<SimCluster> {

@@ -187,7 +187,9 @@ impl LabelSelector {
     }
 }
 
-/// A field selector; the apiserver supports `metadata.name` and `metadata.namespace` on every kind.
+/// A field selector. Every kind supports `metadata.name` / `metadata.namespace`; the real apiserver
+/// adds a few per kind (`involvedObject.*` on Events, which `kubectl describe` uses; `status.phase`
+/// and `spec.nodeName` on Pods). We accept any dotted path into the object, compared as text.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FieldSelector(Vec<(String, bool, String)>);
 
@@ -207,7 +209,7 @@ impl FieldSelector {
                 )));
             };
             let field = field.trim();
-            if field != "metadata.name" && field != "metadata.namespace" {
+            if field.is_empty() || field.split('.').any(str::is_empty) {
                 return Err(ApiError::bad_request(format!(
                     "field label not supported: {field}"
                 )));
@@ -219,13 +221,16 @@ impl FieldSelector {
 
     pub fn matches(&self, obj: &Value) -> bool {
         self.0.iter().all(|(field, eq, value)| {
-            let ptr = if field == "metadata.name" {
-                "/metadata/name"
-            } else {
-                "/metadata/namespace"
+            let mut cur = Some(obj);
+            for seg in field.split('.') {
+                cur = cur.and_then(|v| v.get(seg));
+            }
+            let actual = match cur {
+                Some(Value::String(s)) => s.clone(),
+                Some(Value::Null) | None => String::new(),
+                Some(other) => other.to_string(),
             };
-            let actual = obj.pointer(ptr).and_then(Value::as_str).unwrap_or("");
-            (actual == value) == *eq
+            (actual == *value) == *eq
         })
     }
 }
@@ -270,6 +275,16 @@ mod tests {
         assert!(ok(""));
         let f = FieldSelector::parse("metadata.name=a,metadata.namespace!=other").expect("f");
         assert!(f.matches(&obj));
-        assert!(FieldSelector::parse("status.phase=Running").is_err());
+        assert!(
+            !FieldSelector::parse("status.phase=Running")
+                .expect("f")
+                .matches(&obj)
+        );
+        assert!(FieldSelector::parse("status..phase=Running").is_err());
+        assert!(
+            FieldSelector::parse("metadata.labels.app=x")
+                .expect("f")
+                .matches(&obj)
+        );
     }
 }

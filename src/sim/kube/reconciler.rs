@@ -37,6 +37,8 @@ struct Track {
     phase: Phase,
     /// Helm release revision: 1 after install, +1 per upgrade.
     revision: u32,
+    /// The dependency last reported as not ready, to skip rewriting the same status.
+    waiting_on: Option<String>,
 }
 
 pub(crate) struct Reconciler {
@@ -138,6 +140,53 @@ fn create_missing(s: &mut Store, obj: Value, now: chrono::DateTime<chrono::Utc>)
     if s.get(k, &ns, &name).is_none() {
         let _ = s.create(k, &ns, obj, WriteMode::All, false, now);
     }
+}
+
+/// A core Event about a Flux object, as its controller records it.
+#[allow(clippy::too_many_arguments)] // every field is a distinct Event field
+fn flux_event(
+    api_version: &str,
+    kind_name: &str,
+    ns: &str,
+    name: &str,
+    event_type: &str,
+    reason: &str,
+    message: &str,
+    component: &str,
+    ts: &str,
+) -> Value {
+    json!({
+        "apiVersion": "v1", "kind": "Event",
+        "metadata": {"name": format!("{name}.{}", &uuid::Uuid::new_v4().simple().to_string()[..16]), "namespace": ns},
+        "involvedObject": {"apiVersion": api_version, "kind": kind_name, "name": name, "namespace": ns},
+        "reason": reason, "message": message, "type": event_type,
+        "source": {"component": component}, "reportingComponent": component,
+        "firstTimestamp": ts, "lastTimestamp": ts, "count": 1,
+    })
+}
+
+/// What cert-manager holds once bp-cert-manager is installed: the wildcard issuer and certificate
+/// the runbook's §2.5 / C17 talk about. A scenario overrides them by creating them first.
+fn cert_manager_objects(fqdn: &str, ts: &str) -> Vec<Value> {
+    vec![
+        json!({
+            "apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer",
+            "metadata": {"name": "wildcard-issuer"},
+            "spec": {"acme": {"server": "https://acme-v02.api.letsencrypt.org/directory",
+                              "privateKeySecretRef": {"name": "wildcard-issuer-account-key"},
+                              "solvers": [{"dns01": {"webhook": {"groupName": "acme.openova.io", "solverName": "powerdns"}}}]}},
+            "status": {"conditions": [{"type": "Ready", "status": "True", "reason": "ACMEAccountRegistered",
+                                       "message": "The ACME account was registered with the ACME server", "lastTransitionTime": ts}]},
+        }),
+        json!({
+            "apiVersion": "cert-manager.io/v1", "kind": "Certificate",
+            "metadata": {"name": "wildcard", "namespace": "cert-manager"},
+            "spec": {"secretName": "wildcard-tls", "dnsNames": [fqdn, format!("*.{fqdn}")],
+                     "issuerRef": {"kind": "ClusterIssuer", "name": "wildcard-issuer"}},
+            "status": {"conditions": [{"type": "Ready", "status": "True", "reason": "Ready",
+                                       "message": "Certificate is up to date and has not expired", "lastTransitionTime": ts}]},
+        }),
+    ]
 }
 
 fn running_pod(
@@ -329,6 +378,7 @@ impl Reconciler {
                 ),
             };
             let conds: Vec<Cond> = conds.into_iter().filter(|c| !c.2.is_empty()).collect();
+            let git_fault = &self.scenario.git_repository_fault;
             self.cluster.inner.write(|s| {
                 let existing = s.get(kind("GitRepository"), "flux-system", &git).and_then(|o| o.get("status").cloned());
                 let mut fields = json!({"observedGeneration": 1, "conditions": conditions_value(existing.as_ref(), &conds, 1, &ts)});
@@ -336,6 +386,11 @@ impl Reconciler {
                     fields["artifact"] = artifact;
                 }
                 write_status(s, "GitRepository", "flux-system", &git, fields);
+                if let Some(FluxFault { reason, message }) = git_fault {
+                    let ev = flux_event("source.toolkit.fluxcd.io/v1", "GitRepository", "flux-system", &git,
+                                        "Warning", reason, message, "source-controller", &ts);
+                    create_missing(s, ev, wall);
+                }
             });
             self.stage = 2;
         }
@@ -365,10 +420,15 @@ impl Reconciler {
             self.cluster.inner.write(|s| {
                 let existing = s.get(kind("Kustomization"), "flux-system", &ks).and_then(|o| o.get("status").cloned());
                 let fields = match &failure {
-                    Some((reason, message)) => json!({
-                        "observedGeneration": 1,
-                        "conditions": conditions_value(existing.as_ref(), &[condition("Ready", "False", reason, message)], 1, &ts),
-                    }),
+                    Some((reason, message)) => {
+                        let ev = flux_event("kustomize.toolkit.fluxcd.io/v1", "Kustomization", "flux-system", &ks,
+                                            "Warning", reason, message, "kustomize-controller", &ts);
+                        create_missing(s, ev, wall);
+                        json!({
+                            "observedGeneration": 1,
+                            "conditions": conditions_value(existing.as_ref(), &[condition("Ready", "False", reason, message)], 1, &ts),
+                        })
+                    }
                     None => {
                         for o in kit_objects {
                             create_missing(s, o, wall);
@@ -552,11 +612,13 @@ impl Reconciler {
             requested_at: requested.clone(),
             phase: if settled { Phase::Done } else { Phase::Waiting },
             revision: prior_revision,
+            waiting_on: None,
         });
         if track.generation != generation || track.requested_at != requested {
             track.generation = generation;
             track.requested_at = requested.clone();
             track.phase = Phase::Waiting;
+            track.waiting_on = None;
         }
         let release_name = obj
             .pointer("/spec/releaseName")
@@ -612,6 +674,10 @@ impl Reconciler {
                         })
                     })
                 };
+                if not_ready.is_some() && not_ready == track.waiting_on {
+                    return None;
+                }
+                track.waiting_on = not_ready.clone();
                 let (conds, phase) = match not_ready {
                     Some(dep) => (
                         vec![condition(
@@ -738,14 +804,22 @@ impl Reconciler {
                     &format!("ghcr.io/openova-io/{chart}:{version}"),
                     ts,
                 );
-                let event = json!({
-                    "apiVersion": "v1", "kind": "Event",
-                    "metadata": {"name": format!("{name}.{}", &uuid::Uuid::new_v4().simple().to_string()[..16]), "namespace": ns},
-                    "involvedObject": {"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease", "name": name, "namespace": ns},
-                    "reason": reason, "message": message, "type": event_type,
-                    "source": {"component": "helm-controller"}, "reportingComponent": "helm-controller",
-                    "firstTimestamp": ts, "lastTimestamp": ts, "count": 1,
-                });
+                let event = flux_event(
+                    "helm.toolkit.fluxcd.io/v2",
+                    "HelmRelease",
+                    ns,
+                    name,
+                    event_type,
+                    &reason,
+                    &message,
+                    "helm-controller",
+                    ts,
+                );
+                let extras = if pods && chart == "bp-cert-manager" {
+                    cert_manager_objects(self.cluster.name(), ts)
+                } else {
+                    Vec::new()
+                };
                 if event_type == "Warning" {
                     self.helm_log("error", "Reconciler error", ns, name, Some(&message), ts);
                 } else {
@@ -757,6 +831,9 @@ impl Reconciler {
                         create_missing(s, pod, wall);
                     }
                     create_missing(s, event, wall);
+                    for o in extras {
+                        create_missing(s, o, wall);
+                    }
                 });
                 None
             }

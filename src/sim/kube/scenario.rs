@@ -181,6 +181,13 @@ impl ClusterScenario {
         Ok(scenario)
     }
 
+    /// Read a scenario file (`.toml`, `.yaml`/`.yml` or `.json`); errors name the file.
+    pub fn load(path: &std::path::Path) -> Result<ClusterScenario, String> {
+        let origin = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{origin}: {e}"))?;
+        ClusterScenario::parse(&text, &origin)
+    }
+
     /// The kit this scenario uses, if any.
     pub fn resolve_kit(&self) -> Result<Option<Kit>, KitError> {
         if let Some(k) = &self.kit_inline {

@@ -18,6 +18,7 @@ use super::kinds::{self, KindId, KindInfo};
 use super::query::{FieldSelector, LabelSelector, Params};
 use super::status::ApiError;
 use super::store::{Filter, PatchBody, StoredEvent, WriteMode, event_line};
+use super::table;
 
 /// How often an idle watch that asked for bookmarks gets one (the real apiserver: about a minute).
 const BOOKMARK_INTERVAL: Duration = Duration::from_secs(60);
@@ -203,9 +204,16 @@ fn route(
         (Target::ResourceList(g, v), Method::GET) => Ok(json_response(200, &resource_list(g, v))),
         (Target::Collection { kind, namespace }, Method::GET) => {
             if params.bool("watch")? {
-                watch(c, *kind, namespace.clone(), params, None)
+                watch(
+                    c,
+                    *kind,
+                    namespace.clone(),
+                    params,
+                    None,
+                    wants_table(headers),
+                )
             } else {
-                list(c, *kind, namespace.clone(), params)
+                list(c, *kind, namespace.clone(), params, wants_table(headers))
             }
         }
         (Target::Collection { kind, namespace }, Method::POST) => {
@@ -226,7 +234,14 @@ fn route(
             Method::GET,
         ) if params.bool("watch")? => {
             let ns = (!namespace.is_empty()).then(|| namespace.clone());
-            watch(c, *kind, ns, params, Some(name.clone()))
+            watch(
+                c,
+                *kind,
+                ns,
+                params,
+                Some(name.clone()),
+                wants_table(headers),
+            )
         }
         (
             Target::Object {
@@ -236,11 +251,19 @@ fn route(
                 ..
             },
             Method::GET,
-        ) => c
-            .store()
-            .get(*kind, namespace, name)
-            .map(|o| json_response(200, &o))
-            .ok_or_else(|| ApiError::not_found(kinds::info(*kind), name)),
+        ) => {
+            let obj = c
+                .store()
+                .get(*kind, namespace, name)
+                .ok_or_else(|| ApiError::not_found(kinds::info(*kind), name))?;
+            if wants_table(headers) {
+                let rv = c.store().resource_version();
+                let t = table::table(kinds::info(*kind), &[&obj], rv, None, c.clock.now());
+                Ok(json_response(200, &t))
+            } else {
+                Ok(json_response(200, &obj))
+            }
+        }
         (
             Target::Object {
                 kind,
@@ -456,17 +479,45 @@ fn list_kind_doc(
     })
 }
 
+fn wants_table(headers: &HeaderMap) -> bool {
+    table::wants_table(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()))
+}
+
+/// A watch line re-rendered as a one-row Table for kubectl (ERROR and BOOKMARK lines pass as they are).
+fn table_line(info: &KindInfo, line: Bytes, now: chrono::DateTime<chrono::Utc>) -> Bytes {
+    let Ok(ev) = serde_json::from_slice::<Value>(&line) else {
+        return line;
+    };
+    let ty = ev["type"].as_str().unwrap_or("");
+    if ty == "ERROR" || ty == "BOOKMARK" {
+        return line;
+    }
+    event_line(ty, &table::table(info, &[&ev["object"]], 0, None, now))
+}
+
 fn list(
     c: &Arc<ClusterInner>,
     kind: KindId,
     namespace: Option<String>,
     params: &Params,
+    as_table: bool,
 ) -> Result<Response, ApiError> {
     let filter = filter_from(params, namespace, None)?;
     let limit = params.u64("limit")?;
     let page = c
         .store()
         .list(kind, &filter, limit, params.get("continue"))?;
+    if as_table {
+        let refs: Vec<&Value> = page.items.iter().map(|o| &**o).collect();
+        let t = table::table(
+            kinds::info(kind),
+            &refs,
+            page.resource_version,
+            page.continue_token.as_deref(),
+            c.clock.now(),
+        );
+        return Ok(json_response(200, &t));
+    }
     let items = page.items.iter().map(|o| (**o).clone()).collect();
     Ok(json_response(
         200,
@@ -501,11 +552,14 @@ fn watch(
     namespace: Option<String>,
     params: &Params,
     name: Option<String>,
+    as_table: bool,
 ) -> Result<Response, ApiError> {
     let info = kinds::info(kind);
     let filter = filter_from(params, namespace, name)?;
     let bookmarks = params.bool("allowWatchBookmarks")?;
     let send_initial = params.bool("sendInitialEvents")?;
+    // `sendInitialEvents=false` without a resourceVersion: start now, no synthetic ADDED events.
+    let no_initial = params.get("sendInitialEvents").is_some() && !send_initial;
     let timeout = params.u64("timeoutSeconds")?.map(Duration::from_secs);
     let rv_param = params.get("resourceVersion").map(str::to_string);
     let start_rv: Option<u64> = match rv_param.as_deref() {
@@ -537,6 +591,7 @@ fn watch(
                     failed_at_start = true;
                 }
             },
+            None if no_initial => {}
             _ => {
                 for obj in store.list_all(kind, &filter) {
                     opening.push(event_line("ADDED", &obj));
@@ -550,8 +605,16 @@ fn watch(
     };
     let (tx, rx) = mpsc::channel::<Chunk>(64);
     let c2 = c.clone();
+    let render = move |line: Bytes, c: &ClusterInner| {
+        if as_table {
+            table_line(info, line, c.clock.now())
+        } else {
+            line
+        }
+    };
     tokio::spawn(async move {
         for line in opening {
+            let line = render(line, &c2);
             if tx.send(Ok(line)).await.is_err() {
                 return;
             }
@@ -584,7 +647,7 @@ fn watch(
                         }
                     };
                     for line in lines {
-                        if tx.send(Ok(line)).await.is_err() {
+                        if tx.send(Ok(render(line, &c2))).await.is_err() {
                             return;
                         }
                     }

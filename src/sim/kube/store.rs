@@ -31,17 +31,15 @@ impl EventType {
     }
 }
 
-/// One entry of the watch history. The event is kept as its serialized watch line (what every
-/// watcher sends) plus the metadata selectors need: far smaller than the object tree, and
-/// serialized once however many clients watch.
+/// One entry of the watch history, with its watch line serialized once however many clients watch.
 #[derive(Debug, Clone)]
 pub struct StoredEvent {
     pub rv: u64,
     pub kind: KindId,
     pub namespace: String,
     pub event_type: EventType,
-    /// `{"metadata": {"name", "namespace", "labels"}}` of the object, for selectors.
-    pub selector_view: Value,
+    /// The object, for selectors (shared with the store while it is current).
+    pub object: Arc<Value>,
     /// `{"type": ..., "object": ...}` followed by a newline.
     pub line: bytes::Bytes,
 }
@@ -195,16 +193,13 @@ impl Store {
     }
 
     fn record(&mut self, kind: KindId, namespace: &str, event_type: EventType, object: Arc<Value>) {
-        let meta = object.get("metadata");
-        let pick = |f: &str| meta.and_then(|m| m.get(f)).cloned().unwrap_or(Value::Null);
-        let selector_view = json!({"metadata": {"name": pick("name"), "namespace": pick("namespace"), "labels": pick("labels")}});
         self.history.push_back(Arc::new(StoredEvent {
             rv: self.rv,
             kind,
             namespace: namespace.to_string(),
             event_type,
-            selector_view,
             line: event_line(event_type.as_str(), &object),
+            object,
         }));
         while self.history.len() > self.history_limit {
             if let Some(old) = self.history.pop_front() {
@@ -228,7 +223,7 @@ impl Store {
             .history
             .iter()
             .skip(start)
-            .filter(|e| e.kind == kind && filter.matches(&e.namespace, &e.selector_view))
+            .filter(|e| e.kind == kind && filter.matches(&e.namespace, &e.object))
             .cloned()
             .collect())
     }
