@@ -527,10 +527,14 @@ async fn armed_actions_patch_the_object_and_are_audited() {
 
 fn kubectl() -> Option<PathBuf> {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let candidates = [
-        repo.join("target/tools/kubectl/usr/bin/kubectl"),
-        PathBuf::from("/work/main/target/tools/kubectl/usr/bin/kubectl"),
-    ];
+    // SOVTUI_KUBECTL picks another kubectl explicitly (as in tests/conformance_kube.rs).
+    let candidates = std::env::var_os("SOVTUI_KUBECTL")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain([
+            repo.join("target/tools/kubectl/usr/bin/kubectl"),
+            PathBuf::from("/work/main/target/tools/kubectl/usr/bin/kubectl"),
+        ]);
     candidates.into_iter().find(|p| p.is_file()).or_else(|| {
         std::env::var_os("PATH").and_then(|paths| {
             std::env::split_paths(&paths)
@@ -944,4 +948,80 @@ async fn a_broken_kubeconfig_context_is_reported_without_waiting_out_the_timeout
         "{ghost:#}"
     );
     assert_eq!(doc["sovereigns"][0]["connection"]["state"], json!("live"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_full_bootstrap_kit_comes_up_in_dependency_order_with_a_fault() {
+    use sovtui::sim::kube::ClusterScenario;
+    // Simulated install durations are minutes; 2000× makes the whole kit take about a second.
+    let sim = KubeSim::new(SimClock::new(2000.0));
+    let scenario = ClusterScenario::parse(
+        "kit = \"bootstrap-kit\"\n[releases.bp-gitea]\n\
+         fault = { type = \"fail\", reason = \"InstallFailed\", message = \"gitea: chart pull failed\" }\n",
+        "test",
+    )
+    .expect("scenario");
+    sim.add_cluster(A, scenario).await.expect("cluster");
+    sim.add_cluster(B, ClusterScenario::bootstrap_kit())
+        .await
+        .expect("cluster");
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("kubeconfig"), sim.kubeconfig_yaml()).expect("kubeconfig");
+    let fleet = dir.path().join("fleet.toml");
+    std::fs::write(
+        &fleet,
+        format!(
+            "[[sovereign]]\nfqdn = \"{A}\"\nkubeconfig = \"kubeconfig\"\n\n\
+             [[sovereign]]\nfqdn = \"{B}\"\nkubeconfig = \"kubeconfig\"\n"
+        ),
+    )
+    .expect("fleet");
+    let opts = FleetOptions {
+        audit_log: dir.path().join("audit.jsonl"),
+        ..Default::default()
+    };
+    let (handle, mut events) = Fleet::start(&fleet, opts).expect("start");
+    let snap = wait_for(&handle, &mut events, "kits settled", |s| {
+        s.sovereigns.len() == 2
+            && s.sovereigns.iter().all(|x| x.components.len() == 35)
+            && state_of(sov(s, A), "bp-gitea") == Some(ComponentState::Failed)
+            && sov(s, A)
+                .components
+                .iter()
+                .filter(|c| c.name != "bp-gitea" && c.name != "bp-catalyst-platform")
+                .all(|c| c.state == ComponentState::Installed)
+            && sov(s, B)
+                .components
+                .iter()
+                .all(|c| c.state == ComponentState::Installed)
+    })
+    .await;
+    let a = sov(&snap, A);
+    // The kit's DAG: every release comes after everything it depends on.
+    let pos = |n: &str| {
+        a.components
+            .iter()
+            .position(|c| format!("{}/{}", c.namespace, c.name) == n)
+    };
+    for (i, c) in a.components.iter().enumerate() {
+        for d in &c.depends_on {
+            let dp = pos(d).unwrap_or_else(|| panic!("{} depends on missing {d}", c.name));
+            assert!(dp < i, "{d} must precede {}", c.name);
+        }
+    }
+    assert_eq!(a.components[0].id(), "cilium");
+    let platform = a
+        .components
+        .iter()
+        .find(|c| c.name == "bp-catalyst-platform")
+        .expect("platform");
+    assert_eq!(
+        platform.state,
+        ComponentState::Pending,
+        "waits on the failed gitea: {}",
+        platform.message
+    );
+    assert_eq!(a.worst().map(|c| c.id()), Some("gitea"));
+    assert_eq!(a.counts().get(&ComponentState::Installed), Some(&33));
+    assert!(!a.kustomizations.is_empty() && !a.git_repositories.is_empty());
 }
