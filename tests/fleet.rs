@@ -1025,3 +1025,57 @@ async fn the_full_bootstrap_kit_comes_up_in_dependency_order_with_a_fault() {
     assert_eq!(a.counts().get(&ComponentState::Installed), Some(&33));
     assert!(!a.kustomizations.is_empty() && !a.git_repositories.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_401_makes_the_fleet_run_the_credential_plugin_again() {
+    let w = World::new().await;
+    let a = w.cluster(A);
+    let calls = w.dir.path().join("plugin-calls");
+    let cred = r#"{"apiVersion":"client.authentication.k8s.io/v1beta1","kind":"ExecCredential","status":{"token":"t"}}"#;
+    let kubeconfig = json!({
+        "apiVersion": "v1", "kind": "Config",
+        "clusters": [{"name": "a", "cluster": {"server": a.url()}}],
+        "users": [{"name": "a", "user": {"exec": {
+            "apiVersion": "client.authentication.k8s.io/v1beta1",
+            "command": "sh",
+            "args": ["-c", format!("echo call >> '{}'; echo '{cred}'", calls.display())]
+        }}}],
+        "contexts": [{"name": A, "context": {"cluster": "a", "user": "a"}}],
+    });
+    std::fs::write(
+        w.dir.path().join("exec-kubeconfig"),
+        serde_yaml::to_string(&kubeconfig).expect("yaml"),
+    )
+    .expect("write");
+    write_atomically(
+        &w.fleet_path(),
+        &format!("[[sovereign]]\nfqdn = \"{A}\"\nkubeconfig = \"exec-kubeconfig\"\n"),
+    );
+    let (handle, mut events) = w.start();
+    wait_for(&handle, &mut events, "alpha live", all_live).await;
+    let count = || {
+        std::fs::read_to_string(&calls)
+            .map(|t| t.lines().count())
+            .unwrap_or(0)
+    };
+    let before = count();
+    assert!(before >= 1, "the plugin ran for the first client");
+
+    a.set_unauthorized(true);
+    a.restart(true).await.expect("restart");
+    wait_for(&handle, &mut events, "alpha auth expired", |s| {
+        matches!(sov(s, A).connection, ConnectionState::AuthExpired { .. })
+    })
+    .await;
+    a.set_unauthorized(false);
+    wait_for(&handle, &mut events, "alpha live again", |s| {
+        sov(s, A).connection.is_live()
+    })
+    .await;
+    assert!(
+        count() > before,
+        "credentials were re-read after the 401 ({} → {})",
+        before,
+        count()
+    );
+}
