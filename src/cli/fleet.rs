@@ -152,13 +152,34 @@ fn human_line(s: &SovereignReport<'_>) -> String {
     )
 }
 
+/// Resolves on SIGINT, SIGTERM or SIGHUP: the normal ends of a stream someone is reading.
+async fn stop_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let term = signal(SignalKind::terminate());
+    let hup = signal(SignalKind::hangup());
+    match (term, hup) {
+        (Ok(mut term), Ok(mut hup)) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+                _ = hup.recv() => {}
+            }
+        }
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
 async fn watch(path: &Path, json: bool) -> CliResult {
     let (_handle, mut events) = start(path)?;
     let mut out = std::io::stdout().lock();
+    let stop = stop_signal();
+    tokio::pin!(stop);
     loop {
         let ev = tokio::select! {
             ev = events.recv() => ev,
-            _ = tokio::signal::ctrl_c() => return Ok(()),
+            _ = &mut stop => return Ok(()),
         };
         let Some(ev) = ev else {
             return Err(CliError::Failed(anyhow::anyhow!("fleet stopped")));
