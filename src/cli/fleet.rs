@@ -140,8 +140,16 @@ fn human_line(s: &SovereignReport<'_>) -> String {
         .worst
         .map(|c| format!("  worst: {} {} — {}", c.id(), c.state, c.message))
         .unwrap_or_default();
+    use crate::provision::fleet::model::ConnectionState as C;
+    let why = match &s.status.connection {
+        C::Degraded { error, .. }
+        | C::Unreachable { error, .. }
+        | C::Forbidden { error }
+        | C::AuthExpired { error } => format!(" ({error})"),
+        C::Connecting | C::Live => String::new(),
+    };
     format!(
-        "{}{tags}  {}{stale}  {}{worst}",
+        "{}{tags}  {}{why}{stale}  {}{worst}",
         s.status.fqdn,
         s.status.connection.label(),
         if counts.is_empty() {
