@@ -283,3 +283,117 @@ async fn python_kubernetes_lists_and_watches_helmreleases() {
     assert_eq!(result.as_deref(), Some("bp-cert-manager,bp-cilium"));
     let _ = child.wait().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_operator_commands_against_a_reconciling_cluster() {
+    use sovtui::sim::kube::ClusterScenario;
+    let Some(bin) = kubectl_path() else {
+        println!("SKIP kubectl_operator_commands_against_a_reconciling_cluster: kubectl not found");
+        return;
+    };
+    // Fast clock: the runbook kit is installed within milliseconds of real time.
+    let sim = KubeSim::new(SimClock::new(1_000_000.0));
+    let c = sim
+        .add_cluster("ops.omani.works", ClusterScenario::runbook_11())
+        .await
+        .expect("cluster");
+    tokio::time::timeout(
+        WAIT,
+        c.wait_for(|c| {
+            c.get("hr", "flux-system", "bp-catalyst-platform")
+                .is_some_and(|o| o["status"]["conditions"][0]["status"] == "True")
+        }),
+    )
+    .await
+    .expect("kit ready");
+    let cache = tempfile::tempdir().expect("tempdir");
+
+    // Runbook C9's live fix.
+    let (ok, _, err) = kubectl(
+        &bin,
+        &c,
+        &cache,
+        &[
+            "-n",
+            "flux-system",
+            "create",
+            "secret",
+            "generic",
+            "ghcr-pull",
+            "--from-literal=token=abc",
+        ],
+    )
+    .await;
+    assert!(ok, "create secret: {err}");
+    let secret = c.get("secret", "flux-system", "ghcr-pull").expect("secret");
+    assert_eq!(secret["data"]["token"], "YWJj");
+
+    // Declarative apply, twice (create, then patch).
+    let manifest = cache.path().join("hr.yaml");
+    let yaml = |interval: &str| {
+        format!(
+            "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: bp-extra\n  namespace: flux-system\nspec:\n  interval: {interval}\n  releaseName: extra\n  chart:\n    spec:\n      chart: bp-extra\n      version: 1.0.0\n"
+        )
+    };
+    for interval in ["15m", "5m"] {
+        std::fs::write(&manifest, yaml(interval)).expect("write manifest");
+        let (ok, _, err) = kubectl(
+            &bin,
+            &c,
+            &cache,
+            &["apply", "-f", manifest.to_str().expect("path")],
+        )
+        .await;
+        assert!(
+            ok,
+            "apply ({interval}): {err}\n{:#?}",
+            c.request_log().iter().rev().take(6).collect::<Vec<_>>()
+        );
+    }
+    assert_eq!(
+        c.get("hr", "flux-system", "bp-extra").expect("hr")["spec"]["interval"],
+        "5m"
+    );
+
+    // helm-controller's log, found by label like an operator would.
+    let (ok, out, err) = kubectl(
+        &bin,
+        &c,
+        &cache,
+        &[
+            "-n",
+            "flux-system",
+            "logs",
+            "-l",
+            "app=helm-controller",
+            "--tail=-1",
+        ],
+    )
+    .await;
+    assert!(ok, "logs: {err}");
+    assert!(
+        out.contains("Helm install succeeded for release kube-system/cilium.v1"),
+        "{out}"
+    );
+
+    // Events of a HelmRelease through describe.
+    let (ok, out, err) = kubectl(
+        &bin,
+        &c,
+        &cache,
+        &["-n", "flux-system", "describe", "hr", "bp-cilium"],
+    )
+    .await;
+    assert!(ok, "describe: {err}");
+    assert!(out.contains("InstallSucceeded"), "{out}");
+
+    let (ok, _, err) = kubectl(
+        &bin,
+        &c,
+        &cache,
+        &["-n", "flux-system", "delete", "hr", "bp-extra"],
+    )
+    .await;
+    assert!(ok, "delete: {err}");
+    assert!(c.get("hr", "flux-system", "bp-extra").is_none());
+}

@@ -261,6 +261,17 @@ async fn unauthorized_and_unknown_kinds_answer_status_objects() {
         .expect("get");
     assert_eq!(resp.status(), 401);
     cluster.set_unauthorized(false);
+    // Added latency delays every answer by at least that much (a lower bound cannot flake).
+    cluster.set_latency(Duration::from_millis(300));
+    let started = std::time::Instant::now();
+    let resp = http
+        .get(format!("{}/version", cluster.url()))
+        .send()
+        .await
+        .expect("slow");
+    assert_eq!(resp.status(), 200);
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    cluster.set_latency(Duration::ZERO);
     let resp = http
         .get(format!("{}/apis/helm.toolkit.fluxcd.io/v2", cluster.url()))
         .send()
@@ -289,6 +300,33 @@ async fn unauthorized_and_unknown_kinds_answer_status_objects() {
     let text = resp.text().await.expect("body");
     assert!(text.contains("\"type\":\"ADDED\"") || text.is_empty());
     assert!(!text.contains("NamespaceList"));
+    // Hostile query values get a Status, never a crash.
+    for q in [
+        "watch=true&timeoutSeconds=18446744073709551615",
+        "limit=-1",
+        "watch=maybe",
+        "labelSelector=a%20in%20(b",
+        "continue=%%%",
+    ] {
+        let resp = http
+            .get(format!(
+                "{}/apis/helm.toolkit.fluxcd.io/v2/helmreleases?{q}",
+                cluster.url()
+            ))
+            .send()
+            .await
+            .expect("answer");
+        assert!(resp.status().as_u16() < 500, "{q}: {}", resp.status());
+        if q.starts_with("watch=true") {
+            drop(resp);
+        }
+    }
+    let resp = http
+        .get(format!("{}/version", cluster.url()))
+        .send()
+        .await
+        .expect("still up");
+    assert_eq!(resp.status(), 200);
 }
 
 fn ready_of(cluster: &SimCluster, name: &str) -> Option<(String, String, String)> {
@@ -789,4 +827,45 @@ async fn kube_clients_work_from_the_hosts_kubeconfig() {
             Some(format!("catalyst-{}-cp1", context.replace('.', "-")).as_str())
         );
     }
+}
+
+#[tokio::test]
+async fn idle_watches_get_bookmarks_and_end_at_their_timeout() {
+    let sim = KubeSim::new(SimClock::new(1.0));
+    let cluster = sim
+        .add_empty_cluster(
+            "bookmarks.example",
+            ClusterOptions {
+                bookmark_interval: Some(Duration::from_millis(50)),
+                ..ClusterOptions::default()
+            },
+        )
+        .await
+        .expect("cluster");
+    cluster.apply(hr("bp-a")).expect("apply");
+    let rv = cluster.resource_version();
+    let url = format!(
+        "{}/apis/helm.toolkit.fluxcd.io/v2/helmreleases?watch=1&allowWatchBookmarks=true&timeoutSeconds=1&resourceVersion={rv}",
+        cluster.url()
+    );
+    // The body ends by itself when timeoutSeconds passes; meanwhile bookmarks carry the version.
+    let body = tokio::time::timeout(WAIT, async {
+        reqwest::get(&url)
+            .await
+            .expect("watch")
+            .text()
+            .await
+            .expect("body")
+    })
+    .await
+    .expect("watch ended at its timeout");
+    let first: serde_json::Value =
+        serde_json::from_str(body.lines().next().expect("a line")).expect("json line");
+    assert_eq!(first["type"], "BOOKMARK");
+    assert_eq!(first["object"]["kind"], "HelmRelease");
+    assert_eq!(
+        first["object"]["metadata"]["resourceVersion"],
+        rv.to_string()
+    );
+    assert!(body.lines().all(|l| l.contains("BOOKMARK")), "{body}");
 }

@@ -70,6 +70,8 @@ pub struct ClusterOptions {
     pub lenient_status: bool,
     /// Watch events kept for resumption (default [`super::store::DEFAULT_HISTORY_LIMIT`]).
     pub history_limit: Option<usize>,
+    /// How often an otherwise idle watch that allows bookmarks gets one (default 60 s, real time).
+    pub bookmark_interval: Option<Duration>,
 }
 
 pub(crate) struct ClusterInner {

@@ -90,7 +90,7 @@ impl KubeSim {
         let kit = scenario.resolve_kit()?;
         let options = ClusterOptions {
             lenient_status: scenario.lenient_status,
-            history_limit: None,
+            ..ClusterOptions::default()
         };
         let cluster = self.add_empty_cluster(name, options).await?;
         let mut reconciler = reconciler::Reconciler::new(cluster.clone(), scenario, kit);

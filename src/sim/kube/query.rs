@@ -16,8 +16,8 @@ pub fn parse_bool(s: &str) -> Option<bool> {
     }
 }
 
-/// The decoded query parameters (last value wins, as in Go's `url.Values.Get` — first, actually;
-/// duplicates are rare enough that we keep the first like Go does).
+/// The decoded query parameters; for a repeated key the first value counts, as with Go's
+/// `url.Values.Get`.
 #[derive(Debug, Default, Clone)]
 pub struct Params(HashMap<String, String>);
 
@@ -217,6 +217,13 @@ impl FieldSelector {
             out.push((field.to_string(), eq, value.trim().to_string()));
         }
         Ok(FieldSelector(out))
+    }
+
+    /// Whether every term is on `metadata.name` / `metadata.namespace` / `metadata.labels.*`.
+    pub fn only_metadata(&self) -> bool {
+        self.0.iter().all(|(f, _, _)| {
+            f == "metadata.name" || f == "metadata.namespace" || f.starts_with("metadata.labels.")
+        })
     }
 
     pub fn matches(&self, obj: &Value) -> bool {

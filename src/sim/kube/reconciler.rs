@@ -211,6 +211,18 @@ fn running_pod(
     })
 }
 
+/// Seconds from scenario data as a duration: negative or NaN is zero, anything beyond a century is
+/// a century (data must not be able to overflow the clock).
+fn sim_duration(secs: f64) -> Duration {
+    const CENTURY: f64 = 100.0 * 365.0 * 86400.0;
+    let secs = if secs.is_nan() {
+        0.0
+    } else {
+        secs.clamp(0.0, CENTURY)
+    };
+    Duration::from_secs_f64(secs)
+}
+
 /// A stable ReplicaSet-style pod name suffix (`5d8f7b9c4-x2k9p`) derived from `seed`.
 fn pod_suffix(seed: &str) -> String {
     use std::hash::{Hash, Hasher};
@@ -348,9 +360,8 @@ impl Reconciler {
         if !self.scenario.flux {
             return None;
         }
-        let half =
-            self.start + Duration::from_secs_f64(self.scenario.bootstrap_seconds.max(0.0) / 2.0);
-        let full = self.start + Duration::from_secs_f64(self.scenario.bootstrap_seconds.max(0.0));
+        let half = self.start + sim_duration(self.scenario.bootstrap_seconds / 2.0);
+        let full = self.start + sim_duration(self.scenario.bootstrap_seconds);
         let git = self.scenario.git_repository_name();
         let ks = self.scenario.kustomization_name();
         if self.stage == 1 {
@@ -706,7 +717,7 @@ impl Reconciler {
                                 condition("Ready", "Unknown", "Progressing", &msg),
                             ],
                             Phase::Installing {
-                                done_at: now + Duration::from_secs_f64(secs.max(0.0)),
+                                done_at: now + sim_duration(secs),
                             },
                         )
                     }
@@ -846,5 +857,18 @@ impl Reconciler {
                 None
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_from_data_never_panic() {
+        assert_eq!(sim_duration(f64::NAN), Duration::ZERO);
+        assert_eq!(sim_duration(-5.0), Duration::ZERO);
+        assert!(sim_duration(f64::INFINITY) > Duration::from_secs(86400 * 365));
+        assert_eq!(sim_duration(1.5), Duration::from_millis(1500));
     }
 }

@@ -215,6 +215,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_readme_example_parses() {
+        let readme = include_str!("../../../fixtures/kits/README.md");
+        let block = readme
+            .split("```toml")
+            .nth(2)
+            .and_then(|b| b.split("```").next())
+            .expect("second toml block");
+        let s = ClusterScenario::parse(block, "README.md").expect("README example parses");
+        assert_eq!(s.releases["bp-harbor"].install_seconds, Some(600.0));
+        assert_eq!(s.objects.len(), 1);
+        let kit_block = readme
+            .split("```toml")
+            .nth(1)
+            .and_then(|b| b.split("```").next())
+            .expect("kit block");
+        assert!(kit_block.contains("[[release]]"));
+    }
+
+    #[test]
     fn parses_the_documented_toml() {
         let text = r#"
 kit = "runbook-11"

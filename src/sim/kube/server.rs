@@ -31,6 +31,7 @@ pub(crate) fn router(cluster: Arc<ClusterInner>) -> Router {
 #[derive(Debug, Clone, PartialEq)]
 enum Target {
     Version,
+    OpenApiV2,
     CoreVersions,
     GroupList,
     Group(String),
@@ -55,6 +56,7 @@ fn parse_target(path: &str) -> Result<Target, ApiError> {
     let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     let (group, version, rest): (&str, &str, &[&str]) = match segs.as_slice() {
         ["version"] => return Ok(Target::Version),
+        ["openapi", "v2"] | ["swagger-2.0.0.pb-v1"] => return Ok(Target::OpenApiV2),
         ["api"] => return Ok(Target::CoreVersions),
         ["apis"] => return Ok(Target::GroupList),
         ["apis", g] => {
@@ -94,7 +96,7 @@ fn parse_target(path: &str) -> Result<Target, ApiError> {
                     name: name.to_string(),
                     status: false,
                 }),
-                [name, "status"] => Ok(Target::Object {
+                [name, "status"] if kinds::info(kind).status_subresource => Ok(Target::Object {
                     kind,
                     namespace: ns.to_string(),
                     name: name.to_string(),
@@ -118,7 +120,7 @@ fn parse_target(path: &str) -> Result<Target, ApiError> {
             }
             let status = match tail {
                 [] => false,
-                ["status"] => true,
+                ["status"] if kinds::info(kind).status_subresource => true,
                 _ => return Err(ApiError::unknown_path()),
             };
             Ok(Target::Object {
@@ -198,6 +200,7 @@ fn route(
     let target = parse_target(path)?;
     match (&target, method.clone()) {
         (Target::Version, Method::GET) => Ok(json_response(200, &version_doc())),
+        (Target::OpenApiV2, Method::GET) => Ok(openapi_v2(headers)),
         (Target::CoreVersions, Method::GET) => Ok(json_response(200, &core_versions(c))),
         (Target::GroupList, Method::GET) => Ok(json_response(200, &group_list())),
         (Target::Group(g), Method::GET) => Ok(json_response(200, &group_doc(g))),
@@ -217,7 +220,7 @@ fn route(
             }
         }
         (Target::Collection { kind, namespace }, Method::POST) => {
-            let obj = parse_body(&body)?;
+            let obj = parse_write_body(headers, &body)?;
             let mode = write_mode(c, false);
             let now = c.clock.now();
             let ns = namespace.clone().unwrap_or_default();
@@ -273,7 +276,7 @@ fn route(
             },
             Method::PUT,
         ) => {
-            let obj = parse_body(&body)?;
+            let obj = parse_write_body(headers, &body)?;
             let mode = write_mode(c, *status);
             let out = c.write(|s| s.replace(*kind, namespace, name, obj, mode))?;
             Ok(json_response(200, &out))
@@ -380,6 +383,25 @@ fn write_mode(c: &ClusterInner, status: bool) -> WriteMode {
     } else {
         WriteMode::Main
     }
+}
+
+/// Create/replace bodies: JSON or YAML. Protobuf (newer kubectl's default for built-in kinds) is
+/// refused with 415, on which client-go falls back to JSON.
+fn parse_write_body(headers: &HeaderMap, body: &[u8]) -> Result<Value, ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if content_type.contains("protobuf") || content_type.contains("cbor") {
+        return Err(ApiError::new(
+            415,
+            "UnsupportedMediaType",
+            format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got {content_type:?})"
+            ),
+        ));
+    }
+    parse_body(body)
 }
 
 fn parse_body(body: &[u8]) -> Result<Value, ApiError> {
@@ -622,8 +644,14 @@ fn watch(
         if failed_at_start {
             return;
         }
-        let deadline = timeout.map(|t| Instant::now() + t);
-        let mut next_bookmark = Instant::now() + BOOKMARK_INTERVAL;
+        // An absurd timeoutSeconds (overflowing the clock) means no timeout, not a panic.
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+        let interval = c2
+            .options
+            .bookmark_interval
+            .unwrap_or(BOOKMARK_INTERVAL)
+            .max(Duration::from_millis(10));
+        let mut next_bookmark = Instant::now() + interval;
         let mut kill = kill;
         loop {
             tokio::select! {
@@ -656,7 +684,7 @@ fn watch(
                     }
                 }
                 _ = tokio::time::sleep_until(next_bookmark), if bookmarks => {
-                    next_bookmark = Instant::now() + BOOKMARK_INTERVAL;
+                    next_bookmark = Instant::now() + interval;
                     if tx.send(Ok(bookmark(info, last_rv, false))).await.is_err() {
                         return;
                     }
@@ -687,6 +715,41 @@ fn watch(
 
 fn stored_line(e: &StoredEvent) -> Bytes {
     e.line.clone()
+}
+
+/// A minimal OpenAPI v2 document: no definitions, so clients skip schema validation of our kinds
+/// (as they do for CRDs without schemas). kubectl asks for the gnostic protobuf encoding.
+fn openapi_v2(headers: &HeaderMap) -> Response {
+    const TITLE: &str = "Kubernetes";
+    const VERSION: &str = "v1.33.5+k3s1";
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !accept.contains("protobuf") {
+        return json_response(
+            200,
+            &json!({"swagger": "2.0", "info": {"title": TITLE, "version": VERSION}, "paths": {}, "definitions": {}}),
+        );
+    }
+    // Hand-encoded protobuf: Document{swagger(1)="2.0", info(2)=Info{title(1), version(2)}}.
+    fn field(out: &mut Vec<u8>, tag: u8, bytes: &[u8]) {
+        out.push(tag);
+        out.push(bytes.len() as u8);
+        out.extend_from_slice(bytes);
+    }
+    let mut info = Vec::new();
+    field(&mut info, 0x0a, TITLE.as_bytes());
+    field(&mut info, 0x12, VERSION.as_bytes());
+    let mut doc = Vec::new();
+    field(&mut doc, 0x0a, b"2.0");
+    field(&mut doc, 0x12, &info);
+    let mut resp = Response::new(Body::from(doc));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    resp
 }
 
 fn version_doc() -> Value {

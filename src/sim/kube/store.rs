@@ -38,10 +38,30 @@ pub struct StoredEvent {
     pub kind: KindId,
     pub namespace: String,
     pub event_type: EventType,
-    /// The object, for selectors (shared with the store while it is current).
-    pub object: Arc<Value>,
+    /// `{"metadata": {name, namespace, labels}}` of the object: enough for label selectors and the
+    /// usual field selectors without keeping every old version's full tree in memory.
+    pub meta_view: Value,
     /// `{"type": ..., "object": ...}` followed by a newline.
     pub line: bytes::Bytes,
+}
+
+fn meta_view(obj: &Value) -> Value {
+    let meta = obj.get("metadata");
+    let pick = |f: &str| meta.and_then(|m| m.get(f)).cloned().unwrap_or(Value::Null);
+    json!({"metadata": {"name": pick("name"), "namespace": pick("namespace"), "labels": pick("labels")}})
+}
+
+impl StoredEvent {
+    fn matches(&self, filter: &Filter) -> bool {
+        if filter.fields.only_metadata() {
+            return filter.matches(&self.namespace, &self.meta_view);
+        }
+        // Rare selectors on other fields (involvedObject.name, status.phase): decode the line.
+        serde_json::from_slice::<Value>(&self.line)
+            .ok()
+            .and_then(|mut ev| ev.get_mut("object").map(Value::take))
+            .is_some_and(|obj| filter.matches(&self.namespace, &obj))
+    }
 }
 
 /// A watch event line: `{"type":T,"object":O}\n`.
@@ -199,7 +219,7 @@ impl Store {
             namespace: namespace.to_string(),
             event_type,
             line: event_line(event_type.as_str(), &object),
-            object,
+            meta_view: meta_view(&object),
         }));
         while self.history.len() > self.history_limit {
             if let Some(old) = self.history.pop_front() {
@@ -223,7 +243,7 @@ impl Store {
             .history
             .iter()
             .skip(start)
-            .filter(|e| e.kind == kind && filter.matches(&e.namespace, &e.object))
+            .filter(|e| e.kind == kind && e.matches(filter))
             .cloned()
             .collect())
     }
@@ -333,6 +353,7 @@ impl Store {
             ));
         }
         check_type(info, &obj)?;
+        fold_string_data(info, &mut obj);
         let namespace = if info.namespaced {
             match meta_str(&obj, "namespace") {
                 Some(ns) if !namespace.is_empty() && ns != namespace => {
@@ -417,6 +438,7 @@ impl Store {
             ));
         }
         check_type(info, &obj)?;
+        fold_string_data(info, &mut obj);
         if let Some(body_name) = meta_str(&obj, "name")
             && body_name != name
         {
@@ -556,6 +578,35 @@ impl Store {
         let gone = Arc::new(gone);
         self.record(kind, namespace, EventType::Deleted, gone.clone());
         Ok(gone)
+    }
+}
+
+/// What the apiserver does to a Secret on every write: `stringData` is folded into base64 `data`.
+fn fold_string_data(info: &KindInfo, obj: &mut Value) {
+    if info.kind != "Secret" || !info.group.is_empty() {
+        return;
+    }
+    let Some(map) = obj.as_object_mut() else {
+        return;
+    };
+    let Some(Value::Object(string_data)) = map.remove("stringData") else {
+        return;
+    };
+    let data = map.entry("data").or_insert_with(|| json!({}));
+    if !data.is_object() {
+        *data = json!({});
+    }
+    if let Some(data) = data.as_object_mut() {
+        for (k, v) in string_data {
+            let text = v
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| v.to_string());
+            data.insert(
+                k,
+                json!(base64::engine::general_purpose::STANDARD.encode(text)),
+            );
+        }
     }
 }
 
@@ -744,6 +795,57 @@ mod tests {
                 .expect("fresh")
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn history_honours_field_selectors_beyond_metadata() {
+        let mut s = store_with_ns();
+        let ev = kinds::by_any_name("event").expect("event");
+        let start = s.resource_version();
+        for (n, obj) in [("e1", "bp-a"), ("e2", "bp-b")] {
+            s.create(
+                ev,
+                "flux-system",
+                json!({"metadata": {"name": n}, "involvedObject": {"name": obj}}),
+                WriteMode::All,
+                true,
+                Utc::now(),
+            )
+            .expect("event");
+        }
+        let filter = Filter {
+            fields: FieldSelector::parse("involvedObject.name=bp-b").expect("selector"),
+            ..Filter::default()
+        };
+        let got = s.events_since(ev, start, &filter).expect("events");
+        assert_eq!(got.len(), 1);
+        assert!(String::from_utf8_lossy(&got[0].line).contains("\"e2\""));
+        let by_name = Filter {
+            fields: FieldSelector::parse("metadata.name=e1").expect("selector"),
+            ..Filter::default()
+        };
+        assert_eq!(
+            s.events_since(ev, start, &by_name).expect("events").len(),
+            1
+        );
+    }
+
+    #[test]
+    fn secrets_fold_string_data() {
+        let mut s = store_with_ns();
+        let secret = kinds::by_any_name("secret").expect("secret");
+        let o = s
+            .create(
+                secret,
+                "flux-system",
+                json!({"metadata": {"name": "ghcr-pull"}, "stringData": {"token": "abc"}}),
+                WriteMode::Main,
+                true,
+                Utc::now(),
+            )
+            .expect("create");
+        assert_eq!(o["data"]["token"], "YWJj");
+        assert!(o.get("stringData").is_none());
     }
 
     #[test]
