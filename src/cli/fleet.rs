@@ -1,7 +1,245 @@
-use std::path::PathBuf;
+//! `sovtui fleet status|watch`: the fleet library without the cockpit.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
 
 use super::{CliError, CliResult, FleetCommand};
+use crate::config::paths;
+use crate::provision::fleet::model::{ComponentStatus, SovereignStatus};
+use crate::provision::fleet::{Fleet, FleetEvent, FleetOptions, FleetSnapshot};
+use crate::provision::flux::ComponentState;
 
-pub fn run(_config: Option<PathBuf>, _cmd: FleetCommand) -> CliResult {
-    Err(CliError::not_available("fleet status and watch"))
+pub fn run(config: Option<PathBuf>, cmd: FleetCommand) -> CliResult {
+    let path = config.unwrap_or_else(paths::fleet_file);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Failed(e.into()))?;
+    rt.block_on(async {
+        match cmd {
+            FleetCommand::Status { json, timeout } => {
+                status(&path, json, Duration::from_secs(timeout)).await
+            }
+            FleetCommand::Watch { json } => watch(&path, json).await,
+        }
+    })
+}
+
+/// One Sovereign in `fleet status --json`: the full status plus the summary columns.
+#[derive(Debug, Serialize)]
+pub struct SovereignReport<'a> {
+    #[serde(flatten)]
+    pub status: &'a SovereignStatus,
+    pub synced: bool,
+    pub stale_for_seconds: Option<i64>,
+    pub counts: BTreeMap<ComponentState, usize>,
+    pub worst: Option<&'a ComponentStatus>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct StatusReport<'a> {
+    pub fleet_file: Option<&'a Path>,
+    pub file_error: Option<String>,
+    /// Every cluster synced (or in a state waiting cannot cure) before the timeout.
+    pub complete: bool,
+    pub generated_at: DateTime<Utc>,
+    pub sovereigns: Vec<SovereignReport<'a>>,
+}
+
+pub fn report(snap: &FleetSnapshot, now: DateTime<Utc>) -> StatusReport<'_> {
+    StatusReport {
+        fleet_file: snap.path.as_deref(),
+        file_error: snap.file_error.as_ref().map(|e| e.to_string()),
+        complete: snap.settled(),
+        generated_at: now,
+        sovereigns: snap
+            .sovereigns
+            .iter()
+            .map(|s| SovereignReport {
+                status: s,
+                synced: snap.synced.contains(&s.fqdn),
+                stale_for_seconds: s.stale_for(now),
+                counts: s.counts(),
+                worst: s.worst(),
+            })
+            .collect(),
+    }
+}
+
+fn start(
+    path: &Path,
+) -> Result<
+    (
+        crate::provision::fleet::FleetHandle,
+        tokio::sync::mpsc::Receiver<FleetEvent>,
+    ),
+    CliError,
+> {
+    Fleet::start(path, FleetOptions::default()).map_err(|e| CliError::usage(e.to_string()))
+}
+
+async fn status(path: &Path, json: bool, timeout: Duration) -> CliResult {
+    let (handle, mut events) = start(path)?;
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut snap = handle.snapshot().await.map_err(CliError::Failed)?;
+    while !snap.settled() {
+        match tokio::time::timeout_at(deadline, events.recv()).await {
+            Ok(Some(_)) => {
+                // Drain what is queued before asking again.
+                while events.try_recv().is_ok() {}
+                snap = handle.snapshot().await.map_err(CliError::Failed)?;
+            }
+            Ok(None) | Err(_) => {
+                snap = handle.snapshot().await.map_err(CliError::Failed)?;
+                break;
+            }
+        }
+    }
+    let now = Utc::now();
+    let rep = report(&snap, now);
+    if !rep.complete {
+        eprintln!(
+            "sovtui: not every cluster synced within {}s; showing what is known",
+            timeout.as_secs()
+        );
+    }
+    if json {
+        let text = serde_json::to_string(&rep).map_err(|e| CliError::Failed(e.into()))?;
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{text}");
+    } else {
+        for s in &rep.sovereigns {
+            eprintln!("{}", human_line(s));
+        }
+    }
+    Ok(())
+}
+
+fn human_line(s: &SovereignReport<'_>) -> String {
+    let tags = if s.status.tags.is_empty() {
+        String::new()
+    } else {
+        format!(" [{}]", s.status.tags.join(","))
+    };
+    let counts: Vec<String> = s
+        .counts
+        .iter()
+        .map(|(state, n)| format!("{state} {n}"))
+        .collect();
+    let stale = s
+        .stale_for_seconds
+        .map(|n| format!(" (stale for {n}s)"))
+        .unwrap_or_default();
+    let worst = s
+        .worst
+        .map(|c| format!("  worst: {} {} — {}", c.id(), c.state, c.message))
+        .unwrap_or_default();
+    use crate::provision::fleet::model::ConnectionState as C;
+    let why = match &s.status.connection {
+        C::Degraded { error, .. }
+        | C::Unreachable { error, .. }
+        | C::Forbidden { error }
+        | C::AuthExpired { error } => format!(" ({error})"),
+        C::Connecting | C::Live => String::new(),
+    };
+    format!(
+        "{}{tags}  {}{why}{stale}  {}{worst}",
+        s.status.fqdn,
+        s.status.connection.label(),
+        if counts.is_empty() {
+            "no components".to_string()
+        } else {
+            counts.join(" · ")
+        }
+    )
+}
+
+/// Resolves on SIGINT, SIGTERM or SIGHUP: the normal ends of a stream someone is reading.
+async fn stop_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let term = signal(SignalKind::terminate());
+    let hup = signal(SignalKind::hangup());
+    match (term, hup) {
+        (Ok(mut term), Ok(mut hup)) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+                _ = hup.recv() => {}
+            }
+        }
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+async fn watch(path: &Path, json: bool) -> CliResult {
+    let (_handle, mut events) = start(path)?;
+    let mut out = std::io::stdout().lock();
+    let stop = stop_signal();
+    tokio::pin!(stop);
+    loop {
+        let ev = tokio::select! {
+            ev = events.recv() => ev,
+            _ = &mut stop => return Ok(()),
+        };
+        let Some(ev) = ev else {
+            return Err(CliError::Failed(anyhow::anyhow!("fleet stopped")));
+        };
+        if json {
+            let line = serde_json::to_string(&ev).map_err(|e| CliError::Failed(e.into()))?;
+            if writeln!(out, "{line}").and_then(|_| out.flush()).is_err() {
+                // The reader went away (e.g. `| head`): a normal end for a stream.
+                return Ok(());
+            }
+        } else {
+            eprintln!("{}", human_event(&ev));
+        }
+    }
+}
+
+fn human_event(ev: &FleetEvent) -> String {
+    match ev {
+        FleetEvent::FleetLoaded { sovereigns, .. } => {
+            format!("fleet: {} Sovereign(s)", sovereigns.len())
+        }
+        FleetEvent::FleetFileError { error } => format!("fleet file: {error}"),
+        FleetEvent::SovereignAdded { status } => format!("{}: added", status.fqdn),
+        FleetEvent::SovereignRemoved { fqdn } => format!("{fqdn}: removed"),
+        FleetEvent::Snapshot { status } => format!(
+            "{}: {} components, {}",
+            status.fqdn,
+            status.components.len(),
+            status.connection.label()
+        ),
+        FleetEvent::Synced { fqdn } => format!("{fqdn}: synced"),
+        FleetEvent::ComponentChanged {
+            fqdn,
+            component,
+            previous,
+        } => format!(
+            "{fqdn}: {} {} → {} — {}",
+            component.id(),
+            previous.map(|p| p.as_str()).unwrap_or("new"),
+            component.state,
+            component.message
+        ),
+        FleetEvent::ComponentRemoved { fqdn, name, .. } => format!("{fqdn}: {name} removed"),
+        FleetEvent::ObjectChanged { fqdn, kind, object } => format!(
+            "{fqdn}: {kind} {} ready={:?} {}",
+            object.name, object.ready, object.message
+        ),
+        FleetEvent::ObjectRemoved {
+            fqdn, kind, name, ..
+        } => format!("{fqdn}: {kind} {name} removed"),
+        FleetEvent::Connection {
+            fqdn, connection, ..
+        } => format!("{fqdn}: {}", connection.label()),
+    }
 }

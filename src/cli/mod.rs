@@ -124,6 +124,9 @@ pub enum FleetCommand {
     Status {
         #[arg(long)]
         json: bool,
+        /// Seconds to wait for every cluster's initial sync before printing what is known
+        #[arg(long, default_value_t = 20)]
+        timeout: u64,
     },
     /// NDJSON stream of state changes
     Watch {

@@ -1,3 +1,4 @@
 //! Where sovtui reads and writes: XDG paths, the fleet file, secret sources, file watching.
 
+pub mod fleet_file;
 pub mod paths;

@@ -108,6 +108,11 @@ impl SovereignStatus {
         }
     }
 
+    /// Tagged `prod` (or `production`): front-ends give these a distinct colour cue.
+    pub fn is_prod(&self) -> bool {
+        self.tags.iter().any(|t| t == "prod" || t == "production")
+    }
+
     pub fn counts(&self) -> BTreeMap<ComponentState, usize> {
         let mut counts = BTreeMap::new();
         for c in &self.components {

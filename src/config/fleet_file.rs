@@ -1,0 +1,652 @@
+//! The fleet file (`$XDG_CONFIG_HOME/sovtui/fleet.toml` or `--config`): which Sovereigns sovtui
+//! watches and how to reach each one.
+//!
+//! ```toml
+//! adopt_kubeconfig = false          # true: every context of $KUBECONFIG becomes a Sovereign too
+//!
+//! [[sovereign]]
+//! fqdn = "omantel.omani.works"
+//! kubeconfig = "kubeconfig"         # relative to this file; `~` expands; default: $KUBECONFIG chain
+//! context = "omantel.omani.works"   # default: the FQDN
+//! namespace = "flux-system"         # optional: watch Flux objects in one namespace only
+//! tags = ["prod"]
+//! catalyst_api = "https://console.openova.io"
+//! deployment_id = "3f1c…"
+//! hetzner = { token_env = "HCLOUD_TOKEN" }   # or { hcloud_context = "x" } or { token_cmd = "op read …" }
+//! ```
+//!
+//! Errors name the file, line and column, so a broken file can be fixed without guessing.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+/// A parsed, validated fleet file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct FleetFile {
+    /// Adopt every context of the default kubeconfig chain as a Sovereign.
+    pub adopt_kubeconfig: bool,
+    pub sovereigns: Vec<SovereignEntry>,
+}
+
+/// One Sovereign and how to reach its apiserver.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SovereignEntry {
+    pub fqdn: String,
+    /// Absolute kubeconfig path; `None` means the default chain (`$KUBECONFIG`, `~/.kube/config`).
+    pub kubeconfig: Option<PathBuf>,
+    pub context: String,
+    /// Watch Flux objects in this namespace only (all namespaces when `None`).
+    pub namespace: Option<String>,
+    pub catalyst_api: Option<String>,
+    pub deployment_id: Option<String>,
+    pub hetzner: Option<HetznerTokenSource>,
+    pub tags: Vec<String>,
+    /// Came from `adopt_kubeconfig`, not from a `[[sovereign]]` table.
+    pub adopted: bool,
+}
+
+impl SovereignEntry {
+    /// A Sovereign reached through `context` of the default kubeconfig chain.
+    pub fn adopted(context: &str) -> Self {
+        SovereignEntry {
+            fqdn: context.to_string(),
+            kubeconfig: None,
+            context: context.to_string(),
+            namespace: None,
+            catalyst_api: None,
+            deployment_id: None,
+            hetzner: None,
+            tags: Vec::new(),
+            adopted: true,
+        }
+    }
+
+    pub fn is_prod(&self) -> bool {
+        self.tags.iter().any(|t| t == "prod" || t == "production")
+    }
+}
+
+/// Where the Hetzner token comes from. The token itself never appears in the fleet file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HetznerTokenSource {
+    /// Name of an environment variable holding the token.
+    TokenEnv(String),
+    /// A context of the hcloud CLI's own config file.
+    HcloudContext(String),
+    /// A command whose stdout is the token (e.g. `op read op://infra/hetzner/token`).
+    TokenCmd(String),
+}
+
+/// A secret token. `Debug` masks it; it is never written anywhere by us.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Token(String);
+
+impl Token {
+    /// The token itself, for the one place that sends it (an `Authorization` header).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Token(****)")
+    }
+}
+
+impl HetznerTokenSource {
+    /// Fetch the token: read the environment variable, look the context up in the hcloud CLI's
+    /// config (`$HCLOUD_CONFIG`, default `~/.config/hcloud/cli.toml`), or run the command
+    /// (`sh -c`; its stderr is captured and never shown, only its exit status is reported).
+    /// Blocking (a command may take a while): call it from `spawn_blocking` in async code.
+    pub fn resolve(&self) -> Result<Token, String> {
+        let hcloud_config = std::env::var_os("HCLOUD_CONFIG")
+            .map(PathBuf::from)
+            .or_else(|| {
+                std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config/hcloud/cli.toml"))
+            });
+        self.resolve_with(hcloud_config.as_deref())
+    }
+
+    /// `resolve` with an explicit hcloud CLI config path.
+    pub fn resolve_with(&self, hcloud_config: Option<&Path>) -> Result<Token, String> {
+        let token = match self {
+            HetznerTokenSource::TokenEnv(var) => {
+                std::env::var(var).map_err(|_| format!("environment variable {var} is not set"))?
+            }
+            HetznerTokenSource::HcloudContext(ctx) => {
+                let path = hcloud_config.ok_or("no hcloud CLI config (set HCLOUD_CONFIG)")?;
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("hcloud config {}: {e}", path.display()))?;
+                let doc: toml::Value = toml::from_str(&text)
+                    .map_err(|e| format!("hcloud config {}: {}", path.display(), e.message()))?;
+                doc.get("contexts")
+                    .and_then(toml::Value::as_array)
+                    .and_then(|list| {
+                        list.iter().find(|c| {
+                            c.get("name").and_then(toml::Value::as_str) == Some(ctx.as_str())
+                        })
+                    })
+                    .and_then(|c| c.get("token").and_then(toml::Value::as_str))
+                    .map(str::to_string)
+                    .ok_or_else(|| {
+                        format!(
+                            "hcloud config {}: no context {ctx:?} with a token",
+                            path.display()
+                        )
+                    })?
+            }
+            HetznerTokenSource::TokenCmd(cmd) => {
+                let out = std::process::Command::new("sh")
+                    .arg("-c")
+                    .arg(cmd)
+                    .stdin(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::piped())
+                    .output()
+                    .map_err(|e| format!("token_cmd: cannot run: {e}"))?;
+                if !out.status.success() {
+                    return Err(format!("token_cmd failed ({})", out.status));
+                }
+                String::from_utf8(out.stdout)
+                    .map_err(|_| "token_cmd: output is not UTF-8".to_string())?
+            }
+        };
+        let token = token.trim().to_string();
+        if token.is_empty() {
+            return Err("the Hetzner token is empty".into());
+        }
+        Ok(Token(token))
+    }
+}
+
+/// What is wrong with a fleet file, and where.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{}", self.render())]
+pub struct FleetFileError {
+    pub path: PathBuf,
+    /// 1-based line, when the problem has a place in the file.
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    pub message: String,
+}
+
+impl FleetFileError {
+    fn render(&self) -> String {
+        match (self.line, self.column) {
+            (Some(l), Some(c)) => format!("{}:{l}:{c}: {}", self.path.display(), self.message),
+            (Some(l), None) => format!("{}:{l}: {}", self.path.display(), self.message),
+            _ => format!("{}: {}", self.path.display(), self.message),
+        }
+    }
+
+    fn at(path: &Path, text: &str, offset: Option<usize>, message: impl Into<String>) -> Self {
+        let (line, column) = match offset {
+            Some(off) => {
+                let (l, c) = line_col(text, off);
+                (Some(l), Some(c))
+            }
+            None => (None, None),
+        };
+        FleetFileError {
+            path: path.to_path_buf(),
+            line,
+            column,
+            message: message.into(),
+        }
+    }
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = text.get(..offset).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let column = before
+        .rfind('\n')
+        .map(|nl| before.len() - nl)
+        .unwrap_or(before.len() + 1);
+    (line, column)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    #[serde(default)]
+    adopt_kubeconfig: bool,
+    #[serde(default, rename = "sovereign")]
+    sovereigns: Vec<Spanned<RawSovereign>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSovereign {
+    fqdn: Spanned<String>,
+    kubeconfig: Option<String>,
+    context: Option<String>,
+    namespace: Option<String>,
+    catalyst_api: Option<Spanned<String>>,
+    deployment_id: Option<Spanned<String>>,
+    hetzner: Option<Spanned<RawHetzner>>,
+    #[serde(default)]
+    tags: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHetzner {
+    token_env: Option<String>,
+    hcloud_context: Option<String>,
+    token_cmd: Option<String>,
+}
+
+/// Read and validate a fleet file.
+pub fn load(path: &Path) -> Result<FleetFile, FleetFileError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| FleetFileError::at(path, "", None, format!("cannot read: {e}")))?;
+    parse(path, &text)
+}
+
+/// Parse fleet-file text; `path` names the file in errors and anchors relative kubeconfig paths.
+pub fn parse(path: &Path, text: &str) -> Result<FleetFile, FleetFileError> {
+    let raw: RawFile = toml::from_str(text).map_err(|e| {
+        FleetFileError::at(
+            path,
+            text,
+            e.span().map(|s| s.start),
+            e.message().trim().replace('\n', "; "),
+        )
+    })?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    let mut seen = BTreeSet::new();
+    let mut sovereigns = Vec::new();
+    for spanned in raw.sovereigns {
+        let table_start = spanned.span().start;
+        let s = spanned.into_inner();
+        let fqdn_at = Some(s.fqdn.span().start);
+        let fqdn = s.fqdn.into_inner().trim().to_string();
+        if let Err(why) = check_fqdn(&fqdn) {
+            return Err(FleetFileError::at(
+                path,
+                text,
+                fqdn_at,
+                format!("fqdn: {why}"),
+            ));
+        }
+        if !seen.insert(fqdn.clone()) {
+            return Err(FleetFileError::at(
+                path,
+                text,
+                fqdn_at,
+                format!("fqdn: {fqdn:?} is listed twice"),
+            ));
+        }
+        let catalyst_api = match s.catalyst_api {
+            Some(url) => {
+                let at = Some(url.span().start);
+                let url = url.into_inner();
+                match reqwest::Url::parse(&url) {
+                    Ok(u) if matches!(u.scheme(), "http" | "https") => Some(url),
+                    _ => {
+                        return Err(FleetFileError::at(
+                            path,
+                            text,
+                            at,
+                            format!("catalyst_api: {url:?} is not an http(s) URL"),
+                        ));
+                    }
+                }
+            }
+            None => None,
+        };
+        let deployment_id = match s.deployment_id {
+            Some(id) if catalyst_api.is_none() => {
+                return Err(FleetFileError::at(
+                    path,
+                    text,
+                    Some(id.span().start),
+                    "deployment_id: needs catalyst_api in the same [[sovereign]]",
+                ));
+            }
+            Some(id) => Some(id.into_inner()),
+            None => None,
+        };
+        let hetzner = match s.hetzner {
+            Some(h) => {
+                let at = Some(h.span().start);
+                let h = h.into_inner();
+                let mut sources = Vec::new();
+                if let Some(v) = h.token_env {
+                    sources.push(HetznerTokenSource::TokenEnv(v));
+                }
+                if let Some(v) = h.hcloud_context {
+                    sources.push(HetznerTokenSource::HcloudContext(v));
+                }
+                if let Some(v) = h.token_cmd {
+                    sources.push(HetznerTokenSource::TokenCmd(v));
+                }
+                if sources.len() != 1 {
+                    return Err(FleetFileError::at(
+                        path,
+                        text,
+                        at,
+                        "hetzner: give exactly one of token_env, hcloud_context, token_cmd",
+                    ));
+                }
+                sources.pop()
+            }
+            None => None,
+        };
+        if s.context.as_deref() == Some("") {
+            return Err(FleetFileError::at(
+                path,
+                text,
+                Some(table_start),
+                "context: must not be empty",
+            ));
+        }
+        sovereigns.push(SovereignEntry {
+            context: s.context.unwrap_or_else(|| fqdn.clone()),
+            fqdn,
+            kubeconfig: s.kubeconfig.map(|p| resolve_path(base, &p)),
+            namespace: s.namespace.filter(|n| !n.is_empty()),
+            catalyst_api,
+            deployment_id,
+            hetzner,
+            tags: s.tags,
+            adopted: false,
+        });
+    }
+    Ok(FleetFile {
+        adopt_kubeconfig: raw.adopt_kubeconfig,
+        sovereigns,
+    })
+}
+
+fn check_fqdn(fqdn: &str) -> Result<(), String> {
+    if fqdn.is_empty() {
+        return Err("must not be empty".into());
+    }
+    if fqdn.len() > 253 {
+        return Err("longer than 253 characters".into());
+    }
+    for label in fqdn.split('.') {
+        let ok = !label.is_empty()
+            && label.len() <= 63
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if !ok {
+            return Err(format!(
+                "{fqdn:?} is not a DNS name (lowercase labels of a-z, 0-9, '-')"
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn resolve_path(base: &Path, p: &str) -> PathBuf {
+    let expanded = match p.strip_prefix("~/") {
+        Some(rest) => std::env::var_os("HOME")
+            .map(|h| PathBuf::from(h).join(rest))
+            .unwrap_or_else(|| PathBuf::from(p)),
+        None => PathBuf::from(p),
+    };
+    if expanded.is_absolute() {
+        expanded
+    } else {
+        base.join(expanded)
+    }
+}
+
+/// The default kubeconfig chain: every entry of `$KUBECONFIG`, else `~/.kube/config`.
+pub fn default_kubeconfig_paths() -> Vec<PathBuf> {
+    match std::env::var_os("KUBECONFIG") {
+        Some(v) if !v.is_empty() => std::env::split_paths(&v)
+            .filter(|p| !p.as_os_str().is_empty())
+            .collect(),
+        _ => std::env::var_os("HOME")
+            .map(|h| vec![PathBuf::from(h).join(".kube").join("config")])
+            .unwrap_or_default(),
+    }
+}
+
+#[derive(Serialize)]
+struct OutFile<'a> {
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    adopt_kubeconfig: bool,
+    sovereign: Vec<OutSovereign<'a>>,
+}
+
+#[derive(Serialize)]
+struct OutSovereign<'a> {
+    fqdn: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kubeconfig: Option<String>,
+    context: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    namespace: Option<&'a str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tags: &'a Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    catalyst_api: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    deployment_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hetzner: Option<&'a HetznerTokenSource>,
+}
+
+impl FleetFile {
+    /// The fleet file text for this fleet (adopted Sovereigns are left to `adopt_kubeconfig`).
+    /// `sovtui sim` uses it to write `DIR/fleet.toml`; `parse` reads it back unchanged.
+    pub fn to_toml(&self) -> String {
+        let out = OutFile {
+            adopt_kubeconfig: self.adopt_kubeconfig,
+            sovereign: self
+                .sovereigns
+                .iter()
+                .filter(|s| !s.adopted)
+                .map(|s| OutSovereign {
+                    fqdn: &s.fqdn,
+                    kubeconfig: s.kubeconfig.as_ref().map(|p| p.display().to_string()),
+                    context: &s.context,
+                    namespace: s.namespace.as_deref(),
+                    tags: &s.tags,
+                    catalyst_api: s.catalyst_api.as_deref(),
+                    deployment_id: s.deployment_id.as_deref(),
+                    hetzner: s.hetzner.as_ref(),
+                })
+                .collect(),
+        };
+        toml::to_string(&out).unwrap_or_default()
+    }
+
+    /// The Sovereigns to watch: the listed ones, plus (with `adopt_kubeconfig`) one per context
+    /// name of `contexts` not already listed under that FQDN or context.
+    pub fn with_adopted(&self, contexts: &[String]) -> Vec<SovereignEntry> {
+        let mut all = self.sovereigns.clone();
+        if self.adopt_kubeconfig {
+            for ctx in contexts {
+                let taken = all
+                    .iter()
+                    .any(|s| &s.fqdn == ctx || (s.kubeconfig.is_none() && &s.context == ctx));
+                if !taken {
+                    all.push(SovereignEntry::adopted(ctx));
+                }
+            }
+        }
+        all
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p() -> PathBuf {
+        PathBuf::from("/etc/sovtui/fleet.toml")
+    }
+
+    #[test]
+    fn parses_a_full_file() {
+        let text = r#"
+adopt_kubeconfig = true
+
+[[sovereign]]
+fqdn = "omantel.omani.works"
+kubeconfig = "kube/omantel.yaml"
+tags = ["prod"]
+catalyst_api = "https://console.openova.io"
+deployment_id = "abc"
+hetzner = { token_env = "HCLOUD_TOKEN" }
+
+[[sovereign]]
+fqdn = "lab.example.org"
+kubeconfig = "/abs/kubeconfig"
+context = "lab"
+namespace = "flux-system"
+hetzner = { token_cmd = "op read x" }
+"#;
+        let f = parse(&p(), text).expect("valid");
+        assert!(f.adopt_kubeconfig);
+        assert_eq!(f.sovereigns.len(), 2);
+        let a = &f.sovereigns[0];
+        assert_eq!(a.context, "omantel.omani.works");
+        assert_eq!(
+            a.kubeconfig.as_deref(),
+            Some(Path::new("/etc/sovtui/kube/omantel.yaml"))
+        );
+        assert!(a.is_prod());
+        assert_eq!(
+            a.hetzner,
+            Some(HetznerTokenSource::TokenEnv("HCLOUD_TOKEN".into()))
+        );
+        let b = &f.sovereigns[1];
+        assert_eq!(b.context, "lab");
+        assert_eq!(b.namespace.as_deref(), Some("flux-system"));
+        assert_eq!(b.kubeconfig.as_deref(), Some(Path::new("/abs/kubeconfig")));
+        assert!(!b.is_prod());
+    }
+
+    #[test]
+    fn to_toml_round_trips() {
+        let text = "adopt_kubeconfig = true\n[[sovereign]]\nfqdn = \"a.b\"\nkubeconfig = \"/k/config\"\n\
+                    context = \"ctx\"\nnamespace = \"flux-system\"\ntags = [\"prod\"]\n\
+                    catalyst_api = \"http://127.0.0.1:9/\"\ndeployment_id = \"d1\"\n\
+                    hetzner = { hcloud_context = \"x\" }\n\n[[sovereign]]\nfqdn = \"c.d\"\n";
+        let f = parse(&p(), text).expect("valid");
+        let again = parse(&p(), &f.to_toml()).expect("round trip");
+        assert_eq!(again, f, "{}", f.to_toml());
+    }
+
+    #[test]
+    fn empty_file_is_an_empty_fleet() {
+        assert_eq!(parse(&p(), "").expect("valid"), FleetFile::default());
+    }
+
+    #[test]
+    fn syntax_errors_name_line_and_column() {
+        let text = "[[sovereign]]\nfqdn = \"a.b\"\ntags = [\"prod\" \"x\"]\ncontext = \"c\"\n";
+        let e = parse(&p(), text).expect_err("broken");
+        assert_eq!(e.line, Some(3), "{e}");
+        assert!(
+            e.to_string().starts_with("/etc/sovtui/fleet.toml:3:"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn unknown_fields_are_errors_at_their_line() {
+        let text = "[[sovereign]]\nfqdn = \"a.b\"\nkubeconfg = \"x\"\n";
+        let e = parse(&p(), text).expect_err("typo");
+        assert_eq!(e.line, Some(3), "{e}");
+        assert!(e.message.contains("kubeconfg"), "{e}");
+    }
+
+    #[test]
+    fn validation_errors_point_at_the_field() {
+        let dup = "[[sovereign]]\nfqdn = \"a.b\"\n\n[[sovereign]]\nfqdn = \"a.b\"\n";
+        let e = parse(&p(), dup).expect_err("duplicate");
+        assert_eq!(e.line, Some(5));
+        assert!(e.message.contains("twice"));
+
+        let bad = "[[sovereign]]\nfqdn = \"Not_A_Name\"\n";
+        let e = parse(&p(), bad).expect_err("bad fqdn");
+        assert_eq!(e.line, Some(2));
+        assert!(e.message.starts_with("fqdn:"));
+
+        let url = "[[sovereign]]\nfqdn = \"a.b\"\ncatalyst_api = \"ftp://x\"\n";
+        let e = parse(&p(), url).expect_err("bad url");
+        assert_eq!(e.line, Some(3));
+
+        let two =
+            "[[sovereign]]\nfqdn = \"a.b\"\nhetzner = { token_env = \"A\", token_cmd = \"b\" }\n";
+        let e = parse(&p(), two).expect_err("two sources");
+        assert_eq!(e.line, Some(3));
+        assert!(e.message.contains("exactly one"));
+
+        let orphan = "[[sovereign]]\nfqdn = \"a.b\"\ndeployment_id = \"x\"\n";
+        let e = parse(&p(), orphan).expect_err("orphan id");
+        assert_eq!(e.line, Some(3));
+    }
+
+    #[test]
+    fn missing_fqdn_is_an_error() {
+        let e = parse(&p(), "[[sovereign]]\ncontext = \"x\"\n").expect_err("no fqdn");
+        assert!(e.message.contains("fqdn"), "{e}");
+        assert!(e.line.is_some());
+    }
+
+    #[test]
+    fn token_sources_resolve_without_showing_the_token() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cfg = dir.path().join("cli.toml");
+        std::fs::write(
+            &cfg,
+            "active_context = \"a\"\n[[contexts]]\nname = \"a\"\ntoken = \"tok-a\"\n",
+        )
+        .expect("write");
+        let t = HetznerTokenSource::HcloudContext("a".into())
+            .resolve_with(Some(&cfg))
+            .expect("context");
+        assert_eq!(t.expose(), "tok-a");
+        assert_eq!(format!("{t:?}"), "Token(****)");
+        assert!(
+            HetznerTokenSource::HcloudContext("b".into())
+                .resolve_with(Some(&cfg))
+                .is_err()
+        );
+        let t = HetznerTokenSource::TokenCmd("echo ' tok-cmd '; echo noise >&2".into())
+            .resolve_with(None)
+            .expect("cmd");
+        assert_eq!(t.expose(), "tok-cmd");
+        let e = HetznerTokenSource::TokenCmd("echo secret-in-stderr >&2; exit 3".into())
+            .resolve_with(None)
+            .expect_err("fails");
+        assert!(!e.contains("secret-in-stderr"), "{e}");
+        assert!(
+            HetznerTokenSource::TokenEnv("SOVTUI_SURELY_UNSET_VAR".into())
+                .resolve_with(None)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn adoption_adds_unlisted_contexts_only() {
+        let f = parse(
+            &p(),
+            "adopt_kubeconfig = true\n[[sovereign]]\nfqdn = \"a.b\"\n",
+        )
+        .expect("valid");
+        let all = f.with_adopted(&["a.b".into(), "c.d".into()]);
+        assert_eq!(all.len(), 2);
+        assert!(all[1].adopted);
+        assert_eq!(all[1].fqdn, "c.d");
+        let off = parse(&p(), "[[sovereign]]\nfqdn = \"a.b\"\n").expect("valid");
+        assert_eq!(off.with_adopted(&["c.d".into()]).len(), 1);
+    }
+}

@@ -1,0 +1,558 @@
+//! One Sovereign's apiserver: credentials from its kubeconfig, and one list+watch loop per Flux
+//! kind. The loops never give up (capped, jittered backoff), put no timeout on a watch body (only
+//! an idle timeout between events), relist after an in-stream 410, and re-read credentials on 401.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use kube::api::{Api, DynamicObject, ListParams, WatchEvent, WatchParams};
+use kube::config::{ExecInteractiveMode, KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config};
+use tokio::sync::{Mutex, mpsc};
+
+use super::objects::{FluxKind, Reduced, reduce};
+use crate::config::fleet_file::SovereignEntry;
+
+/// Tunables of the per-cluster loops.
+#[derive(Debug, Clone)]
+pub struct WatchTuning {
+    pub backoff_min: Duration,
+    pub backoff_max: Duration,
+    /// `timeoutSeconds` sent with each watch; the server ends the watch after it and we re-watch.
+    pub watch_timeout_secs: u32,
+    /// How long a watch may stay silent (no event, no bookmark) before we drop and re-watch.
+    pub idle_grace: Duration,
+    /// How often to look again for a kind whose API the cluster does not serve (404).
+    pub absent_recheck: Duration,
+    pub page_size: u32,
+}
+
+impl Default for WatchTuning {
+    fn default() -> Self {
+        WatchTuning {
+            backoff_min: Duration::from_millis(250),
+            backoff_max: Duration::from_secs(5),
+            watch_timeout_secs: 290,
+            idle_grace: Duration::from_secs(30),
+            absent_recheck: Duration::from_secs(60),
+            page_size: 500,
+        }
+    }
+}
+
+/// Why one kind's loop is not live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum LinkError {
+    AuthExpired(String),
+    Forbidden(String),
+    Unreachable(String),
+    Degraded(String),
+    /// The kubeconfig cannot give us a client (file, context or user broken): waiting will not
+    /// help until the file changes, which the hub notices by itself.
+    Config(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Link {
+    Live,
+    /// The cluster does not serve this kind (no CRD): nothing to show, nothing wrong.
+    Absent,
+    Failed(LinkError),
+}
+
+#[derive(Debug)]
+pub(crate) enum Body {
+    Listed(Vec<Reduced>),
+    Applied(Reduced),
+    Deleted { namespace: String, name: String },
+    Link(Link),
+}
+
+#[derive(Debug)]
+pub(crate) struct ClusterMsg {
+    pub fqdn: String,
+    pub epoch: u64,
+    pub kind: FluxKind,
+    pub body: Body,
+}
+
+/// A cluster's client, rebuilt from the kubeconfig when the apiserver says 401.
+pub struct Credentials {
+    entry: SovereignEntry,
+    current: Mutex<Option<(u64, Client)>>,
+    /// The kubeconfig as the hub read it, used once for the first client (saves a re-parse).
+    preloaded: std::sync::Mutex<Option<Kubeconfig>>,
+}
+
+impl Credentials {
+    pub(crate) fn new(entry: SovereignEntry, preloaded: Option<Kubeconfig>) -> Self {
+        Credentials {
+            entry,
+            current: Mutex::new(None),
+            preloaded: std::sync::Mutex::new(preloaded),
+        }
+    }
+
+    fn take_preloaded(&self) -> Option<Kubeconfig> {
+        self.preloaded.lock().ok().and_then(|mut p| p.take())
+    }
+
+    /// The current client (built on first use).
+    pub async fn client(&self) -> Result<(u64, Client), LinkErrorText> {
+        let mut cur = self.current.lock().await;
+        if let Some((n, c)) = cur.as_ref() {
+            return Ok((*n, c.clone()));
+        }
+        let c = build_client(&self.entry, self.take_preloaded()).await?;
+        *cur = Some((1, c.clone()));
+        Ok((1, c))
+    }
+
+    /// Forget client number `seen` so the next `client()` re-reads the kubeconfig (and re-runs
+    /// its exec plugin). Concurrent loops that saw the same client refresh it only once.
+    pub(crate) async fn invalidate(&self, seen: u64) {
+        let mut cur = self.current.lock().await;
+        if let Some((n, _)) = cur.as_ref()
+            && *n == seen
+        {
+            let next = n + 1;
+            *cur = match build_client(&self.entry, None).await {
+                Ok(c) => Some((next, c)),
+                Err(_) => None,
+            };
+        }
+    }
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("fqdn", &self.entry.fqdn)
+            .field("context", &self.entry.context)
+            .finish()
+    }
+}
+
+/// A message about credentials that is safe to show (never plugin output or tokens).
+pub type LinkErrorText = String;
+
+pub(crate) fn read_kubeconfig(entry: &SovereignEntry) -> Result<Kubeconfig, String> {
+    match &entry.kubeconfig {
+        Some(p) => Kubeconfig::read_from(p).map_err(|e| format!("kubeconfig {}: {e}", p.display())),
+        None => Kubeconfig::read().map_err(|e| format!("kubeconfig: {e}")),
+    }
+}
+
+/// Build a client for the Sovereign's context. Exec plugins run non-interactively, so their
+/// stderr is captured by kube instead of landing on the cockpit's screen.
+pub(crate) async fn build_client(
+    entry: &SovereignEntry,
+    preloaded: Option<Kubeconfig>,
+) -> Result<Client, String> {
+    // File reads and the TLS set-up (platform root certificates) are blocking work: keep them off
+    // the async workers the cockpit shares.
+    let mut kc = match preloaded {
+        Some(kc) => kc,
+        None => {
+            let for_read = entry.clone();
+            tokio::task::spawn_blocking(move || read_kubeconfig(&for_read))
+                .await
+                .map_err(|e| format!("kubeconfig: {e}"))??
+        }
+    };
+    for named in &mut kc.auth_infos {
+        if let Some(exec) = named.auth_info.as_mut().and_then(|a| a.exec.as_mut()) {
+            exec.interactive_mode = Some(ExecInteractiveMode::Never);
+        }
+    }
+    let opts = KubeConfigOptions {
+        context: Some(entry.context.clone()),
+        ..Default::default()
+    };
+    let mut config = Config::from_custom_kubeconfig(kc, &opts)
+        .await
+        .map_err(|e| format!("context {:?}: {e}", entry.context))?;
+    // Watches are long-lived bodies: never a whole-response timeout (idle timeout is ours).
+    config.read_timeout = None;
+    tokio::task::spawn_blocking(move || Client::try_from(config))
+        .await
+        .map_err(|e| format!("client: {e}"))?
+        .map_err(|e| format!("client: {e}"))
+}
+
+/// A fingerprint of what the Sovereign's context resolves to (server, user, namespace), so a
+/// kubeconfig edit restarts exactly the clusters it affects. Secrets are hashed, never stored.
+pub(crate) fn kube_fingerprint(entry: &SovereignEntry, kc: &Kubeconfig) -> Option<u64> {
+    use std::hash::{Hash, Hasher};
+    let ctx = kc.contexts.iter().find(|c| c.name == entry.context)?;
+    let inner = ctx.context.as_ref()?;
+    let cluster = kc.clusters.iter().find(|c| c.name == inner.cluster);
+    let user = inner
+        .user
+        .as_ref()
+        .and_then(|u| kc.auth_infos.iter().find(|a| &a.name == u));
+    let text = format!(
+        "{}|{}|{}",
+        serde_json::to_string(ctx).unwrap_or_default(),
+        serde_json::to_string(&cluster).unwrap_or_default(),
+        serde_json::to_string(&user).unwrap_or_default()
+    );
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    text.hash(&mut h);
+    Some(h.finish())
+}
+
+/// Context names of the default kubeconfig chain (for `adopt_kubeconfig`).
+pub(crate) fn default_contexts() -> Vec<String> {
+    Kubeconfig::read()
+        .map(|kc| kc.contexts.into_iter().map(|c| c.name).collect())
+        .unwrap_or_default()
+}
+
+fn classify(e: &kube::Error) -> Option<LinkError> {
+    Some(match e {
+        kube::Error::Api(s) if s.code == 401 => {
+            LinkError::AuthExpired(format!("401 {}: {}", s.reason, s.message))
+        }
+        kube::Error::Api(s) if s.code == 403 => {
+            LinkError::Forbidden(format!("403 {}: {}", s.reason, s.message))
+        }
+        kube::Error::Api(s) if s.code == 404 => return None,
+        kube::Error::Api(s) => {
+            LinkError::Degraded(format!("{} {}: {}", s.code, s.reason, s.message))
+        }
+        kube::Error::HyperError(_) | kube::Error::Service(_) | kube::Error::ReadEvents(_) => {
+            LinkError::Unreachable(e.to_string())
+        }
+        // Plugin output may hold secrets or noise: say what to do, not what it printed.
+        kube::Error::Auth(_) => LinkError::AuthExpired(
+            "credentials could not be obtained (exec plugin or token); re-authenticate".into(),
+        ),
+        other => LinkError::Degraded(other.to_string()),
+    })
+}
+
+/// Capped exponential backoff with jitter; it never gives up.
+#[derive(Debug)]
+pub(crate) struct Backoff {
+    min: Duration,
+    max: Duration,
+    next: Duration,
+}
+
+impl Backoff {
+    pub(crate) fn new(t: &WatchTuning) -> Self {
+        Backoff {
+            min: t.backoff_min,
+            max: t.backoff_max.max(t.backoff_min),
+            next: t.backoff_min,
+        }
+    }
+
+    pub(crate) fn reset(&mut self) {
+        self.next = self.min;
+    }
+
+    pub(crate) fn next_delay(&mut self) -> Duration {
+        use rand::Rng;
+        let d = self.next;
+        self.next = (self.next * 2).min(self.max);
+        d.mul_f64(rand::thread_rng().gen_range(0.8..1.2))
+    }
+
+    async fn wait(&mut self) {
+        tokio::time::sleep(self.next_delay()).await;
+    }
+}
+
+struct KindLoop {
+    fqdn: String,
+    epoch: u64,
+    kind: FluxKind,
+    namespace: Option<String>,
+    creds: Arc<Credentials>,
+    tx: mpsc::Sender<ClusterMsg>,
+    tuning: WatchTuning,
+    last_link: Option<Link>,
+}
+
+enum Next {
+    Relist,
+    Rewatch,
+}
+
+impl KindLoop {
+    async fn send(&self, body: Body) -> bool {
+        self.tx
+            .send(ClusterMsg {
+                fqdn: self.fqdn.clone(),
+                epoch: self.epoch,
+                kind: self.kind,
+                body,
+            })
+            .await
+            .is_ok()
+    }
+
+    async fn link(&mut self, link: Link) {
+        if self.last_link.as_ref() != Some(&link) {
+            self.last_link = Some(link.clone());
+            self.send(Body::Link(link)).await;
+        }
+    }
+
+    fn api(&self, client: Client) -> Api<DynamicObject> {
+        let ar = self.kind.api_resource();
+        match &self.namespace {
+            Some(ns) => Api::namespaced_with(client, ns, &ar),
+            None => Api::all_with(client, &ar),
+        }
+    }
+
+    /// React to a failed request: report it, refresh credentials on 401, and say how long to wait.
+    async fn failed(&mut self, e: &kube::Error, client_no: u64, backoff: &mut Backoff) {
+        match classify(e) {
+            Some(err) => {
+                tracing::debug!(fqdn = %self.fqdn, kind = %self.kind, error = %e, "fleet watch error");
+                if matches!(err, LinkError::AuthExpired(_)) {
+                    self.creds.invalidate(client_no).await;
+                }
+                self.link(Link::Failed(err)).await;
+                backoff.wait().await;
+            }
+            None => {
+                self.link(Link::Absent).await;
+                if !self.send(Body::Listed(Vec::new())).await {
+                    return;
+                }
+                tokio::time::sleep(self.tuning.absent_recheck).await;
+            }
+        }
+    }
+
+    async fn run(mut self) {
+        let mut backoff = Backoff::new(&self.tuning);
+        loop {
+            if self.tx.is_closed() {
+                return;
+            }
+            let (client_no, client) = match self.creds.client().await {
+                Ok(c) => c,
+                Err(msg) => {
+                    self.link(Link::Failed(LinkError::Config(msg))).await;
+                    backoff.wait().await;
+                    continue;
+                }
+            };
+            let api = self.api(client);
+            // Paginated initial list.
+            let mut items = Vec::new();
+            let mut cont: Option<String> = None;
+            let rv = loop {
+                let mut lp = ListParams::default().limit(self.tuning.page_size);
+                if let Some(c) = &cont {
+                    lp = lp.continue_token(c);
+                }
+                match api.list(&lp).await {
+                    Ok(list) => {
+                        items.extend(list.items.iter().map(|o| reduce(self.kind, o)));
+                        match list.metadata.continue_.filter(|c| !c.is_empty()) {
+                            Some(c) => cont = Some(c),
+                            None => break list.metadata.resource_version.unwrap_or_default(),
+                        }
+                    }
+                    Err(e) => {
+                        self.failed(&e, client_no, &mut backoff).await;
+                        break String::new();
+                    }
+                }
+            };
+            if rv.is_empty() {
+                continue;
+            }
+            if !self.send(Body::Listed(items)).await {
+                return;
+            }
+            self.link(Link::Live).await;
+            backoff.reset();
+            let mut rv = rv;
+            loop {
+                match self
+                    .watch_once(&api, &mut rv, client_no, &mut backoff)
+                    .await
+                {
+                    Next::Relist => break,
+                    Next::Rewatch => {
+                        if self.tx.is_closed() {
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    async fn watch_once(
+        &mut self,
+        api: &Api<DynamicObject>,
+        rv: &mut String,
+        client_no: u64,
+        backoff: &mut Backoff,
+    ) -> Next {
+        let wp = WatchParams::default().timeout(self.tuning.watch_timeout_secs);
+        let started = tokio::time::Instant::now();
+        let stream = match api.watch(&wp, rv).await {
+            Ok(s) => s,
+            Err(kube::Error::Api(s)) if s.code == 410 => return Next::Relist,
+            Err(e) => {
+                self.failed(&e, client_no, backoff).await;
+                return if matches!(self.last_link, Some(Link::Absent)) {
+                    Next::Relist
+                } else {
+                    Next::Rewatch
+                };
+            }
+        };
+        self.link(Link::Live).await;
+        let mut stream = std::pin::pin!(stream);
+        let idle =
+            Duration::from_secs(self.tuning.watch_timeout_secs as u64) + self.tuning.idle_grace;
+        let mut got_any = false;
+        loop {
+            let item = match tokio::time::timeout(idle, stream.next()).await {
+                Err(_) => {
+                    tracing::debug!(fqdn = %self.fqdn, kind = %self.kind, "watch idle; re-watching");
+                    return Next::Rewatch;
+                }
+                Ok(None) => {
+                    // A server that closes watches at once must not make us spin.
+                    if !got_any && started.elapsed() < Duration::from_secs(1) {
+                        backoff.wait().await;
+                    } else {
+                        backoff.reset();
+                    }
+                    return Next::Rewatch;
+                }
+                Ok(Some(item)) => item,
+            };
+            got_any = true;
+            match item {
+                Ok(WatchEvent::Added(o)) | Ok(WatchEvent::Modified(o)) => {
+                    if let Some(v) = o.metadata.resource_version.as_deref() {
+                        *rv = v.to_string();
+                    }
+                    if !self.send(Body::Applied(reduce(self.kind, &o))).await {
+                        return Next::Rewatch;
+                    }
+                }
+                Ok(WatchEvent::Deleted(o)) => {
+                    if let Some(v) = o.metadata.resource_version.as_deref() {
+                        *rv = v.to_string();
+                    }
+                    let body = Body::Deleted {
+                        namespace: o.metadata.namespace.clone().unwrap_or_default(),
+                        name: o.metadata.name.clone().unwrap_or_default(),
+                    };
+                    if !self.send(body).await {
+                        return Next::Rewatch;
+                    }
+                }
+                Ok(WatchEvent::Bookmark(b)) => {
+                    if !b.metadata.resource_version.is_empty() {
+                        *rv = b.metadata.resource_version;
+                    }
+                }
+                Ok(WatchEvent::Error(s)) if s.code == 410 => {
+                    tracing::debug!(fqdn = %self.fqdn, kind = %self.kind, "410 in stream; relisting");
+                    return Next::Relist;
+                }
+                Ok(WatchEvent::Error(s)) => {
+                    let e = kube::Error::Api(s);
+                    self.failed(&e, client_no, backoff).await;
+                    return Next::Rewatch;
+                }
+                Err(e) => {
+                    self.failed(&e, client_no, backoff).await;
+                    return Next::Rewatch;
+                }
+            }
+        }
+    }
+}
+
+/// Start the watch loops of one Sovereign. Dropping (aborting) the returned task ends them all.
+pub(crate) fn spawn_cluster(
+    entry: &SovereignEntry,
+    epoch: u64,
+    creds: Arc<Credentials>,
+    tx: mpsc::Sender<ClusterMsg>,
+    tuning: WatchTuning,
+) -> tokio::task::JoinHandle<()> {
+    let loops: Vec<KindLoop> = FluxKind::ALL
+        .iter()
+        .map(|&kind| KindLoop {
+            fqdn: entry.fqdn.clone(),
+            epoch,
+            kind,
+            namespace: entry.namespace.clone(),
+            creds: creds.clone(),
+            tx: tx.clone(),
+            tuning: tuning.clone(),
+            last_link: None,
+        })
+        .collect();
+    tokio::spawn(async move {
+        futures::future::join_all(loops.into_iter().map(KindLoop::run)).await;
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api_error(code: u16) -> kube::Error {
+        kube::Error::Api(Box::new(kube::core::Status {
+            code,
+            reason: "R".into(),
+            message: "m".into(),
+            ..Default::default()
+        }))
+    }
+
+    #[test]
+    fn errors_map_onto_connection_states() {
+        assert!(matches!(
+            classify(&api_error(401)),
+            Some(LinkError::AuthExpired(_))
+        ));
+        assert!(matches!(
+            classify(&api_error(403)),
+            Some(LinkError::Forbidden(_))
+        ));
+        assert_eq!(classify(&api_error(404)), None, "kind not served");
+        assert!(matches!(
+            classify(&api_error(500)),
+            Some(LinkError::Degraded(_))
+        ));
+        let io = kube::Error::ReadEvents(std::io::Error::other("reset"));
+        assert!(matches!(classify(&io), Some(LinkError::Unreachable(_))));
+    }
+
+    #[test]
+    fn backoff_grows_to_its_cap_and_resets() {
+        let t = WatchTuning {
+            backoff_min: Duration::from_millis(100),
+            backoff_max: Duration::from_millis(800),
+            ..Default::default()
+        };
+        let mut b = Backoff::new(&t);
+        let delays: Vec<Duration> = (0..8).map(|_| b.next_delay()).collect();
+        assert!(delays[0] >= Duration::from_millis(80) && delays[0] <= Duration::from_millis(120));
+        // Never gives up, never exceeds the cap (plus jitter).
+        assert!(delays.iter().all(|d| *d <= Duration::from_millis(960)));
+        assert!(delays[7] >= Duration::from_millis(640));
+        b.reset();
+        assert!(b.next_delay() <= Duration::from_millis(120));
+    }
+}
