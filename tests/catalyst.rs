@@ -141,10 +141,43 @@ async fn hz_create(
         .into_response()
 }
 
+async fn hz_delete(
+    State(cloud): State<CloudRef>,
+    Path((kind, id)): Path<(String, i64)>,
+    headers: HeaderMap,
+) -> Response {
+    match auth(&headers) {
+        None => {
+            return herr(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "unable to authenticate",
+            );
+        }
+        Some("ro") => {
+            return herr(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "insufficient permissions for this request",
+            );
+        }
+        _ => {}
+    }
+    let mut cloud = cloud.lock().unwrap();
+    let list = cloud.objects.entry(kind).or_default();
+    let before = list.len();
+    list.retain(|o| o["id"] != json!(id));
+    if list.len() == before {
+        return herr(StatusCode::NOT_FOUND, "not_found", "resource not found");
+    }
+    axum::Json(json!({"action": {"id": id, "status": "success"}})).into_response()
+}
+
 async fn start_cloud() -> (String, CloudRef) {
     let cloud: CloudRef = Arc::default();
     let app = Router::new()
         .route("/v1/{kind}", get(hz_list).post(hz_create))
+        .route("/v1/{kind}/{id}", axum::routing::delete(hz_delete))
         .with_state(cloud.clone());
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = l.local_addr().unwrap();
@@ -1268,4 +1301,60 @@ async fn refresh_watch_recovers_components_after_the_tofu_wins_race() {
     assert_eq!(snap.components.len(), 3);
     // the status itself is not re-evaluated by refresh-watch
     assert_eq!(client.deployment(&id).await.unwrap().status, "ready");
+}
+
+#[tokio::test]
+async fn wipe_purges_by_label_releases_the_name_and_ends_wiped() {
+    let (sim, client, cloud, _clock) = world(2000.0, |_| {}).await;
+    let created = client.create_deployment(&request("wp1", RW)).await.unwrap();
+    follow_to_end(&client, &created.id).await;
+    // An orphan tofu does not know about, carrying the Sovereign's label.
+    cloud.lock().unwrap().objects.entry("volumes".into()).or_default().push(json!({
+        "id": 9999, "name": "pvc-1234", "labels": {"catalyst.openova.io/sovereign": "wp1.omani.works"}}));
+    assert!(sim.pdm().unwrap().row("omani.works", "wp1").is_some());
+
+    let e = client.wipe(&created.id, "  ", false).await.unwrap_err();
+    assert_eq!(e.status(), Some(400));
+    assert!(matches!(e.body(), Some(ErrorBody::Text(t)) if t.contains("hetznerToken")));
+    let accepted = client.wipe(&created.id, RW, false).await.unwrap();
+    assert_eq!(accepted["status"], "wiping");
+
+    let fold = follow_to_end(&client, &created.id).await;
+    let st = fold.state.as_ref().unwrap();
+    assert_eq!(st.status, "wiped");
+    let report = st.last_wipe_report.as_ref().unwrap();
+    assert_eq!(report["verifiedZeroOrphans"], true, "{report}");
+    assert_eq!(report["pdmReleased"], true);
+    assert_eq!(report["tofuDestroyed"], true);
+    assert!(
+        report["providerPurge"]["volumes"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("pvc-1234"))
+    );
+    assert!(
+        cloud.lock().unwrap().objects.values().all(|l| l.is_empty()),
+        "nothing left in the cloud"
+    );
+    assert!(sim.pdm().unwrap().row("omani.works", "wp1").is_none());
+    assert!(fold.log.iter().any(|l| l.phase == "wipe"));
+    let e = client.release_subdomain(&created.id).await.unwrap_err();
+    assert_eq!(e.status(), Some(410));
+}
+
+#[tokio::test]
+async fn stale_image_fault_rejects_cpx_sizes_at_plan() {
+    let (_sim, client, _cloud, _clock) = world(2000.0, |c| c.faults.stale_size_regex = true).await;
+    let created = client.create_deployment(&request("c1x", RW)).await.unwrap();
+    let fold = follow_to_end(&client, &created.id).await;
+    assert_eq!(
+        fold.phase0_failure().unwrap().step.as_deref(),
+        Some("tofu-plan")
+    );
+    assert_eq!(
+        fold.log
+            .search(r#"The given value "cpx32" is not valid for variable "control_plane_size""#)
+            .len(),
+        1
+    );
 }

@@ -218,6 +218,28 @@ impl CatalystClient {
         self.send(self.http.post(&url), &url).await
     }
 
+    /// `POST /wipe` ([N] Cancel & Wipe): 202 and the purge runs detached; poll `deployment()`
+    /// until `status == "wiped"` and read `last_wipe_report`. The token must be re-entered.
+    pub async fn wipe(
+        &self,
+        id: &str,
+        hetzner_token: &str,
+        force: bool,
+    ) -> Result<serde_json::Value, ClientError> {
+        let mut url = self.url(&format!("/api/v1/deployments/{id}/wipe"));
+        if force {
+            url.push_str("?force=true");
+        }
+        let body = serde_json::json!({"hetznerToken": hetzner_token});
+        self.send(self.http.post(&url).json(&body), &url).await
+    }
+
+    /// `DELETE /release-subdomain` ([N]): PDM release only.
+    pub async fn release_subdomain(&self, id: &str) -> Result<serde_json::Value, ClientError> {
+        let url = self.url(&format!("/api/v1/deployments/{id}/release-subdomain"));
+        self.send(self.http.delete(&url), &url).await
+    }
+
     /// `GET /kubeconfig`: the YAML once cloud-init has posted it back (409 before that).
     pub async fn kubeconfig(&self, id: &str) -> Result<Kubeconfig, ClientError> {
         let url = self.url(&format!("/api/v1/deployments/{id}/kubeconfig"));

@@ -56,10 +56,15 @@ pub(crate) fn router(ctx: Ctx) -> Router {
             "/api/v1/deployments/{id}/components/state",
             get(components_state),
         )
+        .route("/api/v1/deployments/{id}/wipe", post(super::wipe::wipe))
+        .route(
+            "/api/v1/deployments/{id}/release-subdomain",
+            axum::routing::delete(super::wipe::release_subdomain),
+        )
         .with_state(ctx)
 }
 
-fn text(status: StatusCode, msg: &str) -> Response {
+pub(crate) fn text(status: StatusCode, msg: &str) -> Response {
     (
         status,
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
@@ -68,11 +73,11 @@ fn text(status: StatusCode, msg: &str) -> Response {
         .into_response()
 }
 
-fn jerr(status: StatusCode, body: Value) -> Response {
+pub(crate) fn jerr(status: StatusCode, body: Value) -> Response {
     (status, axum::Json(body)).into_response()
 }
 
-fn not_found() -> Response {
+pub(crate) fn not_found() -> Response {
     text(StatusCode::NOT_FOUND, "deployment not found")
 }
 
@@ -411,6 +416,7 @@ async fn create(State(ctx): State<Ctx>, body: Bytes) -> Response {
         components: BTreeMap::new(),
         cloud_init_error: None,
         cloud_init_started: false,
+        last_wipe_report: None,
         changed: tx,
     };
     ctx.store.lock().insert(id.clone(), dep);

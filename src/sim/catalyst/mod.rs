@@ -14,6 +14,7 @@ pub mod pdm;
 mod phase0;
 mod phase1;
 mod store;
+mod wipe;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -150,6 +151,21 @@ pub struct CatalystSimConfig {
     pub existing_byo_domains: Vec<String>,
     /// `CATALYST_KUBECONFIGS_DIR` as reported in `result.kubeconfigPath`.
     pub kubeconfigs_dir: String,
+    /// `CATALYST_WIPE_MIN_LIFE_PROTECTION` (30m).
+    pub wipe_min_life: Duration,
+    /// Catalyst-side faults of the troubleshooting matrix (scenario data).
+    pub faults: CatalystFaults,
+}
+
+/// Faults that live in catalyst-api itself rather than in Hetzner or the cluster (contract §9).
+#[derive(Debug, Clone, Default)]
+pub struct CatalystFaults {
+    /// C1: a stale image whose size regex lacks `cpx*`, so `cpx32` fails `tofu plan`.
+    pub stale_size_regex: bool,
+    /// C4: a stale image still carrying `null_resource.dns_pool`; apply fails with this Dynadot answer.
+    pub dns_null_resource_error: Option<String>,
+    /// C15: cloud-init never posts the kubeconfig back (issue #183).
+    pub kubeconfig_postback_missing: bool,
 }
 
 impl CatalystSimConfig {
@@ -172,6 +188,8 @@ impl CatalystSimConfig {
             cluster_factory: None,
             existing_byo_domains: Vec::new(),
             kubeconfigs_dir: "/var/lib/catalyst/kubeconfigs".into(),
+            wipe_min_life: Duration::from_secs(30 * 60),
+            faults: CatalystFaults::default(),
         }
     }
 }

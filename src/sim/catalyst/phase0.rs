@@ -55,7 +55,18 @@ fn email_ok(s: &str) -> bool {
 
 /// The tofu variable validations of `variables.tf` (contract §5.2): `(variable, value)` of the
 /// first one that fails.
-fn invalid_variable(req: &CreateRequest) -> Option<(&'static str, String)> {
+fn invalid_variable(req: &CreateRequest, stale_size_regex: bool) -> Option<(&'static str, String)> {
+    if stale_size_regex {
+        // The pre-c6cbfe68 regex: `^(cx|ccx|cax)[0-9]+$`, no cpx.
+        for (var, v) in [
+            ("control_plane_size", &req.control_plane_size),
+            ("worker_size", &req.worker_size),
+        ] {
+            if v.starts_with("cpx") {
+                return Some((var, v.clone()));
+            }
+        }
+    }
     if !fqdn_ok(&req.sovereign_fqdn) {
         return Some(("sovereign_fqdn", req.sovereign_fqdn.clone()));
     }
@@ -236,7 +247,7 @@ async fn run_phase0(
         "info",
         "Planning Hetzner resources (tofu plan)",
     );
-    if let Some((var, value)) = invalid_variable(req) {
+    if let Some((var, value)) = invalid_variable(req, ctx.cfg.faults.stale_size_regex) {
         ctx.sleep(t.small_resource).await;
         tofu_err(
             ctx,
@@ -309,11 +320,29 @@ async fn run_phase0(
 
     ctx.emit(id, "tofu-apply", "info", "Applying the plan (tofu apply)");
     let hz = Hetzner {
+        clock: &ctx.cfg.clock,
         http: &ctx.http,
         root: &ctx.cfg.hetzner_url,
         token: &req.hetzner_token,
     };
     let mut added = 0usize;
+    if let Some(answer) = &ctx.cfg.faults.dns_null_resource_error {
+        tofu(ctx, id, "null_resource.dns_pool: Creating...");
+        ctx.sleep(t.small_resource).await;
+        tofu_err(
+            ctx,
+            id,
+            &[
+                "╷".into(),
+                "│ Error: local-exec provisioner error".into(),
+                "│ ".into(),
+                "│   with null_resource.dns_pool,".into(),
+                format!("│ dynadot API returned {answer}"),
+                "╵".into(),
+            ],
+        );
+        return Err(APPLY_FAILED.into());
+    }
     let get_id = |addr: &str| {
         ctx.store
             .with(id, |d| d.tofu_state.get(addr).copied())
@@ -642,6 +671,16 @@ async fn cloud_init(ctx: Ctx, id: String, bearer: String) {
             return;
         }
     };
+    if ctx.cfg.faults.kubeconfig_postback_missing {
+        tracing::warn!(deployment = %id, "failed to load Sovereign kubeconfig: connection refused");
+        ctx.store.with(&id, |d| {
+            d.cloud_init_error = Some(
+                "failed to load Sovereign kubeconfig: connection refused (cloud-init never posted it back)".into(),
+            );
+            d.notify();
+        });
+        return;
+    }
     let url = format!("{}/api/v1/deployments/{id}/kubeconfig", ctx.self_url);
     let mut last = String::new();
     for _ in 0..10 {

@@ -45,7 +45,9 @@ pub(crate) async fn watch_and_finish(ctx: &Ctx, id: &str) {
             run_watch(ctx, id, &kubeconfig, generation).await
         }
     };
-    mark_phase1_done(ctx, id, &outcome).await;
+    if outcome != "superseded" {
+        mark_phase1_done(ctx, id, &outcome).await;
+    }
 }
 
 /// Start a fresh watcher for `refresh-watch`; its end only refreshes `componentStates`.
@@ -59,7 +61,9 @@ pub(crate) fn spawn_refresh(ctx: Ctx, id: String, kubeconfig: String) -> u64 {
         })
         .unwrap_or(0);
     tokio::spawn(async move {
-        run_watch(&ctx, &id, &kubeconfig, generation).await;
+        if run_watch(&ctx, &id, &kubeconfig, generation).await == "superseded" {
+            return;
+        }
         ctx.store.with(&id, |d| {
             let states: BTreeMap<String, String> = d
                 .components
@@ -155,8 +159,17 @@ async fn run_watch(ctx: &Ctx, id: &str, kubeconfig: &str, generation: u64) -> St
     let mut first_seen_done = false;
     let deadline = ctx.cfg.clock.sleep(ctx.cfg.watch_timeout);
     tokio::pin!(deadline);
+    let Some(mut changes) = ctx.store.with(id, |d| d.changed.subscribe()) else {
+        return "superseded".into();
+    };
     let outcome = loop {
         tokio::select! {
+            // A wipe or a refresh-watch bumps the generation: stop without touching the record.
+            changed = changes.changed() => {
+                if changed.is_err() || ctx.store.with(id, |d| d.watcher_generation) != Some(generation) {
+                    return "superseded".into();
+                }
+            }
             _ = &mut deadline => {
                 ctx.emit(id, "component", "warn",
                     "Phase-1 watch terminated by context: context deadline exceeded — see ComponentStates for current outcome");
@@ -235,6 +248,9 @@ async fn run_watch(ctx: &Ctx, id: &str, kubeconfig: &str, generation: u64) -> St
 pub(crate) async fn mark_phase1_done(ctx: &Ctx, id: &str, outcome: &str) {
     let now = ctx.now();
     ctx.store.with(id, |d| {
+        if d.status == "wiping" || d.status == "wiped" {
+            return;
+        }
         let states: BTreeMap<String, String> = d
             .components
             .iter()
