@@ -52,23 +52,23 @@ pub(crate) async fn wipe(
     let min_life = ctx.cfg.wipe_min_life.as_secs() as i64;
     let verdict = ctx.store.with(&id, |d| {
         if token.is_empty() {
-            return Err(text(
+            return Err(Box::new(text(
                 StatusCode::BAD_REQUEST,
                 "hetznerToken is required: the stored token is redacted, re-enter it",
-            ));
+            )));
         }
         if d.status == "wiping" {
-            return Err(text(StatusCode::CONFLICT, "wipe already in progress for this deployment"));
+            return Err(Box::new(text(StatusCode::CONFLICT, "wipe already in progress for this deployment")));
         }
         let age = chrono::DateTime::parse_from_rfc3339(&d.started_at)
             .map(|t| (now - t.with_timezone(&chrono::Utc)).num_seconds())
             .unwrap_or(i64::MAX);
         if d.status == "phase1-watching" && age < min_life && !force {
-            return Err(jerr(StatusCode::CONFLICT, json!({
+            return Err(Box::new(jerr(StatusCode::CONFLICT, json!({
                 "error": "min-life-protection", "deploymentId": d.id, "sovereignFQDN": d.request.sovereign_fqdn,
                 "status": d.status, "startedAt": d.started_at, "ageSec": age, "minLifeSec": min_life,
                 "retryAfterSec": min_life - age,
-                "hint": "the Sovereign is still converging; wait or pass ?force=true"})));
+                "hint": "the Sovereign is still converging; wait or pass ?force=true"}))));
         }
         d.status = "wiping".into();
         d.done = false;
@@ -78,7 +78,7 @@ pub(crate) async fn wipe(
     });
     let fqdn = match verdict {
         None => return not_found(),
-        Some(Err(resp)) => return resp,
+        Some(Err(resp)) => return *resp,
         Some(Ok(f)) => f,
     };
     tokio::spawn(run_wipe(ctx.clone(), id.clone(), token));
