@@ -154,12 +154,18 @@ pub async fn poll_once(
             on_update(&FollowUpdate::Event(ev), fold);
         }
     }
+    let changed = fold.state.as_ref() != Some(&resp.state);
     fold.set_state(resp.state);
-    on_update(&FollowUpdate::State, fold);
+    if changed {
+        on_update(&FollowUpdate::State, fold);
+    }
     if !fold.is_terminal() {
         let comps = client.components_state(id).await?;
+        let before = fold.components.clone();
         fold.set_components(&comps);
-        on_update(&FollowUpdate::Components, fold);
+        if fold.components != before {
+            on_update(&FollowUpdate::Components, fold);
+        }
     }
     Ok(())
 }

@@ -103,6 +103,13 @@ struct Resource {
     is_server: bool,
 }
 
+/// A wipe started: the provisioning run stops at its next step.
+pub(crate) fn wiping(ctx: &Ctx, id: &str) -> bool {
+    ctx.store
+        .with(id, |d| d.status == "wiping" || d.status == "wiped")
+        .unwrap_or(true)
+}
+
 pub(crate) fn slug(fqdn: &str) -> String {
     fqdn.replace('.', "-")
 }
@@ -117,7 +124,12 @@ pub(crate) async fn run_provisioning(ctx: Ctx, id: String, bearer: String, retry
     let Some(req) = ctx.store.with(&id, |d| d.request.clone()) else {
         return;
     };
-    match run_phase0(&ctx, &id, &req, &bearer).await {
+    let outcome = run_phase0(&ctx, &id, &req, &bearer).await;
+    if wiping(&ctx, &id) {
+        // Cancel & Wipe took over: the wipe owns the record from here.
+        return;
+    }
+    match outcome {
         Err(error) => {
             if !retry {
                 release_reservation(&ctx, &id).await;
@@ -351,6 +363,9 @@ async fn run_phase0(
     for (addr, kind) in &plan {
         if get_id(addr).is_some() {
             continue;
+        }
+        if wiping(ctx, id) {
+            return Err("tofu apply: cancelled by wipe".into());
         }
         let net = get_id("hcloud_network.main").unwrap_or_default();
         let fw = get_id("hcloud_firewall.main").unwrap_or_default();
@@ -671,6 +686,9 @@ async fn cloud_init(ctx: Ctx, id: String, bearer: String) {
             return;
         }
     };
+    if wiping(&ctx, &id) {
+        return;
+    }
     if ctx.cfg.faults.kubeconfig_postback_missing {
         tracing::warn!(deployment = %id, "failed to load Sovereign kubeconfig: connection refused");
         ctx.store.with(&id, |d| {
@@ -716,6 +734,8 @@ pub(crate) async fn wait_for_kubeconfig(ctx: &Ctx, id: &str) -> Result<String, S
     let Some(mut rx) = ctx.store.with(id, |d| d.changed.subscribe()) else {
         return Err("deployment vanished".into());
     };
+    let budget = ctx.cfg.clock.sleep(ctx.cfg.watch_timeout);
+    tokio::pin!(budget);
     loop {
         let now = ctx.store.with(id, |d| {
             (
@@ -733,8 +753,13 @@ pub(crate) async fn wait_for_kubeconfig(ctx: &Ctx, id: &str) -> Result<String, S
             }
             _ => {}
         }
-        if rx.changed().await.is_err() {
-            return Err("deployment vanished".into());
+        tokio::select! {
+            changed = rx.changed() => if changed.is_err() {
+                return Err("deployment vanished".into());
+            },
+            _ = &mut budget => {
+                return Err("the kubeconfig did not arrive within the Phase-1 watch timeout".into());
+            }
         }
     }
 }
