@@ -1218,6 +1218,11 @@ async fn phase1_is_derived_from_the_clusters_helmreleases_to_ready() {
     assert!(cs.values().all(|s| s == "installed"));
     assert_eq!(fold.components["flux"].state, "installed");
     assert!(!fold.first_seen_warning);
+    assert!(fold.kubeconfig_available());
+    assert!(
+        fold.disagreements(cs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .is_empty()
+    );
 
     let snap = client.components_state(&created.id).await.unwrap();
     let cm = snap

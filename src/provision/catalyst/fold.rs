@@ -327,6 +327,39 @@ impl DeploymentFold {
         spans
     }
 
+    /// cloud-init posted the kubeconfig back: `GET /kubeconfig` will answer, and the new
+    /// Sovereign can join the fleet and be watched from its own apiserver.
+    pub fn kubeconfig_available(&self) -> bool {
+        self.state
+            .as_ref()
+            .and_then(|s| s.result.as_ref())
+            .and_then(|r| r.kubeconfig_path.as_deref())
+            .is_some_and(|p| !p.is_empty())
+    }
+
+    /// Where the stream and the cluster's own HelmReleases disagree: `(id, stream, live)` for
+    /// every component whose states differ or that only one side knows (`"-"` for missing).
+    pub fn disagreements<'a>(
+        &self,
+        live: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Vec<(String, String, String)> {
+        let live: BTreeMap<&str, &str> = live.into_iter().collect();
+        let mut out = Vec::new();
+        for (id, c) in &self.components {
+            match live.get(id.as_str()) {
+                Some(l) if *l == c.state => {}
+                Some(l) => out.push((id.clone(), c.state.clone(), l.to_string())),
+                None => out.push((id.clone(), c.state.clone(), "-".into())),
+            }
+        }
+        for (id, l) in &live {
+            if !self.components.contains_key(*id) {
+                out.push((id.to_string(), "-".into(), l.to_string()));
+            }
+        }
+        out
+    }
+
     /// Count of components per state.
     pub fn component_counts(&self) -> BTreeMap<String, usize> {
         let mut m = BTreeMap::new();
@@ -415,6 +448,25 @@ mod tests {
         let fresh: Vec<bool> = h[4..].iter().map(|e| f.apply(e.clone())).collect();
         assert_eq!(fresh, [false, false, false, true, true]);
         assert_eq!(f.markers.len(), 5);
+    }
+
+    #[test]
+    fn disagreements_with_the_live_cluster() {
+        let mut f = DeploymentFold::new("x");
+        f.apply(comp("t", "cilium", "installed"));
+        f.apply(comp("t", "flux", "installing"));
+        let d = f.disagreements([
+            ("cilium", "installed"),
+            ("flux", "failed"),
+            ("gitea", "pending"),
+        ]);
+        assert_eq!(
+            d,
+            vec![
+                ("flux".into(), "installing".into(), "failed".into()),
+                ("gitea".into(), "-".into(), "pending".into()),
+            ]
+        );
     }
 
     #[test]
