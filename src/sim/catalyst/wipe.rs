@@ -122,18 +122,26 @@ async fn run_wipe(ctx: Ctx, id: String, token: String) {
         "tofu destroy: removing the resources of the OpenTofu state",
     );
     let mut destroyed = true;
-    for (addr, obj_id) in state.iter().rev() {
-        let kind = match addr.split('.').next() {
-            Some("hcloud_server") => "servers",
-            Some("hcloud_load_balancer") => "load_balancers",
-            Some("hcloud_network") => "networks",
-            Some("hcloud_firewall") => "firewalls",
-            Some("hcloud_ssh_key") => "ssh_keys",
-            _ => continue,
-        };
+    // tofu destroys dependents first: LB, servers, then key, firewall, network.
+    let order = |addr: &str| match addr.split('.').next() {
+        Some("hcloud_load_balancer") => Some((0, "load_balancers")),
+        Some("hcloud_server") => Some((1, "servers")),
+        Some("hcloud_ssh_key") => Some((2, "ssh_keys")),
+        Some("hcloud_firewall") => Some((3, "firewalls")),
+        Some("hcloud_network") => Some((4, "networks")),
+        _ => None,
+    };
+    let mut steps: Vec<(usize, &str, &String, i64)> = state
+        .iter()
+        .filter_map(|(addr, obj_id)| order(addr).map(|(rank, kind)| (rank, kind, addr, *obj_id)))
+        .collect();
+    steps.sort();
+    for (_, kind, addr, obj_id) in steps {
         match hz.delete(&format!("{kind}/{obj_id}")).await {
             Ok(_) => ctx.emit(&id, "wipe", "info", format!("{addr}: Destruction complete")),
-            Err(e) if e.code == "not_found" => {}
+            // Gone already, or still referenced by an object that is on its way out: the sweep
+            // below comes back for it.
+            Err(e) if e.code == "not_found" || e.code == "resource_in_use" => {}
             Err(e) => {
                 destroyed = false;
                 ctx.emit(&id, "wipe", "warn", format!("{addr}: {e}"));
@@ -179,12 +187,20 @@ async fn run_wipe(ctx: Ctx, id: String, token: String) {
                     .to_string();
                 let Some(oid) = id_of(&o) else { continue };
                 match hz.delete(&format!("{kind}/{oid}")).await {
-                    Ok(_) | Err(_) if round > 0 => residual.push(format!("{kind}/{name}")),
+                    // Still listed after an earlier pass: lingering or in use; look again.
+                    Ok(_) if round > 0 => {
+                        note(kind, name.clone());
+                        residual.push(format!("{kind}/{name}"));
+                    }
+                    Err(_) if round > 0 => residual.push(format!("{kind}/{name}")),
                     Ok(_) => {
                         ctx.emit(&id, "wipe", "info", format!("deleted {kind}/{name}"));
                         note(kind, name);
                     }
                     Err(e) if e.code == "not_found" => note(kind, name),
+                    Err(e) if e.code == "resource_in_use" => {
+                        residual.push(format!("{kind}/{name}"))
+                    }
                     Err(e) => {
                         ctx.emit(
                             &id,
