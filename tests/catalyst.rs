@@ -1363,3 +1363,34 @@ async fn stale_image_fault_rejects_cpx_sizes_at_plan() {
         1
     );
 }
+
+#[tokio::test]
+async fn api_restart_fails_in_flight_records_or_loses_them_without_a_pvc() {
+    // Slow enough that the run is still in Phase 0 when the restart happens.
+    let (sim, client, _cloud, _clock) = world(1.0, |_| {}).await;
+    let created = client.create_deployment(&request("rs1", RW)).await.unwrap();
+    let id = created.id.clone();
+    tokio::time::timeout(TIMEOUT, async {
+        while client.events(&id).await.unwrap().events.is_empty() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .unwrap();
+    sim.restart_api(true);
+    let fold = follow_to_end(&client, &id).await;
+    let st = fold.state.as_ref().unwrap();
+    assert_eq!(st.status, "failed");
+    assert!(
+        st.error.as_deref().unwrap().contains("orphaned"),
+        "{:?}",
+        st.error
+    );
+
+    sim.restart_api(false);
+    let e = client.deployment(&id).await.unwrap_err();
+    assert_eq!(
+        e.body(),
+        Some(&ErrorBody::Text("deployment not found".into()))
+    );
+}

@@ -569,7 +569,10 @@ async fn run_phase0(
             })
             .unwrap_or(false);
         if start_cloud_init && res.is_server {
-            tokio::spawn(cloud_init(ctx.clone(), id.to_string(), bearer.to_string()));
+            ctx.spawn_for(
+                id,
+                cloud_init(ctx.clone(), id.to_string(), bearer.to_string()),
+            );
         }
     }
     tofu(

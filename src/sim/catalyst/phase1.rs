@@ -60,7 +60,9 @@ pub(crate) fn spawn_refresh(ctx: Ctx, id: String, kubeconfig: String) -> u64 {
             d.watcher_generation
         })
         .unwrap_or(0);
-    tokio::spawn(async move {
+    let ctx2 = ctx.clone();
+    let id2 = id.clone();
+    ctx2.spawn_for(&id2, async move {
         if run_watch(&ctx, &id, &kubeconfig, generation).await == "superseded" {
             return;
         }

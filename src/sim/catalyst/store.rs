@@ -47,6 +47,8 @@ pub struct Deployment {
     pub cloud_init_error: Option<String>,
     pub cloud_init_started: bool,
     pub last_wipe_report: Option<serde_json::Value>,
+    /// Background work of this deployment (provisioning, cloud-init, watchers, wipe).
+    pub tasks: Vec<tokio::task::AbortHandle>,
     pub changed: watch::Sender<u64>,
 }
 

@@ -81,7 +81,7 @@ pub(crate) async fn wipe(
         Some(Err(resp)) => return *resp,
         Some(Ok(f)) => f,
     };
-    tokio::spawn(run_wipe(ctx.clone(), id.clone(), token));
+    ctx.spawn_for(&id, run_wipe(ctx.clone(), id.clone(), token));
     (
         StatusCode::ACCEPTED,
         axum::Json(
