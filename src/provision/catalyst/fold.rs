@@ -295,34 +295,57 @@ impl DeploymentFold {
         self.state.as_ref().is_some_and(|s| s.needs_refresh_watch()) && self.components.is_empty()
     }
 
-    /// Phase-0 steps with durations, flagged when they overran the runbook's expectation.
+    /// Phase-0 steps with durations, then Phase 1 (from `flux-bootstrap` to `phase1FinishedAt`),
+    /// each flagged when it overran the runbook's expectation (plan 30–60 s, apply 60–120 s,
+    /// Phase 1 10–15 min). A failed step ends at the state's `finishedAt`.
     pub fn phase0_timeline(&self) -> Vec<PhaseSpan> {
         let parse = |t: &str| {
             DateTime::parse_from_rfc3339(t)
                 .ok()
                 .map(|d| d.with_timezone(&Utc))
         };
+        let state = self.state.as_ref();
+        let finished = state.and_then(|s| s.finished_at.clone());
+        let phase1_end = state.and_then(|s| {
+            s.phase1_finished_at
+                .clone()
+                .or_else(|| s.result.as_ref()?.phase1_finished_at.clone())
+        });
         let mut spans = Vec::new();
-        for (i, (phase, started)) in self.markers.iter().enumerate() {
-            let end = self.markers.get(i + 1).map(|(_, t)| t.clone());
+        let mut push = |phase: &str, started: &str, end: Option<String>| {
             let duration_secs = match (parse(started), end.as_deref().and_then(parse)) {
                 (Some(a), Some(b)) => Some((b - a).num_seconds()),
                 _ => None,
             };
-            let expected_secs = match phase.as_str() {
+            let expected_secs = match phase {
                 "tofu-plan" => Some((30, 60)),
                 "tofu-apply" => Some((60, 120)),
+                "phase-1" => Some((600, 900)),
                 _ => None,
             };
             let overrun =
                 matches!((duration_secs, expected_secs), (Some(d), Some((_, hi))) if d > hi);
             spans.push(PhaseSpan {
-                phase: phase.clone(),
-                started_at: started.clone(),
+                phase: phase.to_string(),
+                started_at: started.to_string(),
                 duration_secs,
                 expected_secs,
                 overrun,
             });
+        };
+        for (i, (phase, started)) in self.markers.iter().enumerate() {
+            let end = match self.markers.get(i + 1) {
+                Some((_, t)) => Some(t.clone()),
+                None if phase == "flux-bootstrap" => None,
+                None if self.is_terminal() => finished.clone(),
+                None => None,
+            };
+            if phase == "flux-bootstrap" {
+                push(phase, started, Some(started.clone()));
+                push("phase-1", started, phase1_end.clone());
+            } else {
+                push(phase, started, end);
+            }
         }
         spans
     }
@@ -496,6 +519,21 @@ mod tests {
         let apply = t.iter().find(|s| s.phase == "tofu-apply").unwrap();
         assert_eq!(apply.duration_secs, Some(190));
         assert!(apply.overrun);
+        let p1 = t.iter().find(|s| s.phase == "phase-1").unwrap();
+        assert_eq!(p1.duration_secs, None, "still running");
+        f.set_state(DeploymentState {
+            id: "x".into(),
+            status: "ready".into(),
+            phase1_finished_at: Some("2026-01-01T00:17:01Z".into()),
+            ..Default::default()
+        });
+        let p1 = f
+            .phase0_timeline()
+            .into_iter()
+            .find(|s| s.phase == "phase-1")
+            .unwrap();
+        assert_eq!(p1.duration_secs, Some(720));
+        assert!(!p1.overrun);
     }
 
     #[test]
