@@ -1394,3 +1394,64 @@ async fn api_restart_fails_in_flight_records_or_loses_them_without_a_pvc() {
         Some(&ErrorBody::Text("deployment not found".into()))
     );
 }
+
+#[tokio::test]
+async fn follow_survives_a_truncated_stream_with_malformed_frames() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let ev = |n: u32| {
+        format!(
+            r#"{{"time":"2026-01-01T00:00:0{n}Z","phase":"tofu","level":"info","message":"line {n}"}}"#
+        )
+    };
+    let first = format!(
+        "data: {}\n\ngarbage line\ndata: {{not json\n\ndata: {{\"time\":\"2026",
+        ev(1)
+    );
+    let second = format!(
+        "data: {}\n\ndata: {}\n\nevent: done\ndata: {{\"id\":\"x\",\"status\":\"ready\"}}\n\n",
+        ev(1),
+        ev(2)
+    );
+    let calls = Arc::new(AtomicUsize::new(0));
+    let app = Router::new()
+        .route(
+            "/api/v1/deployments/x/logs",
+            get(move |State(calls): State<Arc<AtomicUsize>>| {
+                let body = if calls.fetch_add(1, Ordering::SeqCst) == 0 {
+                    first.clone()
+                } else {
+                    second.clone()
+                };
+                async move { ([("content-type", "text/event-stream")], body) }
+            }),
+        )
+        .with_state(calls.clone());
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
+
+    let client = CatalystClient::new(&format!("http://{addr}/")).unwrap();
+    let mut fold = DeploymentFold::new("x");
+    let mut reconnects = 0;
+    tokio::time::timeout(
+        TIMEOUT,
+        follow(&client, &mut fold, &FollowOptions::default(), |u, _| {
+            if matches!(
+                u,
+                sovtui::provision::catalyst::FollowUpdate::Reconnecting { .. }
+            ) {
+                reconnects += 1;
+            }
+        }),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(reconnects, 1);
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    assert_eq!(fold.status(), "ready");
+    assert_eq!((fold.applied, fold.duplicates), (2, 1));
+    assert_eq!(fold.malformed.len(), 2, "{:?}", fold.malformed);
+    assert!(fold.malformed.iter().any(|m| m.contains("truncated")));
+    assert_eq!(fold.log.search("line").len(), 2);
+}
