@@ -1455,3 +1455,38 @@ async fn follow_survives_a_truncated_stream_with_malformed_frames() {
     assert!(fold.malformed.iter().any(|m| m.contains("truncated")));
     assert_eq!(fold.log.search("line").len(), 2);
 }
+
+#[tokio::test]
+async fn spawn_follow_feeds_a_reducer_over_a_bounded_channel() {
+    use sovtui::provision::catalyst::{FollowMsg, spawn_follow};
+    let (_sim, client, _cloud, _clock) = world(2000.0, |_| {}).await;
+    let created = client.create_deployment(&request("sf1", RW)).await.unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::channel(4);
+    let task = spawn_follow(
+        client.clone(),
+        created.id.clone(),
+        FollowOptions::default(),
+        tx,
+    );
+    // The reducer keeps its own fold from the messages alone.
+    let mut mine = DeploymentFold::new(&created.id);
+    let ended = tokio::time::timeout(TIMEOUT, async {
+        loop {
+            match rx.recv().await.expect("channel open until Ended") {
+                FollowMsg::Event(ev) => assert!(mine.apply(ev), "only new events are sent"),
+                FollowMsg::State(s) => mine.set_state(*s),
+                FollowMsg::Ended(r) => return r,
+                _ => {}
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(ended, Ok(()));
+    task.await.unwrap();
+    assert!(mine.is_terminal());
+    assert_eq!(
+        mine.applied as usize,
+        client.events(&created.id).await.unwrap().events.len()
+    );
+}
