@@ -195,6 +195,9 @@ struct KubeStandIn {
     history: Mutex<Vec<(u64, Value)>>,
     rv: tokio::sync::watch::Sender<u64>,
     watching: tokio::sync::Notify,
+    tailing: tokio::sync::Notify,
+    /// helm-controller's log, one JSON line per reconcile step.
+    log: Mutex<Vec<String>>,
 }
 
 type KubeRef = Arc<KubeStandIn>;
@@ -218,6 +221,14 @@ impl KubeStandIn {
             .lock()
             .unwrap()
             .push((rv, json!({"type": "MODIFIED", "object": o.clone()})));
+        let level = if reason == "InstallFailed" {
+            "error"
+        } else {
+            "info"
+        };
+        let line = json!({"level": level, "msg": message,
+            "HelmRelease": {"name": name, "namespace": "flux-system"}});
+        self.log.lock().unwrap().push(line.to_string());
         self.rv.send_replace(rv);
     }
 }
@@ -242,6 +253,39 @@ async fn kube_hrs(State(k): State<KubeRef>, Query(q): Query<KubeQuery>) -> Respo
     let from: u64 = q.resource_version.and_then(|r| r.parse().ok()).unwrap_or(0);
     k.watching.notify_one();
     axum::body::Body::from_stream(watch_lines(k, from)).into_response()
+}
+
+async fn kube_pods() -> Response {
+    axum::Json(
+        json!({"apiVersion": "v1", "kind": "PodList", "metadata": {"resourceVersion": "1"},
+        "items": [{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "helm-controller-5d8f", "namespace": "flux-system",
+            "labels": {"app": "helm-controller"}}, "status": {"phase": "Running"}}]}),
+    )
+    .into_response()
+}
+
+/// `GET .../pods/helm-controller-5d8f/log?follow=true&tailLines=0`: only lines written from now on.
+async fn kube_pod_log(State(k): State<KubeRef>) -> Response {
+    let mut from = k.log.lock().unwrap().len();
+    k.tailing.notify_one();
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<String, std::convert::Infallible>>(64);
+    tokio::spawn(async move {
+        let mut changes = k.rv.subscribe();
+        loop {
+            changes.borrow_and_update();
+            let lines: Vec<String> = k.log.lock().unwrap()[from..].to_vec();
+            from += lines.len();
+            for l in lines {
+                if tx.send(Ok(format!("{l}\n"))).await.is_err() {
+                    return;
+                }
+            }
+            if changes.changed().await.is_err() {
+                return;
+            }
+        }
+    });
+    axum::body::Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx)).into_response()
 }
 
 /// The watch body: every history entry newer than `from`, then each new one as it happens.
@@ -292,11 +336,18 @@ async fn start_kube(flux_fails: bool) -> (String, KubeRef) {
         history: Mutex::new(Vec::new()),
         rv,
         watching: tokio::sync::Notify::new(),
+        tailing: tokio::sync::Notify::new(),
+        log: Mutex::new(Vec::new()),
     });
     let app = Router::new()
         .route(
             "/apis/helm.toolkit.fluxcd.io/v2/namespaces/flux-system/helmreleases",
             get(kube_hrs),
+        )
+        .route("/api/v1/namespaces/flux-system/pods", get(kube_pods))
+        .route(
+            "/api/v1/namespaces/flux-system/pods/helm-controller-5d8f/log",
+            get(kube_pod_log),
         )
         .with_state(k.clone());
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -304,7 +355,9 @@ async fn start_kube(flux_fails: bool) -> (String, KubeRef) {
     tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
     let driver = k.clone();
     tokio::spawn(async move {
+        // Flux starts once catalyst watches the releases and tails helm-controller.
         driver.watching.notified().await;
+        driver.tailing.notified().await;
         let not_ready = "dependency 'flux-system/bp-cilium' is not ready";
         let steps: Vec<(&str, &str, &str, &str)> = vec![
             (
@@ -1219,6 +1272,15 @@ async fn phase1_is_derived_from_the_clusters_helmreleases_to_ready() {
     assert_eq!(fold.components["flux"].state, "installed");
     assert!(!fold.first_seen_warning);
     assert!(fold.kubeconfig_available());
+    // helm-controller's lines arrive as component-log events, attributed per component.
+    let cilium_log = &fold.component_logs["cilium"];
+    assert!(
+        cilium_log
+            .iter()
+            .any(|l| l.message.contains("Helm install succeeded")),
+        "{cilium_log:?}"
+    );
+    assert!(!fold.component_logs.contains_key("unrelated"));
     assert!(
         fold.disagreements(cs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .is_empty()

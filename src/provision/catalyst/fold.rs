@@ -116,6 +116,8 @@ pub struct DeploymentFold {
     pub components: BTreeMap<String, ComponentProgress>,
     /// Component ids in the order they were first seen.
     pub component_order: Vec<String>,
+    /// helm-controller lines per component (`component-log`), the newest few per component.
+    pub component_logs: BTreeMap<String, VecDeque<Event>>,
     /// Watch-level diagnostics (component-less warn/error `component` events), newest last.
     pub banners: Vec<Event>,
     /// The "0 HelmReleases in 15m0s" first-seen warning arrived.
@@ -145,6 +147,7 @@ impl DeploymentFold {
             log: LogRing::new(capacity),
             components: BTreeMap::new(),
             component_order: Vec::new(),
+            component_logs: BTreeMap::new(),
             banners: Vec::new(),
             first_seen_warning: false,
             applied: 0,
@@ -208,7 +211,14 @@ impl DeploymentFold {
             return;
         }
         if ev.phase == "component-log" {
-            return; // per-component helm-controller lines; the views read them from the log
+            const KEEP: usize = 200;
+            let id = ev.component.clone().unwrap_or_default();
+            let lines = self.component_logs.entry(id).or_default();
+            if lines.len() == KEEP {
+                lines.pop_front();
+            }
+            lines.push_back(ev);
+            return;
         }
         self.log.push(ev);
     }
