@@ -300,10 +300,10 @@ async fn tail_helm_controller(ctx: Ctx, id: String, client: Client) {
     let pause = |secs: u64| {
         let ctx = ctx.clone();
         async move {
-            // Never spin faster than a few times a second, whatever the speed.
+            // At most once a second in real time, whatever the speed: idle worlds stay idle.
             tokio::join!(
                 ctx.sleep(std::time::Duration::from_secs(secs)),
-                tokio::time::sleep(std::time::Duration::from_millis(200))
+                tokio::time::sleep(std::time::Duration::from_secs(1))
             );
         }
     };
