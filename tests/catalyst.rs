@@ -709,7 +709,7 @@ async fn reconnect_mid_stream_replays_everything_and_the_fold_deduplicates() {
 
 #[tokio::test]
 async fn put_wins_race_closes_the_stream_early_and_polling_reaches_the_outcome() {
-    let (_sim, client, _cloud, _clock) = world(3000.0, |c| {
+    let (_sim, client, _cloud, _clock) = world(1000.0, |c| {
         c.phase1_race = Phase1Race::PutWins;
         c.cluster_factory = Some(Arc::new(DeadCluster));
     })
@@ -1227,6 +1227,7 @@ async fn phase1_is_derived_from_the_clusters_helmreleases_to_ready() {
         c.cluster_factory = Some(Arc::new(StandInCluster { flux_fails: false }));
         c.min_bootstrap_kit_hrs = 3;
         c.watch_timeout = Duration::from_secs(1000 * 3600);
+        c.first_seen_timeout = Duration::from_secs(100 * 3600);
     })
     .await;
     let created = client.create_deployment(&request("p1a", RW)).await.unwrap();
@@ -1305,6 +1306,7 @@ async fn a_failed_helmrelease_fails_the_deployment() {
         c.cluster_factory = Some(Arc::new(StandInCluster { flux_fails: true }));
         c.min_bootstrap_kit_hrs = 3;
         c.watch_timeout = Duration::from_secs(1000 * 3600);
+        c.first_seen_timeout = Duration::from_secs(100 * 3600);
     })
     .await;
     let created = client.create_deployment(&request("p1b", RW)).await.unwrap();
@@ -1334,6 +1336,7 @@ async fn refresh_watch_recovers_components_after_the_tofu_wins_race() {
         c.timings.cloud_init = Duration::from_secs(3600);
         c.min_bootstrap_kit_hrs = 3;
         c.watch_timeout = Duration::from_secs(1000 * 3600);
+        c.first_seen_timeout = Duration::from_secs(100 * 3600);
     })
     .await;
     let created = client.create_deployment(&request("p1c", RW)).await.unwrap();
