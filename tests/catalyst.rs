@@ -141,15 +141,299 @@ async fn hz_create(
         .into_response()
 }
 
+async fn hz_delete(
+    State(cloud): State<CloudRef>,
+    Path((kind, id)): Path<(String, i64)>,
+    headers: HeaderMap,
+) -> Response {
+    match auth(&headers) {
+        None => {
+            return herr(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "unable to authenticate",
+            );
+        }
+        Some("ro") => {
+            return herr(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "insufficient permissions for this request",
+            );
+        }
+        _ => {}
+    }
+    let mut cloud = cloud.lock().unwrap();
+    let list = cloud.objects.entry(kind).or_default();
+    let before = list.len();
+    list.retain(|o| o["id"] != json!(id));
+    if list.len() == before {
+        return herr(StatusCode::NOT_FOUND, "not_found", "resource not found");
+    }
+    axum::Json(json!({"action": {"id": id, "status": "success"}})).into_response()
+}
+
 async fn start_cloud() -> (String, CloudRef) {
     let cloud: CloudRef = Arc::default();
     let app = Router::new()
         .route("/v1/{kind}", get(hz_list).post(hz_create))
+        .route("/v1/{kind}/{id}", axum::routing::delete(hz_delete))
         .with_state(cloud.clone());
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = l.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
     (format!("http://{addr}/v1"), cloud)
+}
+
+// ---- a minimal Kubernetes stand-in: HelmRelease list + watch, driven like Flux -------------
+
+/// One cluster serving `helmreleases` in `flux-system` (list with resourceVersion, then a chunked
+/// watch stream), whose releases move through a scripted sequence of Ready conditions once a
+/// watch is connected — so the catalyst Phase-1 watch derives states from real kube-rs traffic.
+struct KubeStandIn {
+    objects: Mutex<BTreeMap<String, Value>>,
+    history: Mutex<Vec<(u64, Value)>>,
+    rv: tokio::sync::watch::Sender<u64>,
+    watching: tokio::sync::Notify,
+    tailing: tokio::sync::Notify,
+    /// helm-controller's log, one JSON line per reconcile step.
+    log: Mutex<Vec<String>>,
+}
+
+type KubeRef = Arc<KubeStandIn>;
+
+fn hr(name: &str, deps: &[&str]) -> Value {
+    let deps: Vec<Value> = deps.iter().map(|d| json!({"name": d})).collect();
+    json!({"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
+        "metadata": {"name": name, "namespace": "flux-system", "resourceVersion": "1"},
+        "spec": {"dependsOn": deps, "interval": "15m"}})
+}
+
+impl KubeStandIn {
+    fn set_ready(&self, name: &str, status: &str, reason: &str, message: &str) {
+        let mut objs = self.objects.lock().unwrap();
+        let rv = *self.rv.borrow() + 1;
+        let o = objs.get_mut(name).unwrap();
+        o["metadata"]["resourceVersion"] = json!(rv.to_string());
+        o["status"] = json!({"conditions": [{"type": "Ready", "status": status, "reason": reason,
+            "message": message, "lastTransitionTime": "2026-01-01T00:00:00Z"}]});
+        self.history
+            .lock()
+            .unwrap()
+            .push((rv, json!({"type": "MODIFIED", "object": o.clone()})));
+        let level = if reason == "InstallFailed" {
+            "error"
+        } else {
+            "info"
+        };
+        let line = json!({"level": level, "msg": message,
+            "HelmRelease": {"name": name, "namespace": "flux-system"}});
+        self.log.lock().unwrap().push(line.to_string());
+        self.rv.send_replace(rv);
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct KubeQuery {
+    watch: Option<String>,
+    #[serde(rename = "resourceVersion")]
+    resource_version: Option<String>,
+}
+
+async fn kube_hrs(State(k): State<KubeRef>, Query(q): Query<KubeQuery>) -> Response {
+    if q.watch.as_deref() != Some("true") && q.watch.as_deref() != Some("1") {
+        let items: Vec<Value> = k.objects.lock().unwrap().values().cloned().collect();
+        let rv = *k.rv.borrow();
+        return axum::Json(
+            json!({"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmReleaseList",
+            "metadata": {"resourceVersion": rv.to_string()}, "items": items}),
+        )
+        .into_response();
+    }
+    let from: u64 = q.resource_version.and_then(|r| r.parse().ok()).unwrap_or(0);
+    k.watching.notify_one();
+    axum::body::Body::from_stream(watch_lines(k, from)).into_response()
+}
+
+async fn kube_pods() -> Response {
+    axum::Json(
+        json!({"apiVersion": "v1", "kind": "PodList", "metadata": {"resourceVersion": "1"},
+        "items": [{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "helm-controller-5d8f", "namespace": "flux-system",
+            "labels": {"app": "helm-controller"}}, "status": {"phase": "Running"}}]}),
+    )
+    .into_response()
+}
+
+/// `GET .../pods/helm-controller-5d8f/log?follow=true&tailLines=0`: only lines written from now on.
+async fn kube_pod_log(State(k): State<KubeRef>) -> Response {
+    let mut from = k.log.lock().unwrap().len();
+    k.tailing.notify_one();
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<String, std::convert::Infallible>>(64);
+    tokio::spawn(async move {
+        let mut changes = k.rv.subscribe();
+        loop {
+            changes.borrow_and_update();
+            let lines: Vec<String> = k.log.lock().unwrap()[from..].to_vec();
+            from += lines.len();
+            for l in lines {
+                if tx.send(Ok(format!("{l}\n"))).await.is_err() {
+                    return;
+                }
+            }
+            if changes.changed().await.is_err() {
+                return;
+            }
+        }
+    });
+    axum::body::Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx)).into_response()
+}
+
+/// The watch body: every history entry newer than `from`, then each new one as it happens.
+fn watch_lines(
+    k: KubeRef,
+    mut from: u64,
+) -> impl futures::Stream<Item = Result<String, std::convert::Infallible>> {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<String, std::convert::Infallible>>(64);
+    tokio::spawn(async move {
+        let mut changes = k.rv.subscribe();
+        loop {
+            changes.borrow_and_update();
+            let lines: Vec<(u64, String)> = k
+                .history
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|(rv, _)| *rv > from)
+                .map(|(rv, e)| (*rv, format!("{e}\n")))
+                .collect();
+            for (rv, l) in lines {
+                from = rv;
+                if tx.send(Ok(l)).await.is_err() {
+                    return;
+                }
+            }
+            if changes.changed().await.is_err() {
+                return;
+            }
+        }
+    });
+    tokio_stream::wrappers::ReceiverStream::new(rx)
+}
+
+/// The kit: cilium → cert-manager → flux; `flux_fails` makes the last one InstallFailed.
+async fn start_kube(flux_fails: bool) -> (String, KubeRef) {
+    let mut objects = BTreeMap::new();
+    objects.insert("bp-cilium".to_string(), hr("bp-cilium", &[]));
+    objects.insert(
+        "bp-cert-manager".to_string(),
+        hr("bp-cert-manager", &["bp-cilium"]),
+    );
+    objects.insert("bp-flux".to_string(), hr("bp-flux", &["bp-cert-manager"]));
+    objects.insert("unrelated".to_string(), hr("unrelated", &[]));
+    let (rv, _) = tokio::sync::watch::channel(1u64);
+    let k: KubeRef = Arc::new(KubeStandIn {
+        objects: Mutex::new(objects),
+        history: Mutex::new(Vec::new()),
+        rv,
+        watching: tokio::sync::Notify::new(),
+        tailing: tokio::sync::Notify::new(),
+        log: Mutex::new(Vec::new()),
+    });
+    let app = Router::new()
+        .route(
+            "/apis/helm.toolkit.fluxcd.io/v2/namespaces/flux-system/helmreleases",
+            get(kube_hrs),
+        )
+        .route("/api/v1/namespaces/flux-system/pods", get(kube_pods))
+        .route(
+            "/api/v1/namespaces/flux-system/pods/helm-controller-5d8f/log",
+            get(kube_pod_log),
+        )
+        .with_state(k.clone());
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
+    let driver = k.clone();
+    tokio::spawn(async move {
+        // Flux starts once catalyst watches the releases and tails helm-controller.
+        driver.watching.notified().await;
+        driver.tailing.notified().await;
+        let not_ready = "dependency 'flux-system/bp-cilium' is not ready";
+        let steps: Vec<(&str, &str, &str, &str)> = vec![
+            (
+                "bp-cilium",
+                "Unknown",
+                "Progressing",
+                "Reconciliation in progress",
+            ),
+            ("bp-cert-manager", "False", "DependencyNotReady", not_ready),
+            (
+                "bp-cilium",
+                "True",
+                "InstallSucceeded",
+                "Helm install succeeded for release kube-system/cilium.v1",
+            ),
+            (
+                "bp-cert-manager",
+                "Unknown",
+                "Progressing",
+                "Reconciliation in progress",
+            ),
+            (
+                "bp-cert-manager",
+                "True",
+                "InstallSucceeded",
+                "Helm install succeeded for release cert-manager/cert-manager.v1",
+            ),
+            (
+                "bp-flux",
+                "Unknown",
+                "Progressing",
+                "Reconciliation in progress",
+            ),
+            if flux_fails {
+                (
+                    "bp-flux",
+                    "False",
+                    "InstallFailed",
+                    "Helm install failed for release flux-system/flux: timed out waiting for the condition",
+                )
+            } else {
+                (
+                    "bp-flux",
+                    "True",
+                    "InstallSucceeded",
+                    "Helm install succeeded for release flux-system/flux.v1",
+                )
+            },
+        ];
+        for (name, st, reason, msg) in steps {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            driver.set_ready(name, st, reason, msg);
+        }
+    });
+    (format!("http://{addr}"), k)
+}
+
+/// The factory the world assembly provides with `sim::kube`; here backed by the stand-in.
+struct StandInCluster {
+    flux_fails: bool,
+}
+
+impl ClusterFactory for StandInCluster {
+    fn create_cluster(
+        &self,
+        _fqdn: String,
+        _kit: String,
+    ) -> BoxFuture<'static, anyhow::Result<String>> {
+        let flux_fails = self.flux_fails;
+        Box::pin(async move {
+            let (url, _k) = start_kube(flux_fails).await;
+            Ok(format!(
+                "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: {url}\ncontexts:\n- name: c\n  context:\n    cluster: c\n    user: u\ncurrent-context: c\nusers:\n- name: u\n  user: {{}}\n"
+            ))
+        })
+    }
 }
 
 // ---- helpers --------------------------------------------------------------------------------
@@ -425,7 +709,7 @@ async fn reconnect_mid_stream_replays_everything_and_the_fold_deduplicates() {
 
 #[tokio::test]
 async fn put_wins_race_closes_the_stream_early_and_polling_reaches_the_outcome() {
-    let (_sim, client, _cloud, _clock) = world(3000.0, |c| {
+    let (_sim, client, _cloud, _clock) = world(1000.0, |c| {
         c.phase1_race = Phase1Race::PutWins;
         c.cluster_factory = Some(Arc::new(DeadCluster));
     })
@@ -933,4 +1217,341 @@ sshPublicKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx0c3Rrzz4Ck2Vx3r8Z x"
 
     let (code, _, err) = sovtui(&["deploy", "watch", "--api", &api, "ffffffffffffffff"]).await;
     assert_eq!(code, 2, "{err}");
+}
+
+// ---- Phase 1 from a live cluster -------------------------------------------------------------
+
+#[tokio::test]
+async fn phase1_is_derived_from_the_clusters_helmreleases_to_ready() {
+    let (_sim, client, _cloud, _clock) = world(2000.0, |c| {
+        c.cluster_factory = Some(Arc::new(StandInCluster { flux_fails: false }));
+        c.min_bootstrap_kit_hrs = 3;
+        c.watch_timeout = Duration::from_secs(1000 * 3600);
+        c.first_seen_timeout = Duration::from_secs(100 * 3600);
+    })
+    .await;
+    let created = client.create_deployment(&request("p1a", RW)).await.unwrap();
+    let mut fold = DeploymentFold::new(&created.id);
+    let mut seq: Vec<(String, String)> = Vec::new();
+    let opts = FollowOptions {
+        poll_interval: Duration::from_millis(50),
+        ..Default::default()
+    };
+    tokio::time::timeout(
+        TIMEOUT,
+        follow(&client, &mut fold, &opts, |u, _| {
+            if let sovtui::provision::catalyst::FollowUpdate::Event(ev) = u
+                && ev.is_component_transition()
+            {
+                seq.push((ev.component.clone().unwrap(), ev.state.clone().unwrap()));
+            }
+        }),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let of = |c: &str| -> Vec<&str> {
+        seq.iter()
+            .filter(|(x, _)| x == c)
+            .map(|(_, s)| s.as_str())
+            .collect()
+    };
+    assert_eq!(of("cilium"), ["pending", "installing", "installed"]);
+    // DependencyNotReady with "dependency '…' is not ready" stays pending: no extra event.
+    assert_eq!(of("cert-manager"), ["pending", "installing", "installed"]);
+    assert_eq!(of("flux"), ["pending", "installing", "installed"]);
+    assert!(of("unrelated").is_empty(), "only bp-* releases are watched");
+    let st = fold.state.as_ref().unwrap();
+    assert_eq!(st.status, "ready");
+    assert_eq!(
+        st.result.as_ref().unwrap().phase1_outcome.as_deref(),
+        Some("ready")
+    );
+    let cs = st.component_states().unwrap();
+    assert_eq!(cs.len(), 3);
+    assert!(cs.values().all(|s| s == "installed"));
+    assert_eq!(fold.components["flux"].state, "installed");
+    assert!(!fold.first_seen_warning);
+    assert!(fold.kubeconfig_available());
+    // helm-controller's lines arrive as component-log events, attributed per component.
+    let cilium_log = &fold.component_logs["cilium"];
+    assert!(
+        cilium_log
+            .iter()
+            .any(|l| l.message.contains("Helm install succeeded")),
+        "{cilium_log:?}"
+    );
+    assert!(!fold.component_logs.contains_key("unrelated"));
+    assert!(
+        fold.disagreements(cs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .is_empty()
+    );
+
+    let snap = client.components_state(&created.id).await.unwrap();
+    let cm = snap
+        .components
+        .iter()
+        .find(|c| c.app_id == "cert-manager")
+        .unwrap();
+    assert_eq!(cm.helm_release_name, "bp-cert-manager");
+    assert_eq!(cm.depends_on.as_deref(), Some(&["cilium".to_string()][..]));
+    assert!(cm.message.starts_with("Helm install succeeded"));
+    let kc = client.kubeconfig(&created.id).await.unwrap();
+    assert!(kc.yaml.contains("kind: Config"));
+}
+
+#[tokio::test]
+async fn a_failed_helmrelease_fails_the_deployment() {
+    let (_sim, client, _cloud, _clock) = world(2000.0, |c| {
+        c.cluster_factory = Some(Arc::new(StandInCluster { flux_fails: true }));
+        c.min_bootstrap_kit_hrs = 3;
+        c.watch_timeout = Duration::from_secs(1000 * 3600);
+        c.first_seen_timeout = Duration::from_secs(100 * 3600);
+    })
+    .await;
+    let created = client.create_deployment(&request("p1b", RW)).await.unwrap();
+    let fold = follow_to_end(&client, &created.id).await;
+    let st = fold.state.as_ref().unwrap();
+    assert_eq!(st.status, "failed");
+    assert!(
+        st.error
+            .as_deref()
+            .unwrap()
+            .starts_with("Phase 1 finished with 1 failed component(s): flux")
+    );
+    assert_eq!(fold.components["flux"].state, "failed");
+    assert!(
+        fold.components["flux"]
+            .message
+            .contains("timed out waiting")
+    );
+    assert!(fold.phase0_failure().is_none());
+}
+
+#[tokio::test]
+async fn refresh_watch_recovers_components_after_the_tofu_wins_race() {
+    let (_sim, client, _cloud, _clock) = world(3000.0, |c| {
+        c.phase1_race = Phase1Race::TofuWins;
+        c.cluster_factory = Some(Arc::new(StandInCluster { flux_fails: false }));
+        c.timings.cloud_init = Duration::from_secs(3600);
+        c.min_bootstrap_kit_hrs = 3;
+        c.watch_timeout = Duration::from_secs(1000 * 3600);
+        c.first_seen_timeout = Duration::from_secs(100 * 3600);
+    })
+    .await;
+    let created = client.create_deployment(&request("p1c", RW)).await.unwrap();
+    let fold = follow_to_end(&client, &created.id).await;
+    assert_eq!(fold.status(), "ready");
+    assert!(fold.components.is_empty());
+    let id = created.id.clone();
+    tokio::time::timeout(TIMEOUT, async {
+        while !client.deployment(&id).await.unwrap().needs_refresh_watch() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .unwrap();
+    let answer = client.refresh_watch(&id).await.unwrap();
+    assert_eq!(answer["watching"], true);
+    assert!(
+        !answer["components"].as_array().unwrap().is_empty(),
+        "seeded rows: {answer}"
+    );
+    let snap = tokio::time::timeout(TIMEOUT, async {
+        loop {
+            let s = client.components_state(&id).await.unwrap();
+            if s.components.len() == 3 && s.components.iter().all(|c| c.status == "installed") {
+                return s;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the fresh watcher saw every component installed");
+    assert_eq!(snap.components.len(), 3);
+    // the status itself is not re-evaluated by refresh-watch
+    assert_eq!(client.deployment(&id).await.unwrap().status, "ready");
+}
+
+#[tokio::test]
+async fn wipe_purges_by_label_releases_the_name_and_ends_wiped() {
+    let (sim, client, cloud, _clock) = world(2000.0, |_| {}).await;
+    let created = client.create_deployment(&request("wp1", RW)).await.unwrap();
+    follow_to_end(&client, &created.id).await;
+    // An orphan tofu does not know about, carrying the Sovereign's label.
+    cloud.lock().unwrap().objects.entry("volumes".into()).or_default().push(json!({
+        "id": 9999, "name": "pvc-1234", "labels": {"catalyst.openova.io/sovereign": "wp1.omani.works"}}));
+    assert!(sim.pdm().unwrap().row("omani.works", "wp1").is_some());
+
+    let e = client.wipe(&created.id, "  ", false).await.unwrap_err();
+    assert_eq!(e.status(), Some(400));
+    assert!(matches!(e.body(), Some(ErrorBody::Text(t)) if t.contains("hetznerToken")));
+    let accepted = client.wipe(&created.id, RW, false).await.unwrap();
+    assert_eq!(accepted["status"], "wiping");
+
+    let fold = follow_to_end(&client, &created.id).await;
+    let st = fold.state.as_ref().unwrap();
+    assert_eq!(st.status, "wiped");
+    let report = st.last_wipe_report.as_ref().unwrap();
+    assert_eq!(report["verifiedZeroOrphans"], true, "{report}");
+    assert_eq!(report["pdmReleased"], true);
+    assert_eq!(report["tofuDestroyed"], true);
+    assert!(
+        report["providerPurge"]["volumes"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("pvc-1234"))
+    );
+    assert!(
+        cloud.lock().unwrap().objects.values().all(|l| l.is_empty()),
+        "nothing left in the cloud"
+    );
+    assert!(sim.pdm().unwrap().row("omani.works", "wp1").is_none());
+    assert!(fold.log.iter().any(|l| l.phase == "wipe"));
+    let e = client.release_subdomain(&created.id).await.unwrap_err();
+    assert_eq!(e.status(), Some(410));
+}
+
+#[tokio::test]
+async fn stale_image_fault_rejects_cpx_sizes_at_plan() {
+    let (_sim, client, _cloud, _clock) = world(2000.0, |c| c.faults.stale_size_regex = true).await;
+    let created = client.create_deployment(&request("c1x", RW)).await.unwrap();
+    let fold = follow_to_end(&client, &created.id).await;
+    assert_eq!(
+        fold.phase0_failure().unwrap().step.as_deref(),
+        Some("tofu-plan")
+    );
+    assert_eq!(
+        fold.log
+            .search(r#"The given value "cpx32" is not valid for variable "control_plane_size""#)
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn api_restart_fails_in_flight_records_or_loses_them_without_a_pvc() {
+    // Slow enough that the run is still in Phase 0 when the restart happens.
+    let (sim, client, _cloud, _clock) = world(1.0, |_| {}).await;
+    let created = client.create_deployment(&request("rs1", RW)).await.unwrap();
+    let id = created.id.clone();
+    tokio::time::timeout(TIMEOUT, async {
+        while client.events(&id).await.unwrap().events.is_empty() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .unwrap();
+    sim.restart_api(true);
+    let fold = follow_to_end(&client, &id).await;
+    let st = fold.state.as_ref().unwrap();
+    assert_eq!(st.status, "failed");
+    assert!(
+        st.error.as_deref().unwrap().contains("orphaned"),
+        "{:?}",
+        st.error
+    );
+
+    sim.restart_api(false);
+    let e = client.deployment(&id).await.unwrap_err();
+    assert_eq!(
+        e.body(),
+        Some(&ErrorBody::Text("deployment not found".into()))
+    );
+}
+
+#[tokio::test]
+async fn follow_survives_a_truncated_stream_with_malformed_frames() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let ev = |n: u32| {
+        format!(
+            r#"{{"time":"2026-01-01T00:00:0{n}Z","phase":"tofu","level":"info","message":"line {n}"}}"#
+        )
+    };
+    let first = format!(
+        "data: {}\n\ngarbage line\ndata: {{not json\n\ndata: {{\"time\":\"2026",
+        ev(1)
+    );
+    let second = format!(
+        "data: {}\n\ndata: {}\n\nevent: done\ndata: {{\"id\":\"x\",\"status\":\"ready\"}}\n\n",
+        ev(1),
+        ev(2)
+    );
+    let calls = Arc::new(AtomicUsize::new(0));
+    let app = Router::new()
+        .route(
+            "/api/v1/deployments/x/logs",
+            get(move |State(calls): State<Arc<AtomicUsize>>| {
+                let body = if calls.fetch_add(1, Ordering::SeqCst) == 0 {
+                    first.clone()
+                } else {
+                    second.clone()
+                };
+                async move { ([("content-type", "text/event-stream")], body) }
+            }),
+        )
+        .with_state(calls.clone());
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
+
+    let client = CatalystClient::new(&format!("http://{addr}/")).unwrap();
+    let mut fold = DeploymentFold::new("x");
+    let mut reconnects = 0;
+    tokio::time::timeout(
+        TIMEOUT,
+        follow(&client, &mut fold, &FollowOptions::default(), |u, _| {
+            if matches!(
+                u,
+                sovtui::provision::catalyst::FollowUpdate::Reconnecting { .. }
+            ) {
+                reconnects += 1;
+            }
+        }),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(reconnects, 1);
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    assert_eq!(fold.status(), "ready");
+    assert_eq!((fold.applied, fold.duplicates), (2, 1));
+    assert_eq!(fold.malformed.len(), 2, "{:?}", fold.malformed);
+    assert!(fold.malformed.iter().any(|m| m.contains("truncated")));
+    assert_eq!(fold.log.search("line").len(), 2);
+}
+
+#[tokio::test]
+async fn spawn_follow_feeds_a_reducer_over_a_bounded_channel() {
+    use sovtui::provision::catalyst::{FollowMsg, spawn_follow};
+    let (_sim, client, _cloud, _clock) = world(2000.0, |_| {}).await;
+    let created = client.create_deployment(&request("sf1", RW)).await.unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::channel(4);
+    let task = spawn_follow(
+        client.clone(),
+        created.id.clone(),
+        FollowOptions::default(),
+        tx,
+    );
+    // The reducer keeps its own fold from the messages alone.
+    let mut mine = DeploymentFold::new(&created.id);
+    let ended = tokio::time::timeout(TIMEOUT, async {
+        loop {
+            match rx.recv().await.expect("channel open until Ended") {
+                FollowMsg::Event(ev) => assert!(mine.apply(ev), "only new events are sent"),
+                FollowMsg::State(s) => mine.set_state(*s),
+                FollowMsg::Ended(r) => return r,
+                _ => {}
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(ended, Ok(()));
+    task.await.unwrap();
+    assert!(mine.is_terminal());
+    assert_eq!(
+        mine.applied as usize,
+        client.events(&created.id).await.unwrap().events.len()
+    );
 }

@@ -218,6 +218,28 @@ impl CatalystClient {
         self.send(self.http.post(&url), &url).await
     }
 
+    /// `POST /wipe` ([N] Cancel & Wipe): 202 and the purge runs detached; poll `deployment()`
+    /// until `status == "wiped"` and read `last_wipe_report`. The token must be re-entered.
+    pub async fn wipe(
+        &self,
+        id: &str,
+        hetzner_token: &str,
+        force: bool,
+    ) -> Result<serde_json::Value, ClientError> {
+        let mut url = self.url(&format!("/api/v1/deployments/{id}/wipe"));
+        if force {
+            url.push_str("?force=true");
+        }
+        let body = serde_json::json!({"hetznerToken": hetzner_token});
+        self.send(self.http.post(&url).json(&body), &url).await
+    }
+
+    /// `DELETE /release-subdomain` ([N]): PDM release only.
+    pub async fn release_subdomain(&self, id: &str) -> Result<serde_json::Value, ClientError> {
+        let url = self.url(&format!("/api/v1/deployments/{id}/release-subdomain"));
+        self.send(self.http.delete(&url), &url).await
+    }
+
     /// `GET /kubeconfig`: the YAML once cloud-init has posted it back (409 before that).
     pub async fn kubeconfig(&self, id: &str) -> Result<Kubeconfig, ClientError> {
         let url = self.url(&format!("/api/v1/deployments/{id}/kubeconfig"));
@@ -250,15 +272,13 @@ impl CatalystClient {
         })
     }
 
-    /// Open the SSE stream (`streamURL` or the default path) and hand every decoded item to `on_item`
-    /// until the server ends the response. Returns whether the stream ended cleanly after a `done`
-    /// frame; a cut-off final frame is reported through `on_item` as `Malformed`.
-    pub async fn stream_logs(
+    /// Open the SSE stream (`streamURL` or the default path). 404 and other non-200 answers come
+    /// back as `ClientError::Api` before any event.
+    pub async fn open_stream(
         &self,
         id: &str,
         stream_url: Option<&str>,
-        mut on_item: impl FnMut(StreamItem),
-    ) -> Result<bool, ClientError> {
+    ) -> Result<SseStream, ClientError> {
         let default = format!("/api/v1/deployments/{id}/logs");
         let url = self.url(stream_url.unwrap_or(&default));
         let resp = self
@@ -280,35 +300,93 @@ impl CatalystClient {
                 body: ErrorBody::decode(ctype.as_deref(), &text),
             });
         }
-        let mut parser = SseParser::new();
-        let mut saw_done = false;
-        let mut body = resp.bytes_stream();
-        while let Some(chunk) = body.next().await {
-            let chunk = match chunk {
-                Ok(c) => c,
-                Err(source) => {
-                    // The connection broke mid-stream: the caller reconnects and replays.
-                    tracing::debug!(%url, error = %source, "SSE stream interrupted");
-                    return Ok(false);
-                }
-            };
-            for frame in parser.feed(&chunk) {
-                let item = decode(&frame);
+        Ok(SseStream {
+            body: Box::pin(resp.bytes_stream()),
+            parser: SseParser::new(),
+            pending: std::collections::VecDeque::new(),
+            ended: false,
+            saw_done: false,
+            interrupted: None,
+            url,
+        })
+    }
+
+    /// Read the whole stream, handing every decoded item to `on_item`. Returns whether a `done`
+    /// frame arrived; a cut-off final frame is reported as `Malformed`.
+    pub async fn stream_logs(
+        &self,
+        id: &str,
+        stream_url: Option<&str>,
+        mut on_item: impl FnMut(StreamItem),
+    ) -> Result<bool, ClientError> {
+        let mut stream = self.open_stream(id, stream_url).await?;
+        while let Some(item) = stream.next().await {
+            on_item(item);
+        }
+        Ok(stream.saw_done())
+    }
+}
+
+/// An open deployment stream: decoded items one at a time.
+pub struct SseStream {
+    body: std::pin::Pin<Box<dyn futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>,
+    parser: SseParser,
+    pending: std::collections::VecDeque<StreamItem>,
+    ended: bool,
+    saw_done: bool,
+    interrupted: Option<String>,
+    url: String,
+}
+
+impl SseStream {
+    /// The next item; `None` once the server ended the response or the connection broke.
+    pub async fn next(&mut self) -> Option<StreamItem> {
+        loop {
+            if let Some(item) = self.pending.pop_front() {
                 if matches!(item, StreamItem::Done(_)) {
-                    saw_done = true;
+                    self.saw_done = true;
                 }
-                on_item(item);
+                return Some(item);
+            }
+            if self.ended {
+                return None;
+            }
+            match self.body.next().await {
+                Some(Ok(chunk)) => {
+                    for frame in self.parser.feed(&chunk) {
+                        self.pending.push_back(decode(&frame));
+                    }
+                }
+                Some(Err(e)) => {
+                    // The connection broke mid-stream: the caller reconnects and replays.
+                    tracing::debug!(url = %self.url, error = %e, "SSE stream interrupted");
+                    self.interrupted = Some(e.to_string());
+                    self.ended = true;
+                }
+                None => {
+                    self.ended = true;
+                    if self.parser.has_partial_frame() {
+                        self.pending.push_back(StreamItem::Malformed {
+                            detail: "stream ended inside a frame (truncated); it was dropped"
+                                .into(),
+                        });
+                    }
+                    if self.parser.malformed_lines > 0 {
+                        tracing::debug!(url = %self.url, lines = self.parser.malformed_lines, "malformed SSE lines skipped");
+                    }
+                }
             }
         }
-        if parser.has_partial_frame() {
-            on_item(StreamItem::Malformed {
-                detail: "stream ended inside a frame (truncated); it was dropped".into(),
-            });
-        }
-        if parser.malformed_lines > 0 {
-            tracing::debug!(%url, lines = parser.malformed_lines, "malformed SSE lines skipped");
-        }
-        Ok(saw_done)
+    }
+
+    /// A `done` frame was delivered.
+    pub fn saw_done(&self) -> bool {
+        self.saw_done
+    }
+
+    /// Why the connection broke, when it did not end normally.
+    pub fn interrupted(&self) -> Option<&str> {
+        self.interrupted.as_deref()
     }
 }
 

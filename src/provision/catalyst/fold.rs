@@ -116,6 +116,8 @@ pub struct DeploymentFold {
     pub components: BTreeMap<String, ComponentProgress>,
     /// Component ids in the order they were first seen.
     pub component_order: Vec<String>,
+    /// helm-controller lines per component (`component-log`), the newest few per component.
+    pub component_logs: BTreeMap<String, VecDeque<Event>>,
     /// Watch-level diagnostics (component-less warn/error `component` events), newest last.
     pub banners: Vec<Event>,
     /// The "0 HelmReleases in 15m0s" first-seen warning arrived.
@@ -145,6 +147,7 @@ impl DeploymentFold {
             log: LogRing::new(capacity),
             components: BTreeMap::new(),
             component_order: Vec::new(),
+            component_logs: BTreeMap::new(),
             banners: Vec::new(),
             first_seen_warning: false,
             applied: 0,
@@ -208,7 +211,14 @@ impl DeploymentFold {
             return;
         }
         if ev.phase == "component-log" {
-            return; // per-component helm-controller lines; the views read them from the log
+            const KEEP: usize = 200;
+            let id = ev.component.clone().unwrap_or_default();
+            let lines = self.component_logs.entry(id).or_default();
+            if lines.len() == KEEP {
+                lines.pop_front();
+            }
+            lines.push_back(ev);
+            return;
         }
         self.log.push(ev);
     }
@@ -295,36 +305,92 @@ impl DeploymentFold {
         self.state.as_ref().is_some_and(|s| s.needs_refresh_watch()) && self.components.is_empty()
     }
 
-    /// Phase-0 steps with durations, flagged when they overran the runbook's expectation.
+    /// Phase-0 steps with durations, then Phase 1 (from `flux-bootstrap` to `phase1FinishedAt`),
+    /// each flagged when it overran the runbook's expectation (plan 30–60 s, apply 60–120 s,
+    /// Phase 1 10–15 min). A failed step ends at the state's `finishedAt`.
     pub fn phase0_timeline(&self) -> Vec<PhaseSpan> {
         let parse = |t: &str| {
             DateTime::parse_from_rfc3339(t)
                 .ok()
                 .map(|d| d.with_timezone(&Utc))
         };
+        let state = self.state.as_ref();
+        let finished = state.and_then(|s| s.finished_at.clone());
+        let phase1_end = state.and_then(|s| {
+            s.phase1_finished_at
+                .clone()
+                .or_else(|| s.result.as_ref()?.phase1_finished_at.clone())
+        });
         let mut spans = Vec::new();
-        for (i, (phase, started)) in self.markers.iter().enumerate() {
-            let end = self.markers.get(i + 1).map(|(_, t)| t.clone());
+        let mut push = |phase: &str, started: &str, end: Option<String>| {
             let duration_secs = match (parse(started), end.as_deref().and_then(parse)) {
                 (Some(a), Some(b)) => Some((b - a).num_seconds()),
                 _ => None,
             };
-            let expected_secs = match phase.as_str() {
+            let expected_secs = match phase {
                 "tofu-plan" => Some((30, 60)),
                 "tofu-apply" => Some((60, 120)),
+                "phase-1" => Some((600, 900)),
                 _ => None,
             };
             let overrun =
                 matches!((duration_secs, expected_secs), (Some(d), Some((_, hi))) if d > hi);
             spans.push(PhaseSpan {
-                phase: phase.clone(),
-                started_at: started.clone(),
+                phase: phase.to_string(),
+                started_at: started.to_string(),
                 duration_secs,
                 expected_secs,
                 overrun,
             });
+        };
+        for (i, (phase, started)) in self.markers.iter().enumerate() {
+            let end = match self.markers.get(i + 1) {
+                Some((_, t)) => Some(t.clone()),
+                None if phase == "flux-bootstrap" => None,
+                None if self.is_terminal() => finished.clone(),
+                None => None,
+            };
+            if phase == "flux-bootstrap" {
+                push(phase, started, Some(started.clone()));
+                push("phase-1", started, phase1_end.clone());
+            } else {
+                push(phase, started, end);
+            }
         }
         spans
+    }
+
+    /// cloud-init posted the kubeconfig back: `GET /kubeconfig` will answer, and the new
+    /// Sovereign can join the fleet and be watched from its own apiserver.
+    pub fn kubeconfig_available(&self) -> bool {
+        self.state
+            .as_ref()
+            .and_then(|s| s.result.as_ref())
+            .and_then(|r| r.kubeconfig_path.as_deref())
+            .is_some_and(|p| !p.is_empty())
+    }
+
+    /// Where the stream and the cluster's own HelmReleases disagree: `(id, stream, live)` for
+    /// every component whose states differ or that only one side knows (`"-"` for missing).
+    pub fn disagreements<'a>(
+        &self,
+        live: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Vec<(String, String, String)> {
+        let live: BTreeMap<&str, &str> = live.into_iter().collect();
+        let mut out = Vec::new();
+        for (id, c) in &self.components {
+            match live.get(id.as_str()) {
+                Some(l) if *l == c.state => {}
+                Some(l) => out.push((id.clone(), c.state.clone(), l.to_string())),
+                None => out.push((id.clone(), c.state.clone(), "-".into())),
+            }
+        }
+        for (id, l) in &live {
+            if !self.components.contains_key(*id) {
+                out.push((id.to_string(), "-".into(), l.to_string()));
+            }
+        }
+        out
     }
 
     /// Count of components per state.
@@ -418,6 +484,25 @@ mod tests {
     }
 
     #[test]
+    fn disagreements_with_the_live_cluster() {
+        let mut f = DeploymentFold::new("x");
+        f.apply(comp("t", "cilium", "installed"));
+        f.apply(comp("t", "flux", "installing"));
+        let d = f.disagreements([
+            ("cilium", "installed"),
+            ("flux", "failed"),
+            ("gitea", "pending"),
+        ]);
+        assert_eq!(
+            d,
+            vec![
+                ("flux".into(), "installing".into(), "failed".into()),
+                ("gitea".into(), "-".into(), "pending".into()),
+            ]
+        );
+    }
+
+    #[test]
     fn log_ring_is_bounded() {
         let mut f = DeploymentFold::with_log_capacity("x", 3);
         for i in 0..10 {
@@ -444,6 +529,21 @@ mod tests {
         let apply = t.iter().find(|s| s.phase == "tofu-apply").unwrap();
         assert_eq!(apply.duration_secs, Some(190));
         assert!(apply.overrun);
+        let p1 = t.iter().find(|s| s.phase == "phase-1").unwrap();
+        assert_eq!(p1.duration_secs, None, "still running");
+        f.set_state(DeploymentState {
+            id: "x".into(),
+            status: "ready".into(),
+            phase1_finished_at: Some("2026-01-01T00:17:01Z".into()),
+            ..Default::default()
+        });
+        let p1 = f
+            .phase0_timeline()
+            .into_iter()
+            .find(|s| s.phase == "phase-1")
+            .unwrap();
+        assert_eq!(p1.duration_secs, Some(720));
+        assert!(!p1.overrun);
     }
 
     #[test]

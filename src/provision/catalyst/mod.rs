@@ -8,9 +8,11 @@ pub mod model;
 pub mod pdm;
 pub mod sse;
 
-pub use client::{CatalystClient, Kubeconfig};
+pub use client::{CatalystClient, Kubeconfig, SseStream};
 pub use error::{ClientError, ErrorBody};
 pub use fold::{DeploymentFold, LogRing, Phase0Failure, PhaseSpan};
-pub use follow::{FollowOptions, FollowUpdate, follow};
+pub use follow::{
+    FollowMsg, FollowOptions, FollowSink, FollowUpdate, follow, follow_async, spawn_follow,
+};
 pub use model::{CreateRequest, CreateResponse, DeploymentState, Event, RegionSpec};
 pub use pdm::{Allocation, PdmClient};

@@ -242,6 +242,9 @@ pub struct DeploymentState {
     pub component_states: Option<BTreeMap<String, String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phase1_finished_at: Option<String>,
+    /// [N]: the report of the last Cancel & Wipe.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_wipe_report: Option<serde_json::Value>,
 }
 
 impl DeploymentState {

@@ -56,10 +56,15 @@ pub(crate) fn router(ctx: Ctx) -> Router {
             "/api/v1/deployments/{id}/components/state",
             get(components_state),
         )
+        .route("/api/v1/deployments/{id}/wipe", post(super::wipe::wipe))
+        .route(
+            "/api/v1/deployments/{id}/release-subdomain",
+            axum::routing::delete(super::wipe::release_subdomain),
+        )
         .with_state(ctx)
 }
 
-fn text(status: StatusCode, msg: &str) -> Response {
+pub(crate) fn text(status: StatusCode, msg: &str) -> Response {
     (
         status,
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
@@ -68,11 +73,11 @@ fn text(status: StatusCode, msg: &str) -> Response {
         .into_response()
 }
 
-fn jerr(status: StatusCode, body: Value) -> Response {
+pub(crate) fn jerr(status: StatusCode, body: Value) -> Response {
     (status, axum::Json(body)).into_response()
 }
 
-fn not_found() -> Response {
+pub(crate) fn not_found() -> Response {
     text(StatusCode::NOT_FOUND, "deployment not found")
 }
 
@@ -411,11 +416,16 @@ async fn create(State(ctx): State<Ctx>, body: Bytes) -> Response {
         components: BTreeMap::new(),
         cloud_init_error: None,
         cloud_init_started: false,
+        last_wipe_report: None,
+        tasks: Vec::new(),
         changed: tx,
     };
     ctx.store.lock().insert(id.clone(), dep);
     tracing::info!(deployment = %id, %fqdn, "deployment created");
-    tokio::spawn(run_provisioning(ctx.clone(), id.clone(), bearer, false));
+    ctx.spawn_for(
+        &id,
+        run_provisioning(ctx.clone(), id.clone(), bearer, false),
+    );
     (
         StatusCode::CREATED,
         axum::Json(json!({"id": id, "status": "provisioning", "streamURL": format!("/api/v1/deployments/{id}/logs")})),
@@ -641,7 +651,9 @@ async fn put_kubeconfig(
     if start_watch {
         let ctx2 = ctx.clone();
         let id2 = id.clone();
-        tokio::spawn(async move { super::phase1::watch_and_finish(&ctx2, &id2).await });
+        ctx.spawn_for(&id, async move {
+            super::phase1::watch_and_finish(&ctx2, &id2).await
+        });
     }
     StatusCode::NO_CONTENT.into_response()
 }
@@ -673,7 +685,7 @@ async fn retry(State(ctx): State<Ctx>, Path((id, phase)): Path<(String, String)>
             d.notify();
         });
         ctx.emit(&id, &phase, "info", format!("Retry initiated for phase {phase}: re-running tofu init/plan/apply/output on the same workdir"));
-        tokio::spawn(run_provisioning(ctx.clone(), id.clone(), bearer, true));
+        ctx.spawn_for(&id, run_provisioning(ctx.clone(), id.clone(), bearer, true));
         return axum::Json(
             json!({"id": id, "status": "provisioning", "phase": phase, "streamURL": stream_url,
             "message": format!("Phase 0 retry started from {phase}")}),

@@ -17,13 +17,33 @@ impl std::fmt::Display for HetznerError {
 }
 
 pub struct Hetzner<'a> {
+    pub clock: &'a crate::sim::clock::SimClock,
     pub http: &'a reqwest::Client,
     pub root: &'a str,
     pub token: &'a str,
 }
 
 impl Hetzner<'_> {
+    /// One call; a 429 is retried with backoff like hcloud-go does (on the world's clock).
     async fn call(&self, req: reqwest::RequestBuilder) -> Result<Value, HetznerError> {
+        let mut attempt = 0u32;
+        loop {
+            let Some(r) = req.try_clone() else {
+                return self.call_once(req).await;
+            };
+            match self.call_once(r).await {
+                Err(e) if e.code == "rate_limit_exceeded" && attempt < 8 => {
+                    attempt += 1;
+                    self.clock
+                        .sleep(std::time::Duration::from_secs(1 << attempt.min(6)))
+                        .await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn call_once(&self, req: reqwest::RequestBuilder) -> Result<Value, HetznerError> {
         let resp = req
             .bearer_auth(self.token)
             .send()
@@ -43,7 +63,11 @@ impl Hetzner<'_> {
             code: e
                 .and_then(|e| e.get("code"))
                 .and_then(Value::as_str)
-                .unwrap_or("unknown")
+                .unwrap_or(if status == 429 {
+                    "rate_limit_exceeded"
+                } else {
+                    "unknown"
+                })
                 .into(),
             message: e
                 .and_then(|e| e.get("message"))
@@ -51,6 +75,44 @@ impl Hetzner<'_> {
                 .map(str::to_string)
                 .unwrap_or_else(|| format!("HTTP {status}")),
         })
+    }
+
+    pub async fn delete(&self, path: &str) -> Result<Value, HetznerError> {
+        let url = format!(
+            "{}/{}",
+            self.root.trim_end_matches('/'),
+            path.trim_start_matches('/')
+        );
+        self.call(self.http.delete(url)).await
+    }
+
+    /// Every object of a kind (following `meta.pagination.next_page`), optionally by label.
+    pub async fn list_all(
+        &self,
+        kind: &str,
+        label_selector: Option<&str>,
+    ) -> Result<Vec<Value>, HetznerError> {
+        let mut out = Vec::new();
+        let mut page = 1u64;
+        loop {
+            let url = format!("{}/{kind}", self.root.trim_end_matches('/'));
+            let mut q: Vec<(&str, String)> =
+                vec![("page", page.to_string()), ("per_page", "50".into())];
+            if let Some(sel) = label_selector {
+                q.push(("label_selector", sel.to_string()));
+            }
+            let v = self.call(self.http.get(url).query(&q)).await?;
+            if let Some(items) = v.get(kind).and_then(Value::as_array) {
+                out.extend(items.iter().cloned());
+            }
+            match v
+                .pointer("/meta/pagination/next_page")
+                .and_then(Value::as_u64)
+            {
+                Some(next) if next > page => page = next,
+                _ => return Ok(out),
+            }
+        }
     }
 
     pub async fn create(&self, kind: &str, body: &Value) -> Result<Value, HetznerError> {

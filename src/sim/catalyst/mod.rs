@@ -14,6 +14,7 @@ pub mod pdm;
 mod phase0;
 mod phase1;
 mod store;
+mod wipe;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -150,6 +151,21 @@ pub struct CatalystSimConfig {
     pub existing_byo_domains: Vec<String>,
     /// `CATALYST_KUBECONFIGS_DIR` as reported in `result.kubeconfigPath`.
     pub kubeconfigs_dir: String,
+    /// `CATALYST_WIPE_MIN_LIFE_PROTECTION` (30m).
+    pub wipe_min_life: Duration,
+    /// Catalyst-side faults of the troubleshooting matrix (scenario data).
+    pub faults: CatalystFaults,
+}
+
+/// Faults that live in catalyst-api itself rather than in Hetzner or the cluster (contract §9).
+#[derive(Debug, Clone, Default)]
+pub struct CatalystFaults {
+    /// C1: a stale image whose size regex lacks `cpx*`, so `cpx32` fails `tofu plan`.
+    pub stale_size_regex: bool,
+    /// C4: a stale image still carrying `null_resource.dns_pool`; apply fails with this Dynadot answer.
+    pub dns_null_resource_error: Option<String>,
+    /// C15: cloud-init never posts the kubeconfig back (issue #183).
+    pub kubeconfig_postback_missing: bool,
 }
 
 impl CatalystSimConfig {
@@ -172,6 +188,8 @@ impl CatalystSimConfig {
             cluster_factory: None,
             existing_byo_domains: Vec::new(),
             kubeconfigs_dir: "/var/lib/catalyst/kubeconfigs".into(),
+            wipe_min_life: Duration::from_secs(30 * 60),
+            faults: CatalystFaults::default(),
         }
     }
 }
@@ -215,6 +233,22 @@ impl Ctx {
 
     pub async fn sleep(&self, d: Duration) {
         self.cfg.clock.sleep(d).await;
+    }
+
+    /// Spawn work that belongs to one deployment, so a simulated API restart can stop it.
+    pub fn spawn_for<F>(&self, id: &str, fut: F)
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let handle = tokio::spawn(fut);
+        let abort = handle.abort_handle();
+        let kept = self.store.with(id, |d| {
+            d.tasks.retain(|t| !t.is_finished());
+            d.tasks.push(abort.clone());
+        });
+        if kept.is_none() {
+            abort.abort();
+        }
     }
 }
 
@@ -278,6 +312,34 @@ impl CatalystSim {
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Simulate a catalyst-api Pod restart (contract §1.7 restart rules). With the PVC mounted the
+    /// records survive and every in-flight one becomes `failed` with the orphaned-resources error;
+    /// without it (pre-`418cead0`, runbook C13) every record is gone and clients get 404s.
+    pub fn restart_api(&self, with_pvc: bool) {
+        let now = self.ctx.now();
+        let mut map = self.ctx.store.lock();
+        for d in map.values_mut() {
+            for t in d.tasks.drain(..) {
+                t.abort();
+            }
+            d.watcher_live = false;
+            d.watcher_generation += 1;
+            if with_pvc && d.in_flight() {
+                d.status = "failed".into();
+                d.error = Some(format!(
+                    "catalyst-api restarted while this deployment was in flight; its Hetzner resources may be orphaned (look for catalyst-deployment-id={}) — run scripts/operator-recover-sovereign.sh {} --apply before re-provisioning",
+                    d.id, d.request.sovereign_fqdn
+                ));
+                d.finished_at = Some(now.clone());
+            }
+            d.done = true;
+            d.notify();
+        }
+        if !with_pvc {
+            map.clear();
+        }
     }
 
     /// Deployment ids, for the world's inspection.

@@ -55,7 +55,18 @@ fn email_ok(s: &str) -> bool {
 
 /// The tofu variable validations of `variables.tf` (contract §5.2): `(variable, value)` of the
 /// first one that fails.
-fn invalid_variable(req: &CreateRequest) -> Option<(&'static str, String)> {
+fn invalid_variable(req: &CreateRequest, stale_size_regex: bool) -> Option<(&'static str, String)> {
+    if stale_size_regex {
+        // The pre-c6cbfe68 regex: `^(cx|ccx|cax)[0-9]+$`, no cpx.
+        for (var, v) in [
+            ("control_plane_size", &req.control_plane_size),
+            ("worker_size", &req.worker_size),
+        ] {
+            if v.starts_with("cpx") {
+                return Some((var, v.clone()));
+            }
+        }
+    }
     if !fqdn_ok(&req.sovereign_fqdn) {
         return Some(("sovereign_fqdn", req.sovereign_fqdn.clone()));
     }
@@ -92,6 +103,13 @@ struct Resource {
     is_server: bool,
 }
 
+/// A wipe started: the provisioning run stops at its next step.
+pub(crate) fn wiping(ctx: &Ctx, id: &str) -> bool {
+    ctx.store
+        .with(id, |d| d.status == "wiping" || d.status == "wiped")
+        .unwrap_or(true)
+}
+
 pub(crate) fn slug(fqdn: &str) -> String {
     fqdn.replace('.', "-")
 }
@@ -106,7 +124,12 @@ pub(crate) async fn run_provisioning(ctx: Ctx, id: String, bearer: String, retry
     let Some(req) = ctx.store.with(&id, |d| d.request.clone()) else {
         return;
     };
-    match run_phase0(&ctx, &id, &req, &bearer).await {
+    let outcome = run_phase0(&ctx, &id, &req, &bearer).await;
+    if wiping(&ctx, &id) {
+        // Cancel & Wipe took over: the wipe owns the record from here.
+        return;
+    }
+    match outcome {
         Err(error) => {
             if !retry {
                 release_reservation(&ctx, &id).await;
@@ -236,7 +259,7 @@ async fn run_phase0(
         "info",
         "Planning Hetzner resources (tofu plan)",
     );
-    if let Some((var, value)) = invalid_variable(req) {
+    if let Some((var, value)) = invalid_variable(req, ctx.cfg.faults.stale_size_regex) {
         ctx.sleep(t.small_resource).await;
         tofu_err(
             ctx,
@@ -309,11 +332,29 @@ async fn run_phase0(
 
     ctx.emit(id, "tofu-apply", "info", "Applying the plan (tofu apply)");
     let hz = Hetzner {
+        clock: &ctx.cfg.clock,
         http: &ctx.http,
         root: &ctx.cfg.hetzner_url,
         token: &req.hetzner_token,
     };
     let mut added = 0usize;
+    if let Some(answer) = &ctx.cfg.faults.dns_null_resource_error {
+        tofu(ctx, id, "null_resource.dns_pool: Creating...");
+        ctx.sleep(t.small_resource).await;
+        tofu_err(
+            ctx,
+            id,
+            &[
+                "╷".into(),
+                "│ Error: local-exec provisioner error".into(),
+                "│ ".into(),
+                "│   with null_resource.dns_pool,".into(),
+                format!("│ dynadot API returned {answer}"),
+                "╵".into(),
+            ],
+        );
+        return Err(APPLY_FAILED.into());
+    }
     let get_id = |addr: &str| {
         ctx.store
             .with(id, |d| d.tofu_state.get(addr).copied())
@@ -322,6 +363,9 @@ async fn run_phase0(
     for (addr, kind) in &plan {
         if get_id(addr).is_some() {
             continue;
+        }
+        if wiping(ctx, id) {
+            return Err("tofu apply: cancelled by wipe".into());
         }
         let net = get_id("hcloud_network.main").unwrap_or_default();
         let fw = get_id("hcloud_firewall.main").unwrap_or_default();
@@ -525,7 +569,10 @@ async fn run_phase0(
             })
             .unwrap_or(false);
         if start_cloud_init && res.is_server {
-            tokio::spawn(cloud_init(ctx.clone(), id.to_string(), bearer.to_string()));
+            ctx.spawn_for(
+                id,
+                cloud_init(ctx.clone(), id.to_string(), bearer.to_string()),
+            );
         }
     }
     tofu(
@@ -642,6 +689,19 @@ async fn cloud_init(ctx: Ctx, id: String, bearer: String) {
             return;
         }
     };
+    if wiping(&ctx, &id) {
+        return;
+    }
+    if ctx.cfg.faults.kubeconfig_postback_missing {
+        tracing::warn!(deployment = %id, "failed to load Sovereign kubeconfig: connection refused");
+        ctx.store.with(&id, |d| {
+            d.cloud_init_error = Some(
+                "failed to load Sovereign kubeconfig: connection refused (cloud-init never posted it back)".into(),
+            );
+            d.notify();
+        });
+        return;
+    }
     let url = format!("{}/api/v1/deployments/{id}/kubeconfig", ctx.self_url);
     let mut last = String::new();
     for _ in 0..10 {
@@ -677,6 +737,8 @@ pub(crate) async fn wait_for_kubeconfig(ctx: &Ctx, id: &str) -> Result<String, S
     let Some(mut rx) = ctx.store.with(id, |d| d.changed.subscribe()) else {
         return Err("deployment vanished".into());
     };
+    let budget = ctx.cfg.clock.sleep(ctx.cfg.watch_timeout);
+    tokio::pin!(budget);
     loop {
         let now = ctx.store.with(id, |d| {
             (
@@ -694,8 +756,13 @@ pub(crate) async fn wait_for_kubeconfig(ctx: &Ctx, id: &str) -> Result<String, S
             }
             _ => {}
         }
-        if rx.changed().await.is_err() {
-            return Err("deployment vanished".into());
+        tokio::select! {
+            changed = rx.changed() => if changed.is_err() {
+                return Err("deployment vanished".into());
+            },
+            _ = &mut budget => {
+                return Err("the kubeconfig did not arrive within the Phase-1 watch timeout".into());
+            }
         }
     }
 }

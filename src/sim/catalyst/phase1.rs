@@ -5,8 +5,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use futures::StreamExt;
-use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
+use futures::{AsyncBufReadExt, StreamExt};
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{ApiResource, DynamicObject, GroupVersionKind, ListParams, LogParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Config};
@@ -45,7 +46,9 @@ pub(crate) async fn watch_and_finish(ctx: &Ctx, id: &str) {
             run_watch(ctx, id, &kubeconfig, generation).await
         }
     };
-    mark_phase1_done(ctx, id, &outcome).await;
+    if outcome != "superseded" {
+        mark_phase1_done(ctx, id, &outcome).await;
+    }
 }
 
 /// Start a fresh watcher for `refresh-watch`; its end only refreshes `componentStates`.
@@ -58,8 +61,12 @@ pub(crate) fn spawn_refresh(ctx: Ctx, id: String, kubeconfig: String) -> u64 {
             d.watcher_generation
         })
         .unwrap_or(0);
-    tokio::spawn(async move {
-        run_watch(&ctx, &id, &kubeconfig, generation).await;
+    let ctx2 = ctx.clone();
+    let id2 = id.clone();
+    ctx2.spawn_for(&id2, async move {
+        if run_watch(&ctx, &id, &kubeconfig, generation).await == "superseded" {
+            return;
+        }
         ctx.store.with(&id, |d| {
             let states: BTreeMap<String, String> = d
                 .components
@@ -142,6 +149,11 @@ async fn run_watch(ctx: &Ctx, id: &str, kubeconfig: &str, generation: u64) -> St
             return "watcher-start-failed".into();
         }
     };
+    let _tailer = AbortOnDrop(tokio::spawn(tail_helm_controller(
+        ctx.clone(),
+        id.to_string(),
+        client.clone(),
+    )));
     let api: Api<DynamicObject> =
         Api::namespaced_with(client, "flux-system", &helmrelease_resource());
     let mut stream = watcher(api, watcher::Config::default())
@@ -155,8 +167,17 @@ async fn run_watch(ctx: &Ctx, id: &str, kubeconfig: &str, generation: u64) -> St
     let mut first_seen_done = false;
     let deadline = ctx.cfg.clock.sleep(ctx.cfg.watch_timeout);
     tokio::pin!(deadline);
+    let Some(mut changes) = ctx.store.with(id, |d| d.changed.subscribe()) else {
+        return "superseded".into();
+    };
     let outcome = loop {
         tokio::select! {
+            // A wipe or a refresh-watch bumps the generation: stop without touching the record.
+            changed = changes.changed() => {
+                if changed.is_err() || ctx.store.with(id, |d| d.watcher_generation) != Some(generation) {
+                    return "superseded".into();
+                }
+            }
             _ = &mut deadline => {
                 ctx.emit(id, "component", "warn",
                     "Phase-1 watch terminated by context: context deadline exceeded — see ComponentStates for current outcome");
@@ -231,10 +252,120 @@ async fn run_watch(ctx: &Ctx, id: &str, kubeconfig: &str, generation: u64) -> St
     outcome.to_string()
 }
 
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The `bp-*` HelmRelease a helm-controller line is about: `flux-system/bp-x` in the text, or a
+/// JSON line whose `HelmRelease` object names one.
+fn helmrelease_of(line: &str) -> Option<String> {
+    if let Some(pos) = line.find("flux-system/bp-") {
+        let rest = &line[pos + "flux-system/".len()..];
+        let name: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-')
+            .collect();
+        return Some(name);
+    }
+    let v: Value = serde_json::from_str(line).ok()?;
+    let hr = v.get("HelmRelease")?;
+    let name = hr.get("name")?.as_str()?;
+    let ns = hr
+        .get("namespace")
+        .and_then(Value::as_str)
+        .unwrap_or("flux-system");
+    (name.starts_with("bp-") && ns == "flux-system").then(|| name.to_string())
+}
+
+fn log_level(line: &str) -> &'static str {
+    let l = line.to_ascii_lowercase();
+    if l.contains("level=error") || l.contains("\"level\":\"error\"") {
+        "error"
+    } else if l.contains("level=warn") || l.contains("\"level\":\"warn") {
+        "warn"
+    } else {
+        "info"
+    }
+}
+
+/// The log tailer of contract §3.3: follow the first Running `app=helm-controller` pod in
+/// `flux-system` from now on and turn lines about `bp-*` releases into `component-log` events.
+/// Retries every 5 s without a pod and 2 s after a broken stream (simulated time).
+async fn tail_helm_controller(ctx: Ctx, id: String, client: Client) {
+    let pods: Api<Pod> = Api::namespaced(client, "flux-system");
+    let pause = |secs: u64| {
+        let ctx = ctx.clone();
+        async move {
+            // At most once a second in real time, whatever the speed: idle worlds stay idle.
+            tokio::join!(
+                ctx.sleep(std::time::Duration::from_secs(secs)),
+                tokio::time::sleep(std::time::Duration::from_secs(1))
+            );
+        }
+    };
+    loop {
+        let listed = pods
+            .list(&ListParams::default().labels("app=helm-controller"))
+            .await;
+        if let Err(e) = &listed {
+            tracing::debug!(deployment = %id, error = %e, "helm-controller pods not listable");
+        }
+        let running = listed.ok().and_then(|l| {
+            l.items.into_iter().find_map(|p| {
+                let phase = p.status.as_ref()?.phase.as_deref()?;
+                (phase == "Running")
+                    .then(|| p.metadata.name.clone())
+                    .flatten()
+            })
+        });
+        let Some(pod) = running else {
+            pause(5).await;
+            continue;
+        };
+        let params = LogParams {
+            follow: true,
+            tail_lines: Some(0),
+            ..Default::default()
+        };
+        let opened = pods.log_stream(&pod, &params).await;
+        if let Err(e) = &opened {
+            tracing::debug!(deployment = %id, %pod, error = %e, "helm-controller log not readable");
+        }
+        if let Ok(stream) = opened {
+            let mut lines = stream.lines();
+            while let Some(line) = lines.next().await {
+                let Ok(line) = line else { break };
+                let Some(hr) = helmrelease_of(&line) else {
+                    continue;
+                };
+                ctx.emit_event(
+                    &id,
+                    Event {
+                        time: ctx.now(),
+                        phase: "component-log".into(),
+                        level: log_level(&line).into(),
+                        message: line.clone(),
+                        component: Some(component_id(&hr).to_string()),
+                        state: None,
+                    },
+                );
+            }
+        }
+        pause(2).await;
+    }
+}
+
 /// `markPhase1Done` of [M] (contract §2.6), with [N]'s kubeconfig-missing/watcher failures as failed.
 pub(crate) async fn mark_phase1_done(ctx: &Ctx, id: &str, outcome: &str) {
     let now = ctx.now();
     ctx.store.with(id, |d| {
+        if d.status == "wiping" || d.status == "wiped" {
+            return;
+        }
         let states: BTreeMap<String, String> = d
             .components
             .iter()
@@ -277,4 +408,29 @@ pub(crate) async fn mark_phase1_done(ctx: &Ctx, id: &str, outcome: &str) {
         d.done = true;
         d.notify();
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn helm_controller_lines_are_attributed() {
+        assert_eq!(
+            helmrelease_of(r#"{"level":"error","msg":"x","HelmRelease":{"name":"bp-cilium","namespace":"flux-system"}}"#).as_deref(),
+            Some("bp-cilium")
+        );
+        assert_eq!(
+            helmrelease_of("level=info msg=\"reconciling flux-system/bp-cert-manager\"").as_deref(),
+            Some("bp-cert-manager")
+        );
+        assert_eq!(
+            helmrelease_of(r#"{"HelmRelease":{"name":"other","namespace":"flux-system"}}"#),
+            None
+        );
+        assert_eq!(log_level(r#"{"level":"error"}"#), "error");
+        assert_eq!(log_level("level=warn x"), "warn");
+        assert_eq!(go_duration(std::time::Duration::from_secs(900)), "15m0s");
+        assert_eq!(go_duration(std::time::Duration::from_secs(3600)), "1h0m0s");
+    }
 }

@@ -46,6 +46,9 @@ pub struct Deployment {
     /// Why cloud-init never posted a kubeconfig, when it failed.
     pub cloud_init_error: Option<String>,
     pub cloud_init_started: bool,
+    pub last_wipe_report: Option<serde_json::Value>,
+    /// Background work of this deployment (provisioning, cloud-init, watchers, wipe).
+    pub tasks: Vec<tokio::task::AbortHandle>,
     pub changed: watch::Sender<u64>,
 }
 
@@ -70,13 +73,19 @@ impl Deployment {
                 .and_then(|r| r.phase1_finished_at.clone()),
             result: self.result.clone(),
             component_states,
+            last_wipe_report: self.last_wipe_report.clone(),
         }
     }
 
     pub fn in_flight(&self) -> bool {
         matches!(
             self.status.as_str(),
-            "pending" | "provisioning" | "tofu-applying" | "flux-bootstrapping" | "phase1-watching"
+            "pending"
+                | "provisioning"
+                | "tofu-applying"
+                | "flux-bootstrapping"
+                | "phase1-watching"
+                | "wiping"
         )
     }
 
