@@ -1,35 +1,25 @@
-//! `sovtui` (the cockpit on a fleet file) and `sovtui demo` (the cockpit on fixture data).
+//! `sovtui` (the cockpit on a fleet file) and `sovtui demo` (the cockpit on the embedded simulated
+//! world, reached through the same fleet-file path an operator's fleet is).
 
 use std::path::PathBuf;
 
 use super::{CliError, CliResult, DemoArgs};
-use crate::tui::{self, Settings, source};
+use crate::sim::scenario::WorldScenario;
+use crate::sim::world::World;
+use crate::tui::{self, FleetSender, Settings, source};
 
-pub fn run_fleet(_config: Option<PathBuf>) -> CliResult {
-    Err(CliError::not_available("the cockpit on a fleet file"))
-}
-
-pub fn run_demo(args: DemoArgs) -> CliResult {
-    // Until the simulated world lands, the demo has exactly one data set: the fixture.
-    if args.scenario != "demo" {
-        return Err(CliError::not_available(&format!(
-            "scenario {:?} (the simulated world is not built; `sovtui demo` shows fixture data)",
-            args.scenario
-        )));
-    }
-    let _log = match crate::logging::init() {
+fn init_logging() -> Option<crate::logging::LogGuard> {
+    match crate::logging::init() {
         Ok(guard) => Some(guard),
         Err(e) => {
             eprintln!("sovtui: running without a log file: {e:#}");
             None
         }
-    };
-    let banner = format!(
-        "demo · FIXTURE DATA from {} (not live)",
-        source::DEMO_FIXTURE_PATH
-    );
-    let settings = Settings::from_env(banner);
-    match tui::run(settings, source::demo_fixture_source) {
+    }
+}
+
+fn finish(result: anyhow::Result<tui::ExitReason>) -> CliResult {
+    match result {
         Ok(tui::ExitReason::InputClosed(why)) => {
             tracing::info!(why, "terminal went away");
             Ok(())
@@ -37,4 +27,62 @@ pub fn run_demo(args: DemoArgs) -> CliResult {
         Ok(_) => Ok(()),
         Err(e) => Err(CliError::Failed(e)),
     }
+}
+
+pub fn run_fleet(config: Option<PathBuf>) -> CliResult {
+    let path = config.unwrap_or_else(crate::config::paths::fleet_file);
+    if !path.exists() {
+        return Err(CliError::usage(format!(
+            "{}: no fleet file (write one, pass --config FILE, or try `sovtui demo`)",
+            path.display()
+        )));
+    }
+    // Fail before taking over the terminal when the file is broken from the start.
+    crate::config::fleet_file::load(&path).map_err(|e| CliError::usage(e.to_string()))?;
+    let _log = init_logging();
+    let banner = format!("fleet {}", path.display());
+    finish(tui::run(Settings::from_env(banner), move |tx| {
+        source::live_fleet_source(tx, path)
+    }))
+}
+
+pub fn run_demo(args: DemoArgs) -> CliResult {
+    let scenario = WorldScenario::load(&args.scenario).map_err(CliError::Usage)?;
+    if !(args.speed.is_finite() && args.speed > 0.0) {
+        return Err(CliError::usage(format!(
+            "--speed {}: must be a positive number",
+            args.speed
+        )));
+    }
+    let _log = init_logging();
+    let state_dir = crate::config::paths::state_dir().join(format!("demo-{}", std::process::id()));
+    let banner = format!(
+        "demo · SIMULATED world '{}' at {}× · state {}",
+        scenario.name,
+        args.speed,
+        state_dir.display()
+    );
+    let dir = state_dir.clone();
+    let result = tui::run(Settings::from_env(banner), move |tx| {
+        demo_source(tx, scenario, args.speed, dir)
+    });
+    // The demo's files describe a world that no longer exists.
+    let _ = std::fs::remove_dir_all(&state_dir);
+    finish(result)
+}
+
+/// Start the world, then watch it like any fleet: through the fleet file it wrote.
+async fn demo_source(tx: FleetSender, scenario: WorldScenario, speed: f64, dir: PathBuf) {
+    let world = match World::start(scenario, speed, Some(dir.clone())).await {
+        Ok(world) => world,
+        Err(e) => {
+            let _ = tx
+                .error(format!("starting the simulated world: {e:#}"))
+                .await;
+            return;
+        }
+    };
+    tracing::info!(endpoints = ?world.endpoints(), "simulated world up");
+    source::live_fleet_source(tx, dir.join("fleet.toml")).await;
+    drop(world);
 }

@@ -34,6 +34,8 @@ pub enum FleetMsg {
     Removed(String),
     /// The source itself failed; the last data stays on screen.
     SourceError(String),
+    /// A change from the live fleet watcher, applied to the shown fleet in place.
+    Event(Box<crate::provision::fleet::FleetEvent>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -307,6 +309,23 @@ impl App {
                 self.waiting_for_data = false;
             }
             FleetMsg::Removed(fqdn) => self.fleet.retain(|s| s.fqdn != fqdn),
+            FleetMsg::Event(event) => {
+                use crate::provision::fleet::FleetEvent;
+                match &*event {
+                    FleetEvent::FleetFileError { error } => {
+                        // The hub keeps the last good fleet; say what is wrong and where.
+                        self.notice = Some(Notice::error(format!(
+                            "fleet file: {error} (keeping the last good fleet)"
+                        )));
+                    }
+                    FleetEvent::FleetLoaded { sovereigns, .. } => {
+                        self.waiting_for_data = sovereigns.is_empty() && self.fleet.is_empty();
+                        self.source_error = None;
+                    }
+                    _ => self.waiting_for_data = false,
+                }
+                event.apply_to(&mut self.fleet);
+            }
             FleetMsg::SourceError(e) => {
                 tracing::warn!(error = %e, "fleet source error");
                 self.notice = Some(Notice::error(format!("data source: {e}")));

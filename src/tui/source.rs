@@ -50,6 +50,31 @@ impl FleetSender {
     pub async fn error(&self, message: impl Into<String>) -> Result<(), CockpitClosed> {
         self.send(FleetMsg::SourceError(message.into())).await
     }
+
+    pub async fn event(
+        &self,
+        event: crate::provision::fleet::FleetEvent,
+    ) -> Result<(), CockpitClosed> {
+        self.send(FleetMsg::Event(Box::new(event))).await
+    }
+}
+
+/// The live source: the fleet hub watching `fleet_file` (and its kubeconfigs), every change
+/// forwarded to the cockpit until either side goes away.
+pub async fn live_fleet_source(tx: FleetSender, fleet_file: std::path::PathBuf) {
+    use crate::provision::fleet::{Fleet, FleetOptions};
+    let (_handle, mut events) = match Fleet::start(&fleet_file, FleetOptions::default()) {
+        Ok(started) => started,
+        Err(e) => {
+            let _ = tx.error(format!("fleet file: {e}")).await;
+            return;
+        }
+    };
+    while let Some(event) = events.recv().await {
+        if tx.event(event).await.is_err() {
+            break;
+        }
+    }
 }
 
 /// Parse fleet JSON (a list of `SovereignStatus`), naming the line of the first problem.
