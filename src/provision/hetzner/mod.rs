@@ -1,1 +1,6 @@
 //! One Hetzner resource model (contract §5.3) with plan/apply and §2.2/§2.3 recovery (hcloud crate).
+
+pub mod cloudinit;
+pub mod model;
+pub mod naming;
+pub mod request;
