@@ -227,6 +227,8 @@ pub enum Phase0Command {
         from: PathBuf,
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        model: phase0::ModelArgs,
     },
     /// Create what is missing, in dependency order (armed)
     Apply {
@@ -236,6 +238,8 @@ pub enum Phase0Command {
         confirm: String,
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        model: phase0::ModelArgs,
     },
 }
 
@@ -249,6 +253,8 @@ pub struct RecoverArgs {
     pub confirm: Option<String>,
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub recover: recover::RecoverFlags,
 }
 
 /// Entry point of the binary: parse, dispatch, map errors onto exit statuses.
