@@ -1,0 +1,76 @@
+"""Drive the simulated Hetzner API with python3-hcloud; print a JSON report for the Rust test.
+
+Usage: /usr/bin/python3 hcloud_py.py ENDPOINT TOKEN FQDN
+"""
+import json
+import sys
+
+from hcloud import Client
+from hcloud.firewalls.domain import FirewallRule
+from hcloud.images.domain import Image
+from hcloud.locations.domain import Location
+from hcloud.networks.domain import NetworkSubnet
+from hcloud.server_types.domain import ServerType
+
+endpoint, token, fqdn = sys.argv[1:4]
+slug = fqdn.replace(".", "-")
+label = {"catalyst.openova.io/sovereign": fqdn}
+client = Client(token=token, api_endpoint=endpoint, poll_interval=0.05)
+
+report = {}
+cx42 = client.server_types.get_by_name("cx42")
+report["cx42_monthly_net"] = cx42.prices[0]["price_monthly"]["net"]
+report["locations"] = sorted(loc.name for loc in client.locations.get_all())
+
+network = client.networks.create(
+    name=f"catalyst-{slug}-net",
+    ip_range="10.0.0.0/16",
+    subnets=[NetworkSubnet(ip_range="10.0.1.0/24", network_zone="eu-central", type="cloud")],
+    labels=label,
+)
+for i in range(2):
+    client.networks.create(name=f"extra-{i}", ip_range="10.1.0.0/16")
+# get_all pages through with per_page=50; force small pages to exercise meta.pagination.
+page = client.networks.get_list(page=1, per_page=2)
+report["networks_paged"] = page.meta.pagination.total_entries
+
+firewall = client.firewalls.create(
+    name=f"catalyst-{slug}-fw",
+    rules=[FirewallRule(direction="in", protocol="tcp", port="443", source_ips=["0.0.0.0/0", "::/0"])],
+    labels=label,
+).firewall
+
+created = client.servers.create(
+    name=f"catalyst-{slug}-cp1",
+    server_type=ServerType(name="cx42"),
+    image=Image(name="ubuntu-24.04"),
+    location=Location(name="fsn1"),
+    networks=[network],
+    firewalls=[firewall],
+    labels=dict(label, **{"catalyst.openova.io/role": "control-plane"}),
+)
+created.action.wait_until_finished(max_retries=500)
+report["action_status"] = client.actions.get_by_id(created.action.id).status
+for action in created.next_actions:
+    action.wait_until_finished(max_retries=500)
+
+selector = f"catalyst.openova.io/sovereign={fqdn}"
+servers = client.servers.get_all(label_selector=selector)
+report["servers_by_label"] = [s.name for s in servers]
+server = client.servers.get_by_id(created.server.id)
+report["server_status"] = server.status
+report["private_ip"] = server.private_net[0].ip
+report["primary_ip_names"] = [ip.name for ip in client.primary_ips.get_all()]
+
+lb = client.load_balancers.create(
+    name=f"catalyst-{slug}-lb",
+    load_balancer_type=client.load_balancer_types.get_by_name("lb11"),
+    location=Location(name="fsn1"),
+    labels=label,
+)
+report["load_balancers"] = [b.name for b in client.load_balancers.get_all(label_selector=selector)]
+
+client.servers.delete(server)
+report["after_delete_listed"] = any(s.id == server.id for s in client.servers.get_all())
+
+print(json.dumps(report))

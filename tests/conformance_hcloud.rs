@@ -1,0 +1,510 @@
+//! Conformance of the simulated Hetzner API with clients nobody here wrote: Debian's `hcloud` CLI
+//! (hcloud-go) and `/usr/bin/python3` with python3-hcloud. Each test skips with a notice when its
+//! client is not installed (`.ci/run` installs both).
+
+use std::path::Path;
+use std::process::Output;
+use std::time::Duration;
+
+use serde_json::Value;
+use sovtui::sim::clock::SimClock;
+use sovtui::sim::hetzner::{DEFAULT_TOKEN, HetznerSim, HetznerSimConfig, Kind};
+
+const FQDN: &str = "omantel.omani.works";
+const SOVEREIGN: &str = "catalyst.openova.io/sovereign";
+
+async fn start() -> HetznerSim {
+    // Actions take simulated seconds; at this speed they finish within a few client polls.
+    HetznerSim::start(HetznerSimConfig::default(), SimClock::new(50.0))
+        .await
+        .expect("simulator starts")
+}
+
+fn which(tool: &str) -> Option<std::path::PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join(tool))
+            .find(|p| p.is_file())
+    })
+}
+
+async fn run(mut cmd: tokio::process::Command, what: &str) -> Output {
+    cmd.kill_on_drop(true);
+    let out = tokio::time::timeout(Duration::from_secs(60), cmd.output())
+        .await
+        .unwrap_or_else(|_| panic!("{what}: timed out"))
+        .unwrap_or_else(|e| panic!("{what}: could not run: {e}"));
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+struct Cli<'a> {
+    bin: std::path::PathBuf,
+    endpoint: String,
+    config: &'a Path,
+}
+
+impl Cli<'_> {
+    async fn run(&self, args: &[&str]) -> Output {
+        let mut cmd = tokio::process::Command::new(&self.bin);
+        cmd.args(["--poll-interval", "50ms"])
+            .args(args)
+            .env("HCLOUD_ENDPOINT", &self.endpoint)
+            .env("HCLOUD_TOKEN", DEFAULT_TOKEN)
+            .env("HCLOUD_CONFIG", self.config)
+            .env_remove("HCLOUD_CONTEXT");
+        run(cmd, &format!("hcloud {}", args.join(" "))).await
+    }
+
+    async fn json(&self, args: &[&str]) -> Value {
+        let out = self.run(args).await;
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "hcloud {}: not JSON ({e}): {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stdout)
+            )
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hcloud_cli_lists_and_creates() {
+    let Some(bin) = which("hcloud") else {
+        println!("SKIP hcloud_cli_lists_and_creates: the hcloud CLI is not installed");
+        return;
+    };
+    let sim = start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cli = Cli {
+        bin,
+        endpoint: sim.endpoint(),
+        config: &dir.path().join("cli.toml"),
+    };
+    let label = format!("{SOVEREIGN}={FQDN}");
+
+    let servers = cli.json(&["server", "list", "-o", "json"]).await;
+    // hcloud-go marshals an empty slice as `null`.
+    assert!(
+        servers.is_null() || servers == Value::Array(vec![]),
+        "{servers}"
+    );
+
+    cli.run(&[
+        "network",
+        "create",
+        "--name",
+        "catalyst-net",
+        "--ip-range",
+        "10.0.0.0/16",
+        "--label",
+        &label,
+    ])
+    .await;
+    cli.run(&[
+        "network",
+        "add-subnet",
+        "catalyst-net",
+        "--type",
+        "cloud",
+        "--network-zone",
+        "eu-central",
+        "--ip-range",
+        "10.0.1.0/24",
+    ])
+    .await;
+    cli.run(&[
+        "firewall",
+        "create",
+        "--name",
+        "catalyst-fw",
+        "--label",
+        &label,
+    ])
+    .await;
+    cli.run(&[
+        "firewall",
+        "add-rule",
+        "catalyst-fw",
+        "--direction",
+        "in",
+        "--protocol",
+        "tcp",
+        "--port",
+        "6443",
+        "--source-ips",
+        "0.0.0.0/0",
+    ])
+    .await;
+    cli.run(&[
+        "server",
+        "create",
+        "--name",
+        "catalyst-cp1",
+        "--type",
+        "cpx32",
+        "--image",
+        "ubuntu-24.04",
+        "--location",
+        "fsn1",
+        "--network",
+        "catalyst-net",
+        "--firewall",
+        "catalyst-fw",
+        "--label",
+        &label,
+    ])
+    .await;
+    cli.run(&[
+        "load-balancer",
+        "create",
+        "--name",
+        "catalyst-lb",
+        "--type",
+        "lb11",
+        "--location",
+        "fsn1",
+        "--label",
+        &label,
+    ])
+    .await;
+    cli.run(&[
+        "load-balancer",
+        "attach-to-network",
+        "catalyst-lb",
+        "--network",
+        "catalyst-net",
+    ])
+    .await;
+    cli.run(&[
+        "load-balancer",
+        "add-target",
+        "catalyst-lb",
+        "--server",
+        "catalyst-cp1",
+        "--use-private-ip",
+    ])
+    .await;
+    cli.run(&[
+        "load-balancer",
+        "add-service",
+        "catalyst-lb",
+        "--protocol",
+        "tcp",
+        "--listen-port",
+        "443",
+        "--destination-port",
+        "31443",
+    ])
+    .await;
+
+    let servers = cli
+        .json(&["server", "list", "-o", "json", "-l", &label])
+        .await;
+    let list = servers.as_array().expect("server list is an array");
+    assert_eq!(list.len(), 1, "{servers}");
+    assert_eq!(list[0]["name"], "catalyst-cp1");
+    assert_eq!(list[0]["status"], "running");
+    assert_eq!(list[0]["private_net"][0]["ip"], "10.0.1.2");
+    let lbs = cli.json(&["load-balancer", "list", "-o", "json"]).await;
+    let lb = &lbs[0];
+    assert_eq!(lb["name"], "catalyst-lb");
+    assert_eq!(lb["services"][0]["destination_port"], 31443);
+    assert_eq!(lb["targets"][0]["server"]["id"], list[0]["id"]);
+    let fws = cli.json(&["firewall", "list", "-o", "json"]).await;
+    assert_eq!(fws[0]["rules"][0]["port"], "6443");
+    let ips = cli.json(&["primary-ip", "list", "-o", "json"]).await;
+    assert_eq!(ips.as_array().map(Vec::len), Some(2));
+    let types = cli.json(&["server-type", "list", "-o", "json"]).await;
+    assert!(
+        types
+            .as_array()
+            .is_some_and(|t| t.iter().any(|t| t["name"] == "cx42"))
+    );
+    // Human table output parses too (the CLI walks every page).
+    let table = cli.run(&["server", "list"]).await;
+    assert!(String::from_utf8_lossy(&table.stdout).contains("catalyst-cp1"));
+
+    cli.run(&["server", "delete", "catalyst-cp1"]).await;
+    let log = sim.control().request_log();
+    let failed: Vec<_> = log.iter().filter(|r| r.status >= 400).collect();
+    assert!(failed.is_empty(), "the CLI hit failing routes: {failed:?}");
+    assert!(log.iter().all(|r| r.token == "read-write"));
+    assert!(log.iter().any(|r| r.method == "DELETE" && r.status == 200));
+    assert_eq!(
+        sim.control()
+            .list(Kind::LoadBalancer, Some(&label))
+            .map(|l| l.len()),
+        Ok(1)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_hcloud_lists_and_creates() {
+    let python = Path::new("/usr/bin/python3");
+    let has_module = python.is_file()
+        && std::process::Command::new(python)
+            .args(["-c", "import hcloud"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+    if !has_module {
+        println!(
+            "SKIP python_hcloud_lists_and_creates: /usr/bin/python3 with python3-hcloud is not installed"
+        );
+        return;
+    }
+    let sim = start().await;
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/conformance/hcloud_py.py");
+    let mut cmd = tokio::process::Command::new(python);
+    cmd.arg(script)
+        .arg(sim.endpoint())
+        .arg(DEFAULT_TOKEN)
+        .arg(FQDN);
+    let out = run(cmd, "python3 hcloud_py.py").await;
+    let report: Value = serde_json::from_slice(&out.stdout).expect("script prints JSON");
+    assert_eq!(
+        report["servers_by_label"],
+        serde_json::json!(["catalyst-omantel-omani-works-cp1"])
+    );
+    assert_eq!(report["action_status"], "success");
+    assert_eq!(report["server_status"], "running");
+    assert_eq!(report["networks_paged"], 3);
+    assert!(report["primary_ip_names"].as_array().is_some_and(|n| {
+        n.iter()
+            .all(|n| n.as_str().is_some_and(|n| n.starts_with("primary_ip-")))
+    }));
+    assert!(
+        report["cx42_monthly_net"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("16.4"))
+    );
+    assert_eq!(
+        report["after_delete_listed"], true,
+        "DELETE-but-still-there"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hcloud_cli_manages_every_kind() {
+    let Some(bin) = which("hcloud") else {
+        println!("SKIP hcloud_cli_manages_every_kind: the hcloud CLI is not installed");
+        return;
+    };
+    let sim = start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = ssh_key::PrivateKey::random(&mut rand::rngs::OsRng, ssh_key::Algorithm::Ed25519)
+        .expect("key")
+        .public_key()
+        .to_openssh()
+        .expect("openssh");
+    let key_file = dir.path().join("id.pub");
+    std::fs::write(&key_file, key).expect("write key");
+    let key_file = key_file.to_string_lossy().to_string();
+    let cli = Cli {
+        bin,
+        endpoint: sim.endpoint(),
+        config: &dir.path().join("cli.toml"),
+    };
+    let script: &[&[&str]] = &[
+        &["location", "list"],
+        &["location", "describe", "fsn1"],
+        &["datacenter", "list"],
+        &["datacenter", "describe", "fsn1-dc14"],
+        &["server-type", "describe", "cx42"],
+        &["load-balancer-type", "list"],
+        &["image", "list"],
+        &["image", "describe", "ubuntu-24.04"],
+        &[
+            "ssh-key",
+            "create",
+            "--name",
+            "k1",
+            "--public-key-from-file",
+            &key_file,
+        ],
+        &["ssh-key", "describe", "k1"],
+        &[
+            "network",
+            "create",
+            "--name",
+            "n1",
+            "--ip-range",
+            "10.0.0.0/16",
+        ],
+        &[
+            "network",
+            "add-subnet",
+            "n1",
+            "--type",
+            "cloud",
+            "--network-zone",
+            "eu-central",
+        ],
+        &["network", "describe", "n1"],
+        &["firewall", "create", "--name", "f1"],
+        &[
+            "server",
+            "create",
+            "--name",
+            "s1",
+            "--type",
+            "cx22",
+            "--image",
+            "ubuntu-24.04",
+            "--ssh-key",
+            "k1",
+        ],
+        &["server", "describe", "s1"],
+        &["server", "attach-to-network", "s1", "--network", "n1"],
+        &[
+            "firewall",
+            "apply-to-resource",
+            "f1",
+            "--type",
+            "server",
+            "--server",
+            "s1",
+        ],
+        &[
+            "firewall",
+            "apply-to-resource",
+            "f1",
+            "--type",
+            "label_selector",
+            "--label-selector",
+            "a=b",
+        ],
+        &["firewall", "describe", "f1"],
+        &[
+            "firewall",
+            "remove-from-resource",
+            "f1",
+            "--type",
+            "server",
+            "--server",
+            "s1",
+        ],
+        &["server", "poweroff", "s1"],
+        &["server", "poweron", "s1"],
+        &["server", "reboot", "s1"],
+        &["server", "shutdown", "s1"],
+        &["server", "reset", "s1"],
+        &["server", "add-label", "s1", "x=y"],
+        &["server", "remove-label", "s1", "x"],
+        &["server", "enable-protection", "s1", "delete", "rebuild"],
+        &["server", "disable-protection", "s1", "delete", "rebuild"],
+        &[
+            "primary-ip",
+            "create",
+            "--name",
+            "p1",
+            "--type",
+            "ipv4",
+            "--datacenter",
+            "fsn1-dc14",
+        ],
+        &["primary-ip", "describe", "p1"],
+        &[
+            "floating-ip",
+            "create",
+            "--type",
+            "ipv4",
+            "--home-location",
+            "fsn1",
+            "--name",
+            "fl1",
+        ],
+        &["floating-ip", "assign", "fl1", "s1"],
+        &["floating-ip", "describe", "fl1"],
+        &["floating-ip", "unassign", "fl1"],
+        &["floating-ip", "delete", "fl1"],
+        &[
+            "volume", "create", "--name", "v1", "--size", "10", "--server", "s1",
+        ],
+        &["volume", "describe", "v1"],
+        &["volume", "detach", "v1"],
+        &["volume", "resize", "v1", "--size", "20"],
+        &["volume", "delete", "v1"],
+        &[
+            "load-balancer",
+            "create",
+            "--name",
+            "lb1",
+            "--type",
+            "lb11",
+            "--network-zone",
+            "eu-central",
+        ],
+        &[
+            "load-balancer",
+            "add-target",
+            "lb1",
+            "--label-selector",
+            "a=b",
+        ],
+        &["load-balancer", "add-service", "lb1", "--protocol", "http"],
+        &[
+            "load-balancer",
+            "update-service",
+            "lb1",
+            "--listen-port",
+            "80",
+            "--destination-port",
+            "8080",
+        ],
+        &["load-balancer", "describe", "lb1"],
+        &[
+            "load-balancer",
+            "change-algorithm",
+            "lb1",
+            "--algorithm-type",
+            "least_connections",
+        ],
+        &[
+            "load-balancer",
+            "delete-service",
+            "lb1",
+            "--listen-port",
+            "80",
+        ],
+        &[
+            "load-balancer",
+            "remove-target",
+            "lb1",
+            "--label-selector",
+            "a=b",
+        ],
+        &["load-balancer", "delete", "lb1"],
+        &[
+            "server",
+            "list",
+            "-o",
+            "columns=id,name,ipv4,ipv6,private_net,datacenter,location,status,labels,volumes,protection,type",
+        ],
+        &["server", "delete", "s1"],
+        &["network", "delete", "n1"],
+        &["firewall", "delete", "f1"],
+        &["ssh-key", "delete", "k1"],
+        &["primary-ip", "delete", "p1"],
+    ];
+    for args in script {
+        cli.run(args).await;
+    }
+    let failed: Vec<_> = sim
+        .control()
+        .request_log()
+        .into_iter()
+        .filter(|r| r.status >= 400)
+        .collect();
+    assert!(failed.is_empty(), "the CLI hit failing routes: {failed:?}");
+    let described = cli.run(&["server-type", "describe", "cpx32"]).await;
+    let text = String::from_utf8_lossy(&described.stdout);
+    // The CLI shows gross prices: 14.49 net + 19 % VAT.
+    assert!(text.contains("17.2431"), "monthly price shown: {text}");
+}
