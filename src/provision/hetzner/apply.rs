@@ -18,6 +18,9 @@ use super::journal::Journal;
 use super::model::{DesiredServer, SovereignModel};
 use super::plan::{self, Action, Phase0Plan, normalize_rules};
 
+/// The load balancer's fixed private IP, clear of the servers' 10.0.1.2-… range.
+pub const LB_PRIVATE_IP: &str = "10.0.1.254";
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
     #[error(
@@ -507,40 +510,10 @@ pub async fn apply(
 
     // 4. Load balancer (before the servers: their user data carries its IP)
     let d = &model.load_balancer;
+    let lb_created = !inv.load_balancers.iter().any(|l| l.name == d.name);
     let lb = match inv.load_balancers.iter().find(|l| l.name == d.name) {
         Some(l) => {
             let id = l.id;
-            if !l.private_net.iter().any(|p| p.network == Some(network.id)) {
-                ctx.step(Kind::LoadBalancer, &d.name, "attach-network");
-                let net = network.id;
-                let r = client
-                    .call(
-                        "attaching the load balancer to the network",
-                        move |cfg| async move {
-                            load_balancers_api::attach_load_balancer_to_network(
-                                &cfg,
-                                load_balancers_api::AttachLoadBalancerToNetworkParams {
-                                    id,
-                                    attach_load_balancer_to_network_request:
-                                        models::AttachLoadBalancerToNetworkRequest {
-                                            ip: None,
-                                            ip_range: None,
-                                            network: net,
-                                        },
-                                },
-                            )
-                            .await
-                        },
-                    )
-                    .await
-                    .map_err(|e| ctx.fail(e))?;
-                ctx.wrote();
-                client
-                    .await_action("attaching the load balancer", &r.action)
-                    .await
-                    .map_err(|e| ctx.fail(e))?;
-                updated.push(format!("load_balancers/{}: network", d.name));
-            }
             for s in &d.services {
                 if l.services.iter().any(|x| x.listen_port == s.listen_port) {
                     continue;
@@ -615,7 +588,9 @@ pub async fn apply(
                 load_balancer_type: d.load_balancer_type.clone(),
                 location: Some(d.location.clone()),
                 name: d.name.clone(),
-                network: Some(network.id),
+                // Attached below at a fixed IP: auto-assignment would take 10.0.1.2, which
+                // belongs to the first control plane.
+                network: None,
                 network_zone: None,
                 public_interface: Some(true),
                 services: Some(d.services.iter().map(lb_service).collect()),
@@ -645,6 +620,42 @@ pub async fn apply(
             *r.load_balancer
         }
     };
+    {
+        let id = lb.id;
+        if !lb.private_net.iter().any(|p| p.network == Some(network.id)) {
+            ctx.step(Kind::LoadBalancer, &d.name, "attach-network");
+            let net = network.id;
+            let r = client
+                .call(
+                    "attaching the load balancer to the network",
+                    move |cfg| async move {
+                        load_balancers_api::attach_load_balancer_to_network(
+                            &cfg,
+                            load_balancers_api::AttachLoadBalancerToNetworkParams {
+                                id,
+                                attach_load_balancer_to_network_request:
+                                    models::AttachLoadBalancerToNetworkRequest {
+                                        ip: Some(LB_PRIVATE_IP.to_string()),
+                                        ip_range: None,
+                                        network: net,
+                                    },
+                            },
+                        )
+                        .await
+                    },
+                )
+                .await
+                .map_err(|e| ctx.fail(e))?;
+            ctx.wrote();
+            client
+                .await_action("attaching the load balancer", &r.action)
+                .await
+                .map_err(|e| ctx.fail(e))?;
+            if !lb_created {
+                updated.push(format!("load_balancers/{}: network", d.name));
+            }
+        }
+    }
     let lb_ip = lb.public_net.ipv4.ip.clone().flatten();
     emit(ApplyEvent::StepDone {
         kind: Kind::LoadBalancer,

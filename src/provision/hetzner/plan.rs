@@ -339,8 +339,15 @@ pub fn diff(model: &SovereignModel, inv: &Inventory) -> Phase0Plan {
     }
 
     // Orphans: tied to the Sovereign but not part of the model. A server's own primary IPs
-    // belong to it, not to the orphan list.
-    for t in select_targets(inv, &model.fqdn, &BTreeSet::new()) {
+    // go with the server (desired or orphan), so they are not listed on their own.
+    let targets = select_targets(inv, &model.fqdn, &BTreeSet::new());
+    let sovereign_servers: BTreeSet<i64> = targets
+        .iter()
+        .filter(|t| t.object.kind == Kind::Server)
+        .map(|t| t.object.id)
+        .chain(desired_server_ids.iter().copied())
+        .collect();
+    for t in targets {
         if desired_keys.contains(&(t.object.kind, t.object.name.clone())) {
             continue;
         }
@@ -350,7 +357,7 @@ pub fn diff(model: &SovereignModel, inv: &Inventory) -> Phase0Plan {
                 .iter()
                 .find(|p| p.id == t.object.id)
                 .and_then(|p| p.assignee_id)
-                .is_some_and(|a| desired_server_ids.contains(&a))
+                .is_some_and(|a| sovereign_servers.contains(&a))
         {
             continue;
         }
