@@ -502,3 +502,131 @@ async fn a_read_only_token_fails_before_anything_is_touched() {
     };
     assert_eq!(strip(&sim.control().snapshot()), strip(&before));
 }
+
+/// Run the real binary against the simulator; returns (exit code, stdout JSON or Null, stderr).
+async fn sovtui(sim: &HetznerSim, state: &std::path::Path, args: &[&str]) -> (i32, Value, String) {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_sovtui"))
+        .args(args)
+        .env("HCLOUD_TOKEN", DEFAULT_TOKEN)
+        .env("HCLOUD_ENDPOINT", sim.endpoint())
+        .env("XDG_STATE_HOME", state)
+        .env("XDG_CONFIG_HOME", state)
+        .env("HOME", state)
+        .output()
+        .await
+        .expect("run sovtui");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let json = serde_json::from_str(&stdout).unwrap_or(Value::Null);
+    (
+        out.status.code().unwrap_or(-1),
+        json,
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_plans_applies_and_recovers() {
+    let sim = sim(Duration::from_secs(1), big_budget()).await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let req_path = dir.path().join("request.json");
+    let req = request(FQDN, false, 1);
+    std::fs::write(&req_path, serde_json::to_string(&req).expect("json")).expect("write");
+    let from = req_path.to_str().expect("utf8");
+
+    let (code, plan, err) = sovtui(
+        &sim,
+        dir.path(),
+        &["phase0", "plan", "--from", from, "--json"],
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(plan["plan"]["summary"]["create"], 6, "{plan}");
+    assert!(!err.contains(DEFAULT_TOKEN), "token leaked to stderr");
+
+    let (code, _, err) = sovtui(
+        &sim,
+        dir.path(),
+        &["phase0", "apply", "--from", from, "--confirm", "wrong.fqdn"],
+    )
+    .await;
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--confirm"), "{err}");
+    assert_eq!(
+        count_all(&sim),
+        0,
+        "an unarmed apply must not touch anything"
+    );
+
+    let (code, report, err) = sovtui(
+        &sim,
+        dir.path(),
+        &[
+            "phase0",
+            "apply",
+            "--from",
+            from,
+            "--confirm",
+            FQDN,
+            "--json",
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        report["created"].as_array().map(Vec::len),
+        Some(6),
+        "{report}"
+    );
+    let (code, again, _) = sovtui(
+        &sim,
+        dir.path(),
+        &[
+            "phase0",
+            "apply",
+            "--from",
+            from,
+            "--confirm",
+            FQDN,
+            "--json",
+        ],
+    )
+    .await;
+    assert_eq!(code, 0);
+    assert_eq!(again["created"].as_array().map(Vec::len), Some(0));
+    assert_eq!(again["updated"].as_array().map(Vec::len), Some(0));
+
+    let (code, dry, err) = sovtui(&sim, dir.path(), &["recover", FQDN, "--json"]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(dry["dry_run"].as_bool().unwrap_or(false));
+    let listed = dry["targets"].as_array().map(Vec::len).unwrap_or(0);
+    assert_eq!(listed, count_all(&sim), "dry run lists every object: {dry}");
+    assert!(err.contains("no --pdm URL given"), "{err}");
+
+    let (code, done, err) = sovtui(
+        &sim,
+        dir.path(),
+        &[
+            "recover",
+            FQDN,
+            "--apply",
+            "--confirm",
+            FQDN,
+            "--json",
+            "--deadline",
+            "60",
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(done["verified_zero_orphans"], true, "{done}");
+    let journal = done["journal"].as_str().expect("journal path");
+    assert!(journal.starts_with(dir.path().to_str().expect("utf8")));
+    let lines = std::fs::read_to_string(journal).expect("journal");
+    assert!(
+        lines.lines().count() >= listed + 2,
+        "journal too short: {lines}"
+    );
+
+    let (code, _, err) = sovtui(&sim, dir.path(), &["recover", "Not A Fqdn"]).await;
+    assert_eq!(code, 2, "{err}");
+}
