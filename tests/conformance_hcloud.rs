@@ -274,6 +274,11 @@ async fn python_hcloud_lists_and_creates() {
     );
     assert_eq!(report["action_status"], "success");
     assert_eq!(report["server_status"], "running");
+    assert_eq!(report["private_ip"], "10.0.1.2");
+    assert_eq!(
+        report["locations"],
+        serde_json::json!(["ash", "fsn1", "hel1", "hil", "nbg1", "sin"])
+    );
     assert_eq!(report["networks_paged"], 3);
     assert!(report["primary_ip_names"].as_array().is_some_and(|n| {
         n.iter()

@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use hcloud::apis::configuration::Configuration;
 use hcloud::apis::{
-    actions_api, firewalls_api, load_balancers_api, networks_api, pricing_api, primary_ips_api,
-    server_types_api, servers_api, ssh_keys_api,
+    actions_api, datacenters_api, firewalls_api, floating_ips_api, images_api,
+    load_balancer_types_api, load_balancers_api, locations_api, networks_api, pricing_api,
+    primary_ips_api, server_types_api, servers_api, ssh_keys_api, volumes_api,
 };
 use hcloud::models;
 use serde_json::{Value, json};
@@ -569,7 +570,7 @@ async fn deleted_objects_linger_then_vanish() {
 
 #[tokio::test]
 async fn snapshot_and_direct_store_access() {
-    let (sim, _clock, _cfg) = start().await;
+    let (sim, clock, cfg) = start().await;
     let control = sim.control();
     let net = control
         .create(
@@ -622,6 +623,30 @@ async fn snapshot_and_direct_store_access() {
         )
         .expect("accepted; fails asynchronously");
     assert_eq!(failing["status"], "initializing");
+    let id = failing["id"].as_i64().expect("id");
+    let actions = control
+        .request(
+            axum::http::Method::GET,
+            &format!("servers/{id}/actions?sort=id:asc"),
+            Value::Null,
+        )
+        .expect("actions");
+    let create_id = actions["actions"][0]["id"].as_i64().expect("create action");
+    assert_eq!(actions["actions"][0]["command"], "create_server");
+    clock.advance(Duration::from_secs(60));
+    let a = actions_api::get_action(&cfg, actions_api::GetActionParams { id: create_id })
+        .await
+        .expect("get action")
+        .action;
+    assert_eq!(a.status, models::action::Status::Error);
+    assert_eq!(
+        a.error.map(|e| e.code),
+        Some("resource_unavailable".to_string())
+    );
+    assert_eq!(
+        control.get(Kind::Server, id).expect("server")["status"],
+        "initializing"
+    );
 }
 
 #[tokio::test]
@@ -835,4 +860,250 @@ async fn catalogue_with_prices_deserializes() {
             .iter()
             .any(|t| t.name == "cx42")
     );
+}
+
+/// Every list and get the hcloud crate offers for the simulated kinds deserializes: a missing
+/// required field in any rendered object would fail here.
+#[tokio::test]
+async fn every_kind_deserializes_with_the_hcloud_crate() {
+    use sovtui::sim::hetzner::sovereign::{SovereignSpec, create_sovereign};
+    let (sim, _clock, cfg) = start().await;
+    let control = sim.control();
+    let key = ssh_key::PrivateKey::random(&mut rand::rngs::OsRng, ssh_key::Algorithm::Ed25519)
+        .expect("key")
+        .public_key()
+        .to_openssh()
+        .expect("openssh");
+    let res = create_sovereign(&control, &SovereignSpec::new(FQDN, "nbg1", &key)).expect("phase 0");
+    let server = res
+        .created
+        .iter()
+        .find(|c| c.kind == Kind::Server)
+        .expect("server")
+        .id;
+    let fip = control
+        .create(
+            Kind::FloatingIp,
+            json!({"type": "ipv4", "server": server, "labels": {SOVEREIGN: FQDN}}),
+        )
+        .expect("floating ip");
+    let vol = control
+        .create(
+            Kind::Volume,
+            json!({"name": "data", "size": 10, "server": server, "format": "ext4"}),
+        )
+        .expect("volume");
+    control
+        .create(
+            Kind::PrimaryIp,
+            json!({"name": "spare", "type": "ipv6", "location": "nbg1"}),
+        )
+        .expect("primary ip");
+    control
+        .create(Kind::LoadBalancer, json!({"name": "sel", "load_balancer_type": "lb21", "location": "nbg1",
+            "targets": [{"type": "label_selector", "label_selector": {"selector": format!("{SOVEREIGN}={FQDN}")}},
+                        {"type": "ip", "ip": {"ip": "192.0.2.10"}}],
+            "services": [{"protocol": "http", "health_check": {"protocol": "http", "http": {"path": "/healthz"}}}]}))
+        .expect("selector lb");
+
+    let locations = locations_api::list_locations(&cfg, Default::default())
+        .await
+        .expect("locations");
+    assert!(locations.locations.iter().any(|l| l.name == "hel1"));
+    let dcs = datacenters_api::list_data_centers(&cfg, Default::default())
+        .await
+        .expect("datacenters");
+    assert_eq!(dcs.datacenters.len(), locations.locations.len());
+    let images = images_api::list_images(
+        &cfg,
+        images_api::ListImagesParams {
+            name: Some("ubuntu-24.04".into()),
+            architecture: Some("x86".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("images");
+    assert_eq!(images.images.len(), 1);
+    load_balancer_types_api::list_load_balancer_types(&cfg, Default::default())
+        .await
+        .expect("lb types");
+    let fips = floating_ips_api::list_floating_ips(&cfg, Default::default())
+        .await
+        .expect("fips");
+    assert_eq!(fips.floating_ips[0].server, Some(server));
+    let vols = volumes_api::list_volumes(&cfg, Default::default())
+        .await
+        .expect("volumes");
+    assert_eq!(
+        vols.volumes[0].linux_device,
+        format!("/dev/disk/by-id/scsi-0HC_Volume_{}", vol["id"])
+    );
+    let lbs = load_balancers_api::list_load_balancers(&cfg, Default::default())
+        .await
+        .expect("lbs");
+    let sel = lbs
+        .load_balancers
+        .iter()
+        .find(|l| l.name == "sel")
+        .expect("selector lb");
+    assert_eq!(sel.targets[0].targets.as_ref().map(Vec::len), Some(1));
+    ssh_keys_api::list_ssh_keys(&cfg, Default::default())
+        .await
+        .expect("keys");
+    firewalls_api::list_firewalls(&cfg, Default::default())
+        .await
+        .expect("firewalls");
+    primary_ips_api::list_primary_ips(&cfg, Default::default())
+        .await
+        .expect("primary ips");
+    networks_api::list_networks(&cfg, Default::default())
+        .await
+        .expect("networks");
+    let servers = servers_api::list_servers(&cfg, Default::default())
+        .await
+        .expect("servers");
+    let s = &servers.servers[0];
+    assert_eq!(
+        s.public_net.floating_ips,
+        vec![fip["id"].as_i64().expect("fip id")]
+    );
+    assert_eq!(
+        s.volumes.clone().unwrap_or_default(),
+        vec![vol["id"].as_i64().expect("vol id")]
+    );
+    let ids: Vec<i64> = servers_api::list_actions_for_server(
+        &cfg,
+        servers_api::ListActionsForServerParams {
+            id: s.id,
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("server actions")
+    .actions
+    .iter()
+    .map(|a| a.id)
+    .collect();
+    let multi = actions_api::get_multiple_actions(
+        &cfg,
+        actions_api::GetMultipleActionsParams { id: ids.clone() },
+    )
+    .await
+    .expect("multiple actions");
+    assert_eq!(multi.actions.len(), ids.len());
+    servers_api::list_server_actions(&cfg, Default::default())
+        .await
+        .expect("all server actions");
+    firewalls_api::list_firewall_actions(&cfg, Default::default())
+        .await
+        .expect("firewall actions");
+    volumes_api::list_volume_actions(&cfg, Default::default())
+        .await
+        .expect("volume actions");
+}
+
+/// Runbook §7.1 rows as scenario data: orphans (C3), read-only token (M1), project limits (M2).
+#[tokio::test]
+async fn faults_as_data() {
+    use sovtui::sim::hetzner::faults::HetznerFaults;
+    let (sim, clock, cfg) = start().await;
+    let faults: HetznerFaults = toml::from_str(
+        r#"
+        limits = { servers = 1 }
+        read_only_tokens = ["expired-scope-token"]
+        revoked_tokens = ["simrotokensimrotokensimrotokensimrotokensimrotokensimrotoken0001"]
+        [[objects]]
+        kind = "networks"
+        body = { name = "catalyst-omantel-omani-works-net", ip_range = "10.0.0.0/16", labels = { "catalyst.openova.io/sovereign" = "omantel.omani.works" } }
+        "#,
+    )
+    .expect("scenario data");
+    sim.control().apply_faults(&faults).expect("applied");
+
+    // C3: the orphan of an earlier partial apply makes the re-run fail.
+    let e = networks_api::create_network(
+        &cfg,
+        networks_api::CreateNetworkParams {
+            create_network_request: models::CreateNetworkRequest::new(
+                "10.0.0.0/16".into(),
+                "catalyst-omantel-omani-works-net".into(),
+            ),
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(error_of(e), (409, "uniqueness_error".into()));
+
+    // M2: the project limit.
+    create_server(&cfg, "first", "worker", None).await;
+    let mut req =
+        models::CreateServerRequest::new("ubuntu-24.04".into(), "second".into(), "cx22".into());
+    req.location = Some("fsn1".into());
+    let e = servers_api::create_server(
+        &cfg,
+        servers_api::CreateServerParams {
+            create_server_request: req,
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(error_of(e), (403, "resource_limit_exceeded".into()));
+
+    // M1: a read-only token reads but cannot write; a revoked one cannot even read.
+    let ro = sim.hcloud_configuration("expired-scope-token");
+    servers_api::list_servers(&ro, Default::default())
+        .await
+        .expect("reads");
+    let e = servers_api::delete_server(&ro, servers_api::DeleteServerParams { id: 1 })
+        .await
+        .unwrap_err();
+    assert_eq!(error_of(e), (403, "forbidden".into()));
+    let revoked = sim.hcloud_configuration(DEFAULT_READONLY_TOKEN);
+    let e = servers_api::list_servers(&revoked, Default::default())
+        .await
+        .unwrap_err();
+    assert_eq!(error_of(e), (401, "unauthorized".into()));
+
+    // A slow API: the answer waits for simulated time, which the test advances.
+    sim.control().set_latency(Duration::from_secs(3600));
+    let slow = {
+        let cfg = cfg.clone();
+        tokio::spawn(async move { servers_api::list_servers(&cfg, Default::default()).await })
+    };
+    let log_len = sim.control().request_log().len();
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while sim.control().delayed_requests() == 0 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("request arrived and is held back");
+    assert!(!slow.is_finished());
+    assert_eq!(
+        sim.control().request_log().len(),
+        log_len,
+        "not answered yet"
+    );
+    sim.control().set_latency(Duration::ZERO);
+    clock.advance(Duration::from_secs(3601));
+    tokio::time::timeout(Duration::from_secs(30), slow)
+        .await
+        .expect("answered after the advance")
+        .expect("task")
+        .expect("list");
+
+    sim.control().set_outage(true);
+    let e = servers_api::list_servers(&cfg, Default::default())
+        .await
+        .unwrap_err();
+    assert_eq!(error_of(e), (503, "unavailable".into()));
+    sim.control().set_outage(false);
+    servers_api::list_servers(&cfg, Default::default())
+        .await
+        .expect("back");
+
+    let bad: HetznerFaults = toml::from_str("limits = { gadgets = 1 }").expect("syntax ok");
+    let e = sim.control().apply_faults(&bad).unwrap_err();
+    assert!(e.message.contains("limits"), "{e}");
 }

@@ -6,8 +6,13 @@ import json
 import sys
 
 from hcloud import Client
-from hcloud.firewalls.domain import FirewallRule
+from hcloud.firewalls.domain import FirewallResource, FirewallResourceLabelSelector, FirewallRule
 from hcloud.images.domain import Image
+from hcloud.load_balancers.domain import (
+    LoadBalancerHealthCheck,
+    LoadBalancerService,
+    LoadBalancerTarget,
+)
 from hcloud.locations.domain import Location
 from hcloud.networks.domain import NetworkSubnet
 from hcloud.server_types.domain import ServerType
@@ -69,6 +74,39 @@ lb = client.load_balancers.create(
     labels=label,
 )
 report["load_balancers"] = [b.name for b in client.load_balancers.get_all(label_selector=selector)]
+bound_lb = client.load_balancers.get_by_id(lb.load_balancer.id)
+bound_lb.attach_to_network(network).wait_until_finished(max_retries=500)
+bound_lb.add_target(
+    LoadBalancerTarget(type="server", server=server, use_private_ip=True)
+).wait_until_finished(max_retries=500)
+bound_lb.add_service(
+    LoadBalancerService(
+        protocol="tcp",
+        listen_port=443,
+        destination_port=31443,
+        proxyprotocol=False,
+        health_check=LoadBalancerHealthCheck(
+            protocol="tcp", port=31443, interval=15, timeout=10, retries=3
+        ),
+    )
+).wait_until_finished(max_retries=500)
+bound_lb = client.load_balancers.get_by_id(bound_lb.id)
+report["lb_target_server"] = bound_lb.targets[0].server.id == server.id
+report["lb_services"] = [s.destination_port for s in bound_lb.services]
+
+for action in firewall.apply_to_resources(
+    [FirewallResource(type="label_selector", label_selector=FirewallResourceLabelSelector(selector=selector))]
+):
+    action.wait_until_finished(max_retries=500)
+applied = client.firewalls.get_by_id(firewall.id).applied_to
+report["firewall_applied_types"] = sorted(r.type for r in applied)
+
+volume = client.volumes.create(size=10, name=f"catalyst-{slug}-data", location=Location(name="fsn1"), labels=label)
+volume.action.wait_until_finished(max_retries=500)
+report["volume_status"] = client.volumes.get_by_id(volume.volume.id).status
+floating = client.floating_ips.create(type="ipv4", home_location=Location(name="fsn1"), name=f"catalyst-{slug}-fip")
+floating.floating_ip.assign(server).wait_until_finished(max_retries=500)
+report["floating_ip_server"] = client.floating_ips.get_by_id(floating.floating_ip.id).server.id == server.id
 
 client.servers.delete(server)
 report["after_delete_listed"] = any(s.id == server.id for s in client.servers.get_all())

@@ -27,7 +27,8 @@ pub enum TokenAccess {
 
 /// The request budget: `limit` requests, refilled at `refill_per_second` per simulated second
 /// (Hetzner: 3600 per hour, one per second).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RateBudget {
     pub limit: u64,
     pub refill_per_second: f64,
@@ -61,6 +62,12 @@ pub(crate) struct World {
     bucket: f64,
     bucket_at: Duration,
     pub log: VecDeque<RequestRecord>,
+    /// While set, every request answers 503 `unavailable` (an API outage).
+    pub outage: bool,
+    /// Simulated time every request takes before it is handled (a slow API).
+    pub latency: Duration,
+    /// Requests currently held back by `latency`.
+    pub delayed: usize,
 }
 
 const LOG_CAPACITY: usize = 10_000;
@@ -75,6 +82,9 @@ impl World {
             bucket: rate.limit as f64,
             bucket_at: now,
             log: VecDeque::new(),
+            outage: false,
+            latency: Duration::ZERO,
+            delayed: 0,
         }
     }
 
@@ -154,6 +164,15 @@ fn respond(status: StatusCode, body: &Value, headers: &[(&'static str, String)])
         .unwrap_or_else(|_| Response::new(Body::empty()))
 }
 
+struct DelayedGuard<'a>(&'a Shared);
+
+impl Drop for DelayedGuard<'_> {
+    fn drop(&mut self) {
+        let mut world = lock(self.0);
+        world.delayed = world.delayed.saturating_sub(1);
+    }
+}
+
 pub(crate) async fn handle(
     State(shared): State<Shared>,
     method: Method,
@@ -166,6 +185,18 @@ pub(crate) async fn handle(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
+    let (latency, clock) = {
+        let mut world = lock(&shared);
+        if !world.latency.is_zero() {
+            world.delayed += 1;
+        }
+        (world.latency, world.store.clock().clone())
+    };
+    if !latency.is_zero() {
+        // The guard also counts down when the client gives up and this future is dropped.
+        let _delayed = DelayedGuard(&shared);
+        clock.sleep(latency).await;
+    }
     let mut world = lock(&shared);
     let access = token.and_then(|t| world.tokens.get(t).copied());
     let token_kind = match (token, access) {
@@ -208,6 +239,13 @@ fn serve(
         .path()
         .strip_prefix("/v1")
         .ok_or_else(ApiError::route_not_found)?;
+    if world.outage {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "service temporarily unavailable",
+        ));
+    }
     let access = access.ok_or_else(ApiError::unauthorized)?;
     if !world.take() {
         return Err(ApiError::rate_limited(world.rate.limit));

@@ -2,12 +2,34 @@
 //!
 //! `HetznerSim::start` binds 127.0.0.1:0 and serves the API that the `hcloud` crate, the `hcloud`
 //! CLI and python-hcloud talk to. `HetznerControl` is the Rust side for tests and the simulated
-//! world: tokens, rate budget, linger, action duration, the request log, direct object access and
-//! a snapshot of the whole project.
+//! world: tokens, rate budget, linger, action duration, project limits, failing actions, the
+//! request log, direct object access and a snapshot of the whole project. `sovereign` creates
+//! what a Phase-0 apply leaves behind (contract §5.3); `faults` turns scenario data into knobs.
+//!
+//! Behaviour worth knowing (all on `SimClock`, so tests advance time instead of sleeping):
+//! * Actions start `running` and turn `success` (or `error`, see `fail_actions`) after their
+//!   simulated duration; server creation takes four action durations, then the server is
+//!   `running` (or `off` with `start_after_create: false`).
+//! * DELETE answers success at once, but the object stays listed, gettable and keeps its name
+//!   (so re-creating it is a `uniqueness_error`) for the linger time; then it and every
+//!   reference to it vanish. A second DELETE during the window succeeds again.
+//! * A server's auto-created primary IPs are named `primary_ip-<id>`, carry no labels and are
+//!   deleted with the server (`auto_delete`), so a label-selector purge never sees them.
+//! * Firewalls still applied to a live server refuse deletion (`resource_in_use`); servers that
+//!   are being deleted do not count, so the recovery order servers → … → firewalls works.
+//! * Errors use the real dialect `{"error":{"code","message","details"}}`: 401 `unauthorized`,
+//!   403 `forbidden` (read-only token writing), 403 `resource_limit_exceeded`, 404 `not_found`,
+//!   409 `uniqueness_error`, 400 `invalid_input`/`json_error`, 429 `rate_limit_exceeded`.
+//!   Every response carries `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset`.
+//! * Knobs for scenarios: `set_outage` (503 `unavailable`), `set_latency` (simulated time per
+//!   request), `set_limit` (project limits), `fail_actions`, tokens, rate budget, linger.
+//! * Time-driven changes are applied lazily on the next request, so an idle simulator uses no
+//!   CPU. Not simulated: certificates, ISOs, placement groups, metrics, storage boxes, DNS zones.
 
 mod body;
 pub mod catalog;
 mod error;
+pub mod faults;
 mod firewalls;
 mod http;
 mod ips;
@@ -27,10 +49,10 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::http::Method;
 use serde_json::{Map, Value};
 use tokio::task::JoinHandle;
 
+pub use axum::http::Method;
 pub use error::ApiError;
 pub use http::{RateBudget, RequestRecord, TokenAccess};
 pub use ssh_keys::fingerprint as ssh_key_fingerprint;
@@ -96,6 +118,7 @@ impl HetznerSim {
             store::StoreSettings {
                 linger: config.linger,
                 action_duration: config.action_duration,
+                limits: Default::default(),
             },
         );
         let tokens: HashMap<String, TokenAccess> = config.tokens.into_iter().collect();
@@ -189,8 +212,33 @@ impl HetznerControl {
         self.world().set_rate(budget);
     }
 
+    /// Simulate an API outage: every request answers 503 `unavailable` until lifted.
+    pub fn set_outage(&self, down: bool) {
+        self.world().outage = down;
+    }
+
+    /// Make every request take this much simulated time before it is answered.
+    pub fn set_latency(&self, latency: Duration) {
+        self.world().latency = latency;
+    }
+
+    /// How many requests are being held back by the latency knob right now.
+    pub fn delayed_requests(&self) -> usize {
+        self.world().delayed
+    }
+
     pub fn set_linger(&self, linger: Duration) {
         self.world().store.settings.linger = linger;
+    }
+
+    /// Project limit for a kind (Hetzner: typically 10 servers, 1 load balancer); creating one
+    /// more answers 403 `resource_limit_exceeded`. `None` lifts the limit.
+    pub fn set_limit(&self, kind: Kind, limit: Option<usize>) {
+        let mut world = self.world();
+        match limit {
+            Some(n) => world.store.settings.limits.insert(kind, n),
+            None => world.store.settings.limits.remove(&kind),
+        };
     }
 
     pub fn set_action_duration(&self, d: Duration) {

@@ -255,6 +255,15 @@ fn create(store: &mut Store, kind: Kind, body: &Value) -> ApiResult<Reply> {
     if !body.is_object() {
         return Err(ApiError::json_error("request body must be a JSON object"));
     }
+    if let Some(limit) = store.settings.limits.get(&kind)
+        && store.count(kind) >= *limit
+    {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "resource_limit_exceeded",
+            format!("{} limit exceeded", kind.human()),
+        ));
+    }
     match kind {
         Kind::Server => servers::create(store, body),
         Kind::Network => networks::create(store, body),

@@ -125,6 +125,8 @@ pub struct StoreSettings {
     pub linger: Duration,
     /// Simulated duration of an ordinary action; server creation takes four times as long.
     pub action_duration: Duration,
+    /// Project limits: how many objects of a kind may exist at once.
+    pub limits: BTreeMap<Kind, usize>,
 }
 
 impl Default for StoreSettings {
@@ -132,6 +134,7 @@ impl Default for StoreSettings {
         StoreSettings {
             linger: Duration::from_secs(5),
             action_duration: Duration::from_secs(2),
+            limits: BTreeMap::new(),
         }
     }
 }
@@ -353,6 +356,10 @@ impl Store {
         found.ok_or_else(|| {
             ApiError::invalid_input(field, format!("{} '{}' not found", kind.human(), reference))
         })
+    }
+
+    pub fn count(&self, kind: Kind) -> usize {
+        self.objects.get(&kind).map_or(0, BTreeMap::len)
     }
 
     pub fn name_taken(&self, kind: Kind, name: &str, except: Option<i64>) -> bool {
@@ -608,5 +615,68 @@ impl Store {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn actions_progress_and_apply_their_effects_on_simulated_time() {
+        let clock = SimClock::new(1.0);
+        let mut store = Store::new(clock.clone(), StoreSettings::default());
+        store.insert(
+            Kind::Server,
+            7,
+            json!({"id": 7, "name": "s", "status": "off"}),
+        );
+        let a = store.start_action(
+            "start_server",
+            &[(7, Kind::Server)],
+            Duration::from_secs(100),
+            vec![(Kind::Server, 7, "/status", json!("running"))],
+        );
+        let id = a["id"].as_i64().expect("id");
+        assert_eq!(a["status"], "running");
+        clock.advance(Duration::from_secs(50));
+        store.settle();
+        let mid = store.action(id).expect("action");
+        assert_eq!(mid["status"], "running");
+        let p = mid["progress"].as_i64().expect("progress");
+        assert!((50..100).contains(&p), "{p}");
+        assert_eq!(store.raw(Kind::Server, 7).expect("server")["status"], "off");
+        clock.advance(Duration::from_secs(51));
+        store.settle();
+        let done = store.action(id).expect("action");
+        assert_eq!(
+            (done["status"].as_str(), done["progress"].as_i64()),
+            (Some("success"), Some(100))
+        );
+        assert!(done["finished"].is_string());
+        assert_eq!(
+            store.raw(Kind::Server, 7).expect("server")["status"],
+            "running"
+        );
+    }
+
+    #[test]
+    fn zero_linger_removes_at_once() {
+        let clock = SimClock::new(1.0);
+        let mut store = Store::new(
+            clock,
+            StoreSettings {
+                linger: Duration::ZERO,
+                action_duration: Duration::from_secs(1),
+                limits: BTreeMap::new(),
+            },
+        );
+        store.insert(Kind::Network, 1, json!({"id": 1, "name": "n"}));
+        store.mark_deleted(Kind::Network, 1).expect("delete");
+        assert!(store.raw(Kind::Network, 1).is_err());
+        assert_eq!(
+            store.mark_deleted(Kind::Network, 1).map_err(|e| e.code),
+            Err("not_found")
+        );
     }
 }
