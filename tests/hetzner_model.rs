@@ -630,3 +630,29 @@ async fn the_cli_plans_applies_and_recovers() {
     let (code, _, err) = sovtui(&sim, dir.path(), &["recover", "Not A Fqdn"]).await;
     assert_eq!(code, 2, "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_api_outage_is_retried_until_it_lifts() {
+    let sim = sim(Duration::from_secs(1), big_budget()).await;
+    let c = client(&sim, DEFAULT_TOKEN);
+    sim.control().set_outage(true);
+    // Lift the outage once the client has demonstrably been refused with a 503.
+    let ctl = sim.control();
+    let lifter = tokio::spawn(async move {
+        while !ctl.request_log().iter().any(|r| r.status == 503) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        ctl.set_outage(false);
+    });
+    let m = model(FQDN, false, 0);
+    let r = tokio::time::timeout(
+        Duration::from_secs(60),
+        apply::apply(&c, &m, None, &quiet()),
+    )
+    .await
+    .expect("apply finishes")
+    .expect("apply rides out the outage");
+    lifter.await.expect("lifter");
+    assert_eq!(r.created.len(), m.object_count());
+    assert!(r.stats.server_errors > 0, "{:?}", r.stats);
+}
