@@ -256,6 +256,8 @@ pub enum Phase0Command {
         from: PathBuf,
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        model: phase0::ModelArgs,
     },
     /// Create what is missing, in dependency order (armed)
     Apply {
@@ -265,6 +267,8 @@ pub enum Phase0Command {
         confirm: String,
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        model: phase0::ModelArgs,
     },
 }
 
@@ -278,6 +282,8 @@ pub struct RecoverArgs {
     pub confirm: Option<String>,
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub recover: recover::RecoverFlags,
 }
 
 /// Entry point of the binary: parse, dispatch, map errors onto exit statuses.

@@ -1,7 +1,171 @@
+//! `sovtui recover FQDN`: runbook §2.2/§2.3. Dry run lists the exact objects; `--apply --confirm
+//! FQDN` purges them, sweeps until nothing lingers, then releases PDM and cancels the record.
+
 use std::path::PathBuf;
+use std::time::Duration;
 
+use anyhow::anyhow;
+use clap::Args;
+
+use super::phase0::{client_for, runtime};
 use super::{CliError, CliResult, RecoverArgs};
+use crate::provision::hetzner::external::{StepOutcome, StepStatus};
+use crate::provision::hetzner::journal;
+use crate::provision::hetzner::recover::{self, RecoverEvent, RecoverOptions, Target};
+use crate::provision::hetzner::request::valid_fqdn;
 
-pub fn run(_config: Option<PathBuf>, _args: RecoverArgs) -> CliResult {
-    Err(CliError::not_available("recover"))
+#[derive(Debug, Args, Clone)]
+pub struct RecoverFlags {
+    /// pool-domain-manager base URL; without it the PDM release is skipped
+    #[arg(long, value_name = "URL")]
+    pub pdm: Option<String>,
+    /// catalyst-api base URL; without it the record cancel is skipped
+    #[arg(long, value_name = "URL")]
+    pub api: Option<String>,
+    /// Pool zone for PDM (default: the FQDN minus its first label)
+    #[arg(long, value_name = "ZONE")]
+    pub pool_domain: Option<String>,
+    /// Give up the verification sweep after this many seconds
+    #[arg(long, value_name = "SECS", default_value_t = 600)]
+    pub deadline: u64,
+}
+
+fn show_targets(targets: &[Target]) {
+    for t in targets {
+        let why: Vec<String> = t
+            .reasons
+            .iter()
+            .map(|r| {
+                serde_json::to_value(r)
+                    .ok()
+                    .and_then(|v| v.get("by").and_then(|b| b.as_str()).map(str::to_string))
+                    .unwrap_or_default()
+            })
+            .collect();
+        eprintln!(
+            "  {:<15} {:<45} #{:<10} by {}",
+            t.object.kind.api_path(),
+            t.object.name,
+            t.object.id,
+            why.join("+")
+        );
+    }
+}
+
+fn show_step(name: &str, o: &StepOutcome) {
+    eprintln!("  {name}: {:?} — {}", o.status, o.detail);
+}
+
+fn print_json(v: &impl serde::Serialize) -> CliResult {
+    let text = serde_json::to_string_pretty(v).map_err(|e| CliError::Failed(e.into()))?;
+    println!("{text}");
+    Ok(())
+}
+
+pub fn run(_config: Option<PathBuf>, args: RecoverArgs) -> CliResult {
+    if !valid_fqdn(&args.fqdn) {
+        return Err(CliError::usage(format!(
+            "FQDN: {:?} is not a Sovereign FQDN (lowercase labels, at least two)",
+            args.fqdn
+        )));
+    }
+    if args.apply && args.confirm.as_deref() != Some(args.fqdn.as_str()) {
+        return Err(CliError::usage(format!(
+            "--confirm: type the Sovereign's FQDN ({}) to arm the purge",
+            args.fqdn
+        )));
+    }
+    let mut opts = RecoverOptions::new(&args.fqdn);
+    opts.pdm_url = args.recover.pdm.clone();
+    opts.api_url = args.recover.api.clone();
+    opts.pool_domain = args.recover.pool_domain.clone();
+    opts.deadline = Duration::from_secs(args.recover.deadline);
+    opts.journal_dir = Some(journal::default_dir());
+    let client = client_for(None)?;
+    let rt = runtime()?;
+
+    if !args.apply {
+        let plan = rt
+            .block_on(recover::plan(&client, &opts))
+            .map_err(|e| CliError::Failed(anyhow!("{e}")))?;
+        if plan.targets.is_empty() {
+            eprintln!("recover {} (dry run): Hetzner already clean", plan.fqdn);
+        } else {
+            eprintln!(
+                "recover {} (dry run): {} objects would be deleted:",
+                plan.fqdn,
+                plan.targets.len()
+            );
+            show_targets(&plan.targets);
+        }
+        show_step("PDM", &plan.pdm);
+        show_step("catalyst-api", &plan.api);
+        eprintln!("  re-run with --apply --confirm {} to purge", plan.fqdn);
+        if args.json {
+            print_json(&plan)?;
+        }
+        return Ok(());
+    }
+
+    let emit = |e: RecoverEvent| match e {
+        RecoverEvent::Planned { targets } => eprintln!("purging {targets} objects"),
+        RecoverEvent::Deleted { object } => {
+            eprintln!(
+                "  deleted   {:<15} {} #{}",
+                object.kind.api_path(),
+                object.name,
+                object.id
+            )
+        }
+        RecoverEvent::DeleteFailed { object, error } => eprintln!(
+            "  refused   {:<15} {} #{}: {error}",
+            object.kind.api_path(),
+            object.name,
+            object.id
+        ),
+        RecoverEvent::SweepRound { round, remaining } => {
+            eprintln!("  sweep round {round}: {remaining} still listed")
+        }
+        _ => {}
+    };
+    let report = rt
+        .block_on(recover::apply(&client, &opts, &emit))
+        .map_err(|e| CliError::Failed(anyhow!("{e}")))?;
+    eprintln!(
+        "deleted {} objects in {} sweep rounds ({} ms)",
+        report.deleted.len(),
+        report.sweep_rounds,
+        report.elapsed_ms
+    );
+    if !report.remaining.is_empty() {
+        eprintln!("STILL PRESENT after the deadline:");
+        show_targets(&report.remaining);
+    }
+    for e in &report.errors {
+        eprintln!("  error: {e}");
+    }
+    show_step("PDM release", &report.pdm);
+    show_step("catalyst-api record", &report.api);
+    if let Some(j) = &report.journal {
+        eprintln!("  journal: {j}");
+    }
+    if args.json {
+        print_json(&report)?;
+    }
+    let external_failed =
+        report.pdm.status == StepStatus::Failed || report.api.status == StepStatus::Failed;
+    if !report.verified_zero_orphans || !report.errors.is_empty() || external_failed {
+        return Err(CliError::Failed(anyhow!(
+            "recovery of {} incomplete: {} objects remain, {} errors{}",
+            report.fqdn,
+            report.remaining.len(),
+            report.errors.len(),
+            if external_failed {
+                ", a PDM/catalyst-api step failed"
+            } else {
+                ""
+            }
+        )));
+    }
+    Ok(())
 }
