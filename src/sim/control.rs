@@ -76,12 +76,15 @@ impl ControlServer {
 
 type Params = Query<HashMap<String, String>>;
 
-fn bad_request(msg: String) -> Response {
-    (StatusCode::BAD_REQUEST, Json(json!({"error": msg}))).into_response()
+/// A refused control request: small enough to travel in a `Result`.
+type Rejection = (StatusCode, Json<serde_json::Value>);
+
+fn bad_request(msg: String) -> Rejection {
+    (StatusCode::BAD_REQUEST, Json(json!({"error": msg})))
 }
 
 /// Booleans the way Kubernetes parses them (Go's ParseBool), so `?on=True` works from Python.
-fn parse_bool(params: &HashMap<String, String>, key: &str) -> Result<Option<bool>, Response> {
+fn parse_bool(params: &HashMap<String, String>, key: &str) -> Result<Option<bool>, Rejection> {
     match params.get(key).map(String::as_str) {
         None => Ok(None),
         Some("1" | "t" | "T" | "true" | "TRUE" | "True") => Ok(Some(true)),
@@ -90,7 +93,7 @@ fn parse_bool(params: &HashMap<String, String>, key: &str) -> Result<Option<bool
     }
 }
 
-fn parse_f64(params: &HashMap<String, String>, key: &str) -> Result<f64, Response> {
+fn parse_f64(params: &HashMap<String, String>, key: &str) -> Result<f64, Rejection> {
     let raw = params
         .get(key)
         .ok_or_else(|| bad_request(format!("missing ?{key}=")))?;
@@ -121,17 +124,16 @@ async fn advance(State(t): State<Targets>, Query(q): Params) -> Response {
             t.clock.advance(Duration::from_secs_f64(secs));
             Json(json!({"elapsed_seconds": t.clock.elapsed().as_secs_f64()})).into_response()
         }
-        Err(r) => r,
+        Err(r) => r.into_response(),
     }
 }
 
-fn cluster(t: &Targets, name: &str) -> Result<SimCluster, Response> {
+fn cluster(t: &Targets, name: &str) -> Result<SimCluster, Rejection> {
     t.kube.cluster(name).ok_or_else(|| {
         (
             StatusCode::NOT_FOUND,
             Json(json!({"error": format!("no cluster named {name}")})),
         )
-            .into_response()
     })
 }
 
@@ -142,9 +144,9 @@ async fn cluster_action(
 ) -> Response {
     let c = match cluster(&t, &name) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
-    let outcome: Result<(), Response> = async {
+    let outcome: Result<(), Rejection> = async {
         match action.as_str() {
             "down" => c.down(),
             "up" => c.up().await.map_err(|e| bad_request(e.to_string()))?,
@@ -164,14 +166,14 @@ async fn cluster_action(
     .await;
     match outcome {
         Ok(()) => Json(json!({"cluster": name, "action": action, "up": c.is_up()})).into_response(),
-        Err(r) => r,
+        Err(r) => r.into_response(),
     }
 }
 
 async fn cluster_requests(State(t): State<Targets>, Path(name): Path<String>) -> Response {
     match cluster(&t, &name) {
         Ok(c) => Json(json!(c.request_log())).into_response(),
-        Err(r) => r,
+        Err(r) => r.into_response(),
     }
 }
 
