@@ -28,6 +28,7 @@ pub mod source;
 pub mod theme;
 pub mod ui;
 pub mod watch;
+pub mod wizard;
 
 pub use app::{App, FleetMsg, Msg, Notice, Settings};
 pub use runtime::{ExitReason, run};
