@@ -832,7 +832,6 @@ fn is_shell_key(action: Option<Action>) -> bool {
                 | Action::FocusPrev
                 | Action::Quit
                 | Action::ForceQuit
-                | Action::Filter
         )
     )
 }

@@ -148,7 +148,7 @@ fn draw_form(frame: &mut Frame, area: Rect, s: &WizardScreen, theme: &Theme) {
     } else if let Some(p) = w.pending_cascade() {
         notice_line(
             &Notice::warn(format!(
-                "cascade: +[{}] −[{}] — y apply · n cancel",
+                "cascade — y apply · n cancel: +[{}] −[{}]",
                 p.add.join(" "),
                 p.remove.join(" ")
             )),
@@ -432,7 +432,7 @@ fn draw_progress(frame: &mut Frame, area: Rect, p: &ProgressScreen, theme: &Them
     let [head, banner_area, timeline, grid, log, msg, hints] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(if banner { 1 } else { 0 }),
-        Constraint::Length(PHASE0_MARKERS.len() as u16 + 2),
+        Constraint::Length(PHASE0_MARKERS.len() as u16 + 3),
         Constraint::Length(grid_h.min(inner.height / 3)),
         Constraint::Min(3),
         Constraint::Length(1),

@@ -245,7 +245,7 @@ impl WizardScreen {
             Row::Text { field, secret, .. } if enter || code == KeyCode::Char(' ') => {
                 let initial = if secret {
                     String::new()
-                } else if field == "privateKeyPath" {
+                } else if field == "sshPrivateKeyPath" {
                     self.private_key_path.clone()
                 } else {
                     self.wizard.text(&field).unwrap_or_default()
@@ -362,7 +362,7 @@ impl WizardScreen {
             }
         }
         let value = ta.lines().join("");
-        if field == "privateKeyPath" {
+        if field == "sshPrivateKeyPath" {
             self.private_key_path = value;
         } else if let Err(e) = self.wizard.set_text(&field, &value) {
             self.message = Some(Notice::error(e.to_string()));

@@ -267,7 +267,7 @@ pub fn rows(w: &Wizard, private_key_path: &str) -> Vec<Row> {
                         disabled: w.ssh_key_generating().then(|| "in flight".into()),
                     });
                     v.push(text(
-                        "privateKeyPath",
+                        "sshPrivateKeyPath",
                         "Private key file",
                         private_key_path.to_string(),
                         false,
