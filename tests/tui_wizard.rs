@@ -184,6 +184,7 @@ fn every_step_renders() {
         let screen = app.wizard.as_mut().expect("wizard");
         screen.wizard = w;
         screen.cursor = 0;
+        screen.message = None;
         insta::assert_snapshot!(name, render(&mut app, 120, 34));
     }
 }

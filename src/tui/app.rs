@@ -111,7 +111,7 @@ impl ViewKind {
 
     pub fn not_built_notice(self) -> Notice {
         Notice::warn(format!(
-            "{}: not built yet — this build has the fleet overview and Sovereign detail only",
+            "{}: not built yet — this build has the fleet overview, Sovereign detail and the wizard",
             self.label()
         ))
     }

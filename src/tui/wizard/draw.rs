@@ -39,7 +39,17 @@ pub fn draw(frame: &mut Frame, area: Rect, s: &WizardScreen, theme: &Theme) {
     }
 }
 
-fn step_indicator<'a>(s: &WizardScreen, theme: &Theme) -> Line<'a> {
+fn step_indicator<'a>(s: &WizardScreen, theme: &Theme, width: u16) -> Line<'a> {
+    let full = indicator(s, theme, false);
+    if full.width() <= width as usize {
+        full
+    } else {
+        indicator(s, theme, true)
+    }
+}
+
+/// The step indicator; `compact` names only the current step.
+fn indicator<'a>(s: &WizardScreen, theme: &Theme, compact: bool) -> Line<'a> {
     let w = &s.wizard;
     let mut spans = Vec::new();
     for (i, step) in Step::ALL.iter().enumerate() {
@@ -60,10 +70,12 @@ fn step_indicator<'a>(s: &WizardScreen, theme: &Theme) -> Line<'a> {
         } else {
             Slot::Muted
         };
-        spans.push(Span::styled(
-            format!("{mark}{} {}", step.number(), step.title()),
-            theme.style(slot),
-        ));
+        let text = if compact && *step != w.step() {
+            format!("{mark}{}", step.number())
+        } else {
+            format!("{mark}{} {}", step.number(), step.title())
+        };
+        spans.push(Span::styled(text, theme.style(slot)));
     }
     Line::from(spans)
 }
@@ -85,7 +97,10 @@ fn draw_form(frame: &mut Frame, area: Rect, s: &WizardScreen, theme: &Theme) {
         Constraint::Length(1),
     ])
     .areas(inner);
-    frame.render_widget(Paragraph::new(step_indicator(s, theme)), indicator);
+    frame.render_widget(
+        Paragraph::new(step_indicator(s, theme, indicator.width)),
+        indicator,
+    );
 
     let errors = w.field_errors(w.step());
     let all = rows(w, &s.private_key_path);
