@@ -561,3 +561,42 @@ async fn a_409_lands_on_the_domain_step_and_keeps_what_was_typed() {
     );
     drop(rx.try_recv());
 }
+
+#[test]
+fn a_saved_draft_is_offered_and_restored_without_secrets() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("state").join("wizard-draft.json");
+    let mut first = app();
+    first.wizard_draft_path = Some(path.clone());
+    open(&mut first);
+    type_into(&mut first, "orgName", "Drafted Org");
+    key(&mut first, KeyCode::Char(']'));
+    key(&mut first, KeyCode::Char(']'));
+    key(&mut first, KeyCode::Char(']'));
+    assert_eq!(step(&first), Step::Credentials);
+    type_into(&mut first, "hetznerToken", &"s".repeat(64));
+    type_into(&mut first, "hetznerProjectID", "proj_draft");
+    let saved = std::fs::read_to_string(&path).expect("draft written");
+    assert!(!saved.contains(&"s".repeat(64)), "no token in the draft");
+    drop(first); // the SSH connection drops
+
+    let mut second = app();
+    second.wizard_draft_path = Some(path.clone());
+    open(&mut second);
+    let screen = render(&mut second, 120, 34);
+    assert!(screen.contains("r restore"), "{screen}");
+    key(&mut second, KeyCode::Char('r'));
+    let w = second.wizard.as_ref().expect("wizard");
+    assert_eq!(w.wizard.org().name, "Drafted Org");
+    assert_eq!(w.wizard.hetzner_project_id(), "proj_draft");
+    assert_eq!(
+        w.wizard.step(),
+        Step::Credentials,
+        "the token must be re-entered"
+    );
+    assert_eq!(
+        w.wizard.token_status(Provider::Hetzner),
+        TokenStatus::Empty,
+        "secrets are not restored"
+    );
+}
