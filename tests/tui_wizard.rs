@@ -480,6 +480,16 @@ async fn walks_all_seven_steps_against_the_world_and_follows_to_ready() {
         })
     })
     .await;
+    // Phase 1 seen from the new apiserver too, agreeing with the stream at the end.
+    pump_until(&mut app, &mut rx, &world, "apiserver view agrees", |a| {
+        a.wizard.as_ref().is_some_and(|w| match &w.mode {
+            Mode::Progress(p) => p.cluster.as_ref().is_some_and(|c| {
+                !c.states.is_empty() && c.disagreements(&p.fold.components).is_empty()
+            }),
+            Mode::Form => false,
+        })
+    })
+    .await;
     let w = app.wizard.as_ref().expect("wizard");
     let Mode::Progress(p) = &w.mode else {
         unreachable!()
@@ -507,6 +517,7 @@ async fn walks_all_seven_steps_against_the_world_and_follows_to_ready() {
     );
     let screen = render(&mut app, 160, 60);
     assert!(screen.contains("status ready"), "{screen}");
+    assert!(screen.contains("agrees with the stream"), "{screen}");
     // catalyst-api knows the new Sovereign.
     let list = catalyst::CatalystClient::new(&endpoints.catalyst_api)
         .expect("client")

@@ -435,6 +435,53 @@ pub fn timeline_lines<'a>(p: &ProgressScreen, theme: &Theme) -> Vec<Line<'a>> {
     out
 }
 
+/// How the new Sovereign's apiserver compares with the stream.
+fn cluster_line<'a>(p: &ProgressScreen, theme: &Theme) -> Line<'a> {
+    let (sym, slot, text) = match (&p.cluster, &p.cluster_error) {
+        (_, Some(e)) => ("✖", Slot::NoticeError, format!("apiserver: {e}")),
+        (None, None) if p.fold.markers.iter().any(|(m, _)| m == "flux-bootstrap") => (
+            "◌",
+            Slot::Muted,
+            "apiserver: waiting for the kubeconfig".to_string(),
+        ),
+        (None, None) => (
+            "○",
+            Slot::Muted,
+            "apiserver: watched once Phase 0 has bootstrapped Flux".to_string(),
+        ),
+        (Some(view), None) => {
+            let diff = view.disagreements(&p.fold.components);
+            if diff.is_empty() {
+                (
+                    "✔",
+                    Slot::StateInstalled,
+                    format!(
+                        "apiserver: {} HelmReleases, agrees with the stream",
+                        view.states.len()
+                    ),
+                )
+            } else {
+                let first: Vec<String> = diff
+                    .iter()
+                    .take(3)
+                    .map(|(id, s, c)| format!("{id} stream={s} cluster={c}"))
+                    .collect();
+                (
+                    "≠",
+                    Slot::NoticeWarn,
+                    format!(
+                        "apiserver differs for {}: {}{}",
+                        diff.len(),
+                        first.join("; "),
+                        if diff.len() > 3 { "; …" } else { "" }
+                    ),
+                )
+            }
+        }
+    };
+    Line::from(Span::styled(format!("{sym} {text}"), theme.style(slot)))
+}
+
 fn draw_progress(frame: &mut Frame, area: Rect, p: &ProgressScreen, theme: &Theme) {
     let outer = block(format!("Provisioning {}", p.title()), theme);
     let inner = outer.inner(area);
@@ -444,7 +491,17 @@ fn draw_progress(frame: &mut Frame, area: Rect, p: &ProgressScreen, theme: &Them
     let comps = fold.component_order.len();
     let grid_cols = (inner.width / 30).max(1) as usize;
     let grid_h = comps.div_ceil(grid_cols).max(1) as u16 + 1;
-    let [head, banner_area, timeline, grid, log, msg, hints] = Layout::vertical([
+    let [
+        head,
+        cluster_area,
+        banner_area,
+        timeline,
+        grid,
+        log,
+        msg,
+        hints,
+    ] = Layout::vertical([
+        Constraint::Length(1),
         Constraint::Length(1),
         Constraint::Length(if banner { 1 } else { 0 }),
         Constraint::Length(PHASE0_MARKERS.len() as u16 + 3),
@@ -476,6 +533,7 @@ fn draw_progress(frame: &mut Frame, area: Rect, p: &ProgressScreen, theme: &Them
         ])),
         head,
     );
+    frame.render_widget(Paragraph::new(cluster_line(p, theme)), cluster_area);
     if banner {
         let text = fold.banners.first().map_or_else(
             || "first-seen warning: HelmReleases not seen yet".to_string(),

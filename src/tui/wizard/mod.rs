@@ -5,6 +5,7 @@
 //! [`WizardMsg`]s through the reducer, so the render loop never waits on the network), saves the
 //! draft on every change and, once the deployment exists, follows it ([`progress`]).
 
+pub mod cluster;
 pub mod draw;
 pub mod progress;
 mod rows;

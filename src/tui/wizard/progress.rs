@@ -3,6 +3,8 @@
 //! updates in the same order, so the screen always shows the fold of the events (contract §2).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crossterm::event::{KeyCode, KeyEvent};
 use tokio::sync::mpsc;
@@ -12,6 +14,7 @@ use crate::provision::catalyst::{
     CatalystClient, DeploymentFold, DeploymentState, Event, FollowOptions, FollowUpdate, follow,
 };
 
+use super::cluster::{self, ClusterView};
 use super::{Effects, WizardMsg};
 use crate::tui::app::Notice;
 
@@ -29,6 +32,8 @@ pub enum ProgressMsg {
     Ended(u64, Result<(), String>),
     /// An action (retry, refresh-watch) answered.
     ActionDone(Result<String, String>),
+    /// The new Sovereign's apiserver, listed directly.
+    Cluster(Result<ClusterView, String>),
 }
 
 /// Runbook expectations beyond the per-step spans of the fold (§1: cloud-init 3–5 min, Phase 1
@@ -48,7 +53,38 @@ pub struct ProgressScreen {
     pub following: bool,
     pub link: String,
     pub message: Option<Notice>,
+    /// Phase 1 as the new cluster's apiserver reports it (after flux-bootstrap).
+    pub cluster: Option<ClusterView>,
+    pub cluster_error: Option<String>,
+    cluster_started: bool,
+    cluster_stop: Arc<AtomicBool>,
     run: u64,
+}
+
+impl Drop for ProgressScreen {
+    fn drop(&mut self) {
+        self.cluster_stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// An unbounded queue whose items a task forwards into the bounded reducer channel, for
+/// synchronous callbacks that must never drop an update.
+fn forwarder(fx: &Effects) -> Option<mpsc::UnboundedSender<ProgressMsg>> {
+    let tx = fx.tx.clone()?;
+    let (utx, mut urx) = mpsc::unbounded_channel::<ProgressMsg>();
+    let spawned = fx.spawn(async move {
+        while let Some(m) = urx.recv().await {
+            if tx
+                .send(crate::tui::app::Msg::Wizard(WizardMsg::Progress(m)))
+                .await
+                .is_err()
+            {
+                break;
+            }
+        }
+        None
+    });
+    spawned.then_some(utx)
 }
 
 impl ProgressScreen {
@@ -63,6 +99,10 @@ impl ProgressScreen {
             following: false,
             link: "not connected".into(),
             message: None,
+            cluster: None,
+            cluster_error: None,
+            cluster_started: false,
+            cluster_stop: Arc::new(AtomicBool::new(false)),
             run: 0,
         }
     }
@@ -84,27 +124,10 @@ impl ProgressScreen {
         self.run += 1;
         let run = self.run;
         let id = self.id.clone();
-        let Some(tx) = fx.tx.clone() else { return };
+        // The fold callback is synchronous: it queues, a task forwards.
+        let Some(utx) = forwarder(fx) else { return };
         self.following = true;
         self.link = "connecting…".into();
-        // The fold callback is synchronous: queue into an unbounded channel and forward from an
-        // async task into the bounded reducer channel, so no update is ever dropped.
-        let (utx, mut urx) = mpsc::unbounded_channel::<ProgressMsg>();
-        let spawned = fx.spawn(async move {
-            while let Some(m) = urx.recv().await {
-                if tx
-                    .send(crate::tui::app::Msg::Wizard(WizardMsg::Progress(m)))
-                    .await
-                    .is_err()
-                {
-                    break;
-                }
-            }
-            None
-        });
-        if !spawned {
-            return;
-        }
         fx.spawn(async move {
             let client = match CatalystClient::new(&api) {
                 Ok(c) => c,
@@ -152,7 +175,17 @@ impl ProgressScreen {
             ProgressMsg::Event(r, ev) if current(r, self) => {
                 self.link = "streaming".into();
                 self.fold.apply(ev);
+                if !self.cluster_started
+                    && self.fold.markers.iter().any(|(m, _)| m == "flux-bootstrap")
+                {
+                    self.start_cluster_watch(fx, api);
+                }
             }
+            ProgressMsg::Cluster(Ok(view)) => {
+                self.cluster = Some(view);
+                self.cluster_error = None;
+            }
+            ProgressMsg::Cluster(Err(e)) => self.cluster_error = Some(e),
             ProgressMsg::State(r, st) if current(r, self) => self.fold.set_state(*st),
             ProgressMsg::Components(r, comps, order) if current(r, self) => {
                 self.fold.components = comps;
@@ -185,6 +218,20 @@ impl ProgressScreen {
             ProgressMsg::ActionDone(Err(e)) => self.message = Some(Notice::error(e)),
             _ => {}
         }
+    }
+
+    /// After Phase 0: fetch the kubeconfig and watch the HelmReleases on the new apiserver.
+    fn start_cluster_watch(&mut self, fx: &Effects, api: Option<&str>) {
+        let (Some(api), Some(utx)) = (api.map(str::to_string), forwarder(fx)) else {
+            return;
+        };
+        self.cluster_started = true;
+        let id = self.id.clone();
+        let stop = self.cluster_stop.clone();
+        fx.spawn(async move {
+            cluster::watch(api, id, stop, |r| utx.send(ProgressMsg::Cluster(r)).is_ok()).await;
+            None
+        });
     }
 
     /// The phase a retry would re-run: the failed Phase-0 step, else tofu-init.
