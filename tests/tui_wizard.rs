@@ -18,7 +18,7 @@ use sovtui::tui::palette::Command;
 use sovtui::tui::theme::ColorLevel;
 use sovtui::tui::ui;
 use sovtui::tui::wizard::progress::ProgressMsg;
-use sovtui::tui::wizard::{Effects, Mode, ProgressScreen, Row, WizardMsg, rows};
+use sovtui::tui::wizard::{Effects, Mode, ProgressScreen, Row, rows};
 
 const DEADLINE: Duration = Duration::from_secs(180);
 const KEY_PATH: &str = "/tmp/sovtui-test/catalyst.pem";
@@ -531,9 +531,31 @@ async fn walks_all_seven_steps_against_the_world_and_follows_to_ready() {
     );
 }
 
+/// An app on the world's catalyst-api with a complete wizard (subdomain `sub`) on Review.
+async fn app_on_review(world: &World, sub: &str) -> (App, tokio::sync::mpsc::Receiver<Msg>) {
+    let (tx, rx) = tokio::sync::mpsc::channel(256);
+    let mut app = app();
+    app.effects = Effects { tx: Some(tx) };
+    app.update(Msg::CatalystApi(world.endpoints().catalyst_api));
+    open(&mut app);
+    let mut w = complete_wizard();
+    w.set_subdomain(sub);
+    for req in w.due_checks() {
+        let reply = sovtui::tui::wizard::post_check(&world.endpoints().catalyst_api, &req).await;
+        w.complete(req.ticket, &reply);
+    }
+    assert_eq!(
+        w.goto(Step::Review),
+        Ok(Step::Review),
+        "{:?}",
+        w.issues(Step::Domain)
+    );
+    app.wizard.as_mut().expect("wizard").wizard = w;
+    (app, rx)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_409_lands_on_the_domain_step_and_keeps_what_was_typed() {
-    let dir = tempfile::tempdir().expect("tempdir");
     let world = World::start(
         WorldScenario::load("demo").expect("demo scenario"),
         600.0,
@@ -541,36 +563,89 @@ async fn a_409_lands_on_the_domain_step_and_keeps_what_was_typed() {
     )
     .await
     .expect("world starts");
-    let (tx, mut rx) = tokio::sync::mpsc::channel(256);
-    let mut app = app();
-    app.effects = Effects { tx: Some(tx) };
-    app.update(Msg::CatalystApi(world.endpoints().catalyst_api));
-    open(&mut app);
-    let w = app.wizard.as_mut().expect("wizard");
-    w.wizard.set_subdomain("muscat"); // taken by the demo world's own deployment
-    let sub_before = w.wizard.domain().subdomain.clone();
-    // Straight to the create answer: the POST is refused before any validation of ours.
-    let body = serde_json::json!({"orgName": "x"});
-    let _ = dir;
-    let answer = sovtui::tui::wizard::post_create(&world.endpoints().catalyst_api, body).await;
-    let failure = answer.expect_err("an incomplete body is refused");
-    assert_eq!(failure.status, 400);
-    app.update(Msg::Wizard(WizardMsg::Created(Err(
-        sovtui::tui::wizard::CreateFailure {
-            status: 409,
-            content_type: Some("application/json".into()),
-            body: r#"{"error":"subdomain-conflict","detail":"taken"}"#.into(),
-        },
-    ))));
+    let (mut app, mut rx) = app_on_review(&world, "dup1").await;
+    // Someone else takes the name between the availability check and Provision.
+    let body = app
+        .wizard
+        .as_ref()
+        .expect("wizard")
+        .wizard
+        .to_request()
+        .to_json();
+    sovtui::tui::wizard::post_create(&world.endpoints().catalyst_api, body)
+        .await
+        .expect("first create");
+    go_to(&mut app, action_row("Provision"));
+    key(&mut app, KeyCode::Enter);
+    pump_until(&mut app, &mut rx, &world, "the create answer", |a| {
+        a.wizard.as_ref().is_some_and(|w| !w.provisioning)
+    })
+    .await;
     let w = app.wizard.as_ref().expect("wizard");
+    assert!(matches!(w.mode, Mode::Form), "no run started");
     assert_eq!(w.wizard.step(), Step::Domain);
-    assert_eq!(w.wizard.domain().subdomain, sub_before);
+    assert_eq!(w.wizard.domain().subdomain, "dup1", "nothing typed is lost");
+    assert_eq!(w.wizard.hetzner_project_id(), "4711");
     assert!(
         w.message.as_ref().is_some_and(|m| m.text.contains("409")),
         "{:?}",
         w.message
     );
-    drop(rx.try_recv());
+    assert!(
+        w.wizard.can_advance(Step::Domain).is_err(),
+        "the taken subdomain must be changed"
+    );
+    let screen = render(&mut app, 120, 34);
+    assert!(screen.contains("subdomain-conflict"), "{screen}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phase0_failure_is_shown_and_retried_from_the_progress_view() {
+    let world = World::start(
+        WorldScenario::load("demo").expect("demo scenario"),
+        600.0,
+        None,
+    )
+    .await
+    .expect("world starts");
+    // The demo token is not a Hetzner token: tofu fails in Phase 0.
+    let (mut app, mut rx) = app_on_review(&world, "fail1").await;
+    go_to(&mut app, action_row("Provision"));
+    key(&mut app, KeyCode::Enter);
+    let failed = |a: &App| {
+        a.wizard.as_ref().is_some_and(|w| match &w.mode {
+            Mode::Progress(p) => p.fold.status() == "failed" && !p.following,
+            Mode::Form => false,
+        })
+    };
+    pump_until(&mut app, &mut rx, &world, "Phase 0 failure", failed).await;
+    let screen = render(&mut app, 120, 40);
+    assert!(screen.contains("Phase 0 failed at"), "{screen}");
+    assert!(screen.contains("R retries"), "{screen}");
+    let Mode::Progress(p) = &app.wizard.as_ref().expect("wizard").mode else {
+        unreachable!()
+    };
+    let applied = p.fold.applied;
+    key(&mut app, KeyCode::Char('R'));
+    pump_until(
+        &mut app,
+        &mut rx,
+        &world,
+        "retry answered and followed",
+        |a| {
+            a.wizard.as_ref().is_some_and(|w| match &w.mode {
+                Mode::Progress(p) => {
+                    p.fold
+                        .log
+                        .iter()
+                        .any(|e| e.message.contains("Retry initiated"))
+                        && p.fold.applied > applied
+                }
+                Mode::Form => false,
+            })
+        },
+    )
+    .await;
 }
 
 #[test]

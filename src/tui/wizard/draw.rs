@@ -5,7 +5,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
+use ratatui::widgets::{Block, Borders, Paragraph};
 
 use crate::provision::catalyst::model::PHASE0_MARKERS;
 use crate::provision::wizard::{Severity, Step};
@@ -620,9 +620,8 @@ fn draw_progress(frame: &mut Frame, area: Rect, p: &ProgressScreen, theme: &Them
         })
         .collect();
     frame.render_widget(
-        Paragraph::new(log_lines)
-            .block(log_block)
-            .wrap(Wrap { trim: false }),
+        // Unwrapped, one entry per row, so the newest line is always the bottom one.
+        Paragraph::new(log_lines).block(log_block),
         log,
     );
 
@@ -634,7 +633,7 @@ fn draw_progress(frame: &mut Frame, area: Rect, p: &ProgressScreen, theme: &Them
     } else if let Some(f) = fold.phase0_failure() {
         notice_line(
             &Notice::error(format!(
-                "Phase 0 failed at {}: {} — R retries that phase",
+                "Phase 0 failed at {} (R retries that phase): {}",
                 f.step.as_deref().unwrap_or("an unknown step"),
                 f.error
             )),
