@@ -654,7 +654,11 @@ fn draw_progress(frame: &mut Frame, area: Rect, p: &ProgressScreen, theme: &Them
     frame.render_widget(Paragraph::new(msg_line), msg);
     frame.render_widget(
         Paragraph::new(Line::from(Span::styled(
-            "/ search log  ↑↓ scroll  R retry phase  w refresh-watch  f follow again  esc leave",
+            if p.following {
+                "/ search log  ↑↓ scroll  R retry phase  w refresh-watch  esc leave"
+            } else {
+                "/ search log  ↑↓ scroll  R retry phase  w refresh-watch  f follow again  N new wizard  esc leave"
+            },
             theme.style(Slot::HintText),
         ))),
         hints,

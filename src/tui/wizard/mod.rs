@@ -149,6 +149,15 @@ impl WizardScreen {
     /// Handle a key; returns false when the screen did not use it (the shell's keymap then does).
     pub fn on_key(&mut self, key: KeyEvent, fx: &Effects, api: Option<&str>) -> bool {
         if let Mode::Progress(p) = &mut self.mode {
+            if key.code == KeyCode::Char('N') && !p.following && !p.searching {
+                // The run is over (or was left): start a fresh wizard; the finished run stays
+                // readable through `sovtui deploy watch`.
+                self.wizard = Wizard::new(self.wizard.config().clone());
+                self.mode = Mode::Form;
+                self.cursor = 0;
+                self.message = Some(Notice::info("new wizard"));
+                return true;
+            }
             return p.on_key(key, fx, api);
         }
         if self.editing.is_some() {
