@@ -21,9 +21,38 @@ pub const POLL: Duration = Duration::from_secs(2);
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClusterView {
     pub states: BTreeMap<String, String>,
+    /// `spec.dependsOn` of each HelmRelease (ids without `bp-`): the Phase-1 DAG.
+    pub depends_on: BTreeMap<String, Vec<String>>,
 }
 
 impl ClusterView {
+    /// `ids` (stream names, `bp-` or not) in dependency order: every component after what it
+    /// depends on, ties kept in the given order; cycles and unknown ids keep their place at the end.
+    pub fn dag_order(&self, ids: &[String]) -> Vec<String> {
+        let mut left: Vec<&String> = ids.iter().collect();
+        let mut placed: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
+        let mut out = Vec::with_capacity(ids.len());
+        loop {
+            let ready = left.iter().position(|id| {
+                self.depends_on.get(component_id(id)).is_none_or(|deps| {
+                    deps.iter().all(|d| {
+                        placed.contains(d.as_str()) || !ids.iter().any(|i| component_id(i) == d)
+                    })
+                })
+            });
+            match ready {
+                Some(i) => {
+                    let id = left.remove(i);
+                    placed.insert(component_id(id));
+                    out.push(id.clone());
+                }
+                None => break,
+            }
+        }
+        out.extend(left.into_iter().cloned());
+        out
+    }
+
     /// Components whose state differs between the stream's fold and the cluster, and those only
     /// one side knows: `(id, stream state, cluster state)`.
     pub fn disagreements(
@@ -69,6 +98,7 @@ pub async fn list_states(client: kube::Client) -> Result<ClusterView, String> {
         .await
         .map_err(|e| format!("listing HelmReleases: {e}"))?;
     let mut states = BTreeMap::new();
+    let mut depends_on = BTreeMap::new();
     for obj in list.items {
         let Some(name) = obj.metadata.name.clone() else {
             continue;
@@ -79,12 +109,23 @@ pub async fn list_states(client: kube::Client) -> Result<ClusterView, String> {
             .and_then(|s| s.get("conditions"))
             .and_then(|c| serde_json::from_value(c.clone()).ok())
             .unwrap_or_default();
-        states.insert(
-            component_id(&name).to_string(),
-            derive_catalyst_state(&conditions).as_str().to_string(),
-        );
+        let deps: Vec<String> = obj
+            .data
+            .get("spec")
+            .and_then(|s| s.get("dependsOn"))
+            .and_then(serde_json::Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|d| d.get("name").and_then(serde_json::Value::as_str))
+                    .map(|n| component_id(n).to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let id = component_id(&name).to_string();
+        depends_on.insert(id.clone(), deps);
+        states.insert(id, derive_catalyst_state(&conditions).as_str().to_string());
     }
-    Ok(ClusterView { states })
+    Ok(ClusterView { states, depends_on })
 }
 
 /// A kube client from the kubeconfig catalyst-api hands out (its current context).
@@ -138,5 +179,45 @@ pub async fn watch(
             return;
         }
         tokio::time::sleep(POLL).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dag_order_puts_dependencies_first_and_keeps_ties_and_cycles() {
+        let mut v = ClusterView::default();
+        v.depends_on.insert(
+            "keycloak".into(),
+            vec!["cnpg".into(), "cert-manager".into()],
+        );
+        v.depends_on.insert("cnpg".into(), vec!["cilium".into()]);
+        v.depends_on.insert("a".into(), vec!["b".into()]);
+        v.depends_on.insert("b".into(), vec!["a".into()]);
+        let ids: Vec<String> = [
+            "bp-keycloak",
+            "bp-cnpg",
+            "bp-cilium",
+            "bp-cert-manager",
+            "a",
+            "b",
+            "x",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(
+            v.dag_order(&ids),
+            [
+                "bp-cilium",
+                "bp-cnpg",
+                "bp-cert-manager",
+                "bp-keycloak",
+                "x",
+                "a",
+                "b"
+            ]
+        );
     }
 }

@@ -551,16 +551,21 @@ fn draw_progress(frame: &mut Frame, area: Rect, p: &ProgressScreen, theme: &Them
     tl.extend(timeline_lines(p, theme));
     frame.render_widget(Paragraph::new(tl), timeline);
 
+    // DAG order once the apiserver told us the dependsOn edges; first-reported order before.
+    let order = match &p.cluster {
+        Some(c) => c.dag_order(&fold.component_order),
+        None => fold.component_order.clone(),
+    };
     let mut grid_lines = vec![Line::from(Span::styled(
-        if comps == 0 {
-            "Phase 1 components: none reported yet"
-        } else {
-            "Phase 1 components (install order)"
+        match (comps, &p.cluster) {
+            (0, _) => "Phase 1 components: none reported yet",
+            (_, Some(_)) => "Phase 1 components (dependency order, from the apiserver)",
+            (_, None) => "Phase 1 components (order first reported)",
         },
         theme.style(Slot::Header),
     ))];
     let cell = (inner.width as usize / grid_cols).max(10);
-    for chunk in fold.component_order.chunks(grid_cols) {
+    for chunk in order.chunks(grid_cols) {
         let mut spans = Vec::new();
         for id in chunk {
             let st = fold
