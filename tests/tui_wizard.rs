@@ -186,6 +186,10 @@ fn every_step_renders() {
         screen.cursor = 0;
         screen.message = None;
         insta::assert_snapshot!(name, render(&mut app, 120, 34));
+        // Small terminals never panic.
+        for (w, h) in [(60, 16), (80, 24), (1, 1)] {
+            render(&mut app, w, h);
+        }
     }
 }
 
@@ -320,6 +324,9 @@ fn progress_view_renders_timeline_grid_banner_and_search() {
     );
     assert!(screen.contains("HelmReleases in"), "banner: {screen}");
     insta::assert_snapshot!("progress_120x40", screen);
+    for (w, h) in [(60, 16), (80, 24), (1, 1)] {
+        render(&mut app, w, h);
+    }
     // Search the log.
     chars(&mut app, "/hcloud");
     key(&mut app, KeyCode::Enter);
