@@ -503,3 +503,78 @@ pub fn flip(w: &mut Wizard, t: &ToggleId) -> Result<(), String> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn choices_wrap_and_counts_stop_at_zero() {
+        let mut w = Wizard::default();
+        w.set_topology(Some(Topology::Solo));
+        cycle(&mut w, &ChoiceId::Topology, 1).expect("cycle");
+        assert_eq!(
+            w.topology(),
+            Some(Topology::PICKER[0]),
+            "wraps past the end"
+        );
+        cycle(&mut w, &ChoiceId::Topology, -1).expect("cycle");
+        assert_eq!(w.topology(), Some(Topology::Solo), "and back");
+        w.seed_regions();
+        w.set_row_worker_count(0, 0).expect("count");
+        cycle(&mut w, &ChoiceId::RowWorkerCount(0), -1).expect("cycle");
+        assert_eq!(w.regions()[0].worker_count, 0);
+        cycle(&mut w, &ChoiceId::RowWorkerCount(0), 1).expect("cycle");
+        assert_eq!(w.regions()[0].worker_count, 1);
+        let before = w.regions()[0].cloud_region.clone();
+        cycle(&mut w, &ChoiceId::RowRegion(0), 1).expect("cycle");
+        assert_ne!(w.regions()[0].cloud_region, before);
+        assert!(
+            w.regions()[0]
+                .provider
+                .has_region(&w.regions()[0].cloud_region)
+        );
+    }
+
+    #[test]
+    fn every_step_ends_with_its_button_and_review_with_provision() {
+        let mut w = Wizard::default();
+        w.seed_regions();
+        w.use_demo_token(Provider::Hetzner);
+        w.set_hetzner_project_id("p");
+        w.set_ssh_mode(SshMode::Paste);
+        w.set_pasted_key(
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKE3pPPp6pdfNnPZ2W4fOzZCMs3DGu5wQBvsHIzuT3c4 x",
+        );
+        w.set_domain_mode(DomainMode::ByoManual);
+        w.set_byo_domain("sovereign.example.com");
+        for step in Step::ALL {
+            assert_eq!(w.goto(step), Ok(step), "{:?}", w.issues(w.step()));
+            let list = rows(&w, "/tmp/k.pem");
+            let want = if step == Step::Review {
+                ActionId::Provision
+            } else {
+                ActionId::Next
+            };
+            assert!(
+                matches!(list.last(), Some(Row::Action { action, disabled: None, .. }) if *action == want),
+                "{step:?}: {:?}",
+                list.last()
+            );
+        }
+    }
+
+    #[test]
+    fn secrets_are_masked_in_rows() {
+        let mut w = Wizard::default();
+        w.seed_regions();
+        w.set_token(Provider::Hetzner, &"t".repeat(64));
+        let _ = w.goto(Step::Credentials);
+        let list = rows(&w, "/tmp/k.pem");
+        assert!(
+            list.iter()
+                .all(|r| !format!("{r:?}").contains(&"t".repeat(64))),
+            "{list:?}"
+        );
+    }
+}
