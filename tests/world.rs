@@ -99,11 +99,7 @@ async fn demo_world_serves_real_clients_and_provisions_a_sovereign() {
     })
     .await
     .expect("kit applied");
-    assert!(
-        list.items
-            .iter()
-            .any(|o| o.metadata.name.as_deref() == Some("bp-harbor"))
-    );
+    assert!(list.items.iter().any(|o| o.metadata.name.as_deref() == Some("bp-harbor")));
 
     // The hcloud crate sees the running Sovereigns' Phase-0 objects by label.
     let endpoints = world.endpoints();
@@ -147,17 +143,8 @@ async fn demo_world_serves_real_clients_and_provisions_a_sovereign() {
     // ... and its cluster joined the state-dir files the cockpit watches.
     let fleet = std::fs::read_to_string(dir.path().join("fleet.toml")).expect("fleet.toml");
     assert!(fleet.contains("fqdn = \"muscat.omani.works\""), "{fleet}");
-    assert!(
-        fleet.contains(&format!("deployment_id = \"{id}\"")),
-        "{fleet}"
-    );
+    assert!(fleet.contains(&format!("deployment_id = \"{id}\"")), "{fleet}");
     let muscat = client_for(&kubeconfig, "muscat.omani.works").await;
     let hrs: Api<DynamicObject> = Api::all_with(muscat, &helmrelease());
-    assert!(
-        !hrs.list(&ListParams::default())
-            .await
-            .expect("list")
-            .items
-            .is_empty()
-    );
+    assert!(!hrs.list(&ListParams::default()).await.expect("list").items.is_empty());
 }
