@@ -1118,11 +1118,11 @@ async fn deploy_cli_create_watch_list() {
     for f in [
         "orgEmail",
         "workerCount",
-        "sovereignFQDN: required",
-        "hetznerToken: required",
-        "hetznerProjectID: required",
-        "sshPublicKey: required",
-        "region: required",
+        "sovereignFQDN: is required",
+        "hetznerToken: is required",
+        "hetznerProjectID: is required",
+        "sshPublicKey: SSH public key is required",
+        "region: is required",
         "sovereignSubdomain",
     ] {
         assert!(err.contains(f), "{f} named in: {err}");
@@ -1161,7 +1161,7 @@ controlPlaneSize = "cpx32"
 workerSize = ""
 workerCount = 0
 haEnabled = false
-sshPublicKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx0c3Rrzz4Ck2Vx3r8Z x"
+sshPublicKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKE3pPPp6pdfNnPZ2W4fOzZCMs3DGu5wQBvsHIzuT3c4 x"
 "#
         ),
     )

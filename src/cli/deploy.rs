@@ -4,12 +4,15 @@
 
 use std::path::Path;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::{CliError, CliResult, DeployCommand};
 use crate::provision::catalyst::{
     CatalystClient, ClientError, CreateRequest, DeploymentFold, ErrorBody, FollowOptions,
     FollowUpdate, follow,
+};
+use crate::provision::wizard::{
+    DeploymentRequest, FieldError, ParseError, RequestFormat, parse_request, validate_request,
 };
 
 pub fn run(cmd: DeployCommand) -> CliResult {
@@ -40,209 +43,49 @@ fn api_error(what: &str, e: ClientError) -> CliError {
     }
 }
 
-/// Read a request file (JSON or TOML by extension; JSON otherwise) into a JSON object.
-pub fn read_request_file(path: &Path) -> Result<Value, CliError> {
+/// Read and check a request file (TOML by `.toml` extension, JSON otherwise) with the wizard's
+/// own rules, so `deploy create` and the cockpit refuse the same things. Syntax errors name the
+/// file, line and column; every bad field is named at once.
+pub fn read_request(path: &Path) -> Result<DeploymentRequest, CliError> {
     let shown = path.display();
     let text = std::fs::read_to_string(path)
         .map_err(|e| CliError::usage(format!("--from {shown}: cannot read: {e}")))?;
-    let is_toml = path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("toml"));
-    let v: Value = if is_toml {
-        let t: toml::Value = toml::from_str(&text).map_err(|e| {
-            let line = e
-                .span()
-                .map(|s| text[..s.start.min(text.len())].lines().count().max(1));
-            match line {
-                Some(l) => CliError::usage(format!("{shown}:{l}: invalid TOML: {}", e.message())),
-                None => CliError::usage(format!("{shown}: invalid TOML: {}", e.message())),
-            }
-        })?;
-        serde_json::to_value(t)
-            .map_err(|e| CliError::usage(format!("{shown}: cannot convert TOML: {e}")))?
-    } else {
-        serde_json::from_str(&text).map_err(|e| {
-            CliError::usage(format!(
-                "{shown}:{}:{}: invalid JSON: {e}",
-                e.line(),
-                e.column()
-            ))
-        })?
-    };
-    if !v.is_object() {
-        return Err(CliError::usage(format!(
-            "{shown}: the request must be an object of create-body fields"
-        )));
-    }
-    Ok(v)
-}
-
-const STRING_FIELDS: &[&str] = &[
-    "orgName",
-    "orgEmail",
-    "sovereignFQDN",
-    "sovereignDomainMode",
-    "sovereignPoolDomain",
-    "sovereignSubdomain",
-    "hetznerToken",
-    "hetznerProjectID",
-    "region",
-    "controlPlaneSize",
-    "workerSize",
-    "sshPublicKey",
-];
-const KNOWN_EXTRA: &[&str] = &["workerCount", "haEnabled", "regions", "provider"];
-
-fn str_of<'a>(o: &'a Map<String, Value>, k: &str) -> &'a str {
-    o.get(k).and_then(Value::as_str).unwrap_or("").trim()
-}
-
-/// Required-field and type checks of the create body, naming every bad field at once.
-/// Returns the problems and warnings (unknown keys).
-pub fn check_request(v: &Value) -> (Vec<String>, Vec<String>) {
-    let mut bad = Vec::new();
-    let mut warn = Vec::new();
-    let Some(o) = v.as_object() else {
-        return (vec!["request: must be an object".into()], warn);
-    };
-    for (k, val) in o {
-        if STRING_FIELDS.contains(&k.as_str()) {
-            if !val.is_string() {
-                bad.push(format!("{k}: must be a string"));
-            }
-        } else if !KNOWN_EXTRA.contains(&k.as_str()) && !k.starts_with("objectStorage") {
-            warn.push(format!("{k}: unknown field, ignored by catalyst-api"));
-        }
-    }
-    let regions = o.get("regions");
-    let has_regions = regions
-        .and_then(Value::as_array)
-        .is_some_and(|a| !a.is_empty());
-    let mut required = vec![
-        "orgName",
-        "orgEmail",
-        "sovereignFQDN",
-        "hetznerToken",
-        "hetznerProjectID",
-        "sshPublicKey",
-    ];
-    if !has_regions {
-        required.push("region");
-    }
-    for k in required {
-        if o.get(k)
-            .is_none_or(|v| v.as_str().is_some_and(|s| s.trim().is_empty()))
-        {
-            bad.push(format!("{k}: required"));
-        }
-    }
-    let email = str_of(o, "orgEmail");
-    if !email.is_empty() {
-        let ok = email.split_once('@').is_some_and(|(a, b)| {
-            !a.is_empty()
-                && !b.contains('@')
-                && b.split_once('.')
-                    .is_some_and(|(x, y)| !x.is_empty() && !y.is_empty())
-        });
-        if !ok {
-            bad.push(format!("orgEmail: {email:?} is not an email address"));
-        }
-    }
-    let mode = str_of(o, "sovereignDomainMode");
-    if !mode.is_empty() && !["pool", "byo-manual", "byo-api"].contains(&mode) {
-        bad.push(format!(
-            "sovereignDomainMode: {mode:?} is not one of pool, byo-manual, byo-api"
-        ));
-    }
-    if mode == "pool" {
-        for k in ["sovereignPoolDomain", "sovereignSubdomain"] {
-            if str_of(o, k).is_empty() {
-                bad.push(format!("{k}: required when sovereignDomainMode is pool"));
-            }
-        }
-    }
-    check_count(o.get("workerCount"), "workerCount", &mut bad);
-    if let Some(h) = o.get("haEnabled")
-        && !h.is_boolean()
+    let mut req = parse_request(&text, RequestFormat::from_path(path)).map_err(|e| match e {
+        ParseError::Syntax {
+            line,
+            column,
+            message,
+        } => CliError::usage(format!("{shown}:{line}:{column}: {message}")),
+        ParseError::Fields(errs) => bad_fields(&shown.to_string(), &errs),
+    })?;
+    // The token may come from the environment instead of sitting in a file.
+    if req.hetzner_token.trim().is_empty()
+        && let Ok(t) = std::env::var("HCLOUD_TOKEN")
+        && !t.trim().is_empty()
     {
-        bad.push("haEnabled: must be true or false".into());
+        req.hetzner_token = t.trim().to_string();
     }
-    match regions {
-        None | Some(Value::Null) => {}
-        Some(Value::Array(rows)) => {
-            for (i, r) in rows.iter().enumerate() {
-                let Some(r) = r.as_object() else {
-                    bad.push(format!("regions[{i}]: must be an object"));
-                    continue;
-                };
-                for k in ["provider", "cloudRegion", "controlPlaneSize"] {
-                    match r.get(k) {
-                        Some(Value::String(s)) if !s.trim().is_empty() => {}
-                        Some(Value::String(_)) | None => {
-                            bad.push(format!("regions[{i}].{k}: required"))
-                        }
-                        Some(_) => bad.push(format!("regions[{i}].{k}: must be a string")),
-                    }
-                }
-                if let Some(ws) = r.get("workerSize")
-                    && !ws.is_string()
-                {
-                    bad.push(format!("regions[{i}].workerSize: must be a string"));
-                }
-                let count = r.get("workerCount").and_then(Value::as_i64).unwrap_or(0);
-                check_count(
-                    r.get("workerCount"),
-                    &format!("regions[{i}].workerCount"),
-                    &mut bad,
-                );
-                if count > 0 && str_of(r, "workerSize").is_empty() {
-                    bad.push(format!(
-                        "regions[{i}].workerSize: required when workerCount > 0"
-                    ));
-                }
-            }
-        }
-        Some(_) => bad.push("regions: must be an array of region rows".into()),
+    let errs = validate_request(&req);
+    if !errs.is_empty() {
+        return Err(bad_fields(&shown.to_string(), &errs));
     }
-    (bad, warn)
+    Ok(req)
 }
 
-fn check_count(v: Option<&Value>, name: &str, bad: &mut Vec<String>) {
-    match v {
-        None | Some(Value::Null) => {}
-        Some(n) => match n.as_i64() {
-            Some(c) if (0..=50).contains(&c) => {}
-            Some(c) => bad.push(format!("{name}: {c} is outside 0–50")),
-            None => bad.push(format!("{name}: must be a whole number")),
-        },
-    }
+fn bad_fields(file: &str, errs: &[FieldError]) -> CliError {
+    let lines: Vec<String> = errs.iter().map(ToString::to_string).collect();
+    CliError::usage(format!(
+        "{file}: invalid deployment request:\n  {}",
+        lines.join("\n  ")
+    ))
 }
 
 async fn create(api: &str, from: &Path, json_out: bool) -> CliResult {
     let client = client(api)?;
-    let mut v = read_request_file(from)?;
-    // The token may come from the environment instead of sitting in a file.
-    if let Some(o) = v.as_object_mut()
-        && str_of(o, "hetznerToken").is_empty()
-        && let Ok(t) = std::env::var("HCLOUD_TOKEN")
-        && !t.trim().is_empty()
-    {
-        o.insert("hetznerToken".into(), Value::String(t));
-    }
-    let (bad, warnings) = check_request(&v);
-    for w in &warnings {
-        eprintln!("sovtui: warning: {}: {w}", from.display());
-    }
-    if !bad.is_empty() {
-        return Err(CliError::usage(format!(
-            "{}: invalid deployment request:\n  {}",
-            from.display(),
-            bad.join("\n  ")
-        )));
-    }
-    let req: CreateRequest = serde_json::from_value(v)
+    let req = read_request(from)?;
+    let body: CreateRequest = serde_json::from_value(req.to_json())
         .map_err(|e| CliError::usage(format!("{}: {e}", from.display())))?;
-    let created = match client.create_deployment(&req).await {
+    let created = match client.create_deployment(&body).await {
         Ok(c) => c,
         Err(e) => {
             if let Some(ErrorBody::Json { error, .. }) = e.body()
@@ -401,45 +244,50 @@ async fn list(api: &str, json_out: bool) -> CliResult {
 mod tests {
     use super::*;
 
-    #[test]
-    fn every_bad_field_is_named() {
-        let v = json!({
-            "orgName": 5, "orgEmail": "nope", "sovereignDomainMode": "pool",
-            "workerCount": "two", "haEnabled": "yes",
-            "regions": [{"provider": "hetzner", "cloudRegion": "", "controlPlaneSize": "cpx32", "workerCount": 3}],
-            "colour": "blue"
-        });
-        let (bad, warn) = check_request(&v);
-        let joined = bad.join("\n");
-        for needle in [
-            "orgName: must be a string",
-            "orgEmail: \"nope\" is not an email address",
-            "sovereignFQDN: required",
-            "hetznerToken: required",
-            "hetznerProjectID: required",
-            "sshPublicKey: required",
-            "sovereignPoolDomain: required",
-            "sovereignSubdomain: required",
-            "workerCount: must be a whole number",
-            "haEnabled: must be true or false",
-            "regions[0].cloudRegion: required",
-            "regions[0].workerSize: required when workerCount > 0",
-        ] {
-            assert!(joined.contains(needle), "missing {needle:?} in\n{joined}");
-        }
-        assert!(
-            !joined.contains("region: required"),
-            "regions[] replaces region"
-        );
-        assert_eq!(warn.len(), 1);
+    fn file(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
+        let p = dir.join(name);
+        std::fs::write(&p, text).expect("write");
+        p
     }
 
     #[test]
-    fn a_complete_request_passes() {
-        let v = json!({"orgName": "Acme", "orgEmail": "a@b.io", "sovereignFQDN": "t1.omani.works",
-            "sovereignDomainMode": "pool", "sovereignPoolDomain": "omani.works", "sovereignSubdomain": "t1",
-            "hetznerToken": "x", "hetznerProjectID": "p", "region": "fsn1", "workerCount": 0,
-            "haEnabled": false, "sshPublicKey": "ssh-ed25519 AAAA"});
-        assert_eq!(check_request(&v), (vec![], vec![]));
+    fn every_bad_field_is_named_with_the_wizard_rules() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = file(
+            dir.path(),
+            "bad.json",
+            r#"{"orgName": "Acme", "orgEmail": "nope", "sovereignDomainMode": "pool",
+               "regions": [{"provider": "hetzner", "cloudRegion": "", "controlPlaneSize": "cpx32", "workerCount": 3}]}"#,
+        );
+        let err = read_request(&p).expect_err("bad").to_string();
+        for needle in [
+            "orgEmail",
+            "sovereignFQDN",
+            "hetznerToken",
+            "hetznerProjectID",
+            "sshPublicKey",
+            "sovereignSubdomain",
+            "regions[0].cloudRegion",
+            "regions[0].workerSize",
+        ] {
+            assert!(err.contains(needle), "missing {needle:?} in\n{err}");
+        }
+    }
+
+    #[test]
+    fn wrong_types_and_unknown_keys_are_named_and_syntax_errors_give_the_line() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = file(
+            dir.path(),
+            "types.json",
+            r#"{"orgName": 5, "workerCount": "two", "colour": "blue"}"#,
+        );
+        let err = read_request(&p).expect_err("bad").to_string();
+        for needle in ["orgName", "workerCount", "colour"] {
+            assert!(err.contains(needle), "missing {needle:?} in\n{err}");
+        }
+        let p = file(dir.path(), "broken.toml", "orgName = \"x\"\norgEmail = \n");
+        let err = read_request(&p).expect_err("bad").to_string();
+        assert!(err.contains("broken.toml:2:"), "{err}");
     }
 }

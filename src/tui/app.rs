@@ -12,6 +12,7 @@ use crate::provision::fleet::model::SovereignStatus;
 use super::keymap::{Action, Keymap, KeymapCatalog};
 use super::palette::{self, Command, Palette};
 use super::theme::{ColorLevel, Theme, ThemeCatalog};
+use super::wizard::{Effects, WizardMsg, WizardScreen};
 
 /// Everything the reducer accepts.
 #[derive(Debug, Clone)]
@@ -21,6 +22,10 @@ pub enum Msg {
     /// Files under the config dir changed (from the notify watcher).
     ConfigChanged(Vec<PathBuf>),
     Notice(Notice),
+    /// Replies of the wizard's and the progress screen's tasks.
+    Wizard(WizardMsg),
+    /// The catalyst-api root the wizard talks to (`sovtui demo` sends the world's URL).
+    CatalystApi(String),
 }
 
 /// What a fleet data source reports. The demo feeds these from a fixture; the live fleet
@@ -103,12 +108,12 @@ impl ViewKind {
     }
 
     pub fn built(self) -> bool {
-        matches!(self, ViewKind::Fleet)
+        matches!(self, ViewKind::Fleet | ViewKind::Wizard)
     }
 
     pub fn not_built_notice(self) -> Notice {
         Notice::warn(format!(
-            "{}: not built yet — this build has the fleet overview and Sovereign detail only",
+            "{}: not built yet — this build has the fleet overview, Sovereign detail and the wizard",
             self.label()
         ))
     }
@@ -118,6 +123,8 @@ impl ViewKind {
 pub enum View {
     Fleet,
     Sovereign(String),
+    /// The provisioning wizard, then the run it started (state in [`App::wizard`]).
+    Wizard,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -190,6 +197,14 @@ pub struct App {
     pub keymap: Keymap,
     pub keymaps: KeymapCatalog,
     pub level: ColorLevel,
+    /// The wizard screen, kept while the operator looks elsewhere so nothing typed is lost.
+    pub wizard: Option<Box<WizardScreen>>,
+    /// Where effect tasks (live checks, create, follow) send their replies.
+    pub effects: Effects,
+    /// catalyst-api root: `SOVTUI_CATALYST_API` at start, or a [`Msg::CatalystApi`].
+    pub catalyst_api: Option<String>,
+    /// Where the wizard draft is saved (`None`: not saved).
+    pub wizard_draft_path: Option<PathBuf>,
     quit: bool,
     dirty: bool,
 }
@@ -249,6 +264,12 @@ impl App {
             keymap,
             keymaps,
             level,
+            wizard: None,
+            effects: Effects::default(),
+            catalyst_api: std::env::var("SOVTUI_CATALYST_API")
+                .ok()
+                .filter(|v| !v.trim().is_empty()),
+            wizard_draft_path: Some(crate::provision::wizard::default_draft_path()),
             quit: false,
             dirty: true,
         }
@@ -291,7 +312,26 @@ impl App {
                 self.notice = Some(n);
                 self.dirty = true;
             }
+            Msg::Wizard(m) => {
+                if let Some(w) = self.wizard.as_mut() {
+                    w.on_msg(m, &self.effects, self.catalyst_api.as_deref());
+                }
+                self.dirty = true;
+            }
+            Msg::CatalystApi(url) => self.catalyst_api = Some(url),
         }
+    }
+
+    /// Open the wizard (creating it, with a draft offered for restore, the first time).
+    pub fn open_wizard(&mut self) {
+        if self.wizard.is_none() {
+            self.wizard = Some(Box::new(WizardScreen::new(
+                crate::provision::wizard::WizardConfig::default(),
+                self.wizard_draft_path.clone(),
+            )));
+        }
+        self.view = View::Wizard;
+        self.focus = Focus::Main;
     }
 
     fn on_fleet(&mut self, msg: FleetMsg) {
@@ -443,7 +483,7 @@ impl App {
     pub fn current_sovereign(&self) -> Option<&SovereignStatus> {
         match &self.view {
             View::Sovereign(fqdn) => self.fleet.iter().find(|s| &s.fqdn == fqdn),
-            View::Fleet => None,
+            View::Fleet | View::Wizard => None,
         }
     }
 
@@ -473,14 +513,14 @@ impl App {
     fn filter_mut(&mut self) -> &mut String {
         match self.view {
             View::Fleet => &mut self.fleet_filter,
-            View::Sovereign(_) => &mut self.detail_filter,
+            View::Sovereign(_) | View::Wizard => &mut self.detail_filter,
         }
     }
 
     pub fn filter(&self) -> &str {
         match self.view {
             View::Fleet => &self.fleet_filter,
-            View::Sovereign(_) => &self.detail_filter,
+            View::Sovereign(_) | View::Wizard => &self.detail_filter,
         }
     }
 
@@ -497,6 +537,15 @@ impl App {
             || (key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL))
         {
             self.quit = true;
+            return;
+        }
+        if self.view == View::Wizard
+            && self.focus == Focus::Main
+            && self.overlay == Overlay::None
+            && let Some(w) = self.wizard.as_mut()
+            && (w.captures_text() || action.is_none() || !is_shell_key(action))
+            && w.on_key(key, &self.effects, self.catalyst_api.as_deref())
+        {
             return;
         }
         match std::mem::replace(&mut self.overlay, Overlay::None) {
@@ -611,6 +660,7 @@ impl App {
                 self.view = View::Fleet;
                 self.focus = Focus::Main;
             }
+            Command::View(ViewKind::Wizard) => self.open_wizard(),
             Command::View(kind) => self.notice = Some(kind.not_built_notice()),
             Command::Theme(None) => {
                 self.notice = Some(Notice::info(format!(
@@ -679,7 +729,7 @@ impl App {
     }
 
     fn back(&mut self) {
-        if let View::Sovereign(_) = self.view {
+        if let View::Sovereign(_) | View::Wizard = self.view {
             self.view = View::Fleet;
             self.detail_filter.clear();
         } else if !self.fleet_filter.is_empty() {
@@ -700,6 +750,7 @@ impl App {
                     self.view = View::Fleet;
                     self.focus = Focus::Main;
                 }
+                Some(NavItem::View(ViewKind::Wizard)) => self.open_wizard(),
                 Some(NavItem::View(kind)) => self.notice = Some(kind.not_built_notice()),
                 None => {}
             },
@@ -726,7 +777,9 @@ impl App {
     fn reset_selection(&mut self) {
         match self.view {
             View::Fleet => self.fleet_table = TableState::default().with_selected(Some(0)),
-            View::Sovereign(_) => self.detail_table = TableState::default().with_selected(Some(0)),
+            View::Sovereign(_) | View::Wizard => {
+                self.detail_table = TableState::default().with_selected(Some(0))
+            }
         }
     }
 
@@ -742,6 +795,23 @@ impl App {
                 self.visible_components().len(),
                 self.detail_table.selected().unwrap_or(0),
             ),
+            (Focus::Main, View::Wizard) => {
+                // Vim-style and remapped movement keys reach the form as arrows.
+                let code = match action {
+                    Action::Up | Action::Top => KeyCode::Up,
+                    Action::Down | Action::Bottom => KeyCode::Down,
+                    Action::PageUp => KeyCode::PageUp,
+                    _ => KeyCode::PageDown,
+                };
+                if let Some(w) = self.wizard.as_mut() {
+                    w.on_key(
+                        KeyEvent::new(code, KeyModifiers::NONE),
+                        &self.effects,
+                        self.catalyst_api.as_deref(),
+                    );
+                }
+                return;
+            }
         };
         if len == 0 {
             return;
@@ -760,6 +830,7 @@ impl App {
             (Focus::Nav, _) => self.nav_selected = next,
             (Focus::Main, View::Fleet) => self.fleet_table.select(Some(next)),
             (Focus::Main, View::Sovereign(_)) => self.detail_table.select(Some(next)),
+            (Focus::Main, View::Wizard) => {}
         }
     }
 
@@ -767,6 +838,21 @@ impl App {
     pub fn watched_dir(&self) -> Option<PathBuf> {
         self.keymaps.config_dir.clone()
     }
+}
+
+/// Keys the shell keeps even on the wizard form (help, palette, focus, leaving), when not typing.
+fn is_shell_key(action: Option<Action>) -> bool {
+    matches!(
+        action,
+        Some(
+            Action::Help
+                | Action::Palette
+                | Action::FocusNext
+                | Action::FocusPrev
+                | Action::Quit
+                | Action::ForceQuit
+        )
+    )
 }
 
 fn builtin_theme(level: ColorLevel) -> Theme {

@@ -18,7 +18,9 @@
 //!
 //! Modules: `app` (state, messages, reducer), `ui` (drawing), `palette` (commands and
 //! completion), `theme` / `keymap` (TOML files, colour depth, conflicts), `watch` (live reload),
-//! `source` (fleet data sources), `runtime` (terminal, signals, event loop).
+//! `source` (fleet data sources), `runtime` (terminal, signals, event loop), `wizard` (the
+//! provisioning wizard and the Phase 0/1 progress screen; it needs the catalyst-api root, from
+//! `SOVTUI_CATALYST_API` or a `Msg::CatalystApi(url)` sent by whoever starts the cockpit).
 
 pub mod app;
 pub mod keymap;
@@ -28,6 +30,7 @@ pub mod source;
 pub mod theme;
 pub mod ui;
 pub mod watch;
+pub mod wizard;
 
 pub use app::{App, FleetMsg, Msg, Notice, Settings};
 pub use runtime::{ExitReason, run};

@@ -25,7 +25,7 @@ pub enum Command {
 /// Every command word with its one-line description, in the order the palette lists them.
 pub const COMMANDS: &[(&str, &str)] = &[
     ("fleet", "fleet overview"),
-    ("wizard", "provisioning wizard (not built yet)"),
+    ("wizard", "provisioning wizard and Phase 0/1 progress"),
     ("troubleshoot", "troubleshooting walk (not built yet)"),
     ("drill", "failover drill (not built yet)"),
     ("recover", "§2.2 purge and recovery (not built yet)"),

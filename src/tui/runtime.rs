@@ -256,6 +256,7 @@ where
         let mut term = Terminal::new(backend)?;
         runtime.block_on(async {
             let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
+            app.effects.tx = Some(tx.clone());
             let _watcher = app
                 .watched_dir()
                 .and_then(|dir| super::watch::spawn(&dir, tx.clone()));

@@ -83,6 +83,11 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
     match app.view.clone() {
         View::Fleet => draw_fleet(frame, main, app, &theme),
         View::Sovereign(fqdn) => draw_sovereign(frame, main, app, &theme, &fqdn),
+        View::Wizard => {
+            if let Some(w) = app.wizard.as_deref() {
+                super::wizard::draw::draw(frame, main, w, &theme);
+            }
+        }
     }
     draw_notice(frame, notice, app, &theme);
     draw_footer(frame, footer, app, &theme);
@@ -232,6 +237,7 @@ fn draw_nav(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                     && matches!(
                         (app.view.clone(), kind),
                         (View::Fleet, super::app::ViewKind::Fleet)
+                            | (View::Wizard, super::app::ViewKind::Wizard)
                     );
                 let mut spans = vec![Span::raw(marker), Span::raw(kind.label())];
                 if active {

@@ -1,0 +1,612 @@
+//! The provisioning wizard and the Phase 0/1 progress screen of the cockpit.
+//!
+//! The rules live in [`crate::provision::wizard::Wizard`]; this module only binds keys and text
+//! inputs to it, performs the live checks and the create POST as tasks (replies come back as
+//! [`WizardMsg`]s through the reducer, so the render loop never waits on the network), saves the
+//! draft on every change and, once the deployment exists, follows it ([`progress`]).
+
+pub mod cluster;
+pub mod draw;
+pub mod progress;
+mod rows;
+
+use std::path::PathBuf;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use tokio::sync::mpsc;
+use tui_textarea::TextArea;
+
+use crate::provision::catalyst::{CatalystClient, CreateResponse};
+use crate::provision::wizard::{
+    CheckReply, CheckRequest, DEBOUNCE, Draft, Ticket, ToggleOutcome, Wizard, WizardConfig,
+    discard_draft, load_draft,
+};
+
+use super::app::{Msg, Notice};
+pub use progress::{ProgressMsg, ProgressScreen};
+pub use rows::{Row, rows};
+
+/// Replies of the wizard's and the progress screen's tasks.
+#[derive(Debug, Clone)]
+pub enum WizardMsg {
+    /// The debounce timer of edit generation `n` ran out.
+    Debounce(u64),
+    /// The answer to a live check.
+    Checked(Ticket, CheckReply),
+    /// The create POST answered.
+    Created(Result<CreateResponse, CreateFailure>),
+    Progress(ProgressMsg),
+}
+
+/// A create POST that did not succeed: the HTTP answer, or no answer at all (status 0).
+#[derive(Debug, Clone)]
+pub struct CreateFailure {
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub body: String,
+}
+
+/// Spawns effect tasks holding a clone of the reducer's sender. Without a sender (or outside a
+/// tokio runtime, e.g. in snapshot tests) nothing is spawned and the state simply waits.
+#[derive(Debug, Clone, Default)]
+pub struct Effects {
+    pub tx: Option<mpsc::Sender<Msg>>,
+}
+
+impl Effects {
+    pub fn spawn<F>(&self, fut: F) -> bool
+    where
+        F: std::future::Future<Output = Option<WizardMsg>> + Send + 'static,
+    {
+        let (Some(tx), Ok(handle)) = (self.tx.clone(), tokio::runtime::Handle::try_current())
+        else {
+            return false;
+        };
+        handle.spawn(async move {
+            if let Some(m) = fut.await {
+                let _ = tx.send(Msg::Wizard(m)).await;
+            }
+        });
+        true
+    }
+}
+
+/// What the wizard screen shows: the form, or the run it started.
+pub enum Mode {
+    Form,
+    Progress(Box<ProgressScreen>),
+}
+
+/// The wizard screen's state.
+pub struct WizardScreen {
+    pub wizard: Wizard,
+    pub mode: Mode,
+    /// Row under the cursor on the current step.
+    pub cursor: usize,
+    /// The text input being edited, with the field it edits.
+    pub editing: Option<(String, TextArea<'static>)>,
+    /// A draft found at start, offered for restore (r) or discard (d).
+    pub restore_offer: Option<Draft>,
+    pub draft_path: Option<PathBuf>,
+    /// Where the generated private key will be written (the operator edits and confirms it).
+    pub private_key_path: String,
+    /// Waiting for the create POST.
+    pub provisioning: bool,
+    /// Last thing said on the form (check failures, write errors, API answers).
+    pub message: Option<Notice>,
+    edit_gen: u64,
+    saved: Option<Draft>,
+}
+
+impl WizardScreen {
+    /// A fresh wizard; a draft at `draft_path` is offered for restore, never applied silently.
+    pub fn new(config: WizardConfig, draft_path: Option<PathBuf>) -> Self {
+        let (restore_offer, message) = match draft_path.as_deref().map(load_draft) {
+            Some(Ok(d)) => (d, None),
+            Some(Err(e)) => (
+                None,
+                Some(Notice::error(format!("draft not restorable: {e}"))),
+            ),
+            None => (None, None),
+        };
+        let wizard = Wizard::new(config);
+        let private_key_path = default_key_dir()
+            .join(wizard.suggested_private_key_name())
+            .display()
+            .to_string();
+        WizardScreen {
+            wizard,
+            mode: Mode::Form,
+            cursor: 0,
+            editing: None,
+            restore_offer,
+            draft_path,
+            private_key_path,
+            provisioning: false,
+            message,
+            edit_gen: 0,
+            saved: None,
+        }
+    }
+
+    /// The screen's title for the nav and the pane.
+    pub fn title(&self) -> String {
+        match &self.mode {
+            Mode::Form => format!(
+                "Wizard — step {}/7 {}",
+                self.wizard.step().number(),
+                self.wizard.step().title()
+            ),
+            Mode::Progress(p) => format!("Provisioning {}", p.title()),
+        }
+    }
+
+    /// Whether keys should go to a text input first (the palette and quit keys stay away).
+    pub fn captures_text(&self) -> bool {
+        self.editing.is_some() || matches!(&self.mode, Mode::Progress(p) if p.searching)
+    }
+
+    /// Handle a key; returns false when the screen did not use it (the shell's keymap then does).
+    pub fn on_key(&mut self, key: KeyEvent, fx: &Effects, api: Option<&str>) -> bool {
+        if let Mode::Progress(p) = &mut self.mode {
+            if key.code == KeyCode::Char('N') && !p.following && !p.searching {
+                // The run is over (or was left): start a fresh wizard; the finished run stays
+                // readable through `sovtui deploy watch`.
+                self.wizard = Wizard::new(self.wizard.config().clone());
+                self.mode = Mode::Form;
+                self.cursor = 0;
+                self.message = Some(Notice::info("new wizard"));
+                return true;
+            }
+            return p.on_key(key, fx, api);
+        }
+        if self.editing.is_some() {
+            self.on_edit_key(key, fx);
+            return true;
+        }
+        if let Some(draft) = self.restore_offer.take() {
+            match key.code {
+                KeyCode::Char('r') => {
+                    let (w, notes) = Wizard::restore(draft, self.wizard.config().clone());
+                    self.wizard = w;
+                    self.cursor = 0;
+                    self.message = Some(Notice::info(if notes.notes.is_empty() {
+                        "draft restored".to_string()
+                    } else {
+                        format!("draft restored — {}", notes.notes.join("; "))
+                    }));
+                    self.changed(fx);
+                }
+                KeyCode::Char('d') => {
+                    if let Some(p) = &self.draft_path {
+                        let _ = discard_draft(p);
+                    }
+                    self.message = Some(Notice::info("draft discarded"));
+                }
+                _ => {
+                    self.restore_offer = Some(draft);
+                    return false;
+                }
+            }
+            return true;
+        }
+        if let Some(p) = self.wizard.pending_cascade().cloned() {
+            match key.code {
+                KeyCode::Char('y') | KeyCode::Enter => {
+                    match self.wizard.confirm_cascade() {
+                        Ok(applied) => {
+                            self.message = Some(Notice::info(format!(
+                                "applied: +{} −{}",
+                                applied.add.join(" +"),
+                                applied.remove.join(" −")
+                            )))
+                        }
+                        Err(e) => self.message = Some(Notice::error(e.to_string())),
+                    }
+                    self.changed(fx);
+                    return true;
+                }
+                KeyCode::Char('n') | KeyCode::Esc => {
+                    self.wizard.cancel_cascade();
+                    self.message = Some(Notice::info(format!("not applied: {:?}", p.change)));
+                    return true;
+                }
+                _ => return true,
+            }
+        }
+        let list = rows(&self.wizard, &self.private_key_path);
+        self.cursor = self.cursor.min(list.len().saturating_sub(1));
+        let row = list.get(self.cursor).cloned();
+        match key.code {
+            KeyCode::Up => self.cursor = self.cursor.saturating_sub(1),
+            KeyCode::Down => self.cursor = (self.cursor + 1).min(list.len().saturating_sub(1)),
+            KeyCode::PageUp => self.cursor = self.cursor.saturating_sub(10),
+            KeyCode::PageDown => self.cursor = (self.cursor + 10).min(list.len().saturating_sub(1)),
+            KeyCode::Char(']') => self.next(fx),
+            KeyCode::Char('[') => {
+                self.wizard.back();
+                self.cursor = 0;
+                self.changed(fx);
+            }
+            KeyCode::Left | KeyCode::Right | KeyCode::Char(' ') | KeyCode::Enter => {
+                let Some(row) = row else { return true };
+                let delta = if key.code == KeyCode::Left { -1 } else { 1 };
+                self.activate(row, key.code, delta, fx, api);
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    fn next(&mut self, fx: &Effects) {
+        match self.wizard.next() {
+            Ok(_) => {
+                self.cursor = 0;
+                self.message = None;
+            }
+            Err(reason) => self.message = Some(Notice::warn(format!("Next disabled — {reason}"))),
+        }
+        self.changed(fx);
+    }
+
+    fn activate(&mut self, row: Row, code: KeyCode, delta: i64, fx: &Effects, api: Option<&str>) {
+        let enter = code == KeyCode::Enter;
+        let result: Result<(), String> = match row {
+            Row::Text { field, secret, .. } if enter || code == KeyCode::Char(' ') => {
+                let initial = if secret {
+                    String::new()
+                } else if field == "sshPrivateKeyPath" {
+                    self.private_key_path.clone()
+                } else {
+                    self.wizard.text(&field).unwrap_or_default()
+                };
+                let mut ta = TextArea::new(vec![initial]);
+                if secret {
+                    ta.set_mask_char('•');
+                }
+                ta.move_cursor(tui_textarea::CursorMove::End);
+                self.editing = Some((field, ta));
+                Ok(())
+            }
+            Row::Text { .. } => Ok(()),
+            Row::Choice { choice, .. } => rows::cycle(&mut self.wizard, &choice, delta),
+            Row::Toggle { toggle, .. } => rows::flip(&mut self.wizard, &toggle),
+            Row::Component { id, .. } => match self.wizard.toggle_component(id) {
+                Ok(ToggleOutcome::NeedsConfirmation(p)) => {
+                    self.message = Some(Notice::warn(format!(
+                        "{id}: this also {}{}— y to apply, n to cancel",
+                        if p.add.is_empty() {
+                            String::new()
+                        } else {
+                            format!("adds {} ", p.add.join(", "))
+                        },
+                        if p.remove.is_empty() {
+                            String::new()
+                        } else {
+                            format!("removes {} ", p.remove.join(", "))
+                        }
+                    )));
+                    Ok(())
+                }
+                Ok(_) => Ok(()),
+                Err(e) => Err(e.to_string()),
+            },
+            Row::Action { action, .. } if enter || code == KeyCode::Char(' ') => {
+                self.run_action(action, fx, api);
+                Ok(())
+            }
+            Row::Action { .. } | Row::Info { .. } => Ok(()),
+        };
+        if let Err(e) = result {
+            self.message = Some(Notice::error(e));
+        }
+        self.changed(fx);
+    }
+
+    fn run_action(&mut self, action: rows::ActionId, fx: &Effects, api: Option<&str>) {
+        match action {
+            rows::ActionId::Next => self.next(fx),
+            rows::ActionId::DemoToken(p) => self.wizard.use_demo_token(p),
+            rows::ActionId::GenerateKey => {
+                let req = self.wizard.request_ssh_key();
+                self.send_check(req, fx, api);
+            }
+            rows::ActionId::SaveKey => {
+                let path = PathBuf::from(expand_home(&self.private_key_path));
+                match self.wizard.save_private_key(&path, false) {
+                    Ok(()) => {
+                        self.message = Some(Notice::info(format!(
+                            "private key written to {} (mode 0600)",
+                            path.display()
+                        )))
+                    }
+                    Err(e) => self.message = Some(Notice::error(e.to_string())),
+                }
+            }
+            rows::ActionId::Provision => self.provision(fx, api),
+        }
+    }
+
+    fn provision(&mut self, fx: &Effects, api: Option<&str>) {
+        if self.provisioning {
+            return;
+        }
+        let req = match self.wizard.provision() {
+            Ok(r) => r,
+            Err(reason) => {
+                self.message = Some(Notice::warn(format!("Provision disabled — {reason}")));
+                return;
+            }
+        };
+        let Some(api) = api.map(str::to_string) else {
+            self.message = Some(Notice::error(
+                "no catalyst-api URL: pass --api or set SOVTUI_CATALYST_API",
+            ));
+            return;
+        };
+        let body = req.to_json();
+        self.provisioning = true;
+        self.message = Some(Notice::info("provisioning: POST /api/v1/deployments…"));
+        let spawned =
+            fx.spawn(async move { Some(WizardMsg::Created(post_create(&api, body).await)) });
+        if !spawned {
+            self.provisioning = false;
+            self.message = Some(Notice::error("cannot start the request (no task runtime)"));
+        }
+    }
+
+    fn on_edit_key(&mut self, key: KeyEvent, fx: &Effects) {
+        let Some((field, ta)) = self.editing.as_mut() else {
+            return;
+        };
+        let field = field.clone();
+        match key.code {
+            KeyCode::Esc | KeyCode::Enter | KeyCode::Tab => {
+                self.editing = None;
+                return;
+            }
+            // One-line inputs: a pasted newline must not split the value.
+            KeyCode::Char('m') if key.modifiers.contains(KeyModifiers::CONTROL) => return,
+            _ => {
+                ta.input(key);
+            }
+        }
+        let value = ta.lines().join("");
+        if field == "sshPrivateKeyPath" {
+            self.private_key_path = value;
+        } else if let Err(e) = self.wizard.set_text(&field, &value) {
+            self.message = Some(Notice::error(e.to_string()));
+        }
+        self.changed(fx);
+    }
+
+    /// After every change: save the draft if it differs, and restart the debounce timer.
+    fn changed(&mut self, fx: &Effects) {
+        let draft = self.wizard.draft();
+        if self.saved.as_ref() != Some(&draft) {
+            if let Some(p) = &self.draft_path
+                && let Err(e) = self.wizard.save_draft(p)
+            {
+                self.message = Some(Notice::error(format!("draft not saved: {e}")));
+            }
+            self.saved = Some(draft);
+        }
+        if self.wizard.has_due_checks() {
+            self.edit_gen += 1;
+            let generation = self.edit_gen;
+            fx.spawn(async move {
+                tokio::time::sleep(DEBOUNCE).await;
+                Some(WizardMsg::Debounce(generation))
+            });
+        }
+    }
+
+    fn send_check(&mut self, req: CheckRequest, fx: &Effects, api: Option<&str>) {
+        let Some(api) = api.map(str::to_string) else {
+            self.wizard.complete(
+                req.ticket,
+                &CheckReply::Transport("no catalyst-api URL configured".into()),
+            );
+            return;
+        };
+        let ticket = req.ticket;
+        fx.spawn(async move {
+            let reply = post_check(&api, &req).await;
+            Some(WizardMsg::Checked(ticket, reply))
+        });
+    }
+
+    /// A reply of one of this screen's tasks.
+    pub fn on_msg(&mut self, msg: WizardMsg, fx: &Effects, api: Option<&str>) {
+        match msg {
+            WizardMsg::Debounce(g) if g == self.edit_gen => {
+                for req in self.wizard.due_checks() {
+                    self.send_check(req, fx, api);
+                }
+            }
+            WizardMsg::Debounce(_) => {}
+            WizardMsg::Checked(ticket, reply) => {
+                self.wizard.complete(ticket, &reply);
+                let draft = self.wizard.draft();
+                if self.saved.as_ref() != Some(&draft) {
+                    self.changed(fx);
+                }
+            }
+            WizardMsg::Created(result) => {
+                self.provisioning = false;
+                match result {
+                    Ok(created) => {
+                        if let Some(p) = &self.draft_path {
+                            let _ = discard_draft(p);
+                        }
+                        let fqdn = self.wizard.fqdn().unwrap_or_default();
+                        let mut screen = ProgressScreen::new(created.id.clone(), fqdn);
+                        screen.start(fx, api, Some(created.stream_url.clone()));
+                        self.mode = Mode::Progress(Box::new(screen));
+                    }
+                    Err(f) => {
+                        let problem = self.wizard.apply_create_error(
+                            f.status,
+                            f.content_type.as_deref(),
+                            &f.body,
+                        );
+                        self.cursor = 0;
+                        self.message = Some(Notice::error(format!(
+                            "catalyst-api refused (HTTP {}): {} — see {}",
+                            problem.status,
+                            problem.message,
+                            problem.step.title()
+                        )));
+                    }
+                }
+            }
+            WizardMsg::Progress(p) => {
+                if let Mode::Progress(screen) = &mut self.mode {
+                    screen.on_msg(p, fx, api);
+                }
+            }
+        }
+    }
+}
+
+/// The `catalyst_api` of a fleet file's `[[sovereign]]` entry: the one for `fqdn`, or (without
+/// one) the first entry that has it. Whoever loads the fleet file sends it as
+/// `Msg::CatalystApi`; a file that does not parse gives `None` (the loader reports it).
+pub fn catalyst_api_from_fleet_toml(text: &str, fqdn: Option<&str>) -> Option<String> {
+    let doc: toml::Table = toml::from_str(text).ok()?;
+    let entries = doc.get("sovereign")?.as_array()?;
+    let api_of = |e: &toml::Value| {
+        e.get("catalyst_api")
+            .and_then(toml::Value::as_str)
+            .filter(|s| !s.trim().is_empty())
+            .map(str::to_string)
+    };
+    match fqdn {
+        Some(f) => entries
+            .iter()
+            .find(|e| e.get("fqdn").and_then(toml::Value::as_str) == Some(f))
+            .and_then(api_of),
+        None => entries.iter().find_map(api_of),
+    }
+}
+
+fn default_key_dir() -> PathBuf {
+    std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), |h| PathBuf::from(h).join(".ssh"))
+}
+
+fn expand_home(p: &str) -> String {
+    match (p.strip_prefix("~/"), std::env::var("HOME")) {
+        (Some(rest), Ok(home)) => format!("{home}/{rest}"),
+        _ => p.to_string(),
+    }
+}
+
+fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .unwrap_or_default()
+}
+
+/// Perform a live check: POST its body and hand back the raw answer (the wizard decodes it).
+pub async fn post_check(api: &str, req: &CheckRequest) -> CheckReply {
+    let url = match CatalystClient::new(api) {
+        Ok(c) => c.url(&req.check.path()),
+        Err(e) => return CheckReply::Transport(e.to_string()),
+    };
+    match http().post(&url).json(&req.check.body()).send().await {
+        Ok(resp) => {
+            let status = resp.status().as_u16();
+            let content_type = resp
+                .headers()
+                .get(reqwest::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            let body = resp.text().await.unwrap_or_default();
+            CheckReply::Http {
+                status,
+                content_type,
+                body,
+            }
+        }
+        Err(e) => CheckReply::Transport(format!("cannot reach {url}: {e}")),
+    }
+}
+
+/// POST the create body of contract §4.8 exactly as the wizard built it.
+pub async fn post_create(
+    api: &str,
+    body: serde_json::Value,
+) -> Result<CreateResponse, CreateFailure> {
+    let fail = |status, content_type, body| CreateFailure {
+        status,
+        content_type,
+        body,
+    };
+    let url = CatalystClient::new(api)
+        .map_err(|e| fail(0, None, e.to_string()))?
+        .url("/api/v1/deployments");
+    let resp = http()
+        .post(&url)
+        .json(&body)
+        .send()
+        .await
+        .map_err(|e| fail(503, None, format!("cannot reach {url}: {e}")))?;
+    let status = resp.status().as_u16();
+    let content_type = resp
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let text = resp.text().await.unwrap_or_default();
+    if !(200..300).contains(&status) {
+        return Err(fail(status, content_type, text));
+    }
+    serde_json::from_str(&text).map_err(|e| {
+        fail(
+            502,
+            Some("text/plain".into()),
+            format!("malformed create answer: {e}"),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_catalyst_api_comes_from_the_selected_sovereign_of_the_fleet_file() {
+        let fleet = r#"
+[[sovereign]]
+fqdn = "a.omani.works"
+kubeconfig = "kubeconfig"
+
+[[sovereign]]
+fqdn = "b.omani.works"
+catalyst_api = "http://127.0.0.1:4000"
+"#;
+        assert_eq!(
+            catalyst_api_from_fleet_toml(fleet, Some("b.omani.works")).as_deref(),
+            Some("http://127.0.0.1:4000")
+        );
+        assert_eq!(
+            catalyst_api_from_fleet_toml(fleet, Some("a.omani.works")),
+            None
+        );
+        assert_eq!(
+            catalyst_api_from_fleet_toml(fleet, None).as_deref(),
+            Some("http://127.0.0.1:4000")
+        );
+        assert_eq!(catalyst_api_from_fleet_toml("not = [toml", None), None);
+    }
+
+    #[test]
+    fn effects_without_a_runtime_spawn_nothing() {
+        let (tx, _rx) = mpsc::channel(1);
+        let fx = Effects { tx: Some(tx) };
+        assert!(!fx.spawn(async { None }));
+        assert!(!Effects::default().spawn(async { None }));
+    }
+}
