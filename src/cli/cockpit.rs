@@ -38,11 +38,18 @@ pub fn run_fleet(config: Option<PathBuf>) -> CliResult {
         )));
     }
     // Fail before taking over the terminal when the file is broken from the start.
-    crate::config::fleet_file::load(&path).map_err(|e| CliError::usage(e.to_string()))?;
+    let fleet =
+        crate::config::fleet_file::load(&path).map_err(|e| CliError::usage(e.to_string()))?;
+    let catalyst_api = fleet.catalyst_api(None).map(str::to_string);
     let _log = init_logging();
     let banner = format!("fleet {}", path.display());
-    finish(tui::run(Settings::from_env(banner), move |tx| {
-        source::live_fleet_source(tx, path)
+    finish(tui::run(Settings::from_env(banner), move |tx| async move {
+        if let Some(url) = catalyst_api
+            && tx.catalyst_api(url).await.is_err()
+        {
+            return;
+        }
+        source::live_fleet_source(tx, path).await
     }))
 }
 
@@ -83,6 +90,13 @@ async fn demo_source(tx: FleetSender, scenario: WorldScenario, speed: f64, dir: 
         }
     };
     tracing::info!(endpoints = ?world.endpoints(), "simulated world up");
+    if tx
+        .catalyst_api(world.endpoints().catalyst_api)
+        .await
+        .is_err()
+    {
+        return;
+    }
     source::live_fleet_source(tx, dir.join("fleet.toml")).await;
     drop(world);
 }

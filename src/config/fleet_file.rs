@@ -441,6 +441,21 @@ struct OutSovereign<'a> {
 }
 
 impl FleetFile {
+    /// The catalyst-api the wizard provisions through: the one of `fqdn`, or (without one) the
+    /// first Sovereign that names one.
+    pub fn catalyst_api(&self, fqdn: Option<&str>) -> Option<&str> {
+        let named = |e: &&SovereignEntry| {
+            e.catalyst_api
+                .as_deref()
+                .is_some_and(|u| !u.trim().is_empty())
+        };
+        match fqdn {
+            Some(f) => self.sovereigns.iter().filter(|e| e.fqdn == f).find(named),
+            None => self.sovereigns.iter().find(named),
+        }
+        .and_then(|e| e.catalyst_api.as_deref())
+    }
+
     /// The fleet file text for this fleet (adopted Sovereigns are left to `adopt_kubeconfig`).
     /// `sovtui sim` uses it to write `DIR/fleet.toml`; `parse` reads it back unchanged.
     pub fn to_toml(&self) -> String {
@@ -489,6 +504,18 @@ mod tests {
 
     fn p() -> PathBuf {
         PathBuf::from("/etc/sovtui/fleet.toml")
+    }
+
+    #[test]
+    fn the_wizard_provisions_through_the_named_catalyst_api() {
+        let text = "[[sovereign]]\nfqdn = \"a.omani.works\"\n\n[[sovereign]]\nfqdn = \"b.omani.works\"\ncatalyst_api = \"http://127.0.0.1:4000\"\n";
+        let file = parse(&p(), text).expect("parses");
+        assert_eq!(file.catalyst_api(None), Some("http://127.0.0.1:4000"));
+        assert_eq!(file.catalyst_api(Some("a.omani.works")), None);
+        assert_eq!(
+            file.catalyst_api(Some("b.omani.works")),
+            Some("http://127.0.0.1:4000")
+        );
     }
 
     #[test]

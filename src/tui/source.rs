@@ -51,6 +51,14 @@ impl FleetSender {
         self.send(FleetMsg::SourceError(message.into())).await
     }
 
+    /// Where the wizard and progress views reach catalyst-api.
+    pub async fn catalyst_api(&self, url: impl Into<String>) -> Result<(), CockpitClosed> {
+        self.tx
+            .send(Msg::CatalystApi(url.into()))
+            .await
+            .map_err(|_| CockpitClosed)
+    }
+
     pub async fn event(
         &self,
         event: crate::provision::fleet::FleetEvent,

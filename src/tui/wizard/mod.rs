@@ -469,27 +469,6 @@ impl WizardScreen {
     }
 }
 
-/// The `catalyst_api` of a fleet file's `[[sovereign]]` entry: the one for `fqdn`, or (without
-/// one) the first entry that has it. Whoever loads the fleet file sends it as
-/// `Msg::CatalystApi`; a file that does not parse gives `None` (the loader reports it).
-pub fn catalyst_api_from_fleet_toml(text: &str, fqdn: Option<&str>) -> Option<String> {
-    let doc: toml::Table = toml::from_str(text).ok()?;
-    let entries = doc.get("sovereign")?.as_array()?;
-    let api_of = |e: &toml::Value| {
-        e.get("catalyst_api")
-            .and_then(toml::Value::as_str)
-            .filter(|s| !s.trim().is_empty())
-            .map(str::to_string)
-    };
-    match fqdn {
-        Some(f) => entries
-            .iter()
-            .find(|e| e.get("fqdn").and_then(toml::Value::as_str) == Some(f))
-            .and_then(api_of),
-        None => entries.iter().find_map(api_of),
-    }
-}
-
 fn default_key_dir() -> PathBuf {
     std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), |h| PathBuf::from(h).join(".ssh"))
 }
@@ -575,32 +554,6 @@ pub async fn post_create(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_catalyst_api_comes_from_the_selected_sovereign_of_the_fleet_file() {
-        let fleet = r#"
-[[sovereign]]
-fqdn = "a.omani.works"
-kubeconfig = "kubeconfig"
-
-[[sovereign]]
-fqdn = "b.omani.works"
-catalyst_api = "http://127.0.0.1:4000"
-"#;
-        assert_eq!(
-            catalyst_api_from_fleet_toml(fleet, Some("b.omani.works")).as_deref(),
-            Some("http://127.0.0.1:4000")
-        );
-        assert_eq!(
-            catalyst_api_from_fleet_toml(fleet, Some("a.omani.works")),
-            None
-        );
-        assert_eq!(
-            catalyst_api_from_fleet_toml(fleet, None).as_deref(),
-            Some("http://127.0.0.1:4000")
-        );
-        assert_eq!(catalyst_api_from_fleet_toml("not = [toml", None), None);
-    }
 
     #[test]
     fn effects_without_a_runtime_spawn_nothing() {
