@@ -386,6 +386,12 @@ fn the_wizard_walks_all_seven_steps_in_the_demo_and_the_new_sovereign_becomes_re
         "no failure on the progress view:\n{screen}"
     );
 
+    // Phase 1 seen from the new apiserver too (polled every 2 s of real time), agreeing with
+    // the stream.
+    s.wait_until("the apiserver view agreeing", TIMEOUT, |sc| {
+        sc.contains("agrees with the stream")
+    });
+
     // The new Sovereign is in the fleet overview.
     s.send(":fleet");
     s.wait_for(":fleet");
