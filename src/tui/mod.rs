@@ -26,6 +26,7 @@ pub mod palette;
 pub mod runtime;
 pub mod source;
 pub mod theme;
+pub mod troubleshoot;
 pub mod ui;
 pub mod watch;
 
