@@ -322,6 +322,8 @@ fn pty_walks_one_path_by_hand_in_the_demo() {
     s.wait_for("bp-* HelmReleases Ready?");
     // A failure no rule knows: the walk asks instead of guessing.
     s.wait_for("answer it yourself");
+    s.wait_for("context deadline exceeded"); // the failing release, shown as material
+
     s.send("\x1b"); // back to Q7
     s.wait_for("path: Q1 Yes=⚑ › Q3 Yes=⚑ › Q4 Yes=⚑ › Q7");
     s.send("j");

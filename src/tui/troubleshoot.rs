@@ -289,7 +289,7 @@ impl TroubleshootView {
                     ]));
                 }
                 l.push(Line::from(""));
-                match suggestion {
+                match &suggestion {
                     Some(s) => {
                         for c in s.evidence.iter().take(3) {
                             l.push(Line::from(vec![
@@ -312,6 +312,38 @@ impl TroubleshootView {
                         ),
                         theme.style(Slot::NoticeWarn),
                     ))),
+                }
+                if suggestion.is_none() {
+                    // What was seen that no rule knows: the operator's material for answering.
+                    let ev = self.walk.evidence();
+                    let mut sources: Vec<&str> = node
+                        .answers
+                        .iter()
+                        .flat_map(|a| a.when.iter().map(|r| r.source.as_str()))
+                        .collect();
+                    sources.dedup();
+                    let mut seen = std::collections::BTreeSet::new();
+                    let problems = sources
+                        .into_iter()
+                        .filter(|src| seen.insert(*src))
+                        .flat_map(|src| ev.lines_of(src))
+                        .filter(|line| !line.text.contains("Ready=True"))
+                        .take(3);
+                    for line in problems {
+                        l.push(Line::from(vec![
+                            Span::styled(
+                                format!("seen {}: ", line.source),
+                                theme.style(Slot::Muted),
+                            ),
+                            Span::raw(line.text.clone()),
+                        ]));
+                    }
+                    for e in ev.errors.iter().take(2) {
+                        l.push(Line::from(Span::styled(
+                            format!("! {e}"),
+                            theme.style(Slot::NoticeError),
+                        )));
+                    }
                 }
                 if let Some(h) = &node.help {
                     l.push(Line::from(""));
