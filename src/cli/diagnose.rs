@@ -13,14 +13,13 @@ use crate::provision::troubleshoot::{Evidence, Placeholders, Tree, Walk, lint_fi
 
 pub fn run_diagnose(config: Option<PathBuf>, args: DiagnoseArgs) -> CliResult {
     let tree = Tree::load_default().map_err(|e| CliError::usage(e.to_string()))?;
+    let mut args = args;
+    if let Some(file) = &config {
+        fill_from_fleet(file, &mut args)?;
+    }
     if args.deployment.is_some() && args.api.is_none() {
         return Err(CliError::usage(
             "--deployment needs --api (the catalyst-api root the deployment lives on)",
-        ));
-    }
-    if config.is_some() && args.kubeconfig.is_none() {
-        return Err(CliError::not_available(
-            "diagnose from the fleet file; pass --kubeconfig PATH [--context NAME]",
         ));
     }
     let mut evidence = Evidence::new();
@@ -70,6 +69,44 @@ pub fn run_diagnose(config: Option<PathBuf>, args: DiagnoseArgs) -> CliResult {
             "the evidence does not decide {node} \"{question}\"; answer it with --answer {node}=<label>"
         ))),
     }
+}
+
+/// Take what the flags left open (kubeconfig, context, catalyst-api, deployment id) from the
+/// fleet file's entry for the FQDN. Flags given explicitly win.
+pub fn fill_from_fleet(file: &Path, args: &mut DiagnoseArgs) -> CliResult {
+    let fleet =
+        crate::config::fleet_file::load(file).map_err(|e| CliError::usage(e.to_string()))?;
+    let Some(entry) = fleet.sovereigns.iter().find(|s| s.fqdn == args.fqdn) else {
+        let known: Vec<&str> = fleet.sovereigns.iter().map(|s| s.fqdn.as_str()).collect();
+        return Err(CliError::usage(format!(
+            "{}: no [[sovereign]] with fqdn = \"{}\" (the file lists: {})",
+            file.display(),
+            args.fqdn,
+            if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            }
+        )));
+    };
+    if args.kubeconfig.is_none() {
+        args.kubeconfig = match &entry.kubeconfig {
+            Some(p) => Some(p.clone()),
+            None => crate::config::fleet_file::default_kubeconfig_paths()
+                .into_iter()
+                .find(|p| p.exists()),
+        };
+        if args.context.is_none() {
+            args.context = Some(entry.context.clone());
+        }
+    }
+    if args.api.is_none() {
+        args.api = entry.catalyst_api.clone();
+    }
+    if args.deployment.is_none() && args.api == entry.catalyst_api {
+        args.deployment = entry.deployment_id.clone();
+    }
+    Ok(())
 }
 
 async fn gather(args: &DiagnoseArgs, ev: &mut Evidence) -> CliResult {

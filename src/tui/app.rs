@@ -13,6 +13,7 @@ use super::keymap::{Action, Keymap, KeymapCatalog};
 use super::palette::{self, Command, Palette};
 use super::theme::{ColorLevel, Theme, ThemeCatalog};
 use super::wizard::{Effects, WizardMsg, WizardScreen};
+use super::troubleshoot::{self as ts, TroubleshootView};
 
 /// Everything the reducer accepts.
 #[derive(Debug, Clone)]
@@ -108,7 +109,10 @@ impl ViewKind {
     }
 
     pub fn built(self) -> bool {
-        matches!(self, ViewKind::Fleet | ViewKind::Wizard)
+        matches!(
+            self,
+            ViewKind::Fleet | ViewKind::Wizard | ViewKind::Troubleshoot
+        )
     }
 
     pub fn not_built_notice(self) -> Notice {
@@ -205,6 +209,10 @@ pub struct App {
     pub catalyst_api: Option<String>,
     /// Where the wizard draft is saved (`None`: not saved).
     pub wizard_draft_path: Option<PathBuf>,
+    /// The troubleshooting walk, shown over the main pane while open.
+    pub troubleshoot: Option<TroubleshootView>,
+    /// Text for the terminal clipboard; the runtime writes it as OSC 52 after the next frame.
+    pub clipboard: Option<String>,
     quit: bool,
     dirty: bool,
 }
@@ -270,6 +278,8 @@ impl App {
                 .ok()
                 .filter(|v| !v.trim().is_empty()),
             wizard_draft_path: Some(crate::provision::wizard::default_draft_path()),
+            troubleshoot: None,
+            clipboard: None,
             quit: false,
             dirty: true,
         }
@@ -371,6 +381,10 @@ impl App {
                 self.notice = Some(Notice::error(format!("data source: {e}")));
                 self.source_error = Some(e);
             }
+        }
+        if let Some(t) = &mut self.troubleshoot {
+            let status = self.fleet.iter().find(|s| s.fqdn == t.fqdn);
+            t.set_evidence(ts::evidence_from_fleet(status));
         }
         let navs = self.nav_items().len();
         self.nav_selected = self.nav_selected.min(navs.saturating_sub(1));
@@ -552,6 +566,9 @@ impl App {
             Overlay::Palette(p) => self.on_palette_key(p, key),
             Overlay::Filter => self.on_filter_key(key, action),
             Overlay::Help { scroll } => self.on_help_key(scroll, action),
+            Overlay::None if self.troubleshoot.is_some() && action != Some(Action::Palette) => {
+                self.on_troubleshoot_key(key, action)
+            }
             Overlay::None => {
                 if let Some(a) = action {
                     self.on_action(a);
@@ -661,6 +678,7 @@ impl App {
                 self.focus = Focus::Main;
             }
             Command::View(ViewKind::Wizard) => self.open_wizard(),
+            Command::View(ViewKind::Troubleshoot) => self.open_troubleshoot(),
             Command::View(kind) => self.notice = Some(kind.not_built_notice()),
             Command::Theme(None) => {
                 self.notice = Some(Notice::info(format!(
@@ -751,6 +769,7 @@ impl App {
                     self.focus = Focus::Main;
                 }
                 Some(NavItem::View(ViewKind::Wizard)) => self.open_wizard(),
+                Some(NavItem::View(ViewKind::Troubleshoot)) => self.open_troubleshoot(),
                 Some(NavItem::View(kind)) => self.notice = Some(kind.not_built_notice()),
                 None => {}
             },
@@ -764,6 +783,51 @@ impl App {
                     }
                 }
             }
+        }
+    }
+
+    /// The Sovereign a command acts on: the one open in detail, else the fleet row selected.
+    pub fn selected_sovereign(&self) -> Option<&SovereignStatus> {
+        if let Some(s) = self.current_sovereign() {
+            return Some(s);
+        }
+        let sel = self.fleet_table.selected().unwrap_or(0);
+        self.visible_fleet().get(sel).map(|&i| &self.fleet[i])
+    }
+
+    fn open_troubleshoot(&mut self) {
+        let Some(s) = self.selected_sovereign() else {
+            self.notice = Some(Notice::warn("troubleshoot: select a Sovereign first"));
+            return;
+        };
+        let tree = match crate::provision::troubleshoot::Tree::load_default() {
+            Ok(t) => std::sync::Arc::new(t),
+            Err(e) => {
+                self.notice = Some(Notice::error(format!("troubleshooting tree: {e}")));
+                return;
+            }
+        };
+        let fqdn = s.fqdn.clone();
+        let evidence = ts::evidence_from_fleet(Some(s));
+        self.troubleshoot = Some(TroubleshootView::open(tree, &fqdn, evidence));
+        self.focus = Focus::Main;
+    }
+
+    fn on_troubleshoot_key(&mut self, key: KeyEvent, action: Option<Action>) {
+        let Some(t) = &mut self.troubleshoot else {
+            return;
+        };
+        match t.on_key(key, action) {
+            ts::Reply::Stay => {}
+            ts::Reply::Close => self.troubleshoot = None,
+            ts::Reply::Copy(text) => {
+                self.notice = Some(Notice::info(format!(
+                    "copied {} command line(s) to the clipboard (OSC 52)",
+                    text.lines().count()
+                )));
+                self.clipboard = Some(text);
+            }
+            ts::Reply::Say(text) => self.notice = Some(Notice::warn(text)),
         }
     }
 

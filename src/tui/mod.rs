@@ -28,6 +28,7 @@ pub mod palette;
 pub mod runtime;
 pub mod source;
 pub mod theme;
+pub mod troubleshoot;
 pub mod ui;
 pub mod watch;
 pub mod wizard;

@@ -26,7 +26,7 @@ pub enum Command {
 pub const COMMANDS: &[(&str, &str)] = &[
     ("fleet", "fleet overview"),
     ("wizard", "provisioning wizard and Phase 0/1 progress"),
-    ("troubleshoot", "troubleshooting walk (not built yet)"),
+    ("troubleshoot", "troubleshooting walks (runbook §7.4)"),
     ("drill", "failover drill (not built yet)"),
     ("recover", "§2.2 purge and recovery (not built yet)"),
     ("theme", "theme NAME: switch theme"),

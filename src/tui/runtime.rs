@@ -44,6 +44,11 @@ pub fn draw_frame<W: Write>(
     queue!(terminal.backend_mut(), BeginSynchronizedUpdate)?;
     terminal.draw(|f| ui::draw(f, app))?;
     queue!(terminal.backend_mut(), EndSynchronizedUpdate)?;
+    if let Some(text) = app.clipboard.take() {
+        terminal
+            .backend_mut()
+            .write_all(super::troubleshoot::osc52(&text).as_bytes())?;
+    }
     terminal.backend_mut().flush()
 }
 

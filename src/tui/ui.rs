@@ -81,6 +81,11 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
     draw_title(frame, title, app, &theme);
     draw_nav(frame, nav, app, &theme);
     match app.view.clone() {
+        _ if app.troubleshoot.is_some() => {
+            if let Some(t) = &app.troubleshoot {
+                t.draw(frame, main, &theme);
+            }
+        }
         View::Fleet => draw_fleet(frame, main, app, &theme),
         View::Sovereign(fqdn) => draw_sovereign(frame, main, app, &theme, &fqdn),
         View::Wizard => {

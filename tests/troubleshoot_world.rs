@@ -1,0 +1,230 @@
+//! Every troubleshooting leaf the simulated world can express, end to end: start the world from
+//! `fixtures/scenarios/leaf-*.yaml`, gather evidence from its apiserver with the real kube-rs
+//! gatherer, walk the shipped tree with `diagnose`, and check the leaf and the cited evidence.
+//! The `happy` world lands on DONE. `diagnose FQDN --config fleet.toml` runs the binary against a
+//! world's state dir.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sovtui::provision::troubleshoot::evidence::Evidence;
+use sovtui::provision::troubleshoot::gather::kube as kube_gather;
+use sovtui::provision::troubleshoot::tree::Tree;
+use sovtui::provision::troubleshoot::walk::{AnsweredBy, Diagnosis, Placeholders, diagnose};
+use sovtui::sim::scenario::WorldScenario;
+use sovtui::sim::world::World;
+
+const FQDN: &str = "omantel.omani.works";
+/// Overall bound on a world reaching its scenario's state; the loop waits on the diagnosis.
+const DEADLINE: Duration = Duration::from_secs(90);
+
+fn scenario_path(name: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/scenarios")
+        .join(format!("{name}.yaml"))
+        .display()
+        .to_string()
+}
+
+async fn client_for(kubeconfig: &Path, context: &str) -> kube::Client {
+    let kc = kube::config::Kubeconfig::read_from(kubeconfig).expect("kubeconfig parses");
+    let opts = kube::config::KubeConfigOptions {
+        context: Some(context.to_string()),
+        ..Default::default()
+    };
+    let cfg = kube::Config::from_custom_kubeconfig(kc, &opts)
+        .await
+        .expect("context exists");
+    kube::Client::try_from(cfg).expect("client")
+}
+
+async fn diagnose_once(client: &kube::Client, tree: &Arc<Tree>) -> Diagnosis {
+    let mut ev = Evidence::new();
+    let snap = kube_gather::gather(client, &mut ev).await;
+    snap.add_to(&mut ev, FQDN);
+    diagnose(tree.clone(), ev, &Placeholders::for_fqdn(FQDN))
+}
+
+/// Start the scenario, then diagnose until the walk lands on `leaf` (the world needs a few
+/// simulated seconds to bootstrap Flux and install the kit) or the deadline passes.
+async fn world_lands_on(scenario: &str, leaf: &str) -> Diagnosis {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let loaded = WorldScenario::load(&scenario_path(scenario))
+        .or_else(|_| WorldScenario::load(scenario))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let world = World::start(loaded, 600.0, Some(dir.path().to_path_buf()))
+        .await
+        .expect("world starts");
+    let client = client_for(&dir.path().join("kubeconfig"), FQDN).await;
+    let tree = Arc::new(Tree::builtin().expect("shipped tree"));
+    let start = Instant::now();
+    loop {
+        let d = diagnose_once(&client, &tree).await;
+        if d.leaf_id() == Some(leaf) {
+            drop(world);
+            return d;
+        }
+        assert!(
+            start.elapsed() < DEADLINE,
+            "{scenario}: never landed on {leaf}; last diagnosis:\n{}",
+            d.to_text()
+        );
+        // Let the simulated clock move the world on (Flux bootstrap, installs) before asking again.
+        world.clock.advance(Duration::from_secs(30));
+        tokio::task::yield_now().await;
+    }
+}
+
+/// The evidence that decided the last question cites `needle`.
+fn assert_cites(d: &Diagnosis, needle: &str) {
+    let last = d.path.last().expect("a path");
+    let AnsweredBy::Evidence { evidence } = &last.by else {
+        panic!(
+            "last step {} was not answered by evidence:\n{}",
+            last.node,
+            d.to_text()
+        );
+    };
+    assert!(
+        evidence.iter().any(|c| c.text.contains(needle)),
+        "{} did not cite {needle:?}: {evidence:?}",
+        last.node
+    );
+}
+
+macro_rules! leaf_test {
+    ($name:ident, $scenario:literal, $leaf:literal, $cites:literal) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            let d = world_lands_on($scenario, $leaf).await;
+            assert_cites(&d, $cites);
+            let every_step_by_evidence = d
+                .path
+                .iter()
+                .all(|c| !matches!(c.by, AnsweredBy::Operator { .. }));
+            assert!(every_step_by_evidence, "{}", d.to_text());
+        }
+    };
+}
+
+leaf_test!(
+    c5_flux_pending_forever,
+    "leaf-C5",
+    "C5",
+    "untolerated taint"
+);
+leaf_test!(
+    c6_cilium_operator_cannot_dial,
+    "leaf-C6",
+    "C6",
+    "failed to dial kube-apiserver"
+);
+leaf_test!(
+    c7_kube_system_conflict,
+    "leaf-C7",
+    "C7",
+    "existing namespace \"kube-system\" is conflicting"
+);
+leaf_test!(
+    c9_ghcr_pull_missing,
+    "leaf-C9",
+    "C9",
+    "secrets \"ghcr-pull\" not found"
+);
+leaf_test!(c10_ghcr_401, "leaf-C10", "C10", "401 Unauthorized");
+leaf_test!(
+    c11_servicemonitor,
+    "leaf-C11",
+    "C11",
+    "no matches for kind \"ServiceMonitor\""
+);
+leaf_test!(c12_hollow_chart, "leaf-C12", "C12", "pods=0");
+leaf_test!(
+    c17_acme_rate_limit,
+    "leaf-C17",
+    "C17",
+    "too many certificates already issued"
+);
+leaf_test!(m4_git_repository_fails, "leaf-M4", "M4", "Ready=False");
+leaf_test!(
+    d26_no_storage_class,
+    "leaf-D2.6",
+    "D2.6",
+    "no storage class is set"
+);
+leaf_test!(
+    d27_flux_double_install,
+    "leaf-D2.7",
+    "D2.7",
+    "storedVersions[0]: Invalid value"
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn happy_lands_on_done() {
+    let d = world_lands_on("happy", "DONE").await;
+    assert_cites(&d, "Ready=True");
+}
+
+/// `sovtui diagnose FQDN --config D/fleet.toml --json`: kubeconfig, context and catalyst-api come
+/// from the fleet file the world writes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn diagnose_from_the_fleet_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let world = World::start(
+        WorldScenario::load(&scenario_path("leaf-C10")).expect("scenario"),
+        600.0,
+        Some(dir.path().to_path_buf()),
+    )
+    .await
+    .expect("world starts");
+    let fleet = dir.path().join("fleet.toml");
+    let start = Instant::now();
+    loop {
+        let fleet = fleet.clone();
+        let out = tokio::task::spawn_blocking(move || {
+            Command::new(env!("CARGO_BIN_EXE_sovtui"))
+                .arg("--config")
+                .arg(&fleet)
+                .args(["diagnose", FQDN, "--json"])
+                .output()
+                .expect("run sovtui diagnose")
+        })
+        .await
+        .expect("join");
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "one JSON document on stdout ({e}); stderr: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        if doc.pointer("/leaf/id").and_then(|v| v.as_str()) == Some("C10") {
+            assert!(out.status.success(), "exit 0 on a leaf");
+            let text = doc.to_string();
+            assert!(text.contains("401 Unauthorized"), "{text}");
+            assert!(text.contains(FQDN), "recovery filled with the FQDN");
+            break;
+        }
+        assert!(
+            start.elapsed() < DEADLINE,
+            "never reached C10: {doc:#}\nstderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        world.clock.advance(Duration::from_secs(30));
+    }
+
+    // An FQDN the fleet file does not list is a usage error naming the file.
+    let out = Command::new(env!("CARGO_BIN_EXE_sovtui"))
+        .arg("--config")
+        .arg(&fleet)
+        .args(["diagnose", "nope.example.org", "--json"])
+        .output()
+        .expect("run sovtui diagnose");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("fleet.toml") && err.contains("nope.example.org"),
+        "{err}"
+    );
+}
