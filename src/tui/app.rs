@@ -36,6 +36,14 @@ pub enum FleetMsg {
     SourceError(String),
     /// A change from the live fleet watcher, applied to the shown fleet in place.
     Event(Box<crate::provision::fleet::FleetEvent>),
+    /// The live source's handle to the fleet hub: armed actions and on-demand reads go through it.
+    Connected(super::views::LiveFleet),
+    /// Kubernetes Events of one HelmRelease, fetched on demand for its detail view.
+    ReleaseEvents {
+        fqdn: String,
+        name: String,
+        result: Result<Vec<crate::provision::fleet::EventView>, String>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,6 +126,13 @@ impl ViewKind {
 pub enum View {
     Fleet,
     Sovereign(String),
+    /// Sovereigns × components.
+    Matrix,
+    /// One HelmRelease of one Sovereign.
+    Release {
+        fqdn: String,
+        name: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,9 +144,13 @@ pub enum Focus {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Overlay {
     None,
-    Help { scroll: u16 },
+    Help {
+        scroll: u16,
+    },
     Palette(Palette),
     Filter,
+    /// An armed action waiting for `y` (anything else cancels).
+    Confirm(super::views::PendingAction),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -185,6 +204,8 @@ pub struct App {
     /// Rows visible in the main list at the last render (page size for PageUp/PageDown).
     pub page: usize,
     pub armed: bool,
+    /// Fleet views: matrix selection, live hub, transitions, events, sort, clock.
+    pub fv: super::views::FleetViews,
     pub theme: Theme,
     pub themes: ThemeCatalog,
     pub keymap: Keymap,
@@ -244,6 +265,7 @@ impl App {
             detail_table: TableState::default().with_selected(Some(0)),
             page: 10,
             armed: false,
+            fv: super::views::FleetViews::default(),
             theme,
             themes,
             keymap,
@@ -303,14 +325,25 @@ impl App {
             }
             FleetMsg::Update(s) => {
                 match self.fleet.iter_mut().find(|x| x.fqdn == s.fqdn) {
-                    Some(slot) => *slot = s,
+                    Some(slot) => {
+                        self.fv.record_transitions(slot, &s);
+                        *slot = s
+                    }
                     None => self.fleet.push(s),
                 }
                 self.waiting_for_data = false;
             }
             FleetMsg::Removed(fqdn) => self.fleet.retain(|s| s.fqdn != fqdn),
+            FleetMsg::Connected(live) => self.fv.live = Some(live),
+            FleetMsg::ReleaseEvents { fqdn, name, result } => {
+                self.fv.events = Some(super::views::ReleaseEvents { fqdn, name, result });
+            }
             FleetMsg::Event(event) => {
                 use crate::provision::fleet::FleetEvent;
+                let before = event
+                    .fqdn()
+                    .and_then(|f| self.fleet.iter().find(|s| s.fqdn == f))
+                    .cloned();
                 match &*event {
                     FleetEvent::FleetFileError { error } => {
                         // The hub keeps the last good fleet; say what is wrong and where.
@@ -325,6 +358,11 @@ impl App {
                     _ => self.waiting_for_data = false,
                 }
                 event.apply_to(&mut self.fleet);
+                if let Some(before) = before
+                    && let Some(after) = self.fleet.iter().find(|s| s.fqdn == before.fqdn)
+                {
+                    self.fv.record_transitions(&before, after);
+                }
             }
             FleetMsg::SourceError(e) => {
                 tracing::warn!(error = %e, "fleet source error");
@@ -427,7 +465,8 @@ impl App {
     /// Indices into `fleet` that pass the fleet filter.
     pub fn visible_fleet(&self) -> Vec<usize> {
         let f = self.fleet_filter.to_lowercase();
-        self.fleet
+        let mut idx: Vec<usize> = self
+            .fleet
             .iter()
             .enumerate()
             .filter(|(_, s)| {
@@ -437,13 +476,16 @@ impl App {
                     || s.connection.label().contains(&f)
             })
             .map(|(i, _)| i)
-            .collect()
+            .collect();
+        super::views::sort_fleet(&self.fleet, &mut idx, self.fv.sort);
+        idx
     }
 
     pub fn current_sovereign(&self) -> Option<&SovereignStatus> {
         match &self.view {
             View::Sovereign(fqdn) => self.fleet.iter().find(|s| &s.fqdn == fqdn),
-            View::Fleet => None,
+            View::Release { fqdn, .. } => self.fleet.iter().find(|s| &s.fqdn == fqdn),
+            View::Fleet | View::Matrix => None,
         }
     }
 
@@ -466,21 +508,24 @@ impl App {
             })
             .map(|(i, _)| i)
             .collect();
-        idx.sort_by_key(|&i| std::cmp::Reverse(s.components[i].state.severity()));
+        // Bootstrap-kit (DAG) order unless the operator asked for worst first (`:sort`).
+        if self.fv.sort == super::views::SortMode::Worst {
+            idx.sort_by_key(|&i| std::cmp::Reverse(s.components[i].state.severity()));
+        }
         idx
     }
 
     fn filter_mut(&mut self) -> &mut String {
         match self.view {
-            View::Fleet => &mut self.fleet_filter,
-            View::Sovereign(_) => &mut self.detail_filter,
+            View::Fleet | View::Matrix => &mut self.fleet_filter,
+            View::Sovereign(_) | View::Release { .. } => &mut self.detail_filter,
         }
     }
 
     pub fn filter(&self) -> &str {
         match self.view {
-            View::Fleet => &self.fleet_filter,
-            View::Sovereign(_) => &self.detail_filter,
+            View::Fleet | View::Matrix => &self.fleet_filter,
+            View::Sovereign(_) | View::Release { .. } => &self.detail_filter,
         }
     }
 
@@ -503,6 +548,7 @@ impl App {
             Overlay::Palette(p) => self.on_palette_key(p, key),
             Overlay::Filter => self.on_filter_key(key, action),
             Overlay::Help { scroll } => self.on_help_key(scroll, action),
+            Overlay::Confirm(pending) => self.on_confirm_key(pending, key),
             Overlay::None => {
                 if let Some(a) = action {
                     self.on_action(a);
@@ -633,6 +679,13 @@ impl App {
             Command::Arm => self.on_action(Action::Arm),
             Command::Disarm => self.on_action(Action::Disarm),
             Command::Quit => self.quit = true,
+            Command::Matrix => {
+                self.view = View::Matrix;
+                self.focus = Focus::Main;
+            }
+            Command::Sort => self.toggle_sort(),
+            Command::Jump(name) => self.jump(&name),
+            Command::Flux(action) => self.request_action(action),
         }
     }
 
@@ -679,7 +732,11 @@ impl App {
     }
 
     fn back(&mut self) {
-        if let View::Sovereign(_) = self.view {
+        if let View::Release { fqdn, .. } = &self.view {
+            self.view = View::Sovereign(fqdn.clone());
+        } else if self.view == View::Matrix {
+            self.view = View::Fleet;
+        } else if let View::Sovereign(_) = self.view {
             self.view = View::Fleet;
             self.detail_filter.clear();
         } else if !self.fleet_filter.is_empty() {
@@ -704,9 +761,16 @@ impl App {
                 None => {}
             },
             Focus::Main => {
-                if self.view == View::Fleet {
+                if let View::Sovereign(fqdn) = &self.view {
+                    let fqdn = fqdn.clone();
+                    self.open_selected_release(fqdn);
+                } else if matches!(self.view, View::Fleet | View::Matrix) {
                     let visible = self.visible_fleet();
-                    let sel = self.fleet_table.selected().unwrap_or(0);
+                    let sel = if self.view == View::Matrix {
+                        self.fv.matrix_table.selected().unwrap_or(0)
+                    } else {
+                        self.fleet_table.selected().unwrap_or(0)
+                    };
                     if let Some(&i) = visible.get(sel) {
                         let fqdn = self.fleet[i].fqdn.clone();
                         self.open_sovereign(fqdn);
@@ -726,7 +790,10 @@ impl App {
     fn reset_selection(&mut self) {
         match self.view {
             View::Fleet => self.fleet_table = TableState::default().with_selected(Some(0)),
-            View::Sovereign(_) => self.detail_table = TableState::default().with_selected(Some(0)),
+            View::Matrix => self.fv.matrix_table = TableState::default().with_selected(Some(0)),
+            View::Sovereign(_) | View::Release { .. } => {
+                self.detail_table = TableState::default().with_selected(Some(0))
+            }
         }
     }
 
@@ -742,6 +809,11 @@ impl App {
                 self.visible_components().len(),
                 self.detail_table.selected().unwrap_or(0),
             ),
+            (Focus::Main, View::Matrix) => (
+                self.visible_fleet().len(),
+                self.fv.matrix_table.selected().unwrap_or(0),
+            ),
+            (Focus::Main, View::Release { .. }) => return,
         };
         if len == 0 {
             return;
@@ -760,6 +832,8 @@ impl App {
             (Focus::Nav, _) => self.nav_selected = next,
             (Focus::Main, View::Fleet) => self.fleet_table.select(Some(next)),
             (Focus::Main, View::Sovereign(_)) => self.detail_table.select(Some(next)),
+            (Focus::Main, View::Matrix) => self.fv.matrix_table.select(Some(next)),
+            (Focus::Main, View::Release { .. }) => {}
         }
     }
 

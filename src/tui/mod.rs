@@ -27,6 +27,7 @@ pub mod runtime;
 pub mod source;
 pub mod theme;
 pub mod ui;
+pub mod views;
 pub mod watch;
 
 pub use app::{App, FleetMsg, Msg, Notice, Settings};

@@ -51,6 +51,11 @@ impl FleetSender {
         self.send(FleetMsg::SourceError(message.into())).await
     }
 
+    /// Any message for the reducer (effects report back through this).
+    pub async fn message(&self, msg: Msg) -> Result<(), CockpitClosed> {
+        self.tx.send(msg).await.map_err(|_| CockpitClosed)
+    }
+
     pub async fn event(
         &self,
         event: crate::provision::fleet::FleetEvent,
@@ -63,13 +68,20 @@ impl FleetSender {
 /// forwarded to the cockpit until either side goes away.
 pub async fn live_fleet_source(tx: FleetSender, fleet_file: std::path::PathBuf) {
     use crate::provision::fleet::{Fleet, FleetOptions};
-    let (_handle, mut events) = match Fleet::start(&fleet_file, FleetOptions::default()) {
+    let (handle, mut events) = match Fleet::start(&fleet_file, FleetOptions::default()) {
         Ok(started) => started,
         Err(e) => {
             let _ = tx.error(format!("fleet file: {e}")).await;
             return;
         }
     };
+    let live = super::views::LiveFleet {
+        handle,
+        tx: tx.clone(),
+    };
+    if tx.send(FleetMsg::Connected(live)).await.is_err() {
+        return;
+    }
     while let Some(event) = events.recv().await {
         if tx.event(event).await.is_err() {
             break;

@@ -55,7 +55,7 @@ pub fn connection_symbol(c: &ConnectionState) -> (&'static str, Slot) {
     }
 }
 
-fn short_time(t: &DateTime<Utc>) -> String {
+pub(super) fn short_time(t: &DateTime<Utc>) -> String {
     t.format("%m-%d %H:%M").to_string()
 }
 
@@ -83,6 +83,10 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
     match app.view.clone() {
         View::Fleet => draw_fleet(frame, main, app, &theme),
         View::Sovereign(fqdn) => draw_sovereign(frame, main, app, &theme, &fqdn),
+        View::Matrix => super::views::fleet_matrix::draw(frame, main, app, &theme),
+        View::Release { fqdn, name } => {
+            super::views::release_detail::draw(frame, main, app, &theme, &fqdn, &name)
+        }
     }
     draw_notice(frame, notice, app, &theme);
     draw_footer(frame, footer, app, &theme);
@@ -93,6 +97,7 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
             app.overlay = Overlay::Help { scroll: shown };
         }
         Overlay::Palette(p) => draw_palette(frame, area, app, &theme, &p),
+        Overlay::Confirm(p) => super::views::release_detail::draw_confirm(frame, area, &theme, &p),
         Overlay::None | Overlay::Filter => {}
     }
 }
@@ -149,7 +154,7 @@ fn draw_title(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     frame.render_widget(Paragraph::new(line).style(style), area);
 }
 
-fn pane_block<'a>(title: String, focused: bool, theme: &Theme) -> Block<'a> {
+pub(super) fn pane_block<'a>(title: String, focused: bool, theme: &Theme) -> Block<'a> {
     let border = if focused {
         theme.style(Slot::BorderFocused)
     } else {
@@ -161,7 +166,7 @@ fn pane_block<'a>(title: String, focused: bool, theme: &Theme) -> Block<'a> {
         .title(Span::styled(title, border))
 }
 
-fn selection_style(app: &App, pane: Focus, theme: &Theme) -> Style {
+pub(super) fn selection_style(app: &App, pane: Focus, theme: &Theme) -> Style {
     if app.focus == pane && matches!(app.overlay, Overlay::None | Overlay::Filter) {
         theme.style(Slot::Selected)
     } else {
@@ -277,7 +282,7 @@ fn counts_spans<'a>(s: &SovereignStatus, theme: &Theme) -> Vec<Span<'a>> {
     spans
 }
 
-fn connection_cell<'a>(c: &ConnectionState, theme: &Theme) -> Line<'a> {
+pub(super) fn connection_cell<'a>(c: &ConnectionState, theme: &Theme) -> Line<'a> {
     let (sym, slot) = connection_symbol(c);
     let mut text = format!("{sym} {}", c.label());
     if let ConnectionState::Degraded { since, .. } | ConnectionState::Unreachable { since, .. } = c
@@ -325,9 +330,18 @@ fn draw_fleet(frame: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
         .iter()
         .map(|&i| {
             let s = &app.fleet[i];
+            let mut name = vec![Span::raw(s.fqdn.clone())];
+            if let Some(p) = super::views::fleet_matrix::prod_span(s, theme) {
+                name.insert(0, p);
+            }
+            let mut conn = connection_cell(&s.connection, theme);
+            if let Some(m) = super::views::fleet_matrix::stale_marker(s, app.fv.now()) {
+                conn.spans
+                    .push(Span::styled(format!(" {m}"), theme.style(Slot::NoticeWarn)));
+            }
             let mut cells = vec![
-                Cell::from(s.fqdn.clone()),
-                Cell::from(connection_cell(&s.connection, theme)),
+                Cell::from(Line::from(name)),
+                Cell::from(conn),
                 Cell::from(Line::from(counts_spans(s, theme))),
             ];
             if wide {
@@ -339,14 +353,14 @@ fn draw_fleet(frame: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
     let widths: &[Constraint] = if wide {
         &[
             Constraint::Fill(3),
-            Constraint::Length(17),
+            Constraint::Length(30),
             Constraint::Length(14),
             Constraint::Fill(2),
         ]
     } else {
         &[
             Constraint::Fill(1),
-            Constraint::Length(17),
+            Constraint::Length(26),
             Constraint::Length(14),
         ]
     };
@@ -374,7 +388,7 @@ fn worst_line<'a>(s: &SovereignStatus, theme: &Theme) -> Line<'a> {
     }
 }
 
-fn clamp_selection(state: &mut ratatui::widgets::TableState, len: usize) {
+pub(super) fn clamp_selection(state: &mut ratatui::widgets::TableState, len: usize) {
     let sel = state.selected().unwrap_or(0).min(len.saturating_sub(1));
     state.select(Some(sel));
 }
@@ -430,8 +444,9 @@ fn draw_sovereign(frame: &mut Frame, area: Rect, app: &mut App, theme: &Theme, f
     if let Some(t) = s.last_live
         && !s.connection.is_live()
     {
+        let stale = super::views::fleet_matrix::stale_marker(&s, app.fv.now()).unwrap_or_default();
         info.push(Span::styled(
-            format!("  data from {} (stale)", t.format("%H:%M:%S")),
+            format!("  data from {} ({stale})", t.format("%H:%M:%S")),
             theme.style(Slot::NoticeWarn),
         ));
     }
@@ -456,8 +471,14 @@ fn draw_sovereign(frame: &mut Frame, area: Rect, app: &mut App, theme: &Theme, f
                 Some(false) => ("✖", Slot::StateFailed),
                 None => ("◐", Slot::StateInstalling),
             };
+            // GitRepository revision: what the cluster actually runs.
+            let rev = o
+                .revision
+                .as_ref()
+                .map(|r| format!(" @{r}"))
+                .unwrap_or_default();
             [
-                Span::styled(format!("{sym} {}", o.name), theme.style(slot)),
+                Span::styled(format!("{sym} {}{rev}", o.name), theme.style(slot)),
                 Span::raw("  "),
             ]
         })
@@ -588,6 +609,7 @@ pub fn footer_hints(app: &App) -> Vec<(String, &'static str)> {
             fixed("↑↓", "move"),
         ],
         Overlay::Help { .. } => vec![hint(Action::Back, "close"), hint(Action::Down, "scroll")],
+        Overlay::Confirm(_) => vec![fixed("y", "confirm"), fixed("any other key", "cancel")],
         Overlay::None => {
             let mut v = vec![
                 hint(Action::Help, "help"),
