@@ -75,11 +75,18 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
     ])
     .areas(area);
     let nav_width = (area.width / 4).clamp(24, 34);
-    let [nav, main] =
+    let [nav, mut main] =
         Layout::horizontal([Constraint::Length(nav_width), Constraint::Min(1)]).areas(body);
+    // The matrix needs every column it can get: it takes the whole width.
+    let wide_view = app.view == View::Matrix;
+    if wide_view {
+        main = body;
+    }
 
     draw_title(frame, title, app, &theme);
-    draw_nav(frame, nav, app, &theme);
+    if !wide_view {
+        draw_nav(frame, nav, app, &theme);
+    }
     match app.view.clone() {
         View::Fleet => draw_fleet(frame, main, app, &theme),
         View::Sovereign(fqdn) => draw_sovereign(frame, main, app, &theme, &fqdn),

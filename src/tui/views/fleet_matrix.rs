@@ -17,6 +17,7 @@ use super::super::ui::{
 
 /// Letters of each component id shown stacked in the column header.
 const HEADER_ROWS: u16 = 4;
+const CONN_WIDTH: u16 = 16;
 
 /// Column order: every component id present anywhere in the fleet, in dependency order (ids
 /// without the `bp-` prefix).
@@ -87,12 +88,12 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
     let [table_area, legend_area] =
         Layout::vertical([Constraint::Min(1), Constraint::Length(2)]).areas(inner);
     let now = app.fv.now();
-    let name_width = (inner.width / 4).clamp(14, 30);
-    let label_width = name_width + 2 + 12;
     // Cells are two columns wide (symbol + gap); what does not fit is counted, not hidden.
-    let room = usize::from(inner.width.saturating_sub(label_width + 3)) / 2;
-    let shown = cols.len().min(room);
+    // Fixed: highlight symbol, the connection column and two gaps.
+    let avail = usize::from(inner.width).saturating_sub(2 + CONN_WIDTH as usize + 2);
+    let shown = cols.len().min(avail.saturating_sub(14) / 2);
     let hidden = cols.len() - shown;
+    let name_width = avail.saturating_sub(shown * 2).min(40) as u16;
 
     let mut header_cells = vec![
         Cell::from(Text::from(vec![
@@ -147,7 +148,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
             Row::new(cells)
         })
         .collect();
-    let mut widths = vec![Constraint::Length(name_width), Constraint::Length(14)];
+    let mut widths = vec![
+        Constraint::Length(name_width),
+        Constraint::Length(CONN_WIDTH),
+    ];
     widths.extend(std::iter::repeat_n(Constraint::Length(1), shown));
     let table = Table::new(rows, widths)
         .header(header)

@@ -125,11 +125,12 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &mut App, theme: &Theme, fqdn: &
         }
         _ => lines.push(Line::from(Span::styled("  none yet", muted))),
     }
-    let [upper, lower] = Layout::vertical([
-        Constraint::Length(lines.len() as u16 + 1),
-        Constraint::Min(0),
-    ])
-    .areas(inner);
+    // Rows the wrapped text takes, so the Events start below it (and keep at least 4 rows).
+    let w = usize::from(inner.width.max(1));
+    let needed: usize = lines.iter().map(|l| l.width().max(1).div_ceil(w)).sum();
+    let upper_h = (needed as u16 + 1).min(inner.height.saturating_sub(4));
+    let [upper, lower] =
+        Layout::vertical([Constraint::Length(upper_h), Constraint::Min(0)]).areas(inner);
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), upper);
 
     let mut ev = Vec::new();
