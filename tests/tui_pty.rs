@@ -234,8 +234,8 @@ fn colour_sgr(out: &str) -> Vec<String> {
 fn demo_help_palette_quit_and_the_alternate_screen_is_left() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut s = Session::start(dir.path(), &[]);
-    s.wait_for("FIXTURE DATA");
-    s.wait_for("bank-dr.sovereign.example");
+    s.wait_for("SIMULATED world");
+    s.wait_for("salalah.omani.works");
     assert!(
         s.parser.screen().alternate_screen(),
         "runs on the alternate screen"
@@ -257,7 +257,7 @@ fn demo_help_palette_quit_and_the_alternate_screen_is_left() {
     // Resizes: a narrower layout drops the "Worst" column; below the minimum, the notice.
     s.resize(24, 80);
     s.wait_until("the 80×24 layout", |screen| {
-        screen.contains("bank-dr.sovereign") && !screen.contains("Worst")
+        screen.contains("salalah.omani") && !screen.contains("Worst")
     });
     s.resize(12, 50);
     s.wait_for("terminal too small (need 60×16)");
@@ -307,7 +307,7 @@ fn no_color_means_no_colour_escapes() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut s = Session::start(dir.path(), &[("NO_COLOR", "1"), ("COLORTERM", "truecolor")]);
     s.wait_for("theme mono");
-    s.wait_for("bank-dr.sovereign.example");
+    s.wait_for("salalah.omani.works");
     s.send("?");
     s.wait_for("Help · keymap");
     s.send("\x1b");
@@ -327,7 +327,7 @@ fn live_edits_broken_theme_and_keymap_conflict_are_shown_and_the_previous_kept()
     std::fs::write(&theme, "extends = \"256\"\n").expect("write theme");
     let mut s = Session::start(dir.path(), &[("SOVTUI_THEME", "mine")]);
     s.wait_for("theme mine");
-    s.wait_for("bank-dr.sovereign.example");
+    s.wait_for("salalah.omani.works");
 
     std::fs::write(
         &theme,
@@ -352,7 +352,7 @@ fn live_edits_broken_theme_and_keymap_conflict_are_shown_and_the_previous_kept()
 fn signal_ends_the_cockpit_cleanly(signal: i32) {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut s = Session::start(dir.path(), &[]);
-    s.wait_for("bank-dr.sovereign.example");
+    s.wait_for("salalah.omani.works");
     let pid = s.child.process_id().expect("pid") as i32;
     // SAFETY: signalling our own child.
     assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
@@ -378,7 +378,7 @@ fn sighup_ends_the_cockpit_cleanly() {
 fn a_dropped_terminal_ends_the_cockpit() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut s = Session::start(dir.path(), &[]);
-    s.wait_for("bank-dr.sovereign.example");
+    s.wait_for("salalah.omani.works");
     s.stop.store(true, Ordering::SeqCst);
     drop(s.writer.take());
     drop(s.master.take());
@@ -439,4 +439,50 @@ fn logs_follow_prints_what_is_appended() {
     next("next day");
     let _ = child.kill();
     let _ = child.wait();
+}
+
+#[test]
+fn demo_navigates_overview_matrix_sovereign_and_helmrelease_detail() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut s = Session::start(dir.path(), &[]);
+    s.wait_for("SIMULATED world");
+    // Live data: the hub has connected and HelmReleases are counted.
+    s.wait_until("live data from the simulated world", |screen| {
+        screen.contains("omantel.omani.works") && screen.contains("● live")
+    });
+    s.send(":matrix\r");
+    s.wait_for("Matrix · 3 Sovereigns");
+    s.wait_until("matrix columns", |screen| {
+        screen.contains("Sovereign") && screen.contains("Connection")
+    });
+    s.send("\x1b");
+    s.wait_for("Fleet · 3 Sovereigns");
+    s.send(":jump omantel\r");
+    s.send("\r");
+    s.wait_for("omantel.omani.works · ");
+    s.wait_for("HelmRelease");
+    s.send(":jump cilium\r");
+    s.send("\r");
+    s.wait_for("HelmRelease bp-cilium");
+    s.wait_for("Conditions");
+    // Events are fetched from the cluster through the hub when the detail opens.
+    s.wait_until("events fetched", |screen| {
+        !screen.contains("fetching Events…")
+            && (screen.contains("no Events for this object")
+                || screen.contains("Normal")
+                || screen.contains("Warning")
+                || screen.contains("could not read Events"))
+    });
+    s.send("q");
+    s.wait_until("back in the Sovereign detail", |screen| {
+        screen.contains("omantel.omani.works · ") && !screen.contains("HelmRelease bp-cilium")
+    });
+    s.send("q");
+    s.wait_for("Fleet · 3 Sovereigns");
+    s.send("q");
+    assert!(s.wait_exit(), "exit status 0");
+    assert!(
+        !s.parser.screen().alternate_screen(),
+        "left the alternate screen"
+    );
 }
