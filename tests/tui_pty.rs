@@ -473,6 +473,20 @@ fn demo_navigates_overview_matrix_sovereign_and_helmrelease_detail() {
                 || screen.contains("Warning")
                 || screen.contains("could not read Events"))
     });
+    // Armed action through the hub: arm, ask, confirm, and the patch lands.
+    s.send(":reconcile\r");
+    s.wait_for(":arm first");
+    s.send(":arm\r");
+    s.wait_for("ARMED");
+    s.send(":reconcile\r");
+    s.wait_for("Confirm armed action");
+    s.wait_for("reconcile HelmRelease");
+    s.send("y");
+    s.wait_until("the reconcile result", |screen| {
+        screen.contains("reconcile bp-cilium on omantel.omani.works: done")
+    });
+    s.send(":disarm\r");
+    s.wait_for("read-only again");
     s.send("q");
     s.wait_until("back in the Sovereign detail", |screen| {
         screen.contains("omantel.omani.works · ") && !screen.contains("HelmRelease bp-cilium")
