@@ -6,7 +6,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span, Text};
 use ratatui::widgets::{Cell, Paragraph, Row, Table};
 
-use crate::provision::fleet::dag::order_by_dependencies;
+use crate::provision::fleet::dag::topological_order;
 use crate::provision::fleet::model::{ComponentStatus, SovereignStatus};
 
 use super::super::app::{App, Focus};
@@ -22,17 +22,24 @@ const CONN_WIDTH: u16 = 16;
 /// Column order: every component id present anywhere in the fleet, in dependency order (ids
 /// without the `bp-` prefix).
 pub fn columns(fleet: &[SovereignStatus]) -> Vec<String> {
+    // Keys and dependencies by reference: this runs every frame, so nothing is cloned but ids.
     let mut seen = std::collections::HashSet::new();
-    let mut union: Vec<ComponentStatus> = Vec::new();
+    let mut union: Vec<&ComponentStatus> = Vec::new();
     for s in fleet {
         for c in &s.components {
-            if seen.insert(c.id().to_string()) {
-                union.push(c.clone());
+            if seen.insert(c.id()) {
+                union.push(c);
             }
         }
     }
-    order_by_dependencies(&mut union);
-    union.into_iter().map(|c| c.id().to_string()).collect()
+    let keys: Vec<String> = union
+        .iter()
+        .map(|c| format!("{}/{}", c.namespace, c.name))
+        .collect();
+    topological_order(&keys, |i| union[i].depends_on.as_slice())
+        .into_iter()
+        .map(|i| union[i].id().to_string())
+        .collect()
 }
 
 /// "stale 42s" for a Sovereign whose connection is not live (None while live).
@@ -119,6 +126,11 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
         .height(HEADER_ROWS)
         .style(theme.style(Slot::Header));
 
+    let col_index: std::collections::HashMap<&str, usize> = cols
+        .iter()
+        .enumerate()
+        .map(|(k, id)| (id.as_str(), k))
+        .collect();
     let rows: Vec<Row> = visible
         .iter()
         .map(|&i| {
@@ -136,15 +148,18 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
                 Cell::from(Line::from(name)),
                 Cell::from(Span::styled(conn, theme.style(cslot))),
             ];
-            for id in cols.iter().take(shown) {
-                cells.push(match s.components.iter().find(|c| c.id() == id) {
-                    Some(c) => Cell::from(Span::styled(
-                        state_symbol(c.state),
-                        theme.style(state_slot(c.state)),
-                    )),
-                    None => Cell::from(Span::styled("·", theme.style(Slot::Muted))),
-                });
+            let mut states = vec![None; shown];
+            for c in &s.components {
+                if let Some(&k) = col_index.get(c.id())
+                    && k < shown
+                {
+                    states[k] = Some(c.state);
+                }
             }
+            cells.extend(states.into_iter().map(|st| match st {
+                Some(st) => Cell::from(Span::styled(state_symbol(st), theme.style(state_slot(st)))),
+                None => Cell::from(Span::styled("·", theme.style(Slot::Muted))),
+            }));
             Row::new(cells)
         })
         .collect();
