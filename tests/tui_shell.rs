@@ -563,3 +563,23 @@ fn flux_actions_need_arming_and_a_confirmation_naming_the_object() {
         app.notice
     );
 }
+
+#[test]
+fn the_tick_redraws_only_while_some_sovereign_is_stale() {
+    use sovtui::provision::fleet::model::ConnectionState;
+    let mut app = demo_app();
+    app.take_dirty();
+    app.update(Msg::Fleet(FleetMsg::Tick));
+    assert!(
+        app.take_dirty(),
+        "bank-dr is degraded: its stale counter moves"
+    );
+    let mut back = app.fleet[2].clone();
+    back.connection = ConnectionState::Live;
+    app.update(Msg::Fleet(FleetMsg::Update(back)));
+    app.take_dirty();
+    app.update(Msg::Fleet(FleetMsg::Tick));
+    assert!(!app.take_dirty(), "all live: nothing to redraw");
+    let text = screen_text(&render(&mut app, 120, 40));
+    assert!(!text.contains("stale for"), "{text}");
+}

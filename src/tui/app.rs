@@ -38,6 +38,8 @@ pub enum FleetMsg {
     Event(Box<crate::provision::fleet::FleetEvent>),
     /// The live source's handle to the fleet hub: armed actions and on-demand reads go through it.
     Connected(super::views::LiveFleet),
+    /// A second passed: redraw only if some Sovereign is stale (its "stale for N s" grows).
+    Tick,
     /// Kubernetes Events of one HelmRelease, fetched on demand for its detail view.
     ReleaseEvents {
         fqdn: String,
@@ -304,6 +306,11 @@ impl App {
             }
             Msg::Input(Event::Resize(..)) => self.dirty = true,
             Msg::Input(_) => {}
+            Msg::Fleet(FleetMsg::Tick) => {
+                if self.fleet.iter().any(|s| !s.connection.is_live()) {
+                    self.dirty = true;
+                }
+            }
             Msg::Fleet(f) => {
                 self.on_fleet(f);
                 self.dirty = true;
@@ -335,6 +342,7 @@ impl App {
             }
             FleetMsg::Removed(fqdn) => self.fleet.retain(|s| s.fqdn != fqdn),
             FleetMsg::Connected(live) => self.fv.live = Some(live),
+            FleetMsg::Tick => {}
             FleetMsg::ReleaseEvents { fqdn, name, result } => {
                 self.fv.events = Some(super::views::ReleaseEvents { fqdn, name, result });
             }
@@ -703,6 +711,8 @@ impl App {
             Action::Help => self.overlay = Overlay::Help { scroll: 0 },
             Action::Palette => self.overlay = Overlay::Palette(Palette::default()),
             Action::Filter => self.overlay = Overlay::Filter,
+            // The matrix has no navigation pane (it takes the whole width).
+            Action::FocusNext | Action::FocusPrev if self.view == View::Matrix => {}
             Action::FocusNext | Action::FocusPrev => {
                 self.focus = match self.focus {
                     Focus::Nav => Focus::Main,

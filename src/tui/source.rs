@@ -82,8 +82,18 @@ pub async fn live_fleet_source(tx: FleetSender, fleet_file: std::path::PathBuf) 
     if tx.send(FleetMsg::Connected(live)).await.is_err() {
         return;
     }
-    while let Some(event) = events.recv().await {
-        if tx.event(event).await.is_err() {
+    // A once-a-second tick keeps "stale for N s" counting while a cluster sends nothing.
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        let sent = tokio::select! {
+            event = events.recv() => match event {
+                Some(event) => tx.event(event).await,
+                None => break,
+            },
+            _ = tick.tick() => tx.send(FleetMsg::Tick).await,
+        };
+        if sent.is_err() {
             break;
         }
     }
