@@ -341,11 +341,20 @@ fn draw_fleet(frame: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
             if let Some(p) = super::views::fleet_matrix::prod_span(s, theme) {
                 name.insert(0, p);
             }
-            let mut conn = connection_cell(&s.connection, theme);
-            if let Some(m) = super::views::fleet_matrix::stale_marker(s, app.fv.now()) {
-                conn.spans
-                    .push(Span::styled(format!(" {m}"), theme.style(Slot::NoticeWarn)));
-            }
+            // Stale: the age of the data says more than when the trouble started.
+            let conn = match super::views::fleet_matrix::stale_marker(s, app.fv.now()) {
+                Some(m) => {
+                    let (sym, slot) = connection_symbol(&s.connection);
+                    Line::from(vec![
+                        Span::styled(
+                            format!("{sym} {} ", s.connection.label()),
+                            theme.style(slot),
+                        ),
+                        Span::styled(m, theme.style(Slot::NoticeWarn)),
+                    ])
+                }
+                None => connection_cell(&s.connection, theme),
+            };
             let mut cells = vec![
                 Cell::from(Line::from(name)),
                 Cell::from(conn),
