@@ -18,7 +18,9 @@
 //!
 //! Modules: `app` (state, messages, reducer), `ui` (drawing), `palette` (commands and
 //! completion), `theme` / `keymap` (TOML files, colour depth, conflicts), `watch` (live reload),
-//! `source` (fleet data sources), `runtime` (terminal, signals, event loop).
+//! `source` (fleet data sources), `runtime` (terminal, signals, event loop), `views` (the
+//! matrix and HelmRelease detail, armed Flux actions; the live source hands the cockpit its
+//! `FleetHandle` as `FleetMsg::Connected`, and effects report back as messages).
 
 pub mod app;
 pub mod keymap;
