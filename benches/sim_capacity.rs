@@ -92,7 +92,10 @@ fn main() {
         tokio::time::sleep(Duration::from_secs(5)).await;
         let idle_ticks = cpu_ticks().unwrap_or(0).saturating_sub(ticks_before);
         println!("sim capacity: 50 clusters x 40 HelmReleases, all Ready");
-        println!("  reconciled in      {:.1} s (wall, fast clock)", reconciled_in.as_secs_f64());
+        println!(
+            "  reconciled in      {:.1} s (wall, fast clock)",
+            reconciled_in.as_secs_f64()
+        );
         println!(
             "  RSS                {before} KiB -> {after} KiB (+{:.1} MiB, {:.2} MiB per cluster)",
             after.saturating_sub(before) as f64 / 1024.0,

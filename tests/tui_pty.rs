@@ -440,3 +440,63 @@ fn logs_follow_prints_what_is_appended() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[test]
+fn demo_navigates_overview_matrix_sovereign_and_helmrelease_detail() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut s = Session::start(dir.path(), &[]);
+    s.wait_for("SIMULATED world");
+    // Live data: the hub has connected and HelmReleases are counted.
+    s.wait_until("live data from the simulated world", |screen| {
+        screen.contains("omantel.omani.works") && screen.contains("● live")
+    });
+    s.send(":matrix\r");
+    s.wait_for("Matrix · 3 Sovereigns");
+    s.wait_until("matrix columns", |screen| {
+        screen.contains("Sovereign") && screen.contains("Connection")
+    });
+    s.send("\x1b");
+    s.wait_for("Fleet · 3 Sovereigns");
+    s.send(":jump omantel\r");
+    s.send("\r");
+    s.wait_for("omantel.omani.works · ");
+    s.wait_for("HelmRelease");
+    s.send(":jump cilium\r");
+    s.send("\r");
+    s.wait_for("HelmRelease bp-cilium");
+    s.wait_for("Conditions");
+    // Events are fetched from the cluster through the hub when the detail opens.
+    s.wait_until("events fetched", |screen| {
+        !screen.contains("fetching Events…")
+            && (screen.contains("no Events for this object")
+                || screen.contains("Normal")
+                || screen.contains("Warning")
+                || screen.contains("could not read Events"))
+    });
+    // Armed action through the hub: arm, ask, confirm, and the patch lands.
+    s.send(":reconcile\r");
+    s.wait_for(":arm first");
+    s.send(":arm\r");
+    s.wait_for("ARMED");
+    s.send(":reconcile\r");
+    s.wait_for("Confirm armed action");
+    s.wait_for("reconcile HelmRelease");
+    s.send("y");
+    s.wait_until("the reconcile result", |screen| {
+        screen.contains("reconcile bp-cilium on omantel.omani.works: done")
+    });
+    s.send(":disarm\r");
+    s.wait_for("read-only again");
+    s.send("q");
+    s.wait_until("back in the Sovereign detail", |screen| {
+        screen.contains("omantel.omani.works · ") && !screen.contains("HelmRelease bp-cilium")
+    });
+    s.send("q");
+    s.wait_for("Fleet · 3 Sovereigns");
+    s.send("q");
+    assert!(s.wait_exit(), "exit status 0");
+    assert!(
+        !s.parser.screen().alternate_screen(),
+        "left the alternate screen"
+    );
+}

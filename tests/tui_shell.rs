@@ -29,6 +29,8 @@ fn demo_app() -> App {
     let mut app = App::new(settings(ColorLevel::Mono, None));
     let fleet = parse_fleet(DEMO_FIXTURE_PATH, DEMO_FIXTURE).expect("fixture");
     app.update(Msg::Fleet(FleetMsg::Snapshot(fleet)));
+    // A fixed "now" so "stale for N s" is the same on every run.
+    app.fv.now = Some("2026-11-29T13:20:00Z".parse().expect("time"));
     app
 }
 
@@ -155,11 +157,11 @@ fn navigation_filter_back_and_quit() {
         app.view,
         View::Sovereign("bank-dr.sovereign.example".into())
     );
-    // Worst first: the failing HelmRelease tops the list.
+    // Bootstrap-kit (DAG) order: the CNI comes first.
     let first = app.visible_components()[0];
     assert_eq!(
         app.current_sovereign().expect("sovereign").components[first].name,
-        "bp-harbor"
+        "bp-cilium"
     );
     insta::assert_snapshot!("sovereign_detail", render(&mut app, 120, 40).backend());
     // q is "back" away from the root, and quits only at the root.
@@ -411,4 +413,173 @@ fn mono_uses_modifiers_only() {
         sgr_params(&out).iter().any(|p| p == "7"),
         "reverse video for selection"
     );
+}
+
+// ---- fleet views: matrix, Sovereign detail, HelmRelease detail, armed actions ----------------
+
+fn command(app: &mut App, text: &str) {
+    chars(app, &format!(":{text}"));
+    key(app, KeyCode::Enter);
+}
+
+#[test]
+fn matrix_view_in_dag_order_with_stale_and_prod_cues() {
+    let mut app = demo_app();
+    command(&mut app, "matrix");
+    assert_eq!(app.view, View::Matrix);
+    let cols = sovtui::tui::views::fleet_matrix::columns(&app.fleet);
+    assert_eq!(cols.len(), 35);
+    assert_eq!(cols[0], "cilium");
+    let wide = screen_text(&render(&mut app, 120, 40));
+    assert!(wide.contains("stale for 91 s"), "{wide}");
+    assert!(wide.contains(" PROD "), "{wide}");
+    insta::assert_snapshot!("matrix_120x40", render(&mut app, 120, 40).backend());
+    insta::assert_snapshot!("matrix_80x24", render(&mut app, 80, 24).backend());
+    // Enter opens the selected Sovereign; back returns to the matrix, then to the overview.
+    command(&mut app, "jump bank");
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(
+        app.view,
+        View::Sovereign("bank-dr.sovereign.example".into())
+    );
+    key(&mut app, KeyCode::Esc);
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(app.view, View::Fleet);
+    // Sort cycles: worst first puts the disconnected, failing Sovereign on top.
+    command(&mut app, "sort");
+    assert_eq!(
+        app.fleet[app.visible_fleet()[0]].fqdn,
+        "bank-dr.sovereign.example"
+    );
+}
+
+fn open_harbor(app: &mut App) {
+    command(app, "jump bank");
+    key(app, KeyCode::Enter);
+    command(app, "jump harbor");
+    key(app, KeyCode::Enter);
+    assert_eq!(
+        app.view,
+        View::Release {
+            fqdn: "bank-dr.sovereign.example".into(),
+            name: "bp-harbor".into()
+        }
+    );
+}
+
+#[test]
+fn sovereign_detail_narrow() {
+    let mut app = demo_app();
+    command(&mut app, "jump bank");
+    key(&mut app, KeyCode::Enter);
+    let text = screen_text(&render(&mut app, 120, 40));
+    assert!(text.contains("@main@sha1:9f2c1e4b"), "{text}");
+    insta::assert_snapshot!("sovereign_detail_80x24", render(&mut app, 80, 24).backend());
+}
+
+#[test]
+fn release_detail_shows_conditions_transitions_and_events() {
+    use sovtui::provision::fleet::EventView;
+    use sovtui::provision::flux::ComponentState;
+    let mut app = demo_app();
+    // A transition seen while running: harbor goes from failed to installing.
+    let mut next = app.fleet[2].clone();
+    let harbor = next
+        .components
+        .iter_mut()
+        .find(|c| c.name == "bp-harbor")
+        .expect("harbor");
+    harbor.state = ComponentState::Installing;
+    harbor.message = "Reconciliation in progress".into();
+    harbor.last_transition = Some("2026-11-29T13:19:40Z".parse().expect("time"));
+    app.update(Msg::Fleet(FleetMsg::Update(next)));
+    open_harbor(&mut app);
+    app.update(Msg::Fleet(FleetMsg::ReleaseEvents {
+        fqdn: "bank-dr.sovereign.example".into(),
+        name: "bp-harbor".into(),
+        result: Ok(vec![EventView {
+            type_: "Warning".into(),
+            reason: "InstallFailed".into(),
+            message: "timed out waiting for the condition".into(),
+            count: 3,
+            last_seen: Some("2026-11-29T13:10:00Z".parse().expect("time")),
+        }]),
+    }));
+    let text = screen_text(&render(&mut app, 120, 40));
+    assert!(text.contains("failed → ◐ installing"), "{text}");
+    assert!(text.contains("InstallFailed"), "{text}");
+    insta::assert_snapshot!("release_detail_120x40", render(&mut app, 120, 40).backend());
+    insta::assert_snapshot!("release_detail_80x24", render(&mut app, 80, 24).backend());
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(
+        app.view,
+        View::Sovereign("bank-dr.sovereign.example".into())
+    );
+}
+
+#[test]
+fn flux_actions_need_arming_and_a_confirmation_naming_the_object() {
+    use sovtui::tui::app::Overlay;
+    let mut app = demo_app();
+    open_harbor(&mut app);
+    command(&mut app, "reconcile");
+    assert_eq!(app.overlay, Overlay::None, "read-only: no prompt");
+    assert!(
+        app.notice
+            .as_ref()
+            .is_some_and(|n| n.text.contains(":arm first")),
+        "{:?}",
+        app.notice
+    );
+    command(&mut app, "arm");
+    command(&mut app, "suspend");
+    let Overlay::Confirm(p) = &app.overlay else {
+        panic!("expected a confirm prompt, got {:?}", app.overlay);
+    };
+    assert!(
+        p.prompt()
+            .contains("suspend HelmRelease flux-system/bp-harbor on bank-dr"),
+        "{}",
+        p.prompt()
+    );
+    let text = screen_text(&render(&mut app, 120, 40));
+    assert!(text.contains("Confirm armed action"), "{text}");
+    // Anything but y cancels.
+    chars(&mut app, "n");
+    assert_eq!(app.overlay, Overlay::None);
+    assert!(
+        app.notice
+            .as_ref()
+            .is_some_and(|n| n.text.contains("cancelled"))
+    );
+    // y without a live hub (fixture data) says so instead of pretending.
+    command(&mut app, "resume");
+    chars(&mut app, "y");
+    assert!(
+        app.notice
+            .as_ref()
+            .is_some_and(|n| n.text.contains("no live fleet connection")),
+        "{:?}",
+        app.notice
+    );
+}
+
+#[test]
+fn the_tick_redraws_only_while_some_sovereign_is_stale() {
+    use sovtui::provision::fleet::model::ConnectionState;
+    let mut app = demo_app();
+    app.take_dirty();
+    app.update(Msg::Fleet(FleetMsg::Tick));
+    assert!(
+        app.take_dirty(),
+        "bank-dr is degraded: its stale counter moves"
+    );
+    let mut back = app.fleet[2].clone();
+    back.connection = ConnectionState::Live;
+    app.update(Msg::Fleet(FleetMsg::Update(back)));
+    app.take_dirty();
+    app.update(Msg::Fleet(FleetMsg::Tick));
+    assert!(!app.take_dirty(), "all live: nothing to redraw");
+    let text = screen_text(&render(&mut app, 120, 40));
+    assert!(!text.contains("stale for"), "{text}");
 }

@@ -12,8 +12,8 @@ use crate::provision::fleet::model::SovereignStatus;
 use super::keymap::{Action, Keymap, KeymapCatalog};
 use super::palette::{self, Command, Palette};
 use super::theme::{ColorLevel, Theme, ThemeCatalog};
-use super::wizard::{Effects, WizardMsg, WizardScreen};
 use super::troubleshoot::{self as ts, TroubleshootView};
+use super::wizard::{Effects, WizardMsg, WizardScreen};
 
 /// Everything the reducer accepts.
 #[derive(Debug, Clone)]
@@ -42,6 +42,16 @@ pub enum FleetMsg {
     SourceError(String),
     /// A change from the live fleet watcher, applied to the shown fleet in place.
     Event(Box<crate::provision::fleet::FleetEvent>),
+    /// The live source's handle to the fleet hub: armed actions and on-demand reads go through it.
+    Connected(super::views::LiveFleet),
+    /// A second passed: redraw only if some Sovereign is stale (its "stale for N s" grows).
+    Tick,
+    /// Kubernetes Events of one HelmRelease, fetched on demand for its detail view.
+    ReleaseEvents {
+        fqdn: String,
+        name: String,
+        result: Result<Vec<crate::provision::fleet::EventView>, String>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,6 +139,13 @@ pub enum View {
     Sovereign(String),
     /// The provisioning wizard, then the run it started (state in [`App::wizard`]).
     Wizard,
+    /// Sovereigns × components.
+    Matrix,
+    /// One HelmRelease of one Sovereign.
+    Release {
+        fqdn: String,
+        name: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,9 +157,13 @@ pub enum Focus {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Overlay {
     None,
-    Help { scroll: u16 },
+    Help {
+        scroll: u16,
+    },
     Palette(Palette),
     Filter,
+    /// An armed action waiting for `y` (anything else cancels).
+    Confirm(super::views::PendingAction),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -196,6 +217,8 @@ pub struct App {
     /// Rows visible in the main list at the last render (page size for PageUp/PageDown).
     pub page: usize,
     pub armed: bool,
+    /// Fleet views: matrix selection, live hub, transitions, events, sort, clock.
+    pub fv: super::views::FleetViews,
     pub theme: Theme,
     pub themes: ThemeCatalog,
     pub keymap: Keymap,
@@ -267,6 +290,7 @@ impl App {
             detail_table: TableState::default().with_selected(Some(0)),
             page: 10,
             armed: false,
+            fv: super::views::FleetViews::default(),
             theme,
             themes,
             keymap,
@@ -313,6 +337,11 @@ impl App {
             }
             Msg::Input(Event::Resize(..)) => self.dirty = true,
             Msg::Input(_) => {}
+            Msg::Fleet(FleetMsg::Tick) => {
+                if self.fleet.iter().any(|s| !s.connection.is_live()) {
+                    self.dirty = true;
+                }
+            }
             Msg::Fleet(f) => {
                 self.on_fleet(f);
                 self.dirty = true;
@@ -353,14 +382,26 @@ impl App {
             }
             FleetMsg::Update(s) => {
                 match self.fleet.iter_mut().find(|x| x.fqdn == s.fqdn) {
-                    Some(slot) => *slot = s,
+                    Some(slot) => {
+                        self.fv.record_transitions(slot, &s);
+                        *slot = s
+                    }
                     None => self.fleet.push(s),
                 }
                 self.waiting_for_data = false;
             }
             FleetMsg::Removed(fqdn) => self.fleet.retain(|s| s.fqdn != fqdn),
+            FleetMsg::Connected(live) => self.fv.live = Some(live),
+            FleetMsg::Tick => {}
+            FleetMsg::ReleaseEvents { fqdn, name, result } => {
+                self.fv.events = Some(super::views::ReleaseEvents { fqdn, name, result });
+            }
             FleetMsg::Event(event) => {
                 use crate::provision::fleet::FleetEvent;
+                let before = event
+                    .fqdn()
+                    .and_then(|f| self.fleet.iter().find(|s| s.fqdn == f))
+                    .cloned();
                 match &*event {
                     FleetEvent::FleetFileError { error } => {
                         // The hub keeps the last good fleet; say what is wrong and where.
@@ -375,6 +416,11 @@ impl App {
                     _ => self.waiting_for_data = false,
                 }
                 event.apply_to(&mut self.fleet);
+                if let Some(before) = before
+                    && let Some(after) = self.fleet.iter().find(|s| s.fqdn == before.fqdn)
+                {
+                    self.fv.record_transitions(&before, after);
+                }
             }
             FleetMsg::SourceError(e) => {
                 tracing::warn!(error = %e, "fleet source error");
@@ -481,7 +527,8 @@ impl App {
     /// Indices into `fleet` that pass the fleet filter.
     pub fn visible_fleet(&self) -> Vec<usize> {
         let f = self.fleet_filter.to_lowercase();
-        self.fleet
+        let mut idx: Vec<usize> = self
+            .fleet
             .iter()
             .enumerate()
             .filter(|(_, s)| {
@@ -491,13 +538,16 @@ impl App {
                     || s.connection.label().contains(&f)
             })
             .map(|(i, _)| i)
-            .collect()
+            .collect();
+        super::views::sort_fleet(&self.fleet, &mut idx, self.fv.sort);
+        idx
     }
 
     pub fn current_sovereign(&self) -> Option<&SovereignStatus> {
         match &self.view {
             View::Sovereign(fqdn) => self.fleet.iter().find(|s| &s.fqdn == fqdn),
-            View::Fleet | View::Wizard => None,
+            View::Release { fqdn, .. } => self.fleet.iter().find(|s| &s.fqdn == fqdn),
+            View::Fleet | View::Matrix | View::Wizard => None,
         }
     }
 
@@ -520,21 +570,24 @@ impl App {
             })
             .map(|(i, _)| i)
             .collect();
-        idx.sort_by_key(|&i| std::cmp::Reverse(s.components[i].state.severity()));
+        // Bootstrap-kit (DAG) order unless the operator asked for worst first (`:sort`).
+        if self.fv.sort == super::views::SortMode::Worst {
+            idx.sort_by_key(|&i| std::cmp::Reverse(s.components[i].state.severity()));
+        }
         idx
     }
 
     fn filter_mut(&mut self) -> &mut String {
         match self.view {
-            View::Fleet => &mut self.fleet_filter,
-            View::Sovereign(_) | View::Wizard => &mut self.detail_filter,
+            View::Fleet | View::Matrix => &mut self.fleet_filter,
+            View::Sovereign(_) | View::Wizard | View::Release { .. } => &mut self.detail_filter,
         }
     }
 
     pub fn filter(&self) -> &str {
         match self.view {
-            View::Fleet => &self.fleet_filter,
-            View::Sovereign(_) | View::Wizard => &self.detail_filter,
+            View::Fleet | View::Matrix => &self.fleet_filter,
+            View::Sovereign(_) | View::Wizard | View::Release { .. } => &self.detail_filter,
         }
     }
 
@@ -566,6 +619,7 @@ impl App {
             Overlay::Palette(p) => self.on_palette_key(p, key),
             Overlay::Filter => self.on_filter_key(key, action),
             Overlay::Help { scroll } => self.on_help_key(scroll, action),
+            Overlay::Confirm(pending) => self.on_confirm_key(pending, key),
             Overlay::None if self.troubleshoot.is_some() && action != Some(Action::Palette) => {
                 self.on_troubleshoot_key(key, action)
             }
@@ -701,6 +755,13 @@ impl App {
             Command::Arm => self.on_action(Action::Arm),
             Command::Disarm => self.on_action(Action::Disarm),
             Command::Quit => self.quit = true,
+            Command::Matrix => {
+                self.view = View::Matrix;
+                self.focus = Focus::Main;
+            }
+            Command::Sort => self.toggle_sort(),
+            Command::Jump(name) => self.jump(&name),
+            Command::Flux(action) => self.request_action(action),
         }
     }
 
@@ -718,6 +779,8 @@ impl App {
             Action::Help => self.overlay = Overlay::Help { scroll: 0 },
             Action::Palette => self.overlay = Overlay::Palette(Palette::default()),
             Action::Filter => self.overlay = Overlay::Filter,
+            // The matrix has no navigation pane (it takes the whole width).
+            Action::FocusNext | Action::FocusPrev if self.view == View::Matrix => {}
             Action::FocusNext | Action::FocusPrev => {
                 self.focus = match self.focus {
                     Focus::Nav => Focus::Main,
@@ -747,7 +810,11 @@ impl App {
     }
 
     fn back(&mut self) {
-        if let View::Sovereign(_) | View::Wizard = self.view {
+        if let View::Release { fqdn, .. } = &self.view {
+            self.view = View::Sovereign(fqdn.clone());
+        } else if self.view == View::Matrix {
+            self.view = View::Fleet;
+        } else if let View::Sovereign(_) | View::Wizard = self.view {
             self.view = View::Fleet;
             self.detail_filter.clear();
         } else if !self.fleet_filter.is_empty() {
@@ -774,9 +841,16 @@ impl App {
                 None => {}
             },
             Focus::Main => {
-                if self.view == View::Fleet {
+                if let View::Sovereign(fqdn) = &self.view {
+                    let fqdn = fqdn.clone();
+                    self.open_selected_release(fqdn);
+                } else if matches!(self.view, View::Fleet | View::Matrix) {
                     let visible = self.visible_fleet();
-                    let sel = self.fleet_table.selected().unwrap_or(0);
+                    let sel = if self.view == View::Matrix {
+                        self.fv.matrix_table.selected().unwrap_or(0)
+                    } else {
+                        self.fleet_table.selected().unwrap_or(0)
+                    };
                     if let Some(&i) = visible.get(sel) {
                         let fqdn = self.fleet[i].fqdn.clone();
                         self.open_sovereign(fqdn);
@@ -841,7 +915,8 @@ impl App {
     fn reset_selection(&mut self) {
         match self.view {
             View::Fleet => self.fleet_table = TableState::default().with_selected(Some(0)),
-            View::Sovereign(_) | View::Wizard => {
+            View::Matrix => self.fv.matrix_table = TableState::default().with_selected(Some(0)),
+            View::Sovereign(_) | View::Wizard | View::Release { .. } => {
                 self.detail_table = TableState::default().with_selected(Some(0))
             }
         }
@@ -876,6 +951,11 @@ impl App {
                 }
                 return;
             }
+            (Focus::Main, View::Matrix) => (
+                self.visible_fleet().len(),
+                self.fv.matrix_table.selected().unwrap_or(0),
+            ),
+            (Focus::Main, View::Release { .. }) => return,
         };
         if len == 0 {
             return;
@@ -895,6 +975,8 @@ impl App {
             (Focus::Main, View::Fleet) => self.fleet_table.select(Some(next)),
             (Focus::Main, View::Sovereign(_)) => self.detail_table.select(Some(next)),
             (Focus::Main, View::Wizard) => {}
+            (Focus::Main, View::Matrix) => self.fv.matrix_table.select(Some(next)),
+            (Focus::Main, View::Release { .. }) => {}
         }
     }
 

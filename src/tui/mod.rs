@@ -21,6 +21,9 @@
 //! `source` (fleet data sources), `runtime` (terminal, signals, event loop), `wizard` (the
 //! provisioning wizard and the Phase 0/1 progress screen; it needs the catalyst-api root, from
 //! `SOVTUI_CATALYST_API` or a `Msg::CatalystApi(url)` sent by whoever starts the cockpit).
+//! `views` (the
+//! matrix and HelmRelease detail, armed Flux actions; the live source hands the cockpit its
+//! `FleetHandle` as `FleetMsg::Connected`, and effects report back as messages).
 
 pub mod app;
 pub mod keymap;
@@ -30,6 +33,7 @@ pub mod source;
 pub mod theme;
 pub mod troubleshoot;
 pub mod ui;
+pub mod views;
 pub mod watch;
 pub mod wizard;
 

@@ -20,6 +20,14 @@ pub enum Command {
     Arm,
     Disarm,
     Quit,
+    /// Sovereigns × components.
+    Matrix,
+    /// Cycle the sort of the current list.
+    Sort,
+    /// Select the first row whose name contains the argument.
+    Jump(String),
+    /// An armed action on the selected HelmRelease (confirmed before it runs).
+    Flux(crate::provision::fleet::FluxAction),
 }
 
 /// Every command word with its one-line description, in the order the palette lists them.
@@ -35,6 +43,24 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("arm", "allow destructive operations"),
     ("disarm", "back to read-only"),
     ("quit", "leave sovtui"),
+    ("matrix", "Sovereigns × components matrix"),
+    ("sort", "cycle sort: fleet/DAG order, worst first, by name"),
+    (
+        "jump",
+        "jump NAME: select the first row whose name contains NAME",
+    ),
+    (
+        "reconcile",
+        "reconcile the selected HelmRelease now (armed, confirmed)",
+    ),
+    (
+        "suspend",
+        "suspend the selected HelmRelease (armed, confirmed)",
+    ),
+    (
+        "resume",
+        "resume the selected HelmRelease (armed, confirmed)",
+    ),
 ];
 
 /// A completion: the text it puts in the input, and what it does.
@@ -78,7 +104,7 @@ pub fn candidates(input: &str, themes: &[String], keymaps: &[String]) -> Vec<Can
 }
 
 fn takes_argument(word: &str) -> bool {
-    matches!(word, "theme" | "keymap")
+    matches!(word, "theme" | "keymap" | "jump")
 }
 
 pub fn parse(text: &str) -> Option<Command> {
@@ -101,6 +127,14 @@ pub fn parse(text: &str) -> Option<Command> {
         "arm" => no_arg(Command::Arm),
         "disarm" => no_arg(Command::Disarm),
         "quit" | "q" => no_arg(Command::Quit),
+        "matrix" => no_arg(Command::Matrix),
+        "sort" => no_arg(Command::Sort),
+        "jump" => arg.clone().map(Command::Jump),
+        "reconcile" => no_arg(Command::Flux(
+            crate::provision::fleet::FluxAction::Reconcile,
+        )),
+        "suspend" => no_arg(Command::Flux(crate::provision::fleet::FluxAction::Suspend)),
+        "resume" => no_arg(Command::Flux(crate::provision::fleet::FluxAction::Resume)),
         _ => None,
     }
 }

@@ -59,6 +59,11 @@ impl FleetSender {
             .map_err(|_| CockpitClosed)
     }
 
+    /// Any message for the reducer (effects report back through this).
+    pub async fn message(&self, msg: Msg) -> Result<(), CockpitClosed> {
+        self.tx.send(msg).await.map_err(|_| CockpitClosed)
+    }
+
     pub async fn event(
         &self,
         event: crate::provision::fleet::FleetEvent,
@@ -71,15 +76,32 @@ impl FleetSender {
 /// forwarded to the cockpit until either side goes away.
 pub async fn live_fleet_source(tx: FleetSender, fleet_file: std::path::PathBuf) {
     use crate::provision::fleet::{Fleet, FleetOptions};
-    let (_handle, mut events) = match Fleet::start(&fleet_file, FleetOptions::default()) {
+    let (handle, mut events) = match Fleet::start(&fleet_file, FleetOptions::default()) {
         Ok(started) => started,
         Err(e) => {
             let _ = tx.error(format!("fleet file: {e}")).await;
             return;
         }
     };
-    while let Some(event) = events.recv().await {
-        if tx.event(event).await.is_err() {
+    let live = super::views::LiveFleet {
+        handle,
+        tx: tx.clone(),
+    };
+    if tx.send(FleetMsg::Connected(live)).await.is_err() {
+        return;
+    }
+    // A once-a-second tick keeps "stale for N s" counting while a cluster sends nothing.
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        let sent = tokio::select! {
+            event = events.recv() => match event {
+                Some(event) => tx.event(event).await,
+                None => break,
+            },
+            _ = tick.tick() => tx.send(FleetMsg::Tick).await,
+        };
+        if sent.is_err() {
             break;
         }
     }

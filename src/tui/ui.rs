@@ -55,7 +55,7 @@ pub fn connection_symbol(c: &ConnectionState) -> (&'static str, Slot) {
     }
 }
 
-fn short_time(t: &DateTime<Utc>) -> String {
+pub(super) fn short_time(t: &DateTime<Utc>) -> String {
     t.format("%m-%d %H:%M").to_string()
 }
 
@@ -75,11 +75,18 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
     ])
     .areas(area);
     let nav_width = (area.width / 4).clamp(24, 34);
-    let [nav, main] =
+    let [nav, mut main] =
         Layout::horizontal([Constraint::Length(nav_width), Constraint::Min(1)]).areas(body);
+    // The matrix needs every column it can get: it takes the whole width.
+    let wide_view = app.view == View::Matrix;
+    if wide_view {
+        main = body;
+    }
 
     draw_title(frame, title, app, &theme);
-    draw_nav(frame, nav, app, &theme);
+    if !wide_view {
+        draw_nav(frame, nav, app, &theme);
+    }
     match app.view.clone() {
         _ if app.troubleshoot.is_some() => {
             if let Some(t) = &app.troubleshoot {
@@ -93,6 +100,10 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
                 super::wizard::draw::draw(frame, main, w, &theme);
             }
         }
+        View::Matrix => super::views::fleet_matrix::draw(frame, main, app, &theme),
+        View::Release { fqdn, name } => {
+            super::views::release_detail::draw(frame, main, app, &theme, &fqdn, &name)
+        }
     }
     draw_notice(frame, notice, app, &theme);
     draw_footer(frame, footer, app, &theme);
@@ -103,6 +114,7 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
             app.overlay = Overlay::Help { scroll: shown };
         }
         Overlay::Palette(p) => draw_palette(frame, area, app, &theme, &p),
+        Overlay::Confirm(p) => super::views::release_detail::draw_confirm(frame, area, &theme, &p),
         Overlay::None | Overlay::Filter => {}
     }
 }
@@ -159,7 +171,7 @@ fn draw_title(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     frame.render_widget(Paragraph::new(line).style(style), area);
 }
 
-fn pane_block<'a>(title: String, focused: bool, theme: &Theme) -> Block<'a> {
+pub(super) fn pane_block<'a>(title: String, focused: bool, theme: &Theme) -> Block<'a> {
     let border = if focused {
         theme.style(Slot::BorderFocused)
     } else {
@@ -171,7 +183,7 @@ fn pane_block<'a>(title: String, focused: bool, theme: &Theme) -> Block<'a> {
         .title(Span::styled(title, border))
 }
 
-fn selection_style(app: &App, pane: Focus, theme: &Theme) -> Style {
+pub(super) fn selection_style(app: &App, pane: Focus, theme: &Theme) -> Style {
     if app.focus == pane && matches!(app.overlay, Overlay::None | Overlay::Filter) {
         theme.style(Slot::Selected)
     } else {
@@ -288,7 +300,7 @@ fn counts_spans<'a>(s: &SovereignStatus, theme: &Theme) -> Vec<Span<'a>> {
     spans
 }
 
-fn connection_cell<'a>(c: &ConnectionState, theme: &Theme) -> Line<'a> {
+pub(super) fn connection_cell<'a>(c: &ConnectionState, theme: &Theme) -> Line<'a> {
     let (sym, slot) = connection_symbol(c);
     let mut text = format!("{sym} {}", c.label());
     if let ConnectionState::Degraded { since, .. } | ConnectionState::Unreachable { since, .. } = c
@@ -336,9 +348,27 @@ fn draw_fleet(frame: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
         .iter()
         .map(|&i| {
             let s = &app.fleet[i];
+            let mut name = vec![Span::raw(s.fqdn.clone())];
+            if let Some(p) = super::views::fleet_matrix::prod_span(s, theme) {
+                name.insert(0, p);
+            }
+            // Stale: the age of the data says more than when the trouble started.
+            let conn = match super::views::fleet_matrix::stale_marker(s, app.fv.now()) {
+                Some(m) => {
+                    let (sym, slot) = connection_symbol(&s.connection);
+                    Line::from(vec![
+                        Span::styled(
+                            format!("{sym} {} ", s.connection.label()),
+                            theme.style(slot),
+                        ),
+                        Span::styled(m, theme.style(Slot::NoticeWarn)),
+                    ])
+                }
+                None => connection_cell(&s.connection, theme),
+            };
             let mut cells = vec![
-                Cell::from(s.fqdn.clone()),
-                Cell::from(connection_cell(&s.connection, theme)),
+                Cell::from(Line::from(name)),
+                Cell::from(conn),
                 Cell::from(Line::from(counts_spans(s, theme))),
             ];
             if wide {
@@ -350,14 +380,14 @@ fn draw_fleet(frame: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
     let widths: &[Constraint] = if wide {
         &[
             Constraint::Fill(3),
-            Constraint::Length(17),
+            Constraint::Length(30),
             Constraint::Length(14),
             Constraint::Fill(2),
         ]
     } else {
         &[
             Constraint::Fill(1),
-            Constraint::Length(17),
+            Constraint::Length(26),
             Constraint::Length(14),
         ]
     };
@@ -385,7 +415,7 @@ fn worst_line<'a>(s: &SovereignStatus, theme: &Theme) -> Line<'a> {
     }
 }
 
-fn clamp_selection(state: &mut ratatui::widgets::TableState, len: usize) {
+pub(super) fn clamp_selection(state: &mut ratatui::widgets::TableState, len: usize) {
     let sel = state.selected().unwrap_or(0).min(len.saturating_sub(1));
     state.select(Some(sel));
 }
@@ -441,8 +471,9 @@ fn draw_sovereign(frame: &mut Frame, area: Rect, app: &mut App, theme: &Theme, f
     if let Some(t) = s.last_live
         && !s.connection.is_live()
     {
+        let stale = super::views::fleet_matrix::stale_marker(&s, app.fv.now()).unwrap_or_default();
         info.push(Span::styled(
-            format!("  data from {} (stale)", t.format("%H:%M:%S")),
+            format!("  data from {} ({stale})", t.format("%H:%M:%S")),
             theme.style(Slot::NoticeWarn),
         ));
     }
@@ -467,8 +498,14 @@ fn draw_sovereign(frame: &mut Frame, area: Rect, app: &mut App, theme: &Theme, f
                 Some(false) => ("✖", Slot::StateFailed),
                 None => ("◐", Slot::StateInstalling),
             };
+            // GitRepository revision: what the cluster actually runs.
+            let rev = o
+                .revision
+                .as_ref()
+                .map(|r| format!(" @{r}"))
+                .unwrap_or_default();
             [
-                Span::styled(format!("{sym} {}", o.name), theme.style(slot)),
+                Span::styled(format!("{sym} {}{rev}", o.name), theme.style(slot)),
                 Span::raw("  "),
             ]
         })
@@ -599,6 +636,7 @@ pub fn footer_hints(app: &App) -> Vec<(String, &'static str)> {
             fixed("↑↓", "move"),
         ],
         Overlay::Help { .. } => vec![hint(Action::Back, "close"), hint(Action::Down, "scroll")],
+        Overlay::Confirm(_) => vec![fixed("y", "confirm"), fixed("any other key", "cancel")],
         Overlay::None => {
             let mut v = vec![
                 hint(Action::Help, "help"),

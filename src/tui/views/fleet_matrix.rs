@@ -1,0 +1,216 @@
+//! The matrix: one row per Sovereign, one column per component (bootstrap-kit DAG order), each
+//! cell a state symbol in the state's colour, so a glance finds the column that is red everywhere.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span, Text};
+use ratatui::widgets::{Cell, Paragraph, Row, Table};
+
+use crate::provision::fleet::dag::topological_order;
+use crate::provision::fleet::model::{ComponentStatus, SovereignStatus};
+
+use super::super::app::{App, Focus};
+use super::super::theme::{Slot, Theme};
+use super::super::ui::{
+    clamp_selection, connection_symbol, pane_block, selection_style, state_slot, state_symbol,
+};
+
+/// Letters of each component id shown stacked in the column header.
+const HEADER_ROWS: u16 = 4;
+const CONN_WIDTH: u16 = 16;
+
+/// Column order: every component id present anywhere in the fleet, in dependency order (ids
+/// without the `bp-` prefix).
+pub fn columns(fleet: &[SovereignStatus]) -> Vec<String> {
+    // Keys and dependencies by reference: this runs every frame, so nothing is cloned but ids.
+    let mut seen = std::collections::HashSet::new();
+    let mut union: Vec<&ComponentStatus> = Vec::new();
+    for s in fleet {
+        for c in &s.components {
+            if seen.insert(c.id()) {
+                union.push(c);
+            }
+        }
+    }
+    let keys: Vec<String> = union
+        .iter()
+        .map(|c| format!("{}/{}", c.namespace, c.name))
+        .collect();
+    topological_order(&keys, |i| union[i].depends_on.as_slice())
+        .into_iter()
+        .map(|i| union[i].id().to_string())
+        .collect()
+}
+
+/// "stale 42s" for a Sovereign whose connection is not live (None while live).
+pub fn stale_marker(s: &SovereignStatus, now: chrono::DateTime<chrono::Utc>) -> Option<String> {
+    if s.connection.is_live() {
+        return None;
+    }
+    Some(match s.stale_for(now) {
+        Some(n) => format!("stale for {n} s"),
+        None => "no data yet".to_string(),
+    })
+}
+
+/// The `PROD` cue: a word in an inverse warning style, so it survives `mono`.
+pub fn prod_span<'a>(s: &SovereignStatus, theme: &Theme) -> Option<Span<'a>> {
+    s.is_prod()
+        .then(|| Span::styled(" PROD ", theme.style(Slot::TitleWarn)))
+}
+
+pub fn draw(frame: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
+    let visible = app.visible_fleet();
+    let cols = columns(&app.fleet);
+    let focused = app.focus == Focus::Main;
+    let mut title = format!(
+        " Matrix · {} Sovereigns × {} components · {} ",
+        app.fleet.len(),
+        cols.len(),
+        app.fv.sort.label()
+    );
+    if !app.fleet_filter.is_empty() {
+        title = format!(
+            " Matrix · {} of {} match /{} ",
+            visible.len(),
+            app.fleet.len(),
+            app.fleet_filter
+        );
+    }
+    let block = pane_block(title, focused, theme);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    if app.fleet.is_empty() {
+        let text = if app.waiting_for_data {
+            "waiting for the first data from the source…"
+        } else {
+            "the fleet is empty"
+        };
+        frame.render_widget(
+            Paragraph::new(Span::styled(text, theme.style(Slot::Muted))),
+            inner,
+        );
+        return;
+    }
+    let [table_area, legend_area] =
+        Layout::vertical([Constraint::Min(1), Constraint::Length(2)]).areas(inner);
+    let now = app.fv.now();
+    // Cells are two columns wide (symbol + gap); what does not fit is counted, not hidden.
+    // Fixed: highlight symbol, the connection column and two gaps.
+    let avail = usize::from(inner.width).saturating_sub(2 + CONN_WIDTH as usize + 2);
+    let shown = cols.len().min(avail.saturating_sub(14) / 2);
+    let hidden = cols.len() - shown;
+    let name_width = avail.saturating_sub(shown * 2).min(40) as u16;
+
+    let mut header_cells = vec![
+        Cell::from(Text::from(vec![
+            Line::raw(""),
+            Line::raw(""),
+            Line::raw(""),
+            Line::raw("Sovereign"),
+        ])),
+        Cell::from(Text::from(vec![
+            Line::raw(""),
+            Line::raw(""),
+            Line::raw(""),
+            Line::raw("Connection"),
+        ])),
+    ];
+    for id in cols.iter().take(shown) {
+        let letters: Vec<Line> = (0..usize::from(HEADER_ROWS))
+            .map(|k| Line::raw(id.chars().nth(k).map(String::from).unwrap_or_default()))
+            .collect();
+        header_cells.push(Cell::from(Text::from(letters)));
+    }
+    let header = Row::new(header_cells)
+        .height(HEADER_ROWS)
+        .style(theme.style(Slot::Header));
+
+    let col_index: std::collections::HashMap<&str, usize> = cols
+        .iter()
+        .enumerate()
+        .map(|(k, id)| (id.as_str(), k))
+        .collect();
+    let rows: Vec<Row> = visible
+        .iter()
+        .map(|&i| {
+            let s = &app.fleet[i];
+            let mut name = vec![Span::raw(s.fqdn.clone())];
+            if let Some(p) = prod_span(s, theme) {
+                name.insert(0, p);
+            }
+            let (csym, cslot) = connection_symbol(&s.connection);
+            let conn = match stale_marker(s, now) {
+                Some(m) => format!("{csym} {m}"),
+                None => format!("{csym} {}", s.connection.label()),
+            };
+            let mut cells = vec![
+                Cell::from(Line::from(name)),
+                Cell::from(Span::styled(conn, theme.style(cslot))),
+            ];
+            let mut states = vec![None; shown];
+            for c in &s.components {
+                if let Some(&k) = col_index.get(c.id())
+                    && k < shown
+                {
+                    states[k] = Some(c.state);
+                }
+            }
+            cells.extend(states.into_iter().map(|st| match st {
+                Some(st) => Cell::from(Span::styled(state_symbol(st), theme.style(state_slot(st)))),
+                None => Cell::from(Span::styled("·", theme.style(Slot::Muted))),
+            }));
+            Row::new(cells)
+        })
+        .collect();
+    let mut widths = vec![
+        Constraint::Length(name_width),
+        Constraint::Length(CONN_WIDTH),
+    ];
+    widths.extend(std::iter::repeat_n(Constraint::Length(1), shown));
+    let table = Table::new(rows, widths)
+        .header(header)
+        .column_spacing(1)
+        .row_highlight_style(selection_style(app, Focus::Main, theme))
+        .highlight_symbol("▶ ");
+    app.page = usize::from(table_area.height.saturating_sub(HEADER_ROWS));
+    clamp_selection(&mut app.fv.matrix_table, visible.len());
+    frame.render_stateful_widget(table, table_area, &mut app.fv.matrix_table);
+
+    let mut legend = vec![Span::styled("· absent  ", theme.style(Slot::Muted))];
+    for st in crate::provision::flux::ComponentState::ALL {
+        legend.push(Span::styled(
+            format!("{} {}  ", state_symbol(st), st.as_str()),
+            theme.style(state_slot(st)),
+        ));
+    }
+    let mut second = Vec::new();
+    if hidden > 0 {
+        second.push(Span::styled(
+            format!("{hidden} more components to the right do not fit; widen the terminal  "),
+            theme.style(Slot::NoticeWarn),
+        ));
+    }
+    let sel = app
+        .fv
+        .matrix_table
+        .selected()
+        .and_then(|r| visible.get(r))
+        .map(|&i| &app.fleet[i]);
+    if let Some(s) = sel {
+        match s.worst() {
+            Some(c) => second.push(Span::styled(
+                format!("{}: worst {} {} — {}", s.fqdn, c.id(), c.state, c.message),
+                theme.style(state_slot(c.state)),
+            )),
+            None => second.push(Span::styled(
+                format!("{}: nothing wrong", s.fqdn),
+                theme.style(Slot::Muted),
+            )),
+        }
+    }
+    frame.render_widget(
+        Paragraph::new(vec![Line::from(legend), Line::from(second)]),
+        legend_area,
+    );
+}
