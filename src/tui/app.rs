@@ -26,6 +26,11 @@ pub enum Msg {
     Wizard(WizardMsg),
     /// The catalyst-api root the wizard talks to (`sovtui demo` sends the world's URL).
     CatalystApi(String),
+    /// Replies of the recovery pane's plan and purge tasks.
+    Recover(super::recover::RecoverMsg),
+    /// The Hetzner API the recovery pane uses (`sovtui demo` sends the world's; `Debug` masks
+    /// the token).
+    HetznerEndpoint(crate::provision::hetzner::client::Credentials),
 }
 
 /// What a fleet data source reports. The demo feeds these from a fixture; the live fleet
@@ -108,7 +113,7 @@ impl ViewKind {
     }
 
     pub fn built(self) -> bool {
-        matches!(self, ViewKind::Fleet | ViewKind::Wizard)
+        matches!(self, ViewKind::Fleet | ViewKind::Wizard | ViewKind::Recover)
     }
 
     pub fn not_built_notice(self) -> Notice {
@@ -125,6 +130,8 @@ pub enum View {
     Sovereign(String),
     /// The provisioning wizard, then the run it started (state in [`App::wizard`]).
     Wizard,
+    /// The recovery pane of one Sovereign (state in [`App::recover`]).
+    Recover,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -205,6 +212,12 @@ pub struct App {
     pub catalyst_api: Option<String>,
     /// Where the wizard draft is saved (`None`: not saved).
     pub wizard_draft_path: Option<PathBuf>,
+    /// The recovery pane, kept while the operator looks elsewhere (a purge keeps reporting).
+    pub recover: Option<Box<super::recover::RecoverScreen>>,
+    /// Hetzner API and token handed in by whoever started the cockpit ([`Msg::HetznerEndpoint`]).
+    pub hetzner: Option<crate::provision::hetzner::client::Credentials>,
+    /// Where the recovery pane looks up a Sovereign's `hetzner` token source.
+    pub fleet_file: Option<PathBuf>,
     quit: bool,
     dirty: bool,
 }
@@ -270,6 +283,9 @@ impl App {
                 .ok()
                 .filter(|v| !v.trim().is_empty()),
             wizard_draft_path: Some(crate::provision::wizard::default_draft_path()),
+            recover: None,
+            hetzner: None,
+            fleet_file: Some(crate::config::paths::fleet_file()),
             quit: false,
             dirty: true,
         }
@@ -319,7 +335,49 @@ impl App {
                 self.dirty = true;
             }
             Msg::CatalystApi(url) => self.catalyst_api = Some(url),
+            Msg::Recover(m) => {
+                if let Some(r) = self.recover.as_mut() {
+                    r.on_msg(m);
+                }
+                self.dirty = true;
+            }
+            Msg::HetznerEndpoint(creds) => self.hetzner = Some(creds),
         }
+    }
+
+    /// Open the recovery pane for the Sovereign in view (or selected in the fleet list) and
+    /// start its dry run; reopening the same Sovereign keeps the pane as it was.
+    pub fn open_recover(&mut self) {
+        let fqdn = match &self.view {
+            View::Sovereign(fqdn) => Some(fqdn.clone()),
+            View::Fleet => {
+                let visible = self.visible_fleet();
+                let sel = self.fleet_table.selected().unwrap_or(0);
+                visible.get(sel).map(|&i| self.fleet[i].fqdn.clone())
+            }
+            View::Wizard | View::Recover => None,
+        };
+        let fqdn = match (fqdn, &self.recover) {
+            (Some(f), _) => f,
+            (None, Some(r)) => r.fqdn.clone(),
+            (None, None) => {
+                self.notice = Some(Notice::warn(
+                    "recover: select a Sovereign in the fleet list first",
+                ));
+                return;
+            }
+        };
+        if self.recover.as_ref().is_none_or(|r| r.fqdn != fqdn) {
+            let mut screen = super::recover::RecoverScreen::new(&fqdn, self.catalyst_api.clone());
+            screen.start_plan(
+                self.effects.tx.as_ref(),
+                self.hetzner.clone(),
+                self.fleet_file.clone(),
+            );
+            self.recover = Some(Box::new(screen));
+        }
+        self.view = View::Recover;
+        self.focus = Focus::Main;
     }
 
     /// Open the wizard (creating it, with a draft offered for restore, the first time).
@@ -483,7 +541,7 @@ impl App {
     pub fn current_sovereign(&self) -> Option<&SovereignStatus> {
         match &self.view {
             View::Sovereign(fqdn) => self.fleet.iter().find(|s| &s.fqdn == fqdn),
-            View::Fleet | View::Wizard => None,
+            View::Fleet | View::Wizard | View::Recover => None,
         }
     }
 
@@ -513,14 +571,14 @@ impl App {
     fn filter_mut(&mut self) -> &mut String {
         match self.view {
             View::Fleet => &mut self.fleet_filter,
-            View::Sovereign(_) | View::Wizard => &mut self.detail_filter,
+            View::Sovereign(_) | View::Wizard | View::Recover => &mut self.detail_filter,
         }
     }
 
     pub fn filter(&self) -> &str {
         match self.view {
             View::Fleet => &self.fleet_filter,
-            View::Sovereign(_) | View::Wizard => &self.detail_filter,
+            View::Sovereign(_) | View::Wizard | View::Recover => &self.detail_filter,
         }
     }
 
@@ -545,6 +603,20 @@ impl App {
             && let Some(w) = self.wizard.as_mut()
             && (w.captures_text() || action.is_none() || !is_shell_key(action))
             && w.on_key(key, &self.effects, self.catalyst_api.as_deref())
+        {
+            return;
+        }
+        if self.view == View::Recover
+            && self.focus == Focus::Main
+            && self.overlay == Overlay::None
+            && let Some(r) = self.recover.as_mut()
+            && r.on_key(
+                key,
+                self.armed,
+                self.effects.tx.as_ref(),
+                self.hetzner.clone(),
+                self.fleet_file.clone(),
+            )
         {
             return;
         }
@@ -661,6 +733,7 @@ impl App {
                 self.focus = Focus::Main;
             }
             Command::View(ViewKind::Wizard) => self.open_wizard(),
+            Command::View(ViewKind::Recover) => self.open_recover(),
             Command::View(kind) => self.notice = Some(kind.not_built_notice()),
             Command::Theme(None) => {
                 self.notice = Some(Notice::info(format!(
@@ -729,7 +802,7 @@ impl App {
     }
 
     fn back(&mut self) {
-        if let View::Sovereign(_) | View::Wizard = self.view {
+        if let View::Sovereign(_) | View::Wizard | View::Recover = self.view {
             self.view = View::Fleet;
             self.detail_filter.clear();
         } else if !self.fleet_filter.is_empty() {
@@ -751,6 +824,7 @@ impl App {
                     self.focus = Focus::Main;
                 }
                 Some(NavItem::View(ViewKind::Wizard)) => self.open_wizard(),
+                Some(NavItem::View(ViewKind::Recover)) => self.open_recover(),
                 Some(NavItem::View(kind)) => self.notice = Some(kind.not_built_notice()),
                 None => {}
             },
@@ -777,7 +851,7 @@ impl App {
     fn reset_selection(&mut self) {
         match self.view {
             View::Fleet => self.fleet_table = TableState::default().with_selected(Some(0)),
-            View::Sovereign(_) | View::Wizard => {
+            View::Sovereign(_) | View::Wizard | View::Recover => {
                 self.detail_table = TableState::default().with_selected(Some(0))
             }
         }
@@ -795,6 +869,15 @@ impl App {
                 self.visible_components().len(),
                 self.detail_table.selected().unwrap_or(0),
             ),
+            (Focus::Main, View::Recover) => {
+                if let Some(r) = self.recover.as_mut() {
+                    r.scroll = match action {
+                        Action::Up | Action::PageUp | Action::Top => r.scroll.saturating_sub(1),
+                        _ => (r.scroll + 1).min(r.rows.len().saturating_sub(1)),
+                    };
+                }
+                return;
+            }
             (Focus::Main, View::Wizard) => {
                 // Vim-style and remapped movement keys reach the form as arrows.
                 let code = match action {
@@ -830,7 +913,7 @@ impl App {
             (Focus::Nav, _) => self.nav_selected = next,
             (Focus::Main, View::Fleet) => self.fleet_table.select(Some(next)),
             (Focus::Main, View::Sovereign(_)) => self.detail_table.select(Some(next)),
-            (Focus::Main, View::Wizard) => {}
+            (Focus::Main, View::Wizard | View::Recover) => {}
         }
     }
 

@@ -28,7 +28,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("wizard", "provisioning wizard and Phase 0/1 progress"),
     ("troubleshoot", "troubleshooting walk (not built yet)"),
     ("drill", "failover drill (not built yet)"),
-    ("recover", "§2.2 purge and recovery (not built yet)"),
+    (
+        "recover",
+        "§2.2 purge of the selected Sovereign's Hetzner objects",
+    ),
     ("theme", "theme NAME: switch theme"),
     ("keymap", "keymap NAME: switch keymap"),
     ("help", "keys and commands"),

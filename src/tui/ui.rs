@@ -88,6 +88,11 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
                 super::wizard::draw::draw(frame, main, w, &theme);
             }
         }
+        View::Recover => {
+            if let Some(r) = app.recover.as_deref() {
+                super::recover::draw(frame, main, r, app.armed, &theme);
+            }
+        }
     }
     draw_notice(frame, notice, app, &theme);
     draw_footer(frame, footer, app, &theme);
@@ -238,6 +243,7 @@ fn draw_nav(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                         (app.view.clone(), kind),
                         (View::Fleet, super::app::ViewKind::Fleet)
                             | (View::Wizard, super::app::ViewKind::Wizard)
+                            | (View::Recover, super::app::ViewKind::Recover)
                     );
                 let mut spans = vec![Span::raw(marker), Span::raw(kind.label())];
                 if active {
