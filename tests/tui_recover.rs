@@ -151,7 +151,10 @@ fn confirm_prompt_snapshot_and_reasons() {
     assert!(why.contains("does not match"), "{why}");
     insta::assert_snapshot!("recover_confirm_mismatch", render(&mut app, 130, 24));
     key(&mut app, KeyCode::Char('s'));
-    assert_eq!(app.recover.as_ref().expect("pane").blocked_reason(true), None);
+    assert_eq!(
+        app.recover.as_ref().expect("pane").blocked_reason(true),
+        None
+    );
     insta::assert_snapshot!("recover_confirm_ready", render(&mut app, 130, 24));
 }
 
@@ -242,7 +245,11 @@ async fn reducer_plans_refuses_a_wrong_fqdn_then_purges_the_sovereign() {
         "{:?}",
         screen.refused
     );
-    assert_eq!(sovereign_objects(&world), before, "a wrong FQDN deletes nothing");
+    assert_eq!(
+        sovereign_objects(&world),
+        before,
+        "a wrong FQDN deletes nothing"
+    );
 
     // The right FQDN: the purge runs, reporting per object, and nothing remains.
     clear_confirm(&mut app);
