@@ -367,7 +367,17 @@ impl App {
                 return;
             }
         };
-        if self.recover.as_ref().is_none_or(|r| r.fqdn != fqdn) {
+        // A finished or failed pane is replaced by a fresh dry run; a running one is kept.
+        let fresh = |r: &super::recover::RecoverScreen| {
+            r.fqdn == fqdn
+                && matches!(
+                    r.phase,
+                    super::recover::Phase::Planning
+                        | super::recover::Phase::Planned
+                        | super::recover::Phase::Applying
+                )
+        };
+        if !self.recover.as_deref().is_some_and(fresh) {
             let mut screen = super::recover::RecoverScreen::new(&fqdn, self.catalyst_api.clone());
             screen.start_plan(
                 self.effects.tx.as_ref(),
