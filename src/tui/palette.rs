@@ -28,10 +28,7 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("wizard", "provisioning wizard and Phase 0/1 progress"),
     ("troubleshoot", "troubleshooting walk (not built yet)"),
     ("drill", "failover drill (not built yet)"),
-    (
-        "recover",
-        "§2.2 purge of the selected Sovereign's Hetzner objects",
-    ),
+    ("recover", "§2.2 purge of the selected Sovereign"),
     ("theme", "theme NAME: switch theme"),
     ("keymap", "keymap NAME: switch keymap"),
     ("help", "keys and commands"),
