@@ -97,6 +97,14 @@ async fn demo_source(tx: FleetSender, scenario: WorldScenario, speed: f64, dir: 
     {
         return;
     }
+    let endpoints = world.endpoints();
+    let creds = crate::provision::hetzner::client::Credentials::new(
+        endpoints.hetzner_token,
+        endpoints.hetzner,
+    );
+    if tx.hetzner(creds).await.is_err() {
+        return;
+    }
     source::live_fleet_source(tx, dir.join("fleet.toml")).await;
     drop(world);
 }

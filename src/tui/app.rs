@@ -27,6 +27,11 @@ pub enum Msg {
     Wizard(WizardMsg),
     /// The catalyst-api root the wizard talks to (`sovtui demo` sends the world's URL).
     CatalystApi(String),
+    /// Replies of the recovery pane's plan and purge tasks.
+    Recover(super::recover::RecoverMsg),
+    /// The Hetzner API the recovery pane uses (`sovtui demo` sends the world's; `Debug` masks
+    /// the token).
+    HetznerEndpoint(crate::provision::hetzner::client::Credentials),
 }
 
 /// What a fleet data source reports. The demo feeds these from a fixture; the live fleet
@@ -121,7 +126,7 @@ impl ViewKind {
     pub fn built(self) -> bool {
         matches!(
             self,
-            ViewKind::Fleet | ViewKind::Wizard | ViewKind::Troubleshoot
+            ViewKind::Fleet | ViewKind::Wizard | ViewKind::Troubleshoot | ViewKind::Recover
         )
     }
 
@@ -146,6 +151,8 @@ pub enum View {
         fqdn: String,
         name: String,
     },
+    /// The recovery pane of one Sovereign (state in [`App::recover`]).
+    Recover,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -236,6 +243,12 @@ pub struct App {
     pub troubleshoot: Option<TroubleshootView>,
     /// Text for the terminal clipboard; the runtime writes it as OSC 52 after the next frame.
     pub clipboard: Option<String>,
+    /// The recovery pane, kept while the operator looks elsewhere (a purge keeps reporting).
+    pub recover: Option<Box<super::recover::RecoverScreen>>,
+    /// Hetzner API and token handed in by whoever started the cockpit ([`Msg::HetznerEndpoint`]).
+    pub hetzner: Option<crate::provision::hetzner::client::Credentials>,
+    /// Where the recovery pane looks up a Sovereign's `hetzner` token source.
+    pub fleet_file: Option<PathBuf>,
     quit: bool,
     dirty: bool,
 }
@@ -304,6 +317,9 @@ impl App {
             wizard_draft_path: Some(crate::provision::wizard::default_draft_path()),
             troubleshoot: None,
             clipboard: None,
+            recover: None,
+            hetzner: None,
+            fleet_file: Some(crate::config::paths::fleet_file()),
             quit: false,
             dirty: true,
         }
@@ -358,7 +374,63 @@ impl App {
                 self.dirty = true;
             }
             Msg::CatalystApi(url) => self.catalyst_api = Some(url),
+            Msg::Recover(m) => {
+                if let Some(r) = self.recover.as_mut() {
+                    r.on_msg(m);
+                }
+                self.dirty = true;
+            }
+            Msg::HetznerEndpoint(creds) => self.hetzner = Some(creds),
         }
+    }
+
+    /// Open the recovery pane for the Sovereign in view (or selected in the fleet list) and
+    /// start its dry run; reopening the same Sovereign keeps the pane as it was.
+    pub fn open_recover(&mut self) {
+        let fqdn = match &self.view {
+            View::Sovereign(fqdn) | View::Release { fqdn, .. } => Some(fqdn.clone()),
+            View::Fleet | View::Matrix => {
+                let visible = self.visible_fleet();
+                let sel = match self.view {
+                    View::Matrix => self.fv.matrix_table.selected(),
+                    _ => self.fleet_table.selected(),
+                }
+                .unwrap_or(0);
+                visible.get(sel).map(|&i| self.fleet[i].fqdn.clone())
+            }
+            View::Wizard | View::Recover => None,
+        };
+        let fqdn = match (fqdn, &self.recover) {
+            (Some(f), _) => f,
+            (None, Some(r)) => r.fqdn.clone(),
+            (None, None) => {
+                self.notice = Some(Notice::warn(
+                    "recover: select a Sovereign in the fleet list first",
+                ));
+                return;
+            }
+        };
+        // A finished or failed pane is replaced by a fresh dry run; a running one is kept.
+        let fresh = |r: &super::recover::RecoverScreen| {
+            r.fqdn == fqdn
+                && matches!(
+                    r.phase,
+                    super::recover::Phase::Planning
+                        | super::recover::Phase::Planned
+                        | super::recover::Phase::Applying
+                )
+        };
+        if !self.recover.as_deref().is_some_and(fresh) {
+            let mut screen = super::recover::RecoverScreen::new(&fqdn, self.catalyst_api.clone());
+            screen.start_plan(
+                self.effects.tx.as_ref(),
+                self.hetzner.clone(),
+                self.fleet_file.clone(),
+            );
+            self.recover = Some(Box::new(screen));
+        }
+        self.view = View::Recover;
+        self.focus = Focus::Main;
     }
 
     /// Open the wizard (creating it, with a draft offered for restore, the first time).
@@ -547,7 +619,7 @@ impl App {
         match &self.view {
             View::Sovereign(fqdn) => self.fleet.iter().find(|s| &s.fqdn == fqdn),
             View::Release { fqdn, .. } => self.fleet.iter().find(|s| &s.fqdn == fqdn),
-            View::Fleet | View::Matrix | View::Wizard => None,
+            View::Fleet | View::Matrix | View::Wizard | View::Recover => None,
         }
     }
 
@@ -580,14 +652,14 @@ impl App {
     fn filter_mut(&mut self) -> &mut String {
         match self.view {
             View::Fleet | View::Matrix => &mut self.fleet_filter,
-            View::Sovereign(_) | View::Wizard | View::Release { .. } => &mut self.detail_filter,
+            View::Sovereign(_) | View::Wizard | View::Release { .. } | View::Recover => &mut self.detail_filter,
         }
     }
 
     pub fn filter(&self) -> &str {
         match self.view {
             View::Fleet | View::Matrix => &self.fleet_filter,
-            View::Sovereign(_) | View::Wizard | View::Release { .. } => &self.detail_filter,
+            View::Sovereign(_) | View::Wizard | View::Release { .. } | View::Recover => &self.detail_filter,
         }
     }
 
@@ -612,6 +684,20 @@ impl App {
             && let Some(w) = self.wizard.as_mut()
             && (w.captures_text() || action.is_none() || !is_shell_key(action))
             && w.on_key(key, &self.effects, self.catalyst_api.as_deref())
+        {
+            return;
+        }
+        if self.view == View::Recover
+            && self.focus == Focus::Main
+            && self.overlay == Overlay::None
+            && let Some(r) = self.recover.as_mut()
+            && r.on_key(
+                key,
+                self.armed,
+                self.effects.tx.as_ref(),
+                self.hetzner.clone(),
+                self.fleet_file.clone(),
+            )
         {
             return;
         }
@@ -733,6 +819,7 @@ impl App {
             }
             Command::View(ViewKind::Wizard) => self.open_wizard(),
             Command::View(ViewKind::Troubleshoot) => self.open_troubleshoot(),
+            Command::View(ViewKind::Recover) => self.open_recover(),
             Command::View(kind) => self.notice = Some(kind.not_built_notice()),
             Command::Theme(None) => {
                 self.notice = Some(Notice::info(format!(
@@ -814,7 +901,7 @@ impl App {
             self.view = View::Sovereign(fqdn.clone());
         } else if self.view == View::Matrix {
             self.view = View::Fleet;
-        } else if let View::Sovereign(_) | View::Wizard = self.view {
+        } else if let View::Sovereign(_) | View::Wizard | View::Recover = self.view {
             self.view = View::Fleet;
             self.detail_filter.clear();
         } else if !self.fleet_filter.is_empty() {
@@ -837,6 +924,7 @@ impl App {
                 }
                 Some(NavItem::View(ViewKind::Wizard)) => self.open_wizard(),
                 Some(NavItem::View(ViewKind::Troubleshoot)) => self.open_troubleshoot(),
+                Some(NavItem::View(ViewKind::Recover)) => self.open_recover(),
                 Some(NavItem::View(kind)) => self.notice = Some(kind.not_built_notice()),
                 None => {}
             },
@@ -916,7 +1004,7 @@ impl App {
         match self.view {
             View::Fleet => self.fleet_table = TableState::default().with_selected(Some(0)),
             View::Matrix => self.fv.matrix_table = TableState::default().with_selected(Some(0)),
-            View::Sovereign(_) | View::Wizard | View::Release { .. } => {
+            View::Sovereign(_) | View::Wizard | View::Release { .. } | View::Recover => {
                 self.detail_table = TableState::default().with_selected(Some(0))
             }
         }
@@ -934,6 +1022,15 @@ impl App {
                 self.visible_components().len(),
                 self.detail_table.selected().unwrap_or(0),
             ),
+            (Focus::Main, View::Recover) => {
+                if let Some(r) = self.recover.as_mut() {
+                    r.scroll = match action {
+                        Action::Up | Action::PageUp | Action::Top => r.scroll.saturating_sub(1),
+                        _ => (r.scroll + 1).min(r.rows.len().saturating_sub(1)),
+                    };
+                }
+                return;
+            }
             (Focus::Main, View::Wizard) => {
                 // Vim-style and remapped movement keys reach the form as arrows.
                 let code = match action {
@@ -974,7 +1071,7 @@ impl App {
             (Focus::Nav, _) => self.nav_selected = next,
             (Focus::Main, View::Fleet) => self.fleet_table.select(Some(next)),
             (Focus::Main, View::Sovereign(_)) => self.detail_table.select(Some(next)),
-            (Focus::Main, View::Wizard) => {}
+            (Focus::Main, View::Wizard | View::Recover) => {}
             (Focus::Main, View::Matrix) => self.fv.matrix_table.select(Some(next)),
             (Focus::Main, View::Release { .. }) => {}
         }

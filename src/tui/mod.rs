@@ -28,6 +28,7 @@
 pub mod app;
 pub mod keymap;
 pub mod palette;
+pub mod recover;
 pub mod runtime;
 pub mod source;
 pub mod theme;

@@ -36,7 +36,7 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("wizard", "provisioning wizard and Phase 0/1 progress"),
     ("troubleshoot", "troubleshooting walks (runbook §7.4)"),
     ("drill", "failover drill (not built yet)"),
-    ("recover", "§2.2 purge and recovery (not built yet)"),
+    ("recover", "§2.2 purge of the selected Sovereign"),
     ("theme", "theme NAME: switch theme"),
     ("keymap", "keymap NAME: switch keymap"),
     ("help", "keys and commands"),

@@ -51,6 +51,17 @@ impl FleetSender {
         self.send(FleetMsg::SourceError(message.into())).await
     }
 
+    /// The Hetzner API (endpoint and token) the recovery pane uses.
+    pub async fn hetzner(
+        &self,
+        creds: crate::provision::hetzner::client::Credentials,
+    ) -> Result<(), CockpitClosed> {
+        self.tx
+            .send(Msg::HetznerEndpoint(creds))
+            .await
+            .map_err(|_| CockpitClosed)
+    }
+
     /// Where the wizard and progress views reach catalyst-api.
     pub async fn catalyst_api(&self, url: impl Into<String>) -> Result<(), CockpitClosed> {
         self.tx

@@ -104,6 +104,11 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
         View::Release { fqdn, name } => {
             super::views::release_detail::draw(frame, main, app, &theme, &fqdn, &name)
         }
+        View::Recover => {
+            if let Some(r) = app.recover.as_deref() {
+                super::recover::draw(frame, main, r, app.armed, &theme);
+            }
+        }
     }
     draw_notice(frame, notice, app, &theme);
     draw_footer(frame, footer, app, &theme);
@@ -255,6 +260,7 @@ fn draw_nav(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                         (app.view.clone(), kind),
                         (View::Fleet, super::app::ViewKind::Fleet)
                             | (View::Wizard, super::app::ViewKind::Wizard)
+                            | (View::Recover, super::app::ViewKind::Recover)
                     );
                 let mut spans = vec![Span::raw(marker), Span::raw(kind.label())];
                 if active {

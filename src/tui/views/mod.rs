@@ -179,7 +179,7 @@ impl App {
                     .iter()
                     .position(|&i| comps[i].name.to_lowercase().contains(&needle))
             }
-            View::Release { .. } | View::Wizard => None,
+            View::Release { .. } | View::Wizard | View::Recover => None,
         };
         match (found, &self.view) {
             (Some(row), View::Fleet) => self.fleet_table.select(Some(row)),

@@ -1,0 +1,583 @@
+//! The recovery pane (runbook §2.2/§2.3) for one Sovereign: a dry-run plan listing the exact
+//! Hetzner objects and why each matched, then — armed, with the FQDN typed back — the purge with
+//! live progress per object, then the report of what was deleted and what remains.
+//!
+//! Every network call runs in a task (`provision::hetzner::recover::{plan, apply}`) that reports
+//! back as [`RecoverMsg`]s; nothing here is called from the render path.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph};
+use tokio::sync::mpsc;
+use tui_textarea::TextArea;
+
+use crate::provision::hetzner::client::{ClientOptions, Credentials, HetznerClient};
+use crate::provision::hetzner::external::{StepOutcome, StepStatus};
+use crate::provision::hetzner::inventory::{CloudObject, Kind};
+use crate::provision::hetzner::journal;
+use crate::provision::hetzner::recover::{
+    self, MatchReason, RecoverEvent, RecoverOptions, RecoveryPlan, RecoveryReport,
+};
+
+use super::app::Msg;
+use super::theme::{Slot, Theme};
+
+/// Replies of the plan and apply tasks, tagged with the Sovereign they are about.
+#[derive(Debug, Clone)]
+pub enum RecoverMsg {
+    Planned {
+        fqdn: String,
+        result: Result<RecoveryPlan, String>,
+    },
+    Event {
+        fqdn: String,
+        event: RecoverEvent,
+    },
+    Finished {
+        fqdn: String,
+        result: Result<RecoveryReport, String>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ObjectState {
+    Pending,
+    Deleting,
+    Deleted,
+    Failed(String),
+}
+
+impl ObjectState {
+    fn symbol(&self) -> (&'static str, Slot) {
+        match self {
+            ObjectState::Pending => ("·", Slot::StatePending),
+            ObjectState::Deleting => ("◌", Slot::StateInstalling),
+            ObjectState::Deleted => ("✓", Slot::StateInstalled),
+            ObjectState::Failed(_) => ("✗", Slot::StateFailed),
+        }
+    }
+}
+
+/// One object of the plan and what happened to it.
+#[derive(Debug, Clone)]
+pub struct ObjectRow {
+    pub object: CloudObject,
+    pub why: String,
+    pub state: ObjectState,
+}
+
+#[derive(Debug, Clone)]
+pub enum Phase {
+    Planning,
+    PlanFailed(String),
+    Planned,
+    Applying,
+    Done(Box<RecoveryReport>),
+    ApplyFailed(String),
+}
+
+pub struct RecoverScreen {
+    pub fqdn: String,
+    pub phase: Phase,
+    pub plan: Option<RecoveryPlan>,
+    pub rows: Vec<ObjectRow>,
+    /// The FQDN typed back.
+    pub confirm: TextArea<'static>,
+    pub sweep: Option<(u32, usize)>,
+    pub external: BTreeMap<String, StepOutcome>,
+    /// Why the last Enter did not start the purge.
+    pub refused: Option<String>,
+    pub scroll: usize,
+    /// What plan and apply run with (tests shorten the timings; the journal goes to the state dir).
+    pub options: RecoverOptions,
+}
+
+fn why(reasons: &[MatchReason]) -> String {
+    reasons
+        .iter()
+        .map(|r| match r {
+            MatchReason::Label => "label".to_string(),
+            MatchReason::Name => "name".to_string(),
+            MatchReason::Network { network_id } => format!("on network #{network_id}"),
+            MatchReason::Server { server_id } => format!("on server #{server_id}"),
+            MatchReason::FirewallOfServers => "firewall of its servers".to_string(),
+            MatchReason::Earlier => "lingering".to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(" + ")
+}
+
+/// Where the token comes from, in order: the one the cockpit was handed (the demo's world), the
+/// Sovereign's `hetzner` source in the fleet file, then `HCLOUD_TOKEN`/`HCLOUD_ENDPOINT` or the
+/// hcloud CLI config. Blocking (a token command may run): call from `spawn_blocking`.
+pub fn resolve_credentials(
+    fqdn: &str,
+    given: Option<Credentials>,
+    fleet_file: Option<PathBuf>,
+) -> Result<Credentials, String> {
+    if let Some(c) = given {
+        return Ok(c);
+    }
+    let has_env_token = std::env::var("HCLOUD_TOKEN").is_ok_and(|t| !t.trim().is_empty());
+    if !has_env_token
+        && let Some(path) = fleet_file.filter(|p| p.exists())
+        && let Ok(fleet) = crate::config::fleet_file::load(&path)
+        && let Some(source) = fleet
+            .sovereigns
+            .iter()
+            .find(|s| s.fqdn == fqdn)
+            .and_then(|s| s.hetzner.clone())
+    {
+        let token = source
+            .resolve()
+            .map_err(|e| format!("Hetzner token of {fqdn} (fleet file): {e}"))?;
+        let endpoint = std::env::var("HCLOUD_ENDPOINT")
+            .ok()
+            .filter(|e| !e.trim().is_empty())
+            .unwrap_or_else(|| "https://api.hetzner.cloud/v1".to_string());
+        return Ok(Credentials::new(token.expose(), endpoint));
+    }
+    Credentials::resolve(None).map_err(|e| format!("Hetzner token: {e}"))
+}
+
+impl RecoverScreen {
+    pub fn new(fqdn: &str, api_url: Option<String>) -> Self {
+        let mut options = RecoverOptions::new(fqdn);
+        options.api_url = api_url;
+        options.journal_dir = Some(journal::default_dir());
+        let mut confirm = TextArea::default();
+        confirm.set_placeholder_text(format!("type {fqdn} to enable the purge"));
+        RecoverScreen {
+            fqdn: fqdn.to_string(),
+            phase: Phase::Planning,
+            plan: None,
+            rows: Vec::new(),
+            confirm,
+            sweep: None,
+            external: BTreeMap::new(),
+            refused: None,
+            scroll: 0,
+            options,
+        }
+    }
+
+    pub fn typed(&self) -> String {
+        self.confirm.lines().join("")
+    }
+
+    /// Start the dry run in a task. Without a sender or runtime (snapshot tests) it just waits.
+    pub fn start_plan(
+        &mut self,
+        tx: Option<&mpsc::Sender<Msg>>,
+        creds: Option<Credentials>,
+        fleet_file: Option<PathBuf>,
+    ) -> bool {
+        self.phase = Phase::Planning;
+        let (Some(tx), Ok(handle)) = (tx.cloned(), tokio::runtime::Handle::try_current()) else {
+            return false;
+        };
+        let fqdn = self.fqdn.clone();
+        let opts = self.options.clone();
+        handle.spawn(async move {
+            let result = async {
+                let f = fqdn.clone();
+                let creds =
+                    tokio::task::spawn_blocking(move || resolve_credentials(&f, creds, fleet_file))
+                        .await
+                        .map_err(|e| format!("token lookup: {e}"))??;
+                let client = HetznerClient::new(creds, ClientOptions::default())
+                    .map_err(|e| e.to_string())?;
+                recover::plan(&client, &opts)
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+            .await;
+            let _ = tx
+                .send(Msg::Recover(RecoverMsg::Planned { fqdn, result }))
+                .await;
+        });
+        true
+    }
+
+    /// Why the purge cannot start now; `None` when it can.
+    pub fn blocked_reason(&self, armed: bool) -> Option<String> {
+        match &self.phase {
+            Phase::Planned => {}
+            Phase::Planning => return Some("the plan is still being fetched".into()),
+            Phase::PlanFailed(_) => return Some("no plan (the dry run failed)".into()),
+            Phase::Applying => return Some("the purge is running".into()),
+            Phase::Done(_) | Phase::ApplyFailed(_) => return Some("the purge has run".into()),
+        }
+        if self.rows.is_empty() {
+            return Some("nothing to delete: Hetzner holds nothing of this Sovereign".into());
+        }
+        if !armed {
+            return Some("read-only: :arm first".into());
+        }
+        let typed = self.typed();
+        if typed.is_empty() {
+            return Some(format!("type {} to confirm", self.fqdn));
+        }
+        if typed != self.fqdn {
+            return Some(format!("typed FQDN {typed:?} does not match {}", self.fqdn));
+        }
+        None
+    }
+
+    /// Keys the pane takes: FQDN characters and editing keys into the confirm field, Enter to
+    /// purge, arrows to scroll. Everything else (`:`, Esc, Tab, `?`) goes to the shell.
+    pub fn on_key(
+        &mut self,
+        key: KeyEvent,
+        armed: bool,
+        tx: Option<&mpsc::Sender<Msg>>,
+        creds: Option<Credentials>,
+        fleet_file: Option<PathBuf>,
+    ) -> bool {
+        if key
+            .modifiers
+            .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT)
+        {
+            return false;
+        }
+        match key.code {
+            KeyCode::Char(c) if c.is_ascii_alphanumeric() || c == '.' || c == '-' => {
+                self.confirm.input(key);
+                self.refused = None;
+            }
+            KeyCode::Backspace
+            | KeyCode::Delete
+            | KeyCode::Left
+            | KeyCode::Right
+            | KeyCode::Home
+            | KeyCode::End => {
+                self.confirm.input(key);
+                self.refused = None;
+            }
+            KeyCode::Up => self.scroll = self.scroll.saturating_sub(1),
+            KeyCode::Down => self.scroll = (self.scroll + 1).min(self.rows.len().saturating_sub(1)),
+            KeyCode::Enter => match self.blocked_reason(armed) {
+                Some(why) => self.refused = Some(why),
+                None => {
+                    self.refused = None;
+                    self.start_apply(tx, creds, fleet_file);
+                }
+            },
+            _ => return false,
+        }
+        true
+    }
+
+    fn start_apply(
+        &mut self,
+        tx: Option<&mpsc::Sender<Msg>>,
+        creds: Option<Credentials>,
+        fleet_file: Option<PathBuf>,
+    ) {
+        let (Some(tx), Ok(handle)) = (tx.cloned(), tokio::runtime::Handle::try_current()) else {
+            self.refused = Some("no task runtime to run the purge in".into());
+            return;
+        };
+        tracing::warn!(fqdn = %self.fqdn, objects = self.rows.len(), "recovery purge confirmed");
+        self.phase = Phase::Applying;
+        let fqdn = self.fqdn.clone();
+        let opts = self.options.clone();
+        handle.spawn(async move {
+            let (etx, mut erx) = mpsc::unbounded_channel::<RecoverEvent>();
+            // The library reports synchronously; forward in order so Finished comes last.
+            let forward = {
+                let tx = tx.clone();
+                let fqdn = fqdn.clone();
+                tokio::spawn(async move {
+                    while let Some(event) = erx.recv().await {
+                        let msg = RecoverMsg::Event {
+                            fqdn: fqdn.clone(),
+                            event,
+                        };
+                        if tx.send(Msg::Recover(msg)).await.is_err() {
+                            break;
+                        }
+                    }
+                })
+            };
+            // The purge's future is not provably `Send` (its concurrent stream borrows), so it
+            // runs on a thread of its own with its own runtime.
+            let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+            let f = fqdn.clone();
+            let spawned = std::thread::Builder::new()
+                .name("sovtui-recover".into())
+                .spawn(move || {
+                    let result = (|| {
+                        let creds = resolve_credentials(&f, creds, fleet_file)?;
+                        let rt = tokio::runtime::Builder::new_current_thread()
+                            .enable_all()
+                            .build()
+                            .map_err(|e| format!("purge runtime: {e}"))?;
+                        rt.block_on(async {
+                            let client = HetznerClient::new(creds, ClientOptions::default())
+                                .map_err(|e| e.to_string())?;
+                            let emit = move |e: RecoverEvent| {
+                                let _ = etx.send(e);
+                            };
+                            recover::apply(&client, &opts, &emit)
+                                .await
+                                .map_err(|e| e.to_string())
+                        })
+                    })();
+                    let _ = done_tx.send(result);
+                });
+            let result = match spawned {
+                Ok(_) => done_rx
+                    .await
+                    .unwrap_or_else(|_| Err("the purge thread stopped".into())),
+                Err(e) => Err(format!("cannot start the purge thread: {e}")),
+            };
+            let _ = forward.await;
+            let _ = tx
+                .send(Msg::Recover(RecoverMsg::Finished { fqdn, result }))
+                .await;
+        });
+    }
+
+    /// Apply a task's reply (replies about another Sovereign are stale and ignored).
+    pub fn on_msg(&mut self, msg: RecoverMsg) {
+        match msg {
+            RecoverMsg::Planned { fqdn, result } if fqdn == self.fqdn => match result {
+                Ok(plan) => {
+                    self.rows = plan
+                        .targets
+                        .iter()
+                        .map(|t| ObjectRow {
+                            object: t.object.clone(),
+                            why: why(&t.reasons),
+                            state: ObjectState::Pending,
+                        })
+                        .collect();
+                    self.external.insert("PDM".into(), plan.pdm.clone());
+                    self.external
+                        .insert("catalyst-api".into(), plan.api.clone());
+                    self.plan = Some(plan);
+                    self.phase = Phase::Planned;
+                }
+                Err(e) => self.phase = Phase::PlanFailed(e),
+            },
+            RecoverMsg::Event { fqdn, event } if fqdn == self.fqdn => self.on_event(event),
+            RecoverMsg::Finished { fqdn, result } if fqdn == self.fqdn => match result {
+                Ok(report) => {
+                    for o in &report.deleted {
+                        self.set_state(o, ObjectState::Deleted);
+                    }
+                    self.external.insert("PDM".into(), report.pdm.clone());
+                    self.external
+                        .insert("catalyst-api".into(), report.api.clone());
+                    self.phase = Phase::Done(Box::new(report));
+                }
+                Err(e) => self.phase = Phase::ApplyFailed(e),
+            },
+            _ => {}
+        }
+    }
+
+    fn set_state(&mut self, object: &CloudObject, state: ObjectState) {
+        match self
+            .rows
+            .iter_mut()
+            .find(|r| r.object.kind == object.kind && r.object.id == object.id)
+        {
+            Some(r) => r.state = state,
+            // Found by the sweep (e.g. a CCM-created object that appeared meanwhile).
+            None => self.rows.push(ObjectRow {
+                object: object.clone(),
+                why: "found by the sweep".into(),
+                state,
+            }),
+        }
+    }
+
+    fn on_event(&mut self, event: RecoverEvent) {
+        match event {
+            RecoverEvent::Deleting { object } => self.set_state(&object, ObjectState::Deleting),
+            RecoverEvent::Deleted { object } => self.set_state(&object, ObjectState::Deleted),
+            RecoverEvent::DeleteFailed { object, error } => {
+                self.set_state(&object, ObjectState::Failed(error))
+            }
+            RecoverEvent::SweepRound { round, remaining } => self.sweep = Some((round, remaining)),
+            RecoverEvent::External { step, outcome } => {
+                self.external.insert(step, outcome);
+            }
+            RecoverEvent::Planned { .. } | RecoverEvent::StageDone { .. } => {}
+        }
+    }
+
+    pub fn count(&self, state: &ObjectState) -> usize {
+        self.rows.iter().filter(|r| &r.state == state).count()
+    }
+}
+
+fn kind_label(kind: Kind) -> &'static str {
+    kind.api_path()
+}
+
+fn step_line<'a>(name: &str, o: &StepOutcome, theme: &Theme) -> Line<'a> {
+    let (sym, slot) = match o.status {
+        StepStatus::Skipped => ("–", Slot::Muted),
+        StepStatus::Failed => ("✗", Slot::StateFailed),
+        _ => ("✓", Slot::StateInstalled),
+    };
+    Line::from(vec![
+        Span::styled(format!(" {sym} "), theme.style(slot)),
+        Span::raw(format!("{name:<13} {:?}: {}", o.status, o.detail)),
+    ])
+}
+
+/// Draw the pane into `area`.
+pub fn draw(frame: &mut Frame, area: Rect, s: &RecoverScreen, armed: bool, theme: &Theme) {
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.style(Slot::BorderFocused))
+        .title(Span::styled(
+            format!(" Recover (§2.2/§2.3) · {} ", s.fqdn),
+            theme.style(Slot::Title),
+        ));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let ext_h = s.external.len() as u16;
+    let [head, list, ext, confirm, button] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(1),
+        Constraint::Length(ext_h),
+        Constraint::Length(3),
+        Constraint::Length(1),
+    ])
+    .areas(inner);
+
+    let (text, slot) = match &s.phase {
+        Phase::Planning => (
+            "dry run: listing every Hetzner object…".to_string(),
+            Slot::Muted,
+        ),
+        Phase::PlanFailed(e) => (format!("✗ dry run failed: {e}"), Slot::NoticeError),
+        Phase::Planned => (
+            format!(
+                "dry run: {} objects would be deleted (nothing is touched until you confirm)",
+                s.rows.len()
+            ),
+            Slot::Header,
+        ),
+        Phase::Applying => (
+            format!(
+                "purging: {} deleted, {} in flight, {} refused{}",
+                s.count(&ObjectState::Deleted),
+                s.count(&ObjectState::Deleting),
+                s.rows
+                    .iter()
+                    .filter(|r| matches!(r.state, ObjectState::Failed(_)))
+                    .count(),
+                s.sweep
+                    .map(|(r, n)| format!(" · sweep round {r}: {n} still listed"))
+                    .unwrap_or_default()
+            ),
+            Slot::NoticeWarn,
+        ),
+        Phase::Done(r) if r.remaining.is_empty() && r.errors.is_empty() => (
+            format!(
+                "✓ done: {} deleted, nothing remains ({} sweep rounds, {} ms)",
+                r.deleted.len(),
+                r.sweep_rounds,
+                r.elapsed_ms
+            ),
+            Slot::StateInstalled,
+        ),
+        Phase::Done(r) => (
+            format!(
+                "✗ incomplete: {} deleted, {} REMAIN, {} errors{}",
+                r.deleted.len(),
+                r.remaining.len(),
+                r.errors.len(),
+                r.errors
+                    .first()
+                    .map(|e| format!(" — {e}"))
+                    .unwrap_or_default()
+            ),
+            Slot::NoticeError,
+        ),
+        Phase::ApplyFailed(e) => (format!("✗ purge failed: {e}"), Slot::NoticeError),
+    };
+    frame.render_widget(Paragraph::new(Span::styled(text, theme.style(slot))), head);
+
+    let remaining: Vec<(Kind, i64)> = match &s.phase {
+        Phase::Done(r) => r
+            .remaining
+            .iter()
+            .map(|t| (t.object.kind, t.object.id))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let rows: Vec<Line> = s
+        .rows
+        .iter()
+        .skip(s.scroll)
+        .take(list.height as usize)
+        .map(|r| {
+            let (sym, slot) = if remaining.contains(&(r.object.kind, r.object.id)) {
+                ("!", Slot::StateFailed)
+            } else {
+                r.state.symbol()
+            };
+            let detail = match &r.state {
+                ObjectState::Failed(e) => format!("  {e}"),
+                _ => String::new(),
+            };
+            Line::from(vec![
+                Span::styled(format!(" {sym} "), theme.style(slot)),
+                Span::raw(format!(
+                    "{:<14} {:<36} #{:<8} ",
+                    kind_label(r.object.kind),
+                    r.object.name,
+                    r.object.id
+                )),
+                Span::styled(format!("by {}{detail}", r.why), theme.style(Slot::Muted)),
+            ])
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(rows), list);
+    let ext_lines: Vec<Line> = s
+        .external
+        .iter()
+        .map(|(name, o)| step_line(name, o, theme))
+        .collect();
+    frame.render_widget(Paragraph::new(ext_lines), ext);
+
+    let mut ta = s.confirm.clone();
+    ta.set_block(
+        Block::default()
+            .borders(Borders::ALL)
+            .border_style(theme.style(Slot::Border))
+            .title(" type the FQDN to confirm "),
+    );
+    ta.set_style(theme.style(Slot::Input));
+    frame.render_widget(&ta, confirm);
+
+    let line = match s.blocked_reason(armed) {
+        None => Line::from(vec![
+            Span::styled(
+                format!(" ▶ [ Enter: purge {} objects ] ", s.rows.len()),
+                theme.style(Slot::NoticeWarn),
+            ),
+            Span::raw("ready — this deletes them"),
+        ]),
+        Some(why) => Line::from(vec![
+            Span::styled(" ⊘ [ purge ] disabled: ", theme.style(Slot::Muted)),
+            Span::styled(
+                s.refused.clone().unwrap_or(why),
+                theme.style(Slot::NoticeWarn),
+            ),
+        ]),
+    };
+    frame.render_widget(Paragraph::new(line), button);
+}

@@ -1,0 +1,318 @@
+//! The recovery pane in-process: snapshots of the plan view and of the confirm prompt
+//! (TestBackend + insta), and the App reducer driven against the simulated world: plan, a wrong
+//! FQDN that deletes nothing, arm, the FQDN typed back, the purge, nothing of the Sovereign left.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use sovtui::provision::hetzner::client::Credentials;
+use sovtui::provision::hetzner::external::StepOutcome;
+use sovtui::provision::hetzner::inventory::{CloudObject, Kind};
+use sovtui::provision::hetzner::naming;
+use sovtui::provision::hetzner::recover::{MatchReason, RecoveryPlan, Target};
+use sovtui::sim::hetzner::Kind as SimKind;
+use sovtui::sim::scenario::WorldScenario;
+use sovtui::sim::world::World;
+use sovtui::tui::app::{App, Msg, Settings, View, ViewKind};
+use sovtui::tui::palette::Command;
+use sovtui::tui::recover::{Phase, RecoverMsg, RecoverScreen};
+use sovtui::tui::theme::ColorLevel;
+use sovtui::tui::ui;
+
+const DEADLINE: Duration = Duration::from_secs(240);
+const FQDN: &str = "omantel.omani.works";
+
+fn app() -> App {
+    let mut app = App::new(Settings {
+        banner: "recover test".into(),
+        level: ColorLevel::Mono,
+        theme: None,
+        keymap: None,
+        config_dir: None,
+    });
+    app.wizard_draft_path = None;
+    app.catalyst_api = None;
+    app.fleet_file = None;
+    app
+}
+
+fn key(app: &mut App, code: KeyCode) {
+    app.update(Msg::Input(Event::Key(KeyEvent::new(
+        code,
+        KeyModifiers::NONE,
+    ))));
+}
+
+fn chars(app: &mut App, text: &str) {
+    for c in text.chars() {
+        key(app, KeyCode::Char(c));
+    }
+}
+
+fn clear_confirm(app: &mut App) {
+    for _ in 0..80 {
+        key(app, KeyCode::Backspace);
+    }
+}
+
+fn render(app: &mut App, w: u16, h: u16) -> String {
+    let mut t = Terminal::new(TestBackend::new(w, h)).expect("terminal");
+    t.draw(|f| ui::draw(f, app)).expect("draw");
+    let buf = t.backend().buffer();
+    let mut out = String::new();
+    for y in 0..buf.area.height {
+        for x in 0..buf.area.width {
+            out.push_str(buf[(x, y)].symbol());
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn object(kind: Kind, id: i64, name: &str, labelled: bool) -> CloudObject {
+    let mut labels = BTreeMap::new();
+    if labelled {
+        labels.insert(naming::SOVEREIGN_LABEL.to_string(), FQDN.to_string());
+    }
+    CloudObject {
+        kind,
+        id,
+        name: name.into(),
+        labels,
+    }
+}
+
+fn fixed_plan() -> RecoveryPlan {
+    let targets = vec![
+        Target {
+            object: object(Kind::Server, 11, "catalyst-omantel-omani-works-cp1", true),
+            reasons: vec![MatchReason::Label, MatchReason::Name],
+        },
+        Target {
+            object: object(Kind::Server, 12, "ccm-worker-7f3a", false),
+            reasons: vec![MatchReason::Network { network_id: 21 }],
+        },
+        Target {
+            object: object(Kind::PrimaryIp, 31, "primary_ip-48213", false),
+            reasons: vec![MatchReason::Server { server_id: 12 }],
+        },
+        Target {
+            object: object(Kind::Network, 21, "catalyst-omantel-omani-works-net", true),
+            reasons: vec![MatchReason::Label, MatchReason::Name],
+        },
+    ];
+    RecoveryPlan {
+        fqdn: FQDN.into(),
+        dry_run: true,
+        by_kind: BTreeMap::new(),
+        targets,
+        pdm: StepOutcome::skipped("no PDM URL known to the cockpit"),
+        api: StepOutcome::skipped("no catalyst-api URL"),
+    }
+}
+
+/// An App showing the recovery pane with a fixed plan (no tasks run: no sender, no runtime).
+fn planned_app() -> App {
+    let mut app = app();
+    app.view = View::Sovereign(FQDN.into());
+    app.run_command(Command::View(ViewKind::Recover));
+    assert_eq!(app.view, View::Recover);
+    app.update(Msg::Recover(RecoverMsg::Planned {
+        fqdn: FQDN.into(),
+        result: Ok(fixed_plan()),
+    }));
+    app
+}
+
+#[test]
+fn plan_view_snapshot() {
+    let mut app = planned_app();
+    insta::assert_snapshot!("recover_plan", render(&mut app, 130, 24));
+}
+
+#[test]
+fn confirm_prompt_snapshot_and_reasons() {
+    let mut app = planned_app();
+    // Read-only: even the right FQDN does not enable the purge.
+    chars(&mut app, FQDN);
+    let screen = app.recover.as_ref().expect("pane");
+    assert_eq!(
+        screen.blocked_reason(app.armed).as_deref(),
+        Some("read-only: :arm first")
+    );
+    app.run_command(Command::Arm);
+    clear_confirm(&mut app);
+    chars(&mut app, "omantel.omani.work");
+    let screen = app.recover.as_ref().expect("pane");
+    let why = screen.blocked_reason(app.armed).expect("mismatch blocks");
+    assert!(why.contains("does not match"), "{why}");
+    insta::assert_snapshot!("recover_confirm_mismatch", render(&mut app, 130, 24));
+    key(&mut app, KeyCode::Char('s'));
+    assert_eq!(
+        app.recover.as_ref().expect("pane").blocked_reason(true),
+        None
+    );
+    insta::assert_snapshot!("recover_confirm_ready", render(&mut app, 130, 24));
+}
+
+/// Apply every message the tasks send until `done` holds.
+async fn pump(
+    app: &mut App,
+    rx: &mut tokio::sync::mpsc::Receiver<Msg>,
+    done: impl Fn(&RecoverScreen) -> bool,
+) {
+    tokio::time::timeout(DEADLINE, async {
+        while !done(app.recover.as_ref().expect("pane")) {
+            let msg = rx.recv().await.expect("channel open");
+            app.update(msg);
+        }
+    })
+    .await
+    .unwrap_or_else(|_| {
+        panic!(
+            "timed out; phase {:?}",
+            app.recover.as_ref().map(|r| r.phase.clone())
+        )
+    });
+}
+
+fn sovereign_objects(world: &World) -> Vec<(SimKind, i64)> {
+    let control = world.hetzner.control();
+    let slug = naming::slug(FQDN);
+    let mut out = Vec::new();
+    for kind in SimKind::ALL {
+        for o in control.list(kind, None).expect("list") {
+            let labelled = o["labels"][naming::SOVEREIGN_LABEL].as_str() == Some(FQDN);
+            let named = o["name"].as_str().is_some_and(|n| n.contains(&slug));
+            if labelled || named {
+                out.push((kind, o["id"].as_i64().unwrap_or_default()));
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reducer_plans_refuses_a_wrong_fqdn_then_purges_the_sovereign() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let scenario = WorldScenario::load("demo").expect("demo scenario");
+    let world = World::start(scenario, 600.0, Some(dir.path().to_path_buf()))
+        .await
+        .expect("world starts");
+    let endpoints = world.endpoints();
+    let before = sovereign_objects(&world);
+    assert!(!before.is_empty(), "the demo world holds {FQDN}'s objects");
+
+    let (tx, mut rx) = tokio::sync::mpsc::channel(256);
+    let mut app = app();
+    app.effects.tx = Some(tx);
+    app.update(Msg::HetznerEndpoint(Credentials::new(
+        endpoints.hetzner_token.clone(),
+        endpoints.hetzner.clone(),
+    )));
+    app.view = View::Sovereign(FQDN.into());
+    app.run_command(Command::View(ViewKind::Recover));
+    assert_eq!(app.view, View::Recover);
+    {
+        let screen = app.recover.as_mut().expect("pane");
+        screen.options.journal_dir = Some(dir.path().join("journal"));
+        screen.options.poll_interval = Duration::from_millis(100);
+    }
+    pump(&mut app, &mut rx, |r| !matches!(r.phase, Phase::Planning)).await;
+    let screen = app.recover.as_ref().expect("pane");
+    assert!(
+        matches!(screen.phase, Phase::Planned),
+        "plan: {:?}",
+        screen.phase
+    );
+    assert!(screen.rows.len() >= before.len(), "{:?}", screen.rows);
+    assert!(screen.rows.iter().all(|r| !r.why.is_empty()));
+
+    // Armed, but a wrong FQDN: Enter is refused with the reason and nothing is deleted.
+    app.run_command(Command::Arm);
+    chars(&mut app, "muscat.omani.works");
+    key(&mut app, KeyCode::Enter);
+    let screen = app.recover.as_ref().expect("pane");
+    assert!(matches!(screen.phase, Phase::Planned));
+    assert!(
+        screen
+            .refused
+            .as_deref()
+            .is_some_and(|r| r.contains("does not match")),
+        "{:?}",
+        screen.refused
+    );
+    assert_eq!(
+        sovereign_objects(&world),
+        before,
+        "a wrong FQDN deletes nothing"
+    );
+
+    // The right FQDN: the purge runs, reporting per object, and nothing remains.
+    clear_confirm(&mut app);
+    chars(&mut app, FQDN);
+    key(&mut app, KeyCode::Enter);
+    assert!(matches!(
+        app.recover.as_ref().expect("pane").phase,
+        Phase::Applying
+    ));
+    pump(&mut app, &mut rx, |r| {
+        matches!(r.phase, Phase::Done(_) | Phase::ApplyFailed(_))
+    })
+    .await;
+    let screen = app.recover.as_ref().expect("pane");
+    let Phase::Done(report) = &screen.phase else {
+        panic!("purge failed: {:?}", screen.phase);
+    };
+    assert!(report.remaining.is_empty(), "{:?}", report.remaining);
+    assert!(report.verified_zero_orphans);
+    assert!(
+        screen
+            .rows
+            .iter()
+            .all(|r| r.state == sovtui::tui::recover::ObjectState::Deleted),
+        "{:?}",
+        screen.rows
+    );
+    let planned: Vec<(String, i64, Kind)> = screen
+        .rows
+        .iter()
+        .map(|r| (r.object.name.clone(), r.object.id, r.object.kind))
+        .collect();
+    let screen_text = render(&mut app, 130, 30);
+    assert!(screen_text.contains("nothing remains"), "{screen_text}");
+
+    // Lingering objects leave the listing as the simulated clock moves on.
+    let left = tokio::time::timeout(DEADLINE, async {
+        loop {
+            let left = sovereign_objects(&world);
+            if left.is_empty() {
+                break left;
+            }
+            world.clock.advance(Duration::from_secs(60));
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| sovereign_objects(&world));
+    assert!(left.is_empty(), "still in the simulated Hetzner: {left:?}");
+    // Unlabelled attached objects the plan found are gone too.
+    let control = world.hetzner.control();
+    for (name, id, kind) in &planned {
+        let kind = SimKind::ALL
+            .into_iter()
+            .find(|k| k.path() == kind.api_path())
+            .expect("kind");
+        assert!(
+            control
+                .list(kind, None)
+                .expect("list")
+                .iter()
+                .all(|o| o["id"].as_i64() != Some(*id)),
+            "{name} #{id} still listed"
+        );
+    }
+}
