@@ -306,7 +306,7 @@ fn pty_walks_one_path_by_hand_in_the_demo() {
     let mut s = pty::Session::start(dirs.path());
     // The demo is the simulated world; salalah's bp-harbor fails to install.
     s.wait_for("salalah.omani.works");
-    s.wait_for("bp-harbor failed");
+    s.wait_for("bp-harbor fail");
     s.send("\x1b[B"); // select salalah
     s.send(":troubleshoot\r");
     s.wait_for("Troubleshoot · salalah.omani.works");
