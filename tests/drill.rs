@@ -67,7 +67,17 @@ fn hetzner_state(world: &World) -> Value {
     let list = |name: &str, keys: &[&str]| -> Vec<Value> {
         snap.get(name)
             .and_then(Value::as_array)
-            .map(|a| a.iter().map(|v| pick(v, keys)).collect())
+            .map(|a| {
+                // Only the drilled Sovereign's objects: another one is being provisioned meanwhile.
+                a.iter()
+                    .filter(|v| {
+                        v.get("name")
+                            .and_then(Value::as_str)
+                            .is_some_and(|n| n.contains("omantel"))
+                    })
+                    .map(|v| pick(v, keys))
+                    .collect()
+            })
             .unwrap_or_default()
     };
     serde_json::json!({
@@ -77,9 +87,66 @@ fn hetzner_state(world: &World) -> Value {
     })
 }
 
+/// The same state through the official hcloud CLI (None, with a notice, when it is not installed).
+async fn hcloud_cli_state(world: &World) -> Option<Value> {
+    let e = world.endpoints();
+    let mut out = serde_json::Map::new();
+    for (sub, keys) in [
+        ("server", &["id", "name", "status"][..]),
+        ("load-balancer", &["id", "name", "targets"][..]),
+        ("firewall", &["id", "name", "applied_to", "rules"][..]),
+    ] {
+        let run = tokio::process::Command::new("hcloud")
+            .args([sub, "list", "-o", "json"])
+            .env("HCLOUD_ENDPOINT", &e.hetzner)
+            .env("HCLOUD_TOKEN", &e.hetzner_token)
+            .env("HCLOUD_CONFIG", "/nonexistent/cli.toml")
+            .output()
+            .await;
+        let Ok(run) = run else {
+            eprintln!("NOTICE: hcloud CLI not installed; skipping the CLI cross-check");
+            return None;
+        };
+        assert!(
+            run.status.success(),
+            "hcloud {sub} list: {}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let v: Value = serde_json::from_slice(&run.stdout).expect("hcloud json");
+        let items: Vec<Value> = v
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter(|o| o["name"].as_str().is_some_and(|n| n.contains("omantel")))
+                    .map(|o| {
+                        let mut m = serde_json::Map::new();
+                        for k in keys {
+                            // Health checks are the LB's own, not what the drill restores.
+                            let mut val = o.get(*k).cloned().unwrap_or(Value::Null);
+                            if let Some(ts) = val.as_array_mut() {
+                                for t in ts {
+                                    if let Some(obj) = t.as_object_mut() {
+                                        obj.remove("health_status");
+                                    }
+                                }
+                            }
+                            m.insert(k.to_string(), val);
+                        }
+                        Value::Object(m)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.insert(sub.to_string(), Value::Array(items));
+    }
+    Some(Value::Object(out))
+}
+
 fn postgres_available() -> bool {
     if find_pg_bin().is_none() {
-        eprintln!("NOTICE: PostgreSQL server binaries not found; skipping the real data-plane drill");
+        eprintln!(
+            "NOTICE: PostgreSQL server binaries not found; skipping the real data-plane drill"
+        );
         return false;
     }
     true
@@ -96,10 +163,19 @@ async fn plan_lists_the_touches_and_abort_after_kill_restores_hetzner_exactly() 
     assert_eq!(p.primary_cluster, "omantel-db-fsn");
     assert!(p.region.load_balancer.is_some() && p.region.firewall.is_some());
     assert!(!p.region.control_planes.is_empty());
-    for kind in ["hetzner/load_balancer", "hetzner/firewall", "hetzner/server"] {
-        assert!(p.touches.iter().any(|t| t.kind == kind), "{kind} in {}", p.to_text());
+    for kind in [
+        "hetzner/load_balancer",
+        "hetzner/firewall",
+        "hetzner/server",
+    ] {
+        assert!(
+            p.touches.iter().any(|t| t.kind == kind),
+            "{kind} in {}",
+            p.to_text()
+        );
     }
     let before = hetzner_state(&world);
+    let before_cli = hcloud_cli_state(&world).await;
 
     let state = tempfile::tempdir().expect("state");
     let opts = RunOptions {
@@ -111,11 +187,28 @@ async fn plan_lists_the_touches_and_abort_after_kill_restores_hetzner_exactly() 
         .await
         .expect("run");
     assert_eq!(out.outcome, "aborted", "{out:?}");
-    assert_eq!(hetzner_state(&world), before, "rollback restores the objects exactly");
+    assert_eq!(
+        hetzner_state(&world),
+        before,
+        "rollback restores the objects exactly"
+    );
+    if let Some(cli_before) = before_cli {
+        let cli_after = hcloud_cli_state(&world).await.expect("hcloud CLI");
+        assert_eq!(
+            cli_after, cli_before,
+            "the hcloud CLI sees the objects exactly as before"
+        );
+        assert!(!cli_after["server"].as_array().expect("servers").is_empty());
+    }
     let report = run::report(state.path(), "abort-1").expect("report");
     assert_eq!(report.outcome, "aborted");
     assert_eq!(report.data_plane, "simulated");
-    assert!(report.timeline.iter().any(|s| s.step == "rollback kill" && s.outcome == "done"));
+    assert!(
+        report
+            .timeline
+            .iter()
+            .any(|s| s.step == "rollback kill" && s.outcome == "done")
+    );
 
     // Once the operator saw the region back, the plan's preconditions hold again.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
@@ -126,7 +219,11 @@ async fn plan_lists_the_touches_and_abort_after_kill_restores_hetzner_exactly() 
         if again.ready() {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "{}", again.to_text());
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{}",
+            again.to_text()
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -148,7 +245,11 @@ async fn a_plan_refuses_when_the_continuum_is_not_healthy() {
         .await
         .expect("plan");
     assert!(!p.ready());
-    let failed: Vec<&str> = p.failed_preconditions().iter().map(|f| f.name.as_str()).collect();
+    let failed: Vec<&str> = p
+        .failed_preconditions()
+        .iter()
+        .map(|f| f.name.as_str())
+        .collect();
     assert!(failed.contains(&"Continuum Healthy"), "{failed:?}");
     assert!(failed.contains(&"lease held by the primary"), "{failed:?}");
 }
@@ -166,7 +267,10 @@ async fn pg_world(replication: Replication) -> Option<(World, Arc<tokio::sync::M
     let cluster = world.kube.cluster(FQDN).expect("cluster");
     tokio::time::timeout(
         Duration::from_secs(30),
-        cluster.wait_for(|c| c.get("Secret", "catalyst-system", "omantel-db-nbg-app").is_some()),
+        cluster.wait_for(|c| {
+            c.get("Secret", "catalyst-system", "omantel-db-nbg-app")
+                .is_some()
+        }),
     )
     .await
     .expect("the operator publishes the DSNs");
@@ -181,7 +285,9 @@ async fn full_drill_on_a_real_sync_pair_loses_nothing_and_fails_back() {
     let t = target(&world).await;
     let mut opts = PlanOptions::default();
     opts.promotion = Promotion::ContinuumSwitchover;
-    let p = plan::plan(&t.kube, &t.hetzner, FQDN, opts).await.expect("plan");
+    let p = plan::plan(&t.kube, &t.hetzner, FQDN, opts)
+        .await
+        .expect("plan");
     assert!(p.ready(), "{}", p.to_text());
     let before = hetzner_state(&world);
     let state = tempfile::tempdir().expect("state");
@@ -196,7 +302,11 @@ async fn full_drill_on_a_real_sync_pair_loses_nothing_and_fails_back() {
     assert!(v.zero_loss(), "{v:?}");
     assert_eq!(v.gaps, 0);
     assert!(r.rto_ms.is_some() && r.rpo_ms == Some(0), "{r:?}");
-    assert_eq!(hetzner_state(&world), before, "the reverse step restored the region");
+    assert_eq!(
+        hetzner_state(&world),
+        before,
+        "the reverse step restored the region"
+    );
     assert!(r.to_markdown().contains("zero transaction loss"));
 }
 
@@ -208,9 +318,35 @@ async fn async_pair_with_injected_lag_reports_the_real_loss() {
     let t = target(&world).await;
     let mut opts = PlanOptions::default();
     opts.promotion = Promotion::ContinuumSwitchover;
-    let p = plan::plan(&t.kube, &t.hetzner, FQDN, opts).await.expect("plan");
-    // The link is cut before the probe writes: every acknowledged row exists only on the primary.
-    pg.lock().await.pause_replication().await.expect("pause");
+    let p = plan::plan(&t.kube, &t.hetzner, FQDN, opts)
+        .await
+        .expect("plan");
+    // The probe's table reaches the replica, then the link is cut before the probe writes: every
+    // acknowledged row exists only on the primary.
+    {
+        let pair = pg.lock().await;
+        let primary = PgPair::connect(pair.primary()).await.expect("primary");
+        sovtui::provision::drill::probe::prepare(&primary)
+            .await
+            .expect("probe table");
+        let replica = PgPair::connect(pair.replica()).await.expect("replica");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let row = replica
+                .query_one("SELECT to_regclass('sovtui_drill_probe') IS NOT NULL", &[])
+                .await
+                .expect("query replica");
+            if row.get::<_, bool>(0) {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "table never replicated"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        pair.pause_replication().await.expect("pause");
+    }
     let state = tempfile::tempdir().expect("state");
     let ropts = RunOptions {
         stop_after: Some(Step::Verify),
@@ -235,22 +371,28 @@ async fn an_interrupted_drill_resumes_and_journal_and_report_agree() {
     let t = target(&world).await;
     let mut opts = PlanOptions::default();
     opts.promotion = Promotion::ContinuumSwitchover;
-    let p = plan::plan(&t.kube, &t.hetzner, FQDN, opts).await.expect("plan");
+    let p = plan::plan(&t.kube, &t.hetzner, FQDN, opts)
+        .await
+        .expect("plan");
     let state = tempfile::tempdir().expect("state");
-    // The session drops right after the kill step's journal entry.
-    let out = run::run_with_id(
-        &t,
-        state.path(),
-        p,
-        RunOptions {
-            stop_after: Some(Step::Kill),
-            ..RunOptions::default()
-        },
-        "resume-1",
-    )
-    .await
-    .expect("run");
-    assert_eq!(out.outcome, "paused");
+    // The session drops (the run future is dropped, as on SIGHUP) right after the kill step's
+    // journal entry.
+    let path = journal::dir(state.path(), "drill").join("resume-1.jsonl");
+    let running = run::run_with_id(&t, state.path(), p, RunOptions::default(), "resume-1");
+    let killed = async {
+        loop {
+            if let Ok(replay) = journal::read(&path)
+                && journal::RunState::fold(&replay.entries).is_done("kill")
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    tokio::select! {
+        r = running => panic!("the run ended before the interruption: {r:?}"),
+        _ = tokio::time::timeout(Duration::from_secs(120), killed) => {}
+    }
     let unfinished = journal::unfinished(state.path(), "drill").expect("unfinished");
     assert_eq!(unfinished.len(), 1);
     assert_eq!(unfinished[0].0, "resume-1");
@@ -259,14 +401,15 @@ async fn an_interrupted_drill_resumes_and_journal_and_report_agree() {
         .await
         .expect("resume");
     assert_eq!(out.outcome, "completed", "{out:?}");
-    let path = journal::dir(state.path(), "drill").join("resume-1.jsonl");
     let folded = journal::RunState::fold(&journal::read(&path).expect("read").entries);
     let r = run::report(state.path(), "resume-1").expect("report");
     assert_eq!(Some(r.outcome.clone()), folded.outcome);
     for step in Step::ORDER {
         assert!(folded.is_done(step.name()), "{step:?} done in the journal");
         assert!(
-            r.timeline.iter().any(|s| s.step == step.name() && s.outcome == "done"),
+            r.timeline
+                .iter()
+                .any(|s| s.step == step.name() && s.outcome == "done"),
             "{step:?} done in the report"
         );
     }

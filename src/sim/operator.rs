@@ -80,10 +80,16 @@ fn region_up(h: &HetznerControl, fqdn: &str, region: &str) -> Result<bool> {
         .map_err(|e| anyhow!("listing servers: {e:?}"))?;
     let cps: Vec<&Value> = servers
         .iter()
-        .filter(|s| s.pointer(&format!("/labels/{}", ROLE_LABEL.replace('/', "~1"))) == Some(&json!("control-plane")))
+        .filter(|s| {
+            s.pointer(&format!("/labels/{}", ROLE_LABEL.replace('/', "~1")))
+                == Some(&json!("control-plane"))
+        })
         .filter(|s| s.pointer("/location/name").and_then(Value::as_str) == Some(region))
         .collect();
-    Ok(!cps.is_empty() && cps.iter().all(|s| s.get("status") == Some(&json!("running"))))
+    Ok(!cps.is_empty()
+        && cps
+            .iter()
+            .all(|s| s.get("status") == Some(&json!("running"))))
 }
 
 async fn publish_dsns(c: &SimCluster, ns: &str, pg: &Mutex<PgPair>) -> Result<()> {
@@ -93,7 +99,10 @@ async fn publish_dsns(c: &SimCluster, ns: &str, pg: &Mutex<PgPair>) -> Result<()
         if c.get("Secret", ns, &name).is_some() {
             continue;
         }
-        let uri = format!("postgresql://postgres@127.0.0.1:{}/postgres?connect_timeout=5", node.port);
+        let uri = format!(
+            "postgresql://postgres@127.0.0.1:{}/postgres?connect_timeout=5",
+            node.port
+        );
         c.apply(json!({
             "apiVersion": "v1", "kind": "Secret",
             "metadata": {"name": name, "namespace": ns, "labels": {"cnpg.io/cluster": node.name}},
@@ -118,17 +127,31 @@ async fn tick(
     let Some(cont) = continuums.first() else {
         return Ok(());
     };
-    let ns = s(cont, "/metadata/namespace").unwrap_or("default").to_string();
+    let ns = s(cont, "/metadata/namespace")
+        .unwrap_or("default")
+        .to_string();
     let cname = s(cont, "/metadata/name").unwrap_or_default().to_string();
-    let app = s(cont, "/spec/applicationRef").unwrap_or(&cname).to_string();
+    let app = s(cont, "/spec/applicationRef")
+        .unwrap_or(&cname)
+        .to_string();
     let Some(pair) = c.get("CNPGPair", &ns, &app) else {
         return Ok(());
     };
-    let primary = s(&pair, "/spec/primaryCluster").unwrap_or_default().to_string();
-    let replica = s(&pair, "/spec/replicaCluster").unwrap_or_default().to_string();
-    let primary_region = s(&pair, "/spec/primaryRegion").unwrap_or_default().to_string();
-    let replica_region = s(&pair, "/spec/replicaRegion").unwrap_or_default().to_string();
-    let home = s(cont, "/spec/primaryRegion").unwrap_or_default().to_string();
+    let primary = s(&pair, "/spec/primaryCluster")
+        .unwrap_or_default()
+        .to_string();
+    let replica = s(&pair, "/spec/replicaCluster")
+        .unwrap_or_default()
+        .to_string();
+    let primary_region = s(&pair, "/spec/primaryRegion")
+        .unwrap_or_default()
+        .to_string();
+    let replica_region = s(&pair, "/spec/replicaRegion")
+        .unwrap_or_default()
+        .to_string();
+    let home = s(cont, "/spec/primaryRegion")
+        .unwrap_or_default()
+        .to_string();
     let standby = cont
         .pointer("/spec/hotStandbyRegions/0")
         .and_then(Value::as_str)
@@ -144,38 +167,95 @@ async fn tick(
         if let Some(pg) = pg {
             pg.lock().await.kill_primary().await?;
         }
-        patch(c, "Cluster", &ns, &primary, json!({"status": {"readyInstances": 0, "phase": "Cluster is unreachable",
-            "conditions": [{"type": "Ready", "status": "False", "reason": "InstancesUnreachable", "message": format!("region {primary_region} lost")}]}}))?;
-        patch(c, "CNPGPair", &ns, &app, json!({"status": {"phase": "Degraded", "streaming": false}}))?;
+        patch(
+            c,
+            "Cluster",
+            &ns,
+            &primary,
+            json!({"status": {"readyInstances": 0, "phase": "Cluster is unreachable",
+            "conditions": [{"type": "Ready", "status": "False", "reason": "InstancesUnreachable", "message": format!("region {primary_region} lost")}]}}),
+        )?;
+        patch(
+            c,
+            "CNPGPair",
+            &ns,
+            &app,
+            json!({"status": {"phase": "Degraded", "streaming": false}}),
+        )?;
         if !st.failed_over {
-            patch(c, "Continuum", &ns, &cname, json!({"status": {"phase": "Degraded"}}))?;
+            patch(
+                c,
+                "Continuum",
+                &ns,
+                &cname,
+                json!({"status": {"phase": "Degraded"}}),
+            )?;
         }
     }
 
-    let hr_promoted = c
-        .get("HelmRelease", &ns, &replica)
-        .and_then(|hr| hr.pointer("/spec/values/cnpgPair/replica/promoted").cloned())
-        == Some(json!(true));
-    let requested = cont.pointer("/spec/switchoverRequest").is_some_and(|v| !v.is_null());
+    let hr_promoted = c.get("HelmRelease", &ns, &replica).and_then(|hr| {
+        hr.pointer("/spec/values/cnpgPair/replica/promoted")
+            .cloned()
+    }) == Some(json!(true));
+    let requested = cont
+        .pointer("/spec/switchoverRequest")
+        .is_some_and(|v| !v.is_null());
     if (requested || hr_promoted) && !st.failed_over {
-        patch(c, "Continuum", &ns, &cname, json!({"status": {"phase": "SwitchingOver"}}))?;
+        patch(
+            c,
+            "Continuum",
+            &ns,
+            &cname,
+            json!({"status": {"phase": "SwitchingOver"}}),
+        )?;
         if let Some(pg) = pg {
             pg.lock().await.promote_replica().await?;
         }
         let now = chrono::Utc::now().to_rfc3339();
-        patch(c, "Cluster", &ns, &replica, json!({"spec": {"replica": {"enabled": false}},
-            "status": {"currentPrimary": format!("{replica}-1"), "readyInstances": 1}}))?;
-        patch(c, "CNPGPair", &ns, &app, json!({"status": {"phase": "Degraded", "streaming": false, "currentPrimaryRegion": replica_region}}))?;
-        patch(c, "Continuum", &ns, &cname, json!({
+        patch(
+            c,
+            "Cluster",
+            &ns,
+            &replica,
+            json!({"spec": {"replica": {"enabled": false}},
+            "status": {"currentPrimary": format!("{replica}-1"), "readyInstances": 1}}),
+        )?;
+        patch(
+            c,
+            "CNPGPair",
+            &ns,
+            &app,
+            json!({"status": {"phase": "Degraded", "streaming": false, "currentPrimaryRegion": replica_region}}),
+        )?;
+        patch(
+            c,
+            "Continuum",
+            &ns,
+            &cname,
+            json!({
             "spec": {"switchoverRequest": null},
             "status": {"phase": "FailedOver", "primaryRegion": standby, "leaseHolder": standby,
                 "lastSwitchover": {"at": now, "from": home, "to": standby,
                     "reason": s(cont, "/spec/switchoverRequest/reason").unwrap_or("operator-requested"),
-                    "initiatedBy": s(cont, "/spec/switchoverRequest/initiatedBy").unwrap_or("sovtui")}}}))?;
+                    "initiatedBy": s(cont, "/spec/switchoverRequest/initiatedBy").unwrap_or("sovtui")}}}),
+        )?;
         st.failed_over = true;
     }
 
-    let failback = cont.pointer("/spec/failbackRequest").is_some_and(|v| !v.is_null());
+    if requested && st.failed_over {
+        // A repeated request (a resumed drill re-sends it): already done, acknowledge it.
+        patch(
+            c,
+            "Continuum",
+            &ns,
+            &cname,
+            json!({"spec": {"switchoverRequest": null}}),
+        )?;
+    }
+
+    let failback = cont
+        .pointer("/spec/failbackRequest")
+        .is_some_and(|v| !v.is_null());
     if failback && up {
         if st.failed_over {
             if let Some(pg) = pg {
@@ -184,17 +264,45 @@ async fn tick(
                 pair.switchover().await?;
             }
             if hr_promoted {
-                patch(c, "HelmRelease", &ns, &replica, json!({"spec": {"values": {"cnpgPair": {"replica": {"promoted": false}}}}}))?;
+                patch(
+                    c,
+                    "HelmRelease",
+                    &ns,
+                    &replica,
+                    json!({"spec": {"values": {"cnpgPair": {"replica": {"promoted": false}}}}}),
+                )?;
             }
         } else if st.killed && pg.is_some() {
-            return Err(anyhow!("the killed primary cannot be restarted without a promotion in this simulator"));
+            return Err(anyhow!(
+                "the killed primary cannot be restarted without a promotion in this simulator"
+            ));
         }
-        restore_healthy(c, &ns, &cname, &app, &primary, &replica, &primary_region, &home, &standby)?;
+        restore_healthy(
+            c,
+            &ns,
+            &cname,
+            &app,
+            &primary,
+            &replica,
+            &primary_region,
+            &home,
+            &standby,
+        )?;
         st.failed_over = false;
         st.killed = false;
     } else if up && st.killed && !st.failed_over && pg.is_none() {
         // The region came back without a promotion (an abort after the kill).
-        restore_healthy(c, &ns, &cname, &app, &primary, &replica, &primary_region, &home, &standby)?;
+        restore_healthy(
+            c,
+            &ns,
+            &cname,
+            &app,
+            &primary,
+            &replica,
+            &primary_region,
+            &home,
+            &standby,
+        )?;
         st.killed = false;
     }
     Ok(())
@@ -213,10 +321,34 @@ fn restore_healthy(
     standby: &str,
 ) -> Result<()> {
     let ready = json!([{"type": "Ready", "status": "True", "reason": "ClusterIsReady", "message": "Cluster is Ready"}]);
-    patch(c, "Cluster", ns, primary, json!({"status": {"readyInstances": 1, "phase": "Cluster in healthy state", "currentPrimary": format!("{primary}-1"), "conditions": ready}}))?;
-    patch(c, "Cluster", ns, replica, json!({"spec": {"replica": {"enabled": true}}, "status": {"currentPrimary": null, "readyInstances": 1, "conditions": ready}}))?;
-    patch(c, "CNPGPair", ns, app, json!({"status": {"phase": "Streaming", "streaming": true, "currentPrimaryRegion": primary_region, "walLagSeconds": 0}}))?;
-    patch(c, "Continuum", ns, cname, json!({"spec": {"failbackRequest": null},
-        "status": {"phase": "Healthy", "primaryRegion": home, "leaseHolder": home, "replicationLag": {standby: "0s"}}}))?;
+    patch(
+        c,
+        "Cluster",
+        ns,
+        primary,
+        json!({"status": {"readyInstances": 1, "phase": "Cluster in healthy state", "currentPrimary": format!("{primary}-1"), "conditions": ready}}),
+    )?;
+    patch(
+        c,
+        "Cluster",
+        ns,
+        replica,
+        json!({"spec": {"replica": {"enabled": true}}, "status": {"currentPrimary": null, "readyInstances": 1, "conditions": ready}}),
+    )?;
+    patch(
+        c,
+        "CNPGPair",
+        ns,
+        app,
+        json!({"status": {"phase": "Streaming", "streaming": true, "currentPrimaryRegion": primary_region, "walLagSeconds": 0}}),
+    )?;
+    patch(
+        c,
+        "Continuum",
+        ns,
+        cname,
+        json!({"spec": {"failbackRequest": null},
+        "status": {"phase": "Healthy", "primaryRegion": home, "leaseHolder": home, "replicationLag": {standby: "0s"}}}),
+    )?;
     Ok(())
 }

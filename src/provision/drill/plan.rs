@@ -24,7 +24,7 @@ impl Default for PlanOptions {
     fn default() -> Self {
         PlanOptions {
             server_kill: ServerKill::PowerOff,
-            promotion: Promotion::HelmReleaseValue,
+            promotion: Promotion::ContinuumSwitchover,
         }
     }
 }
