@@ -283,8 +283,10 @@ async fn full_drill_on_a_real_sync_pair_loses_nothing_and_fails_back() {
         return;
     };
     let t = target(&world).await;
-    let mut opts = PlanOptions::default();
-    opts.promotion = Promotion::ContinuumSwitchover;
+    let opts = PlanOptions {
+        promotion: Promotion::ContinuumSwitchover,
+        ..PlanOptions::default()
+    };
     let p = plan::plan(&t.kube, &t.hetzner, FQDN, opts)
         .await
         .expect("plan");
@@ -316,8 +318,10 @@ async fn async_pair_with_injected_lag_reports_the_real_loss() {
         return;
     };
     let t = target(&world).await;
-    let mut opts = PlanOptions::default();
-    opts.promotion = Promotion::ContinuumSwitchover;
+    let opts = PlanOptions {
+        promotion: Promotion::ContinuumSwitchover,
+        ..PlanOptions::default()
+    };
     let p = plan::plan(&t.kube, &t.hetzner, FQDN, opts)
         .await
         .expect("plan");
@@ -369,8 +373,10 @@ async fn an_interrupted_drill_resumes_and_journal_and_report_agree() {
         return;
     };
     let t = target(&world).await;
-    let mut opts = PlanOptions::default();
-    opts.promotion = Promotion::ContinuumSwitchover;
+    let opts = PlanOptions {
+        promotion: Promotion::ContinuumSwitchover,
+        ..PlanOptions::default()
+    };
     let p = plan::plan(&t.kube, &t.hetzner, FQDN, opts)
         .await
         .expect("plan");
