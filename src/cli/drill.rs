@@ -43,19 +43,22 @@ pub fn run(config: Option<PathBuf>, cmd: DrillCommand) -> CliResult {
                 finish(json, &state_dir, &outcome)
             }
             DrillCommand::Resume { id, json } => {
-                let fqdn = drill_run::target_of(&state_dir, &id)?;
+                let fqdn = drill_run::target_of(&state_dir, &id)
+                    .map_err(|e| CliError::Usage(format!("{e:#}")))?;
                 let t = target::connect(&fleet_path, &fqdn).await?;
                 let outcome = drill_run::resume(&t, &state_dir, &id, drill_run::RunOptions::default()).await?;
                 finish(json, &state_dir, &outcome)
             }
             DrillCommand::Rollback { id, json } => {
-                let fqdn = drill_run::target_of(&state_dir, &id)?;
+                let fqdn = drill_run::target_of(&state_dir, &id)
+                    .map_err(|e| CliError::Usage(format!("{e:#}")))?;
                 let t = target::connect(&fleet_path, &fqdn).await?;
                 let outcome = drill_run::rollback(&t, &state_dir, &id).await?;
                 finish(json, &state_dir, &outcome)
             }
             DrillCommand::Report { id, format } => {
-                let r = drill_run::report(&state_dir, &id)?;
+                let r = drill_run::report(&state_dir, &id)
+                    .map_err(|e| CliError::Usage(format!("drill {id}: {e:#}")))?;
                 match format {
                     ReportFormat::Md => print!("{}", r.to_markdown()),
                     ReportFormat::Json => println!(
