@@ -1,7 +1,120 @@
+//! `sovtui drill plan|run|resume|rollback|report`: region-kill failover drills, headless.
+
 use std::path::PathBuf;
 
-use super::{CliError, CliResult, DrillCommand};
+use super::{CliError, CliResult, DrillCommand, ReportFormat};
+use crate::config::paths;
+use crate::provision::drill::plan::{self, PlanOptions};
+use crate::provision::drill::{run as drill_run, target};
 
-pub fn run(_config: Option<PathBuf>, _cmd: DrillCommand) -> CliResult {
-    Err(CliError::not_available("failover drills"))
+pub fn run(config: Option<PathBuf>, cmd: DrillCommand) -> CliResult {
+    let fleet_path = config.unwrap_or_else(paths::fleet_file);
+    let state_dir = paths::state_dir();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Failed(e.into()))?;
+    rt.block_on(async move {
+        match cmd {
+            DrillCommand::Plan { fqdn, json } => {
+                let t = target::connect(&fleet_path, &fqdn).await?;
+                let p = plan::plan(&t.kube, &t.hetzner, &fqdn, PlanOptions::default()).await?;
+                emit(json, &serde_json::to_value(&p).map_err(anyhow::Error::from)?, &p.to_text());
+                if p.ready() {
+                    Ok(())
+                } else {
+                    Err(refusal(&p))
+                }
+            }
+            DrillCommand::Run { fqdn, confirm, json } => {
+                if confirm != fqdn {
+                    return Err(CliError::Usage(format!(
+                        "--confirm: type the Sovereign's FQDN {fqdn:?} back to arm the drill (got {confirm:?})"
+                    )));
+                }
+                let t = target::connect(&fleet_path, &fqdn).await?;
+                let p = plan::plan(&t.kube, &t.hetzner, &fqdn, PlanOptions::default()).await?;
+                eprint!("{}", p.to_text());
+                if !p.ready() {
+                    return Err(refusal(&p));
+                }
+                let outcome = drill_run::run(&t, &state_dir, p, drill_run::RunOptions::default()).await?;
+                finish(json, &state_dir, &outcome)
+            }
+            DrillCommand::Resume { id, json } => {
+                let fqdn = drill_run::target_of(&state_dir, &id)
+                    .map_err(|e| CliError::Usage(format!("{e:#}")))?;
+                let t = target::connect(&fleet_path, &fqdn).await?;
+                let outcome = drill_run::resume(&t, &state_dir, &id, drill_run::RunOptions::default()).await?;
+                finish(json, &state_dir, &outcome)
+            }
+            DrillCommand::Rollback { id, json } => {
+                let fqdn = drill_run::target_of(&state_dir, &id)
+                    .map_err(|e| CliError::Usage(format!("{e:#}")))?;
+                let t = target::connect(&fleet_path, &fqdn).await?;
+                let outcome = drill_run::rollback(&t, &state_dir, &id).await?;
+                finish(json, &state_dir, &outcome)
+            }
+            DrillCommand::Report { id, format } => {
+                let r = drill_run::report(&state_dir, &id)
+                    .map_err(|e| CliError::Usage(format!("drill {id}: {e:#}")))?;
+                match format {
+                    ReportFormat::Md => print!("{}", r.to_markdown()),
+                    ReportFormat::Json => println!(
+                        "{}",
+                        serde_json::to_string_pretty(&r).map_err(anyhow::Error::from)?
+                    ),
+                }
+                Ok(())
+            }
+        }
+    })
+}
+
+fn refusal(p: &plan::DrillPlan) -> CliError {
+    let failed: Vec<String> = p
+        .failed_preconditions()
+        .iter()
+        .map(|f| format!("{} ({})", f.name, f.evidence))
+        .collect();
+    CliError::Failed(anyhow::anyhow!(
+        "refusing to drill {}: precondition(s) failed: {}",
+        p.target,
+        failed.join("; ")
+    ))
+}
+
+fn emit(json: bool, doc: &serde_json::Value, text: &str) {
+    if json {
+        println!("{doc}");
+    } else {
+        eprint!("{text}");
+    }
+}
+
+fn finish(json: bool, state_dir: &std::path::Path, outcome: &drill_run::Outcome) -> CliResult {
+    let r = drill_run::report(state_dir, &outcome.id)?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string(&r).map_err(anyhow::Error::from)?
+        );
+    } else {
+        eprint!("{}", r.to_markdown());
+    }
+    if outcome.outcome == "completed" {
+        Ok(())
+    } else {
+        Err(CliError::Failed(anyhow::anyhow!(
+            "drill {} ended {}{}",
+            outcome.id,
+            outcome.outcome,
+            outcome
+                .error
+                .as_ref()
+                .map(|e| format!(": {e}"))
+                .unwrap_or_default()
+        )))
+    }
 }

@@ -6,6 +6,7 @@ pub mod clock;
 pub mod control;
 pub mod hetzner;
 pub mod kube;
+pub mod operator;
 pub mod pgpair;
 pub mod scenario;
 pub mod world;

@@ -147,6 +147,8 @@ pub struct World {
     pub scenario: WorldScenario,
     control: control::ControlServer,
     registry: Arc<Mutex<Registry>>,
+    /// The simulated Continuum/CNPG operators, by Sovereign.
+    operators: Mutex<BTreeMap<String, super::operator::Operator>>,
 }
 
 impl World {
@@ -279,7 +281,16 @@ impl World {
             scenario,
             control,
             registry,
+            operators: Mutex::new(BTreeMap::new()),
         };
+        for s in world
+            .scenario
+            .sovereigns
+            .iter()
+            .filter(|s| s.stage == Stage::Running && s.hetzner)
+        {
+            world.start_operator(&s.fqdn, None);
+        }
         world.start_provisioning().await?;
         lock(&world.registry).write()?;
         Ok(world)
@@ -338,6 +349,20 @@ impl World {
     /// Deployment ids of the Sovereigns the world provisions, by FQDN.
     pub fn deployments(&self) -> BTreeMap<String, String> {
         lock(&self.registry).deployments.clone()
+    }
+
+    /// (Re)start the simulated Continuum/CNPG operator of `fqdn`, with a real Postgres pair as its
+    /// data plane (nodes named after the pair's Clusters) or a simulated one (`None`).
+    pub fn start_operator(
+        &self,
+        fqdn: &str,
+        pg: Option<Arc<tokio::sync::Mutex<super::pgpair::PgPair>>>,
+    ) {
+        let Some(cluster) = self.kube.cluster(fqdn) else {
+            return;
+        };
+        let op = super::operator::start(cluster, self.hetzner.control(), fqdn.to_string(), pg);
+        lock(&self.operators).insert(fqdn.to_string(), op);
     }
 
     pub fn control_url(&self) -> String {

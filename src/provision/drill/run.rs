@@ -1,0 +1,772 @@
+//! `drill run|resume|rollback|report`: the armed drill, journaled before and after every step so
+//! a dropped SSH session (SIGHUP, a killed process, a dropped future) loses nothing: `resume`
+//! continues from the journal, `rollback` undoes the steps in effect in reverse order.
+//!
+//! The probe's acknowledgement log is journaled with the kill step (the probe ends there: the
+//! primary is gone), so a resumed run verifies exactly what the interrupted one saw acknowledged.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use chrono::Utc;
+use hcloud::apis::{firewalls_api, load_balancers_api, servers_api};
+use hcloud::models;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::plan::{DrillPlan, cnpg_cluster_resource, continuum_resource};
+use super::probe::{AckLog, Probe};
+use super::report::{self, Report};
+use super::steps::{Promotion, ServerKill, Step};
+use super::target::DrillTarget;
+use super::verify;
+use crate::provision::journal::{self, Event, Journal, RunState};
+
+pub const JOURNAL_KIND: &str = "drill";
+
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Acknowledged probe writes before the kill (the warm-up).
+    pub warmup_rows: u64,
+    /// How long to wait for the probe, the operator and the failback (beyond the RTO for promote).
+    pub wait: Duration,
+    /// Stop after this step is journaled done (tests: an abort or an interruption right there).
+    pub stop_after: Option<Step>,
+    /// Abort (roll back) instead of continuing after `stop_after`.
+    pub abort: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            warmup_rows: 200,
+            wait: Duration::from_secs(120),
+            stop_after: None,
+            abort: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    pub id: String,
+    /// `completed`, `rolled_back`, `failed`, `paused` (stopped on request, resumable).
+    pub outcome: String,
+    pub error: Option<String>,
+}
+
+fn new_id() -> String {
+    format!(
+        "drill-{}-{}",
+        Utc::now().format("%Y%m%dT%H%M%S"),
+        &uuid::Uuid::new_v4().simple().to_string()[..6]
+    )
+}
+
+fn journal_path(state_dir: &Path, id: &str) -> std::path::PathBuf {
+    journal::dir(state_dir, JOURNAL_KIND).join(format!("{id}.jsonl"))
+}
+
+fn replay(state_dir: &Path, id: &str) -> Result<RunState> {
+    let path = journal_path(state_dir, id);
+    if !path.exists() {
+        bail!("no drill {id} (looked for {})", path.display());
+    }
+    Ok(RunState::fold(&journal::read(&path)?.entries))
+}
+
+/// The Sovereign a journaled drill targets.
+pub fn target_of(state_dir: &Path, id: &str) -> Result<String> {
+    replay(state_dir, id)?
+        .target
+        .with_context(|| format!("drill {id}: journal has no plan"))
+}
+
+/// The report of a journaled drill.
+pub fn report(state_dir: &Path, id: &str) -> Result<Report> {
+    let path = journal_path(state_dir, id);
+    let entries = journal::read(&path)?.entries;
+    let data_plane = entries
+        .iter()
+        .find_map(|e| match &e.event {
+            Event::Planned { plan, .. } => plan
+                .get("data_plane")
+                .and_then(|v| v.as_str())
+                .map(String::from),
+            _ => None,
+        })
+        .unwrap_or_else(|| "unknown".into());
+    Ok(report::build(id, &data_plane, &entries))
+}
+
+/// The DSN a CNPG cluster publishes in its `<cluster>-app` Secret (`uri`), if any.
+pub async fn cluster_dsn(kube: &kube::Client, ns: &str, cluster: &str) -> Result<Option<String>> {
+    let secrets: Api<Secret> = Api::namespaced(kube.clone(), ns);
+    let Some(secret) = secrets.get_opt(&format!("{cluster}-app")).await? else {
+        return Ok(None);
+    };
+    if let Some(uri) = secret.data.as_ref().and_then(|d| d.get("uri")) {
+        return Ok(Some(
+            String::from_utf8(uri.0.clone()).context("uri is not UTF-8")?,
+        ));
+    }
+    Ok(secret.string_data.and_then(|d| d.get("uri").cloned()))
+}
+
+/// In-memory state of a run in progress.
+struct Live {
+    probe: Option<Probe>,
+    acks: Option<AckLog>,
+}
+
+/// Start an armed drill on a ready plan.
+pub async fn run(
+    t: &DrillTarget,
+    state_dir: &Path,
+    plan: DrillPlan,
+    opts: RunOptions,
+) -> Result<Outcome> {
+    if !plan.ready() {
+        bail!("the plan's preconditions do not hold; refusing to start");
+    }
+    let id = new_id();
+    run_with_id(t, state_dir, plan, opts, &id).await
+}
+
+/// `run` with a chosen id (tests, and the cockpit which shows the id before starting).
+pub async fn run_with_id(
+    t: &DrillTarget,
+    state_dir: &Path,
+    plan: DrillPlan,
+    opts: RunOptions,
+    id: &str,
+) -> Result<Outcome> {
+    let data_plane = if cluster_dsn(&t.kube, &plan.namespace, &plan.primary_cluster)
+        .await?
+        .is_some()
+    {
+        "postgres"
+    } else {
+        "simulated"
+    };
+    let mut j = Journal::create(state_dir, JOURNAL_KIND, id)?;
+    let mut plan_doc = serde_json::to_value(&plan)?;
+    plan_doc["data_plane"] = json!(data_plane);
+    j.append(Event::Planned {
+        target: plan.target.clone(),
+        plan: plan_doc,
+    })?;
+    drive(t, &mut j, id, &plan, RunState::default(), opts).await
+}
+
+/// Continue an interrupted drill from its journal.
+pub async fn resume(
+    t: &DrillTarget,
+    state_dir: &Path,
+    id: &str,
+    opts: RunOptions,
+) -> Result<Outcome> {
+    let state = replay(state_dir, id)?;
+    if let Some(o) = &state.outcome {
+        bail!("drill {id} already ended: {o}");
+    }
+    let plan: DrillPlan = serde_json::from_value(
+        state
+            .plan
+            .clone()
+            .with_context(|| format!("drill {id}: journal has no plan"))?,
+    )
+    .context("reading the journaled plan")?;
+    let mut j = Journal::reopen(&journal_path(state_dir, id))?;
+    if let Some(step) = &state.interrupted {
+        // A step cut off mid-way: record that, then redo it (every step is idempotent).
+        j.append(Event::StepFailed {
+            step: step.clone(),
+            error: "interrupted".into(),
+        })?;
+    }
+    drive(t, &mut j, id, &plan, state, opts).await
+}
+
+/// Roll a drill back: undo its steps in effect, in reverse order.
+pub async fn rollback(t: &DrillTarget, state_dir: &Path, id: &str) -> Result<Outcome> {
+    let state = replay(state_dir, id)?;
+    if let Some(o) = &state.outcome {
+        bail!("drill {id} already ended: {o}");
+    }
+    let plan: DrillPlan = serde_json::from_value(state.plan.clone().context("no plan")?)?;
+    let mut j = Journal::reopen(&journal_path(state_dir, id))?;
+    unwind(t, &mut j, &plan, &state, &RunOptions::default()).await?;
+    j.append(Event::Finished {
+        outcome: "rolled_back".into(),
+    })?;
+    Ok(Outcome {
+        id: id.into(),
+        outcome: "rolled_back".into(),
+        error: None,
+    })
+}
+
+async fn drive(
+    t: &DrillTarget,
+    j: &mut Journal,
+    id: &str,
+    plan: &DrillPlan,
+    state: RunState,
+    opts: RunOptions,
+) -> Result<Outcome> {
+    let mut live = Live {
+        probe: None,
+        acks: state
+            .detail("kill")
+            .and_then(|d| d.get("acks"))
+            .and_then(|a| serde_json::from_value(a.clone()).ok()),
+    };
+    let mut state = state;
+    for step in Step::ORDER {
+        if state.is_done(step.name()) {
+            continue;
+        }
+        // A resumed run that lost its probe before the kill restarts it (idempotent rows).
+        j.append(Event::StepStarted {
+            step: step.name().into(),
+        })?;
+        let started = std::time::Instant::now();
+        match do_step(t, plan, id, step, &mut live, &state, &opts).await {
+            Ok(mut detail) => {
+                if step == Step::Promote {
+                    detail["elapsed_ms"] = json!(started.elapsed().as_millis() as i64);
+                }
+                j.append(Event::StepDone {
+                    step: step.name().into(),
+                    detail: detail.clone(),
+                })?;
+                state.done.push((step.name().into(), detail));
+            }
+            Err(e) => {
+                let msg = format!("{e:#}");
+                tracing::warn!(drill = id, step = step.name(), "step failed: {msg}");
+                j.append(Event::StepFailed {
+                    step: step.name().into(),
+                    error: msg.clone(),
+                })?;
+                if let Some(p) = live.probe.take() {
+                    let _ = p.stop().await;
+                }
+                unwind(t, j, plan, &state, &opts).await?;
+                j.append(Event::Finished {
+                    outcome: "rolled_back".into(),
+                })?;
+                return Ok(Outcome {
+                    id: id.into(),
+                    outcome: "rolled_back".into(),
+                    error: Some(format!("{}: {msg}", step.name())),
+                });
+            }
+        }
+        if opts.stop_after == Some(step) {
+            if let Some(p) = live.probe.take() {
+                let _ = p.stop().await;
+            }
+            if opts.abort {
+                unwind(t, j, plan, &state, &opts).await?;
+                j.append(Event::Finished {
+                    outcome: "aborted".into(),
+                })?;
+                return Ok(Outcome {
+                    id: id.into(),
+                    outcome: "aborted".into(),
+                    error: None,
+                });
+            }
+            return Ok(Outcome {
+                id: id.into(),
+                outcome: "paused".into(),
+                error: None,
+            });
+        }
+    }
+    j.append(Event::Finished {
+        outcome: "completed".into(),
+    })?;
+    Ok(Outcome {
+        id: id.into(),
+        outcome: "completed".into(),
+        error: None,
+    })
+}
+
+async fn do_step(
+    t: &DrillTarget,
+    plan: &DrillPlan,
+    id: &str,
+    step: Step,
+    live: &mut Live,
+    state: &RunState,
+    opts: &RunOptions,
+) -> Result<Value> {
+    match step {
+        Step::Probe => {
+            let Some(dsn) = cluster_dsn(&t.kube, &plan.namespace, &plan.primary_cluster).await?
+            else {
+                return Ok(
+                    json!({"data_plane": "simulated", "note": "no Postgres behind the primary: no rows written"}),
+                );
+            };
+            let mut probe = Probe::start(&dsn, id, Duration::ZERO).await?;
+            let stats = tokio::time::timeout(opts.wait, probe.wait_acked(opts.warmup_rows))
+                .await
+                .map_err(|_| {
+                    anyhow!(
+                        "the probe got fewer than {} acknowledgements",
+                        opts.warmup_rows
+                    )
+                })?;
+            live.probe = Some(probe);
+            Ok(json!({"data_plane": "postgres", "acked_at_warmup": stats.acked}))
+        }
+        Step::Kill => {
+            let killed_at = Utc::now();
+            let touched = kill_region(t, plan).await?;
+            let mut detail = json!({"touched": touched, "killed_at": killed_at.to_rfc3339()});
+            if let Some(probe) = live.probe.take() {
+                // The writer keeps going until the dead primary refuses it.
+                let mut rx = probe.stats();
+                let _ = tokio::time::timeout(opts.wait, rx.wait_for(|s| s.errors > 0)).await;
+                let (stats, acks) = probe.stop().await?;
+                detail["probe"] = serde_json::to_value(&stats)?;
+                detail["acks"] = serde_json::to_value(&acks)?;
+                live.acks = Some(acks);
+            } else if state.is_done("probe")
+                && state.detail("probe").and_then(|d| d.get("data_plane"))
+                    == Some(&json!("postgres"))
+            {
+                bail!(
+                    "the probe was lost before the kill (interrupted run): roll back and start again"
+                );
+            }
+            Ok(detail)
+        }
+        Step::Promote => {
+            let started = std::time::Instant::now();
+            request_promotion(t, plan).await?;
+            let deadline = Duration::from_secs(plan.rto_seconds.max(1));
+            let current = wait_current_primary(t, plan, deadline)
+                .await
+                .with_context(|| {
+                    format!("no new primary within the RTO of {} s", plan.rto_seconds)
+                })?;
+            // RTO as the operator sees it: from the kill to the promoted primary.
+            let kill_ms = state
+                .detail("kill")
+                .and_then(|d| d.get("killed_at"))
+                .and_then(|v| v.as_str())
+                .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+                .map(|k| (Utc::now() - k.with_timezone(&Utc)).num_milliseconds());
+            Ok(json!({
+                "new_primary": current,
+                "rto_ms": kill_ms.unwrap_or(started.elapsed().as_millis() as i64),
+                "touched": [{"kind": "kube", "name": promotion_target(plan), "action": "promote"}],
+            }))
+        }
+        Step::Verify => {
+            let Some(acks) = live.acks.clone() else {
+                return Ok(json!({"data_plane": "simulated", "note": "no real rows to verify"}));
+            };
+            let dsn = cluster_dsn(&t.kube, &plan.namespace, &plan.replica_cluster)
+                .await?
+                .context("the new primary publishes no DSN")?;
+            let (client, conn) = tokio_postgres::connect(&dsn, tokio_postgres::NoTls)
+                .await
+                .context("connecting the new primary")?;
+            tokio::spawn(conn);
+            let v = verify::verify(&client, id, &acks).await?;
+            Ok(json!({"verification": v}))
+        }
+        Step::Reverse => {
+            restore_region(t, plan).await?;
+            request_failback(t, plan).await?;
+            wait_failed_back(t, plan, opts.wait).await?;
+            Ok(json!({"restored": true}))
+        }
+    }
+}
+
+/// Undo the steps in effect, newest first.
+async fn unwind(
+    t: &DrillTarget,
+    j: &mut Journal,
+    plan: &DrillPlan,
+    state: &RunState,
+    opts: &RunOptions,
+) -> Result<()> {
+    let done: Vec<String> = state.done.iter().map(|(s, _)| s.clone()).collect();
+    for name in done.iter().rev() {
+        let Some(step) = Step::parse(name) else {
+            continue;
+        };
+        if !step.has_rollback() || step == Step::Reverse {
+            continue;
+        }
+        j.append(Event::RollbackStarted { step: name.clone() })?;
+        match step {
+            Step::Kill => restore_region(t, plan).await?,
+            Step::Promote => {
+                request_failback(t, plan).await?;
+                // The region must be back before the old primary can rejoin.
+                if done.iter().any(|d| d == "kill") {
+                    restore_region(t, plan).await?;
+                }
+                wait_failed_back(t, plan, opts.wait).await?;
+            }
+            _ => {}
+        }
+        j.append(Event::RollbackDone { step: name.clone() })?;
+    }
+    Ok(())
+}
+
+fn promotion_target(plan: &DrillPlan) -> String {
+    match plan.options.promotion {
+        Promotion::ContinuumSwitchover => {
+            format!("Continuum {}/{}", plan.namespace, plan.continuum)
+        }
+        Promotion::HelmReleaseValue => {
+            format!("HelmRelease {}/{}", plan.namespace, plan.replica_cluster)
+        }
+    }
+}
+
+async fn kill_region(t: &DrillTarget, plan: &DrillPlan) -> Result<Vec<Value>> {
+    let h = &t.hetzner;
+    let mut touched = Vec::new();
+    if let Some((lb_id, lb_name)) = &plan.region.load_balancer {
+        for target in &plan.region.lb_targets {
+            let (id, sid) = (*lb_id, target.server_id);
+            let mut req =
+                models::RemoveTargetRequest::new(models::remove_target_request::Type::Server);
+            req.server = Some(Box::new(models::ResourceId::new(sid)));
+            let r = h
+                .call("removing a load balancer target", move |cfg| {
+                    let req = req.clone();
+                    async move {
+                        load_balancers_api::remove_target(
+                            &cfg,
+                            load_balancers_api::RemoveTargetParams {
+                                id,
+                                remove_target_request: req,
+                            },
+                        )
+                        .await
+                    }
+                })
+                .await;
+            match r {
+                Ok(r) => h.await_action("removing a target", &r.action).await?,
+                // Already gone (a resumed kill): the end state is what counts.
+                Err(e)
+                    if e.code() == Some("load_balancer_target_not_found") || e.is_not_found() => {}
+                Err(e) => return Err(e.into()),
+            }
+            touched.push(json!({"kind": "hetzner/load_balancer", "name": lb_name, "id": lb_id, "action": format!("remove target server #{sid}")}));
+        }
+    }
+    if let Some((fw_id, fw_name)) = &plan.region.firewall
+        && !plan.region.firewall_servers.is_empty()
+    {
+        let id = *fw_id;
+        let resources: Vec<models::FirewallResource> = plan
+            .region
+            .firewall_servers
+            .iter()
+            .map(|sid| {
+                let mut r = models::FirewallResource::new(models::firewall_resource::Type::Server);
+                r.server = Some(Box::new(models::ResourceId::new(*sid)));
+                r
+            })
+            .collect();
+        let r = h
+            .call("removing the firewall from servers", move |cfg| {
+                let req = models::RemoveFromResourcesRequest::new(resources.clone());
+                async move {
+                    firewalls_api::remove_from_resources(
+                        &cfg,
+                        firewalls_api::RemoveFromResourcesParams {
+                            id,
+                            remove_from_resources_request: req,
+                        },
+                    )
+                    .await
+                }
+            })
+            .await;
+        match r {
+            Ok(r) => h.await_actions("removing the firewall", &r.actions).await?,
+            Err(e) if e.code() == Some("firewall_resource_not_found") => {}
+            Err(e) => return Err(e.into()),
+        }
+        touched.push(json!({"kind": "hetzner/firewall", "name": fw_name, "id": fw_id, "action": format!("remove from servers {:?}", plan.region.firewall_servers)}));
+    }
+    for (sid, name, _) in &plan.region.control_planes {
+        let id = *sid;
+        match plan.options.server_kill {
+            ServerKill::PowerOff => {
+                let r = h
+                    .call(
+                        "powering off a control-plane server",
+                        move |cfg| async move {
+                            servers_api::power_off_server(
+                                &cfg,
+                                servers_api::PowerOffServerParams { id },
+                            )
+                            .await
+                        },
+                    )
+                    .await?;
+                h.await_action("powering off", &r.action).await?;
+            }
+            ServerKill::Terminate => {
+                match crate::provision::hetzner::inventory::delete(
+                    h,
+                    crate::provision::hetzner::inventory::Kind::Server,
+                    id,
+                )
+                .await
+                {
+                    Ok(()) => {}
+                    Err(e) if e.is_not_found() => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        touched.push(json!({"kind": "hetzner/server", "name": name, "id": sid, "action": match plan.options.server_kill { ServerKill::PowerOff => "power off", ServerKill::Terminate => "terminate" }}));
+    }
+    Ok(touched)
+}
+
+/// Put the primary region's objects back exactly as the plan found them.
+pub async fn restore_region(t: &DrillTarget, plan: &DrillPlan) -> Result<()> {
+    let h = &t.hetzner;
+    if plan.options.server_kill == ServerKill::PowerOff {
+        for (sid, _, status) in &plan.region.control_planes {
+            if status != "running" {
+                continue;
+            }
+            let id = *sid;
+            let r = h
+                .call(
+                    "powering on a control-plane server",
+                    move |cfg| async move {
+                        servers_api::power_on_server(&cfg, servers_api::PowerOnServerParams { id })
+                            .await
+                    },
+                )
+                .await?;
+            h.await_action("powering on", &r.action).await?;
+        }
+    }
+    if let Some((fw_id, _)) = &plan.region.firewall
+        && !plan.region.firewall_servers.is_empty()
+    {
+        let id = *fw_id;
+        let fw = h
+            .call("reading the firewall", move |cfg| async move {
+                firewalls_api::get_firewall(&cfg, firewalls_api::GetFirewallParams { id }).await
+            })
+            .await?;
+        let applied: Vec<i64> = fw
+            .firewall
+            .applied_to
+            .iter()
+            .filter_map(|a| a.server.as_ref().map(|s| s.id))
+            .collect();
+        let missing: Vec<models::FirewallResource> = plan
+            .region
+            .firewall_servers
+            .iter()
+            .filter(|s| !applied.contains(s))
+            .map(|sid| {
+                let mut r = models::FirewallResource::new(models::firewall_resource::Type::Server);
+                r.server = Some(Box::new(models::ResourceId::new(*sid)));
+                r
+            })
+            .collect();
+        if !missing.is_empty() {
+            let r = h
+                .call("re-applying the firewall", move |cfg| {
+                    let req = models::ApplyToResourcesRequest::new(missing.clone());
+                    async move {
+                        firewalls_api::apply_to_resources(
+                            &cfg,
+                            firewalls_api::ApplyToResourcesParams {
+                                id,
+                                apply_to_resources_request: req,
+                            },
+                        )
+                        .await
+                    }
+                })
+                .await?;
+            h.await_actions("re-applying the firewall", &r.actions)
+                .await?;
+        }
+    }
+    if let Some((lb_id, _)) = &plan.region.load_balancer {
+        let id = *lb_id;
+        let lb = h
+            .call("reading the load balancer", move |cfg| async move {
+                load_balancers_api::get_load_balancer(
+                    &cfg,
+                    load_balancers_api::GetLoadBalancerParams { id },
+                )
+                .await
+            })
+            .await?;
+        let present: Vec<i64> = lb
+            .load_balancer
+            .targets
+            .iter()
+            .filter_map(|t| t.server.as_ref().map(|s| s.id))
+            .collect();
+        for target in plan
+            .region
+            .lb_targets
+            .iter()
+            .filter(|t| !present.contains(&t.server_id))
+        {
+            let mut add =
+                models::LoadBalancerAddTarget::new(models::load_balancer_add_target::Type::Server);
+            add.server = Some(Box::new(models::ResourceId::new(target.server_id)));
+            add.use_private_ip = Some(target.use_private_ip);
+            let r = h
+                .call("re-adding a load balancer target", move |cfg| {
+                    let add = add.clone();
+                    async move {
+                        load_balancers_api::add_target(
+                            &cfg,
+                            load_balancers_api::AddTargetParams {
+                                id,
+                                load_balancer_add_target: add,
+                            },
+                        )
+                        .await
+                    }
+                })
+                .await?;
+            h.await_action("re-adding a target", &r.action).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn request_promotion(t: &DrillTarget, plan: &DrillPlan) -> Result<()> {
+    let pp = PatchParams::default();
+    match plan.options.promotion {
+        Promotion::ContinuumSwitchover => {
+            let api: Api<DynamicObject> =
+                Api::namespaced_with(t.kube.clone(), &plan.namespace, &continuum_resource());
+            api.patch(
+                &plan.continuum,
+                &pp,
+                &Patch::Merge(json!({"spec": {"switchoverRequest": {
+                    "to": plan.replica_region, "reason": "operator-requested",
+                    "requestedAt": Utc::now().to_rfc3339(), "initiatedBy": "sovtui drill"}}})),
+            )
+            .await
+            .context("requesting the Continuum switchover")?;
+        }
+        Promotion::HelmReleaseValue => {
+            let hr = kube::core::ApiResource::from_gvk_with_plural(
+                &kube::core::GroupVersionKind::gvk("helm.toolkit.fluxcd.io", "v2", "HelmRelease"),
+                "helmreleases",
+            );
+            let api: Api<DynamicObject> =
+                Api::namespaced_with(t.kube.clone(), &plan.namespace, &hr);
+            api.patch(
+                &plan.replica_cluster,
+                &pp,
+                &Patch::Merge(
+                    json!({"spec": {"values": {"cnpgPair": {"replica": {"promoted": true}}}}}),
+                ),
+            )
+            .await
+            .context(
+                "setting spec.values.cnpgPair.replica.promoted on the replica's HelmRelease",
+            )?;
+        }
+    }
+    Ok(())
+}
+
+async fn request_failback(t: &DrillTarget, plan: &DrillPlan) -> Result<()> {
+    let api: Api<DynamicObject> =
+        Api::namespaced_with(t.kube.clone(), &plan.namespace, &continuum_resource());
+    api.patch(
+        &plan.continuum,
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"failbackRequest": {
+            "to": plan.primary_region, "reason": "failback",
+            "requestedAt": Utc::now().to_rfc3339(), "approved": true}}})),
+    )
+    .await
+    .context("requesting the failback")?;
+    Ok(())
+}
+
+async fn wait_current_primary(
+    t: &DrillTarget,
+    plan: &DrillPlan,
+    deadline: Duration,
+) -> Result<String> {
+    let api: Api<DynamicObject> =
+        Api::namespaced_with(t.kube.clone(), &plan.namespace, &cnpg_cluster_resource());
+    let poll = async {
+        loop {
+            if let Ok(c) = api.get(&plan.replica_cluster).await
+                && let Some(p) = c
+                    .data
+                    .pointer("/status/currentPrimary")
+                    .and_then(|v| v.as_str())
+                && !p.is_empty()
+            {
+                return p.to_string();
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    tokio::time::timeout(deadline, poll).await.map_err(|_| {
+        anyhow!(
+            "status.currentPrimary of {} still empty",
+            plan.replica_cluster
+        )
+    })
+}
+
+async fn wait_failed_back(t: &DrillTarget, plan: &DrillPlan, deadline: Duration) -> Result<()> {
+    let api: Api<DynamicObject> =
+        Api::namespaced_with(t.kube.clone(), &plan.namespace, &continuum_resource());
+    let poll = async {
+        loop {
+            if let Ok(c) = api.get(&plan.continuum).await {
+                let phase = c.data.pointer("/status/phase").and_then(|v| v.as_str());
+                let pending = c
+                    .data
+                    .pointer("/spec/failbackRequest")
+                    .is_some_and(|v| !v.is_null());
+                if phase == Some("Healthy") && !pending {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    tokio::time::timeout(deadline, poll).await.map_err(|_| {
+        anyhow!(
+            "Continuum {} did not return to Healthy after the failback",
+            plan.continuum
+        )
+    })
+}
