@@ -334,11 +334,9 @@ fn the_wizard_walks_all_seven_steps_in_the_demo_and_the_new_sovereign_becomes_re
         "key path suggested under HOME:\n{}",
         s.screen()
     );
-    // Product gap (reported): writing the key does not create a missing ~/.ssh, so a fresh
-    // HOME needs it made first, as an operator would (0700).
+    // A fresh HOME has no ~/.ssh: writing the key creates it (0700), as ssh-keygen would.
     let ssh_dir = dir.path().join(".ssh");
-    std::fs::create_dir_all(&ssh_dir).expect("mkdir ~/.ssh");
-    std::fs::set_permissions(&ssh_dir, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    assert!(!ssh_dir.exists());
     let key_path = ssh_dir.join("pty-walk-catalyst");
     s.type_into(
         "Private key file",
@@ -350,6 +348,11 @@ fn the_wizard_walks_all_seven_steps_in_the_demo_and_the_new_sovereign_becomes_re
     s.wait_for("private key saved to");
     let meta = std::fs::metadata(&key_path).expect("private key written");
     assert_eq!(meta.permissions().mode() & 0o777, 0o600, "key mode 0600");
+    let dir_mode = std::fs::metadata(&ssh_dir)
+        .expect("~/.ssh")
+        .permissions()
+        .mode();
+    assert_eq!(dir_mode & 0o777, 0o700, "~/.ssh created 0700");
     let key = std::fs::read_to_string(&key_path).expect("read key");
     assert!(key.contains("PRIVATE KEY"), "{key}");
     s.next(5, "Components");

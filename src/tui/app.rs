@@ -652,14 +652,18 @@ impl App {
     fn filter_mut(&mut self) -> &mut String {
         match self.view {
             View::Fleet | View::Matrix => &mut self.fleet_filter,
-            View::Sovereign(_) | View::Wizard | View::Release { .. } | View::Recover => &mut self.detail_filter,
+            View::Sovereign(_) | View::Wizard | View::Release { .. } | View::Recover => {
+                &mut self.detail_filter
+            }
         }
     }
 
     pub fn filter(&self) -> &str {
         match self.view {
             View::Fleet | View::Matrix => &self.fleet_filter,
-            View::Sovereign(_) | View::Wizard | View::Release { .. } | View::Recover => &self.detail_filter,
+            View::Sovereign(_) | View::Wizard | View::Release { .. } | View::Recover => {
+                &self.detail_filter
+            }
         }
     }
 

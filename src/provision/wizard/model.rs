@@ -1622,6 +1622,20 @@ pub fn field_step(field: &str) -> Step {
 /// Create (or replace) `path` with mode 0600 from the start, so the secret is never readable by
 /// others even briefly.
 pub(crate) fn write_private_file(path: &Path, data: &[u8], overwrite: bool) -> std::io::Result<()> {
+    // A fresh account has no ~/.ssh yet; create it the way ssh-keygen does (0700).
+    if let Some(parent) = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty() && !p.exists())
+    {
+        let mut dir = std::fs::DirBuilder::new();
+        dir.recursive(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            dir.mode(0o700);
+        }
+        dir.create(parent)?;
+    }
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true);
     if overwrite {
