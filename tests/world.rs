@@ -161,3 +161,88 @@ async fn demo_world_serves_real_clients_and_provisions_a_sovereign() {
             .is_empty()
     );
 }
+
+/// Runbook §2.2/§2.3 against a Sovereign the world provisioned through catalyst-api: the purge
+/// leaves nothing in Hetzner, releases the PDM name, and ends the catalyst-api record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recovery_purges_hetzner_releases_pdm_and_ends_the_record() {
+    use sovtui::provision::hetzner::client::{ClientOptions, Credentials, HetznerClient};
+    use sovtui::provision::hetzner::external::StepStatus;
+    use sovtui::provision::hetzner::recover::{self, RecoverOptions};
+
+    let world = World::start(WorldScenario::load("demo").expect("demo"), 600.0, None)
+        .await
+        .expect("world starts");
+    let endpoints = world.endpoints();
+    let id = world.deployments()["muscat.omani.works"].clone();
+    let catalyst = CatalystClient::new(&endpoints.catalyst_api).expect("client");
+    // Wait until Phase 0 committed the PDM name (the record is active), advancing time.
+    let pdm = world.catalyst.pdm().expect("embedded PDM");
+    tokio::time::timeout(DEADLINE, async {
+        while pdm
+            .row("omani.works", "muscat")
+            .is_none_or(|(state, _)| state != "active")
+        {
+            world.clock.advance(Duration::from_secs(20));
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("PDM name committed");
+
+    let creds = Credentials::new(endpoints.hetzner_token.clone(), endpoints.hetzner.clone());
+    let client = HetznerClient::new(creds, ClientOptions::default()).expect("hetzner client");
+    let mut opts = RecoverOptions::new("muscat.omani.works");
+    opts.pdm_url = Some(endpoints.pdm.clone());
+    opts.api_url = Some(endpoints.catalyst_api.clone());
+    opts.poll_interval = Duration::from_millis(50);
+    let report = tokio::time::timeout(DEADLINE, recover::apply(&client, &opts, &|_| {}))
+        .await
+        .expect("purge finishes")
+        .expect("purge");
+    assert!(report.remaining.is_empty(), "{:?}", report.remaining);
+    assert!(report.verified_zero_orphans);
+    assert!(!report.deleted.is_empty());
+    assert_eq!(report.pdm.status, StepStatus::Done, "{:?}", report.pdm);
+    assert_eq!(report.api.status, StepStatus::Done, "{:?}", report.api);
+    assert!(
+        pdm.row("omani.works", "muscat").is_none(),
+        "PDM released the name"
+    );
+    let left = world
+        .hetzner
+        .control()
+        .list(
+            sovtui::sim::hetzner::Kind::Server,
+            Some("catalyst.openova.io/sovereign=muscat.omani.works"),
+        )
+        .expect("list");
+    assert!(left.is_empty(), "{left:?}");
+    // catalyst-api finishes a wipe in the background: wait for the record's end state.
+    tokio::time::timeout(DEADLINE, async {
+        loop {
+            let state = catalyst.deployment(&id).await.expect("record");
+            if ["wiped", "cancelled"].contains(&state.status.as_str()) {
+                break;
+            }
+            assert_eq!(
+                state.status, "wiping",
+                "only a wipe in progress may precede the end"
+            );
+            world.clock.advance(Duration::from_secs(20));
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the record ends wiped or cancelled");
+    // The other Sovereigns are untouched.
+    let omantel = world
+        .hetzner
+        .control()
+        .list(
+            sovtui::sim::hetzner::Kind::Server,
+            Some("catalyst.openova.io/sovereign=omantel.omani.works"),
+        )
+        .expect("list");
+    assert_eq!(omantel.len(), 1);
+}
