@@ -58,6 +58,9 @@ pub struct CatalystSettings {
     /// Kit for clusters the timeline creates (`bootstrap-kit`, `runbook-11`).
     #[serde(default)]
     pub kit: Option<String>,
+    /// PDM reservation TTL in simulated seconds (PDM's default: 600).
+    #[serde(default)]
+    pub pdm_reservation_ttl_seconds: Option<f64>,
 }
 
 /// How far along a Sovereign is when the world starts.

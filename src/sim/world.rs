@@ -226,6 +226,9 @@ impl World {
         if let Some(kit) = &scenario.catalyst.kit {
             cfg.kit = kit.clone();
         }
+        if let Some(secs) = scenario.catalyst.pdm_reservation_ttl_seconds {
+            cfg.pdm.reservation_ttl = Duration::from_secs_f64(secs.max(0.0));
+        }
         cfg.cluster_factory = Some(Arc::new(factory));
         let catalyst = CatalystSim::start(cfg)
             .await
