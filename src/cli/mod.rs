@@ -32,11 +32,6 @@ impl CliError {
         CliError::Usage(msg.into())
     }
 
-    /// A capability that has not been built yet: a usage-class refusal, never a silent success.
-    pub fn not_available(what: &str) -> Self {
-        CliError::Usage(format!("not available yet: {what}"))
-    }
-
     pub fn exit_code(&self) -> u8 {
         match self {
             CliError::Usage(_) => 2,
