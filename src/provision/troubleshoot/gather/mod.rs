@@ -6,6 +6,8 @@ pub mod catalyst;
 pub mod fleet;
 pub mod kube;
 pub mod probe;
+pub mod sources;
 
 pub use catalyst::CatalystSnapshot;
 pub use kube::ClusterSnapshot;
+pub use sources::Sources;
