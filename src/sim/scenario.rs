@@ -6,6 +6,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::catalyst::CatalystFaults;
+use super::hetzner::faults::HetznerFaults;
 use super::kube::ClusterScenario;
 
 /// The scenarios shipped inside the binary, so `sovtui demo` works from anywhere.
@@ -41,6 +43,9 @@ pub struct HetznerSettings {
     /// Requests per hour before 429 (Hetzner's default is 3600).
     #[serde(default)]
     pub rate_limit: Option<u64>,
+    /// Project-side faults: limits, orphans left by an earlier run, slow actions, tokens.
+    #[serde(default)]
+    pub faults: HetznerFaults,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -61,6 +66,58 @@ pub struct CatalystSettings {
     /// PDM reservation TTL in simulated seconds (PDM's default: 600).
     #[serde(default)]
     pub pdm_reservation_ttl_seconds: Option<f64>,
+    /// catalyst-api's own faults (a stale image's size regex, the Dynadot null_resource, …).
+    #[serde(default)]
+    pub faults: CatalystFaults,
+    /// PDM allocations that exist before the world starts (another Sovereign holds the name).
+    #[serde(default)]
+    pub pdm_allocations: Vec<PdmAllocation>,
+    /// PDM answers 503 to everything (its database is down).
+    #[serde(default)]
+    pub pdm_unavailable: bool,
+}
+
+/// One PDM row present at start.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PdmAllocation {
+    pub pool: String,
+    pub subdomain: String,
+    /// `reserved` (an in-flight provisioning) or `active` (a live Sovereign).
+    #[serde(default = "default_allocation_state")]
+    pub state: String,
+}
+
+fn default_allocation_state() -> String {
+    "active".into()
+}
+
+/// Which of the simulated project's tokens the wizard was given.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenKind {
+    #[default]
+    ReadWrite,
+    /// Passes `credentials/validate` (it can list servers), fails every write at apply.
+    ReadOnly,
+}
+
+/// Wizard fields of a `provisioning` Sovereign's create request that differ from the defaults
+/// (read-write token, cx42 control plane, one cx32 worker, a fresh Ed25519 key).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestOverride {
+    #[serde(default)]
+    pub token: TokenKind,
+    #[serde(default)]
+    pub control_plane_size: Option<String>,
+    #[serde(default)]
+    pub worker_size: Option<String>,
+    #[serde(default)]
+    pub worker_count: Option<i64>,
+    /// The public key as pasted, verbatim (e.g. a truncated one).
+    #[serde(default)]
+    pub ssh_public_key: Option<String>,
 }
 
 /// How far along a Sovereign is when the world starts.
@@ -94,6 +151,9 @@ pub struct SovereignScenario {
     /// The cluster: kit, release faults, extra objects.
     #[serde(default = "ClusterScenario::bootstrap_kit")]
     pub cluster: ClusterScenario,
+    /// `provisioning` only: what the wizard sends to catalyst-api where it differs from defaults.
+    #[serde(default)]
+    pub request: Option<RequestOverride>,
 }
 
 fn default_region() -> String {

@@ -20,7 +20,7 @@ use super::control;
 use super::hetzner::sovereign::{self as hz_sovereign, SovereignSpec};
 use super::hetzner::{self, HetznerSim, HetznerSimConfig, RateBudget};
 use super::kube::{ClusterScenario, KubeSim};
-use super::scenario::{Stage, WorldScenario};
+use super::scenario::{Stage, TokenKind, WorldScenario};
 use crate::provision::catalyst::{CatalystClient, CreateRequest, RegionSpec};
 
 /// `endpoints.json` of design/CLI.md.
@@ -41,6 +41,8 @@ struct Registry {
     kube: KubeSim,
     tags: BTreeMap<String, Vec<String>>,
     deployments: BTreeMap<String, String>,
+    /// Sovereigns whose create catalyst-api refused (PDM conflict, PDM down): why, by FQDN.
+    refused: BTreeMap<String, String>,
     base: Option<Endpoints>,
 }
 
@@ -70,7 +72,15 @@ impl Registry {
             "# Written by `sovtui sim`: the simulated fleet. The Hetzner token is read from\n\
              # HCLOUD_TOKEN (see endpoints.json), never stored here.\n",
         );
-        for fqdn in endpoints.clusters.keys() {
+        // Sovereigns being provisioned are listed before their cluster exists, so `diagnose`
+        // finds their deployment (or, for a refused create, their catalyst-api) from the start.
+        let fqdns: std::collections::BTreeSet<&String> = endpoints
+            .clusters
+            .keys()
+            .chain(self.deployments.keys())
+            .chain(self.refused.keys())
+            .collect();
+        for fqdn in fqdns {
             let tags = self.tags.get(fqdn).cloned().unwrap_or_default();
             out += "\n[[sovereign]]\n";
             out += &format!("fqdn = {}\n", toml_str(fqdn));
@@ -183,6 +193,10 @@ impl World {
         let hetzner = HetznerSim::start(hz_config, clock.clone())
             .await
             .context("starting the simulated Hetzner API")?;
+        hetzner
+            .control()
+            .apply_faults(&scenario.hetzner.faults)
+            .map_err(|e| anyhow!("scenario {}: hetzner.faults: {e}", scenario.name))?;
         let kube = KubeSim::new(clock.clone());
 
         let naming = match scenario.catalyst.naming.as_deref() {
@@ -204,6 +218,7 @@ impl World {
                 .map(|s| (s.fqdn.clone(), s.tags.clone()))
                 .collect(),
             deployments: BTreeMap::new(),
+            refused: BTreeMap::new(),
             base: None,
         }));
         let factory = KubeFactory {
@@ -229,10 +244,22 @@ impl World {
         if let Some(secs) = scenario.catalyst.pdm_reservation_ttl_seconds {
             cfg.pdm.reservation_ttl = Duration::from_secs_f64(secs.max(0.0));
         }
+        cfg.faults = scenario.catalyst.faults.clone();
+        cfg.pdm.seed = scenario
+            .catalyst
+            .pdm_allocations
+            .iter()
+            .map(|a| (a.pool.clone(), a.subdomain.clone(), a.state.clone()))
+            .collect();
         cfg.cluster_factory = Some(Arc::new(factory));
         let catalyst = CatalystSim::start(cfg)
             .await
             .context("starting the simulated catalyst-api")?;
+        if scenario.catalyst.pdm_unavailable
+            && let Some(pdm) = catalyst.pdm()
+        {
+            pdm.set_available(false);
+        }
 
         let hz_naming = match naming {
             NamingVariant::MainTf => hz_sovereign::NamingVariant::Main,
@@ -310,14 +337,18 @@ impl World {
             .filter(|s| s.stage == Stage::Provisioning)
         {
             let (sub, pool) = s.fqdn.split_once('.').unwrap_or((s.fqdn.as_str(), ""));
-            let request = CreateRequest {
+            let wanted = s.request.clone().unwrap_or_default();
+            let mut request = CreateRequest {
                 org_name: "OpenOva Demo".into(),
                 org_email: "operator@openova.io".into(),
                 sovereign_fqdn: s.fqdn.clone(),
                 sovereign_domain_mode: "pool".into(),
                 sovereign_pool_domain: pool.into(),
                 sovereign_subdomain: sub.into(),
-                hetzner_token: hetzner::DEFAULT_TOKEN.into(),
+                hetzner_token: match wanted.token {
+                    TokenKind::ReadWrite => hetzner::DEFAULT_TOKEN.into(),
+                    TokenKind::ReadOnly => hetzner::DEFAULT_READONLY_TOKEN.into(),
+                },
                 hetzner_project_id: "sim-project".into(),
                 regions: std::iter::once(&s.region)
                     .chain(&s.extra_regions)
@@ -329,16 +360,38 @@ impl World {
                         worker_count: 1,
                     })
                     .collect(),
-                ssh_public_key: demo_ssh_public_key()?,
+                ssh_public_key: match wanted.ssh_public_key {
+                    Some(key) => key,
+                    None => demo_ssh_public_key()?,
+                },
                 ..Default::default()
             };
-            let created = client
-                .create_deployment(&request)
-                .await
-                .map_err(|e| anyhow!("creating the deployment of {}: {e}", s.fqdn))?;
-            lock(&self.registry)
-                .deployments
-                .insert(s.fqdn.clone(), created.id.clone());
+            for r in &mut request.regions {
+                if let Some(size) = &wanted.control_plane_size {
+                    r.control_plane_size = size.clone();
+                }
+                if let Some(size) = &wanted.worker_size {
+                    r.worker_size = size.clone();
+                }
+                if let Some(n) = wanted.worker_count {
+                    r.worker_count = n;
+                }
+            }
+            match client.create_deployment(&request).await {
+                Ok(created) => {
+                    lock(&self.registry)
+                        .deployments
+                        .insert(s.fqdn.clone(), created.id.clone());
+                }
+                // A refusal (PDM conflict, PDM down) is the scenario's point, not a broken world:
+                // the Sovereign stays listed with its catalyst-api and no deployment.
+                Err(e) => {
+                    tracing::warn!(fqdn = %s.fqdn, "catalyst-api refused the create: {e}");
+                    lock(&self.registry)
+                        .refused
+                        .insert(s.fqdn.clone(), e.to_string());
+                }
+            }
         }
         Ok(())
     }
@@ -352,6 +405,11 @@ impl World {
     /// Deployment ids of the Sovereigns the world provisions, by FQDN.
     pub fn deployments(&self) -> BTreeMap<String, String> {
         lock(&self.registry).deployments.clone()
+    }
+
+    /// Sovereigns whose create catalyst-api refused, with the client's error, by FQDN.
+    pub fn refused_creates(&self) -> BTreeMap<String, String> {
+        lock(&self.registry).refused.clone()
     }
 
     /// (Re)start the simulated Continuum/CNPG operator of `fqdn`, with a real Postgres pair as its

@@ -8,12 +8,51 @@ use serde_json::Value;
 pub struct HetznerError {
     pub code: String,
     pub message: String,
+    /// `details.fields` of an `invalid_input` answer: field name and its messages.
+    pub fields: Vec<(String, Vec<String>)>,
 }
 
 impl std::fmt::Display for HetznerError {
+    /// hcloud-go's `message (code)`; the provider enriches `invalid_input` with the offending
+    /// fields as `[field => [messages]]` (terraform-provider-hcloud `ErrorToDiag`).
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} ({})", self.message, self.code)
+        write!(f, "{} ({})", self.message, self.code)?;
+        if self.code == "invalid_input" && !self.fields.is_empty() {
+            let fields: Vec<String> = self
+                .fields
+                .iter()
+                .map(|(name, msgs)| format!("{name} => [{}]", msgs.join(" ")))
+                .collect();
+            write!(f, ": [{}]", fields.join(" "))?;
+        }
+        Ok(())
     }
+}
+
+fn invalid_fields(error: Option<&Value>) -> Vec<(String, Vec<String>)> {
+    let fields = error
+        .and_then(|e| e.pointer("/details/fields"))
+        .and_then(Value::as_array);
+    fields
+        .map(|fs| {
+            fs.iter()
+                .filter_map(|f| {
+                    let name = f.get("name").and_then(Value::as_str)?.to_string();
+                    let msgs = f
+                        .get("messages")
+                        .and_then(Value::as_array)
+                        .map(|m| {
+                            m.iter()
+                                .filter_map(Value::as_str)
+                                .map(str::to_string)
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    Some((name, msgs))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 pub struct Hetzner<'a> {
@@ -51,6 +90,7 @@ impl Hetzner<'_> {
             .map_err(|e| HetznerError {
                 code: "connection_error".into(),
                 message: format!("could not reach the Hetzner API: {e}"),
+                fields: Vec::new(),
             })?;
         let status = resp.status().as_u16();
         let text = resp.text().await.unwrap_or_default();
@@ -74,6 +114,7 @@ impl Hetzner<'_> {
                 .and_then(Value::as_str)
                 .map(str::to_string)
                 .unwrap_or_else(|| format!("HTTP {status}")),
+            fields: invalid_fields(e),
         })
     }
 

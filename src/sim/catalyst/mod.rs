@@ -158,7 +158,9 @@ pub struct CatalystSimConfig {
 }
 
 /// Faults that live in catalyst-api itself rather than in Hetzner or the cluster (contract §9).
-#[derive(Debug, Clone, Default)]
+/// Scenario files carry them as `catalyst.faults`.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct CatalystFaults {
     /// C1: a stale image whose size regex lacks `cpx*`, so `cpx32` fails `tofu plan`.
     pub stale_size_regex: bool,

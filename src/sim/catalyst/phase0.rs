@@ -210,6 +210,31 @@ async fn commit_reservation(ctx: &Ctx, id: &str, fqdn: &str, lb_ip: &str) {
     }
 }
 
+/// A duration as Go prints it (`45s`, `1m0s`, `10m20s`, `1h2m0s`), which is how OpenTofu
+/// reports elapsed times.
+fn go_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    match (s / 3600, s % 3600 / 60, s % 60) {
+        (0, 0, sec) => format!("{sec}s"),
+        (0, m, sec) => format!("{m}m{sec}s"),
+        (h, m, sec) => format!("{h}h{m}m{sec}s"),
+    }
+}
+
+/// OpenTofu's diagnostic box for a provider error on `address` (`hcloud_server.control_plane[0]`).
+fn error_box(error: &str, address: &str) -> Vec<String> {
+    let base = address.split('[').next().unwrap_or(address);
+    let (rtype, rname) = base.split_once('.').unwrap_or((base, ""));
+    vec![
+        "╷".into(),
+        format!("│ Error: {error}"),
+        "│ ".into(),
+        format!("│   with {address},"),
+        format!("│   on main.tf, in resource \"{rtype}\" \"{rname}\":"),
+        "╵".into(),
+    ]
+}
+
 fn tofu(ctx: &Ctx, id: &str, line: impl Into<String>) {
     ctx.emit(id, "tofu", "info", line);
 }
@@ -340,7 +365,17 @@ async fn run_phase0(
     let mut added = 0usize;
     if let Some(answer) = &ctx.cfg.faults.dns_null_resource_error {
         tofu(ctx, id, "null_resource.dns_pool: Creating...");
+        tofu(
+            ctx,
+            id,
+            "null_resource.dns_pool: Provisioning with 'local-exec'...",
+        );
         ctx.sleep(t.small_resource).await;
+        tofu(
+            ctx,
+            id,
+            format!("null_resource.dns_pool (local-exec): dynadot API returned {answer}"),
+        );
         tofu_err(
             ctx,
             id,
@@ -349,7 +384,8 @@ async fn run_phase0(
                 "│ Error: local-exec provisioner error".into(),
                 "│ ".into(),
                 "│   with null_resource.dns_pool,".into(),
-                format!("│ dynadot API returned {answer}"),
+                "│   on main.tf, in resource \"null_resource\" \"dns_pool\":".into(),
+                format!("│ Error running command: exit status 1. Output: dynadot API returned {answer}"),
                 "╵".into(),
             ],
         );
@@ -486,21 +522,7 @@ async fn run_phase0(
         let answer = match hz.create(res.kind, &res.body).await {
             Ok(v) => v,
             Err(e) => {
-                tofu_err(
-                    ctx,
-                    id,
-                    &[
-                        "╷".into(),
-                        format!("│ Error: {e}"),
-                        "│ ".into(),
-                        format!("│   with {},", res.address),
-                        format!(
-                            "│   on main.tf, in resource {:?}:",
-                            res.address.split('.').next().unwrap_or("")
-                        ),
-                        "╵".into(),
-                    ],
-                );
+                tofu_err(ctx, id, &error_box(&e.to_string(), &res.address));
                 return Err(APPLY_FAILED.into());
             }
         };
@@ -524,27 +546,68 @@ async fn run_phase0(
         };
         let mut waited = Duration::ZERO;
         let step = Duration::from_secs(10);
-        while waited + step < res.wait {
-            ctx.sleep(step).await;
-            waited += step;
+        let still_creating = |waited: Duration| {
             tofu(
                 ctx,
                 id,
                 format!(
-                    "{}: Still creating... [{}s elapsed]",
+                    "{}: Still creating... [{} elapsed]",
                     res.address,
-                    waited.as_secs()
+                    go_duration(waited)
                 ),
             );
+        };
+        while waited + step < res.wait {
+            ctx.sleep(step).await;
+            waited += step;
+            still_creating(waited);
         }
         ctx.sleep(res.wait - waited).await;
+        waited = res.wait;
+        // The provider returns only once Hetzner's create_server action has finished; in a
+        // capacity-starved location that takes long (runbook M3) or ends in an action error.
+        let action = answer.pointer("/action/id").and_then(Value::as_i64);
+        if let (true, Some(action)) = (res.is_server, action) {
+            loop {
+                let status = match hz.get(&format!("actions/{action}")).await {
+                    Ok(v) => v.get("action").cloned().unwrap_or(Value::Null),
+                    Err(e) => {
+                        tofu_err(ctx, id, &error_box(&e.to_string(), &res.address));
+                        return Err(APPLY_FAILED.into());
+                    }
+                };
+                match status.get("status").and_then(Value::as_str) {
+                    Some("running") => {}
+                    Some("error") => {
+                        let err = status.get("error");
+                        let text = |k: &str| {
+                            err.and_then(|e| e.get(k))
+                                .and_then(Value::as_str)
+                                .unwrap_or("")
+                                .to_string()
+                        };
+                        let line = format!("{} ({})", text("message"), text("code"));
+                        tofu_err(ctx, id, &error_box(&line, &res.address));
+                        return Err(APPLY_FAILED.into());
+                    }
+                    _ => break,
+                }
+                if wiping(ctx, id) {
+                    return Err("tofu apply: cancelled by wipe".into());
+                }
+                let to_boundary = step - Duration::from_secs(waited.as_secs() % step.as_secs());
+                ctx.sleep(to_boundary).await;
+                waited += to_boundary;
+                still_creating(waited);
+            }
+        }
         tofu(
             ctx,
             id,
             format!(
-                "{}: Creation complete after {}s [id={obj_id}]",
+                "{}: Creation complete after {} [id={obj_id}]",
                 res.address,
-                res.wait.as_secs()
+                go_duration(waited)
             ),
         );
         added += 1;

@@ -8,11 +8,14 @@ use super::error::{ApiError, ApiResult};
 use super::store::{Kind, Store};
 
 pub fn fingerprint(public_key: &str) -> ApiResult<String> {
+    // Hetzner names the field, not the parse error; the parser's reason goes to our log only.
     let key = ssh_key::PublicKey::from_openssh(public_key.trim()).map_err(|e| {
-        ApiError::invalid_input("public_key", format!("invalid SSH public key: {e}"))
+        tracing::debug!("refusing an SSH public key: {e}");
+        ApiError::invalid_input("public_key", "public_key field is invalid")
     })?;
     let blob = key.to_bytes().map_err(|e| {
-        ApiError::invalid_input("public_key", format!("invalid SSH public key: {e}"))
+        tracing::debug!("refusing an SSH public key: {e}");
+        ApiError::invalid_input("public_key", "public_key field is invalid")
     })?;
     let digest = Md5::digest(&blob);
     Ok(digest

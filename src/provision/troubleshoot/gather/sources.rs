@@ -85,9 +85,18 @@ impl Sources {
         }
         if let Some(path) = &self.kubeconfig {
             let context = self.context.clone().unwrap_or_else(|| self.fqdn.clone());
-            let client = client_for(path, &context).await?;
-            let snap = kube_gather::gather(&client, ev).await;
-            snap.add_to(ev, &context);
+            if has_context(path, &context)? {
+                let client = client_for(path, &context).await?;
+                let snap = kube_gather::gather(&client, ev).await;
+                snap.add_to(ev, &context);
+            } else {
+                // A Sovereign whose Phase 0 never finished has no cluster yet: the kube sources
+                // stay ungathered (so the walk asks) and the catalyst evidence still counts.
+                ev.error(format!(
+                    "{}: no context {context:?}, so its cluster was not asked (not provisioned yet?)",
+                    path.display()
+                ));
+            }
             if let Some(mothership) = &self.catalyst_context {
                 let client = client_for(path, mothership).await?;
                 catalyst::tail_logs(&client, &self.catalyst_namespace, 500, ev).await;
@@ -95,6 +104,13 @@ impl Sources {
         }
         Ok(())
     }
+}
+
+/// Whether the kubeconfig at `path` names `context`; an unreadable file is an error.
+fn has_context(path: &Path, context: &str) -> Result<bool, String> {
+    let kc = kube::config::Kubeconfig::read_from(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(kc.contexts.iter().any(|c| c.name == context))
 }
 
 async fn client_for(path: &Path, context: &str) -> Result<kube::Client, String> {
