@@ -141,6 +141,11 @@ async fn hz_create(
         .into_response()
 }
 
+/// The provider waits for a create's action; the stand-in's actions finish at once.
+async fn hz_action(Path(id): Path<i64>) -> Response {
+    axum::Json(json!({"action": {"id": id, "status": "success", "progress": 100}})).into_response()
+}
+
 async fn hz_delete(
     State(cloud): State<CloudRef>,
     Path((kind, id)): Path<(String, i64)>,
@@ -178,6 +183,7 @@ async fn start_cloud() -> (String, CloudRef) {
     let app = Router::new()
         .route("/v1/{kind}", get(hz_list).post(hz_create))
         .route("/v1/{kind}/{id}", axum::routing::delete(hz_delete))
+        .route("/v1/actions/{id}", get(hz_action))
         .with_state(cloud.clone());
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = l.local_addr().unwrap();

@@ -69,6 +69,7 @@ async fn world_lands_on(scenario: &str, leaf: &str) -> (Diagnosis, World, tempfi
     loop {
         let (d, ev) = diagnose_from_fleet(dir.path(), &tree).await;
         if d.leaf_id() == Some(leaf) {
+            eprintln!("{scenario}:\n{}", d.to_text());
             return (d, world, dir);
         }
         assert!(
@@ -119,9 +120,16 @@ macro_rules! leaf_test {
             let (d, world, dir) = world_lands_on($scenario, $leaf).await;
             assert_decided_by_evidence(&d, $cites);
             // The deployment the world created is what the fleet file points diagnose at.
-            let id = world.deployments().get(FQDN).cloned().expect("a deployment");
+            let id = world
+                .deployments()
+                .get(FQDN)
+                .cloned()
+                .expect("a deployment");
             let fleet = fleet_entry(dir.path());
-            assert!(fleet.contains(&format!("deployment_id = \"{id}\"")), "{fleet}");
+            assert!(
+                fleet.contains(&format!("deployment_id = \"{id}\"")),
+                "{fleet}"
+            );
             assert!(
                 world.kube.cluster(FQDN).is_none(),
                 "Phase 0 never finished, so there is no cluster"
@@ -149,12 +157,7 @@ leaf_test!(
     "C4",
     "dynadot API returned"
 );
-leaf_test!(
-    m2_project_limit,
-    "leaf-M2",
-    "M2",
-    "resource_limit_exceeded"
-);
+leaf_test!(m2_project_limit, "leaf-M2", "M2", "resource_limit_exceeded");
 leaf_test!(
     m3_still_creating,
     "leaf-M3",

@@ -48,35 +48,14 @@ pub enum NamingVariant {
 }
 
 impl NamingVariant {
-    pub fn network(self, slug: &str) -> String {
-        match self {
-            NamingVariant::MainTf => format!("catalyst-{slug}-net"),
-            NamingVariant::Runbook => format!("catalyst-{slug}-network"),
-        }
-    }
-    pub fn firewall(self, slug: &str) -> String {
-        format!("catalyst-{slug}-fw")
-    }
-    pub fn ssh_key(self, slug: &str) -> String {
-        match self {
-            NamingVariant::MainTf => format!("catalyst-{slug}"),
-            NamingVariant::Runbook => format!("catalyst-{slug}-ssh"),
-        }
-    }
-    pub fn control_plane(self, slug: &str, n: usize) -> String {
-        match self {
-            NamingVariant::MainTf => format!("catalyst-{slug}-cp{n}"),
-            NamingVariant::Runbook => format!("catalyst-{slug}-cp-{n}"),
-        }
-    }
-    pub fn worker(self, slug: &str, n: usize) -> String {
-        match self {
-            NamingVariant::MainTf => format!("catalyst-{slug}-w{n}"),
-            NamingVariant::Runbook => format!("catalyst-{slug}-worker-{n}"),
-        }
-    }
-    pub fn load_balancer(self, slug: &str) -> String {
-        format!("catalyst-{slug}-lb")
+    /// The names themselves come from the library's one §5.3 implementation.
+    pub fn names(self, fqdn: &str) -> crate::provision::hetzner::naming::Names {
+        use crate::provision::hetzner::naming::{Names, NamingVariant as V};
+        let variant = match self {
+            NamingVariant::MainTf => V::M,
+            NamingVariant::Runbook => V::R,
+        };
+        Names::new(fqdn, variant)
     }
 }
 

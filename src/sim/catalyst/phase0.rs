@@ -111,7 +111,7 @@ pub(crate) fn wiping(ctx: &Ctx, id: &str) -> bool {
 }
 
 pub(crate) fn slug(fqdn: &str) -> String {
-    fqdn.replace('.', "-")
+    crate::provision::hetzner::naming::slug(fqdn)
 }
 
 const PLAN_FAILED: &str =
@@ -253,8 +253,7 @@ async fn run_phase0(
 ) -> Result<(String, String), String> {
     let t = &ctx.cfg.timings;
     let fqdn = req.sovereign_fqdn.as_str();
-    let slug = slug(fqdn);
-    let naming = ctx.cfg.naming;
+    let names = ctx.cfg.naming.names(fqdn);
 
     ctx.emit(
         id,
@@ -385,7 +384,9 @@ async fn run_phase0(
                 "│ ".into(),
                 "│   with null_resource.dns_pool,".into(),
                 "│   on main.tf, in resource \"null_resource\" \"dns_pool\":".into(),
-                format!("│ Error running command: exit status 1. Output: dynadot API returned {answer}"),
+                format!(
+                    "│ Error running command: exit status 1. Output: dynadot API returned {answer}"
+                ),
                 "╵".into(),
             ],
         );
@@ -427,7 +428,7 @@ async fn run_phase0(
             (_, "networks") => Resource {
                 address: addr.clone(),
                 kind,
-                body: json!({"name": naming.network(&slug), "ip_range": "10.0.0.0/16", "labels": labels,
+                body: json!({"name": names.network(), "ip_range": "10.0.0.0/16", "labels": labels,
                     "subnets": [{"type": "cloud", "ip_range": "10.0.1.0/24", "network_zone": network_zone(&req.region)}]}),
                 wait: t.small_resource,
                 is_server: false,
@@ -442,7 +443,7 @@ async fn run_phase0(
                 Resource {
                     address: addr.clone(),
                     kind,
-                    body: json!({"name": naming.firewall(&slug), "labels": labels, "rules": rules}),
+                    body: json!({"name": names.firewall(), "labels": labels, "rules": rules}),
                     wait: t.small_resource,
                     is_server: false,
                 }
@@ -450,30 +451,26 @@ async fn run_phase0(
             (_, "ssh_keys") => Resource {
                 address: addr.clone(),
                 kind,
-                body: json!({"name": naming.ssh_key(&slug), "public_key": req.ssh_public_key.trim(), "labels": labels}),
+                body: json!({"name": names.ssh_key(), "public_key": req.ssh_public_key.trim(), "labels": labels}),
                 wait: t.small_resource,
                 is_server: false,
             },
             (_, "servers") => {
                 let (name, role, size) = match addr.split_once('[') {
                     Some(("hcloud_server.control_plane", n)) => {
-                        let n: usize = n.trim_end_matches(']').parse().unwrap_or(0);
+                        let n: u32 = n.trim_end_matches(']').parse().unwrap_or(0);
                         (
-                            naming.control_plane(&slug, n + 1),
+                            names.control_plane(n + 1),
                             "control-plane",
                             req.control_plane_size.clone(),
                         )
                     }
                     Some((_, n)) => {
-                        let n: usize = n.trim_end_matches(']').parse().unwrap_or(0);
-                        (
-                            naming.worker(&slug, n + 1),
-                            "worker",
-                            req.worker_size.clone(),
-                        )
+                        let n: u32 = n.trim_end_matches(']').parse().unwrap_or(0);
+                        (names.worker(n + 1), "worker", req.worker_size.clone())
                     }
                     None => (
-                        naming.control_plane(&slug, 1),
+                        names.control_plane(1),
                         "control-plane",
                         req.control_plane_size.clone(),
                     ),
@@ -507,7 +504,7 @@ async fn run_phase0(
                 Resource {
                     address: addr.clone(),
                     kind: "load_balancers",
-                    body: json!({"name": naming.load_balancer(&slug), "load_balancer_type": "lb11",
+                    body: json!({"name": names.load_balancer(), "load_balancer_type": "lb11",
                         "location": req.region, "algorithm": {"type": "round_robin"}, "network": net,
                         "labels": labels, "targets": targets, "public_interface": true,
                         "services": [
