@@ -216,6 +216,20 @@ mod tests {
     }
 
     #[test]
+    fn every_scenario_file_parses() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/scenarios");
+        let mut n = 0;
+        for entry in std::fs::read_dir(&dir).expect("fixtures/scenarios") {
+            let path = entry.expect("dir entry").path();
+            if path.extension().and_then(|e| e.to_str()) == Some("yaml") {
+                WorldScenario::load(&path.display().to_string()).unwrap_or_else(|e| panic!("{e}"));
+                n += 1;
+            }
+        }
+        assert!(n > 2, "found only {n} scenario files");
+    }
+
+    #[test]
     fn errors_name_file_and_line() {
         let err = WorldScenario::parse(
             "name: x\nsovereigns:\n  - fqdn: a\n    bogus: 1\n",
