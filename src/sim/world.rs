@@ -74,13 +74,14 @@ impl Registry {
         );
         // Sovereigns being provisioned are listed before their cluster exists, so `diagnose`
         // finds their deployment (or, for a refused create, their catalyst-api) from the start.
-        let fqdns: std::collections::BTreeSet<&String> = endpoints
-            .clusters
+        // They come after the live ones, so a cockpit's rows do not move until a cluster appears.
+        let pending: std::collections::BTreeSet<&String> = self
+            .deployments
             .keys()
-            .chain(self.deployments.keys())
             .chain(self.refused.keys())
+            .filter(|f| !endpoints.clusters.contains_key(*f))
             .collect();
-        for fqdn in fqdns {
+        for fqdn in endpoints.clusters.keys().chain(pending) {
             let tags = self.tags.get(fqdn).cloned().unwrap_or_default();
             out += "\n[[sovereign]]\n";
             out += &format!("fqdn = {}\n", toml_str(fqdn));
@@ -385,12 +386,13 @@ impl World {
                 }
                 // A refusal (PDM conflict, PDM down) is the scenario's point, not a broken world:
                 // the Sovereign stays listed with its catalyst-api and no deployment.
-                Err(e) => {
+                Err(e) if e.status().is_some() => {
                     tracing::warn!(fqdn = %s.fqdn, "catalyst-api refused the create: {e}");
                     lock(&self.registry)
                         .refused
                         .insert(s.fqdn.clone(), e.to_string());
                 }
+                Err(e) => return Err(anyhow!("creating the deployment of {}: {e}", s.fqdn)),
             }
         }
         Ok(())
