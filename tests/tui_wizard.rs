@@ -563,9 +563,12 @@ async fn app_on_review(world: &World, sub: &str) -> (App, tokio::sync::mpsc::Rec
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_409_lands_on_the_domain_step_and_keeps_what_was_typed() {
+    // Real-time speed: the first deployment (demo token) fails in Phase 0 and then releases its
+    // PDM name, after which a second create would rightly succeed. At 1× that takes the better part
+    // of a minute, far longer than this test's two requests even on a loaded machine.
     let world = World::start(
         WorldScenario::load("demo").expect("demo scenario"),
-        600.0,
+        1.0,
         None,
     )
     .await
@@ -584,8 +587,6 @@ async fn a_409_lands_on_the_domain_step_and_keeps_what_was_typed() {
         .expect("first create");
     go_to(&mut app, action_row("Provision"));
     key(&mut app, KeyCode::Enter);
-    // Time must stand still here: the first deployment (demo token) fails in Phase 0 and then
-    // releases its PDM name, after which a second create would rightly succeed.
     tokio::time::timeout(DEADLINE, async {
         while app.wizard.as_ref().is_some_and(|w| w.provisioning) {
             match rx.recv().await {
