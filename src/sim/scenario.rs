@@ -61,6 +61,57 @@ pub struct CatalystSettings {
     /// PDM reservation TTL in simulated seconds (PDM's default: 600).
     #[serde(default)]
     pub pdm_reservation_ttl_seconds: Option<f64>,
+    /// Who wins the Phase-1 start race of contract §2.6: `wait_for_kubeconfig` (default),
+    /// `tofu_wins` (runbook C14: `ready` with zero components), `put_wins`.
+    #[serde(default)]
+    pub phase1_race: Option<String>,
+    /// Faults of catalyst-api itself (contract §9).
+    #[serde(default)]
+    pub faults: CatalystFaultSettings,
+    /// Restart the catalyst-api Pod this many simulated seconds after the world starts, without
+    /// its PVC (pre-`418cead0`, runbook C13): every deployment record is lost.
+    #[serde(default)]
+    pub restart_without_pvc_after_seconds: Option<f64>,
+}
+
+/// `sim::catalyst::CatalystFaults` as scenario data.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalystFaultSettings {
+    /// C1: the size regex lacks `cpx*`.
+    #[serde(default)]
+    pub stale_size_regex: bool,
+    /// C4: `null_resource.dns_pool` fails with this Dynadot answer.
+    #[serde(default)]
+    pub dns_null_resource_error: Option<String>,
+    /// C15: cloud-init never posts the kubeconfig back.
+    #[serde(default)]
+    pub kubeconfig_postback_missing: bool,
+    /// C16: components reported `installed` from the deployment status, not from helmwatch.
+    #[serde(default)]
+    pub components_installed_from_status: bool,
+}
+
+/// A Sovereign's public hosts (`console.FQDN`, `api.FQDN`) as its ingress answers them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngressScenario {
+    /// HTTP status of every answer (runbook §2.9: 403 from a Cilium Gateway envoy).
+    #[serde(default = "default_ingress_status")]
+    pub status: u16,
+    /// The `server` header.
+    #[serde(default = "default_ingress_server")]
+    pub server: String,
+    #[serde(default)]
+    pub body: String,
+}
+
+fn default_ingress_status() -> u16 {
+    200
+}
+
+fn default_ingress_server() -> String {
+    "envoy".into()
 }
 
 /// How far along a Sovereign is when the world starts.
@@ -94,6 +145,9 @@ pub struct SovereignScenario {
     /// The cluster: kit, release faults, extra objects.
     #[serde(default = "ClusterScenario::bootstrap_kit")]
     pub cluster: ClusterScenario,
+    /// Serve the public hosts from a simulated ingress on loopback.
+    #[serde(default)]
+    pub ingress: Option<IngressScenario>,
 }
 
 fn default_region() -> String {
