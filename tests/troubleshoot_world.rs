@@ -263,8 +263,13 @@ async fn diagnose_from_fleet(fleet: &Path, tree: &Arc<Tree>) -> Option<Diagnosis
 
 /// As `world_lands_on`, gathering through the fleet file (catalyst-api, probes and cluster).
 async fn world_lands_on_via_fleet(scenario: &str, leaf: &str) -> Diagnosis {
-    let dir = tempfile::tempdir().expect("tempdir");
     let loaded = WorldScenario::load(&scenario_path(scenario)).unwrap_or_else(|e| panic!("{e}"));
+    scenario_lands_on_via_fleet(loaded, leaf).await
+}
+
+async fn scenario_lands_on_via_fleet(loaded: WorldScenario, leaf: &str) -> Diagnosis {
+    let scenario = loaded.name.clone();
+    let dir = tempfile::tempdir().expect("tempdir");
     let world = World::start(loaded, 600.0, Some(dir.path().to_path_buf()))
         .await
         .expect("world starts");
@@ -310,17 +315,47 @@ fleet_leaf_test!(
     "C13",
     "deployment not found"
 );
-fleet_leaf_test!(c14_ready_with_zero_components, "leaf-C14", "C14", "ready");
+fleet_leaf_test!(
+    c14_ready_with_zero_components,
+    "leaf-C14",
+    "C14",
+    "components=0"
+);
 fleet_leaf_test!(
     c15_kubeconfig_postback_missing,
     "leaf-C15",
     "C15",
     "failed to load Sovereign kubeconfig: connection refused"
 );
-fleet_leaf_test!(
-    c16_installed_while_reconciling,
-    "leaf-C16",
-    "C16",
-    "Ready=Unknown Progressing"
-);
+
+/// C16 cites both sides: a HelmRelease not Ready on the cluster, and catalyst-api's component
+/// states all `installed`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn c16_installed_while_reconciling() {
+    let d = world_lands_on_via_fleet("leaf-C16", "C16").await;
+    assert_cites(&d, " installed");
+    let last = d.path.last().expect("a path");
+    let AnsweredBy::Evidence { evidence } = &last.by else {
+        panic!("{}", d.to_text());
+    };
+    assert!(
+        evidence.iter().any(|c| c.source == "flux.helmrelease"
+            && (c.text.contains("Ready=Unknown") || c.text.contains("Ready=False"))),
+        "{evidence:?}"
+    );
+}
 fleet_leaf_test!(d29_envoy_403_on_public_hosts, "leaf-D2.9", "D2.9", " 403 envoy");
+
+/// A Sovereign provisioned through catalyst-api without faults lands on DONE through the same
+/// sources (deployment events, the closed SSE stream, the cluster): none of the catalyst-side
+/// leaves fires on a healthy run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn provisioned_healthy_lands_on_done() {
+    let scenario = WorldScenario::parse(
+        "name: provisioned-healthy\nsovereigns:\n  - fqdn: omantel.omani.works\n    stage: provisioning\n    cluster:\n      kit: bootstrap-kit\n      bootstrap_seconds: 1\n",
+        "inline",
+    )
+    .expect("scenario");
+    let d = scenario_lands_on_via_fleet(scenario, "DONE").await;
+    assert_cites(&d, "Ready=True");
+}

@@ -82,7 +82,12 @@ impl Sources {
                 .build()
                 .map_err(|e| format!("building the HTTP client: {e}"))?;
             match &self.deployment {
-                Some(dep) => catalyst::fetch(&http, api, dep, ev).await,
+                Some(dep) => {
+                    // A closed stream answers at once (replay + `done`): see what the admin UI saw.
+                    if catalyst::fetch(&http, api, dep, ev).await {
+                        catalyst::observe_stream(api, dep, Duration::from_secs(10), ev).await;
+                    }
+                }
                 // No deployment to look at: did the wizard even get past the Domain step?
                 None => catalyst::check_subdomain(&http, api, &self.fqdn, ev).await,
             }
