@@ -359,3 +359,53 @@ async fn provisioned_healthy_lands_on_done() {
     let d = scenario_lands_on_via_fleet(scenario, "DONE").await;
     assert_cites(&d, "Ready=True");
 }
+
+/// `sovtui diagnose FQDN --config D/fleet.toml --json` probes the public hosts where the fleet
+/// file's `probe` table says they answer (the world's simulated ingress) and lands on D2.9.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn diagnose_binary_probes_through_the_fleet_override() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let world = World::start(
+        WorldScenario::load(&scenario_path("leaf-D2.9")).expect("scenario"),
+        600.0,
+        Some(dir.path().to_path_buf()),
+    )
+    .await
+    .expect("world starts");
+    let fleet = dir.path().join("fleet.toml");
+    let start = Instant::now();
+    loop {
+        let fleet = fleet.clone();
+        let out = tokio::task::spawn_blocking(move || {
+            Command::new(env!("CARGO_BIN_EXE_sovtui"))
+                .arg("--config")
+                .arg(&fleet)
+                .args(["diagnose", FQDN, "--json"])
+                .output()
+                .expect("run sovtui diagnose")
+        })
+        .await
+        .expect("join");
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "one JSON document on stdout ({e}); stderr: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        if doc.pointer("/leaf/id").and_then(|v| v.as_str()) == Some("D2.9") {
+            assert!(out.status.success(), "exit 0 on a leaf");
+            let text = doc.to_string();
+            assert!(
+                text.contains(&format!("GET http://console.{FQDN}:")) && text.contains(" 403 envoy"),
+                "{text}"
+            );
+            break;
+        }
+        assert!(
+            start.elapsed() < DEADLINE,
+            "never reached D2.9: {doc:#}\nstderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        world.clock.advance(Duration::from_secs(30));
+    }
+}

@@ -561,6 +561,28 @@ mod tests {
     }
 
     #[test]
+    fn probe_override_parses_round_trips_and_names_bad_fields() {
+        let text = "[[sovereign]]\nfqdn = \"a.omani.works\"\nprobe = { resolve = \"127.0.0.1:8443\", scheme = \"http\" }\n";
+        let file = parse(&p(), text).expect("parses");
+        let probe = file.sovereigns[0].probe.clone().expect("probe");
+        assert_eq!(probe.resolve, "127.0.0.1:8443".parse().expect("addr"));
+        assert_eq!(probe.scheme, "http");
+        let again = parse(&p(), &file.to_toml()).expect("round trip");
+        assert_eq!(again.sovereigns[0].probe, Some(probe));
+
+        let text = "[[sovereign]]\nfqdn = \"a.omani.works\"\nprobe = { resolve = \"127.0.0.1:8443\" }\n";
+        let file = parse(&p(), text).expect("parses");
+        assert_eq!(file.sovereigns[0].probe.as_ref().map(|p| p.scheme.as_str()), Some("https"));
+
+        let text = "[[sovereign]]\nfqdn = \"a.omani.works\"\nprobe = { resolve = \"localhost\" }\n";
+        let err = parse(&p(), text).expect_err("not IP:PORT").to_string();
+        assert!(err.contains("probe.resolve") && err.contains(":3:"), "{err}");
+        let text = "[[sovereign]]\nfqdn = \"a.omani.works\"\nprobe = { resolve = \"127.0.0.1:1\", scheme = \"ftp\" }\n";
+        let err = parse(&p(), text).expect_err("bad scheme").to_string();
+        assert!(err.contains("probe.scheme"), "{err}");
+    }
+
+    #[test]
     fn the_wizard_provisions_through_the_named_catalyst_api() {
         let text = "[[sovereign]]\nfqdn = \"a.omani.works\"\n\n[[sovereign]]\nfqdn = \"b.omani.works\"\ncatalyst_api = \"http://127.0.0.1:4000\"\n";
         let file = parse(&p(), text).expect("parses");

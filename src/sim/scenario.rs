@@ -74,6 +74,9 @@ pub struct CatalystSettings {
     pub restart_without_pvc_after_seconds: Option<f64>,
 }
 
+/// Values of `catalyst.phase1_race`.
+pub const PHASE1_RACES: &[&str] = &["wait_for_kubeconfig", "tofu_wins", "put_wins"];
+
 /// `sim::catalyst::CatalystFaults` as scenario data.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -187,6 +190,14 @@ impl WorldScenario {
                 .resolve_kit()
                 .map_err(|e| format!("{origin}: sovereign {}: {e}", s.fqdn))?;
         }
+        if let Some(race) = &scenario.catalyst.phase1_race
+            && !PHASE1_RACES.contains(&race.as_str())
+        {
+            return Err(format!(
+                "{origin}: catalyst.phase1_race '{race}' is none of {}",
+                PHASE1_RACES.join(", ")
+            ));
+        }
         let mut seen = std::collections::BTreeSet::new();
         for s in &scenario.sovereigns {
             if !seen.insert(&s.fqdn) {
@@ -217,6 +228,15 @@ mod tests {
         )
         .expect_err("unknown field");
         assert!(err.starts_with("f.yaml:"), "{err}");
+        let err = WorldScenario::parse("name: x\ncatalyst:\n  phase1_race: sometimes\n", "f.yaml")
+            .expect_err("unknown race");
+        assert!(err.contains("tofu_wins"), "{err}");
+        let ok = WorldScenario::parse(
+            "name: x\ncatalyst:\n  phase1_race: tofu_wins\n  faults: {kubeconfig_postback_missing: true}\n  restart_without_pvc_after_seconds: 5\nsovereigns:\n  - fqdn: a.b.c\n    ingress: {status: 403}\n",
+            "f.yaml",
+        )
+        .expect("parses");
+        assert_eq!(ok.sovereigns[0].ingress.as_ref().map(|i| i.server.as_str()), Some("envoy"));
         let err = WorldScenario::load("nope").expect_err("unknown");
         assert!(err.contains("demo"), "{err}");
     }

@@ -442,3 +442,64 @@ async fn clustermesh(client: &kube::Client, ev: &mut Evidence) -> Option<Vec<Clu
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::ByteString;
+    use k8s_openapi::api::core::v1::Secret;
+
+    fn secret(data: &[(&str, &str)]) -> Secret {
+        let mut s = Secret::default();
+        s.metadata.name = Some("cilium-clustermesh".into());
+        s.metadata.namespace = Some("kube-system".into());
+        s.data = Some(
+            data.iter()
+                .map(|(k, v)| (k.to_string(), ByteString(v.as_bytes().to_vec())))
+                .collect(),
+        );
+        s
+    }
+
+    #[test]
+    fn clustermesh_lines_count_usable_peers_and_ignore_tls_keys() {
+        let empty = ClusterMeshConfig::from_secret(&secret(&[
+            ("sov-nbg1", ""),
+            ("sov-nbg1.etcd-client-ca.crt", "-----BEGIN CERTIFICATE-----"),
+        ]));
+        assert_eq!(
+            empty.line(),
+            "kube-system/cilium-clustermesh peers=0/1 fullyMeshed=0: zero peer entries; empty configuration for sov-nbg1"
+        );
+        let half = ClusterMeshConfig::from_secret(&secret(&[
+            ("sov-nbg1", "endpoints:\n- https://10.0.0.2:2379\n"),
+            ("sov-hel1", " \n"),
+        ]));
+        assert_eq!(
+            half.line(),
+            "kube-system/cilium-clustermesh peers=1/2 fullyMeshed=0; empty configuration for sov-hel1"
+        );
+        let full = ClusterMeshConfig::from_secret(&secret(&[(
+            "sov-nbg1",
+            "endpoints:\n- https://10.0.0.2:2379\n",
+        )]));
+        assert_eq!(full.line(), "kube-system/cilium-clustermesh peers=1/1 fullyMeshed=1");
+
+        let mut ev = Evidence::new();
+        ClusterSnapshot {
+            clustermesh: Some(vec![empty]),
+            ..Default::default()
+        }
+        .add_to(&mut ev, "c");
+        assert_eq!(ev.lines_of("cilium.clustermesh").count(), 1);
+        // No Secret: gathered, and nothing to say.
+        let mut ev = Evidence::new();
+        ClusterSnapshot {
+            clustermesh: Some(Vec::new()),
+            ..Default::default()
+        }
+        .add_to(&mut ev, "c");
+        assert!(ev.has("cilium.clustermesh"));
+        assert_eq!(ev.lines_of("cilium.clustermesh").count(), 0);
+    }
+}
