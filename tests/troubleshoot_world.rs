@@ -344,7 +344,12 @@ async fn c16_installed_while_reconciling() {
         "{evidence:?}"
     );
 }
-fleet_leaf_test!(d29_envoy_403_on_public_hosts, "leaf-D2.9", "D2.9", " 403 envoy");
+fleet_leaf_test!(
+    d29_envoy_403_on_public_hosts,
+    "leaf-D2.9",
+    "D2.9",
+    " 403 envoy"
+);
 
 /// A Sovereign provisioned through catalyst-api without faults lands on DONE through the same
 /// sources (deployment events, the closed SSE stream, the cluster): none of the catalyst-side
@@ -396,7 +401,8 @@ async fn diagnose_binary_probes_through_the_fleet_override() {
             assert!(out.status.success(), "exit 0 on a leaf");
             let text = doc.to_string();
             assert!(
-                text.contains(&format!("GET http://console.{FQDN}:")) && text.contains(" 403 envoy"),
+                text.contains(&format!("GET http://console.{FQDN}:"))
+                    && text.contains(" 403 envoy"),
                 "{text}"
             );
             break;

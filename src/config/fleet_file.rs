@@ -570,13 +570,20 @@ mod tests {
         let again = parse(&p(), &file.to_toml()).expect("round trip");
         assert_eq!(again.sovereigns[0].probe, Some(probe));
 
-        let text = "[[sovereign]]\nfqdn = \"a.omani.works\"\nprobe = { resolve = \"127.0.0.1:8443\" }\n";
+        let text =
+            "[[sovereign]]\nfqdn = \"a.omani.works\"\nprobe = { resolve = \"127.0.0.1:8443\" }\n";
         let file = parse(&p(), text).expect("parses");
-        assert_eq!(file.sovereigns[0].probe.as_ref().map(|p| p.scheme.as_str()), Some("https"));
+        assert_eq!(
+            file.sovereigns[0].probe.as_ref().map(|p| p.scheme.as_str()),
+            Some("https")
+        );
 
         let text = "[[sovereign]]\nfqdn = \"a.omani.works\"\nprobe = { resolve = \"localhost\" }\n";
         let err = parse(&p(), text).expect_err("not IP:PORT").to_string();
-        assert!(err.contains("probe.resolve") && err.contains(":3:"), "{err}");
+        assert!(
+            err.contains("probe.resolve") && err.contains(":3:"),
+            "{err}"
+        );
         let text = "[[sovereign]]\nfqdn = \"a.omani.works\"\nprobe = { resolve = \"127.0.0.1:1\", scheme = \"ftp\" }\n";
         let err = parse(&p(), text).expect_err("bad scheme").to_string();
         assert!(err.contains("probe.scheme"), "{err}");

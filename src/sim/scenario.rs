@@ -236,7 +236,10 @@ mod tests {
             "f.yaml",
         )
         .expect("parses");
-        assert_eq!(ok.sovereigns[0].ingress.as_ref().map(|i| i.server.as_str()), Some("envoy"));
+        assert_eq!(
+            ok.sovereigns[0].ingress.as_ref().map(|i| i.server.as_str()),
+            Some("envoy")
+        );
         let err = WorldScenario::load("nope").expect_err("unknown");
         assert!(err.contains("demo"), "{err}");
     }

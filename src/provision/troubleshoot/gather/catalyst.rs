@@ -304,7 +304,13 @@ pub async fn observe_stream(
                     }
                 }
                 StreamItem::Done(state) => {
-                    components.extend(state.component_states().into_iter().flatten().map(|(k, _)| k.clone()));
+                    components.extend(
+                        state
+                            .component_states()
+                            .into_iter()
+                            .flatten()
+                            .map(|(k, _)| k.clone()),
+                    );
                     return Ok(Some((state.status.clone(), components.len())));
                 }
                 _ => {}

@@ -49,7 +49,10 @@ impl ClusterMeshConfig {
         let mut peers: BTreeMap<String, usize> = BTreeMap::new();
         for (k, v) in secret.data.iter().flatten() {
             if !k.contains('.') {
-                peers.insert(k.clone(), v.0.iter().filter(|b| !b.is_ascii_whitespace()).count());
+                peers.insert(
+                    k.clone(),
+                    v.0.iter().filter(|b| !b.is_ascii_whitespace()).count(),
+                );
             }
         }
         for (k, v) in secret.string_data.iter().flatten() {
@@ -483,7 +486,10 @@ mod tests {
             "sov-nbg1",
             "endpoints:\n- https://10.0.0.2:2379\n",
         )]));
-        assert_eq!(full.line(), "kube-system/cilium-clustermesh peers=1/1 fullyMeshed=1");
+        assert_eq!(
+            full.line(),
+            "kube-system/cilium-clustermesh peers=1/1 fullyMeshed=1"
+        );
 
         let mut ev = Evidence::new();
         ClusterSnapshot {
