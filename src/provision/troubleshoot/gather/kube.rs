@@ -436,9 +436,9 @@ pub async fn gather(client: &kube::Client, ev: &mut Evidence) -> ClusterSnapshot
 async fn clustermesh(client: &kube::Client, ev: &mut Evidence) -> Option<Vec<ClusterMeshConfig>> {
     use k8s_openapi::api::core::v1::Secret;
     let api: Api<Secret> = Api::namespaced(client.clone(), "kube-system");
-    match api.get_opt("cilium-clustermesh").await {
-        Ok(Some(secret)) => Some(vec![ClusterMeshConfig::from_secret(&secret)]),
-        Ok(None) => Some(Vec::new()),
+    match api.get("cilium-clustermesh").await {
+        Ok(secret) => Some(vec![ClusterMeshConfig::from_secret(&secret)]),
+        Err(e) if is_not_found(&e) => Some(Vec::new()),
         Err(e) => {
             ev.error(format!("reading kube-system/cilium-clustermesh: {e}"));
             None
