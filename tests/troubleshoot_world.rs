@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sovtui::provision::troubleshoot::evidence::Evidence;
+use sovtui::provision::troubleshoot::gather::Sources;
 use sovtui::provision::troubleshoot::gather::kube as kube_gather;
 use sovtui::provision::troubleshoot::tree::Tree;
 use sovtui::provision::troubleshoot::walk::{AnsweredBy, Diagnosis, Placeholders, diagnose};
@@ -149,6 +150,18 @@ leaf_test!(
 );
 leaf_test!(m4_git_repository_fails, "leaf-M4", "M4", "Ready=False");
 leaf_test!(
+    c8_providerconfig_crd_missing,
+    "leaf-C8",
+    "C8",
+    "no matches for kind \"ProviderConfig\""
+);
+leaf_test!(
+    d210_clustermesh_zero_peers,
+    "leaf-D2.10",
+    "D2.10",
+    "zero peer entries"
+);
+leaf_test!(
     d26_no_storage_class,
     "leaf-D2.6",
     "D2.6",
@@ -227,4 +240,178 @@ async fn diagnose_from_the_fleet_file() {
         err.contains("fleet.toml") && err.contains("nope.example.org"),
         "{err}"
     );
+}
+
+/// Diagnose the way `sovtui diagnose FQDN --config DIR/fleet.toml` does: every source the world's
+/// fleet file names (kubeconfig + context, catalyst-api + deployment id, the probe override),
+/// gathered by `Sources::gather`. None while the fleet file does not list the Sovereign yet.
+async fn diagnose_from_fleet(fleet: &Path, tree: &Arc<Tree>) -> Option<Diagnosis> {
+    let mut src = Sources {
+        fqdn: FQDN.into(),
+        ..Default::default()
+    };
+    src.fill_from_fleet(fleet).ok()?;
+    let mut ev = Evidence::new();
+    src.gather(&mut ev).await.ok()?;
+    let ph = Placeholders {
+        deployment: src.deployment.clone(),
+        api: src.api.clone(),
+        ..Placeholders::for_fqdn(FQDN)
+    };
+    Some(diagnose(tree.clone(), ev, &ph))
+}
+
+/// As `world_lands_on`, gathering through the fleet file (catalyst-api, probes and cluster).
+async fn world_lands_on_via_fleet(scenario: &str, leaf: &str) -> Diagnosis {
+    let loaded = WorldScenario::load(&scenario_path(scenario)).unwrap_or_else(|e| panic!("{e}"));
+    scenario_lands_on_via_fleet(loaded, leaf).await
+}
+
+async fn scenario_lands_on_via_fleet(loaded: WorldScenario, leaf: &str) -> Diagnosis {
+    let scenario = loaded.name.clone();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let world = World::start(loaded, 600.0, Some(dir.path().to_path_buf()))
+        .await
+        .expect("world starts");
+    let fleet = dir.path().join("fleet.toml");
+    let tree = Arc::new(Tree::builtin().expect("shipped tree"));
+    let start = Instant::now();
+    let mut last = String::from("(the fleet file never listed the Sovereign)");
+    loop {
+        if let Some(d) = diagnose_from_fleet(&fleet, &tree).await {
+            if d.leaf_id() == Some(leaf) {
+                drop(world);
+                return d;
+            }
+            last = d.to_text();
+        }
+        assert!(
+            start.elapsed() < DEADLINE,
+            "{scenario}: never landed on {leaf}; last diagnosis:\n{last}"
+        );
+        world.clock.advance(Duration::from_secs(30));
+        tokio::task::yield_now().await;
+    }
+}
+
+macro_rules! fleet_leaf_test {
+    ($name:ident, $scenario:literal, $leaf:literal, $cites:literal) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            let d = world_lands_on_via_fleet($scenario, $leaf).await;
+            assert_cites(&d, $cites);
+            let every_step_by_evidence = d
+                .path
+                .iter()
+                .all(|c| !matches!(c.by, AnsweredBy::Operator { .. }));
+            assert!(every_step_by_evidence, "{}", d.to_text());
+        }
+    };
+}
+
+fleet_leaf_test!(
+    c13_deployment_lost_on_restart,
+    "leaf-C13",
+    "C13",
+    "deployment not found"
+);
+fleet_leaf_test!(
+    c14_ready_with_zero_components,
+    "leaf-C14",
+    "C14",
+    "components=0"
+);
+fleet_leaf_test!(
+    c15_kubeconfig_postback_missing,
+    "leaf-C15",
+    "C15",
+    "failed to load Sovereign kubeconfig: connection refused"
+);
+
+/// C16 cites both sides: a HelmRelease not Ready on the cluster, and catalyst-api's component
+/// states all `installed`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn c16_installed_while_reconciling() {
+    let d = world_lands_on_via_fleet("leaf-C16", "C16").await;
+    assert_cites(&d, " installed");
+    let last = d.path.last().expect("a path");
+    let AnsweredBy::Evidence { evidence } = &last.by else {
+        panic!("{}", d.to_text());
+    };
+    assert!(
+        evidence.iter().any(|c| c.source == "flux.helmrelease"
+            && (c.text.contains("Ready=Unknown") || c.text.contains("Ready=False"))),
+        "{evidence:?}"
+    );
+}
+fleet_leaf_test!(
+    d29_envoy_403_on_public_hosts,
+    "leaf-D2.9",
+    "D2.9",
+    " 403 envoy"
+);
+
+/// A Sovereign provisioned through catalyst-api without faults lands on DONE through the same
+/// sources (deployment events, the closed SSE stream, the cluster): none of the catalyst-side
+/// leaves fires on a healthy run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn provisioned_healthy_lands_on_done() {
+    let scenario = WorldScenario::parse(
+        "name: provisioned-healthy\nsovereigns:\n  - fqdn: omantel.omani.works\n    stage: provisioning\n    cluster:\n      kit: bootstrap-kit\n      bootstrap_seconds: 1\n",
+        "inline",
+    )
+    .expect("scenario");
+    let d = scenario_lands_on_via_fleet(scenario, "DONE").await;
+    assert_cites(&d, "Ready=True");
+}
+
+/// `sovtui diagnose FQDN --config D/fleet.toml --json` probes the public hosts where the fleet
+/// file's `probe` table says they answer (the world's simulated ingress) and lands on D2.9.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn diagnose_binary_probes_through_the_fleet_override() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let world = World::start(
+        WorldScenario::load(&scenario_path("leaf-D2.9")).expect("scenario"),
+        600.0,
+        Some(dir.path().to_path_buf()),
+    )
+    .await
+    .expect("world starts");
+    let fleet = dir.path().join("fleet.toml");
+    let start = Instant::now();
+    loop {
+        let fleet = fleet.clone();
+        let out = tokio::task::spawn_blocking(move || {
+            Command::new(env!("CARGO_BIN_EXE_sovtui"))
+                .arg("--config")
+                .arg(&fleet)
+                .args(["diagnose", FQDN, "--json"])
+                .output()
+                .expect("run sovtui diagnose")
+        })
+        .await
+        .expect("join");
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "one JSON document on stdout ({e}); stderr: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        if doc.pointer("/leaf/id").and_then(|v| v.as_str()) == Some("D2.9") {
+            assert!(out.status.success(), "exit 0 on a leaf");
+            let text = doc.to_string();
+            assert!(
+                text.contains(&format!("GET http://console.{FQDN}:"))
+                    && text.contains(" 403 envoy"),
+                "{text}"
+            );
+            break;
+        }
+        assert!(
+            start.elapsed() < DEADLINE,
+            "never reached D2.9: {doc:#}\nstderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        world.clock.advance(Duration::from_secs(30));
+    }
 }

@@ -46,6 +46,22 @@ pub struct SovereignEntry {
     pub tags: Vec<String>,
     /// Came from `adopt_kubeconfig`, not from a `[[sovereign]]` table.
     pub adopted: bool,
+    /// Reach the public hosts (`console.FQDN`, `api.FQDN`) here instead of through DNS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe: Option<ProbeOverride>,
+}
+
+/// `probe = { resolve = "IP:PORT", scheme = "http" }`: where a probe of the Sovereign's public
+/// hosts connects (the simulated world's ingress, a port-forward, a host not yet in DNS).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProbeOverride {
+    pub resolve: std::net::SocketAddr,
+    #[serde(default = "default_probe_scheme")]
+    pub scheme: String,
+}
+
+fn default_probe_scheme() -> String {
+    "https".into()
 }
 
 impl SovereignEntry {
@@ -61,6 +77,7 @@ impl SovereignEntry {
             hetzner: None,
             tags: Vec::new(),
             adopted: true,
+            probe: None,
         }
     }
 
@@ -232,6 +249,14 @@ struct RawSovereign {
     hetzner: Option<Spanned<RawHetzner>>,
     #[serde(default)]
     tags: Vec<String>,
+    probe: Option<Spanned<RawProbe>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProbe {
+    resolve: String,
+    scheme: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -339,6 +364,31 @@ pub fn parse(path: &Path, text: &str) -> Result<FleetFile, FleetFileError> {
             }
             None => None,
         };
+        let probe = match s.probe {
+            Some(p) => {
+                let at = Some(p.span().start);
+                let p = p.into_inner();
+                let resolve = p.resolve.parse().map_err(|_| {
+                    FleetFileError::at(
+                        path,
+                        text,
+                        at,
+                        format!("probe.resolve: {:?} is not IP:PORT", p.resolve),
+                    )
+                })?;
+                let scheme = p.scheme.unwrap_or_else(default_probe_scheme);
+                if !matches!(scheme.as_str(), "http" | "https") {
+                    return Err(FleetFileError::at(
+                        path,
+                        text,
+                        at,
+                        format!("probe.scheme: {scheme:?} is neither http nor https"),
+                    ));
+                }
+                Some(ProbeOverride { resolve, scheme })
+            }
+            None => None,
+        };
         if s.context.as_deref() == Some("") {
             return Err(FleetFileError::at(
                 path,
@@ -357,6 +407,7 @@ pub fn parse(path: &Path, text: &str) -> Result<FleetFile, FleetFileError> {
             hetzner,
             tags: s.tags,
             adopted: false,
+            probe,
         });
     }
     Ok(FleetFile {
@@ -438,6 +489,8 @@ struct OutSovereign<'a> {
     deployment_id: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     hetzner: Option<&'a HetznerTokenSource>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    probe: Option<&'a ProbeOverride>,
 }
 
 impl FleetFile {
@@ -474,6 +527,7 @@ impl FleetFile {
                     catalyst_api: s.catalyst_api.as_deref(),
                     deployment_id: s.deployment_id.as_deref(),
                     hetzner: s.hetzner.as_ref(),
+                    probe: s.probe.as_ref(),
                 })
                 .collect(),
         };
@@ -504,6 +558,35 @@ mod tests {
 
     fn p() -> PathBuf {
         PathBuf::from("/etc/sovtui/fleet.toml")
+    }
+
+    #[test]
+    fn probe_override_parses_round_trips_and_names_bad_fields() {
+        let text = "[[sovereign]]\nfqdn = \"a.omani.works\"\nprobe = { resolve = \"127.0.0.1:8443\", scheme = \"http\" }\n";
+        let file = parse(&p(), text).expect("parses");
+        let probe = file.sovereigns[0].probe.clone().expect("probe");
+        assert_eq!(probe.resolve, "127.0.0.1:8443".parse().expect("addr"));
+        assert_eq!(probe.scheme, "http");
+        let again = parse(&p(), &file.to_toml()).expect("round trip");
+        assert_eq!(again.sovereigns[0].probe, Some(probe));
+
+        let text =
+            "[[sovereign]]\nfqdn = \"a.omani.works\"\nprobe = { resolve = \"127.0.0.1:8443\" }\n";
+        let file = parse(&p(), text).expect("parses");
+        assert_eq!(
+            file.sovereigns[0].probe.as_ref().map(|p| p.scheme.as_str()),
+            Some("https")
+        );
+
+        let text = "[[sovereign]]\nfqdn = \"a.omani.works\"\nprobe = { resolve = \"localhost\" }\n";
+        let err = parse(&p(), text).expect_err("not IP:PORT").to_string();
+        assert!(
+            err.contains("probe.resolve") && err.contains(":3:"),
+            "{err}"
+        );
+        let text = "[[sovereign]]\nfqdn = \"a.omani.works\"\nprobe = { resolve = \"127.0.0.1:1\", scheme = \"ftp\" }\n";
+        let err = parse(&p(), text).expect_err("bad scheme").to_string();
+        assert!(err.contains("probe.scheme"), "{err}");
     }
 
     #[test]

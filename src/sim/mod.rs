@@ -5,6 +5,7 @@ pub mod catalyst;
 pub mod clock;
 pub mod control;
 pub mod hetzner;
+pub mod ingress;
 pub mod kube;
 pub mod operator;
 pub mod pgpair;

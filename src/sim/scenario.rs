@@ -75,6 +75,14 @@ pub struct CatalystSettings {
     /// PDM answers 503 to everything (its database is down).
     #[serde(default)]
     pub pdm_unavailable: bool,
+    /// Who wins the Phase-1 start race of contract §2.6: `wait_for_kubeconfig` (default),
+    /// `tofu_wins` (runbook C14: `ready` with zero components), `put_wins`.
+    #[serde(default)]
+    pub phase1_race: Option<String>,
+    /// Restart the catalyst-api Pod this many simulated seconds after the world starts, without
+    /// its PVC (pre-`418cead0`, runbook C13): every deployment record is lost.
+    #[serde(default)]
+    pub restart_without_pvc_after_seconds: Option<f64>,
 }
 
 /// One PDM row present at start.
@@ -120,6 +128,31 @@ pub struct RequestOverride {
     pub ssh_public_key: Option<String>,
 }
 
+/// Values of `catalyst.phase1_race`.
+pub const PHASE1_RACES: &[&str] = &["wait_for_kubeconfig", "tofu_wins", "put_wins"];
+
+/// A Sovereign's public hosts (`console.FQDN`, `api.FQDN`) as its ingress answers them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngressScenario {
+    /// HTTP status of every answer (runbook §2.9: 403 from a Cilium Gateway envoy).
+    #[serde(default = "default_ingress_status")]
+    pub status: u16,
+    /// The `server` header.
+    #[serde(default = "default_ingress_server")]
+    pub server: String,
+    #[serde(default)]
+    pub body: String,
+}
+
+fn default_ingress_status() -> u16 {
+    200
+}
+
+fn default_ingress_server() -> String {
+    "envoy".into()
+}
+
 /// How far along a Sovereign is when the world starts.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -154,6 +187,9 @@ pub struct SovereignScenario {
     /// `provisioning` only: what the wizard sends to catalyst-api where it differs from defaults.
     #[serde(default)]
     pub request: Option<RequestOverride>,
+    /// Serve the public hosts from a simulated ingress on loopback.
+    #[serde(default)]
+    pub ingress: Option<IngressScenario>,
 }
 
 fn default_region() -> String {
@@ -192,6 +228,14 @@ impl WorldScenario {
             s.cluster
                 .resolve_kit()
                 .map_err(|e| format!("{origin}: sovereign {}: {e}", s.fqdn))?;
+        }
+        if let Some(race) = &scenario.catalyst.phase1_race
+            && !PHASE1_RACES.contains(&race.as_str())
+        {
+            return Err(format!(
+                "{origin}: catalyst.phase1_race '{race}' is none of {}",
+                PHASE1_RACES.join(", ")
+            ));
         }
         let mut seen = std::collections::BTreeSet::new();
         for s in &scenario.sovereigns {
@@ -237,6 +281,18 @@ mod tests {
         )
         .expect_err("unknown field");
         assert!(err.starts_with("f.yaml:"), "{err}");
+        let err = WorldScenario::parse("name: x\ncatalyst:\n  phase1_race: sometimes\n", "f.yaml")
+            .expect_err("unknown race");
+        assert!(err.contains("tofu_wins"), "{err}");
+        let ok = WorldScenario::parse(
+            "name: x\ncatalyst:\n  phase1_race: tofu_wins\n  faults: {kubeconfig_postback_missing: true}\n  restart_without_pvc_after_seconds: 5\nsovereigns:\n  - fqdn: a.b.c\n    ingress: {status: 403}\n",
+            "f.yaml",
+        )
+        .expect("parses");
+        assert_eq!(
+            ok.sovereigns[0].ingress.as_ref().map(|i| i.server.as_str()),
+            Some("envoy")
+        );
         let err = WorldScenario::load("nope").expect_err("unknown");
         assert!(err.contains("demo"), "{err}");
     }

@@ -14,11 +14,12 @@ use anyhow::{Context, Result, anyhow};
 use futures::future::BoxFuture;
 use serde::Serialize;
 
-use super::catalyst::{CatalystSim, CatalystSimConfig, ClusterFactory, NamingVariant};
+use super::catalyst::{CatalystSim, CatalystSimConfig, ClusterFactory, NamingVariant, Phase1Race};
 use super::clock::SimClock;
 use super::control;
 use super::hetzner::sovereign::{self as hz_sovereign, SovereignSpec};
 use super::hetzner::{self, HetznerSim, HetznerSimConfig, RateBudget};
+use super::ingress::IngressSim;
 use super::kube::{ClusterScenario, KubeSim};
 use super::scenario::{Stage, TokenKind, WorldScenario};
 use crate::provision::catalyst::{CatalystClient, CreateRequest, RegionSpec};
@@ -32,6 +33,9 @@ pub struct Endpoints {
     pub hetzner_token: String,
     pub control: String,
     pub clusters: BTreeMap<String, String>,
+    /// Where each Sovereign's public hosts are served (plain HTTP), by FQDN.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub ingress: BTreeMap<String, String>,
 }
 
 /// What the state-dir files are derived from; shared with the cluster factory so a cluster the
@@ -43,6 +47,7 @@ struct Registry {
     deployments: BTreeMap<String, String>,
     /// Sovereigns whose create catalyst-api refused (PDM conflict, PDM down): why, by FQDN.
     refused: BTreeMap<String, String>,
+    ingress: BTreeMap<String, std::net::SocketAddr>,
     base: Option<Endpoints>,
 }
 
@@ -50,6 +55,11 @@ impl Registry {
     fn endpoints(&self) -> Option<Endpoints> {
         let mut e = self.base.clone()?;
         e.clusters = self.kube.urls().into_iter().collect();
+        e.ingress = self
+            .ingress
+            .iter()
+            .map(|(f, a)| (f.clone(), a.to_string()))
+            .collect();
         Some(e)
     }
 
@@ -97,6 +107,12 @@ impl Registry {
             out += &format!("catalyst_api = {}\n", toml_str(&endpoints.catalyst_api));
             if let Some(id) = self.deployments.get(fqdn) {
                 out += &format!("deployment_id = {}\n", toml_str(id));
+            }
+            if let Some(addr) = self.ingress.get(fqdn) {
+                out += &format!(
+                    "probe = {{ resolve = {}, scheme = \"http\" }}\n",
+                    toml_str(&addr.to_string())
+                );
             }
             out += "hetzner = { token_env = \"HCLOUD_TOKEN\" }\n";
         }
@@ -160,6 +176,18 @@ pub struct World {
     registry: Arc<Mutex<Registry>>,
     /// The simulated Continuum/CNPG operators, by Sovereign.
     operators: Mutex<BTreeMap<String, super::operator::Operator>>,
+    /// The Sovereigns' simulated public ingresses.
+    _ingress: Vec<IngressSim>,
+    /// The scenario's timed catalyst-api restart, cancelled with the world.
+    _restart: Option<AbortOnDrop>,
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 impl World {
@@ -220,6 +248,7 @@ impl World {
                 .collect(),
             deployments: BTreeMap::new(),
             refused: BTreeMap::new(),
+            ingress: BTreeMap::new(),
             base: None,
         }));
         let factory = KubeFactory {
@@ -252,6 +281,17 @@ impl World {
             .iter()
             .map(|a| (a.pool.clone(), a.subdomain.clone(), a.state.clone()))
             .collect();
+        cfg.phase1_race = match scenario.catalyst.phase1_race.as_deref() {
+            None | Some("wait_for_kubeconfig") => Phase1Race::WaitForKubeconfig,
+            Some("tofu_wins") => Phase1Race::TofuWins,
+            Some("put_wins") => Phase1Race::PutWins,
+            Some(other) => {
+                return Err(anyhow!(
+                    "scenario {}: catalyst.phase1_race '{other}' is none of wait_for_kubeconfig, tofu_wins, put_wins",
+                    scenario.name
+                ));
+            }
+        };
         cfg.cluster_factory = Some(Arc::new(factory));
         let catalyst = CatalystSim::start(cfg)
             .await
@@ -284,6 +324,25 @@ impl World {
                 .with_context(|| format!("starting the apiserver of {}", s.fqdn))?;
         }
 
+        let mut ingress = Vec::new();
+        for s in &scenario.sovereigns {
+            if let Some(answer) = &s.ingress {
+                let sim = IngressSim::start(&s.fqdn, answer.clone())
+                    .await
+                    .with_context(|| format!("starting the ingress of {}", s.fqdn))?;
+                lock(&registry).ingress.insert(s.fqdn.clone(), sim.addr());
+                ingress.push(sim);
+            }
+        }
+        let restart = scenario
+            .catalyst
+            .restart_without_pvc_after_seconds
+            .map(|secs| {
+                AbortOnDrop(
+                    catalyst.restart_api_after(Duration::from_secs_f64(secs.max(0.0)), false),
+                )
+            });
+
         let control = control::ControlServer::start(
             control_listen,
             control::Targets {
@@ -302,6 +361,7 @@ impl World {
             hetzner_token: hetzner::DEFAULT_TOKEN.to_string(),
             control: control.url(),
             clusters: BTreeMap::new(),
+            ingress: BTreeMap::new(),
         });
 
         let world = World {
@@ -313,6 +373,8 @@ impl World {
             control,
             registry,
             operators: Mutex::new(BTreeMap::new()),
+            _ingress: ingress,
+            _restart: restart,
         };
         for s in world
             .scenario

@@ -27,7 +27,7 @@ pub struct EvidenceFixture {
     pub catalyst: Option<CatalystSnapshot>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<ClusterSnapshot>,
-    /// Sources no built-in gatherer produces yet (HTTP probes, ClusterMesh status): raw lines.
+    /// Raw lines for sources a fixture states directly (e.g. HTTP probe answers).
     #[serde(default)]
     pub lines: BTreeMap<String, Vec<String>>,
 }

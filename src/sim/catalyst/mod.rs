@@ -147,6 +147,10 @@ pub struct CatalystFaults {
     pub dns_null_resource_error: Option<String>,
     /// C15: cloud-init never posts the kubeconfig back (issue #183).
     pub kubeconfig_postback_missing: bool,
+    /// C16: every component the watch sees is reported `installed` (what the pre-`64d7de97` admin
+    /// UI showed from `deployment.status`), so the deployment goes `ready` while HelmReleases
+    /// still reconcile.
+    pub components_installed_from_status: bool,
 }
 
 impl CatalystSimConfig {
@@ -299,8 +303,34 @@ impl CatalystSim {
     /// records survive and every in-flight one becomes `failed` with the orphaned-resources error;
     /// without it (pre-`418cead0`, runbook C13) every record is gone and clients get 404s.
     pub fn restart_api(&self, with_pvc: bool) {
-        let now = self.ctx.now();
-        let mut map = self.ctx.store.lock();
+        restart(&self.ctx, with_pvc);
+    }
+
+    /// `restart_api` after `after` of simulated time (a scenario's timed Pod restart). Aborting
+    /// the returned handle cancels it.
+    pub fn restart_api_after(
+        &self,
+        after: Duration,
+        with_pvc: bool,
+    ) -> tokio::task::JoinHandle<()> {
+        let ctx = self.ctx.clone();
+        tokio::spawn(async move {
+            ctx.sleep(after).await;
+            tracing::info!(with_pvc, "simulated catalyst-api Pod restart");
+            restart(&ctx, with_pvc);
+        })
+    }
+
+    /// Deployment ids, for the world's inspection.
+    pub fn deployment_ids(&self) -> Vec<String> {
+        self.ctx.store.lock().keys().cloned().collect()
+    }
+}
+
+fn restart(ctx: &Ctx, with_pvc: bool) {
+    {
+        let now = ctx.now();
+        let mut map = ctx.store.lock();
         for d in map.values_mut() {
             for t in d.tasks.drain(..) {
                 t.abort();
@@ -321,11 +351,6 @@ impl CatalystSim {
         if !with_pvc {
             map.clear();
         }
-    }
-
-    /// Deployment ids, for the world's inspection.
-    pub fn deployment_ids(&self) -> Vec<String> {
-        self.ctx.store.lock().keys().cloned().collect()
     }
 }
 

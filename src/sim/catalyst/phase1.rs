@@ -209,7 +209,11 @@ async fn run_watch(ctx: &Ctx, id: &str, kubeconfig: &str, generation: u64) -> St
                     continue;
                 }
                 let conds = conditions(&obj);
-                let state = derive_catalyst_state(&conds);
+                let state = if ctx.cfg.faults.components_installed_from_status {
+                    ComponentState::Installed
+                } else {
+                    derive_catalyst_state(&conds)
+                };
                 let comp = component_id(&name).to_string();
                 let message = display_message(&conds, state);
                 let ready_time = conds.iter().find(|c| c.type_ == "Ready")

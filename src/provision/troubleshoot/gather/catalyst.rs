@@ -231,8 +231,9 @@ pub fn add_events_response(ev: &mut Evidence, body: &Value) {
     }
 }
 
-/// Fetch `/events` of a deployment and add what it says (or how it failed) to `ev`.
-pub async fn fetch(http: &reqwest::Client, api: &str, deployment: &str, ev: &mut Evidence) {
+/// Fetch `/events` of a deployment and add what it says (or how it failed) to `ev`. Returns
+/// whether catalyst-api says the deployment's stream is closed (`done: true`).
+pub async fn fetch(http: &reqwest::Client, api: &str, deployment: &str, ev: &mut Evidence) -> bool {
     let path = format!("/api/v1/deployments/{deployment}/events");
     let url = format!("{}{path}", api.trim_end_matches('/'));
     let mut snap = CatalystSnapshot::default();
@@ -243,7 +244,7 @@ pub async fn fetch(http: &reqwest::Client, api: &str, deployment: &str, ev: &mut
                 Ok(t) => t,
                 Err(e) => {
                     ev.error(format!("GET {path}: reading the body failed: {e}"));
-                    return;
+                    return false;
                 }
             };
             if status.is_success() {
@@ -262,7 +263,77 @@ pub async fn fetch(http: &reqwest::Client, api: &str, deployment: &str, ev: &mut
         }
         Err(e) => ev.error(format!("GET {url}: {e}")),
     }
+    let done = snap
+        .events
+        .as_ref()
+        .and_then(|v| v.get("done"))
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     snap.add_to(ev);
+    done
+}
+
+/// Watch the deployment's SSE stream the way the admin UI does, for at most `budget`: when the
+/// `done` frame arrives, record its status, how many components the stream (and the final state)
+/// named, and how long after connecting it came (runbook C14: "closes within seconds, zero
+/// components"). A stream still open at the end of the budget records nothing.
+pub async fn observe_stream(
+    api: &str,
+    deployment: &str,
+    budget: std::time::Duration,
+    ev: &mut Evidence,
+) {
+    use crate::provision::catalyst::CatalystClient;
+    use crate::provision::catalyst::sse::StreamItem;
+    let client = match CatalystClient::new(api) {
+        Ok(c) => c,
+        Err(e) => {
+            ev.error(format!("catalyst-api client for {api}: {e}"));
+            return;
+        }
+    };
+    let started = std::time::Instant::now();
+    let watch = async {
+        let mut stream = client.open_stream(deployment, None).await?;
+        let mut components = std::collections::BTreeSet::new();
+        while let Some(item) = stream.next().await {
+            match item {
+                StreamItem::Event(e) => {
+                    if let (Some(c), Some(_)) = (&e.component, &e.state) {
+                        components.insert(c.clone());
+                    }
+                }
+                StreamItem::Done(state) => {
+                    components.extend(
+                        state
+                            .component_states()
+                            .into_iter()
+                            .flatten()
+                            .map(|(k, _)| k.clone()),
+                    );
+                    return Ok(Some((state.status.clone(), components.len())));
+                }
+                _ => {}
+            }
+        }
+        Ok::<_, crate::provision::catalyst::ClientError>(None)
+    };
+    match tokio::time::timeout(budget, watch).await {
+        Ok(Ok(Some((done_status, components)))) => CatalystSnapshot {
+            stream: Some(StreamObservation {
+                done_status,
+                components,
+                after_secs: started.elapsed().as_secs(),
+            }),
+            ..Default::default()
+        }
+        .add_to(ev),
+        Ok(Ok(None)) => ev.error(format!(
+            "GET /api/v1/deployments/{deployment}/logs ended without a done frame"
+        )),
+        Ok(Err(e)) => ev.error(format!("GET /api/v1/deployments/{deployment}/logs: {e}")),
+        Err(_) => {}
+    }
 }
 
 /// Lines of catalyst-api's log worth keeping as evidence: warnings and errors only (the rest is

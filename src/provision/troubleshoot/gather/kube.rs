@@ -27,6 +27,71 @@ pub struct ClusterSnapshot {
     /// core/v1 Events (only `type: Warning` ones become evidence).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub events: Option<Vec<Value>>,
+    /// Cilium ClusterMesh peer configuration (runbook §2.10); empty = the cluster has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clustermesh: Option<Vec<ClusterMeshConfig>>,
+}
+
+/// What the `cilium-clustermesh` Secret says about the peers, without its contents: for each
+/// peer entry (a key naming a remote cluster; TLS keys such as `x.etcd-client.crt` are not
+/// entries) the size of its configuration. An empty one is the empty kubeconfig that
+/// `regionKeyFromSpec`'s off-by-one produced.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ClusterMeshConfig {
+    pub namespace: String,
+    pub name: String,
+    pub peers: BTreeMap<String, usize>,
+}
+
+impl ClusterMeshConfig {
+    /// From a Secret object (`data` base64 values are only measured, never kept).
+    pub fn from_secret(secret: &k8s_openapi::api::core::v1::Secret) -> ClusterMeshConfig {
+        let mut peers: BTreeMap<String, usize> = BTreeMap::new();
+        for (k, v) in secret.data.iter().flatten() {
+            if !k.contains('.') {
+                peers.insert(
+                    k.clone(),
+                    v.0.iter().filter(|b| !b.is_ascii_whitespace()).count(),
+                );
+            }
+        }
+        for (k, v) in secret.string_data.iter().flatten() {
+            if !k.contains('.') {
+                peers.insert(k.clone(), v.trim().len());
+            }
+        }
+        ClusterMeshConfig {
+            namespace: secret.metadata.namespace.clone().unwrap_or_default(),
+            name: secret.metadata.name.clone().unwrap_or_default(),
+            peers,
+        }
+    }
+
+    /// `<ns>/<name> peers=<usable>/<entries> fullyMeshed=<0|1>[: zero peer entries][; empty: a, b]`.
+    pub fn line(&self) -> String {
+        let usable = self.peers.values().filter(|n| **n > 0).count();
+        let total = self.peers.len();
+        let full = total > 0 && usable == total;
+        let mut line = format!(
+            "{}/{} peers={usable}/{total} fullyMeshed={}",
+            self.namespace,
+            self.name,
+            u8::from(full)
+        );
+        if usable == 0 {
+            line.push_str(": zero peer entries");
+        }
+        let empty: Vec<&str> = self
+            .peers
+            .iter()
+            .filter(|(_, n)| **n == 0)
+            .map(|(k, _)| k.as_str())
+            .collect();
+        if !empty.is_empty() {
+            line.push_str(&format!("; empty configuration for {}", empty.join(", ")));
+        }
+        line
+    }
 }
 
 fn str_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
@@ -228,6 +293,16 @@ impl ClusterSnapshot {
                 );
             }
         }
+        if let Some(meshes) = &self.clustermesh {
+            ev.mark("cilium.clustermesh");
+            for m in meshes {
+                ev.push(
+                    "cilium.clustermesh",
+                    m.line(),
+                    Some(format!("{cluster}: Secret {}/{}", m.namespace, m.name)),
+                );
+            }
+        }
         if let Some(events) = &self.events {
             ev.mark("kube.event");
             for e in events {
@@ -351,6 +426,86 @@ pub async fn gather(client: &kube::Client, ev: &mut Evidence) -> ClusterSnapshot
             ev,
         )
         .await,
+        clustermesh: clustermesh(client, ev).await,
         pods,
+    }
+}
+
+/// Cilium keeps the peers of a ClusterMesh in the Secret `kube-system/cilium-clustermesh`
+/// (the agents mount it); no Secret = no mesh configured, which is evidence too.
+async fn clustermesh(client: &kube::Client, ev: &mut Evidence) -> Option<Vec<ClusterMeshConfig>> {
+    use k8s_openapi::api::core::v1::Secret;
+    let api: Api<Secret> = Api::namespaced(client.clone(), "kube-system");
+    match api.get("cilium-clustermesh").await {
+        Ok(secret) => Some(vec![ClusterMeshConfig::from_secret(&secret)]),
+        Err(e) if is_not_found(&e) => Some(Vec::new()),
+        Err(e) => {
+            ev.error(format!("reading kube-system/cilium-clustermesh: {e}"));
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::ByteString;
+    use k8s_openapi::api::core::v1::Secret;
+
+    fn secret(data: &[(&str, &str)]) -> Secret {
+        let mut s = Secret::default();
+        s.metadata.name = Some("cilium-clustermesh".into());
+        s.metadata.namespace = Some("kube-system".into());
+        s.data = Some(
+            data.iter()
+                .map(|(k, v)| (k.to_string(), ByteString(v.as_bytes().to_vec())))
+                .collect(),
+        );
+        s
+    }
+
+    #[test]
+    fn clustermesh_lines_count_usable_peers_and_ignore_tls_keys() {
+        let empty = ClusterMeshConfig::from_secret(&secret(&[
+            ("sov-nbg1", ""),
+            ("sov-nbg1.etcd-client-ca.crt", "-----BEGIN CERTIFICATE-----"),
+        ]));
+        assert_eq!(
+            empty.line(),
+            "kube-system/cilium-clustermesh peers=0/1 fullyMeshed=0: zero peer entries; empty configuration for sov-nbg1"
+        );
+        let half = ClusterMeshConfig::from_secret(&secret(&[
+            ("sov-nbg1", "endpoints:\n- https://10.0.0.2:2379\n"),
+            ("sov-hel1", " \n"),
+        ]));
+        assert_eq!(
+            half.line(),
+            "kube-system/cilium-clustermesh peers=1/2 fullyMeshed=0; empty configuration for sov-hel1"
+        );
+        let full = ClusterMeshConfig::from_secret(&secret(&[(
+            "sov-nbg1",
+            "endpoints:\n- https://10.0.0.2:2379\n",
+        )]));
+        assert_eq!(
+            full.line(),
+            "kube-system/cilium-clustermesh peers=1/1 fullyMeshed=1"
+        );
+
+        let mut ev = Evidence::new();
+        ClusterSnapshot {
+            clustermesh: Some(vec![empty]),
+            ..Default::default()
+        }
+        .add_to(&mut ev, "c");
+        assert_eq!(ev.lines_of("cilium.clustermesh").count(), 1);
+        // No Secret: gathered, and nothing to say.
+        let mut ev = Evidence::new();
+        ClusterSnapshot {
+            clustermesh: Some(Vec::new()),
+            ..Default::default()
+        }
+        .add_to(&mut ev, "c");
+        assert!(ev.has("cilium.clustermesh"));
+        assert_eq!(ev.lines_of("cilium.clustermesh").count(), 0);
     }
 }

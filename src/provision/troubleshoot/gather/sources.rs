@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::{catalyst, kube as kube_gather, probe};
+use crate::config::fleet_file::ProbeOverride;
 use crate::provision::troubleshoot::Evidence;
 
 /// Where the evidence for one Sovereign lives. Absent sources are simply not gathered, so the
@@ -25,6 +26,8 @@ pub struct Sources {
     pub catalyst_namespace: String,
     /// Probe https://console.FQDN/ and https://api.FQDN/healthz.
     pub probe: bool,
+    /// Reach the public hosts here instead of through DNS (the fleet file's `probe` table).
+    pub probe_via: Option<ProbeOverride>,
 }
 
 impl Sources {
@@ -62,6 +65,11 @@ impl Sources {
         if self.deployment.is_none() && self.api == entry.catalyst_api {
             self.deployment = entry.deployment_id.clone();
         }
+        // A fleet entry that says where its public hosts answer asks for them to be probed.
+        if self.probe_via.is_none() && entry.probe.is_some() {
+            self.probe_via = entry.probe.clone();
+            self.probe = true;
+        }
         Ok(())
     }
 
@@ -74,14 +82,21 @@ impl Sources {
                 .build()
                 .map_err(|e| format!("building the HTTP client: {e}"))?;
             match &self.deployment {
-                Some(dep) => catalyst::fetch(&http, api, dep, ev).await,
+                Some(dep) => {
+                    // A closed stream answers at once (replay + `done`): see what the admin UI saw.
+                    if catalyst::fetch(&http, api, dep, ev).await {
+                        catalyst::observe_stream(api, dep, Duration::from_secs(10), ev).await;
+                    }
+                }
                 // No deployment to look at: did the wizard even get past the Domain step?
                 None => catalyst::check_subdomain(&http, api, &self.fqdn, ev).await,
             }
         }
         if self.probe {
-            let http = probe::client().map_err(|e| format!("building the HTTP client: {e}"))?;
-            probe::probe(&http, &probe::public_urls(&self.fqdn), ev).await;
+            let via = self.probe_via.as_ref();
+            let http = probe::client_via(&self.fqdn, via)
+                .map_err(|e| format!("building the HTTP client: {e}"))?;
+            probe::probe(&http, &probe::public_urls_via(&self.fqdn, via), ev).await;
         }
         if let Some(path) = &self.kubeconfig {
             let context = self.context.clone().unwrap_or_else(|| self.fqdn.clone());
