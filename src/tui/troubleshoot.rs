@@ -300,6 +300,7 @@ impl TroubleshootView {
     pub fn begin_gather(&mut self) -> u64 {
         self.gather.seq += 1;
         self.gather.in_flight = Some(self.gather.seq);
+        self.gather.problem = None;
         self.gather.seq
     }
 
@@ -371,8 +372,8 @@ impl TroubleshootView {
         }
     }
 
-    /// The one-line account of where the evidence comes from.
-    pub fn gather_line(&self) -> String {
+    /// Where the evidence comes from: a summary line, then one line per failing source.
+    pub fn gather_lines(&self) -> Vec<String> {
         let g = &self.gather;
         let hhmmss = |t: &DateTime<Utc>| t.format("%H:%M:%S UTC").to_string();
         let good: Vec<&str> = g
@@ -381,33 +382,40 @@ impl TroubleshootView {
             .filter(|(_, s)| s.good.is_some())
             .map(|(n, _)| n.as_str())
             .collect();
+        let known: Vec<&str> = g.groups.keys().map(String::as_str).collect();
         let mut line = match (&g.in_flight, &g.finished) {
-            (Some(_), None) => "gathering… (catalyst-api, cluster)".to_string(),
-            (Some(_), Some(t)) => format!("gathering… (last at {})", hhmmss(t)),
+            (Some(_), None) => "gathering evidence… (sources from the fleet file)".to_string(),
+            (Some(_), Some(t)) => {
+                format!("gathering… {} (last at {})", known.join(", "), hhmmss(t))
+            }
             (None, Some(t)) if good.is_empty() => {
                 format!("gathered at {}: nothing gathered", hhmmss(t))
             }
             (None, Some(t)) => format!("gathered at {} from: {}", hhmmss(t), good.join(", ")),
             (None, None) => "evidence: fleet watch only".to_string(),
         };
-        line.push_str(if self.fleet_live {
-            " + fleet watch"
-        } else {
-            ""
-        });
+        if self.fleet_live && (g.in_flight.is_some() || g.finished.is_some()) {
+            line.push_str(" + fleet watch");
+        }
+        let mut lines = vec![line];
         for (name, s) in &g.groups {
             if let Some(e) = &s.error {
                 let kept = match &s.good {
                     Some((_, at)) => format!(" (keeping evidence from {})", hhmmss(at)),
                     None => String::new(),
                 };
-                line.push_str(&format!(" · ! {name}: {e}{kept}"));
+                lines.push(format!("! {name}: {e}{kept}"));
             }
         }
         if let Some(p) = &g.problem {
-            line.push_str(&format!(" · {p}"));
+            lines.push(format!("! {p}"));
         }
-        line
+        lines
+    }
+
+    /// [`Self::gather_lines`] as one line (for logs and test messages).
+    pub fn gather_line(&self) -> String {
+        self.gather_lines().join(" · ")
     }
 
     /// The related actions of the leaf in view, with whether each opens a view.
@@ -606,25 +614,27 @@ impl TroubleshootView {
             ));
         let inner = block.inner(area);
         frame.render_widget(block, area);
+        let status_lines = self.gather_lines();
         let [crumbs, status, body, footer] = Layout::vertical([
             Constraint::Length(2),
-            Constraint::Length(1),
+            Constraint::Length(status_lines.len().min(3) as u16),
             Constraint::Min(1),
             Constraint::Length(1),
         ])
         .areas(inner);
-        let failing = self.gather.groups.values().any(|g| g.error.is_some());
-        frame.render_widget(
-            Paragraph::new(Line::from(Span::styled(
-                self.gather_line(),
-                theme.style(if failing {
-                    Slot::NoticeWarn
-                } else {
+        let status_lines: Vec<Line> = status_lines
+            .into_iter()
+            .enumerate()
+            .map(|(i, text)| {
+                let slot = if i == 0 {
                     Slot::Muted
-                }),
-            ))),
-            status,
-        );
+                } else {
+                    Slot::NoticeWarn
+                };
+                Line::from(Span::styled(text, theme.style(slot)))
+            })
+            .collect();
+        frame.render_widget(Paragraph::new(status_lines), status);
 
         let mut trail = vec![Span::styled("path: ", theme.style(Slot::Muted))];
         for c in self
