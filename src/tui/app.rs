@@ -999,14 +999,14 @@ impl App {
             return;
         };
         let status = self.fleet.iter().find(|s| s.fqdn == fqdn).cloned();
-        if let Some(mut parked) = self.troubleshoot_parked.take() {
-            if parked.fqdn == fqdn {
-                parked.set_fleet_status(status.as_ref());
-                self.troubleshoot = Some(parked);
-                self.focus = Focus::Main;
-                self.start_troubleshoot_gather();
-                return;
-            }
+        if let Some(mut parked) = self.troubleshoot_parked.take()
+            && parked.fqdn == fqdn
+        {
+            parked.set_fleet_status(status.as_ref());
+            self.troubleshoot = Some(parked);
+            self.focus = Focus::Main;
+            self.start_troubleshoot_gather();
+            return;
         }
         let tree = match crate::provision::troubleshoot::Tree::load_default() {
             Ok(t) => std::sync::Arc::new(t),
