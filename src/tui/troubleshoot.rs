@@ -838,6 +838,75 @@ mod tests {
     use super::*;
 
     #[test]
+    fn related_actions_resolve_to_views_or_say_why_not() {
+        let obj = Some(("flux-system".to_string(), "bp-cilium".to_string()));
+        assert_eq!(
+            related("recover", "a.b.c", None),
+            Related::Recover {
+                fqdn: "a.b.c".into()
+            }
+        );
+        assert_eq!(
+            related("reconcile", "a.b.c", obj.clone()),
+            Related::Reconcile {
+                fqdn: "a.b.c".into(),
+                object: obj
+            }
+        );
+        assert_eq!(
+            related("wizard:credentials", "a.b.c", None),
+            Related::WizardCredentials
+        );
+        for a in ["redeploy:catalyst-api", "refresh-watch", "something-new"] {
+            match related(a, "a.b.c", None) {
+                Related::NoView { action, why } => {
+                    assert_eq!(action, a);
+                    assert!(!why.is_empty());
+                }
+                other => panic!("{a}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn live_fleet_wins_for_its_sources_and_gathered_fills_the_rest() {
+        let tree = Arc::new(Tree::builtin().expect("shipped tree"));
+        let mut v = TroubleshootView::open(tree, "a.omani.works", Evidence::new());
+        let seq = v.begin_gather();
+        let mut cluster = Evidence::new();
+        cluster.push("flux.helmrelease", "flux-system/bp-x Ready=False old", None);
+        cluster.push("kube.pod", "ns/p Running", None);
+        assert!(v.on_gathered(GatherMsg {
+            fqdn: "a.omani.works".into(),
+            seq,
+            at: Utc::now(),
+            setup: vec![],
+            deployment: None,
+            api: None,
+            results: vec![Gathered {
+                group: "cluster",
+                result: SourceResult::Gathered(cluster),
+            }],
+        }));
+        // No live fleet watch: the gathered lines are the evidence.
+        assert!(v.walk().evidence().has("kube.pod"));
+        assert_eq!(v.walk().evidence().lines_of("flux.helmrelease").count(), 1);
+        // A live watch replaces the gathered flux lines with its own, keeps the pods.
+        let mut s = SovereignStatus::new("a.omani.works", vec![]);
+        s.connection = crate::provision::fleet::model::ConnectionState::Live;
+        s.last_live = Some(Utc::now());
+        v.set_fleet_status(Some(&s));
+        let ev = v.walk().evidence();
+        assert!(ev.has("kube.pod"));
+        assert!(ev.has("flux.helmrelease"));
+        assert_eq!(
+            ev.lines_of("flux.helmrelease").count(),
+            0,
+            "the watch shows none"
+        );
+    }
+
+    #[test]
     fn osc52_wraps_base64() {
         assert_eq!(osc52("hi"), "\x1b]52;c;aGk=\x07");
     }
