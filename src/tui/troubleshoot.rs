@@ -177,26 +177,20 @@ async fn gather(req: GatherRequest) -> GatherMsg {
     match watched.or(req.fleet_file).filter(|p| p.exists()) {
         Some(path) => {
             // A small file; read off the async workers anyway.
+            let mut filling = src.clone();
             let filled = tokio::task::spawn_blocking(move || {
-                let r = src.fill_from_fleet(&path);
-                (src, r)
+                let r = filling.fill_from_fleet(&path);
+                (filling, r)
             })
             .await;
             match filled {
-                Ok((s, r)) => {
-                    src = s;
+                Ok((filled, r)) => {
+                    src = filled;
                     if let Err(e) = r {
                         setup.push(e);
                     }
                 }
-                Err(e) => {
-                    setup.push(format!("reading the fleet file: {e}"));
-                    src = Sources {
-                        fqdn: req.fqdn.clone(),
-                        catalyst_namespace: "catalyst".into(),
-                        ..Default::default()
-                    };
-                }
+                Err(e) => setup.push(format!("reading the fleet file: {e}")),
             }
         }
         None => setup.push("no fleet file: the cluster is not gathered".into()),
