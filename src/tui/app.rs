@@ -32,6 +32,8 @@ pub enum Msg {
     /// The Hetzner API the recovery pane uses (`sovtui demo` sends the world's; `Debug` masks
     /// the token).
     HetznerEndpoint(crate::provision::hetzner::client::Credentials),
+    /// A background evidence gather of the troubleshooting walk came back.
+    Troubleshoot(super::troubleshoot::GatherMsg),
 }
 
 /// What a fleet data source reports. The demo feeds these from a fixture; the live fleet
@@ -241,6 +243,9 @@ pub struct App {
     pub wizard_draft_path: Option<PathBuf>,
     /// The troubleshooting walk, shown over the main pane while open.
     pub troubleshoot: Option<TroubleshootView>,
+    /// The walk set aside while a related action's view is open; `:troubleshoot` on the same
+    /// Sovereign brings it back as it was.
+    pub troubleshoot_parked: Option<TroubleshootView>,
     /// Text for the terminal clipboard; the runtime writes it as OSC 52 after the next frame.
     pub clipboard: Option<String>,
     /// The recovery pane, kept while the operator looks elsewhere (a purge keeps reporting).
@@ -316,6 +321,7 @@ impl App {
                 .filter(|v| !v.trim().is_empty()),
             wizard_draft_path: Some(crate::provision::wizard::default_draft_path()),
             troubleshoot: None,
+            troubleshoot_parked: None,
             clipboard: None,
             recover: None,
             hetzner: None,
@@ -357,6 +363,13 @@ impl App {
                 if self.fleet.iter().any(|s| !s.connection.is_live()) {
                     self.dirty = true;
                 }
+                if self
+                    .troubleshoot
+                    .as_ref()
+                    .is_some_and(|t| t.refresh_due(ts::REFRESH_EVERY))
+                {
+                    self.start_troubleshoot_gather();
+                }
             }
             Msg::Fleet(f) => {
                 self.on_fleet(f);
@@ -381,13 +394,26 @@ impl App {
                 self.dirty = true;
             }
             Msg::HetznerEndpoint(creds) => self.hetzner = Some(creds),
+            Msg::Troubleshoot(m) => {
+                if let Some(t) = self.troubleshoot.as_mut()
+                    && t.on_gathered(m)
+                {
+                    self.dirty = true;
+                }
+            }
         }
     }
 
     /// Open the recovery pane for the Sovereign in view (or selected in the fleet list) and
     /// start its dry run; reopening the same Sovereign keeps the pane as it was.
     pub fn open_recover(&mut self) {
+        self.open_recover_for(None);
+    }
+
+    /// Open the recovery pane for `fqdn`, or (`None`) for the Sovereign in view.
+    pub fn open_recover_for(&mut self, wanted: Option<String>) {
         let fqdn = match &self.view {
+            _ if wanted.is_some() => wanted,
             View::Sovereign(fqdn) | View::Release { fqdn, .. } => Some(fqdn.clone()),
             View::Fleet | View::Matrix => {
                 let visible = self.visible_fleet();
@@ -502,7 +528,7 @@ impl App {
         }
         if let Some(t) = &mut self.troubleshoot {
             let status = self.fleet.iter().find(|s| s.fqdn == t.fqdn);
-            t.set_evidence(ts::evidence_from_fleet(status));
+            t.set_fleet_status(status);
         }
         let navs = self.nav_items().len();
         self.nav_selected = self.nav_selected.min(navs.saturating_sub(1));
@@ -962,10 +988,26 @@ impl App {
     }
 
     fn open_troubleshoot(&mut self) {
-        let Some(s) = self.selected_sovereign() else {
+        // From a view a related action opened, the walk set aside comes back.
+        let parked = self.troubleshoot_parked.as_ref().map(|p| p.fqdn.clone());
+        let fqdn = match (&self.view, parked) {
+            (View::Recover | View::Wizard, Some(f)) => Some(f),
+            _ => self.selected_sovereign().map(|s| s.fqdn.clone()),
+        };
+        let Some(fqdn) = fqdn else {
             self.notice = Some(Notice::warn("troubleshoot: select a Sovereign first"));
             return;
         };
+        let status = self.fleet.iter().find(|s| s.fqdn == fqdn).cloned();
+        if let Some(mut parked) = self.troubleshoot_parked.take()
+            && parked.fqdn == fqdn
+        {
+            parked.set_fleet_status(status.as_ref());
+            self.troubleshoot = Some(parked);
+            self.focus = Focus::Main;
+            self.start_troubleshoot_gather();
+            return;
+        }
         let tree = match crate::provision::troubleshoot::Tree::load_default() {
             Ok(t) => std::sync::Arc::new(t),
             Err(e) => {
@@ -973,10 +1015,101 @@ impl App {
                 return;
             }
         };
-        let fqdn = s.fqdn.clone();
-        let evidence = ts::evidence_from_fleet(Some(s));
-        self.troubleshoot = Some(TroubleshootView::open(tree, &fqdn, evidence));
+        let evidence = ts::evidence_from_fleet(status.as_ref());
+        let mut view = TroubleshootView::open(tree, &fqdn, evidence);
+        view.set_fleet_status(status.as_ref());
+        self.troubleshoot = Some(view);
         self.focus = Focus::Main;
+        self.start_troubleshoot_gather();
+    }
+
+    /// Gather the walk's evidence in the background (catalyst-api, the cluster); the result
+    /// arrives as [`Msg::Troubleshoot`]. One gather at a time.
+    pub fn start_troubleshoot_gather(&mut self) {
+        let Some(t) = self.troubleshoot.as_mut() else {
+            return;
+        };
+        if t.gather.in_flight.is_some() {
+            return;
+        }
+        let seq = t.begin_gather();
+        let req = ts::GatherRequest {
+            fqdn: t.fqdn.clone(),
+            seq,
+            fleet_file: self.fleet_file.clone(),
+            live: self.fv.live.as_ref().map(|l| l.handle.clone()),
+            catalyst_api: self.catalyst_api.clone(),
+        };
+        if let Err(e) = ts::spawn_gather(req, self.effects.tx.as_ref()) {
+            t.gather_failed(format!("not gathering: {e}"));
+        }
+    }
+
+    /// Open the view of a leaf's related action, setting the walk aside.
+    fn open_related(&mut self, r: ts::Related) {
+        use ts::Related;
+        match r {
+            Related::Recover { fqdn } => {
+                self.troubleshoot_parked = self.troubleshoot.take();
+                self.open_recover_for(Some(fqdn));
+            }
+            Related::Reconcile { fqdn, object } => {
+                let found = object.and_then(|(ns, name)| {
+                    self.fleet
+                        .iter()
+                        .find(|s| s.fqdn == fqdn)?
+                        .components
+                        .iter()
+                        .find(|c| c.namespace == ns && c.name == name)
+                        .map(|c| (c.namespace.clone(), c.name.clone()))
+                });
+                let Some((namespace, name)) = found else {
+                    self.notice = Some(Notice::warn(format!(
+                        "reconcile: the evidence names no HelmRelease of {fqdn} — open the Sovereign and pick one"
+                    )));
+                    return;
+                };
+                if !self.armed {
+                    self.notice = Some(Notice::warn(format!(
+                        "reconcile {namespace}/{name}: read-only — :arm first, then open the action again"
+                    )));
+                    return;
+                }
+                self.overlay = Overlay::Confirm(super::views::PendingAction {
+                    fqdn,
+                    target: crate::provision::fleet::ObjectRef {
+                        kind: crate::provision::fleet::FluxKind::HelmRelease,
+                        namespace,
+                        name,
+                    },
+                    action: crate::provision::fleet::FluxAction::Reconcile,
+                });
+            }
+            Related::WizardCredentials => {
+                self.troubleshoot_parked = self.troubleshoot.take();
+                self.open_wizard();
+                let Some(w) = self.wizard.as_mut() else {
+                    return;
+                };
+                if !matches!(w.mode, super::wizard::Mode::Form) {
+                    self.notice = Some(Notice::warn(
+                        "wizard: a run is shown — press N for a new wizard, then go to Credentials",
+                    ));
+                    return;
+                }
+                use crate::provision::wizard::Step;
+                self.notice = Some(match w.wizard.goto(Step::Credentials) {
+                    Ok(_) => Notice::info("wizard: Credentials step"),
+                    Err(reason) => Notice::warn(format!(
+                        "wizard: Credentials needs the earlier steps first — {reason}"
+                    )),
+                });
+                w.cursor = 0;
+            }
+            Related::NoView { action, why } => {
+                self.notice = Some(Notice::warn(format!("{action}: {why}")))
+            }
+        }
     }
 
     fn on_troubleshoot_key(&mut self, key: KeyEvent, action: Option<Action>) {
@@ -994,6 +1127,8 @@ impl App {
                 self.clipboard = Some(text);
             }
             ts::Reply::Say(text) => self.notice = Some(Notice::warn(text)),
+            ts::Reply::Gather => self.start_troubleshoot_gather(),
+            ts::Reply::Open(r) => self.open_related(r),
         }
     }
 

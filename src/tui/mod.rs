@@ -28,6 +28,7 @@
 pub mod app;
 pub mod keymap;
 pub mod palette;
+pub mod playbook;
 pub mod recover;
 pub mod runtime;
 pub mod source;

@@ -406,6 +406,12 @@ impl Walk {
     /// that decided the last question.
     pub fn leaf_view(&self, ph: &Placeholders) -> Option<LeafView> {
         let leaf = self.tree.leaf(&self.at)?;
+        Some(LeafView::render(leaf, &self.placeholders(ph)))
+    }
+
+    /// `ph` completed from the walk: `{kit}`/`{gitrepo}` from the evidence, `{ns}`/`{object}`
+    /// from the evidence that decided the last question (what a leaf's actions act on).
+    pub fn placeholders(&self, ph: &Placeholders) -> Placeholders {
         let mut ph = ph.clone().with_names_from(&self.evidence);
         if ph.object.is_none()
             && let Some(Crumb {
@@ -415,7 +421,7 @@ impl Walk {
         {
             ph = ph.with_object_from(evidence);
         }
-        Some(LeafView::render(leaf, &ph))
+        ph
     }
 
     /// The leaf the walk landed on, if any.

@@ -10,4 +10,4 @@ pub mod sources;
 
 pub use catalyst::CatalystSnapshot;
 pub use kube::ClusterSnapshot;
-pub use sources::Sources;
+pub use sources::{Gathered, SourceResult, Sources};

@@ -76,49 +76,173 @@ impl Sources {
     /// Gather every source that is set into `ev`. An unreachable source leaves its evidence
     /// marked as gathered-with-error by the gatherer; only a broken kubeconfig is an error here.
     pub async fn gather(&self, ev: &mut Evidence) -> Result<(), String> {
-        if let Some(api) = &self.api {
-            let http = reqwest::Client::builder()
-                .timeout(Duration::from_secs(20))
-                .build()
-                .map_err(|e| format!("building the HTTP client: {e}"))?;
-            match &self.deployment {
-                Some(dep) => {
-                    // A closed stream answers at once (replay + `done`): see what the admin UI saw.
-                    if catalyst::fetch(&http, api, dep, ev).await {
-                        catalyst::observe_stream(api, dep, Duration::from_secs(10), ev).await;
-                    }
-                }
-                // No deployment to look at: did the wizard even get past the Domain step?
-                None => catalyst::check_subdomain(&http, api, &self.fqdn, ev).await,
-            }
-        }
-        if self.probe {
-            let via = self.probe_via.as_ref();
-            let http = probe::client_via(&self.fqdn, via)
-                .map_err(|e| format!("building the HTTP client: {e}"))?;
-            probe::probe(&http, &probe::public_urls_via(&self.fqdn, via), ev).await;
-        }
-        if let Some(path) = &self.kubeconfig {
-            let context = self.context.clone().unwrap_or_else(|| self.fqdn.clone());
-            if has_context(path, &context)? {
-                let client = client_for(path, &context).await?;
-                let snap = kube_gather::gather(&client, ev).await;
-                snap.add_to(ev, &context);
-            } else {
-                // A Sovereign whose Phase 0 never finished has no cluster yet: the kube sources
-                // stay ungathered (so the walk asks) and the catalyst evidence still counts.
-                ev.error(format!(
-                    "{}: no context {context:?}, so its cluster was not asked (not provisioned yet?)",
-                    path.display()
-                ));
-            }
-            if let Some(mothership) = &self.catalyst_context {
-                let client = client_for(path, mothership).await?;
-                catalyst::tail_logs(&client, &self.catalyst_namespace, 500, ev).await;
+        for g in self.gather_each().await {
+            match g.result {
+                SourceResult::Gathered(e) | SourceResult::Unreachable(e) => ev.merge(e),
+                SourceResult::Broken(msg) => return Err(msg),
             }
         }
         Ok(())
     }
+
+    /// The source groups that are set, in gathering order (what a "gathering…" line names).
+    pub fn groups(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        if self.api.is_some() {
+            out.push(GROUP_CATALYST);
+        }
+        if self.probe {
+            out.push(GROUP_PROBE);
+        }
+        if self.kubeconfig.is_some() {
+            out.push(GROUP_CLUSTER);
+            if self.catalyst_context.is_some() {
+                out.push(GROUP_CATALYST_LOG);
+            }
+        }
+        out
+    }
+
+    /// Gather each source group on its own, so a caller that gathers repeatedly (the cockpit)
+    /// can keep the last good evidence of a group that fails this time.
+    pub async fn gather_each(&self) -> Vec<Gathered> {
+        let mut out = Vec::new();
+        if let Some(api) = &self.api {
+            let mut ev = Evidence::new();
+            let result = match reqwest::Client::builder()
+                .timeout(Duration::from_secs(20))
+                .build()
+            {
+                Ok(http) => {
+                    match &self.deployment {
+                        Some(dep) => {
+                            // A closed stream answers at once (replay + `done`): see what the
+                            // admin UI saw.
+                            if catalyst::fetch(&http, api, dep, &mut ev).await {
+                                catalyst::observe_stream(
+                                    api,
+                                    dep,
+                                    Duration::from_secs(10),
+                                    &mut ev,
+                                )
+                                .await;
+                            }
+                        }
+                        // No deployment to look at: did the wizard even get past the Domain step?
+                        None => catalyst::check_subdomain(&http, api, &self.fqdn, &mut ev).await,
+                    }
+                    SourceResult::from_evidence(ev)
+                }
+                Err(e) => SourceResult::Broken(format!("building the HTTP client: {e}")),
+            };
+            out.push(Gathered {
+                group: GROUP_CATALYST,
+                result,
+            });
+        }
+        if self.probe {
+            let via = self.probe_via.as_ref();
+            let result = match probe::client_via(&self.fqdn, via) {
+                Ok(http) => {
+                    let mut ev = Evidence::new();
+                    probe::probe(&http, &probe::public_urls_via(&self.fqdn, via), &mut ev).await;
+                    SourceResult::from_evidence(ev)
+                }
+                Err(e) => SourceResult::Broken(format!("building the HTTP client: {e}")),
+            };
+            out.push(Gathered {
+                group: GROUP_PROBE,
+                result,
+            });
+        }
+        if let Some(path) = &self.kubeconfig {
+            let context = self.context.clone().unwrap_or_else(|| self.fqdn.clone());
+            let result = match has_context(path, &context) {
+                Ok(true) => match client_for(path, &context).await {
+                    Ok(client) => {
+                        let mut ev = Evidence::new();
+                        let snap = kube_gather::gather(&client, &mut ev).await;
+                        snap.add_to(&mut ev, &context);
+                        SourceResult::from_evidence(ev)
+                    }
+                    Err(e) => SourceResult::Broken(e),
+                },
+                // A Sovereign whose Phase 0 never finished has no cluster yet: the kube sources
+                // stay ungathered (so the walk asks) and the catalyst evidence still counts.
+                Ok(false) => {
+                    let mut ev = Evidence::new();
+                    ev.error(format!(
+                        "{}: no context {context:?}, so its cluster was not asked (not provisioned yet?)",
+                        path.display()
+                    ));
+                    SourceResult::Unreachable(ev)
+                }
+                Err(e) => SourceResult::Broken(e),
+            };
+            out.push(Gathered {
+                group: GROUP_CLUSTER,
+                result,
+            });
+            if let Some(mothership) = &self.catalyst_context {
+                let result = match client_for(path, mothership).await {
+                    Ok(client) => {
+                        let mut ev = Evidence::new();
+                        catalyst::tail_logs(&client, &self.catalyst_namespace, 500, &mut ev).await;
+                        SourceResult::from_evidence(ev)
+                    }
+                    Err(e) => SourceResult::Broken(e),
+                };
+                out.push(Gathered {
+                    group: GROUP_CATALYST_LOG,
+                    result,
+                });
+            }
+        }
+        out
+    }
+}
+
+/// Source group names as [`Sources::groups`] and [`Gathered::group`] give them.
+pub const GROUP_CATALYST: &str = "catalyst";
+pub const GROUP_PROBE: &str = "probe";
+pub const GROUP_CLUSTER: &str = "cluster";
+pub const GROUP_CATALYST_LOG: &str = "catalyst-log";
+
+/// What gathering one source group gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceResult {
+    /// At least one evidence source was gathered (its `errors` may still name partial failures).
+    Gathered(Evidence),
+    /// Nothing could be gathered; the evidence holds only the errors saying why.
+    Unreachable(Evidence),
+    /// The source's configuration is broken (kubeconfig, context, HTTP client).
+    Broken(String),
+}
+
+impl SourceResult {
+    fn from_evidence(ev: Evidence) -> SourceResult {
+        if ev.gathered.is_empty() && !ev.errors.is_empty() {
+            SourceResult::Unreachable(ev)
+        } else {
+            SourceResult::Gathered(ev)
+        }
+    }
+
+    /// Why nothing was gathered, if nothing was.
+    pub fn failure(&self) -> Option<String> {
+        match self {
+            SourceResult::Gathered(_) => None,
+            SourceResult::Unreachable(ev) => Some(ev.errors.join("; ")),
+            SourceResult::Broken(msg) => Some(msg.clone()),
+        }
+    }
+}
+
+/// One source group's result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Gathered {
+    pub group: &'static str,
+    pub result: SourceResult,
 }
 
 /// Whether the kubeconfig at `path` names `context`; an unreadable file is an error.
