@@ -91,7 +91,7 @@ pub enum Command {
 
 #[derive(Debug, Args, Clone)]
 pub struct DemoArgs {
-    /// Scenario file name under fixtures/scenarios (without .toml)
+    /// Built-in scenario (demo, happy, leaf-C1 … leaf-M4, leaf-D2.6 …) or a scenario file
     #[arg(long, default_value = "demo")]
     pub scenario: String,
     /// Time scale: 60 means a minute of the real timeline takes a second

@@ -10,10 +10,119 @@ use super::catalyst::CatalystFaults;
 use super::hetzner::faults::HetznerFaults;
 use super::kube::ClusterScenario;
 
-/// The scenarios shipped inside the binary, so `sovtui demo` works from anywhere.
+/// The scenarios shipped inside the binary, so `sovtui demo` and `sovtui sim` work from anywhere.
 const BUILTIN: &[(&str, &str)] = &[
     ("demo", include_str!("../../fixtures/scenarios/demo.yaml")),
     ("happy", include_str!("../../fixtures/scenarios/happy.yaml")),
+    // One per troubleshooting leaf of contract §9 (`sovtui demo --scenario leaf-C3`).
+    (
+        "leaf-C1",
+        include_str!("../../fixtures/scenarios/leaf-C1.yaml"),
+    ),
+    (
+        "leaf-C2",
+        include_str!("../../fixtures/scenarios/leaf-C2.yaml"),
+    ),
+    (
+        "leaf-C3",
+        include_str!("../../fixtures/scenarios/leaf-C3.yaml"),
+    ),
+    (
+        "leaf-C4",
+        include_str!("../../fixtures/scenarios/leaf-C4.yaml"),
+    ),
+    (
+        "leaf-C5",
+        include_str!("../../fixtures/scenarios/leaf-C5.yaml"),
+    ),
+    (
+        "leaf-C6",
+        include_str!("../../fixtures/scenarios/leaf-C6.yaml"),
+    ),
+    (
+        "leaf-C7",
+        include_str!("../../fixtures/scenarios/leaf-C7.yaml"),
+    ),
+    (
+        "leaf-C8",
+        include_str!("../../fixtures/scenarios/leaf-C8.yaml"),
+    ),
+    (
+        "leaf-C9",
+        include_str!("../../fixtures/scenarios/leaf-C9.yaml"),
+    ),
+    (
+        "leaf-C10",
+        include_str!("../../fixtures/scenarios/leaf-C10.yaml"),
+    ),
+    (
+        "leaf-C11",
+        include_str!("../../fixtures/scenarios/leaf-C11.yaml"),
+    ),
+    (
+        "leaf-C12",
+        include_str!("../../fixtures/scenarios/leaf-C12.yaml"),
+    ),
+    (
+        "leaf-C13",
+        include_str!("../../fixtures/scenarios/leaf-C13.yaml"),
+    ),
+    (
+        "leaf-C14",
+        include_str!("../../fixtures/scenarios/leaf-C14.yaml"),
+    ),
+    (
+        "leaf-C15",
+        include_str!("../../fixtures/scenarios/leaf-C15.yaml"),
+    ),
+    (
+        "leaf-C16",
+        include_str!("../../fixtures/scenarios/leaf-C16.yaml"),
+    ),
+    (
+        "leaf-C17",
+        include_str!("../../fixtures/scenarios/leaf-C17.yaml"),
+    ),
+    (
+        "leaf-C18",
+        include_str!("../../fixtures/scenarios/leaf-C18.yaml"),
+    ),
+    (
+        "leaf-D2.6",
+        include_str!("../../fixtures/scenarios/leaf-D2.6.yaml"),
+    ),
+    (
+        "leaf-D2.7",
+        include_str!("../../fixtures/scenarios/leaf-D2.7.yaml"),
+    ),
+    (
+        "leaf-D2.9",
+        include_str!("../../fixtures/scenarios/leaf-D2.9.yaml"),
+    ),
+    (
+        "leaf-D2.10",
+        include_str!("../../fixtures/scenarios/leaf-D2.10.yaml"),
+    ),
+    (
+        "leaf-HC",
+        include_str!("../../fixtures/scenarios/leaf-HC.yaml"),
+    ),
+    (
+        "leaf-M1",
+        include_str!("../../fixtures/scenarios/leaf-M1.yaml"),
+    ),
+    (
+        "leaf-M2",
+        include_str!("../../fixtures/scenarios/leaf-M2.yaml"),
+    ),
+    (
+        "leaf-M3",
+        include_str!("../../fixtures/scenarios/leaf-M3.yaml"),
+    ),
+    (
+        "leaf-M4",
+        include_str!("../../fixtures/scenarios/leaf-M4.yaml"),
+    ),
 ];
 
 pub fn builtin_names() -> Vec<&'static str> {
@@ -267,6 +376,14 @@ mod tests {
             let path = entry.expect("dir entry").path();
             if path.extension().and_then(|e| e.to_str()) == Some("yaml") {
                 WorldScenario::load(&path.display().to_string()).unwrap_or_else(|e| panic!("{e}"));
+                let stem = path
+                    .file_stem()
+                    .and_then(|s| s.to_str())
+                    .unwrap_or_default();
+                assert!(
+                    builtin_names().contains(&stem),
+                    "{stem} is not built in: add it to BUILTIN so `--scenario {stem}` works anywhere"
+                );
                 n += 1;
             }
         }
