@@ -93,6 +93,11 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
                 t.draw(frame, main, &theme);
             }
         }
+        _ if app.drill_shown && app.drill.is_some() => {
+            if let Some(d) = app.drill.as_deref() {
+                super::drill::draw::draw(frame, main, d, app.armed, &theme);
+            }
+        }
         View::Fleet => draw_fleet(frame, main, app, &theme),
         View::Sovereign(fqdn) => draw_sovereign(frame, main, app, &theme, &fqdn),
         View::Wizard => {
