@@ -37,10 +37,7 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("fleet", "fleet overview"),
     ("wizard", "provisioning wizard and Phase 0/1 progress"),
     ("troubleshoot", "troubleshooting walks (runbook §7.4)"),
-    (
-        "drill",
-        "drill [FQDN]: failover drill of the selected (or named) Sovereign",
-    ),
+    ("drill", "drill [FQDN]: region-kill failover drill"),
     ("recover", "§2.2 purge of the selected Sovereign"),
     ("theme", "theme NAME: switch theme"),
     ("keymap", "keymap NAME: switch keymap"),
