@@ -34,6 +34,8 @@ pub enum Msg {
     HetznerEndpoint(crate::provision::hetzner::client::Credentials),
     /// Replies of the drill pane's plan and run tasks.
     Drill(super::drill::DrillMsg),
+    /// Where drills are journaled (`sovtui demo`: its own state dir, gone with its world).
+    DrillStateDir(PathBuf),
 }
 
 /// What a fleet data source reports. The demo feeds these from a fixture; the live fleet
@@ -399,6 +401,7 @@ impl App {
                 self.dirty = true;
             }
             Msg::HetznerEndpoint(creds) => self.hetzner = Some(creds),
+            Msg::DrillStateDir(dir) => self.drill_state_dir = dir,
             Msg::Drill(m) => {
                 if let Some(d) = self.drill.as_mut() {
                     d.on_msg(m);
