@@ -530,3 +530,89 @@ fn an_unfinished_drill_is_offered_at_start() {
     let text = render(&mut app, 140, 40);
     assert!(text.contains("roll the drill back"), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_drill_through_the_pane_on_real_postgres_shows_rows_and_zero_loss() {
+    use sovtui::sim::pgpair::{PgPair, Replication, find_pg_bin};
+    if find_pg_bin().is_none() {
+        eprintln!(
+            "NOTICE: PostgreSQL server binaries not found; skipping the real data-plane pane drill"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = tempfile::tempdir().expect("state dir");
+    let scenario = WorldScenario::load("demo").expect("demo scenario");
+    let world = World::start(scenario, 600.0, Some(dir.path().to_path_buf()))
+        .await
+        .expect("world starts");
+    let pair = PgPair::start_temp(["omantel-db-fsn", "omantel-db-nbg"], Replication::Sync)
+        .await
+        .expect("postgres pair");
+    let pg = std::sync::Arc::new(tokio::sync::Mutex::new(pair));
+    world.start_operator(FQDN, Some(pg.clone()));
+    let cluster = world.kube.cluster(FQDN).expect("cluster");
+    tokio::time::timeout(
+        Duration::from_secs(30),
+        cluster.wait_for(|c| {
+            c.get("Secret", "catalyst-system", "omantel-db-nbg-app")
+                .is_some()
+        }),
+    )
+    .await
+    .expect("the operator publishes the DSNs");
+    let endpoints = world.endpoints();
+    let before = hetzner_state(&world);
+
+    let (tx, mut rx) = tokio::sync::mpsc::channel(256);
+    let mut app = app();
+    app.effects.tx = Some(tx);
+    app.fleet_file = Some(dir.path().join("fleet.toml"));
+    app.drill_state_dir = state.path().to_path_buf();
+    app.update(Msg::HetznerEndpoint(Credentials::new(
+        endpoints.hetzner_token.clone(),
+        endpoints.hetzner.clone(),
+    )));
+    app.run_command(Command::Drill(FQDN.into()));
+    pump(&mut app, &mut rx, |d| d.phase != Phase::Planning).await;
+    {
+        let d = app.drill.as_mut().expect("pane");
+        assert_eq!(d.phase, Phase::Planned, "{:?}", d.phase);
+        assert_eq!(d.data_plane.as_deref(), Some("postgres"));
+        d.client_options = ClientOptions {
+            action_poll: Duration::from_millis(40),
+            ..ClientOptions::default()
+        };
+        d.warmup_rows = 50;
+    }
+    app.run_command(Command::Arm);
+    chars(&mut app, FQDN);
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.drill.as_ref().expect("pane").phase, Phase::Running);
+    pump(&mut app, &mut rx, |d| {
+        d.probe.as_ref().is_some_and(|p| p.acked >= 50) || !d.is_running()
+    })
+    .await;
+    let live = render(&mut app, 140, 50);
+    assert!(live.contains("rows acknowledged"), "{live}");
+    pump(&mut app, &mut rx, |d| {
+        matches!(d.phase, Phase::Done | Phase::Failed(_))
+    })
+    .await;
+    let d = app.drill.as_ref().expect("pane");
+    let f = d
+        .finished
+        .as_ref()
+        .unwrap_or_else(|| panic!("{:?}", d.phase));
+    assert_eq!(f.outcome, "completed", "{:?}", f.error);
+    let v = f.report.verification.clone().expect("verification");
+    assert!(v.acked >= 50 && v.zero_loss(), "{v:?}");
+    assert!(f.report.rto_ms.is_some() && f.report.rpo_ms == Some(0));
+    let done = render(&mut app, 140, 50);
+    assert!(done.contains("zero transaction loss"), "{done}");
+    assert_eq!(
+        hetzner_state(&world),
+        before,
+        "the reverse step restored the region"
+    );
+}
