@@ -734,3 +734,52 @@ async fn sighup_to_a_running_drill_then_resume_completes_it_and_journal_and_repo
         "the drill restored the region"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_dropped_in_the_middle_of_the_kill_rolls_back_exactly() {
+    let world = world().await;
+    let t = target(&world).await;
+    let p = plan::plan(&t.kube, &t.hetzner, FQDN, PlanOptions::default())
+        .await
+        .expect("plan");
+    assert!(p.ready(), "{}", p.to_text());
+    let before = hetzner_state(&world);
+    let state = tempfile::tempdir().expect("state");
+    let path = journal::dir(state.path(), "drill").join("cut-1.jsonl");
+    let running = run::run_with_id(&t, state.path(), p, RunOptions::default(), "cut-1");
+    // The session drops as soon as the kill step has started (some of its calls may be done).
+    let kill_started = async {
+        loop {
+            if let Ok(replay) = journal::read(&path)
+                && journal::RunState::fold(&replay.entries)
+                    .interrupted
+                    .as_deref()
+                    == Some("kill")
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    };
+    tokio::select! {
+        r = running => panic!("the run ended before the interruption: {r:?}"),
+        _ = tokio::time::timeout(Duration::from_secs(120), kill_started) => {}
+    }
+    let out = run::rollback(&t, state.path(), "cut-1")
+        .await
+        .expect("rollback");
+    assert_eq!(out.outcome, "rolled_back");
+    assert_eq!(
+        hetzner_state(&world),
+        before,
+        "the half-done kill is undone exactly"
+    );
+    let r = run::report(state.path(), "cut-1").expect("report");
+    assert!(
+        r.timeline
+            .iter()
+            .any(|s| s.step == "rollback kill" && s.outcome == "done"),
+        "{:?}",
+        r.timeline
+    );
+}
