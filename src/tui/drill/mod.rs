@@ -381,6 +381,8 @@ impl DrillScreen {
             DrillMsg::Planned { fqdn, result } if fqdn == self.fqdn => {
                 if matches!(self.phase, Phase::Planning) {
                     match result {
+                        // A plan for options switched away from since (F2/F3) is stale.
+                        Ok(p) if p.plan.options != self.options => {}
                         Ok(p) => {
                             self.data_plane = Some(p.data_plane);
                             self.plan = Some(p.plan);
