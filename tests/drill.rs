@@ -731,6 +731,9 @@ async fn sighup_to_a_running_drill_then_resume_completes_it_and_journal_and_repo
             "{step:?} done in the report: {r}"
         );
     }
+    let md = run::report_dir(&home.path().join("sovtui")).join(format!("{id}.md"));
+    let md = std::fs::read_to_string(&md).expect("the resume wrote the Markdown report");
+    assert!(md.contains("**completed**"), "{md}");
     assert_eq!(
         hetzner_state(&world),
         before,

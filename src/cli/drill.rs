@@ -114,6 +114,10 @@ fn emit(json: bool, doc: &serde_json::Value, text: &str) {
 
 fn finish(json: bool, state_dir: &std::path::Path, outcome: &drill_run::Outcome) -> CliResult {
     let r = drill_run::report(state_dir, &outcome.id)?;
+    match drill_run::write_report(state_dir, &outcome.id) {
+        Ok(path) => eprintln!("report: {}", path.display()),
+        Err(e) => eprintln!("report not written: {e:#}"),
+    }
     if json {
         println!(
             "{}",
