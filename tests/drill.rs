@@ -421,3 +421,382 @@ async fn an_interrupted_drill_resumes_and_journal_and_report_agree() {
     }
     assert!(r.verification.expect("verification").zero_loss());
 }
+
+/// `sovtui` itself, run as an operator would, against the world's files.
+fn sovtui(
+    world_dir: &std::path::Path,
+    state_home: &std::path::Path,
+    world: &World,
+) -> std::process::Command {
+    let e = world.endpoints();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_sovtui"));
+    cmd.arg("--config")
+        .arg(world_dir.join("fleet.toml"))
+        .env("HCLOUD_TOKEN", &e.hetzner_token)
+        .env("HCLOUD_ENDPOINT", &e.hetzner)
+        .env("XDG_STATE_HOME", state_home)
+        .env("XDG_CONFIG_HOME", state_home.join("config"))
+        .stdin(std::process::Stdio::null());
+    cmd
+}
+
+async fn world_with_files(dir: &std::path::Path) -> World {
+    let scenario = WorldScenario::load("demo").expect("demo scenario");
+    World::start(scenario, 600.0, Some(dir.to_path_buf()))
+        .await
+        .expect("world")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn terminate_kill_mode_deletes_the_control_plane_server_and_the_cli_plans_it() {
+    let files = tempfile::tempdir().expect("files");
+    let home = tempfile::tempdir().expect("state home");
+    let world = world_with_files(files.path()).await;
+    // The CLI flags reach the plan.
+    let out = tokio::task::spawn_blocking({
+        let mut cmd = sovtui(files.path(), home.path(), &world);
+        cmd.args([
+            "drill",
+            "plan",
+            FQDN,
+            "--kill",
+            "terminate",
+            "--promotion",
+            "helm-value",
+            "--json",
+        ]);
+        move || cmd.output().expect("sovtui drill plan")
+    })
+    .await
+    .expect("join");
+    // The value path needs the replica's HelmRelease, which the demo lacks: a clear refusal
+    // (exit 1) naming the failed precondition, with the plan still printed.
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("replica HelmRelease found"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("plan json");
+    assert_eq!(doc["options"]["server_kill"], "terminate", "{doc}");
+    assert_eq!(doc["options"]["promotion"], "helm_release_value", "{doc}");
+    let touches = doc["touches"].as_array().expect("touches");
+    assert!(
+        touches.iter().any(|t| t["kind"] == "hetzner/server"
+            && t["action"]
+                .as_str()
+                .is_some_and(|a| a.to_lowercase().contains("terminate"))),
+        "{doc}"
+    );
+    assert!(
+        touches.iter().any(|t| t["kind"] == "kube/HelmRelease"),
+        "{doc}"
+    );
+
+    let t = target(&world).await;
+    let opts = PlanOptions {
+        server_kill: sovtui::provision::drill::steps::ServerKill::Terminate,
+        ..PlanOptions::default()
+    };
+    let p = plan::plan(&t.kube, &t.hetzner, FQDN, opts)
+        .await
+        .expect("plan");
+    assert!(p.ready(), "{}", p.to_text());
+    let cp_ids: Vec<i64> = p.region.control_planes.iter().map(|c| c.0).collect();
+    assert!(!cp_ids.is_empty());
+    let state = tempfile::tempdir().expect("state");
+    let ropts = RunOptions {
+        stop_after: Some(Step::Kill),
+        ..RunOptions::default()
+    };
+    let out = run::run_with_id(&t, state.path(), p, ropts, "terminate-1")
+        .await
+        .expect("run");
+    assert_eq!(out.outcome, "paused", "{out:?}");
+    // Deleted servers linger in listings for a few simulated seconds (the Hetzner quirk the
+    // simulator plays): wait, moving the simulated clock, until they are gone.
+    let gone = |v: &Value| {
+        v["servers"].as_array().is_some_and(|a| {
+            a.iter()
+                .all(|s| !cp_ids.contains(&s["id"].as_i64().unwrap_or(-1)))
+        })
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let now = hetzner_state(&world);
+        if gone(&now) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "control planes {cp_ids:?} terminated: {}",
+            now["servers"]
+        );
+        world.clock.advance(Duration::from_secs(5));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let r = run::report(state.path(), "terminate-1").expect("report");
+    assert!(
+        r.objects_touched
+            .iter()
+            .any(|o| o["kind"] == "hetzner/server" && o["action"] == "terminate"),
+        "{:?}",
+        r.objects_touched
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn promotion_through_the_helmrelease_value_promotes_the_replica_and_fails_back() {
+    let world = world().await;
+    let t = target(&world).await;
+    let opts = PlanOptions {
+        promotion: Promotion::HelmReleaseValue,
+        ..PlanOptions::default()
+    };
+    // Without the replica's HelmRelease the value path is refused, by name.
+    let p = plan::plan(&t.kube, &t.hetzner, FQDN, opts)
+        .await
+        .expect("plan");
+    assert!(!p.ready());
+    assert!(
+        p.failed_preconditions()
+            .iter()
+            .any(|f| f.name == "replica HelmRelease found"),
+        "{}",
+        p.to_text()
+    );
+    // The cnpg-pair chart's replica-side release, as on a real two-region Sovereign (§7.4).
+    let cluster = world.kube.cluster(FQDN).expect("cluster");
+    cluster
+        .apply(serde_json::json!({
+            "apiVersion": "helm.toolkit.fluxcd.io/v2",
+            "kind": "HelmRelease",
+            "metadata": {"name": "omantel-db-nbg", "namespace": "catalyst-system"},
+            "spec": {"chart": {"spec": {"chart": "cnpg-pair"}},
+                     "values": {"cnpgPair": {"replica": {"promoted": false}}}},
+        }))
+        .expect("replica HelmRelease");
+    let p = plan::plan(&t.kube, &t.hetzner, FQDN, opts)
+        .await
+        .expect("plan");
+    assert!(p.ready(), "{}", p.to_text());
+    let before = hetzner_state(&world);
+    let state = tempfile::tempdir().expect("state");
+    let ropts = RunOptions {
+        stop_after: Some(Step::Promote),
+        ..RunOptions::default()
+    };
+    let out = run::run_with_id(&t, state.path(), p.clone(), ropts, "hr-1")
+        .await
+        .expect("run");
+    assert_eq!(out.outcome, "paused", "{out:?}");
+    let hr = cluster
+        .get("HelmRelease", &p.namespace, &p.replica_cluster)
+        .expect("HelmRelease");
+    assert_eq!(
+        hr["spec"]["values"]["cnpgPair"]["replica"]["promoted"], true,
+        "the value path was used: {hr}"
+    );
+    let replica = cluster
+        .get("Cluster", &p.namespace, &p.replica_cluster)
+        .expect("replica Cluster");
+    assert!(
+        replica["status"]["currentPrimary"]
+            .as_str()
+            .is_some_and(|s| !s.is_empty()),
+        "the replica was promoted: {replica}"
+    );
+    let continuum = cluster
+        .get("Continuum", &p.namespace, &p.continuum)
+        .expect("Continuum");
+    assert_eq!(continuum["status"]["phase"], "FailedOver", "{continuum}");
+    assert!(
+        continuum["spec"]["switchoverRequest"].is_null(),
+        "promoted through the HelmRelease, not a switchover request: {continuum}"
+    );
+    let r = run::report(state.path(), "hr-1").expect("report");
+    assert!(
+        r.objects_touched.iter().any(|o| o["name"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("HelmRelease "))),
+        "{:?}",
+        r.objects_touched
+    );
+    // The rest of the drill (verify, reverse) completes from the journal.
+    let out = run::resume(&t, state.path(), "hr-1", RunOptions::default())
+        .await
+        .expect("resume");
+    assert_eq!(out.outcome, "completed", "{out:?}");
+    assert_eq!(
+        hetzner_state(&world),
+        before,
+        "the region is back as it was"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_to_a_running_drill_then_resume_completes_it_and_journal_and_report_agree() {
+    let files = tempfile::tempdir().expect("files");
+    let home = tempfile::tempdir().expect("state home");
+    let world = world_with_files(files.path()).await;
+    let before = hetzner_state(&world);
+    let mut child = sovtui(files.path(), home.path(), &world)
+        .args([
+            "drill",
+            "run",
+            FQDN,
+            "--confirm",
+            FQDN,
+            "--kill",
+            "power-off",
+            "--json",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn sovtui drill run");
+    let dir = journal::dir(&home.path().join("sovtui"), "drill");
+    // Wait until the journal shows the kill step done.
+    let deadline = std::time::Instant::now() + Duration::from_secs(180);
+    let (id, path) = loop {
+        let found = std::fs::read_dir(&dir).ok().and_then(|rd| {
+            rd.flatten()
+                .map(|e| e.path())
+                .find(|p| p.extension().is_some_and(|e| e == "jsonl"))
+        });
+        if let Some(path) = found
+            && let Ok(replay) = journal::read(&path)
+            && journal::RunState::fold(&replay.entries).is_done("kill")
+        {
+            let id = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .expect("id")
+                .to_string();
+            break (id, path);
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            let mut err = String::new();
+            use std::io::Read;
+            if let Some(mut e) = child.stderr.take() {
+                let _ = e.read_to_string(&mut err);
+            }
+            panic!("the drill ended before the kill was journaled ({status}): {err}");
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no kill in the journal"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    let pid = i32::try_from(child.id()).expect("pid");
+    // SAFETY: sending a signal to our own child process, which has not been reaped yet.
+    let rc = unsafe { libc::kill(pid, libc::SIGHUP) };
+    assert_eq!(rc, 0, "kill(SIGHUP)");
+    let status = tokio::task::spawn_blocking(move || child.wait().expect("wait"))
+        .await
+        .expect("join");
+    assert!(!status.success(), "SIGHUP ended the drill: {status}");
+    let folded = journal::RunState::fold(&journal::read(&path).expect("read").entries);
+    assert!(
+        folded.outcome.is_none(),
+        "interrupted, not finished: {folded:?}"
+    );
+    assert!(folded.is_done("kill"));
+
+    let resumed = tokio::task::spawn_blocking({
+        let mut cmd = sovtui(files.path(), home.path(), &world);
+        cmd.args(["drill", "resume", &id, "--json"]);
+        move || cmd.output().expect("sovtui drill resume")
+    })
+    .await
+    .expect("join");
+    assert!(
+        resumed.status.success(),
+        "resume: {}",
+        String::from_utf8_lossy(&resumed.stderr)
+    );
+    let report = tokio::task::spawn_blocking({
+        let mut cmd = sovtui(files.path(), home.path(), &world);
+        cmd.args(["drill", "report", &id, "--format", "json"]);
+        move || cmd.output().expect("sovtui drill report")
+    })
+    .await
+    .expect("join");
+    assert!(
+        report.status.success(),
+        "{}",
+        String::from_utf8_lossy(&report.stderr)
+    );
+    let r: Value = serde_json::from_slice(&report.stdout).expect("report json");
+    let folded = journal::RunState::fold(&journal::read(&path).expect("read").entries);
+    assert_eq!(folded.outcome.as_deref(), Some("completed"));
+    assert_eq!(r["outcome"], "completed", "{r}");
+    let timeline = r["timeline"].as_array().expect("timeline");
+    for step in Step::ORDER {
+        assert!(folded.is_done(step.name()), "{step:?} done in the journal");
+        assert!(
+            timeline
+                .iter()
+                .any(|t| t["step"] == step.name() && t["outcome"] == "done"),
+            "{step:?} done in the report: {r}"
+        );
+    }
+    let md = run::report_dir(&home.path().join("sovtui")).join(format!("{id}.md"));
+    let md = std::fs::read_to_string(&md).expect("the resume wrote the Markdown report");
+    assert!(md.contains("**completed**"), "{md}");
+    assert_eq!(
+        hetzner_state(&world),
+        before,
+        "the drill restored the region"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_dropped_in_the_middle_of_the_kill_rolls_back_exactly() {
+    let world = world().await;
+    let t = target(&world).await;
+    let p = plan::plan(&t.kube, &t.hetzner, FQDN, PlanOptions::default())
+        .await
+        .expect("plan");
+    assert!(p.ready(), "{}", p.to_text());
+    let before = hetzner_state(&world);
+    let state = tempfile::tempdir().expect("state");
+    let path = journal::dir(state.path(), "drill").join("cut-1.jsonl");
+    let running = run::run_with_id(&t, state.path(), p, RunOptions::default(), "cut-1");
+    // The session drops as soon as the kill step has started (some of its calls may be done).
+    let kill_started = async {
+        loop {
+            if let Ok(replay) = journal::read(&path)
+                && journal::RunState::fold(&replay.entries)
+                    .interrupted
+                    .as_deref()
+                    == Some("kill")
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    };
+    tokio::select! {
+        r = running => panic!("the run ended before the interruption: {r:?}"),
+        _ = tokio::time::timeout(Duration::from_secs(120), kill_started) => {}
+    }
+    let out = run::rollback(&t, state.path(), "cut-1")
+        .await
+        .expect("rollback");
+    assert_eq!(out.outcome, "rolled_back");
+    assert_eq!(
+        hetzner_state(&world),
+        before,
+        "the half-done kill is undone exactly"
+    );
+    let r = run::report(state.path(), "cut-1").expect("report");
+    assert!(
+        r.timeline
+            .iter()
+            .any(|s| s.step == "rollback kill" && s.outcome == "done"),
+        "{:?}",
+        r.timeline
+    );
+}

@@ -249,7 +249,11 @@ fn demo_help_palette_quit_and_the_alternate_screen_is_left() {
     s.send(":drill");
     s.wait_for(":drill");
     s.send("\r");
-    s.wait_for("Failover drill: not built yet");
+    s.wait_for("Failover drill (§6.1)");
+    s.send("\x1b");
+    s.wait_until("the drill pane closed", |screen| {
+        !screen.contains("Failover drill (§6.1)")
+    });
 
     s.send(":theme mono\r");
     s.wait_for("theme mono · keymap");

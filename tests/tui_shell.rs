@@ -130,16 +130,20 @@ fn palette_overlay_completes() {
 }
 
 #[test]
-fn unbuilt_views_say_so_in_the_notification_line() {
+fn drill_opens_the_drill_pane_and_unknown_commands_error() {
     let mut app = demo_app();
     chars(&mut app, ":drill");
     key(&mut app, KeyCode::Enter);
-    let notice = app.notice.clone().expect("notice");
-    assert_eq!(notice.level, Level::Warn);
-    assert!(notice.text.contains("not built yet"), "{}", notice.text);
-    assert_eq!(app.view, View::Fleet);
+    assert!(app.drill_shown, "the drill pane is shown");
+    let fqdn = app.drill.as_ref().map(|d| d.fqdn.clone()).expect("pane");
     let text = screen_text(&render(&mut app, 120, 40));
-    assert!(text.contains("Failover drill: not built yet"), "{text}");
+    assert!(
+        text.contains(&format!("Failover drill (§6.1) · {fqdn}")),
+        "{text}"
+    );
+    key(&mut app, KeyCode::Esc);
+    assert!(!app.drill_shown);
+    assert_eq!(app.view, View::Fleet);
 
     chars(&mut app, ":bogus");
     key(&mut app, KeyCode::Enter);

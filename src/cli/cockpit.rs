@@ -105,6 +105,14 @@ async fn demo_source(tx: FleetSender, scenario: WorldScenario, speed: f64, dir: 
     if tx.hetzner(creds).await.is_err() {
         return;
     }
+    // Drills on the simulated world journal next to it, not among the operator's real runs.
+    if tx
+        .message(crate::tui::Msg::DrillStateDir(dir.clone()))
+        .await
+        .is_err()
+    {
+        return;
+    }
     source::live_fleet_source(tx, dir.join("fleet.toml")).await;
     drop(world);
 }

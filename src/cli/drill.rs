@@ -2,10 +2,24 @@
 
 use std::path::PathBuf;
 
-use super::{CliError, CliResult, DrillCommand, ReportFormat};
+use super::{CliError, CliResult, DrillCommand, DrillHow, DrillKill, DrillPromotion, ReportFormat};
 use crate::config::paths;
 use crate::provision::drill::plan::{self, PlanOptions};
+use crate::provision::drill::steps::{Promotion, ServerKill};
 use crate::provision::drill::{run as drill_run, target};
+
+fn plan_options(how: DrillHow) -> PlanOptions {
+    PlanOptions {
+        server_kill: match how.kill {
+            DrillKill::PowerOff => ServerKill::PowerOff,
+            DrillKill::Terminate => ServerKill::Terminate,
+        },
+        promotion: match how.promotion {
+            DrillPromotion::Switchover => Promotion::ContinuumSwitchover,
+            DrillPromotion::HelmValue => Promotion::HelmReleaseValue,
+        },
+    }
+}
 
 pub fn run(config: Option<PathBuf>, cmd: DrillCommand) -> CliResult {
     let fleet_path = config.unwrap_or_else(paths::fleet_file);
@@ -17,9 +31,9 @@ pub fn run(config: Option<PathBuf>, cmd: DrillCommand) -> CliResult {
         .map_err(|e| CliError::Failed(e.into()))?;
     rt.block_on(async move {
         match cmd {
-            DrillCommand::Plan { fqdn, json } => {
+            DrillCommand::Plan { fqdn, json, how } => {
                 let t = target::connect(&fleet_path, &fqdn).await?;
-                let p = plan::plan(&t.kube, &t.hetzner, &fqdn, PlanOptions::default()).await?;
+                let p = plan::plan(&t.kube, &t.hetzner, &fqdn, plan_options(how)).await?;
                 emit(json, &serde_json::to_value(&p).map_err(anyhow::Error::from)?, &p.to_text());
                 if p.ready() {
                     Ok(())
@@ -27,14 +41,19 @@ pub fn run(config: Option<PathBuf>, cmd: DrillCommand) -> CliResult {
                     Err(refusal(&p))
                 }
             }
-            DrillCommand::Run { fqdn, confirm, json } => {
+            DrillCommand::Run {
+                fqdn,
+                confirm,
+                json,
+                how,
+            } => {
                 if confirm != fqdn {
                     return Err(CliError::Usage(format!(
                         "--confirm: type the Sovereign's FQDN {fqdn:?} back to arm the drill (got {confirm:?})"
                     )));
                 }
                 let t = target::connect(&fleet_path, &fqdn).await?;
-                let p = plan::plan(&t.kube, &t.hetzner, &fqdn, PlanOptions::default()).await?;
+                let p = plan::plan(&t.kube, &t.hetzner, &fqdn, plan_options(how)).await?;
                 eprint!("{}", p.to_text());
                 if !p.ready() {
                     return Err(refusal(&p));
@@ -95,6 +114,10 @@ fn emit(json: bool, doc: &serde_json::Value, text: &str) {
 
 fn finish(json: bool, state_dir: &std::path::Path, outcome: &drill_run::Outcome) -> CliResult {
     let r = drill_run::report(state_dir, &outcome.id)?;
+    match drill_run::write_report(state_dir, &outcome.id) {
+        Ok(path) => eprintln!("report: {}", path.display()),
+        Err(e) => eprintln!("report not written: {e:#}"),
+    }
     if json {
         println!(
             "{}",

@@ -208,6 +208,8 @@ pub enum DrillCommand {
         fqdn: String,
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        how: DrillHow,
     },
     /// Run a drill (armed: the FQDN typed back with --confirm)
     Run {
@@ -216,6 +218,8 @@ pub enum DrillCommand {
         confirm: String,
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        how: DrillHow,
     },
     /// Resume an interrupted drill from its journal
     Resume {
@@ -235,6 +239,33 @@ pub enum DrillCommand {
         #[arg(long, value_enum, default_value = "md")]
         format: ReportFormat,
     },
+}
+
+/// How a drill kills the region and promotes the replica (shown in the plan, journaled with it).
+#[derive(Debug, Clone, Copy, Args)]
+pub struct DrillHow {
+    /// What happens to the primary region's control-plane server
+    #[arg(long, value_enum, default_value = "power-off")]
+    pub kill: DrillKill,
+    /// How the replica is promoted (contract §7.4/§7.5)
+    #[arg(long, value_enum, default_value = "switchover")]
+    pub promotion: DrillPromotion,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum DrillKill {
+    /// Power it off (reversible: powered on again)
+    PowerOff,
+    /// Delete it (the region is rebuilt by Phase 0 on failback)
+    Terminate,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum DrillPromotion {
+    /// A Continuum switchover request
+    Switchover,
+    /// `spec.values.cnpgPair.replica.promoted: true` on the replica's HelmRelease
+    HelmValue,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]

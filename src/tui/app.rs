@@ -34,6 +34,10 @@ pub enum Msg {
     HetznerEndpoint(crate::provision::hetzner::client::Credentials),
     /// A background evidence gather of the troubleshooting walk came back.
     Troubleshoot(super::troubleshoot::GatherMsg),
+    /// Replies of the drill pane's plan and run tasks.
+    Drill(super::drill::DrillMsg),
+    /// Where drills are journaled (`sovtui demo`: its own state dir, gone with its world).
+    DrillStateDir(PathBuf),
 }
 
 /// What a fleet data source reports. The demo feeds these from a fixture; the live fleet
@@ -128,7 +132,11 @@ impl ViewKind {
     pub fn built(self) -> bool {
         matches!(
             self,
-            ViewKind::Fleet | ViewKind::Wizard | ViewKind::Troubleshoot | ViewKind::Recover
+            ViewKind::Fleet
+                | ViewKind::Wizard
+                | ViewKind::Troubleshoot
+                | ViewKind::Recover
+                | ViewKind::Drill
         )
     }
 
@@ -254,6 +262,12 @@ pub struct App {
     pub hetzner: Option<crate::provision::hetzner::client::Credentials>,
     /// Where the recovery pane looks up a Sovereign's `hetzner` token source.
     pub fleet_file: Option<PathBuf>,
+    /// The drill pane, kept while the operator looks elsewhere (a run keeps reporting).
+    pub drill: Option<Box<super::drill::DrillScreen>>,
+    /// Whether the drill pane is shown over the main area.
+    pub drill_shown: bool,
+    /// Where drills are journaled and their reports written.
+    pub drill_state_dir: PathBuf,
     quit: bool,
     dirty: bool,
 }
@@ -326,6 +340,9 @@ impl App {
             recover: None,
             hetzner: None,
             fleet_file: Some(crate::config::paths::fleet_file()),
+            drill: None,
+            drill_shown: false,
+            drill_state_dir: crate::config::paths::state_dir(),
             quit: false,
             dirty: true,
         }
@@ -360,7 +377,10 @@ impl App {
             Msg::Input(Event::Resize(..)) => self.dirty = true,
             Msg::Input(_) => {}
             Msg::Fleet(FleetMsg::Tick) => {
-                if self.fleet.iter().any(|s| !s.connection.is_live()) {
+                // Running drills show step timers.
+                if self.fleet.iter().any(|s| !s.connection.is_live())
+                    || self.drill.as_ref().is_some_and(|d| d.is_running())
+                {
                     self.dirty = true;
                 }
                 if self
@@ -401,6 +421,95 @@ impl App {
                     self.dirty = true;
                 }
             }
+            Msg::DrillStateDir(dir) => self.drill_state_dir = dir,
+            Msg::Drill(m) => {
+                if let Some(d) = self.drill.as_mut() {
+                    d.on_msg(m);
+                }
+                self.dirty = true;
+            }
+        }
+    }
+
+    /// How the drill pane reaches a Sovereign (live hub, fleet file, Hetzner credentials).
+    pub fn drill_conn(&self) -> super::drill::Conn {
+        super::drill::Conn {
+            live: self.fv.live.as_ref().map(|l| l.handle.clone()),
+            fleet_file: self.fleet_file.clone(),
+            hetzner: self.hetzner.clone(),
+        }
+    }
+
+    /// Open the drill pane for `fqdn` (else the Sovereign in view or selected) and fetch its
+    /// plan; reopening the same Sovereign keeps a pane that is planned, offered or running.
+    pub fn open_drill(&mut self, fqdn: Option<String>) {
+        let fqdn = fqdn
+            .or_else(|| self.selected_sovereign().map(|s| s.fqdn.clone()))
+            .or_else(|| self.drill.as_ref().map(|d| d.fqdn.clone()));
+        let Some(fqdn) = fqdn else {
+            self.notice = Some(Notice::warn(
+                "drill: select a multi-region Sovereign first (or :drill FQDN)",
+            ));
+            return;
+        };
+        use super::drill::Phase;
+        let keep = self.drill.as_deref().is_some_and(|d| {
+            (d.fqdn == fqdn && !matches!(d.phase, Phase::Done | Phase::Failed(_))) || d.is_running()
+        });
+        if keep {
+            if self.drill.as_deref().is_some_and(|d| d.fqdn != fqdn) {
+                self.notice = Some(Notice::warn(
+                    "a drill is running: it stays on screen until it ends",
+                ));
+            }
+        } else {
+            let mut screen = super::drill::DrillScreen::new(&fqdn, self.drill_state_dir.clone());
+            screen.start_plan(self.effects.tx.as_ref(), &self.drill_conn());
+            self.drill = Some(Box::new(screen));
+        }
+        self.drill_shown = true;
+        self.focus = Focus::Main;
+    }
+
+    /// At start: offer the newest unfinished drill of an earlier session (resume or roll back),
+    /// and say which interrupted Phase-0 applies the Hetzner journals show.
+    pub fn offer_unfinished(&mut self) {
+        let mut said = Vec::new();
+        match super::drill::unfinished_drills(&self.drill_state_dir) {
+            Ok(mut runs) if !runs.is_empty() => {
+                let first = runs.remove(0);
+                said.push(format!(
+                    "unfinished drill {} on {} (SSH dropped?): resume or roll back it here{}",
+                    first.run_id.clone().unwrap_or_default(),
+                    first.fqdn,
+                    if runs.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            "; {} more: sovtui drill resume|rollback {}",
+                            runs.len(),
+                            runs.iter()
+                                .filter_map(|r| r.run_id.clone())
+                                .collect::<Vec<_>>()
+                                .join(" ")
+                        )
+                    }
+                ));
+                self.drill = Some(Box::new(first));
+                self.drill_shown = true;
+            }
+            Ok(_) => {}
+            Err(e) => said.push(format!("drill journals unreadable: {e}")),
+        }
+        let applies = super::drill::interrupted_applies(&self.drill_state_dir.join("journal"));
+        if !applies.is_empty() {
+            said.push(format!(
+                "interrupted Phase-0 apply journal(s): {} — :recover on the Sovereign to purge",
+                applies.join(", ")
+            ));
+        }
+        if !said.is_empty() {
+            self.notice = Some(Notice::warn(said.join(" · ")));
         }
     }
 
@@ -717,6 +826,21 @@ impl App {
         {
             return;
         }
+        if self.drill_shown
+            && self.focus == Focus::Main
+            && self.overlay == Overlay::None
+            && self.troubleshoot.is_none()
+            && let Some(d) = self.drill.as_mut()
+        {
+            let conn = super::drill::Conn {
+                live: self.fv.live.as_ref().map(|l| l.handle.clone()),
+                fleet_file: self.fleet_file.clone(),
+                hetzner: self.hetzner.clone(),
+            };
+            if d.on_key(key, self.armed, self.effects.tx.as_ref(), &conn) {
+                return;
+            }
+        }
         if self.view == View::Recover
             && self.focus == Focus::Main
             && self.overlay == Overlay::None
@@ -842,6 +966,13 @@ impl App {
     /// Run a palette command; every command is also reachable from tests through here.
     pub fn run_command(&mut self, cmd: Command) {
         tracing::debug!(?cmd, "palette command");
+        // Commands that show another view leave the drill pane (a run keeps going).
+        if matches!(
+            cmd,
+            Command::Fleet | Command::Matrix | Command::Jump(_) | Command::View(_)
+        ) {
+            self.drill_shown = false;
+        }
         match cmd {
             Command::Fleet => {
                 self.view = View::Fleet;
@@ -850,6 +981,8 @@ impl App {
             Command::View(ViewKind::Wizard) => self.open_wizard(),
             Command::View(ViewKind::Troubleshoot) => self.open_troubleshoot(),
             Command::View(ViewKind::Recover) => self.open_recover(),
+            Command::View(ViewKind::Drill) => self.open_drill(None),
+            Command::Drill(fqdn) => self.open_drill(Some(fqdn)),
             Command::View(kind) => self.notice = Some(kind.not_built_notice()),
             Command::Theme(None) => {
                 self.notice = Some(Notice::info(format!(
@@ -927,6 +1060,10 @@ impl App {
     }
 
     fn back(&mut self) {
+        if self.drill_shown {
+            self.drill_shown = false;
+            return;
+        }
         if let View::Release { fqdn, .. } = &self.view {
             self.view = View::Sovereign(fqdn.clone());
         } else if self.view == View::Matrix {
@@ -955,7 +1092,7 @@ impl App {
                 Some(NavItem::View(ViewKind::Wizard)) => self.open_wizard(),
                 Some(NavItem::View(ViewKind::Troubleshoot)) => self.open_troubleshoot(),
                 Some(NavItem::View(ViewKind::Recover)) => self.open_recover(),
-                Some(NavItem::View(kind)) => self.notice = Some(kind.not_built_notice()),
+                Some(NavItem::View(ViewKind::Drill)) => self.open_drill(None),
                 None => {}
             },
             Focus::Main => {
@@ -1133,6 +1270,7 @@ impl App {
     }
 
     fn open_sovereign(&mut self, fqdn: String) {
+        self.drill_shown = false;
         self.view = View::Sovereign(fqdn);
         self.focus = Focus::Main;
         self.detail_filter.clear();

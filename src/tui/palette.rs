@@ -28,6 +28,8 @@ pub enum Command {
     Jump(String),
     /// An armed action on the selected HelmRelease (confirmed before it runs).
     Flux(crate::provision::fleet::FluxAction),
+    /// `drill FQDN`: the failover drill pane of that Sovereign.
+    Drill(String),
 }
 
 /// Every command word with its one-line description, in the order the palette lists them.
@@ -35,7 +37,7 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("fleet", "fleet overview"),
     ("wizard", "provisioning wizard and Phase 0/1 progress"),
     ("troubleshoot", "troubleshooting walks (runbook §7.4)"),
-    ("drill", "failover drill (not built yet)"),
+    ("drill", "drill [FQDN]: region-kill failover drill"),
     ("recover", "§2.2 purge of the selected Sovereign"),
     ("theme", "theme NAME: switch theme"),
     ("keymap", "keymap NAME: switch keymap"),
@@ -119,7 +121,10 @@ pub fn parse(text: &str) -> Option<Command> {
         "fleet" => no_arg(Command::Fleet),
         "wizard" => no_arg(Command::View(ViewKind::Wizard)),
         "troubleshoot" => no_arg(Command::View(ViewKind::Troubleshoot)),
-        "drill" => no_arg(Command::View(ViewKind::Drill)),
+        "drill" => Some(match arg {
+            Some(fqdn) => Command::Drill(fqdn),
+            None => Command::View(ViewKind::Drill),
+        }),
         "recover" => no_arg(Command::View(ViewKind::Recover)),
         "theme" => Some(Command::Theme(arg)),
         "keymap" => Some(Command::Keymap(arg)),

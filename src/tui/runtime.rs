@@ -251,6 +251,7 @@ where
         .enable_all()
         .build()?;
     let mut app = App::new(settings);
+    app.offer_unfinished();
 
     install_panic_hook(log_hint);
     redirect_stderr(log_file.as_deref());

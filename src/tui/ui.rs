@@ -93,6 +93,11 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
                 t.draw(frame, main, &theme);
             }
         }
+        _ if app.drill_shown && app.drill.is_some() => {
+            if let Some(d) = app.drill.as_deref() {
+                super::drill::draw::draw(frame, main, d, app.armed, &theme);
+            }
+        }
         View::Fleet => draw_fleet(frame, main, app, &theme),
         View::Sovereign(fqdn) => draw_sovereign(frame, main, app, &theme, &fqdn),
         View::Wizard => {
@@ -255,13 +260,17 @@ fn draw_nav(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                     lines.push(Line::raw(""));
                     lines.push(Line::from(Span::styled("VIEWS", theme.style(Slot::Header))));
                 }
-                let active = kind.built()
-                    && matches!(
-                        (app.view.clone(), kind),
-                        (View::Fleet, super::app::ViewKind::Fleet)
-                            | (View::Wizard, super::app::ViewKind::Wizard)
-                            | (View::Recover, super::app::ViewKind::Recover)
-                    );
+                let active = if app.drill_shown {
+                    *kind == super::app::ViewKind::Drill
+                } else {
+                    kind.built()
+                        && matches!(
+                            (app.view.clone(), kind),
+                            (View::Fleet, super::app::ViewKind::Fleet)
+                                | (View::Wizard, super::app::ViewKind::Wizard)
+                                | (View::Recover, super::app::ViewKind::Recover)
+                        )
+                };
                 let mut spans = vec![Span::raw(marker), Span::raw(kind.label())];
                 if active {
                     spans.push(Span::styled(" ◂", theme.style(Slot::HintKey)));

@@ -320,6 +320,33 @@ pub async fn plan(
             .filter(|id| cp_ids.contains(id))
             .collect();
     }
+    if options.promotion == Promotion::HelmReleaseValue {
+        // The value path needs the replica's HelmRelease (contract §7.4, #5125).
+        let hrs: Api<DynamicObject> = Api::namespaced_with(
+            kube.clone(),
+            &namespace,
+            &ApiResource::from_gvk_with_plural(
+                &GroupVersionKind::gvk("helm.toolkit.fluxcd.io", "v2", "HelmRelease"),
+                "helmreleases",
+            ),
+        );
+        let found = hrs
+            .get_opt(&replica_cluster)
+            .await
+            .context("reading the replica's HelmRelease")?;
+        pre.push(Precondition {
+            name: "replica HelmRelease found".into(),
+            ok: found.is_some(),
+            evidence: format!(
+                "HelmRelease {namespace}/{replica_cluster} {}",
+                if found.is_some() {
+                    "exists (spec.values.cnpgPair.replica.promoted is set on it)"
+                } else {
+                    "not found: promote with a Continuum switchover instead"
+                }
+            ),
+        });
+    }
     pre.push(Precondition {
         name: "primary region's Hetzner objects found".into(),
         ok: region.load_balancer.is_some()

@@ -37,6 +37,8 @@ pub struct RunOptions {
     pub stop_after: Option<Step>,
     /// Abort (roll back) instead of continuing after `stop_after`.
     pub abort: bool,
+    /// Where the probe's counters are published while it writes (the cockpit's live view).
+    pub progress: Option<tokio::sync::mpsc::UnboundedSender<super::probe::ProbeStats>>,
 }
 
 impl Default for RunOptions {
@@ -46,6 +48,7 @@ impl Default for RunOptions {
             wait: Duration::from_secs(120),
             stop_after: None,
             abort: false,
+            progress: None,
         }
     }
 }
@@ -58,7 +61,8 @@ pub struct Outcome {
     pub error: Option<String>,
 }
 
-fn new_id() -> String {
+/// A fresh drill id (`drill-<UTC stamp>-<6 hex>`).
+pub fn new_id() -> String {
     format!(
         "drill-{}-{}",
         Utc::now().format("%Y%m%dT%H%M%S"),
@@ -100,6 +104,25 @@ pub fn report(state_dir: &Path, id: &str) -> Result<Report> {
         })
         .unwrap_or_else(|| "unknown".into());
     Ok(report::build(id, &data_plane, &entries))
+}
+
+/// Where a drill's Markdown and JSON reports are written.
+pub fn report_dir(state_dir: &Path) -> std::path::PathBuf {
+    state_dir.join("drill-reports")
+}
+
+/// Write the report of a journaled drill as `<id>.md` and `<id>.json` under [`report_dir`];
+/// returns the Markdown file's path.
+pub fn write_report(state_dir: &Path, id: &str) -> Result<std::path::PathBuf> {
+    let r = report(state_dir, id)?;
+    let dir = report_dir(state_dir);
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let md = dir.join(format!("{id}.md"));
+    std::fs::write(&md, r.to_markdown()).with_context(|| format!("writing {}", md.display()))?;
+    let json = dir.join(format!("{id}.json"));
+    std::fs::write(&json, serde_json::to_string_pretty(&r)?)
+        .with_context(|| format!("writing {}", json.display()))?;
+    Ok(md)
 }
 
 /// The DSN a CNPG cluster publishes in its `<cluster>-app` Secret (`uri`), if any.
@@ -193,19 +216,42 @@ pub async fn resume(
 
 /// Roll a drill back: undo its steps in effect, in reverse order.
 pub async fn rollback(t: &DrillTarget, state_dir: &Path, id: &str) -> Result<Outcome> {
+    rollback_as(t, state_dir, id, "rolled_back").await
+}
+
+/// [`rollback`], journaling `outcome` as how the run ended (`aborted` when the operator stopped a
+/// run in progress).
+pub async fn rollback_as(
+    t: &DrillTarget,
+    state_dir: &Path,
+    id: &str,
+    outcome: &str,
+) -> Result<Outcome> {
     let state = replay(state_dir, id)?;
     if let Some(o) = &state.outcome {
         bail!("drill {id} already ended: {o}");
     }
     let plan: DrillPlan = serde_json::from_value(state.plan.clone().context("no plan")?)?;
     let mut j = Journal::reopen(&journal_path(state_dir, id))?;
+    let mut state = state;
+    if let Some(step) = state.interrupted.clone()
+        && !step.starts_with("rollback:")
+    {
+        // A step cut off mid-way may have partly taken effect (some targets detached): undo
+        // it too; every undo only puts back what is missing.
+        j.append(Event::StepFailed {
+            step: step.clone(),
+            error: "interrupted".into(),
+        })?;
+        state.done.push((step, Value::Null));
+    }
     unwind(t, &mut j, &plan, &state, &RunOptions::default()).await?;
     j.append(Event::Finished {
-        outcome: "rolled_back".into(),
+        outcome: outcome.into(),
     })?;
     Ok(Outcome {
         id: id.into(),
-        outcome: "rolled_back".into(),
+        outcome: outcome.into(),
         error: None,
     })
 }
@@ -317,6 +363,17 @@ async fn do_step(
                 );
             };
             let mut probe = Probe::start(&dsn, id, Duration::ZERO).await?;
+            if let Some(tx) = opts.progress.clone() {
+                let mut rx = probe.stats();
+                tokio::spawn(async move {
+                    while rx.changed().await.is_ok() {
+                        let stats = rx.borrow_and_update().clone();
+                        if tx.send(stats).is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
             let stats = tokio::time::timeout(opts.wait, probe.wait_acked(opts.warmup_rows))
                 .await
                 .map_err(|_| {
