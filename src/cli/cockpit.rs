@@ -29,7 +29,30 @@ fn finish(result: anyhow::Result<tui::ExitReason>) -> CliResult {
     }
 }
 
-pub fn run_fleet(config: Option<PathBuf>) -> CliResult {
+/// The catalyst-api the cockpit talks to: `--api`, else `SOVTUI_CATALYST_API`, else the fleet
+/// file's. A malformed `--api` is a usage error before the terminal is taken over.
+pub fn catalyst_api_for(
+    flag: Option<&str>,
+    env: Option<&str>,
+    file: Option<&str>,
+) -> Result<Option<String>, CliError> {
+    if let Some(url) = flag {
+        let url = url.trim();
+        return match reqwest::Url::parse(url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(Some(url.to_string())),
+            _ => Err(CliError::usage(format!(
+                "--api {url:?}: not an http(s) URL"
+            ))),
+        };
+    }
+    Ok(env
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .or(file)
+        .map(str::to_string))
+}
+
+pub fn run_fleet_with_api(config: Option<PathBuf>, api: Option<String>) -> CliResult {
     let path = config.unwrap_or_else(crate::config::paths::fleet_file);
     if !path.exists() {
         return Err(CliError::usage(format!(
@@ -40,7 +63,8 @@ pub fn run_fleet(config: Option<PathBuf>) -> CliResult {
     // Fail before taking over the terminal when the file is broken from the start.
     let fleet =
         crate::config::fleet_file::load(&path).map_err(|e| CliError::usage(e.to_string()))?;
-    let catalyst_api = fleet.catalyst_api(None).map(str::to_string);
+    let env = std::env::var("SOVTUI_CATALYST_API").ok();
+    let catalyst_api = catalyst_api_for(api.as_deref(), env.as_deref(), fleet.catalyst_api(None))?;
     let _log = init_logging();
     let banner = format!("fleet {}", path.display());
     finish(tui::run(Settings::from_env(banner), move |tx| async move {
