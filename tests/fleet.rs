@@ -1079,3 +1079,169 @@ async fn a_401_makes_the_fleet_run_the_credential_plugin_again() {
         count()
     );
 }
+
+/// Every file under `dir` (recursively), for "nothing secret was written" checks.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("read dir").flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provisioned_sovereign_joins_the_fleet_and_its_kubeconfig_stays_in_memory() {
+    use sovtui::provision::catalyst::CatalystClient;
+    const M: &str = "muscat.omani.works";
+    let scenario = sovtui::sim::scenario::WorldScenario::load("demo").expect("demo scenario");
+    let world = sovtui::sim::world::World::start(scenario, 600.0, None)
+        .await
+        .expect("world starts");
+    let api = world.endpoints().catalyst_api;
+    let id = world
+        .deployments()
+        .get(M)
+        .cloned()
+        .expect("muscat deployment");
+    let catalyst = CatalystClient::new(&api).expect("client");
+    let clock = world.clock.clone();
+    let ticker = tokio::spawn(async move {
+        loop {
+            clock.advance(Duration::from_secs(20));
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    });
+    // Phase 0 runs until cloud-init posts the kubeconfig back (409 until then).
+    tokio::time::timeout(PATIENCE, async {
+        loop {
+            match catalyst.kubeconfig(&id).await {
+                Ok(_) => break,
+                Err(e) if e.status() == Some(409) => {
+                    tokio::time::sleep(Duration::from_millis(50)).await
+                }
+                Err(e) => panic!("GET kubeconfig: {e}"),
+            }
+        }
+    })
+    .await
+    .expect("catalyst-api serves the kubeconfig");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ops = dir.path().join("ops");
+    std::fs::create_dir_all(&ops).expect("mkdir");
+    let fleet = ops.join("fleet.toml");
+    let original = "# the operator's fleet — comments survive\nadopt_kubeconfig = false # no\n";
+    std::fs::write(&fleet, original).expect("write");
+
+    // A deployment catalyst-api does not know is refused, and nothing is written.
+    let out = run_sovtui(
+        &[
+            "fleet",
+            "join",
+            M,
+            "--api",
+            &api,
+            "--deployment",
+            "no-such-id",
+        ],
+        &fleet,
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(std::fs::read_to_string(&fleet).expect("read"), original);
+
+    let out = run_sovtui(
+        &[
+            "fleet",
+            "join",
+            M,
+            "--api",
+            &api,
+            "--deployment",
+            &id,
+            "--tag",
+            "prod",
+            "--json",
+        ],
+        &fleet,
+    )
+    .await;
+    assert!(
+        out.status.success(),
+        "fleet join: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    assert_eq!(doc["fqdn"], json!(M));
+    assert_eq!(doc["sovereigns"], json!(1));
+    let text = std::fs::read_to_string(&fleet).expect("read");
+    assert!(text.starts_with(original), "{text}");
+    assert!(text.contains("kubeconfig_from = \"catalyst\""), "{text}");
+    assert!(
+        text.contains(&format!("deployment_id = \"{id}\"")),
+        "{text}"
+    );
+
+    // Joining twice is refused, naming the file and line; the file is untouched.
+    let out = run_sovtui(
+        &["fleet", "join", M, "--api", &api, "--deployment", &id],
+        &fleet,
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("fleet.toml:"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&fleet).expect("read"), text);
+
+    // The hub fetches the kubeconfig from catalyst-api and watches the new Sovereign.
+    let options = FleetOptions {
+        audit_log: dir.path().join("state/audit.jsonl"),
+        tuning: WatchTuning {
+            backoff_min: Duration::from_millis(50),
+            backoff_max: Duration::from_millis(400),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let (handle, mut events) = Fleet::start(&fleet, options).expect("fleet starts");
+    let snap = wait_for(&handle, &mut events, "muscat live with components", |s| {
+        s.synced.iter().any(|f| f == M)
+            && sov(s, M).connection.is_live()
+            && !sov(s, M).components.is_empty()
+    })
+    .await;
+    assert!(sov(&snap, M).is_prod());
+    ticker.abort();
+
+    // 401: the hub fetches the kubeconfig again and recovers once the apiserver accepts it.
+    let m = world.kube.cluster(M).expect("muscat cluster");
+    m.set_unauthorized(true);
+    m.restart(true).await.expect("restart");
+    wait_for(&handle, &mut events, "muscat auth expired", |s| {
+        matches!(sov(s, M).connection, ConnectionState::AuthExpired { .. })
+    })
+    .await;
+    m.set_unauthorized(false);
+    wait_for(&handle, &mut events, "muscat live again", |s| {
+        sov(s, M).connection.is_live()
+    })
+    .await;
+
+    // Nothing but the fleet file was written: no kubeconfig, no token.
+    for f in files_under(dir.path()) {
+        let body = std::fs::read_to_string(&f).unwrap_or_default();
+        assert!(
+            !body.contains("kind: Config") && !body.contains("\"kind\":\"Config\""),
+            "{} holds a kubeconfig",
+            f.display()
+        );
+    }
+}

@@ -249,6 +249,9 @@ pub struct App {
     pub hetzner: Option<crate::provision::hetzner::client::Credentials>,
     /// Where the recovery pane looks up a Sovereign's `hetzner` token source.
     pub fleet_file: Option<PathBuf>,
+    /// The fleet file the live hub follows (from its `FleetLoaded`): where a Sovereign the
+    /// wizard provisions joins the fleet. `None` without a live hub: nothing is written.
+    pub join_fleet_file: Option<PathBuf>,
     quit: bool,
     dirty: bool,
 }
@@ -320,6 +323,7 @@ impl App {
             recover: None,
             hetzner: None,
             fleet_file: Some(crate::config::paths::fleet_file()),
+            join_fleet_file: None,
             quit: false,
             dirty: true,
         }
@@ -441,6 +445,9 @@ impl App {
                 self.wizard_draft_path.clone(),
             )));
         }
+        if let Some(w) = self.wizard.as_mut() {
+            w.fleet_file = self.join_fleet_file.clone();
+        }
         self.view = View::Wizard;
         self.focus = Focus::Main;
     }
@@ -481,9 +488,17 @@ impl App {
                             "fleet file: {error} (keeping the last good fleet)"
                         )));
                     }
-                    FleetEvent::FleetLoaded { sovereigns, .. } => {
+                    FleetEvent::FleetLoaded { sovereigns, path } => {
                         self.waiting_for_data = sovereigns.is_empty() && self.fleet.is_empty();
                         self.source_error = None;
+                        // The file the hub follows is the one new Sovereigns join.
+                        if let Some(p) = path {
+                            self.fleet_file = Some(p.clone());
+                            self.join_fleet_file = Some(p.clone());
+                            if let Some(w) = self.wizard.as_mut() {
+                                w.fleet_file = Some(p.clone());
+                            }
+                        }
                     }
                     _ => self.waiting_for_data = false,
                 }
