@@ -132,3 +132,35 @@ async fn demo_source(tx: FleetSender, scenario: WorldScenario, speed: f64, dir: 
     source::live_fleet_source(tx, dir.join("fleet.toml")).await;
     drop(world);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_api_flag_beats_the_environment_which_beats_the_fleet_file() {
+        let pick = |f, e, file| catalyst_api_for(f, e, file).expect("valid");
+        assert_eq!(
+            pick(
+                Some("http://flag:1"),
+                Some("http://env:2"),
+                Some("http://file:3")
+            )
+            .as_deref(),
+            Some("http://flag:1")
+        );
+        assert_eq!(
+            pick(None, Some("http://env:2"), Some("http://file:3")).as_deref(),
+            Some("http://env:2")
+        );
+        assert_eq!(
+            pick(None, Some("  "), Some("http://file:3")).as_deref(),
+            Some("http://file:3")
+        );
+        assert_eq!(pick(None, None, None), None);
+        match catalyst_api_for(Some("console.openova.io"), None, None) {
+            Err(CliError::Usage(m)) => assert!(m.starts_with("--api"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+    }
+}

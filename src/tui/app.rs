@@ -887,6 +887,11 @@ impl App {
             Action::Filter => self.overlay = Overlay::Filter,
             // The matrix has no navigation pane (it takes the whole width).
             Action::FocusNext | Action::FocusPrev if self.view == View::Matrix => {}
+            Action::Left | Action::Right if self.view == View::Matrix => {
+                self.move_matrix_column(action == Action::Right)
+            }
+            Action::Left => self.focus = Focus::Nav,
+            Action::Right => self.focus = Focus::Main,
             Action::FocusNext | Action::FocusPrev => {
                 self.focus = match self.focus {
                     Focus::Nav => Focus::Main,
@@ -917,7 +922,13 @@ impl App {
 
     fn back(&mut self) {
         if let View::Release { fqdn, .. } = &self.view {
-            self.view = View::Sovereign(fqdn.clone());
+            self.view = if std::mem::take(&mut self.fv.release_from_matrix) {
+                View::Matrix
+            } else {
+                View::Sovereign(fqdn.clone())
+            };
+        } else if self.view == View::Matrix && self.fv.matrix_col.is_some() {
+            self.fv.matrix_col = None;
         } else if self.view == View::Matrix {
             self.view = View::Fleet;
         } else if let View::Sovereign(_) | View::Wizard | View::Recover = self.view {
@@ -951,6 +962,8 @@ impl App {
                 if let View::Sovereign(fqdn) = &self.view {
                     let fqdn = fqdn.clone();
                     self.open_selected_release(fqdn);
+                } else if self.view == View::Matrix && self.fv.matrix_col.is_some() {
+                    self.open_matrix_cell();
                 } else if matches!(self.view, View::Fleet | View::Matrix) {
                     let visible = self.visible_fleet();
                     let sel = if self.view == View::Matrix {
