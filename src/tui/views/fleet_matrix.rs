@@ -218,40 +218,42 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
         ));
     }
     let mut second = Vec::new();
-    if start > 0 {
-        second.push(Span::styled(
-            format!(
-                "{start} components to the left, {} to the right are off screen  ",
-                hidden - start
-            ),
-            theme.style(Slot::NoticeWarn),
-        ));
-    } else if hidden > 0 {
+    if hidden > 0 {
         second.push(Span::styled(
             format!("{hidden} more components to the right do not fit; widen the terminal  "),
             theme.style(Slot::NoticeWarn),
         ));
     }
     if let Some((s, id, target)) = app.matrix_cell() {
-        let text = match target.and_then(|t| s.components.iter().find(|c| c.name == t.name)) {
-            Some(c) => (
-                format!(
-                    "▶ {} × {id}: {} {} — {} · enter opens its HelmRelease",
-                    s.fqdn,
-                    state_symbol(c.state),
-                    c.state,
-                    c.message
-                ),
-                theme.style(state_slot(c.state)),
-            ),
-            None => (
-                format!("▶ {} × {id}: no HelmRelease on this Sovereign", s.fqdn),
-                theme.style(Slot::Muted),
-            ),
+        // The cell comes first (on a narrow screen it is what the operator is looking for),
+        // then what is scrolled off screen, then the message.
+        let off = if hidden > 0 {
+            format!(" · off screen: {start} ←, {} →", hidden - start)
+        } else {
+            String::new()
         };
-        second.push(Span::styled(text.0, text.1));
+        let (text, style) =
+            match target.and_then(|t| s.components.iter().find(|c| c.name == t.name)) {
+                Some(c) => (
+                    format!(
+                        "▶ {} × {id}: {} {}{off} — {} · enter opens its HelmRelease",
+                        s.fqdn,
+                        state_symbol(c.state),
+                        c.state,
+                        c.message
+                    ),
+                    theme.style(state_slot(c.state)),
+                ),
+                None => (
+                    format!("▶ {} × {id}: no HelmRelease on this Sovereign{off}", s.fqdn),
+                    theme.style(Slot::Muted),
+                ),
+            };
         frame.render_widget(
-            Paragraph::new(vec![Line::from(legend), Line::from(second)]),
+            Paragraph::new(vec![
+                Line::from(legend),
+                Line::from(Span::styled(text, style)),
+            ]),
             legend_area,
         );
         return;
