@@ -1245,3 +1245,142 @@ async fn a_provisioned_sovereign_joins_the_fleet_and_its_kubeconfig_stays_in_mem
         );
     }
 }
+
+/// Render the cockpit as text (TestBackend).
+fn screen(app: &mut sovtui::tui::App, w: u16, h: u16) -> String {
+    let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(w, h)).expect("terminal");
+    t.draw(|f| sovtui::tui::ui::draw(f, app)).expect("draw");
+    let buf = t.backend().buffer();
+    let mut out = String::new();
+    for y in 0..buf.area.height {
+        for x in 0..buf.area.width {
+            out.push_str(buf[(x, y)].symbol());
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Feed the cockpit the live source's messages until the rendered screen satisfies `pred`.
+async fn screen_until(
+    app: &mut sovtui::tui::App,
+    rx: &mut Receiver<sovtui::tui::Msg>,
+    what: &str,
+    pred: impl Fn(&str) -> bool,
+) -> String {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let text = screen(app, 160, 30);
+        if pred(&text) {
+            return text;
+        }
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Some(msg)) => app.update(msg),
+            Ok(None) => panic!("the live source stopped while waiting for {what}"),
+            Err(_) => panic!("timed out waiting for {what}; screen:\n{text}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_patch_shows_up_on_screen_in_the_overview_and_the_matrix() {
+    use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+    use sovtui::tui::app::{App, Msg, Settings, View};
+    let Some(kubectl) = kubectl() else {
+        eprintln!("SKIP: kubectl not found (run .ci/install-deps)");
+        return;
+    };
+    let w = World::new().await;
+    let (tx, mut rx) = tokio::sync::mpsc::channel(256);
+    let source = tokio::spawn(sovtui::tui::source::live_fleet_source(
+        sovtui::tui::FleetSender::new(tx),
+        w.fleet_path(),
+    ));
+    let mut app = App::new(Settings {
+        banner: "kubectl on screen".into(),
+        level: sovtui::tui::theme::ColorLevel::Mono,
+        theme: None,
+        keymap: None,
+        config_dir: None,
+    });
+    app.wizard_draft_path = None;
+    let row_of = |text: &str, fqdn: &str| -> String {
+        text.lines()
+            .find(|l| l.contains(fqdn) && l.contains('●'))
+            .unwrap_or_default()
+            .to_string()
+    };
+    screen_until(&mut app, &mut rx, "three live Sovereigns", |t| {
+        [A, B, C].iter().all(|f| row_of(t, f).contains("live"))
+            && row_of(t, B).contains("◐ bp-keycloak installing")
+    })
+    .await;
+
+    let patch = json!({"status": {"conditions": [{"type": "Ready", "status": "False",
+        "reason": "InstallFailed", "message": "flux: values invalid",
+        "lastTransitionTime": "2026-11-29T12:00:00Z"}]}});
+    let out = tokio::process::Command::new(&kubectl)
+        .arg("--kubeconfig")
+        .arg(w.kubeconfig())
+        .args(["--context", B, "--cache-dir"])
+        .arg(w.dir.path().join("kubectl-cache"))
+        .args(["-n", "flux-system", "patch", "helmrelease", "bp-flux"])
+        .args(["--type", "merge", "-p"])
+        .arg(patch.to_string())
+        .output()
+        .await
+        .expect("kubectl runs");
+    assert!(
+        out.status.success(),
+        "kubectl patch: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The overview: bravo's worst item is now the failed release, symbol and text.
+    let text = screen_until(
+        &mut app,
+        &mut rx,
+        "bravo's bp-flux failed in the overview",
+        |t| row_of(t, B).contains("✖ bp-flux failed"),
+    )
+    .await;
+    assert!(
+        row_of(&text, A).contains("◐ bp-keycloak installing"),
+        "{text}"
+    );
+
+    // The matrix: bravo's flux cell shows ✖, and the cell cursor names state and message.
+    let key = |app: &mut App, code: KeyCode| {
+        app.update(Msg::Input(Event::Key(KeyEvent::new(
+            code,
+            KeyModifiers::NONE,
+        ))))
+    };
+    app.run_command(sovtui::tui::palette::Command::Matrix);
+    app.run_command(sovtui::tui::palette::Command::Jump(B.into()));
+    let cols = sovtui::tui::views::fleet_matrix::columns(&app.fleet);
+    assert_eq!(cols, ["cilium", "cert-manager", "flux", "keycloak"]);
+    for _ in 0..=2 {
+        key(&mut app, KeyCode::Right);
+    }
+    let text = screen(&mut app, 160, 30);
+    assert!(
+        text.contains("▶ bravo.fleet.test × flux: ✖ failed — flux: values invalid"),
+        "{text}"
+    );
+    let bravo_row = text
+        .lines()
+        .find(|l| l.starts_with("│▶") && l.contains(B))
+        .expect("bravo row");
+    assert!(bravo_row.contains("✔ ✔ ✖ ◐"), "{bravo_row}");
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(
+        app.view,
+        View::Release {
+            fqdn: B.into(),
+            name: "bp-flux".into()
+        }
+    );
+    drop(rx);
+    let _ = tokio::time::timeout(PATIENCE, source).await;
+}
