@@ -1080,6 +1080,18 @@ async fn a_401_makes_the_fleet_run_the_credential_plugin_again() {
     );
 }
 
+fn w_options(dir: &Path) -> FleetOptions {
+    FleetOptions {
+        audit_log: dir.join("state/audit.jsonl"),
+        tuning: WatchTuning {
+            backoff_min: Duration::from_millis(50),
+            backoff_max: Duration::from_millis(400),
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
 /// Every file under `dir` (recursively), for "nothing secret was written" checks.
 fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
@@ -1102,7 +1114,8 @@ async fn a_provisioned_sovereign_joins_the_fleet_and_its_kubeconfig_stays_in_mem
     use sovtui::provision::catalyst::CatalystClient;
     const M: &str = "muscat.omani.works";
     let scenario = sovtui::sim::scenario::WorldScenario::load("demo").expect("demo scenario");
-    let world = sovtui::sim::world::World::start(scenario, 600.0, None)
+    let state = tempfile::tempdir().expect("state dir");
+    let world = sovtui::sim::world::World::start(scenario, 600.0, Some(state.path().into()))
         .await
         .expect("world starts");
     let api = world.endpoints().catalyst_api;
@@ -1202,16 +1215,7 @@ async fn a_provisioned_sovereign_joins_the_fleet_and_its_kubeconfig_stays_in_mem
     assert_eq!(std::fs::read_to_string(&fleet).expect("read"), text);
 
     // The hub fetches the kubeconfig from catalyst-api and watches the new Sovereign.
-    let options = FleetOptions {
-        audit_log: dir.path().join("state/audit.jsonl"),
-        tuning: WatchTuning {
-            backoff_min: Duration::from_millis(50),
-            backoff_max: Duration::from_millis(400),
-            ..Default::default()
-        },
-        ..Default::default()
-    };
-    let (handle, mut events) = Fleet::start(&fleet, options).expect("fleet starts");
+    let (handle, mut events) = Fleet::start(&fleet, w_options(dir.path())).expect("fleet starts");
     let snap = wait_for(&handle, &mut events, "muscat live with components", |s| {
         s.synced.iter().any(|f| f == M)
             && sov(s, M).connection.is_live()
@@ -1220,6 +1224,34 @@ async fn a_provisioned_sovereign_joins_the_fleet_and_its_kubeconfig_stays_in_mem
     .await;
     assert!(sov(&snap, M).is_prod());
     ticker.abort();
+
+    // The world's own fleet file lists its provisioned Sovereign the same way, and the demo's
+    // hub reaches it through catalyst-api too.
+    let world_fleet = state.path().join("fleet.toml");
+    let parsed = sovtui::config::fleet_file::load(&world_fleet).expect("world fleet file");
+    let entry = parsed
+        .sovereigns
+        .iter()
+        .find(|s| s.fqdn == M)
+        .expect("muscat in the world's fleet");
+    assert_eq!(
+        entry.kubeconfig_from,
+        sovtui::config::fleet_file::KubeconfigFrom::Catalyst
+    );
+    let (world_hub, mut world_events) =
+        Fleet::start(&world_fleet, w_options(dir.path())).expect("world fleet starts");
+    wait_for(
+        &world_hub,
+        &mut world_events,
+        "muscat live via the world's file",
+        |s| {
+            s.sovereigns
+                .iter()
+                .any(|x| x.fqdn == M && x.connection.is_live())
+        },
+    )
+    .await;
+    drop(world_hub);
 
     // 401: the hub fetches the kubeconfig again and recovers once the apiserver accepts it.
     let m = world.kube.cluster(M).expect("muscat cluster");
