@@ -549,6 +549,7 @@ async fn run_sovtui(args: &[&str], config: &Path) -> std::process::Output {
     cmd.args(args)
         .arg("--config")
         .arg(config)
+        .env_remove("SOVTUI_CATALYST_API")
         .env(
             "XDG_STATE_HOME",
             config.parent().expect("dir").join("xdg-state"),
@@ -1415,4 +1416,26 @@ async fn kubectl_patch_shows_up_on_screen_in_the_overview_and_the_matrix() {
     );
     drop(rx);
     let _ = tokio::time::timeout(PATIENCE, source).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cockpit_api_flag_is_checked_before_the_terminal_is_taken() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let missing = dir.path().join("none/fleet.toml");
+    // No fleet file and no catalyst-api: a usage error that names both ways out.
+    let out = run_sovtui(&[], &missing).await;
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("no fleet file") && stderr.contains("--api"),
+        "{stderr}"
+    );
+    // A malformed --api is refused by name, and nothing is created.
+    let out = run_sovtui(&["--api", "console.openova.io"], &missing).await;
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--api \"console.openova.io\""),
+        "{out:?}"
+    );
+    assert!(!missing.exists());
 }

@@ -54,16 +54,22 @@ pub fn catalyst_api_for(
 
 pub fn run_fleet_with_api(config: Option<PathBuf>, api: Option<String>) -> CliResult {
     let path = config.unwrap_or_else(crate::config::paths::fleet_file);
+    let env = std::env::var("SOVTUI_CATALYST_API").ok();
     if !path.exists() {
-        return Err(CliError::usage(format!(
-            "{}: no fleet file (write one, pass --config FILE, or try `sovtui demo`)",
-            path.display()
-        )));
+        // With a catalyst-api to provision through, an operator without a fleet yet starts
+        // with an empty one: the first Sovereign the wizard provisions joins it.
+        if catalyst_api_for(api.as_deref(), env.as_deref(), None)?.is_none() {
+            return Err(CliError::usage(format!(
+                "{}: no fleet file (write one, pass --config FILE or --api URL, or try `sovtui demo`)",
+                path.display()
+            )));
+        }
+        crate::config::fleet_file::create_if_absent(&path)
+            .map_err(|e| CliError::usage(e.to_string()))?;
     }
     // Fail before taking over the terminal when the file is broken from the start.
     let fleet =
         crate::config::fleet_file::load(&path).map_err(|e| CliError::usage(e.to_string()))?;
-    let env = std::env::var("SOVTUI_CATALYST_API").ok();
     let catalyst_api = catalyst_api_for(api.as_deref(), env.as_deref(), fleet.catalyst_api(None))?;
     let _log = init_logging();
     let banner = format!("fleet {}", path.display());

@@ -633,9 +633,7 @@ pub fn append_sovereign(path: &Path, entry: &JoinEntry) -> Result<FleetFile, App
     }
     let mut text = old.clone();
     if text.is_empty() {
-        text.push_str(
-            "# sovtui fleet file (see `sovtui --help`); Sovereigns may be added by sovtui.\n",
-        );
+        text.push_str(NEW_FILE_HEADER);
     }
     if !text.ends_with('\n') {
         text.push('\n');
@@ -668,6 +666,18 @@ pub fn append_sovereign(path: &Path, entry: &JoinEntry) -> Result<FleetFile, App
     write_replacing(path, &text).map_err(|e| invalid("", None, e))?;
     Ok(updated)
 }
+
+/// An empty fleet file at `path` (and its directory) unless one exists; true when created.
+pub fn create_if_absent(path: &Path) -> Result<bool, FleetFileError> {
+    if path.exists() {
+        return Ok(false);
+    }
+    write_replacing(path, NEW_FILE_HEADER).map_err(|e| FleetFileError::at(path, "", None, e))?;
+    Ok(true)
+}
+
+const NEW_FILE_HEADER: &str =
+    "# sovtui fleet file (see `sovtui --help`); Sovereigns may be added by sovtui.\n";
 
 /// Write `text` to `path` through a sibling temporary file and a rename, keeping the old file's
 /// permissions, so the fleet hub's watcher never reads half a file.
@@ -916,6 +926,10 @@ hetzner = { token_cmd = "op read x" }
     #[test]
     fn appending_creates_a_missing_file_and_refuses_broken_ones() {
         let dir = tempfile::tempdir().expect("tempdir");
+        let empty = dir.path().join("empty/fleet.toml");
+        assert!(create_if_absent(&empty).expect("created"));
+        assert!(!create_if_absent(&empty).expect("kept"));
+        assert_eq!(load(&empty).expect("valid"), FleetFile::default());
         let path = dir.path().join("sub/dir/fleet.toml");
         append_sovereign(&path, &joined("x.y")).expect("created");
         assert_eq!(load(&path).expect("loads").sovereigns.len(), 1);
