@@ -1253,6 +1253,14 @@ async fn a_provisioned_sovereign_joins_the_fleet_and_its_kubeconfig_stays_in_mem
     )
     .await;
     drop(world_hub);
+    // `diagnose` gathers the cluster's evidence through the same in-memory kubeconfig.
+    let out = run_sovtui(&["diagnose", M, "--json"], &world_fleet).await;
+    let doc = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        doc.contains(&format!("{M}: HelmRelease flux-system/bp-")),
+        "{doc}\nstderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     // 401: the hub fetches the kubeconfig again and recovers once the apiserver accepts it.
     let m = world.kube.cluster(M).expect("muscat cluster");

@@ -83,6 +83,7 @@ fn sources(args: &DiagnoseArgs) -> Sources {
         catalyst_context: args.catalyst_context.clone(),
         catalyst_namespace: args.catalyst_namespace.clone(),
         probe: args.probe,
+        ..Sources::default()
     }
 }
 

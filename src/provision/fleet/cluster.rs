@@ -211,6 +211,17 @@ pub(crate) async fn fetch_kubeconfig(entry: &SovereignEntry) -> Result<Kubeconfi
         .map_err(|e| format!("the kubeconfig catalyst-api served for {id} does not parse: {e}"))
 }
 
+/// A kube client for a Sovereign whose kubeconfig catalyst-api serves (held in memory only).
+pub async fn catalyst_client(fqdn: &str, api: &str, deployment: &str) -> Result<Client, String> {
+    let entry = SovereignEntry {
+        catalyst_api: Some(api.to_string()),
+        deployment_id: Some(deployment.to_string()),
+        kubeconfig_from: KubeconfigFrom::Catalyst,
+        ..SovereignEntry::adopted(fqdn)
+    };
+    build_client(&entry, None).await
+}
+
 /// A fingerprint of what the Sovereign's context resolves to (server, user, namespace), so a
 /// kubeconfig edit restarts exactly the clusters it affects. Secrets are hashed, never stored.
 pub(crate) fn kube_fingerprint(entry: &SovereignEntry, kc: &Kubeconfig) -> Option<u64> {

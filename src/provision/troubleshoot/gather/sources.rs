@@ -25,6 +25,9 @@ pub struct Sources {
     pub catalyst_namespace: String,
     /// Probe https://console.FQDN/ and https://api.FQDN/healthz.
     pub probe: bool,
+    /// No kubeconfig file: the cluster's kubeconfig is fetched from `api` for `deployment`
+    /// into memory (a fleet entry with `kubeconfig_from = "catalyst"`).
+    pub kubeconfig_from_catalyst: bool,
 }
 
 impl Sources {
@@ -45,7 +48,11 @@ impl Sources {
                 }
             ));
         };
-        if self.kubeconfig.is_none() {
+        let from_catalyst =
+            entry.kubeconfig_from == crate::config::fleet_file::KubeconfigFrom::Catalyst;
+        if self.kubeconfig.is_none() && from_catalyst {
+            self.kubeconfig_from_catalyst = true;
+        } else if self.kubeconfig.is_none() {
             self.kubeconfig = match &entry.kubeconfig {
                 Some(p) => Some(p.clone()),
                 None => crate::config::fleet_file::default_kubeconfig_paths()
@@ -82,6 +89,15 @@ impl Sources {
         if self.probe {
             let http = probe::client().map_err(|e| format!("building the HTTP client: {e}"))?;
             probe::probe(&http, &probe::public_urls(&self.fqdn), ev).await;
+        }
+        if self.kubeconfig.is_none()
+            && self.kubeconfig_from_catalyst
+            && let (Some(api), Some(dep)) = (&self.api, &self.deployment)
+        {
+            let client =
+                crate::provision::fleet::cluster::catalyst_client(&self.fqdn, api, dep).await?;
+            let snap = kube_gather::gather(&client, ev).await;
+            snap.add_to(ev, &self.fqdn);
         }
         if let Some(path) = &self.kubeconfig {
             let context = self.context.clone().unwrap_or_else(|| self.fqdn.clone());
