@@ -549,6 +549,7 @@ async fn run_sovtui(args: &[&str], config: &Path) -> std::process::Output {
     cmd.args(args)
         .arg("--config")
         .arg(config)
+        .env_remove("SOVTUI_CATALYST_API")
         .env(
             "XDG_STATE_HOME",
             config.parent().expect("dir").join("xdg-state"),
@@ -1078,4 +1079,371 @@ async fn a_401_makes_the_fleet_run_the_credential_plugin_again() {
         before,
         count()
     );
+}
+
+fn w_options(dir: &Path) -> FleetOptions {
+    FleetOptions {
+        audit_log: dir.join("state/audit.jsonl"),
+        tuning: WatchTuning {
+            backoff_min: Duration::from_millis(50),
+            backoff_max: Duration::from_millis(400),
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+/// Every file under `dir` (recursively), for "nothing secret was written" checks.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("read dir").flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provisioned_sovereign_joins_the_fleet_and_its_kubeconfig_stays_in_memory() {
+    use sovtui::provision::catalyst::CatalystClient;
+    const M: &str = "muscat.omani.works";
+    let scenario = sovtui::sim::scenario::WorldScenario::load("demo").expect("demo scenario");
+    let state = tempfile::tempdir().expect("state dir");
+    let world = sovtui::sim::world::World::start(scenario, 600.0, Some(state.path().into()))
+        .await
+        .expect("world starts");
+    let api = world.endpoints().catalyst_api;
+    let id = world
+        .deployments()
+        .get(M)
+        .cloned()
+        .expect("muscat deployment");
+    let catalyst = CatalystClient::new(&api).expect("client");
+    let clock = world.clock.clone();
+    let ticker = tokio::spawn(async move {
+        loop {
+            clock.advance(Duration::from_secs(20));
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    });
+    // Phase 0 runs until cloud-init posts the kubeconfig back (409 until then).
+    tokio::time::timeout(PATIENCE, async {
+        loop {
+            match catalyst.kubeconfig(&id).await {
+                Ok(_) => break,
+                Err(e) if e.status() == Some(409) => {
+                    tokio::time::sleep(Duration::from_millis(50)).await
+                }
+                Err(e) => panic!("GET kubeconfig: {e}"),
+            }
+        }
+    })
+    .await
+    .expect("catalyst-api serves the kubeconfig");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ops = dir.path().join("ops");
+    std::fs::create_dir_all(&ops).expect("mkdir");
+    let fleet = ops.join("fleet.toml");
+    let original = "# the operator's fleet — comments survive\nadopt_kubeconfig = false # no\n";
+    std::fs::write(&fleet, original).expect("write");
+
+    // A deployment catalyst-api does not know is refused, and nothing is written.
+    let out = run_sovtui(
+        &[
+            "fleet",
+            "join",
+            M,
+            "--api",
+            &api,
+            "--deployment",
+            "no-such-id",
+        ],
+        &fleet,
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(std::fs::read_to_string(&fleet).expect("read"), original);
+
+    let out = run_sovtui(
+        &[
+            "fleet",
+            "join",
+            M,
+            "--api",
+            &api,
+            "--deployment",
+            &id,
+            "--tag",
+            "prod",
+            "--json",
+        ],
+        &fleet,
+    )
+    .await;
+    assert!(
+        out.status.success(),
+        "fleet join: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    assert_eq!(doc["fqdn"], json!(M));
+    assert_eq!(doc["sovereigns"], json!(1));
+    let text = std::fs::read_to_string(&fleet).expect("read");
+    assert!(text.starts_with(original), "{text}");
+    assert!(text.contains("kubeconfig_from = \"catalyst\""), "{text}");
+    assert!(
+        text.contains(&format!("deployment_id = \"{id}\"")),
+        "{text}"
+    );
+
+    // Joining twice is refused, naming the file and line; the file is untouched.
+    let out = run_sovtui(
+        &["fleet", "join", M, "--api", &api, "--deployment", &id],
+        &fleet,
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("fleet.toml:"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&fleet).expect("read"), text);
+
+    // The hub fetches the kubeconfig from catalyst-api and watches the new Sovereign.
+    let (handle, mut events) = Fleet::start(&fleet, w_options(dir.path())).expect("fleet starts");
+    let snap = wait_for(&handle, &mut events, "muscat live with components", |s| {
+        s.synced.iter().any(|f| f == M)
+            && sov(s, M).connection.is_live()
+            && !sov(s, M).components.is_empty()
+    })
+    .await;
+    assert!(sov(&snap, M).is_prod());
+    ticker.abort();
+
+    // The world's own fleet file lists its provisioned Sovereign the same way, and the demo's
+    // hub reaches it through catalyst-api too.
+    let world_fleet = state.path().join("fleet.toml");
+    let parsed = sovtui::config::fleet_file::load(&world_fleet).expect("world fleet file");
+    let entry = parsed
+        .sovereigns
+        .iter()
+        .find(|s| s.fqdn == M)
+        .expect("muscat in the world's fleet");
+    assert_eq!(
+        entry.kubeconfig_from,
+        sovtui::config::fleet_file::KubeconfigFrom::Catalyst
+    );
+    let (world_hub, mut world_events) =
+        Fleet::start(&world_fleet, w_options(dir.path())).expect("world fleet starts");
+    wait_for(
+        &world_hub,
+        &mut world_events,
+        "muscat live via the world's file",
+        |s| {
+            s.sovereigns
+                .iter()
+                .any(|x| x.fqdn == M && x.connection.is_live())
+        },
+    )
+    .await;
+    drop(world_hub);
+    // `diagnose` gathers the cluster's evidence through the same in-memory kubeconfig.
+    let out = run_sovtui(&["diagnose", M, "--json"], &world_fleet).await;
+    let doc = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        doc.contains(&format!("{M}: HelmRelease flux-system/bp-")),
+        "{doc}\nstderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // 401: the hub fetches the kubeconfig again and recovers once the apiserver accepts it.
+    let m = world.kube.cluster(M).expect("muscat cluster");
+    m.set_unauthorized(true);
+    m.restart(true).await.expect("restart");
+    wait_for(&handle, &mut events, "muscat auth expired", |s| {
+        matches!(sov(s, M).connection, ConnectionState::AuthExpired { .. })
+    })
+    .await;
+    m.set_unauthorized(false);
+    wait_for(&handle, &mut events, "muscat live again", |s| {
+        sov(s, M).connection.is_live()
+    })
+    .await;
+
+    // Nothing but the fleet file was written: no kubeconfig, no token.
+    for f in files_under(dir.path()) {
+        let body = std::fs::read_to_string(&f).unwrap_or_default();
+        assert!(
+            !body.contains("kind: Config") && !body.contains("\"kind\":\"Config\""),
+            "{} holds a kubeconfig",
+            f.display()
+        );
+    }
+}
+
+/// Render the cockpit as text (TestBackend).
+fn screen(app: &mut sovtui::tui::App, w: u16, h: u16) -> String {
+    let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(w, h)).expect("terminal");
+    t.draw(|f| sovtui::tui::ui::draw(f, app)).expect("draw");
+    let buf = t.backend().buffer();
+    let mut out = String::new();
+    for y in 0..buf.area.height {
+        for x in 0..buf.area.width {
+            out.push_str(buf[(x, y)].symbol());
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Feed the cockpit the live source's messages until the rendered screen satisfies `pred`.
+async fn screen_until(
+    app: &mut sovtui::tui::App,
+    rx: &mut Receiver<sovtui::tui::Msg>,
+    what: &str,
+    pred: impl Fn(&str) -> bool,
+) -> String {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let text = screen(app, 160, 30);
+        if pred(&text) {
+            return text;
+        }
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Some(msg)) => app.update(msg),
+            Ok(None) => panic!("the live source stopped while waiting for {what}"),
+            Err(_) => panic!("timed out waiting for {what}; screen:\n{text}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_patch_shows_up_on_screen_in_the_overview_and_the_matrix() {
+    use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+    use sovtui::tui::app::{App, Msg, Settings, View};
+    let Some(kubectl) = kubectl() else {
+        eprintln!("SKIP: kubectl not found (run .ci/install-deps)");
+        return;
+    };
+    let w = World::new().await;
+    let (tx, mut rx) = tokio::sync::mpsc::channel(256);
+    let source = tokio::spawn(sovtui::tui::source::live_fleet_source(
+        sovtui::tui::FleetSender::new(tx),
+        w.fleet_path(),
+    ));
+    let mut app = App::new(Settings {
+        banner: "kubectl on screen".into(),
+        level: sovtui::tui::theme::ColorLevel::Mono,
+        theme: None,
+        keymap: None,
+        config_dir: None,
+    });
+    app.wizard_draft_path = None;
+    let row_of = |text: &str, fqdn: &str| -> String {
+        text.lines()
+            .find(|l| l.contains(fqdn) && l.contains('●'))
+            .unwrap_or_default()
+            .to_string()
+    };
+    screen_until(&mut app, &mut rx, "three live Sovereigns", |t| {
+        [A, B, C].iter().all(|f| row_of(t, f).contains("live"))
+            && row_of(t, B).contains("◐ bp-keycloak installing")
+    })
+    .await;
+
+    let patch = json!({"status": {"conditions": [{"type": "Ready", "status": "False",
+        "reason": "InstallFailed", "message": "flux: values invalid",
+        "lastTransitionTime": "2026-11-29T12:00:00Z"}]}});
+    let out = tokio::process::Command::new(&kubectl)
+        .arg("--kubeconfig")
+        .arg(w.kubeconfig())
+        .args(["--context", B, "--cache-dir"])
+        .arg(w.dir.path().join("kubectl-cache"))
+        .args(["-n", "flux-system", "patch", "helmrelease", "bp-flux"])
+        .args(["--type", "merge", "-p"])
+        .arg(patch.to_string())
+        .output()
+        .await
+        .expect("kubectl runs");
+    assert!(
+        out.status.success(),
+        "kubectl patch: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The overview: bravo's worst item is now the failed release, symbol and text.
+    let text = screen_until(
+        &mut app,
+        &mut rx,
+        "bravo's bp-flux failed in the overview",
+        |t| row_of(t, B).contains("✖ bp-flux failed"),
+    )
+    .await;
+    assert!(
+        row_of(&text, A).contains("◐ bp-keycloak installing"),
+        "{text}"
+    );
+
+    // The matrix: bravo's flux cell shows ✖, and the cell cursor names state and message.
+    let key = |app: &mut App, code: KeyCode| {
+        app.update(Msg::Input(Event::Key(KeyEvent::new(
+            code,
+            KeyModifiers::NONE,
+        ))))
+    };
+    app.run_command(sovtui::tui::palette::Command::Matrix);
+    app.run_command(sovtui::tui::palette::Command::Jump(B.into()));
+    let cols = sovtui::tui::views::fleet_matrix::columns(&app.fleet);
+    assert_eq!(cols, ["cilium", "cert-manager", "flux", "keycloak"]);
+    for _ in 0..=2 {
+        key(&mut app, KeyCode::Right);
+    }
+    let text = screen(&mut app, 160, 30);
+    assert!(
+        text.contains("▶ bravo.fleet.test × flux: ✖ failed — flux: values invalid"),
+        "{text}"
+    );
+    let bravo_row = text
+        .lines()
+        .find(|l| l.starts_with("│▶") && l.contains(B))
+        .expect("bravo row");
+    assert!(bravo_row.contains("✔ ✔ ✖ ◐"), "{bravo_row}");
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(
+        app.view,
+        View::Release {
+            fqdn: B.into(),
+            name: "bp-flux".into()
+        }
+    );
+    drop(rx);
+    let _ = tokio::time::timeout(PATIENCE, source).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cockpit_api_flag_is_checked_before_the_terminal_is_taken() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let missing = dir.path().join("none/fleet.toml");
+    // No fleet file and no catalyst-api: a usage error that names both ways out.
+    let out = run_sovtui(&[], &missing).await;
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("no fleet file") && stderr.contains("--api"),
+        "{stderr}"
+    );
+    // A malformed --api is refused by name, and nothing is created.
+    let out = run_sovtui(&["--api", "console.openova.io"], &missing).await;
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--api \"console.openova.io\""),
+        "{out:?}"
+    );
+    assert!(!missing.exists());
 }

@@ -587,3 +587,98 @@ fn the_tick_redraws_only_while_some_sovereign_is_stale() {
     let text = screen_text(&render(&mut app, 120, 40));
     assert!(!text.contains("stale for"), "{text}");
 }
+
+#[test]
+fn matrix_cell_cursor_moves_between_components_and_opens_that_helmrelease() {
+    use ratatui::style::Modifier;
+    let mut app = demo_app();
+    command(&mut app, "matrix");
+    command(&mut app, "jump bank");
+    let cols = sovtui::tui::views::fleet_matrix::columns(&app.fleet);
+    let harbor = cols
+        .iter()
+        .position(|c| c == "harbor")
+        .expect("harbor column");
+    assert_eq!(app.fv.matrix_col, None, "whole rows until left/right");
+    key(&mut app, KeyCode::Left);
+    assert_eq!(app.fv.matrix_col, None);
+    key(&mut app, KeyCode::Right);
+    assert_eq!(app.fv.matrix_col, Some(0));
+    for _ in 0..harbor {
+        key(&mut app, KeyCode::Right);
+    }
+    assert_eq!(app.fv.matrix_col, Some(harbor));
+
+    let t = render(&mut app, 120, 40);
+    let text = screen_text(&t);
+    assert!(
+        text.contains("▶ bank-dr.sovereign.example × harbor:"),
+        "{text}"
+    );
+    // In the selected row exactly one state cell carries the cursor cue, and it is not a
+    // colour: bold + underline; its column header is in reverse video.
+    let buf = t.backend().buffer();
+    let row = text
+        .lines()
+        .position(|l| l.starts_with("│▶") && l.contains("bank-dr"))
+        .expect("selected row") as u16;
+    let marked: Vec<u16> = (0..buf.area.width)
+        .filter(|&x| {
+            let c = &buf[(x, row)];
+            c.modifier.contains(Modifier::BOLD | Modifier::UNDERLINED)
+                && "○◐✔▲✖‼‖·".contains(c.symbol())
+        })
+        .collect();
+    assert_eq!(marked.len(), 1, "{marked:?}");
+    assert!(
+        buf[(marked[0], 5)].modifier.contains(Modifier::REVERSED),
+        "header of the cursor column"
+    );
+    insta::assert_snapshot!("matrix_cursor_120x40", t.backend());
+    // Narrow: the columns scroll so the cursor stays on screen, and the status line says so.
+    for _ in harbor..cols.len() + 3 {
+        key(&mut app, KeyCode::Right);
+    }
+    assert_eq!(app.fv.matrix_col, Some(cols.len() - 1), "stops at the last");
+    let narrow = render(&mut app, 80, 24);
+    let text = screen_text(&narrow);
+    let last = cols.last().expect("columns");
+    assert!(text.contains(&format!("× {last}:")), "{text}");
+    assert!(text.contains("off screen: 13 ←, 0 →"), "{text}");
+    insta::assert_snapshot!("matrix_cursor_80x24", narrow.backend());
+    for _ in harbor..cols.len() - 1 {
+        key(&mut app, KeyCode::Left);
+    }
+    assert_eq!(app.fv.matrix_col, Some(harbor));
+
+    // Enter opens that component's HelmRelease of that Sovereign; back returns to the matrix
+    // with the cursor kept, then to whole rows, then to the overview.
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(
+        app.view,
+        View::Release {
+            fqdn: "bank-dr.sovereign.example".into(),
+            name: "bp-harbor".into()
+        }
+    );
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(app.view, View::Matrix);
+    assert_eq!(app.fv.matrix_col, Some(harbor));
+    key(&mut app, KeyCode::Esc);
+    assert_eq!((app.view.clone(), app.fv.matrix_col), (View::Matrix, None));
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(app.view, View::Fleet);
+
+    // vim: l and h move the cursor; elsewhere they move between panes.
+    app.switch_keymap("vim", false);
+    command(&mut app, "matrix");
+    chars(&mut app, "lll");
+    assert_eq!(app.fv.matrix_col, Some(2));
+    chars(&mut app, "h");
+    assert_eq!(app.fv.matrix_col, Some(1));
+    let hints = ui::footer_hints(&app);
+    assert!(
+        hints.iter().any(|(k, l)| k == "→" && *l == "cell"),
+        "{hints:?}"
+    );
+}

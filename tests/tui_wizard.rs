@@ -702,3 +702,80 @@ fn a_saved_draft_is_offered_and_restored_without_secrets() {
         "secrets are not restored"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provisioned_sovereign_joins_the_fleet_file_the_cockpit_follows() {
+    use sovtui::provision::fleet::FleetEvent;
+    use sovtui::tui::app::FleetMsg;
+    use sovtui::tui::wizard::WizardMsg;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fleet = dir.path().join("fleet.toml");
+    let original = "# ops fleet\n";
+    std::fs::write(&fleet, original).expect("write");
+    let mut app = app();
+    // Without a live hub the wizard has nowhere to join (nothing is written anywhere).
+    open(&mut app);
+    assert_eq!(app.wizard.as_ref().expect("wizard").fleet_file, None);
+    // The live hub says which file it follows: that is where a new Sovereign joins.
+    app.update(Msg::Fleet(FleetMsg::Event(Box::new(
+        FleetEvent::FleetLoaded {
+            path: Some(fleet.clone()),
+            sovereigns: Vec::new(),
+        },
+    ))));
+    assert_eq!(
+        app.wizard.as_ref().expect("wizard").fleet_file.as_deref(),
+        Some(fleet.as_path())
+    );
+
+    let (tx, mut rx) = tokio::sync::mpsc::channel(16);
+    let fx = Effects { tx: Some(tx) };
+    let api = "http://127.0.0.1:9/sovereign";
+    let mut p = ProgressScreen::new("d-77".into(), "new.omani.works".into());
+    p.join_fleet = Some(fleet.clone());
+    p.on_msg(ProgressMsg::KubeconfigServed, &fx, Some(api));
+    let reply = tokio::time::timeout(DEADLINE, async {
+        loop {
+            match rx.recv().await.expect("reply") {
+                Msg::Wizard(WizardMsg::Progress(m @ ProgressMsg::Joined(_))) => break m,
+                _ => continue,
+            }
+        }
+    })
+    .await
+    .expect("joined in time");
+    p.on_msg(reply, &fx, Some(api));
+    match &p.fleet_join {
+        Some(Ok(text)) => assert!(text.contains("joined the fleet"), "{text}"),
+        other => panic!("{other:?}"),
+    }
+    let text = std::fs::read_to_string(&fleet).expect("read");
+    assert!(text.starts_with(original), "{text}");
+    let parsed = sovtui::config::fleet_file::load(&fleet).expect("still a valid fleet file");
+    let s = &parsed.sovereigns[0];
+    assert_eq!(s.fqdn, "new.omani.works");
+    assert_eq!(s.deployment_id.as_deref(), Some("d-77"));
+    assert_eq!(s.catalyst_api.as_deref(), Some(api));
+    assert_eq!(
+        s.kubeconfig_from,
+        sovtui::config::fleet_file::KubeconfigFrom::Catalyst
+    );
+
+    // A second screen on the same run finds it listed already: said, not an error.
+    let mut again = ProgressScreen::new("d-77".into(), "new.omani.works".into());
+    again.join_fleet = Some(fleet.clone());
+    again.on_msg(ProgressMsg::KubeconfigServed, &fx, Some(api));
+    let reply = tokio::time::timeout(DEADLINE, rx.recv())
+        .await
+        .expect("in time")
+        .expect("reply");
+    let Msg::Wizard(WizardMsg::Progress(m)) = reply else {
+        panic!("unexpected {reply:?}")
+    };
+    again.on_msg(m, &fx, Some(api));
+    match &again.fleet_join {
+        Some(Ok(text)) => assert!(text.contains("already in the fleet"), "{text}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(std::fs::read_to_string(&fleet).expect("read"), text);
+}

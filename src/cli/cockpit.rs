@@ -29,18 +29,48 @@ fn finish(result: anyhow::Result<tui::ExitReason>) -> CliResult {
     }
 }
 
-pub fn run_fleet(config: Option<PathBuf>) -> CliResult {
+/// The catalyst-api the cockpit talks to: `--api`, else `SOVTUI_CATALYST_API`, else the fleet
+/// file's. A malformed `--api` is a usage error before the terminal is taken over.
+pub fn catalyst_api_for(
+    flag: Option<&str>,
+    env: Option<&str>,
+    file: Option<&str>,
+) -> Result<Option<String>, CliError> {
+    if let Some(url) = flag {
+        let url = url.trim();
+        return match reqwest::Url::parse(url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(Some(url.to_string())),
+            _ => Err(CliError::usage(format!(
+                "--api {url:?}: not an http(s) URL"
+            ))),
+        };
+    }
+    Ok(env
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .or(file)
+        .map(str::to_string))
+}
+
+pub fn run_fleet_with_api(config: Option<PathBuf>, api: Option<String>) -> CliResult {
     let path = config.unwrap_or_else(crate::config::paths::fleet_file);
+    let env = std::env::var("SOVTUI_CATALYST_API").ok();
     if !path.exists() {
-        return Err(CliError::usage(format!(
-            "{}: no fleet file (write one, pass --config FILE, or try `sovtui demo`)",
-            path.display()
-        )));
+        // With a catalyst-api to provision through, an operator without a fleet yet starts
+        // with an empty one: the first Sovereign the wizard provisions joins it.
+        if catalyst_api_for(api.as_deref(), env.as_deref(), None)?.is_none() {
+            return Err(CliError::usage(format!(
+                "{}: no fleet file (write one, pass --config FILE or --api URL, or try `sovtui demo`)",
+                path.display()
+            )));
+        }
+        crate::config::fleet_file::create_if_absent(&path)
+            .map_err(|e| CliError::usage(e.to_string()))?;
     }
     // Fail before taking over the terminal when the file is broken from the start.
     let fleet =
         crate::config::fleet_file::load(&path).map_err(|e| CliError::usage(e.to_string()))?;
-    let catalyst_api = fleet.catalyst_api(None).map(str::to_string);
+    let catalyst_api = catalyst_api_for(api.as_deref(), env.as_deref(), fleet.catalyst_api(None))?;
     let _log = init_logging();
     let banner = format!("fleet {}", path.display());
     finish(tui::run(Settings::from_env(banner), move |tx| async move {
@@ -115,4 +145,36 @@ async fn demo_source(tx: FleetSender, scenario: WorldScenario, speed: f64, dir: 
     }
     source::live_fleet_source(tx, dir.join("fleet.toml")).await;
     drop(world);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_api_flag_beats_the_environment_which_beats_the_fleet_file() {
+        let pick = |f, e, file| catalyst_api_for(f, e, file).expect("valid");
+        assert_eq!(
+            pick(
+                Some("http://flag:1"),
+                Some("http://env:2"),
+                Some("http://file:3")
+            )
+            .as_deref(),
+            Some("http://flag:1")
+        );
+        assert_eq!(
+            pick(None, Some("http://env:2"), Some("http://file:3")).as_deref(),
+            Some("http://env:2")
+        );
+        assert_eq!(
+            pick(None, Some("  "), Some("http://file:3")).as_deref(),
+            Some("http://file:3")
+        );
+        assert_eq!(pick(None, None, None), None);
+        match catalyst_api_for(Some("console.openova.io"), None, None) {
+            Err(CliError::Usage(m)) => assert!(m.starts_with("--api"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+    }
 }

@@ -1,4 +1,4 @@
-//! `sovtui fleet status|watch`: the fleet library without the cockpit.
+//! `sovtui fleet status|watch|join`: the fleet library without the cockpit.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -27,6 +27,22 @@ pub fn run(config: Option<PathBuf>, cmd: FleetCommand) -> CliResult {
                 status(&path, json, Duration::from_secs(timeout)).await
             }
             FleetCommand::Watch { json } => watch(&path, json).await,
+            FleetCommand::Join {
+                fqdn,
+                api,
+                deployment,
+                tags,
+                no_verify,
+                json,
+            } => {
+                let entry = crate::config::fleet_file::JoinEntry {
+                    fqdn,
+                    catalyst_api: api,
+                    deployment_id: deployment,
+                    tags,
+                };
+                join(&path, entry, !no_verify, json).await
+            }
         }
     })
 }
@@ -158,6 +174,44 @@ fn human_line(s: &SovereignReport<'_>) -> String {
             counts.join(" · ")
         }
     )
+}
+
+/// `sovtui fleet join`: append the Sovereign to the fleet file (see [`crate::provision::fleet::join`]).
+async fn join(
+    path: &Path,
+    entry: crate::config::fleet_file::JoinEntry,
+    verify: bool,
+    json: bool,
+) -> CliResult {
+    use crate::provision::fleet::JoinError;
+    if let Err(e) = crate::provision::catalyst::CatalystClient::new(&entry.catalyst_api) {
+        return Err(CliError::usage(format!("--api: {e}")));
+    }
+    if entry.deployment_id.trim().is_empty() {
+        return Err(CliError::usage("--deployment: must not be empty"));
+    }
+    match crate::provision::fleet::join(path, entry, verify).await {
+        Ok(outcome) => {
+            eprintln!(
+                "{} joined the fleet in {} ({} Sovereigns); its kubeconfig is fetched from catalyst-api when needed",
+                outcome.fqdn,
+                outcome.fleet_file.display(),
+                outcome.sovereigns
+            );
+            if json {
+                let text =
+                    serde_json::to_string(&outcome).map_err(|e| CliError::Failed(e.into()))?;
+                let _ = writeln!(std::io::stdout().lock(), "{text}");
+            }
+            Ok(())
+        }
+        Err(e @ (JoinError::AlreadyListed(_) | JoinError::File(_))) => {
+            Err(CliError::usage(e.to_string()))
+        }
+        Err(JoinError::Catalyst(e)) => Err(CliError::Failed(anyhow::anyhow!(
+            "{e} (nothing was added; --no-verify adds it anyway)"
+        ))),
+    }
 }
 
 /// Resolves on SIGINT, SIGTERM or SIGHUP: the normal ends of a stream someone is reading.

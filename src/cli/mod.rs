@@ -53,6 +53,11 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "FLEET.toml")]
     pub config: Option<PathBuf>,
 
+    /// catalyst-api root for the cockpit's wizard and progress views (overrides
+    /// SOVTUI_CATALYST_API and the fleet file's catalyst_api)
+    #[arg(long, value_name = "URL")]
+    pub api: Option<String>,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -125,6 +130,23 @@ pub enum FleetCommand {
     },
     /// NDJSON stream of state changes
     Watch {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add a provisioned Sovereign to the fleet file; its kubeconfig is fetched from
+    /// catalyst-api into memory whenever it is needed, never written to disk
+    Join {
+        fqdn: String,
+        #[arg(long, value_name = "URL")]
+        api: String,
+        #[arg(long, value_name = "ID")]
+        deployment: String,
+        /// Tag of the new Sovereign (repeatable), e.g. prod
+        #[arg(long = "tag", value_name = "TAG")]
+        tags: Vec<String>,
+        /// Add it even when catalyst-api does not serve its kubeconfig (yet)
+        #[arg(long)]
+        no_verify: bool,
         #[arg(long)]
         json: bool,
     },
@@ -326,8 +348,9 @@ pub fn main() -> ExitCode {
 
 pub fn run(cli: Cli) -> CliResult {
     let config = cli.config;
+    let api = cli.api;
     match cli.command {
-        None => cockpit::run_fleet(config),
+        None => cockpit::run_fleet_with_api(config, api),
         Some(Command::Demo(args)) => cockpit::run_demo(args),
         Some(Command::Sim(args)) => sim::run(args),
         Some(Command::Logs { follow }) => logs::run(follow),

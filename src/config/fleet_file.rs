@@ -13,6 +13,12 @@
 //! catalyst_api = "https://console.openova.io"
 //! deployment_id = "3f1c…"
 //! hetzner = { token_env = "HCLOUD_TOKEN" }   # or { hcloud_context = "x" } or { token_cmd = "op read …" }
+//!
+//! [[sovereign]]                     # joined after provisioning: no credentials on disk
+//! fqdn = "new.omani.works"
+//! catalyst_api = "https://console.openova.io/sovereign"
+//! deployment_id = "3f1c…"
+//! kubeconfig_from = "catalyst"      # fetched from catalyst-api into memory (start and on 401)
 //! ```
 //!
 //! Errors name the file, line and column, so a broken file can be fixed without guessing.
@@ -49,6 +55,10 @@ pub struct SovereignEntry {
     /// Reach the public hosts (`console.FQDN`, `api.FQDN`) here instead of through DNS.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub probe: Option<ProbeOverride>,
+    /// Where the kubeconfig comes from: a file (`kubeconfig`, or the default chain) or
+    /// catalyst-api's `GET /deployments/{id}/kubeconfig`, held in memory only.
+    #[serde(default)]
+    pub kubeconfig_from: KubeconfigFrom,
 }
 
 /// `probe = { resolve = "IP:PORT", scheme = "http" }`: where a probe of the Sovereign's public
@@ -62,6 +72,18 @@ pub struct ProbeOverride {
 
 fn default_probe_scheme() -> String {
     "https".into()
+}
+
+/// The source of a Sovereign's kubeconfig.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KubeconfigFrom {
+    /// `kubeconfig = PATH`, or the default chain when no path is given.
+    #[default]
+    File,
+    /// catalyst-api `GET /api/v1/deployments/{deployment_id}/kubeconfig` (contract §1.10),
+    /// fetched at start and again on 401; never written to disk.
+    Catalyst,
 }
 
 impl SovereignEntry {
@@ -78,6 +100,7 @@ impl SovereignEntry {
             tags: Vec::new(),
             adopted: true,
             probe: None,
+            kubeconfig_from: KubeconfigFrom::File,
         }
     }
 
@@ -250,6 +273,7 @@ struct RawSovereign {
     #[serde(default)]
     tags: Vec<String>,
     probe: Option<Spanned<RawProbe>>,
+    kubeconfig_from: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -389,6 +413,40 @@ pub fn parse(path: &Path, text: &str) -> Result<FleetFile, FleetFileError> {
             }
             None => None,
         };
+        let kubeconfig_from = match s.kubeconfig_from {
+            None => KubeconfigFrom::File,
+            Some(v) => {
+                let at = Some(v.span().start);
+                match v.into_inner().as_str() {
+                    "file" => KubeconfigFrom::File,
+                    "catalyst" if s.kubeconfig.is_some() => {
+                        return Err(FleetFileError::at(
+                            path,
+                            text,
+                            at,
+                            "kubeconfig_from: \"catalyst\" cannot be combined with kubeconfig = PATH",
+                        ));
+                    }
+                    "catalyst" if catalyst_api.is_none() || deployment_id.is_none() => {
+                        return Err(FleetFileError::at(
+                            path,
+                            text,
+                            at,
+                            "kubeconfig_from: \"catalyst\" needs catalyst_api and deployment_id in the same [[sovereign]]",
+                        ));
+                    }
+                    "catalyst" => KubeconfigFrom::Catalyst,
+                    other => {
+                        return Err(FleetFileError::at(
+                            path,
+                            text,
+                            at,
+                            format!("kubeconfig_from: {other:?} is not \"file\" or \"catalyst\""),
+                        ));
+                    }
+                }
+            }
+        };
         if s.context.as_deref() == Some("") {
             return Err(FleetFileError::at(
                 path,
@@ -408,6 +466,7 @@ pub fn parse(path: &Path, text: &str) -> Result<FleetFile, FleetFileError> {
             tags: s.tags,
             adopted: false,
             probe,
+            kubeconfig_from,
         });
     }
     Ok(FleetFile {
@@ -491,6 +550,7 @@ struct OutSovereign<'a> {
     hetzner: Option<&'a HetznerTokenSource>,
     #[serde(skip_serializing_if = "Option::is_none")]
     probe: Option<&'a ProbeOverride>,
+    kubeconfig_from: Option<KubeconfigFrom>,
 }
 
 impl FleetFile {
@@ -528,6 +588,8 @@ impl FleetFile {
                     deployment_id: s.deployment_id.as_deref(),
                     hetzner: s.hetzner.as_ref(),
                     probe: s.probe.as_ref(),
+                    kubeconfig_from: (s.kubeconfig_from != KubeconfigFrom::File)
+                        .then_some(s.kubeconfig_from),
                 })
                 .collect(),
         };
@@ -550,6 +612,152 @@ impl FleetFile {
         }
         all
     }
+}
+
+/// A Sovereign to add to a fleet file after provisioning: named by its catalyst-api and
+/// deployment, its kubeconfig fetched from there into memory (`kubeconfig_from = "catalyst"`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinEntry {
+    pub fqdn: String,
+    pub catalyst_api: String,
+    pub deployment_id: String,
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+impl JoinEntry {
+    /// The `[[sovereign]]` table appended for this entry.
+    pub fn to_toml(&self) -> String {
+        let q = |s: &str| toml::Value::String(s.to_string()).to_string();
+        let mut out = String::from("[[sovereign]]\n");
+        out += &format!("fqdn = {}\n", q(&self.fqdn));
+        out += &format!("catalyst_api = {}\n", q(&self.catalyst_api));
+        out += &format!("deployment_id = {}\n", q(&self.deployment_id));
+        out += "kubeconfig_from = \"catalyst\"\n";
+        if !self.tags.is_empty() {
+            let tags: Vec<String> = self.tags.iter().map(|t| q(t)).collect();
+            out += &format!("tags = [{}]\n", tags.join(", "));
+        }
+        out
+    }
+}
+
+/// Why a Sovereign was not appended to a fleet file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AppendError {
+    /// The FQDN is already listed (the error points at it); nothing was written.
+    #[error("{0}")]
+    AlreadyListed(FleetFileError),
+    /// The file is broken, the entry is invalid, or the file cannot be written.
+    #[error("{0}")]
+    Invalid(FleetFileError),
+}
+
+/// Append `entry` to the fleet file at `path` (created, with its directory, when absent). The
+/// existing text is kept byte for byte — comments, order, other entries — and the new table is
+/// added at the end; the result is parsed before it replaces the file (atomically, by rename),
+/// so a file this cannot extend cleanly is refused rather than damaged. No credential is written.
+pub fn append_sovereign(path: &Path, entry: &JoinEntry) -> Result<FleetFile, AppendError> {
+    let invalid = |text: &str, offset: Option<usize>, msg: String| {
+        AppendError::Invalid(FleetFileError::at(path, text, offset, msg))
+    };
+    let old = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(invalid("", None, format!("cannot read: {e}"))),
+    };
+    let current = parse(path, &old).map_err(|e| {
+        AppendError::Invalid(FleetFileError {
+            message: format!("{} (fix the file first; nothing was added)", e.message),
+            ..e
+        })
+    })?;
+    if current.sovereigns.iter().any(|s| s.fqdn == entry.fqdn) {
+        let quoted = toml::Value::String(entry.fqdn.clone()).to_string();
+        return Err(AppendError::AlreadyListed(FleetFileError::at(
+            path,
+            &old,
+            old.find(&quoted),
+            format!(
+                "fqdn: {:?} is already in the fleet; nothing was added",
+                entry.fqdn
+            ),
+        )));
+    }
+    let mut text = old.clone();
+    if text.is_empty() {
+        text.push_str(NEW_FILE_HEADER);
+    }
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    if !text.ends_with("\n\n") {
+        text.push('\n');
+    }
+    let block_at = text.len();
+    text.push_str(&entry.to_toml());
+    let updated = parse(path, &text).map_err(|e| {
+        let offset = e.line.map(|_| block_at);
+        invalid(
+            &text,
+            offset,
+            format!("the new [[sovereign]] would not parse here: {}", e.message),
+        )
+    })?;
+    let joined = updated
+        .sovereigns
+        .iter()
+        .any(|s| s.fqdn == entry.fqdn && s.kubeconfig_from == KubeconfigFrom::Catalyst);
+    if !joined || updated.sovereigns.len() != current.sovereigns.len() + 1 {
+        return Err(invalid(
+            &old,
+            None,
+            "the file's layout does not allow appending a [[sovereign]] table; add it by hand"
+                .into(),
+        ));
+    }
+    write_replacing(path, &text).map_err(|e| invalid("", None, e))?;
+    Ok(updated)
+}
+
+/// An empty fleet file at `path` (and its directory) unless one exists; true when created.
+pub fn create_if_absent(path: &Path) -> Result<bool, FleetFileError> {
+    if path.exists() {
+        return Ok(false);
+    }
+    write_replacing(path, NEW_FILE_HEADER).map_err(|e| FleetFileError::at(path, "", None, e))?;
+    Ok(true)
+}
+
+const NEW_FILE_HEADER: &str =
+    "# sovtui fleet file (see `sovtui --help`); Sovereigns may be added by sovtui.\n";
+
+/// Write `text` to `path` through a sibling temporary file and a rename, keeping the old file's
+/// permissions, so the fleet hub's watcher never reads half a file.
+fn write_replacing(path: &Path, text: &str) -> Result<(), String> {
+    use std::io::Write;
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+    if let Some(d) = dir {
+        std::fs::create_dir_all(d).map_err(|e| format!("cannot create {}: {e}", d.display()))?;
+    }
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "fleet.toml".into());
+    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+        if let Ok(meta) = std::fs::metadata(path) {
+            std::fs::set_permissions(&tmp, meta.permissions())?;
+        }
+        std::fs::rename(&tmp, path)
+    })();
+    result.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        format!("cannot write: {e}")
+    })
 }
 
 #[cfg(test)]
@@ -758,5 +966,88 @@ hetzner = { token_cmd = "op read x" }
         assert_eq!(all[1].fqdn, "c.d");
         let off = parse(&p(), "[[sovereign]]\nfqdn = \"a.b\"\n").expect("valid");
         assert_eq!(off.with_adopted(&["c.d".into()]).len(), 1);
+    }
+
+    fn joined(fqdn: &str) -> JoinEntry {
+        JoinEntry {
+            fqdn: fqdn.into(),
+            catalyst_api: "http://127.0.0.1:4000".into(),
+            deployment_id: "d-42".into(),
+            tags: vec!["prod".into()],
+        }
+    }
+
+    #[test]
+    fn appending_keeps_the_file_byte_for_byte_and_refuses_duplicates() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("fleet.toml");
+        let original = "# my fleet\n[[sovereign]]\nfqdn = \"a.b\"  # the lab\nkubeconfig = \"k\"";
+        std::fs::write(&path, original).expect("write");
+        let fleet = append_sovereign(&path, &joined("new.omani.works")).expect("appended");
+        let text = std::fs::read_to_string(&path).expect("read");
+        assert!(text.starts_with(original), "{text}");
+        assert_eq!(fleet.sovereigns.len(), 2);
+        let new = &fleet.sovereigns[1];
+        assert_eq!(new.kubeconfig_from, KubeconfigFrom::Catalyst);
+        assert_eq!(new.deployment_id.as_deref(), Some("d-42"));
+        assert_eq!(new.kubeconfig, None);
+        assert!(new.is_prod());
+        assert_eq!(load(&path).expect("loads"), fleet);
+
+        let before = std::fs::read(&path).expect("read");
+        match append_sovereign(&path, &joined("new.omani.works")) {
+            Err(AppendError::AlreadyListed(e)) => {
+                assert!(e.line.is_some(), "{e}");
+                assert!(e.message.contains("already"), "{e}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(std::fs::read(&path).expect("read"), before, "untouched");
+    }
+
+    #[test]
+    fn appending_creates_a_missing_file_and_refuses_broken_ones() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let empty = dir.path().join("empty/fleet.toml");
+        assert!(create_if_absent(&empty).expect("created"));
+        assert!(!create_if_absent(&empty).expect("kept"));
+        assert_eq!(load(&empty).expect("valid"), FleetFile::default());
+        let path = dir.path().join("sub/dir/fleet.toml");
+        append_sovereign(&path, &joined("x.y")).expect("created");
+        assert_eq!(load(&path).expect("loads").sovereigns.len(), 1);
+
+        let broken = dir.path().join("broken.toml");
+        std::fs::write(&broken, "[[sovereign]]\nfqdn = \n").expect("write");
+        assert!(matches!(
+            append_sovereign(&broken, &joined("x.y")),
+            Err(AppendError::Invalid(_))
+        ));
+        assert_eq!(
+            std::fs::read_to_string(&broken).expect("read"),
+            "[[sovereign]]\nfqdn = \n"
+        );
+
+        let bad = JoinEntry {
+            fqdn: "Not A Name".into(),
+            ..joined("x")
+        };
+        let e = append_sovereign(&path, &bad).expect_err("bad fqdn");
+        assert!(e.to_string().contains("fqdn"), "{e}");
+    }
+
+    #[test]
+    fn kubeconfig_from_catalyst_needs_its_api_and_deployment() {
+        let ok = "[[sovereign]]\nfqdn = \"a.b\"\ncatalyst_api = \"http://x\"\ndeployment_id = \"d\"\nkubeconfig_from = \"catalyst\"\n";
+        let f = parse(&p(), ok).expect("valid");
+        assert_eq!(f.sovereigns[0].kubeconfig_from, KubeconfigFrom::Catalyst);
+        assert_eq!(parse(&p(), &f.to_toml()).expect("round trip"), f);
+
+        let no_id = "[[sovereign]]\nfqdn = \"a.b\"\ncatalyst_api = \"http://x\"\nkubeconfig_from = \"catalyst\"\n";
+        let e = parse(&p(), no_id).expect_err("no deployment");
+        assert_eq!(e.line, Some(4), "{e}");
+        let both = "[[sovereign]]\nfqdn = \"a.b\"\nkubeconfig = \"k\"\ncatalyst_api = \"http://x\"\ndeployment_id = \"d\"\nkubeconfig_from = \"catalyst\"\n";
+        assert!(parse(&p(), both).is_err());
+        let odd = "[[sovereign]]\nfqdn = \"a.b\"\nkubeconfig_from = \"s3\"\n";
+        assert_eq!(parse(&p(), odd).expect_err("unknown").line, Some(3));
     }
 }

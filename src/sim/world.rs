@@ -95,7 +95,11 @@ impl Registry {
             let tags = self.tags.get(fqdn).cloned().unwrap_or_default();
             out += "\n[[sovereign]]\n";
             out += &format!("fqdn = {}\n", toml_str(fqdn));
-            out += "kubeconfig = \"kubeconfig\"\n";
+            // A Sovereign provisioned through catalyst-api is reached the way an operator's
+            // joined one is: its kubeconfig fetched from catalyst-api, not read from a file.
+            if !self.deployments.contains_key(fqdn) {
+                out += "kubeconfig = \"kubeconfig\"\n";
+            }
             out += &format!("context = {}\n", toml_str(fqdn));
             out += &format!(
                 "tags = [{}]\n",
@@ -107,6 +111,7 @@ impl Registry {
             out += &format!("catalyst_api = {}\n", toml_str(&endpoints.catalyst_api));
             if let Some(id) = self.deployments.get(fqdn) {
                 out += &format!("deployment_id = {}\n", toml_str(id));
+                out += "kubeconfig_from = \"catalyst\"\n";
             }
             if let Some(addr) = self.ingress.get(fqdn) {
                 out += &format!(

@@ -268,6 +268,9 @@ pub struct App {
     pub drill_shown: bool,
     /// Where drills are journaled and their reports written.
     pub drill_state_dir: PathBuf,
+    /// The fleet file the live hub follows (from its `FleetLoaded`): where a Sovereign the
+    /// wizard provisions joins the fleet. `None` without a live hub: nothing is written.
+    pub join_fleet_file: Option<PathBuf>,
     quit: bool,
     dirty: bool,
 }
@@ -343,6 +346,7 @@ impl App {
             drill: None,
             drill_shown: false,
             drill_state_dir: crate::config::paths::state_dir(),
+            join_fleet_file: None,
             quit: false,
             dirty: true,
         }
@@ -576,6 +580,9 @@ impl App {
                 self.wizard_draft_path.clone(),
             )));
         }
+        if let Some(w) = self.wizard.as_mut() {
+            w.fleet_file = self.join_fleet_file.clone();
+        }
         self.view = View::Wizard;
         self.focus = Focus::Main;
     }
@@ -616,9 +623,17 @@ impl App {
                             "fleet file: {error} (keeping the last good fleet)"
                         )));
                     }
-                    FleetEvent::FleetLoaded { sovereigns, .. } => {
+                    FleetEvent::FleetLoaded { sovereigns, path } => {
                         self.waiting_for_data = sovereigns.is_empty() && self.fleet.is_empty();
                         self.source_error = None;
+                        // The file the hub follows is the one new Sovereigns join.
+                        if let Some(p) = path {
+                            self.fleet_file = Some(p.clone());
+                            self.join_fleet_file = Some(p.clone());
+                            if let Some(w) = self.wizard.as_mut() {
+                                w.fleet_file = Some(p.clone());
+                            }
+                        }
                     }
                     _ => self.waiting_for_data = false,
                 }
@@ -1031,6 +1046,11 @@ impl App {
             Action::Filter => self.overlay = Overlay::Filter,
             // The matrix has no navigation pane (it takes the whole width).
             Action::FocusNext | Action::FocusPrev if self.view == View::Matrix => {}
+            Action::Left | Action::Right if self.view == View::Matrix => {
+                self.move_matrix_column(action == Action::Right)
+            }
+            Action::Left => self.focus = Focus::Nav,
+            Action::Right => self.focus = Focus::Main,
             Action::FocusNext | Action::FocusPrev => {
                 self.focus = match self.focus {
                     Focus::Nav => Focus::Main,
@@ -1065,7 +1085,13 @@ impl App {
             return;
         }
         if let View::Release { fqdn, .. } = &self.view {
-            self.view = View::Sovereign(fqdn.clone());
+            self.view = if std::mem::take(&mut self.fv.release_from_matrix) {
+                View::Matrix
+            } else {
+                View::Sovereign(fqdn.clone())
+            };
+        } else if self.view == View::Matrix && self.fv.matrix_col.is_some() {
+            self.fv.matrix_col = None;
         } else if self.view == View::Matrix {
             self.view = View::Fleet;
         } else if let View::Sovereign(_) | View::Wizard | View::Recover = self.view {
@@ -1099,6 +1125,8 @@ impl App {
                 if let View::Sovereign(fqdn) = &self.view {
                     let fqdn = fqdn.clone();
                     self.open_selected_release(fqdn);
+                } else if self.view == View::Matrix && self.fv.matrix_col.is_some() {
+                    self.open_matrix_cell();
                 } else if matches!(self.view, View::Fleet | View::Matrix) {
                     let visible = self.visible_fleet();
                     let sel = if self.view == View::Matrix {

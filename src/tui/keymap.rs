@@ -31,6 +31,10 @@ pub enum Action {
     PageDown,
     Top,
     Bottom,
+    /// Matrix: previous component column; elsewhere the navigation pane.
+    Left,
+    /// Matrix: next component column; elsewhere the main pane.
+    Right,
     Select,
     /// Leaves read-only mode. Guarded: never on an unmodified single key.
     Arm,
@@ -38,7 +42,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 17] = [
+    pub const ALL: [Action; 19] = [
         Action::Help,
         Action::Palette,
         Action::Filter,
@@ -52,6 +56,8 @@ impl Action {
         Action::PageDown,
         Action::Top,
         Action::Bottom,
+        Action::Left,
+        Action::Right,
         Action::Quit,
         Action::ForceQuit,
         Action::Arm,
@@ -74,6 +80,8 @@ impl Action {
             Action::PageDown => "page_down",
             Action::Top => "top",
             Action::Bottom => "bottom",
+            Action::Left => "left",
+            Action::Right => "right",
             Action::Select => "select",
             Action::Arm => "arm",
             Action::Disarm => "disarm",
@@ -96,6 +104,8 @@ impl Action {
             Action::PageDown => "page down",
             Action::Top => "first item",
             Action::Bottom => "last item",
+            Action::Left => "matrix: cell cursor left; else navigation pane",
+            Action::Right => "matrix: cell cursor right; else main pane",
             Action::Select => "open the selected item",
             Action::Arm => "arm: allow destructive operations",
             Action::Disarm => "disarm: back to read-only",
@@ -564,6 +574,23 @@ mod tests {
         assert_eq!(
             vim.action_for(&key(KeyCode::Char('j'), KeyModifiers::NONE)),
             Some(Action::Down)
+        );
+        for (name, _) in BUILTIN {
+            let km = cat.load(name).expect("builtin");
+            assert_eq!(
+                km.action_for(&key(KeyCode::Right, KeyModifiers::NONE)),
+                Some(Action::Right),
+                "{name}"
+            );
+            assert_eq!(
+                km.action_for(&key(KeyCode::Left, KeyModifiers::NONE)),
+                Some(Action::Left),
+                "{name}"
+            );
+        }
+        assert_eq!(
+            vim.action_for(&key(KeyCode::Char('l'), KeyModifiers::NONE)),
+            Some(Action::Right)
         );
     }
 

@@ -657,7 +657,11 @@ pub fn footer_hints(app: &App) -> Vec<(String, &'static str)> {
                 hint(Action::Help, "help"),
                 hint(Action::Palette, "command"),
                 hint(Action::Filter, "filter"),
-                hint(Action::FocusNext, "focus"),
+                if app.view == View::Matrix {
+                    hint(Action::Right, "cell")
+                } else {
+                    hint(Action::FocusNext, "focus")
+                },
                 hint(Action::Select, "open"),
             ];
             if app.view == View::Fleet {

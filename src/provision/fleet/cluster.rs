@@ -12,7 +12,7 @@ use kube::{Client, Config};
 use tokio::sync::{Mutex, mpsc};
 
 use super::objects::{FluxKind, Reduced, reduce};
-use crate::config::fleet_file::SovereignEntry;
+use crate::config::fleet_file::{KubeconfigFrom, SovereignEntry};
 
 /// Tunables of the per-cluster loops.
 #[derive(Debug, Clone)]
@@ -137,7 +137,12 @@ impl std::fmt::Debug for Credentials {
 /// A message about credentials that is safe to show (never plugin output or tokens).
 pub type LinkErrorText = String;
 
+/// The kubeconfig of a file-sourced Sovereign (catalyst-sourced ones are fetched by
+/// [`fetch_kubeconfig`], never read from disk).
 pub(crate) fn read_kubeconfig(entry: &SovereignEntry) -> Result<Kubeconfig, String> {
+    if entry.kubeconfig_from == KubeconfigFrom::Catalyst {
+        return Err("the kubeconfig comes from catalyst-api".into());
+    }
     match &entry.kubeconfig {
         Some(p) => Kubeconfig::read_from(p).map_err(|e| format!("kubeconfig {}: {e}", p.display())),
         None => Kubeconfig::read().map_err(|e| format!("kubeconfig: {e}")),
@@ -154,6 +159,9 @@ pub(crate) async fn build_client(
     // the async workers the cockpit shares.
     let mut kc = match preloaded {
         Some(kc) => kc,
+        None if entry.kubeconfig_from == KubeconfigFrom::Catalyst => {
+            fetch_kubeconfig(entry).await?
+        }
         None => {
             let for_read = entry.clone();
             tokio::task::spawn_blocking(move || read_kubeconfig(&for_read))
@@ -166,8 +174,14 @@ pub(crate) async fn build_client(
             exec.interactive_mode = Some(ExecInteractiveMode::Never);
         }
     }
+    // catalyst-api hands out the cluster's own kubeconfig (k3s names its context `default`):
+    // use the FQDN's context when it has one, else its current context.
+    let context = match entry.kubeconfig_from {
+        KubeconfigFrom::Catalyst if !kc.contexts.iter().any(|c| c.name == entry.context) => None,
+        _ => Some(entry.context.clone()),
+    };
     let opts = KubeConfigOptions {
-        context: Some(entry.context.clone()),
+        context,
         ..Default::default()
     };
     let mut config = Config::from_custom_kubeconfig(kc, &opts)
@@ -179,6 +193,33 @@ pub(crate) async fn build_client(
         .await
         .map_err(|e| format!("client: {e}"))?
         .map_err(|e| format!("client: {e}"))
+}
+
+/// `GET /api/v1/deployments/{id}/kubeconfig` (contract §1.10) into memory. Errors say what
+/// catalyst-api answered, never the YAML.
+pub(crate) async fn fetch_kubeconfig(entry: &SovereignEntry) -> Result<Kubeconfig, String> {
+    let (Some(api), Some(id)) = (&entry.catalyst_api, &entry.deployment_id) else {
+        return Err("kubeconfig_from = \"catalyst\" needs catalyst_api and deployment_id".into());
+    };
+    let client = crate::provision::catalyst::CatalystClient::new(api).map_err(|e| e.to_string())?;
+    let fetched = client.kubeconfig(id).await.map_err(|e| match e.status() {
+        Some(409) => format!("catalyst-api has no kubeconfig for deployment {id} yet (409)"),
+        Some(404) => format!("catalyst-api does not know deployment {id} (404)"),
+        _ => format!("fetching the kubeconfig from catalyst-api: {e}"),
+    })?;
+    Kubeconfig::from_yaml(&fetched.yaml)
+        .map_err(|e| format!("the kubeconfig catalyst-api served for {id} does not parse: {e}"))
+}
+
+/// A kube client for a Sovereign whose kubeconfig catalyst-api serves (held in memory only).
+pub async fn catalyst_client(fqdn: &str, api: &str, deployment: &str) -> Result<Client, String> {
+    let entry = SovereignEntry {
+        catalyst_api: Some(api.to_string()),
+        deployment_id: Some(deployment.to_string()),
+        kubeconfig_from: KubeconfigFrom::Catalyst,
+        ..SovereignEntry::adopted(fqdn)
+    };
+    build_client(&entry, None).await
 }
 
 /// A fingerprint of what the Sovereign's context resolves to (server, user, namespace), so a

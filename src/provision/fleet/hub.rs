@@ -494,7 +494,11 @@ impl Hub {
             self.emit(FleetEvent::SovereignRemoved { fqdn });
         }
         let mut files: BTreeSet<PathBuf> = self.path.iter().cloned().collect();
-        if file.adopt_kubeconfig || entries.iter().any(|e| e.kubeconfig.is_none()) {
+        if file.adopt_kubeconfig
+            || entries.iter().any(|e| {
+                e.kubeconfig.is_none() && e.kubeconfig_from == fleet_file::KubeconfigFrom::File
+            })
+        {
             files.extend(fleet_file::default_kubeconfig_paths());
         }
         // Each kubeconfig file is parsed once per reload, however many Sovereigns use it.
@@ -514,6 +518,10 @@ impl Hub {
                     && s.entry.kubeconfig == entry.kubeconfig
                     && s.entry.context == entry.context
                     && s.entry.namespace == entry.namespace
+                    && s.entry.kubeconfig_from == entry.kubeconfig_from
+                    && (entry.kubeconfig_from == fleet_file::KubeconfigFrom::File
+                        || (s.entry.catalyst_api == entry.catalyst_api
+                            && s.entry.deployment_id == entry.deployment_id))
             };
             match self.sovs.get_mut(&entry.fqdn) {
                 Some(s) if same_link(s) => {

@@ -3,6 +3,7 @@
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span, Text};
 use ratatui::widgets::{Cell, Paragraph, Row, Table};
 
@@ -101,6 +102,27 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
     let shown = cols.len().min(avail.saturating_sub(14) / 2);
     let hidden = cols.len() - shown;
     let name_width = avail.saturating_sub(shown * 2).min(40) as u16;
+    // The cell cursor (clamped: the fleet may have shrunk) scrolls the columns to stay visible.
+    app.fv.matrix_col = app
+        .fv
+        .matrix_col
+        .filter(|_| !cols.is_empty())
+        .map(|k| k.min(cols.len() - 1));
+    let sel_col = app.fv.matrix_col;
+    let start = match sel_col {
+        Some(k) if shown > 0 && k >= shown => k + 1 - shown,
+        _ => 0,
+    };
+    let window = start..start + shown;
+    // The selected cell is told apart by reverse video and bold/underline, not by colour alone.
+    let row_style = selection_style(app, Focus::Main, theme);
+    let cell_style = if row_style.add_modifier.contains(Modifier::REVERSED) {
+        Style::new()
+            .not_reversed()
+            .add_modifier(Modifier::BOLD | Modifier::UNDERLINED)
+    } else {
+        Style::new().add_modifier(Modifier::REVERSED | Modifier::BOLD | Modifier::UNDERLINED)
+    };
 
     let mut header_cells = vec![
         Cell::from(Text::from(vec![
@@ -116,11 +138,16 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
             Line::raw("Connection"),
         ])),
     ];
-    for id in cols.iter().take(shown) {
+    for (k, id) in cols.iter().enumerate().skip(start).take(shown) {
         let letters: Vec<Line> = (0..usize::from(HEADER_ROWS))
             .map(|k| Line::raw(id.chars().nth(k).map(String::from).unwrap_or_default()))
             .collect();
-        header_cells.push(Cell::from(Text::from(letters)));
+        let cell = Cell::from(Text::from(letters));
+        header_cells.push(if sel_col == Some(k) {
+            cell.style(Style::new().add_modifier(Modifier::REVERSED | Modifier::BOLD))
+        } else {
+            cell
+        });
     }
     let header = Row::new(header_cells)
         .height(HEADER_ROWS)
@@ -151,9 +178,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
             let mut states = vec![None; shown];
             for c in &s.components {
                 if let Some(&k) = col_index.get(c.id())
-                    && k < shown
+                    && window.contains(&k)
                 {
-                    states[k] = Some(c.state);
+                    states[k - start] = Some(c.state);
                 }
             }
             cells.extend(states.into_iter().map(|st| match st {
@@ -171,10 +198,16 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
     let table = Table::new(rows, widths)
         .header(header)
         .column_spacing(1)
-        .row_highlight_style(selection_style(app, Focus::Main, theme))
+        .row_highlight_style(row_style)
+        .cell_highlight_style(cell_style)
         .highlight_symbol("▶ ");
     app.page = usize::from(table_area.height.saturating_sub(HEADER_ROWS));
     clamp_selection(&mut app.fv.matrix_table, visible.len());
+    app.fv.matrix_table.select_column(
+        sel_col
+            .filter(|k| window.contains(k))
+            .map(|k| 2 + k - start),
+    );
     frame.render_stateful_widget(table, table_area, &mut app.fv.matrix_table);
 
     let mut legend = vec![Span::styled("· absent  ", theme.style(Slot::Muted))];
@@ -190,6 +223,40 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
             format!("{hidden} more components to the right do not fit; widen the terminal  "),
             theme.style(Slot::NoticeWarn),
         ));
+    }
+    if let Some((s, id, target)) = app.matrix_cell() {
+        // The cell comes first (on a narrow screen it is what the operator is looking for),
+        // then what is scrolled off screen, then the message.
+        let off = if hidden > 0 {
+            format!(" · off screen: {start} ←, {} →", hidden - start)
+        } else {
+            String::new()
+        };
+        let (text, style) =
+            match target.and_then(|t| s.components.iter().find(|c| c.name == t.name)) {
+                Some(c) => (
+                    format!(
+                        "▶ {} × {id}: {} {}{off} — {} · enter opens its HelmRelease",
+                        s.fqdn,
+                        state_symbol(c.state),
+                        c.state,
+                        c.message
+                    ),
+                    theme.style(state_slot(c.state)),
+                ),
+                None => (
+                    format!("▶ {} × {id}: no HelmRelease on this Sovereign{off}", s.fqdn),
+                    theme.style(Slot::Muted),
+                ),
+            };
+        frame.render_widget(
+            Paragraph::new(vec![
+                Line::from(legend),
+                Line::from(Span::styled(text, style)),
+            ]),
+            legend_area,
+        );
+        return;
     }
     let sel = app
         .fv

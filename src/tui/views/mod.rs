@@ -104,6 +104,10 @@ pub struct FleetViews {
     pub sort: SortMode,
     /// Fixed "now" for deterministic screens (tests); `None` is the wall clock.
     pub now: Option<DateTime<Utc>>,
+    /// The matrix's cell cursor: index into `fleet_matrix::columns` (`None`: whole rows).
+    pub matrix_col: Option<usize>,
+    /// The open HelmRelease detail came from a matrix cell: back returns to the matrix.
+    pub release_from_matrix: bool,
 }
 
 impl FleetViews {
@@ -278,11 +282,69 @@ impl App {
         });
     }
 
+    /// Left/right in the matrix: move the cell cursor between components. Right from whole-row
+    /// selection enters the first column; left from the first column returns to whole rows.
+    pub fn move_matrix_column(&mut self, right: bool) {
+        let n = fleet_matrix::columns(&self.fleet).len();
+        self.fv.matrix_col = match (self.fv.matrix_col, right) {
+            _ if n == 0 => None,
+            (None, true) => Some(0),
+            (None, false) => None,
+            (Some(k), true) => Some((k + 1).min(n - 1)),
+            (Some(0), false) => None,
+            (Some(k), false) => Some((k - 1).min(n - 1)),
+        };
+    }
+
+    /// The Sovereign and component id under the matrix's cell cursor, and the HelmRelease
+    /// there (`None` when that Sovereign has no such component).
+    pub fn matrix_cell(&self) -> Option<(&SovereignStatus, String, Option<ObjectRef>)> {
+        let col = self.fv.matrix_col?;
+        let id = fleet_matrix::columns(&self.fleet).get(col)?.clone();
+        let row = self.fv.matrix_table.selected().unwrap_or(0);
+        let s = &self.fleet[*self.visible_fleet().get(row)?];
+        let target = s
+            .components
+            .iter()
+            .find(|c| c.id() == id)
+            .map(|c| ObjectRef {
+                kind: FluxKind::HelmRelease,
+                namespace: c.namespace.clone(),
+                name: c.name.clone(),
+            });
+        Some((s, id, target))
+    }
+
+    /// Enter on a matrix cell: that component's HelmRelease detail for that Sovereign.
+    pub(super) fn open_matrix_cell(&mut self) {
+        let Some((s, id, target)) = self.matrix_cell() else {
+            return;
+        };
+        let fqdn = s.fqdn.clone();
+        match target {
+            Some(target) => {
+                self.open_release(fqdn, target);
+                self.fv.release_from_matrix = true;
+            }
+            None => {
+                self.notice = Some(Notice::warn(format!(
+                    "{fqdn} has no HelmRelease for {id} (· in the matrix)"
+                )))
+            }
+        }
+    }
+
     /// Enter on a Sovereign's component list: open the HelmRelease detail, fetch its Events.
     pub(super) fn open_selected_release(&mut self, fqdn: String) {
         let Some((_, target)) = self.selected_release() else {
             return;
         };
+        self.open_release(fqdn, target);
+    }
+
+    /// Show one HelmRelease's detail and fetch its Events through the live hub.
+    fn open_release(&mut self, fqdn: String, target: ObjectRef) {
+        self.fv.release_from_matrix = false;
         self.view = View::Release {
             fqdn: fqdn.clone(),
             name: target.name.clone(),

@@ -137,12 +137,14 @@ pub async fn client_from_yaml(yaml: &str) -> Result<kube::Client, String> {
     kube::Client::try_from(cfg).map_err(|e| format!("kube client: {e}"))
 }
 
-/// Fetch the kubeconfig (waiting while catalyst-api has none yet) and report the cluster's view
-/// every [`POLL`] through `report` until `stop` is set or `report` returns false.
+/// Fetch the kubeconfig (waiting while catalyst-api has none yet), call `fetched` once it is
+/// served, and report the cluster's view every [`POLL`] through `report` until `stop` is set or
+/// `report` returns false.
 pub async fn watch(
     api: String,
     id: String,
     stop: Arc<AtomicBool>,
+    fetched: impl FnOnce(),
     mut report: impl FnMut(Result<ClusterView, String>) -> bool,
 ) {
     let catalyst = match CatalystClient::new(&api) {
@@ -174,6 +176,7 @@ pub async fn watch(
         }
         tokio::time::sleep(POLL).await;
     };
+    fetched();
     while !stop.load(Ordering::Relaxed) {
         if !report(list_states(client.clone()).await) {
             return;

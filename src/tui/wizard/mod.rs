@@ -94,6 +94,8 @@ pub struct WizardScreen {
     pub provisioning: bool,
     /// Last thing said on the form (check failures, write errors, API answers).
     pub message: Option<Notice>,
+    /// The fleet file a provisioned Sovereign joins (the cockpit's; `None`: it does not join).
+    pub fleet_file: Option<PathBuf>,
     edit_gen: u64,
     saved: Option<Draft>,
 }
@@ -124,6 +126,7 @@ impl WizardScreen {
             private_key_path,
             provisioning: false,
             message,
+            fleet_file: None,
             edit_gen: 0,
             saved: None,
         }
@@ -441,6 +444,7 @@ impl WizardScreen {
                         }
                         let fqdn = self.wizard.fqdn().unwrap_or_default();
                         let mut screen = ProgressScreen::new(created.id.clone(), fqdn);
+                        screen.join_fleet = self.fleet_file.clone();
                         screen.start(fx, api, Some(created.stream_url.clone()));
                         self.mode = Mode::Progress(Box::new(screen));
                     }

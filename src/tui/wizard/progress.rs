@@ -34,6 +34,10 @@ pub enum ProgressMsg {
     ActionDone(Result<String, String>),
     /// The new Sovereign's apiserver, listed directly.
     Cluster(Result<ClusterView, String>),
+    /// catalyst-api served the kubeconfig: time to join the fleet.
+    KubeconfigServed,
+    /// The fleet file was (or was not) extended with the new Sovereign.
+    Joined(Result<String, String>),
 }
 
 /// Runbook expectations beyond the per-step spans of the fold (§1: cloud-init 3–5 min, Phase 1
@@ -59,6 +63,10 @@ pub struct ProgressScreen {
     cluster_started: bool,
     cluster_stop: Arc<AtomicBool>,
     run: u64,
+    /// The fleet file the new Sovereign joins once its kubeconfig is served (`None`: it does not).
+    pub join_fleet: Option<std::path::PathBuf>,
+    /// How joining went: `Ok(text)` joined or already listed, `Err(why)` refused.
+    pub fleet_join: Option<Result<String, String>>,
 }
 
 impl Drop for ProgressScreen {
@@ -104,6 +112,8 @@ impl ProgressScreen {
             cluster_started: false,
             cluster_stop: Arc::new(AtomicBool::new(false)),
             run: 0,
+            join_fleet: None,
+            fleet_join: None,
         }
     }
 
@@ -186,6 +196,14 @@ impl ProgressScreen {
                 self.cluster_error = None;
             }
             ProgressMsg::Cluster(Err(e)) => self.cluster_error = Some(e),
+            ProgressMsg::KubeconfigServed => self.join(fx, api),
+            ProgressMsg::Joined(res) => {
+                self.message = Some(match &res {
+                    Ok(text) => Notice::info(text.clone()),
+                    Err(e) => Notice::error(format!("joining the fleet: {e}")),
+                });
+                self.fleet_join = Some(res);
+            }
             ProgressMsg::State(r, st) if current(r, self) => self.fold.set_state(*st),
             ProgressMsg::Components(r, comps, order) if current(r, self) => {
                 self.fold.components = comps;
@@ -228,9 +246,51 @@ impl ProgressScreen {
         self.cluster_started = true;
         let id = self.id.clone();
         let stop = self.cluster_stop.clone();
+        let served = utx.clone();
         fx.spawn(async move {
-            cluster::watch(api, id, stop, |r| utx.send(ProgressMsg::Cluster(r)).is_ok()).await;
+            cluster::watch(
+                api,
+                id,
+                stop,
+                move || {
+                    let _ = served.send(ProgressMsg::KubeconfigServed);
+                },
+                |r| utx.send(ProgressMsg::Cluster(r)).is_ok(),
+            )
+            .await;
             None
+        });
+    }
+
+    /// The kubeconfig is served: add the Sovereign to the fleet file (membership only; the
+    /// fleet hub fetches the kubeconfig itself), so it stays in the fleet after a restart.
+    fn join(&mut self, fx: &Effects, api: Option<&str>) {
+        let (Some(path), Some(api)) = (self.join_fleet.clone(), api.map(str::to_string)) else {
+            return;
+        };
+        if self.fleet_join.is_some() || self.fqdn.is_empty() {
+            return;
+        }
+        let entry = crate::config::fleet_file::JoinEntry {
+            fqdn: self.fqdn.clone(),
+            catalyst_api: api,
+            deployment_id: self.id.clone(),
+            tags: Vec::new(),
+        };
+        fx.spawn(async move {
+            use crate::provision::fleet::{JoinError, join};
+            let res = match join(&path, entry, false).await {
+                Ok(o) => Ok(format!(
+                    "{} joined the fleet ({})",
+                    o.fqdn,
+                    o.fleet_file.display()
+                )),
+                Err(JoinError::AlreadyListed(_)) => {
+                    Ok(format!("already in the fleet ({})", path.display()))
+                }
+                Err(e) => Err(e.to_string()),
+            };
+            Some(WizardMsg::Progress(ProgressMsg::Joined(res)))
         });
     }
 

@@ -28,6 +28,9 @@ pub struct Sources {
     pub probe: bool,
     /// Reach the public hosts here instead of through DNS (the fleet file's `probe` table).
     pub probe_via: Option<ProbeOverride>,
+    /// No kubeconfig file: the cluster's kubeconfig is fetched from `api` for `deployment`
+    /// into memory (a fleet entry with `kubeconfig_from = "catalyst"`).
+    pub kubeconfig_from_catalyst: bool,
 }
 
 impl Sources {
@@ -48,7 +51,11 @@ impl Sources {
                 }
             ));
         };
-        if self.kubeconfig.is_none() {
+        let from_catalyst =
+            entry.kubeconfig_from == crate::config::fleet_file::KubeconfigFrom::Catalyst;
+        if self.kubeconfig.is_none() && from_catalyst {
+            self.kubeconfig_from_catalyst = true;
+        } else if self.kubeconfig.is_none() {
             self.kubeconfig = match &entry.kubeconfig {
                 Some(p) => Some(p.clone()),
                 None => crate::config::fleet_file::default_kubeconfig_paths()
@@ -93,6 +100,9 @@ impl Sources {
         }
         if self.probe {
             out.push(GROUP_PROBE);
+        }
+        if self.kubeconfig_from_catalyst && self.kubeconfig.is_none() && self.deployment.is_some() {
+            out.push(GROUP_CLUSTER);
         }
         if self.kubeconfig.is_some() {
             out.push(GROUP_CLUSTER);
@@ -152,6 +162,31 @@ impl Sources {
             };
             out.push(Gathered {
                 group: GROUP_PROBE,
+                result,
+            });
+        }
+        if self.kubeconfig.is_none()
+            && self.kubeconfig_from_catalyst
+            && let (Some(api), Some(dep)) = (&self.api, &self.deployment)
+        {
+            let mut ev = Evidence::new();
+            let result =
+                match crate::provision::fleet::cluster::catalyst_client(&self.fqdn, api, dep).await
+                {
+                    Ok(client) => {
+                        let snap = kube_gather::gather(&client, &mut ev).await;
+                        snap.add_to(&mut ev, &self.fqdn);
+                        SourceResult::from_evidence(ev)
+                    }
+                    // catalyst-api not serving the kubeconfig (no cluster yet, or it lost the
+                    // deployment) is evidence of its own, not a broken configuration.
+                    Err(e) => {
+                        ev.error(format!("kubeconfig from catalyst-api: {e}"));
+                        SourceResult::Unreachable(ev)
+                    }
+                };
+            out.push(Gathered {
+                group: GROUP_CLUSTER,
                 result,
             });
         }
