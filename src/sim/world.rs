@@ -48,6 +48,10 @@ struct Registry {
     /// Sovereigns whose create catalyst-api refused (PDM conflict, PDM down): why, by FQDN.
     refused: BTreeMap<String, String>,
     ingress: BTreeMap<String, std::net::SocketAddr>,
+    /// Whether catalyst-api can be the kubeconfig source of the Sovereigns it provisions: not
+    /// when the scenario loses its records (C13) or cloud-init never posts back (C15). The
+    /// operator then holds a kubeconfig file (runbook C15's interim fix), and fleet.toml says so.
+    catalyst_serves_kubeconfigs: bool,
     base: Option<Endpoints>,
 }
 
@@ -97,7 +101,9 @@ impl Registry {
             out += &format!("fqdn = {}\n", toml_str(fqdn));
             // A Sovereign provisioned through catalyst-api is reached the way an operator's
             // joined one is: its kubeconfig fetched from catalyst-api, not read from a file.
-            if !self.deployments.contains_key(fqdn) {
+            let from_catalyst =
+                self.catalyst_serves_kubeconfigs && self.deployments.contains_key(fqdn);
+            if !from_catalyst {
                 out += "kubeconfig = \"kubeconfig\"\n";
             }
             out += &format!("context = {}\n", toml_str(fqdn));
@@ -111,7 +117,9 @@ impl Registry {
             out += &format!("catalyst_api = {}\n", toml_str(&endpoints.catalyst_api));
             if let Some(id) = self.deployments.get(fqdn) {
                 out += &format!("deployment_id = {}\n", toml_str(id));
-                out += "kubeconfig_from = \"catalyst\"\n";
+                if from_catalyst {
+                    out += "kubeconfig_from = \"catalyst\"\n";
+                }
             }
             if let Some(addr) = self.ingress.get(fqdn) {
                 out += &format!(
@@ -254,6 +262,11 @@ impl World {
             deployments: BTreeMap::new(),
             refused: BTreeMap::new(),
             ingress: BTreeMap::new(),
+            catalyst_serves_kubeconfigs: !scenario.catalyst.faults.kubeconfig_postback_missing
+                && scenario
+                    .catalyst
+                    .restart_without_pvc_after_seconds
+                    .is_none(),
             base: None,
         }));
         let factory = KubeFactory {
