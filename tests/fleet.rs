@@ -476,6 +476,21 @@ async fn armed_actions_patch_the_object_and_are_audited() {
         "{obj}"
     );
 
+    // Runbook C11: the values change and the reconcile request land in one patch.
+    handle
+        .act(B, &target, FluxAction::DisableObservability)
+        .await
+        .expect("observability off");
+    let obj = w
+        .cluster(B)
+        .get("hr", "flux-system", "bp-cilium")
+        .expect("object");
+    assert_eq!(
+        obj.pointer("/spec/values/observability/enabled"),
+        Some(&Value::Bool(false)),
+        "{obj}"
+    );
+
     handle
         .act(B, &target, FluxAction::Suspend)
         .await
@@ -514,6 +529,8 @@ async fn armed_actions_patch_the_object_and_are_audited() {
         [
             (FluxAction::Reconcile, "requested"),
             (FluxAction::Reconcile, "succeeded"),
+            (FluxAction::DisableObservability, "requested"),
+            (FluxAction::DisableObservability, "succeeded"),
             (FluxAction::Suspend, "requested"),
             (FluxAction::Suspend, "succeeded"),
             (FluxAction::Resume, "requested"),

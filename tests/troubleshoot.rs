@@ -464,7 +464,7 @@ fn leaf_views_fill_placeholders_and_name_actions() {
     );
     assert_eq!(
         LeafView::render(tree.leaf("C11").unwrap(), &ph).actions,
-        ["reconcile"]
+        ["reconcile:observability-off"]
     );
     // JSON in commands is not mistaken for placeholders.
     let d26 = LeafView::render(tree.leaf("D2.6").unwrap(), &ph);

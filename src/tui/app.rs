@@ -1218,7 +1218,11 @@ impl App {
                 self.troubleshoot_parked = self.troubleshoot.take();
                 self.open_recover_for(Some(fqdn));
             }
-            Related::Reconcile { fqdn, object } => {
+            Related::Reconcile {
+                fqdn,
+                object,
+                action,
+            } => {
                 let found = object.and_then(|(ns, name)| {
                     self.fleet
                         .iter()
@@ -1247,7 +1251,7 @@ impl App {
                         namespace,
                         name,
                     },
-                    action: crate::provision::fleet::FluxAction::Reconcile,
+                    action,
                 });
             }
             Related::WizardCredentials => {

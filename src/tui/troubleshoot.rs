@@ -56,10 +56,12 @@ pub enum Reply {
 pub enum Related {
     /// The §2.2 recovery pane for this Sovereign.
     Recover { fqdn: String },
-    /// The armed reconcile of the HelmRelease the deciding evidence names (`None`: it names none).
+    /// The armed reconcile (or C11's values change + reconcile) of the HelmRelease the deciding
+    /// evidence names (`None`: it names none).
     Reconcile {
         fqdn: String,
         object: Option<(String, String)>,
+        action: crate::provision::fleet::FluxAction,
     },
     /// The wizard at its Credentials step.
     WizardCredentials,
@@ -80,6 +82,12 @@ pub fn related(action: &str, fqdn: &str, object: Option<(String, String)>) -> Re
         "reconcile" => Related::Reconcile {
             fqdn: fqdn.to_string(),
             object,
+            action: crate::provision::fleet::FluxAction::Reconcile,
+        },
+        "reconcile:observability-off" => Related::Reconcile {
+            fqdn: fqdn.to_string(),
+            object,
+            action: crate::provision::fleet::FluxAction::DisableObservability,
         },
         "wizard:credentials" => Related::WizardCredentials,
         "refresh-watch" => Related::NoView {
@@ -794,7 +802,9 @@ impl TroubleshootView {
                                 Some(section) => format!("§{section} playbook"),
                                 None => match related(a, &self.fqdn, None) {
                                     Related::Recover { .. } => "recovery pane".into(),
-                                    Related::Reconcile { .. } => "armed reconcile".into(),
+                                    Related::Reconcile { action, .. } => {
+                                        format!("armed {}", action.as_str())
+                                    }
                                     Related::WizardCredentials => "wizard · Credentials".into(),
                                     Related::NoView { .. } => "no view".into(),
                                 },
@@ -844,7 +854,17 @@ mod tests {
             related("reconcile", "a.b.c", obj.clone()),
             Related::Reconcile {
                 fqdn: "a.b.c".into(),
-                object: obj
+                object: obj.clone(),
+                action: crate::provision::fleet::FluxAction::Reconcile,
+            }
+        );
+        // C11: the values change and the reconcile in one armed patch.
+        assert_eq!(
+            related("reconcile:observability-off", "a.b.c", obj.clone()),
+            Related::Reconcile {
+                fqdn: "a.b.c".into(),
+                object: obj,
+                action: crate::provision::fleet::FluxAction::DisableObservability,
             }
         );
         assert_eq!(

@@ -22,6 +22,9 @@ pub enum FluxAction {
     Reconcile,
     Suspend,
     Resume,
+    /// Runbook C11: set the HelmRelease value `observability.enabled: false` (the chart's
+    /// ServiceMonitor needs a CRD the Sovereign does not have yet) and reconcile, in one patch.
+    DisableObservability,
 }
 
 impl FluxAction {
@@ -30,6 +33,7 @@ impl FluxAction {
             FluxAction::Reconcile => "reconcile",
             FluxAction::Suspend => "suspend",
             FluxAction::Resume => "resume",
+            FluxAction::DisableObservability => "set observability.enabled=false and reconcile",
         }
     }
 
@@ -44,6 +48,10 @@ impl FluxAction {
             FluxAction::Resume => json!({
                 "metadata": {"annotations": {RECONCILE_ANNOTATION: stamp}},
                 "spec": {"suspend": false}
+            }),
+            FluxAction::DisableObservability => json!({
+                "metadata": {"annotations": {RECONCILE_ANNOTATION: stamp}},
+                "spec": {"values": {"observability": {"enabled": false}}}
             }),
         }
     }
