@@ -17,6 +17,9 @@ use sovtui::sim::clock::SimClock;
 use sovtui::sim::kube::{ClusterOptions, KubeSim, SimCluster};
 use tokio::sync::mpsc::Receiver;
 
+mod support;
+use support::cockpit::render as screen;
+
 const A: &str = "alpha.fleet.test";
 const B: &str = "bravo.fleet.test";
 const C: &str = "charlie.fleet.test";
@@ -1302,21 +1305,6 @@ async fn a_provisioned_sovereign_joins_the_fleet_and_its_kubeconfig_stays_in_mem
             f.display()
         );
     }
-}
-
-/// Render the cockpit as text (TestBackend).
-fn screen(app: &mut sovtui::tui::App, w: u16, h: u16) -> String {
-    let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(w, h)).expect("terminal");
-    t.draw(|f| sovtui::tui::ui::draw(f, app)).expect("draw");
-    let buf = t.backend().buffer();
-    let mut out = String::new();
-    for y in 0..buf.area.height {
-        for x in 0..buf.area.width {
-            out.push_str(buf[(x, y)].symbol());
-        }
-        out.push('\n');
-    }
-    out
 }
 
 /// Feed the cockpit the live source's messages until the rendered screen satisfies `pred`.

@@ -5,9 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
+use crossterm::event::KeyCode;
 use sovtui::provision::hetzner::client::Credentials;
 use sovtui::provision::hetzner::external::StepOutcome;
 use sovtui::provision::hetzner::inventory::{CloudObject, Kind};
@@ -20,7 +18,9 @@ use sovtui::tui::app::{App, Msg, Settings, View, ViewKind};
 use sovtui::tui::palette::Command;
 use sovtui::tui::recover::{Phase, RecoverMsg, RecoverScreen};
 use sovtui::tui::theme::ColorLevel;
-use sovtui::tui::ui;
+
+mod support;
+use support::cockpit::{chars, key, render};
 
 const DEADLINE: Duration = Duration::from_secs(240);
 const FQDN: &str = "omantel.omani.works";
@@ -39,37 +39,10 @@ fn app() -> App {
     app
 }
 
-fn key(app: &mut App, code: KeyCode) {
-    app.update(Msg::Input(Event::Key(KeyEvent::new(
-        code,
-        KeyModifiers::NONE,
-    ))));
-}
-
-fn chars(app: &mut App, text: &str) {
-    for c in text.chars() {
-        key(app, KeyCode::Char(c));
-    }
-}
-
 fn clear_confirm(app: &mut App) {
     for _ in 0..80 {
         key(app, KeyCode::Backspace);
     }
-}
-
-fn render(app: &mut App, w: u16, h: u16) -> String {
-    let mut t = Terminal::new(TestBackend::new(w, h)).expect("terminal");
-    t.draw(|f| ui::draw(f, app)).expect("draw");
-    let buf = t.backend().buffer();
-    let mut out = String::new();
-    for y in 0..buf.area.height {
-        for x in 0..buf.area.width {
-            out.push_str(buf[(x, y)].symbol());
-        }
-        out.push('\n');
-    }
-    out
 }
 
 fn object(kind: Kind, id: i64, name: &str, labelled: bool) -> CloudObject {

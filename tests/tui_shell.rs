@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
-use ratatui::backend::{CrosstermBackend, TestBackend};
+use ratatui::backend::CrosstermBackend;
 use ratatui::layout::Rect;
 use ratatui::{TerminalOptions, Viewport};
 use sovtui::tui::app::{App, FleetMsg, Level, Msg, Settings, View};
@@ -14,6 +14,9 @@ use sovtui::tui::keymap::Action;
 use sovtui::tui::source::{DEMO_FIXTURE, DEMO_FIXTURE_PATH, parse_fleet};
 use sovtui::tui::theme::{ColorLevel, Slot};
 use sovtui::tui::{runtime, ui};
+
+mod support;
+use support::cockpit::{chars, draw as render, key, screen_text};
 
 fn settings(level: ColorLevel, config_dir: Option<&Path>) -> Settings {
     Settings {
@@ -32,37 +35,6 @@ fn demo_app() -> App {
     // A fixed "now" so "stale for N s" is the same on every run.
     app.fv.now = Some("2026-11-29T13:20:00Z".parse().expect("time"));
     app
-}
-
-fn key(app: &mut App, code: KeyCode) {
-    app.update(Msg::Input(Event::Key(KeyEvent::new(
-        code,
-        KeyModifiers::NONE,
-    ))));
-}
-
-fn chars(app: &mut App, text: &str) {
-    for c in text.chars() {
-        key(app, KeyCode::Char(c));
-    }
-}
-
-fn render(app: &mut App, w: u16, h: u16) -> Terminal<TestBackend> {
-    let mut t = Terminal::new(TestBackend::new(w, h)).expect("terminal");
-    t.draw(|f| ui::draw(f, app)).expect("draw");
-    t
-}
-
-fn screen_text(t: &Terminal<TestBackend>) -> String {
-    let buf = t.backend().buffer();
-    let mut out = String::new();
-    for y in 0..buf.area.height {
-        for x in 0..buf.area.width {
-            out.push_str(buf[(x, y)].symbol());
-        }
-        out.push('\n');
-    }
-    out
 }
 
 #[test]

@@ -2,14 +2,16 @@
 //! answer marked and of a leaf with its recovery, plus back / restart / jump / copy through the
 //! reducer. The PTY walk through `sovtui demo` lives at the end.
 
-use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::KeyCode;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use sovtui::provision::fleet::model::SovereignStatus;
 use sovtui::tui::app::{App, FleetMsg, Msg, Settings};
 use sovtui::tui::source::{DEMO_FIXTURE, DEMO_FIXTURE_PATH, parse_fleet};
 use sovtui::tui::theme::ColorLevel;
-use sovtui::tui::ui;
+
+mod support;
+use support::cockpit::{chars, draw as render, key, screen_text};
 
 fn app_with(fleet: Vec<SovereignStatus>) -> App {
     let mut app = App::new(Settings {
@@ -25,37 +27,6 @@ fn app_with(fleet: Vec<SovereignStatus>) -> App {
 
 fn demo_fleet() -> Vec<SovereignStatus> {
     parse_fleet(DEMO_FIXTURE_PATH, DEMO_FIXTURE).expect("fixture")
-}
-
-fn key(app: &mut App, code: KeyCode) {
-    app.update(Msg::Input(Event::Key(KeyEvent::new(
-        code,
-        KeyModifiers::NONE,
-    ))));
-}
-
-fn chars(app: &mut App, text: &str) {
-    for c in text.chars() {
-        key(app, KeyCode::Char(c));
-    }
-}
-
-fn render(app: &mut App, w: u16, h: u16) -> Terminal<TestBackend> {
-    let mut t = Terminal::new(TestBackend::new(w, h)).expect("terminal");
-    t.draw(|f| ui::draw(f, app)).expect("draw");
-    t
-}
-
-fn screen_text(t: &Terminal<TestBackend>) -> String {
-    let buf = t.backend().buffer();
-    let mut out = String::new();
-    for y in 0..buf.area.height {
-        for x in 0..buf.area.width {
-            out.push_str(buf[(x, y)].symbol());
-        }
-        out.push('\n');
-    }
-    out
 }
 
 fn open(app: &mut App) {

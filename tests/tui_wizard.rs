@@ -4,9 +4,7 @@
 
 use std::time::Duration;
 
-use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
+use crossterm::event::KeyCode;
 use sovtui::provision::catalyst;
 use sovtui::provision::wizard::{
     CheckReply, Provider, SshMode, Step, TokenStatus, Wizard, WizardConfig,
@@ -16,9 +14,11 @@ use sovtui::sim::world::World;
 use sovtui::tui::app::{App, Msg, Settings, View};
 use sovtui::tui::palette::Command;
 use sovtui::tui::theme::ColorLevel;
-use sovtui::tui::ui;
 use sovtui::tui::wizard::progress::ProgressMsg;
 use sovtui::tui::wizard::{Effects, Mode, ProgressScreen, Row, rows};
+
+mod support;
+use support::cockpit::{chars, key, render};
 
 const DEADLINE: Duration = Duration::from_secs(180);
 const KEY_PATH: &str = "/tmp/sovtui-test/catalyst.pem";
@@ -40,33 +40,6 @@ fn open(app: &mut App) {
     app.run_command(Command::View(sovtui::tui::app::ViewKind::Wizard));
     assert_eq!(app.view, View::Wizard);
     app.wizard.as_mut().expect("wizard").private_key_path = KEY_PATH.into();
-}
-
-fn key(app: &mut App, code: KeyCode) {
-    app.update(Msg::Input(Event::Key(KeyEvent::new(
-        code,
-        KeyModifiers::NONE,
-    ))));
-}
-
-fn chars(app: &mut App, text: &str) {
-    for c in text.chars() {
-        key(app, KeyCode::Char(c));
-    }
-}
-
-fn render(app: &mut App, w: u16, h: u16) -> String {
-    let mut t = Terminal::new(TestBackend::new(w, h)).expect("terminal");
-    t.draw(|f| ui::draw(f, app)).expect("draw");
-    let buf = t.backend().buffer();
-    let mut out = String::new();
-    for y in 0..buf.area.height {
-        for x in 0..buf.area.width {
-            out.push_str(buf[(x, y)].symbol());
-        }
-        out.push('\n');
-    }
-    out
 }
 
 fn step(app: &App) -> Step {

@@ -508,6 +508,12 @@ impl World {
         lock(&self.operators).insert(fqdn.to_string(), op);
     }
 
+    /// Stop the simulated operator of `fqdn` (a controller that is down: switchover requests
+    /// wait until it is started again).
+    pub fn stop_operator(&self, fqdn: &str) {
+        lock(&self.operators).remove(fqdn);
+    }
+
     pub fn control_url(&self) -> String {
         self.control.url()
     }

@@ -26,6 +26,7 @@
 //! `FleetHandle` as `FleetMsg::Connected`, and effects report back as messages).
 
 pub mod app;
+pub mod arming;
 pub mod drill;
 pub mod keymap;
 pub mod palette;

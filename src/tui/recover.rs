@@ -216,17 +216,7 @@ impl RecoverScreen {
         if self.rows.is_empty() {
             return Some("nothing to delete: Hetzner holds nothing of this Sovereign".into());
         }
-        if !armed {
-            return Some("read-only: :arm first".into());
-        }
-        let typed = self.typed();
-        if typed.is_empty() {
-            return Some(format!("type {} to confirm", self.fqdn));
-        }
-        if typed != self.fqdn {
-            return Some(format!("typed FQDN {typed:?} does not match {}", self.fqdn));
-        }
-        None
+        crate::tui::arming::not_confirmed(armed, &self.typed(), &self.fqdn)
     }
 
     /// Keys the pane takes: FQDN characters and editing keys into the confirm field, Enter to

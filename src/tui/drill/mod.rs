@@ -238,17 +238,7 @@ impl DrillScreen {
             Phase::Running | Phase::Aborting => return Some("the drill is running".into()),
             Phase::Done | Phase::Failed(_) => return Some("the drill has ended".into()),
         }
-        if !armed {
-            return Some("read-only: :arm first".into());
-        }
-        let typed = self.typed();
-        if typed.is_empty() {
-            return Some(format!("type {} to confirm", self.fqdn));
-        }
-        if typed != self.fqdn {
-            return Some(format!("typed FQDN {typed:?} does not match {}", self.fqdn));
-        }
-        None
+        crate::tui::arming::not_confirmed(armed, &self.typed(), &self.fqdn)
     }
 
     /// Keys the pane takes: the confirm field, Enter to run, F2/F3 to change the plan's kill

@@ -1,0 +1,4 @@
+//! Helpers shared by the integration tests (each test file that needs them says `mod support;`).
+#![allow(dead_code)] // not every test file uses every helper
+
+pub mod cockpit;
