@@ -5,7 +5,6 @@
 //! from the world's fleet.toml) and check the leaf, the cited evidence and that no step was guessed.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,6 +16,9 @@ use sovtui::provision::troubleshoot::walk::{AnsweredBy, Diagnosis, Placeholders,
 use sovtui::sim::hetzner::DEFAULT_READONLY_TOKEN;
 use sovtui::sim::scenario::WorldScenario;
 use sovtui::sim::world::World;
+
+mod support;
+use support::diagnose::diagnose_json;
 
 const FQDN: &str = "omantel.omani.works";
 /// Overall bound on a world reaching its scenario's state; the loop waits on the diagnosis.
@@ -226,23 +228,7 @@ async fn diagnose_binary_on_orphans() {
     let fleet = dir.path().join("fleet.toml");
     let start = Instant::now();
     loop {
-        let fleet = fleet.clone();
-        let out = tokio::task::spawn_blocking(move || {
-            Command::new(env!("CARGO_BIN_EXE_sovtui"))
-                .arg("--config")
-                .arg(&fleet)
-                .args(["diagnose", FQDN, "--json"])
-                .output()
-                .expect("run sovtui diagnose")
-        })
-        .await
-        .expect("join");
-        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-            panic!(
-                "one JSON document on stdout ({e}); stderr: {}",
-                String::from_utf8_lossy(&out.stderr)
-            )
-        });
+        let (out, doc) = diagnose_json(&fleet, FQDN).await;
         if doc.pointer("/leaf/id").and_then(|v| v.as_str()) == Some("C3") {
             assert!(out.status.success(), "exit 0 on a leaf");
             let text = doc.to_string();

@@ -2,3 +2,4 @@
 #![allow(dead_code)] // not every test file uses every helper
 
 pub mod cockpit;
+pub mod diagnose;
