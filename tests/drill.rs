@@ -543,6 +543,12 @@ async fn terminate_kill_mode_deletes_the_control_plane_server_and_the_cli_plans_
         "{:?}",
         r.objects_touched
     );
+    // Rolling back restores what the API can (the attachments of the servers that still exist)
+    // instead of failing on the terminated ones, which Phase 0 rebuilds.
+    let back = run::rollback(&t, state.path(), "terminate-1")
+        .await
+        .expect("rollback after a terminate");
+    assert_eq!(back.outcome, "rolled_back", "{back:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

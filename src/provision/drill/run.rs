@@ -444,6 +444,13 @@ async fn do_step(
             Ok(json!({"verification": v}))
         }
         Step::Reverse => {
+            if plan.options.server_kill == ServerKill::Terminate {
+                // A terminated control plane is gone for good: the Hetzner API cannot bring it
+                // back, so the region cannot fail back until Phase 0 rebuilds it.
+                bail!(
+                    "the primary region's control plane was terminated (--kill terminate): rebuild it with `sovtui phase0 apply` (Phase 0), then fail back; this drill stays failed over"
+                );
+            }
             restore_region(t, plan).await?;
             request_failback(t, plan).await?;
             wait_failed_back(t, plan, opts.wait).await?;
@@ -607,6 +614,17 @@ async fn kill_region(t: &DrillTarget, plan: &DrillPlan) -> Result<Vec<Value>> {
 /// Put the primary region's objects back exactly as the plan found them.
 pub async fn restore_region(t: &DrillTarget, plan: &DrillPlan) -> Result<()> {
     let h = &t.hetzner;
+    // Terminated control planes are gone (Phase 0 rebuilds and re-attaches them): restore the
+    // attachments of the servers that still exist.
+    let gone: Vec<i64> = match plan.options.server_kill {
+        ServerKill::Terminate => plan
+            .region
+            .control_planes
+            .iter()
+            .map(|(id, _, _)| *id)
+            .collect(),
+        ServerKill::PowerOff => Vec::new(),
+    };
     if plan.options.server_kill == ServerKill::PowerOff {
         for (sid, _, status) in &plan.region.control_planes {
             if status != "running" {
@@ -644,7 +662,7 @@ pub async fn restore_region(t: &DrillTarget, plan: &DrillPlan) -> Result<()> {
             .region
             .firewall_servers
             .iter()
-            .filter(|s| !applied.contains(s))
+            .filter(|s| !applied.contains(s) && !gone.contains(s))
             .map(|sid| {
                 let mut r = models::FirewallResource::new(models::firewall_resource::Type::Server);
                 r.server = Some(Box::new(models::ResourceId::new(*sid)));
@@ -692,7 +710,7 @@ pub async fn restore_region(t: &DrillTarget, plan: &DrillPlan) -> Result<()> {
             .region
             .lb_targets
             .iter()
-            .filter(|t| !present.contains(&t.server_id))
+            .filter(|t| !present.contains(&t.server_id) && !gone.contains(&t.server_id))
         {
             let mut add =
                 models::LoadBalancerAddTarget::new(models::load_balancer_add_target::Type::Server);
