@@ -505,7 +505,10 @@ impl App {
             Ok(_) => {}
             Err(e) => said.push(format!("drill journals unreadable: {e}")),
         }
-        let applies = super::drill::interrupted_applies(&self.drill_state_dir.join("journal"));
+        let applies = crate::provision::hetzner::journal::interrupted(
+            &self.drill_state_dir.join("journal"),
+            "phase0-apply",
+        );
         if !applies.is_empty() {
             said.push(format!(
                 "interrupted Phase-0 apply journal(s): {} — :recover on the Sovereign to purge",

@@ -418,33 +418,3 @@ pub fn unfinished_drills(state_dir: &std::path::Path) -> Result<Vec<DrillScreen>
         .map(|(id, state)| DrillScreen::unfinished(&id, state, state_dir.to_path_buf()))
         .collect())
 }
-
-/// Phase-0 apply journals (`<dir>/phase0-apply-*.ndjson`, `provision::hetzner::journal`) that never
-/// recorded their `done` step: an apply cut off mid-way. Purge journals have no end marker, so
-/// an interrupted purge cannot be told from a finished one and is not listed.
-pub fn interrupted_applies(dir: &std::path::Path) -> Vec<String> {
-    let Ok(read_dir) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut out: Vec<String> = read_dir
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            p.extension().is_some_and(|e| e == "ndjson")
-                && p.file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.starts_with("phase0-apply-"))
-        })
-        .filter(|p| {
-            std::fs::read_to_string(p).is_ok_and(|text| {
-                !text.lines().any(|l| {
-                    serde_json::from_str::<serde_json::Value>(l)
-                        .is_ok_and(|v| v.get("step").and_then(|s| s.as_str()) == Some("done"))
-                })
-            })
-        })
-        .filter_map(|p| p.file_name().and_then(|n| n.to_str()).map(String::from))
-        .collect();
-    out.sort();
-    out
-}
