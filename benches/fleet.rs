@@ -1,9 +1,10 @@
 //! Fleet benchmark (issue 4): 50 simulated clusters × 40 HelmReleases, 200 status changes per
-//! second spread over the fleet for 60 s. Reports the fleet library's CPU share, peak RSS and
-//! change-to-event latency (p50/p99/max).
+//! second spread over the fleet for 60 s. Reports the cockpit's CPU share, peak RSS and
+//! change-to-frame latency (p50/p99/max), plus frames and terminal bytes per second.
 //!
-//! The simulated apiservers and the load driver run in this process; the fleet under test runs
-//! in a child process (this same binary, re-executed) so its CPU and memory are measured alone.
+//! The simulated apiservers and the load driver run in this process; the cockpit under test (the
+//! live fleet source, the reducer and the event loop drawing the matrix at 200×50) runs in a
+//! child process (this same binary, re-executed) so its CPU and memory are measured alone.
 //!
 //! Run: `cargo bench --bench fleet` (add `--profile dev` to skip the release build). Knobs:
 //! `FLEET_BENCH_CLUSTERS` (50), `FLEET_BENCH_RELEASES` (40), `FLEET_BENCH_RATE` (200/s),
@@ -15,11 +16,23 @@ use std::io::{BufRead, Write};
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+use futures::StreamExt;
+use ratatui::backend::CrosstermBackend;
+use ratatui::layout::Rect;
+use ratatui::{Terminal, TerminalOptions, Viewport};
 use serde_json::{Value, json};
 use sovtui::config::fleet_file::{FleetFile, SovereignEntry};
-use sovtui::provision::fleet::{Fleet, FleetEvent, FleetOptions};
 use sovtui::sim::clock::SimClock;
 use sovtui::sim::kube::{ClusterOptions, KubeSim};
+use sovtui::tui::app::{App, Settings};
+use sovtui::tui::runtime::{self, ExitReason};
+use sovtui::tui::source::{FleetSender, live_fleet_source};
+use sovtui::tui::theme::ColorLevel;
+use tokio::sync::mpsc;
 
 const CHILD_ENV: &str = "FLEET_BENCH_CHILD_KUBECONFIG";
 
@@ -71,9 +84,77 @@ fn status_kib(field: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// The fleet under test: watch every cluster, report readiness, then measure until stdin closes.
+/// What the frame hook has seen: per HelmRelease the newest change stamp drawn, and the
+/// change-to-frame latencies once measuring has begun.
+#[derive(Default)]
+struct Frames {
+    synced_at: Option<std::time::Instant>,
+    components: usize,
+    measuring: bool,
+    drawn: std::collections::HashMap<(String, String), u128>,
+    latencies: Vec<u64>,
+    frames: u64,
+}
+
+impl Frames {
+    /// Called after every frame the cockpit flushed: every stamp that is new in the state the
+    /// frame was drawn from has reached the screen now.
+    fn on_frame(&mut self, app: &App, clusters: usize) {
+        self.frames += 1;
+        let now = now_micros();
+        if self.synced_at.is_none() {
+            let live = app.fleet.len() == clusters
+                && app
+                    .fleet
+                    .iter()
+                    .all(|s| s.connection.is_live() && !s.components.is_empty());
+            if live {
+                self.synced_at = Some(std::time::Instant::now());
+                self.components = app.fleet.iter().map(|s| s.components.len()).sum();
+            }
+        }
+        for s in &app.fleet {
+            for c in &s.components {
+                let Some(stamp) = c
+                    .message
+                    .strip_prefix("t=")
+                    .and_then(|m| m.split_whitespace().next())
+                    .and_then(|m| m.parse::<u128>().ok())
+                else {
+                    continue;
+                };
+                let key = (s.fqdn.clone(), c.name.clone());
+                if self.drawn.get(&key) == Some(&stamp) {
+                    continue;
+                }
+                self.drawn.insert(key, stamp);
+                if self.measuring {
+                    self.latencies.push(now.saturating_sub(stamp) as u64);
+                }
+            }
+        }
+    }
+}
+
+/// Counts what the cockpit writes to its terminal.
+#[derive(Clone)]
+struct Sink(Arc<AtomicU64>);
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.fetch_add(buf.len() as u64, Ordering::Relaxed);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The cockpit under test, as an operator runs it: the live fleet source watching a fleet file
+/// of `clusters` Sovereigns, the real event loop (coalesced frames) showing the matrix into a
+/// 200×50 terminal that counts bytes. Reports readiness, then measures until stdin closes.
 fn child(kubeconfig: PathBuf) {
-    let clusters = knob("FLEET_BENCH_CLUSTERS", 50);
+    let clusters = knob("FLEET_BENCH_CLUSTERS", 50) as usize;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -82,7 +163,7 @@ fn child(kubeconfig: PathBuf) {
     rt.block_on(async move {
         let file = FleetFile {
             adopt_kubeconfig: false,
-            sovereigns: (0..clusters)
+            sovereigns: (0..clusters as u64)
                 .map(|i| {
                     let mut e = SovereignEntry::adopted(&cluster_name(i));
                     e.kubeconfig = Some(kubeconfig.clone());
@@ -92,87 +173,148 @@ fn child(kubeconfig: PathBuf) {
                 .collect(),
         };
         let dir = tempfile::tempdir().expect("tempdir");
-        let opts = FleetOptions {
-            audit_log: dir.path().join("audit.jsonl"),
-            ..Default::default()
-        };
-        let sync_t0 = std::time::Instant::now();
-        let (handle, mut events) = Fleet::start_with(file, opts);
-        let mut synced = 0;
-        while synced < clusters {
-            match events.recv().await {
-                Some(FleetEvent::Synced { .. }) => synced += 1,
-                Some(_) => {}
-                None => return,
-            }
-        }
-        let sync_secs = sync_t0.elapsed().as_secs_f64();
-        let snap = handle.snapshot().await.expect("snapshot");
-        let components: usize = snap.sovereigns.iter().map(|s| s.components.len()).sum();
-        // Idle cost first: watches are open, nothing changes; no polling means ~no CPU.
-        let idle_secs = knob("FLEET_BENCH_IDLE_SECS", 5);
-        let idle0 = cpu_seconds();
-        let idle_t0 = std::time::Instant::now();
-        let idle_deadline = tokio::time::Instant::now() + Duration::from_secs(idle_secs);
-        while let Ok(Some(_)) = tokio::time::timeout_at(idle_deadline, events.recv()).await {}
-        let idle_cores = (cpu_seconds() - idle0) / idle_t0.elapsed().as_secs_f64().max(1e-9);
-        println!("ready {components} {idle_cores} {sync_secs}");
-        let _ = std::io::stdout().flush();
+        let fleet_toml = dir.path().join("fleet.toml");
+        std::fs::write(&fleet_toml, file.to_toml()).expect("fleet file");
 
-        // Measure from here: the steady state under load.
-        let cpu0 = cpu_seconds();
-        let t0 = std::time::Instant::now();
-        let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = std::io::stdin().lock().read_line(&mut line);
-            let _ = stop_tx.send(());
+        let bytes = Arc::new(AtomicU64::new(0));
+        let mut term = Terminal::with_options(
+            CrosstermBackend::new(Sink(bytes.clone())),
+            TerminalOptions {
+                viewport: Viewport::Fixed(Rect::new(0, 0, 200, 50)),
+            },
+        )
+        .expect("terminal");
+        let mut app = App::new(Settings {
+            banner: "fleet bench".into(),
+            level: ColorLevel::TrueColor,
+            theme: None,
+            keymap: None,
+            config_dir: None,
         });
-        let mut latencies: Vec<u64> = Vec::new();
-        let mut changes = 0u64;
-        loop {
-            tokio::select! {
-                _ = &mut stop_rx => break,
-                ev = events.recv() => match ev {
-                    Some(FleetEvent::ComponentChanged { component, .. }) => {
-                        changes += 1;
-                        if let Some(stamp) = component
-                            .message
-                            .strip_prefix("t=")
-                            .and_then(|s| s.split_whitespace().next())
-                            .and_then(|s| s.parse::<u128>().ok())
-                        {
-                            latencies.push(now_micros().saturating_sub(stamp) as u64);
-                        }
-                    }
-                    Some(_) => {}
-                    None => break,
-                },
+        let (tx, rx) = mpsc::channel(runtime::CHANNEL_CAPACITY);
+        let sync_t0 = std::time::Instant::now();
+        tokio::spawn(live_fleet_source(FleetSender::new(tx), fleet_toml));
+        // The operator opens the matrix; then the keyboard stays quiet.
+        let keys = ":matrix\n".chars().map(|c| {
+            let code = if c == '\n' {
+                KeyCode::Enter
+            } else {
+                KeyCode::Char(c)
+            };
+            Ok(Event::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+        });
+        let input = futures::stream::iter(keys).chain(futures::stream::pending());
+
+        let frames = Arc::new(Mutex::new(Frames::default()));
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let monitor = tokio::spawn(monitor(frames.clone(), bytes.clone(), stop_tx));
+        let shutdown = async {
+            let _ = stop_rx.await;
+            ExitReason::Quit
+        };
+        let hook = frames.clone();
+        runtime::event_loop_observed(&mut term, &mut app, input, rx, shutdown, move |app| {
+            if let Ok(mut f) = hook.lock() {
+                f.on_frame(app, clusters);
             }
-        }
-        let wall = t0.elapsed().as_secs_f64();
-        let cpu = cpu_seconds() - cpu0;
-        latencies.sort_unstable();
+        })
+        .await
+        .expect("event loop");
+        let Ok(Some(measured)) = monitor.await else {
+            return;
+        };
+        let mut f = match frames.lock() {
+            Ok(mut f) => std::mem::take(&mut *f),
+            Err(_) => return,
+        };
+        f.latencies.sort_unstable();
         let pct = |p: f64| -> f64 {
-            if latencies.is_empty() {
+            if f.latencies.is_empty() {
                 return 0.0;
             }
-            let i = ((latencies.len() as f64 - 1.0) * p).round() as usize;
-            latencies[i] as f64 / 1000.0
+            let i = ((f.latencies.len() as f64 - 1.0) * p).round() as usize;
+            f.latencies[i] as f64 / 1000.0
         };
         let report = json!({
             "clusters": clusters,
-            "components": components,
-            "wall_s": wall,
-            "cpu_s": cpu,
-            "cores": cpu / wall.max(1e-9),
+            "components": f.components,
+            "initial_sync_s": f.synced_at.map(|t| (t - sync_t0).as_secs_f64()),
+            "wall_s": measured.wall,
+            "cpu_s": measured.cpu,
+            "cores": measured.cpu / measured.wall.max(1e-9),
             "peak_rss_mib": status_kib("VmHWM:") as f64 / 1024.0,
-            "changes_seen": changes,
-            "latency_ms": {"p50": pct(0.50), "p99": pct(0.99), "max": pct(1.0)},
+            "frames_per_s": measured.frames as f64 / measured.wall.max(1e-9),
+            "terminal_kib_per_s": measured.bytes as f64 / 1024.0 / measured.wall.max(1e-9),
+            "changes_drawn": f.latencies.len(),
+            "change_to_frame_ms": {"p50": pct(0.50), "p99": pct(0.99), "max": pct(1.0)},
         });
         println!("{report}");
-        drop(handle);
     });
+}
+
+struct Measured {
+    wall: f64,
+    cpu: f64,
+    frames: u64,
+    bytes: u64,
+}
+
+/// Waits for the first complete frame of the fleet, measures the idle cost, says `ready`, then
+/// measures the load phase until the parent closes stdin, and stops the cockpit.
+async fn monitor(
+    frames: Arc<Mutex<Frames>>,
+    bytes: Arc<AtomicU64>,
+    stop: tokio::sync::oneshot::Sender<()>,
+) -> Option<Measured> {
+    let synced = || frames.lock().ok().and_then(|f| f.synced_at);
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while synced().is_none() {
+        if std::time::Instant::now() > deadline {
+            eprintln!("the fleet never came up live on screen");
+            let _ = stop.send(());
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Idle cost first: watches open, the matrix on screen, nothing changes.
+    let idle_secs = knob("FLEET_BENCH_IDLE_SECS", 5);
+    let (idle_cpu0, idle_bytes0, idle_t0) = (
+        cpu_seconds(),
+        bytes.load(Ordering::Relaxed),
+        std::time::Instant::now(),
+    );
+    tokio::time::sleep(Duration::from_secs(idle_secs)).await;
+    let idle_wall = idle_t0.elapsed().as_secs_f64().max(1e-9);
+    let idle_cores = (cpu_seconds() - idle_cpu0) / idle_wall;
+    let idle_bytes = bytes.load(Ordering::Relaxed) - idle_bytes0;
+    let components = frames.lock().map(|f| f.components).unwrap_or(0);
+    println!("ready {components} {idle_cores} {idle_bytes}");
+    let _ = std::io::stdout().flush();
+
+    if let Ok(mut f) = frames.lock() {
+        f.measuring = true;
+    }
+    let frames0 = frames.lock().map(|f| f.frames).unwrap_or(0);
+    let (cpu0, bytes0, t0) = (
+        cpu_seconds(),
+        bytes.load(Ordering::Relaxed),
+        std::time::Instant::now(),
+    );
+    let (closed_tx, closed_rx) = tokio::sync::oneshot::channel::<()>();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = std::io::stdin().lock().read_line(&mut line);
+        let _ = closed_tx.send(());
+    });
+    let _ = closed_rx.await;
+    let measured = Measured {
+        wall: t0.elapsed().as_secs_f64(),
+        cpu: cpu_seconds() - cpu0,
+        frames: frames.lock().map(|f| f.frames).unwrap_or(0) - frames0,
+        bytes: bytes.load(Ordering::Relaxed) - bytes0,
+    };
+    let _ = stop.send(());
+    Some(measured)
 }
 
 fn hr(name: &str, deps: &[String], message: &str, ready: bool) -> Value {
@@ -226,6 +368,9 @@ fn parent() {
         let exe = std::env::current_exe().expect("exe");
         let mut child = std::process::Command::new(exe)
             .env(CHILD_ENV, &kc)
+            // The audit log, themes and keymaps of the operator running the bench stay untouched.
+            .env("XDG_STATE_HOME", dir.path())
+            .env("XDG_CONFIG_HOME", dir.path())
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .spawn()
@@ -243,7 +388,7 @@ fn parent() {
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(f64::NAN)
         };
-        let (idle_cores, initial_sync_s) = (field(2), field(3));
+        let (idle_cores, idle_bytes) = (field(2), field(3));
 
         // Drive: `rate` status changes per second, in 20 batches per second, round robin.
         let batches_per_s = 20u64;
@@ -281,8 +426,8 @@ fn parent() {
         let mut v: Value = serde_json::from_str(report.trim()).expect("child report JSON");
         v["changes_sent"] = json!(sent);
         v["rate_per_s"] = json!(rate);
-        v["initial_sync_s"] = json!(initial_sync_s);
         v["idle_cores"] = json!(idle_cores);
+        v["idle_terminal_bytes"] = json!(idle_bytes);
         println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
     });
 }

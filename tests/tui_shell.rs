@@ -429,6 +429,83 @@ fn matrix_view_in_dag_order_with_stale_and_prod_cues() {
     );
 }
 
+/// A HelmRelease event from the live source, as the fleet hub sends it.
+fn component_event(
+    app: &mut App,
+    fqdn: &str,
+    component: sovtui::provision::fleet::model::ComponentStatus,
+) {
+    app.update(Msg::Fleet(FleetMsg::Event(Box::new(
+        sovtui::provision::fleet::FleetEvent::ComponentChanged {
+            fqdn: fqdn.into(),
+            component,
+            previous: None,
+        },
+    ))));
+}
+
+#[test]
+fn matrix_columns_are_kept_through_state_changes_and_follow_new_components() {
+    let mut app = demo_app();
+    command(&mut app, "matrix");
+    let first = app.matrix_columns();
+    assert_eq!(first.ids.len(), 35);
+    // A status change keeps the column order (the common case under load).
+    let fqdn = app.fleet[0].fqdn.clone();
+    let mut changed = app.fleet[0].components[3].clone();
+    changed.state = sovtui::provision::flux::ComponentState::Failed;
+    changed.message = "upgrade failed".into();
+    component_event(&mut app, &fqdn, changed);
+    assert!(std::sync::Arc::ptr_eq(&first, &app.matrix_columns()));
+    // A HelmRelease that depends on cilium is new: the matrix gains its column, after cilium.
+    let mut added = app.fleet[0].components[0].clone();
+    assert_eq!(added.id(), "cilium");
+    added.depends_on = vec![format!("{}/{}", added.namespace, added.name)];
+    added.name = "bp-zz-new".into();
+    component_event(&mut app, &fqdn, added);
+    let cols = app.matrix_columns();
+    assert_eq!(cols.ids.len(), 36);
+    let pos = |id: &str| cols.ids.iter().position(|c| c == id);
+    assert!(pos("zz-new") > pos("cilium"), "{:?}", cols.ids);
+    let screen = screen_text(&render(&mut app, 120, 40));
+    assert!(screen.contains("× 36 components"), "{screen}");
+    // A Sovereign going away changes the set again.
+    app.update(Msg::Fleet(FleetMsg::Removed(fqdn)));
+    assert_eq!(app.matrix_columns().ids.len(), 35);
+}
+
+#[test]
+fn matrix_draws_only_the_rows_that_fit_and_scrolls_to_the_selection() {
+    let mut app = demo_app();
+    let template = app.fleet[0].clone();
+    let fleet: Vec<_> = (0..30)
+        .map(|i| {
+            let mut s = template.clone();
+            s.fqdn = format!("sov-{i:02}.fleet.example");
+            s
+        })
+        .collect();
+    app.update(Msg::Fleet(FleetMsg::Snapshot(fleet)));
+    command(&mut app, "matrix");
+    let top = screen_text(&render(&mut app, 120, 24));
+    assert!(top.contains("sov-00.fleet.example"), "{top}");
+    assert!(!top.contains("sov-29.fleet.example"), "{top}");
+    for _ in 0..29 {
+        key(&mut app, KeyCode::Down);
+    }
+    let bottom = screen_text(&render(&mut app, 120, 24));
+    let selected = bottom.lines().find(|l| l.contains('▶')).unwrap_or_default();
+    assert!(selected.contains("sov-29.fleet.example"), "{bottom}");
+    assert!(!bottom.contains("sov-00.fleet.example"), "{bottom}");
+    // Back up one row: the window stays where it is (no jump back to the top).
+    key(&mut app, KeyCode::Up);
+    let up = screen_text(&render(&mut app, 120, 24));
+    assert!(
+        up.contains("sov-29.fleet.example") && !up.contains("sov-00.fleet.example"),
+        "{up}"
+    );
+}
+
 fn open_harbor(app: &mut App) {
     command(app, "jump bank");
     key(app, KeyCode::Enter);

@@ -591,6 +591,27 @@ impl App {
     }
 
     fn on_fleet(&mut self, msg: FleetMsg) {
+        // The matrix's column order survives a message that only changes states on one
+        // Sovereign (checked after the message is applied).
+        let touched = match &msg {
+            FleetMsg::Update(s) => Some(s.fqdn.clone()),
+            FleetMsg::Event(e) => e.fqdn().map(str::to_string),
+            _ => None,
+        };
+        use super::views::fleet_matrix::column_shape;
+        let shape = |fleet: &[SovereignStatus]| {
+            let s = fleet.iter().find(|s| Some(&s.fqdn) == touched.as_ref())?;
+            Some((fleet.len(), column_shape(s)))
+        };
+        let before = shape(&self.fleet);
+        self.on_fleet_msg(msg);
+        let kept = before.is_some() && before == shape(&self.fleet);
+        if !kept {
+            self.fv.matrix_columns.take();
+        }
+    }
+
+    fn on_fleet_msg(&mut self, msg: FleetMsg) {
         match msg {
             FleetMsg::Snapshot(fleet) => {
                 self.fleet = fleet;

@@ -56,8 +56,8 @@ pub fn draw_frame<W: Write>(
 pub async fn event_loop<W, S, F>(
     terminal: &mut Terminal<CrosstermBackend<W>>,
     app: &mut App,
-    mut input: S,
-    mut rx: mpsc::Receiver<Msg>,
+    input: S,
+    rx: mpsc::Receiver<Msg>,
     shutdown: F,
 ) -> io::Result<ExitReason>
 where
@@ -65,9 +65,29 @@ where
     S: Stream<Item = io::Result<Event>> + Unpin,
     F: Future<Output = ExitReason>,
 {
+    event_loop_observed(terminal, app, input, rx, shutdown, |_| {}).await
+}
+
+/// [`event_loop`], calling `on_frame` with the state each frame was drawn from, right after the
+/// frame was flushed: the fleet benchmark measures change-to-frame latency through it.
+pub async fn event_loop_observed<W, S, F, O>(
+    terminal: &mut Terminal<CrosstermBackend<W>>,
+    app: &mut App,
+    mut input: S,
+    mut rx: mpsc::Receiver<Msg>,
+    shutdown: F,
+    mut on_frame: O,
+) -> io::Result<ExitReason>
+where
+    W: Write,
+    S: Stream<Item = io::Result<Event>> + Unpin,
+    F: Future<Output = ExitReason>,
+    O: FnMut(&App),
+{
     tokio::pin!(shutdown);
     app.take_dirty();
     draw_frame(terminal, app)?;
+    on_frame(app);
     let mut last_frame = Instant::now();
     let mut rx_open = true;
     let far = Duration::from_secs(3600);
@@ -100,6 +120,7 @@ where
                 if next_frame.is_some() => {
                 if app.take_dirty() {
                     draw_frame(terminal, app)?;
+                    on_frame(app);
                 }
                 last_frame = Instant::now();
             }

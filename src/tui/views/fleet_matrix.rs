@@ -5,7 +5,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span, Text};
-use ratatui::widgets::{Cell, Paragraph, Row, Table};
+use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
 
 use crate::provision::fleet::dag::topological_order;
 use crate::provision::fleet::model::{ComponentStatus, SovereignStatus};
@@ -43,6 +43,60 @@ pub fn columns(fleet: &[SovereignStatus]) -> Vec<String> {
         .collect()
 }
 
+/// The matrix's columns and, for each component id, its column.
+#[derive(Debug, Default)]
+pub struct Columns {
+    pub ids: Vec<String>,
+    index: std::collections::HashMap<String, usize>,
+}
+
+impl Columns {
+    pub fn of(fleet: &[SovereignStatus]) -> Columns {
+        let ids = columns(fleet);
+        let index = ids
+            .iter()
+            .enumerate()
+            .map(|(k, id)| (id.clone(), k))
+            .collect();
+        Columns { ids, index }
+    }
+
+    pub fn position(&self, id: &str) -> Option<usize> {
+        self.index.get(id).copied()
+    }
+}
+
+/// A fingerprint of what a Sovereign contributes to the column order (its components and their
+/// dependencies, not their states): while it is unchanged the matrix's columns can stay.
+pub fn column_shape(s: &SovereignStatus) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for c in &s.components {
+        (&c.namespace, &c.name, &c.depends_on).hash(&mut h);
+    }
+    h.finish()
+}
+
+/// The rows `[first, end)` a table of `height` one-line rows shows: from the previous offset,
+/// scrolled just enough to keep the selection visible (what ratatui's `Table` does itself).
+pub fn row_window(
+    offset: usize,
+    selected: Option<usize>,
+    len: usize,
+    height: usize,
+) -> (usize, usize) {
+    let last = len.saturating_sub(1);
+    let mut first = offset.min(last);
+    if let Some(sel) = selected {
+        let sel = sel.min(last);
+        first = first.min(sel);
+        if sel >= first + height {
+            first = (sel + 1).saturating_sub(height);
+        }
+    }
+    (first, (first + height).min(len))
+}
+
 /// "stale 42s" for a Sovereign whose connection is not live (None while live).
 pub fn stale_marker(s: &SovereignStatus, now: chrono::DateTime<chrono::Utc>) -> Option<String> {
     if s.connection.is_live() {
@@ -62,7 +116,8 @@ pub fn prod_span<'a>(s: &SovereignStatus, theme: &Theme) -> Option<Span<'a>> {
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
     let visible = app.visible_fleet();
-    let cols = columns(&app.fleet);
+    let columns = app.matrix_columns();
+    let cols = &columns.ids;
     let focused = app.focus == Focus::Main;
     let mut title = format!(
         " Matrix · {} Sovereigns × {} components · {} ",
@@ -153,12 +208,18 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
         .height(HEADER_ROWS)
         .style(theme.style(Slot::Header));
 
-    let col_index: std::collections::HashMap<&str, usize> = cols
-        .iter()
-        .enumerate()
-        .map(|(k, id)| (id.as_str(), k))
-        .collect();
-    let rows: Vec<Row> = visible
+    // Rows are built only for what fits (the fleet may be far longer than the screen); the
+    // scroll offset is kept in the view's state like ratatui's own would be.
+    app.page = usize::from(table_area.height.saturating_sub(HEADER_ROWS));
+    clamp_selection(&mut app.fv.matrix_table, visible.len());
+    let (first, end) = row_window(
+        app.fv.matrix_table.offset(),
+        app.fv.matrix_table.selected(),
+        visible.len(),
+        app.page,
+    );
+    *app.fv.matrix_table.offset_mut() = first;
+    let rows: Vec<Row> = visible[first..end]
         .iter()
         .map(|&i| {
             let s = &app.fleet[i];
@@ -177,7 +238,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
             ];
             let mut states = vec![None; shown];
             for c in &s.components {
-                if let Some(&k) = col_index.get(c.id())
+                if let Some(k) = columns.position(c.id())
                     && window.contains(&k)
                 {
                     states[k - start] = Some(c.state);
@@ -201,14 +262,19 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
         .row_highlight_style(row_style)
         .cell_highlight_style(cell_style)
         .highlight_symbol("▶ ");
-    app.page = usize::from(table_area.height.saturating_sub(HEADER_ROWS));
-    clamp_selection(&mut app.fv.matrix_table, visible.len());
-    app.fv.matrix_table.select_column(
-        sel_col
-            .filter(|k| window.contains(k))
-            .map(|k| 2 + k - start),
-    );
-    frame.render_stateful_widget(table, table_area, &mut app.fv.matrix_table);
+    let mut shown_state = TableState::default()
+        .with_selected(
+            app.fv
+                .matrix_table
+                .selected()
+                .map(|r| r.saturating_sub(first)),
+        )
+        .with_selected_column(
+            sel_col
+                .filter(|k| window.contains(k))
+                .map(|k| 2 + k - start),
+        );
+    frame.render_stateful_widget(table, table_area, &mut shown_state);
 
     let mut legend = vec![Span::styled("· absent  ", theme.style(Slot::Muted))];
     for st in crate::provision::flux::ComponentState::ALL {
@@ -280,4 +346,26 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
         Paragraph::new(vec![Line::from(legend), Line::from(second)]),
         legend_area,
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::row_window;
+
+    #[test]
+    fn row_window_keeps_the_offset_and_scrolls_only_to_show_the_selection() {
+        // Everything fits.
+        assert_eq!(row_window(0, Some(2), 5, 10), (0, 5));
+        // 50 rows, 10 visible: the selection at the bottom scrolls just far enough.
+        assert_eq!(row_window(0, Some(9), 50, 10), (0, 10));
+        assert_eq!(row_window(0, Some(10), 50, 10), (1, 11));
+        assert_eq!(row_window(0, Some(49), 50, 10), (40, 50));
+        // Moving up inside the window keeps it; above it scrolls up to the selection.
+        assert_eq!(row_window(40, Some(45), 50, 10), (40, 50));
+        assert_eq!(row_window(40, Some(12), 50, 10), (12, 22));
+        // A fleet that shrank under the offset, no selection, no rows, no room.
+        assert_eq!(row_window(40, None, 5, 10), (4, 5));
+        assert_eq!(row_window(3, None, 0, 10), (0, 0));
+        assert_eq!(row_window(0, Some(3), 5, 0), (4, 4));
+    }
 }

@@ -106,6 +106,9 @@ pub struct FleetViews {
     pub now: Option<DateTime<Utc>>,
     /// The matrix's cell cursor: index into `fleet_matrix::columns` (`None`: whole rows).
     pub matrix_col: Option<usize>,
+    /// The matrix's column order, kept until the fleet's component set changes (a status
+    /// change, the common case under load, leaves it alone): see `App::matrix_columns`.
+    pub matrix_columns: std::sync::OnceLock<std::sync::Arc<fleet_matrix::Columns>>,
     /// The open HelmRelease detail came from a matrix cell: back returns to the matrix.
     pub release_from_matrix: bool,
 }
@@ -282,10 +285,18 @@ impl App {
         });
     }
 
+    /// The matrix's columns, computed on first use after the fleet's component set changed.
+    pub fn matrix_columns(&self) -> std::sync::Arc<fleet_matrix::Columns> {
+        self.fv
+            .matrix_columns
+            .get_or_init(|| std::sync::Arc::new(fleet_matrix::Columns::of(&self.fleet)))
+            .clone()
+    }
+
     /// Left/right in the matrix: move the cell cursor between components. Right from whole-row
     /// selection enters the first column; left from the first column returns to whole rows.
     pub fn move_matrix_column(&mut self, right: bool) {
-        let n = fleet_matrix::columns(&self.fleet).len();
+        let n = self.matrix_columns().ids.len();
         self.fv.matrix_col = match (self.fv.matrix_col, right) {
             _ if n == 0 => None,
             (None, true) => Some(0),
@@ -300,7 +311,7 @@ impl App {
     /// there (`None` when that Sovereign has no such component).
     pub fn matrix_cell(&self) -> Option<(&SovereignStatus, String, Option<ObjectRef>)> {
         let col = self.fv.matrix_col?;
-        let id = fleet_matrix::columns(&self.fleet).get(col)?.clone();
+        let id = self.matrix_columns().ids.get(col)?.clone();
         let row = self.fv.matrix_table.selected().unwrap_or(0);
         let s = &self.fleet[*self.visible_fleet().get(row)?];
         let target = s
