@@ -1,209 +1,11 @@
 //! The real `sovtui demo` binary in a pseudo-terminal: keys in, the screen parsed back (vt100),
 //! raw bytes inspected for colour depth, clean exits on quit, SIGTERM and a dropped terminal.
 
-use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd};
-use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, mpsc};
-use std::time::{Duration, Instant};
+use std::io::Write;
+use std::sync::mpsc;
 
-use portable_pty::{Child, CommandBuilder, MasterPty, PtySize, native_pty_system};
-
-const TIMEOUT: Duration = Duration::from_secs(60);
-
-struct Session {
-    child: Box<dyn Child + Send + Sync>,
-    master: Option<Box<dyn MasterPty + Send>>,
-    writer: Option<Box<dyn Write + Send>>,
-    stop: Arc<AtomicBool>,
-    rx: mpsc::Receiver<Vec<u8>>,
-    parser: vt100::Parser,
-    raw: Vec<u8>,
-    eof: bool,
-}
-
-impl Session {
-    fn start(dirs: &Path, envs: &[(&str, &str)]) -> Session {
-        let pty = native_pty_system();
-        let pair = pty
-            .openpty(PtySize {
-                rows: 40,
-                cols: 120,
-                pixel_width: 0,
-                pixel_height: 0,
-            })
-            .expect("openpty");
-        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_sovtui"));
-        cmd.arg("demo");
-        cmd.env_clear();
-        cmd.env("PATH", std::env::var("PATH").unwrap_or_default());
-        cmd.env("HOME", dirs);
-        cmd.env("XDG_STATE_HOME", dirs.join("state"));
-        cmd.env("XDG_CONFIG_HOME", dirs.join("config"));
-        cmd.env("TERM", "xterm-256color");
-        for (k, v) in envs {
-            cmd.env(k, v);
-        }
-        let child = pair.slave.spawn_command(cmd).expect("spawn sovtui");
-        drop(pair.slave);
-        let writer = pair.master.take_writer().expect("writer");
-        // Our own duplicate of the master, polled with a timeout so the reader can be stopped
-        // and every master descriptor closed (what an SSH drop does to the terminal).
-        let master_fd = pair.master.as_raw_fd().expect("master fd");
-        // SAFETY: dup of a valid descriptor; the File owns the duplicate.
-        let mut reader = unsafe { std::fs::File::from_raw_fd(libc::dup(master_fd)) };
-        let stop = Arc::new(AtomicBool::new(false));
-        let (tx, rx) = mpsc::channel();
-        let stop_reader = stop.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 8192];
-            while !stop_reader.load(Ordering::SeqCst) {
-                let mut pfd = libc::pollfd {
-                    fd: reader.as_raw_fd(),
-                    events: libc::POLLIN,
-                    revents: 0,
-                };
-                // SAFETY: one valid pollfd.
-                let n = unsafe { libc::poll(&mut pfd, 1, 50) };
-                if n == 0 {
-                    continue;
-                }
-                match reader.read(&mut buf) {
-                    Ok(0) | Err(_) => return,
-                    Ok(n) => {
-                        if tx.send(buf[..n].to_vec()).is_err() {
-                            return;
-                        }
-                    }
-                }
-            }
-        });
-        Session {
-            child,
-            master: Some(pair.master),
-            writer: Some(writer),
-            stop,
-            rx,
-            parser: vt100::Parser::new(
-                std::num::NonZeroU16::new(40).expect("rows"),
-                std::num::NonZeroU16::new(120).expect("cols"),
-                0,
-            ),
-            raw: Vec::new(),
-            eof: false,
-        }
-    }
-
-    fn pump(&mut self, wait: Duration) {
-        match self.rx.recv_timeout(wait) {
-            Ok(chunk) => {
-                self.parser.process(&chunk);
-                self.raw.extend_from_slice(&chunk);
-                while let Ok(more) = self.rx.try_recv() {
-                    self.parser.process(&more);
-                    self.raw.extend_from_slice(&more);
-                }
-            }
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
-            Err(mpsc::RecvTimeoutError::Disconnected) => self.eof = true,
-        }
-    }
-
-    fn screen(&self) -> String {
-        self.parser.screen().contents()
-    }
-
-    /// Wait until the screen shows `text` (something that can only appear after the last key).
-    fn wait_for(&mut self, text: &str) {
-        let deadline = Instant::now() + TIMEOUT;
-        while !(self.screen().contains(text) && self.frame_complete()) {
-            if Instant::now() > deadline || self.eof {
-                panic!(
-                    "screen never showed {text:?} (eof: {}):\n{}",
-                    self.eof,
-                    self.screen()
-                );
-            }
-            self.pump(Duration::from_millis(100));
-        }
-    }
-
-    /// A frame arrives in pieces; judge the screen only once the last one has ended
-    /// (synchronized output: every frame ends with ESU).
-    fn frame_complete(&self) -> bool {
-        let text = self.raw_text();
-        match (text.rfind("\x1b[?2026h"), text.rfind("\x1b[?2026l")) {
-            (Some(begin), Some(end)) => end > begin,
-            (None, _) => true,
-            (Some(_), None) => false,
-        }
-    }
-
-    /// Wait until the complete screen satisfies `pred`.
-    fn wait_until(&mut self, what: &str, pred: impl Fn(&str) -> bool) {
-        let deadline = Instant::now() + TIMEOUT;
-        while !(pred(&self.screen()) && self.frame_complete()) {
-            if Instant::now() > deadline || self.eof {
-                panic!(
-                    "screen never showed {what} (eof: {}):\n{}",
-                    self.eof,
-                    self.screen()
-                );
-            }
-            self.pump(Duration::from_millis(100));
-        }
-    }
-
-    fn resize(&mut self, rows: u16, cols: u16) {
-        self.master
-            .as_ref()
-            .expect("master")
-            .resize(PtySize {
-                rows,
-                cols,
-                pixel_width: 0,
-                pixel_height: 0,
-            })
-            .expect("resize");
-        self.parser.screen_mut().set_size(
-            std::num::NonZeroU16::new(rows).expect("rows"),
-            std::num::NonZeroU16::new(cols).expect("cols"),
-        );
-    }
-
-    fn send(&mut self, keys: &str) {
-        let w = self.writer.as_mut().expect("writer");
-        w.write_all(keys.as_bytes()).expect("write keys");
-        w.flush().expect("flush keys");
-    }
-
-    /// Wait for the program to exit; returns whether it exited successfully.
-    fn wait_exit(&mut self) -> bool {
-        let deadline = Instant::now() + TIMEOUT;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                // Collect what was written before the exit.
-                while !self.eof {
-                    self.pump(Duration::from_millis(200));
-                    if Instant::now() > deadline {
-                        break;
-                    }
-                }
-                return status.success();
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                panic!("sovtui did not exit:\n{}", self.screen());
-            }
-            self.pump(Duration::from_millis(50));
-        }
-    }
-
-    fn raw_text(&self) -> String {
-        String::from_utf8_lossy(&self.raw).into_owned()
-    }
-}
+mod support;
+use support::pty::{Spawn, WAIT};
 
 fn colour_sgr(out: &str) -> Vec<String> {
     let mut found = Vec::new();
@@ -233,13 +35,10 @@ fn colour_sgr(out: &str) -> Vec<String> {
 #[test]
 fn demo_help_palette_quit_and_the_alternate_screen_is_left() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut s = Session::start(dir.path(), &[]);
+    let mut s = Spawn::demo().start(dir.path());
     s.wait_for("SIMULATED world");
     s.wait_for("salalah.omani.works");
-    assert!(
-        s.parser.screen().alternate_screen(),
-        "runs on the alternate screen"
-    );
+    assert!(s.alternate_screen(), "runs on the alternate screen");
 
     s.send("?");
     s.wait_for("Help · keymap default");
@@ -272,10 +71,7 @@ fn demo_help_palette_quit_and_the_alternate_screen_is_left() {
 
     s.send("q");
     assert!(s.wait_exit(), "exit status 0");
-    assert!(
-        !s.parser.screen().alternate_screen(),
-        "left the alternate screen"
-    );
+    assert!(!s.alternate_screen(), "left the alternate screen");
     let raw = s.raw_text();
     assert!(
         raw.contains("\x1b[?2026h"),
@@ -309,7 +105,10 @@ fn demo_help_palette_quit_and_the_alternate_screen_is_left() {
 #[test]
 fn no_color_means_no_colour_escapes() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut s = Session::start(dir.path(), &[("NO_COLOR", "1"), ("COLORTERM", "truecolor")]);
+    let mut s = Spawn::demo()
+        .env("NO_COLOR", "1")
+        .env("COLORTERM", "truecolor")
+        .start(dir.path());
     s.wait_for("theme mono");
     s.wait_for("salalah.omani.works");
     s.send("?");
@@ -329,7 +128,7 @@ fn live_edits_broken_theme_and_keymap_conflict_are_shown_and_the_previous_kept()
     std::fs::create_dir_all(config.join("themes")).expect("mkdir");
     let theme = config.join("themes/mine.toml");
     std::fs::write(&theme, "extends = \"256\"\n").expect("write theme");
-    let mut s = Session::start(dir.path(), &[("SOVTUI_THEME", "mine")]);
+    let mut s = Spawn::demo().env("SOVTUI_THEME", "mine").start(dir.path());
     s.wait_for("theme mine");
     s.wait_for("salalah.omani.works");
 
@@ -355,14 +154,13 @@ fn live_edits_broken_theme_and_keymap_conflict_are_shown_and_the_previous_kept()
 
 fn signal_ends_the_cockpit_cleanly(signal: i32) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut s = Session::start(dir.path(), &[]);
+    let mut s = Spawn::demo().start(dir.path());
     s.wait_for("salalah.omani.works");
-    let pid = s.child.process_id().expect("pid") as i32;
+    let pid = s.pid();
     // SAFETY: signalling our own child.
     assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
     assert!(s.wait_exit(), "clean exit on signal {signal}");
-    assert!(!s.parser.screen().alternate_screen());
-    let _ = s.master.take();
+    assert!(!s.alternate_screen());
 }
 
 #[test]
@@ -381,23 +179,11 @@ fn sighup_ends_the_cockpit_cleanly() {
 #[test]
 fn a_dropped_terminal_ends_the_cockpit() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut s = Session::start(dir.path(), &[]);
+    let mut s = Spawn::demo().start(dir.path());
     s.wait_for("salalah.omani.works");
-    s.stop.store(true, Ordering::SeqCst);
-    drop(s.writer.take());
-    drop(s.master.take());
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
-        if s.child.try_wait().expect("try_wait").is_some() {
-            break;
-        }
-        if Instant::now() > deadline {
-            let _ = s.child.kill();
-            panic!("sovtui kept running after its terminal went away");
-        }
-        // Waiting for the exit, not for time: there is no output to wait on any more.
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    s.hang_up();
+    // Waits for the exit (not for time); kills it and fails if it lingers.
+    s.wait_exit_status();
 }
 
 #[test]
@@ -427,7 +213,7 @@ fn logs_follow_prints_what_is_appended() {
     });
     let next = |what: &str| {
         let line = rx
-            .recv_timeout(TIMEOUT)
+            .recv_timeout(WAIT)
             .unwrap_or_else(|e| panic!("no {what}: {e}"));
         assert_eq!(line, what);
     };
@@ -448,7 +234,7 @@ fn logs_follow_prints_what_is_appended() {
 #[test]
 fn demo_navigates_overview_matrix_sovereign_and_helmrelease_detail() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut s = Session::start(dir.path(), &[]);
+    let mut s = Spawn::demo().start(dir.path());
     s.wait_for("SIMULATED world");
     // Live data: the hub has connected and HelmReleases are counted.
     s.wait_until("live data from the simulated world", |screen| {
@@ -499,8 +285,5 @@ fn demo_navigates_overview_matrix_sovereign_and_helmrelease_detail() {
     s.wait_for("Fleet · 3 Sovereigns");
     s.send("q");
     assert!(s.wait_exit(), "exit status 0");
-    assert!(
-        !s.parser.screen().alternate_screen(),
-        "left the alternate screen"
-    );
+    assert!(!s.alternate_screen(), "left the alternate screen");
 }

@@ -12,6 +12,7 @@ use sovtui::tui::theme::ColorLevel;
 
 mod support;
 use support::cockpit::{chars, draw as render, key, screen_text};
+use support::pty::Spawn;
 
 fn app_with(fleet: Vec<SovereignStatus>) -> App {
     let mut app = App::new(Settings {
@@ -497,170 +498,10 @@ async fn world_sovereign_is_gathered_in_the_background_and_the_walk_lands_on_c10
 
 // ───────────────────── by hand, in a pseudo-terminal: `sovtui demo` ─────────────────────
 
-mod pty {
-    use std::io::{Read, Write};
-    use std::os::fd::{AsRawFd, FromRawFd};
-    use std::path::Path;
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::{Arc, mpsc};
-    use std::time::{Duration, Instant};
-
-    use portable_pty::{Child, CommandBuilder, PtySize, native_pty_system};
-
-    const TIMEOUT: Duration = Duration::from_secs(60);
-
-    pub struct Session {
-        child: Box<dyn Child + Send + Sync>,
-        writer: Box<dyn Write + Send>,
-        stop: Arc<AtomicBool>,
-        rx: mpsc::Receiver<Vec<u8>>,
-        parser: vt100::Parser,
-        pub raw: Vec<u8>,
-        eof: bool,
-    }
-
-    impl Session {
-        pub fn start(dirs: &Path) -> Session {
-            let pair = native_pty_system()
-                .openpty(PtySize {
-                    rows: 40,
-                    cols: 120,
-                    pixel_width: 0,
-                    pixel_height: 0,
-                })
-                .expect("openpty");
-            let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_sovtui"));
-            cmd.arg("demo");
-            cmd.env_clear();
-            cmd.env("PATH", std::env::var("PATH").unwrap_or_default());
-            cmd.env("HOME", dirs);
-            cmd.env("XDG_STATE_HOME", dirs.join("state"));
-            cmd.env("XDG_CONFIG_HOME", dirs.join("config"));
-            cmd.env("TERM", "xterm-256color");
-            let child = pair.slave.spawn_command(cmd).expect("spawn sovtui");
-            drop(pair.slave);
-            let writer = pair.master.take_writer().expect("writer");
-            let master_fd = pair.master.as_raw_fd().expect("master fd");
-            // SAFETY: dup of a valid descriptor; the File owns the duplicate.
-            let mut reader = unsafe { std::fs::File::from_raw_fd(libc::dup(master_fd)) };
-            // The master itself stays open until the session ends (dropping it hangs up).
-            std::mem::forget(pair.master);
-            let stop = Arc::new(AtomicBool::new(false));
-            let (tx, rx) = mpsc::channel();
-            let stop_reader = stop.clone();
-            std::thread::spawn(move || {
-                let mut buf = [0u8; 8192];
-                while !stop_reader.load(Ordering::SeqCst) {
-                    let mut pfd = libc::pollfd {
-                        fd: reader.as_raw_fd(),
-                        events: libc::POLLIN,
-                        revents: 0,
-                    };
-                    // SAFETY: one valid pollfd.
-                    if unsafe { libc::poll(&mut pfd, 1, 50) } == 0 {
-                        continue;
-                    }
-                    match reader.read(&mut buf) {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => {
-                            if tx.send(buf[..n].to_vec()).is_err() {
-                                return;
-                            }
-                        }
-                    }
-                }
-            });
-            Session {
-                child,
-                writer,
-                stop,
-                rx,
-                parser: vt100::Parser::new(
-                    std::num::NonZeroU16::new(40).expect("rows"),
-                    std::num::NonZeroU16::new(120).expect("cols"),
-                    0,
-                ),
-                raw: Vec::new(),
-                eof: false,
-            }
-        }
-
-        fn pump(&mut self, wait: Duration) {
-            match self.rx.recv_timeout(wait) {
-                Ok(chunk) => {
-                    self.parser.process(&chunk);
-                    self.raw.extend_from_slice(&chunk);
-                    while let Ok(more) = self.rx.try_recv() {
-                        self.parser.process(&more);
-                        self.raw.extend_from_slice(&more);
-                    }
-                }
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) => self.eof = true,
-            }
-        }
-
-        pub fn screen(&self) -> String {
-            self.parser.screen().contents()
-        }
-
-        fn frame_complete(&self) -> bool {
-            let text = String::from_utf8_lossy(&self.raw);
-            match (text.rfind("\x1b[?2026h"), text.rfind("\x1b[?2026l")) {
-                (Some(begin), Some(end)) => end > begin,
-                (None, _) => true,
-                (Some(_), None) => false,
-            }
-        }
-
-        pub fn wait_for(&mut self, text: &str) {
-            let deadline = Instant::now() + TIMEOUT;
-            while !(self.screen().contains(text) && self.frame_complete()) {
-                if Instant::now() > deadline || self.eof {
-                    panic!(
-                        "screen never showed {text:?} (eof: {}):\n{}",
-                        self.eof,
-                        self.screen()
-                    );
-                }
-                self.pump(Duration::from_millis(100));
-            }
-        }
-
-        pub fn send(&mut self, keys: &str) {
-            self.writer.write_all(keys.as_bytes()).expect("write keys");
-            self.writer.flush().expect("flush keys");
-        }
-
-        pub fn wait_exit(&mut self) -> bool {
-            let deadline = Instant::now() + TIMEOUT;
-            loop {
-                if let Some(status) = self.child.try_wait().expect("try_wait") {
-                    return status.success();
-                }
-                if Instant::now() > deadline {
-                    let _ = self.child.kill();
-                    panic!("sovtui did not exit:\n{}", self.screen());
-                }
-                self.pump(Duration::from_millis(50));
-            }
-        }
-    }
-
-    impl Drop for Session {
-        fn drop(&mut self) {
-            self.stop.store(true, Ordering::SeqCst);
-            if self.child.try_wait().ok().flatten().is_none() {
-                let _ = self.child.kill();
-            }
-        }
-    }
-}
-
 #[test]
 fn pty_walks_one_path_by_hand_in_the_demo() {
     let dirs = tempfile::tempdir().expect("tempdir");
-    let mut s = pty::Session::start(dirs.path());
+    let mut s = Spawn::demo().start(dirs.path());
     // The demo is the simulated world; salalah's bp-harbor fails to install.
     s.wait_for("salalah.omani.works");
     s.wait_for("bp-harbor fail");
@@ -689,7 +530,7 @@ fn pty_walks_one_path_by_hand_in_the_demo() {
     s.wait_for("Recovery:");
     s.send("y");
     s.wait_for("(OSC 52)");
-    let raw = String::from_utf8_lossy(&s.raw).into_owned();
+    let raw = s.raw_text();
     assert!(
         raw.contains("\x1b]52;c;"),
         "the clipboard sequence was written"

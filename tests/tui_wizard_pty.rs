@@ -3,14 +3,12 @@
 //! simulated world and followed until it is ready with every component installed; then it is in
 //! the fleet overview, and the cockpit quits cleanly.
 
-use std::io::{Read, Write};
-use std::os::fd::FromRawFd;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use portable_pty::{Child, CommandBuilder, MasterPty, PtySize, native_pty_system};
+mod support;
+use support::pty::{Session, Spawn};
 
 /// Per wait; the whole walk is bounded by `OVERALL`.
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -26,125 +24,16 @@ const RIGHT: &str = "\x1b[C";
 const ENTER: &str = "\r";
 const BACKSPACE: &str = "\x7f";
 
-struct Session {
-    child: Box<dyn Child + Send + Sync>,
-    _master: Box<dyn MasterPty + Send>,
-    writer: Box<dyn Write + Send>,
-    rx: mpsc::Receiver<Vec<u8>>,
-    parser: vt100::Parser,
-    raw: Vec<u8>,
-    eof: bool,
-    started: Instant,
-}
-
+/// The wizard walk's use of the shared PTY session.
 impl Session {
+    /// `sovtui demo` at 600× on a terminal big enough for the whole form.
     fn start(dirs: &Path) -> Session {
-        let pair = native_pty_system()
-            .openpty(PtySize {
-                rows: ROWS,
-                cols: COLS,
-                pixel_width: 0,
-                pixel_height: 0,
-            })
-            .expect("openpty");
-        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_sovtui"));
-        cmd.args(["demo", "--speed", "600"]);
-        cmd.env_clear();
-        cmd.env("PATH", std::env::var("PATH").unwrap_or_default());
-        cmd.env("HOME", dirs);
-        cmd.env("XDG_STATE_HOME", dirs.join("state"));
-        cmd.env("XDG_CONFIG_HOME", dirs.join("config"));
-        cmd.env("TERM", "xterm-256color");
-        let child = pair.slave.spawn_command(cmd).expect("spawn sovtui");
-        drop(pair.slave);
-        let writer = pair.master.take_writer().expect("writer");
-        let master_fd = pair.master.as_raw_fd().expect("master fd");
-        // SAFETY: dup of a valid descriptor; the File owns the duplicate.
-        let mut reader = unsafe { std::fs::File::from_raw_fd(libc::dup(master_fd)) };
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 16384];
-            loop {
-                match reader.read(&mut buf) {
-                    Ok(0) | Err(_) => return,
-                    Ok(n) => {
-                        if tx.send(buf[..n].to_vec()).is_err() {
-                            return;
-                        }
-                    }
-                }
-            }
-        });
-        Session {
-            child,
-            _master: pair.master,
-            writer,
-            rx,
-            parser: vt100::Parser::new(
-                std::num::NonZeroU16::new(ROWS).expect("rows"),
-                std::num::NonZeroU16::new(COLS).expect("cols"),
-                0,
-            ),
-            raw: Vec::new(),
-            eof: false,
-            started: Instant::now(),
-        }
-    }
-
-    fn pump(&mut self, wait: Duration) {
-        match self.rx.recv_timeout(wait) {
-            Ok(chunk) => {
-                self.parser.process(&chunk);
-                self.raw.extend_from_slice(&chunk);
-                while let Ok(more) = self.rx.try_recv() {
-                    self.parser.process(&more);
-                    self.raw.extend_from_slice(&more);
-                }
-            }
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
-            Err(mpsc::RecvTimeoutError::Disconnected) => self.eof = true,
-        }
-    }
-
-    fn screen(&self) -> String {
-        self.parser.screen().contents()
-    }
-
-    /// A frame arrives in pieces; judge the screen only once the last one has ended
-    /// (synchronized output: every frame ends with ESU).
-    fn frame_complete(&self) -> bool {
-        let tail = &self.raw[self.raw.len().saturating_sub(1 << 16)..];
-        let text = String::from_utf8_lossy(tail);
-        match (text.rfind("\x1b[?2026h"), text.rfind("\x1b[?2026l")) {
-            (Some(begin), Some(end)) => end > begin,
-            (None, _) => true,
-            (Some(_), None) => false,
-        }
-    }
-
-    /// Wait until the complete screen satisfies `pred`.
-    fn wait_until(&mut self, what: &str, timeout: Duration, pred: impl Fn(&str) -> bool) {
-        let deadline = Instant::now() + timeout;
-        while !(self.frame_complete() && pred(&self.screen())) {
-            if Instant::now() > deadline || self.eof || self.started.elapsed() > OVERALL {
-                panic!(
-                    "screen never showed {what} (eof: {}, {:?} into the walk):\n{}",
-                    self.eof,
-                    self.started.elapsed(),
-                    self.screen()
-                );
-            }
-            self.pump(Duration::from_millis(100));
-        }
-    }
-
-    fn wait_for(&mut self, text: &str) {
-        self.wait_until(&format!("{text:?}"), TIMEOUT, |s| s.contains(text));
-    }
-
-    fn send(&mut self, keys: &str) {
-        self.writer.write_all(keys.as_bytes()).expect("write keys");
-        self.writer.flush().expect("flush keys");
+        Spawn::demo()
+            .args(&["demo", "--speed", "600"])
+            .size(ROWS, COLS)
+            .wait(TIMEOUT)
+            .overall(OVERALL)
+            .start(dirs)
     }
 
     /// The wizard's form rows on screen: (screen line, selected, text after the pointer).
@@ -168,7 +57,7 @@ impl Session {
     /// Move the cursor (arrow keys) onto the form row whose text starts with `label`.
     fn select(&mut self, label: &str) {
         for _ in 0..40 {
-            self.wait_until("the form's cursor", TIMEOUT, |s| {
+            self.wait_until("the form's cursor", |s| {
                 Self::form_rows(s).iter().any(|(_, sel, _)| *sel)
             });
             let rows = Self::form_rows(&self.screen());
@@ -192,7 +81,7 @@ impl Session {
             };
             self.send(&keys);
             let before = self.screen();
-            self.wait_until("the cursor to move", TIMEOUT, |s| {
+            self.wait_until("the cursor to move", |s| {
                 s != before || Self::selected(s).starts_with(label)
             });
         }
@@ -215,7 +104,7 @@ impl Session {
         self.send(&BACKSPACE.repeat(200));
         self.send(value);
         self.send(ENTER);
-        self.wait_until(&format!("{field} no longer edited"), TIMEOUT, |s| {
+        self.wait_until(&format!("{field} no longer edited"), |s| {
             !s.contains(&format!("editing {field}"))
         });
     }
@@ -224,32 +113,6 @@ impl Session {
     fn next(&mut self, number: u8, title: &str) {
         self.send("]");
         self.wait_for(&format!("step {number}/7 {title}"));
-    }
-
-    /// Wait for the program to exit; returns whether it exited successfully.
-    fn wait_exit(&mut self) -> bool {
-        let deadline = Instant::now() + TIMEOUT;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                while !self.eof && Instant::now() < deadline {
-                    self.pump(Duration::from_millis(200));
-                }
-                return status.success();
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                panic!("sovtui did not exit:\n{}", self.screen());
-            }
-            self.pump(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Session {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-        }
     }
 }
 
@@ -282,7 +145,7 @@ fn the_wizard_walks_all_seven_steps_in_the_demo_and_the_new_sovereign_becomes_re
         s.select(label);
         let before = s.screen();
         s.send(RIGHT);
-        s.wait_until(&format!("{label} chosen"), TIMEOUT, |sc| sc != before);
+        s.wait_until(&format!("{label} chosen"), |sc| sc != before);
     }
     s.next(2, "Topology");
 
@@ -294,7 +157,7 @@ fn the_wizard_walks_all_seven_steps_in_the_demo_and_the_new_sovereign_becomes_re
         }
         let before = s.screen();
         s.send(RIGHT);
-        s.wait_until("the next topology", TIMEOUT, |sc| sc != before);
+        s.wait_until("the next topology", |sc| sc != before);
     }
     assert!(
         Session::selected(&s.screen()).contains("‹ solo"),
@@ -308,7 +171,7 @@ fn the_wizard_walks_all_seven_steps_in_the_demo_and_the_new_sovereign_becomes_re
     s.type_into("Hetzner Cloud token", "hetznerToken", token);
     assert!(!s.screen().contains(token), "token shown in clear");
     s.type_into("Hetzner project id", "hetznerProjectID", "4711");
-    s.wait_until("the token validated", TIMEOUT, |sc| {
+    s.wait_until("the token validated", |sc| {
         Session::form_rows(sc)
             .iter()
             .any(|(_, _, t)| t.starts_with("Hetzner Cloud token") && t.contains("[valid —"))
@@ -317,7 +180,7 @@ fn the_wizard_walks_all_seven_steps_in_the_demo_and_the_new_sovereign_becomes_re
     // The SSH key, generated through catalyst-api; its private half written inside HOME.
     s.select("[ generate an Ed25519");
     s.send(ENTER);
-    s.wait_until("a generated key", TIMEOUT, |sc| {
+    s.wait_until("a generated key", |sc| {
         sc.contains("[ write the private key there") && !sc.contains("no unsaved private key")
     });
     assert!(
@@ -360,7 +223,7 @@ fn the_wizard_walks_all_seven_steps_in_the_demo_and_the_new_sovereign_becomes_re
     // 5 Components (defaults), 6 Domain (a free pool subdomain, checked live), 7 Review.
     s.next(6, "Domain");
     s.type_into("Subdomain", "sovereignSubdomain", "pty-walk");
-    s.wait_until("pty-walk available", TIMEOUT, |sc| {
+    s.wait_until("pty-walk available", |sc| {
         sc.contains("pty-walk.omani.works is available") && sc.contains("✓ this step is complete")
     });
     s.next(7, "Review");
@@ -370,7 +233,7 @@ fn the_wizard_walks_all_seven_steps_in_the_demo_and_the_new_sovereign_becomes_re
     s.select("[ Provision");
     s.send(ENTER);
     s.wait_for("Provisioning");
-    s.wait_until("ready with every component installed", PROVISION, |sc| {
+    s.wait_until_within("ready with every component installed", PROVISION, |sc| {
         sc.contains("status ready")
             && sc.contains("N new wizard")
             && phase1_counts(sc).is_some_and(|(n, m)| m > 0 && n == m)
@@ -391,7 +254,7 @@ fn the_wizard_walks_all_seven_steps_in_the_demo_and_the_new_sovereign_becomes_re
 
     // Phase 1 seen from the new apiserver too (polled every 2 s of real time), agreeing with
     // the stream.
-    s.wait_until("the apiserver view agreeing", TIMEOUT, |sc| {
+    s.wait_until("the apiserver view agreeing", |sc| {
         sc.contains("agrees with the stream")
     });
 
@@ -399,16 +262,13 @@ fn the_wizard_walks_all_seven_steps_in_the_demo_and_the_new_sovereign_becomes_re
     s.send(":fleet");
     s.wait_for(":fleet");
     s.send(ENTER);
-    s.wait_until("pty-walk in the fleet", TIMEOUT, |sc| {
+    s.wait_until("pty-walk in the fleet", |sc| {
         sc.contains("pty-walk.omani.works") && sc.contains("salalah.omani.works")
     });
 
     s.send("q");
     assert!(s.wait_exit(), "exit status 0");
-    assert!(
-        !s.parser.screen().alternate_screen(),
-        "left the alternate screen"
-    );
-    let raw = String::from_utf8_lossy(&s.raw).into_owned();
+    assert!(!s.alternate_screen(), "left the alternate screen");
+    let raw = s.raw_text();
     assert!(!raw.contains(token), "the token never reaches the terminal");
 }

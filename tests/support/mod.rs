@@ -3,3 +3,4 @@
 
 pub mod cockpit;
 pub mod diagnose;
+pub mod pty;
