@@ -1,5 +1,6 @@
 //! The real `sovtui` binary on a pseudo-terminal: keys in, the screen parsed back with vt100,
-//! the raw bytes kept for escape-sequence checks, hang-ups and exits observed.
+//! the raw bytes kept for escape-sequence checks, hang-ups and exits observed. Waits fail at the
+//! test's line (`#[track_caller]`) with the screen as it was.
 
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd};
@@ -222,16 +223,19 @@ impl Session {
 
     /// Wait until the complete screen shows `text` (something that can only appear after the
     /// last key).
+    #[track_caller]
     pub fn wait_for(&mut self, text: &str) {
         self.wait_until(&format!("{text:?}"), |s| s.contains(text));
     }
 
     /// Wait until the complete screen satisfies `pred`.
+    #[track_caller]
     pub fn wait_until(&mut self, what: &str, pred: impl Fn(&str) -> bool) {
         self.wait_until_within(what, self.wait, pred);
     }
 
     /// `wait_until` with its own bound (the session's overall bound still holds).
+    #[track_caller]
     pub fn wait_until_within(
         &mut self,
         what: &str,
@@ -289,12 +293,14 @@ impl Session {
     }
 
     /// Wait for the program to exit; returns whether it exited successfully.
+    #[track_caller]
     pub fn wait_exit(&mut self) -> bool {
         self.wait_exit_status().success()
     }
 
     /// Wait for the program to exit (then collect what it wrote before); kills it and fails
     /// after the session's wait bound.
+    #[track_caller]
     pub fn wait_exit_status(&mut self) -> ExitStatus {
         let deadline = Instant::now() + self.wait;
         loop {
