@@ -1,13 +1,13 @@
 //! The Hetzner resource model, Phase-0 apply and §2.2/§2.3 recovery, with the real hcloud-crate
 //! client against the simulated Hetzner API over loopback (linger quirk on).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use sovtui::provision::hetzner::apply::{self, ApplyError};
 use sovtui::provision::hetzner::client::{ClientOptions, Credentials, HetznerClient};
-use sovtui::provision::hetzner::inventory::Inventory;
+use sovtui::provision::hetzner::inventory::{Inventory, Kind as ObjectKind};
 use sovtui::provision::hetzner::model::{ModelOptions, SovereignModel};
 use sovtui::provision::hetzner::plan;
 use sovtui::provision::hetzner::recover::{self, MatchReason, RecoverError, RecoverOptions};
@@ -222,6 +222,125 @@ async fn plan_shows_drift_and_orphans_and_apply_fixes_the_fixable() {
     assert!(r.created.is_empty());
     let p = plan::diff(&m, &Inventory::fetch(&c).await.expect("inventory"));
     assert!(p.is_noop());
+}
+
+fn object(sim: &HetznerSim, kind: Kind, name: &str) -> Value {
+    sim.control()
+        .list(kind, None)
+        .expect("list")
+        .into_iter()
+        .find(|o| o["name"] == name)
+        .unwrap_or_else(|| panic!("{name} exists"))
+}
+
+/// Every kind apply relabels: labels replaced by an operator's own are put back next to the
+/// operator's, each fix reported and journaled as a `labels` step of that object.
+#[tokio::test]
+async fn apply_relabels_every_kind_and_keeps_foreign_labels() {
+    let sim = sim(Duration::from_secs(1), big_budget()).await;
+    let c = client(&sim, DEFAULT_TOKEN);
+    let m = model(FQDN, false, 1);
+    apply::apply(&c, &m, None, &quiet()).await.expect("apply");
+    // (the simulator's kind, apply's kind, name, desired labels)
+    let mut ours: Vec<(Kind, ObjectKind, &str, &HashMap<String, String>)> = vec![
+        (
+            Kind::Network,
+            ObjectKind::Network,
+            &m.network.name,
+            &m.network.labels,
+        ),
+        (
+            Kind::Firewall,
+            ObjectKind::Firewall,
+            &m.firewall.name,
+            &m.firewall.labels,
+        ),
+        (
+            Kind::SshKey,
+            ObjectKind::SshKey,
+            &m.ssh_key.name,
+            &m.ssh_key.labels,
+        ),
+        (
+            Kind::LoadBalancer,
+            ObjectKind::LoadBalancer,
+            &m.load_balancer.name,
+            &m.load_balancer.labels,
+        ),
+    ];
+    for s in &m.servers {
+        ours.push((Kind::Server, ObjectKind::Server, &s.name, &s.labels));
+    }
+    for (kind, object_kind, name, _) in &ours {
+        let id = object(&sim, *kind, name)["id"].as_i64().expect("id");
+        sim.control()
+            .request(
+                axum::http::Method::PUT,
+                &format!("{}/{id}", object_kind.api_path()),
+                json!({"labels": {"owner": "ops"}}),
+            )
+            .expect("relabel");
+    }
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let events = std::sync::Mutex::new(Vec::new());
+    let emit = |e: apply::ApplyEvent| events.lock().expect("events").push(e);
+    let r = apply::apply(&c, &m, Some(dir.path().to_path_buf()), &emit)
+        .await
+        .expect("apply relabels");
+
+    let mut want: Vec<String> = ours
+        .iter()
+        .map(|(_, kind, name, _)| format!("{}/{name}: labels", kind.api_path()))
+        .collect();
+    want.sort();
+    let mut updated = r.updated.clone();
+    updated.sort();
+    assert_eq!(updated, want);
+    assert!(r.created.is_empty(), "{:?}", r.created);
+    for (kind, _, name, desired) in &ours {
+        let labels = &object(&sim, *kind, name)["labels"];
+        assert_eq!(labels["owner"], "ops", "{name}: {labels}");
+        for (k, v) in *desired {
+            assert_eq!(labels[k.as_str()], v.as_str(), "{name}: {labels}");
+        }
+    }
+    assert!(plan::diff(&m, &Inventory::fetch(&c).await.expect("inventory")).is_noop());
+
+    // (kind as apply journals it, name) of every `labels` step
+    let mut want_steps: Vec<(String, String)> = ours
+        .iter()
+        .map(|(_, kind, name, _)| (json!(kind).to_string(), name.to_string()))
+        .collect();
+    want_steps.sort();
+    let journal =
+        std::fs::read_to_string(r.journal.as_deref().expect("journal path")).expect("journal");
+    let mut journaled: Vec<(String, String)> = journal
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("journal line"))
+        .filter(|j| j["step"] == "apply" && j["action"] == "labels")
+        .map(|j| {
+            (
+                j["kind"].to_string(),
+                j["name"].as_str().expect("name").to_string(),
+            )
+        })
+        .collect();
+    journaled.sort();
+    assert_eq!(journaled, want_steps, "{journal}");
+    let mut stepped: Vec<(String, String)> = events
+        .lock()
+        .expect("events")
+        .iter()
+        .filter_map(|e| match e {
+            apply::ApplyEvent::Step { kind, name, action } if action == "labels" => {
+                Some((json!(kind).to_string(), name.clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    stepped.sort();
+    assert_eq!(stepped, want_steps);
 }
 
 /// A partial apply plus what CCM and operators leave behind, next to another Sovereign that must
