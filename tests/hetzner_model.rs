@@ -343,6 +343,122 @@ async fn apply_relabels_every_kind_and_keeps_foreign_labels() {
     assert_eq!(stepped, want_steps);
 }
 
+/// Every in-place fix apply makes besides labels: a subnet, the firewall's rules, a load balancer
+/// service, its network attachment and target, a server's network attachment and its firewall.
+/// Each is reported and journaled as its own step, and the result plans nothing.
+#[tokio::test]
+async fn apply_fixes_every_in_place_drift() {
+    let sim = sim(Duration::from_secs(1), big_budget()).await;
+    let c = client(&sim, DEFAULT_TOKEN);
+    let m = model(FQDN, false, 1);
+    apply::apply(&c, &m, None, &quiet()).await.expect("apply");
+    let (cp, worker) = (&m.servers[0], &m.servers[1]);
+    assert_eq!(m.load_balancer.targets, [cp.name.clone()]);
+    let id = |kind, name: &str| object(&sim, kind, name)["id"].as_i64().expect("id");
+    let (net, fw, lb) = (
+        id(Kind::Network, &m.network.name),
+        id(Kind::Firewall, &m.firewall.name),
+        id(Kind::LoadBalancer, &m.load_balancer.name),
+    );
+    let (cp_id, worker_id) = (id(Kind::Server, &cp.name), id(Kind::Server, &worker.name));
+    let port = m.load_balancer.services[0].listen_port;
+    let act = |path: String, body: Value| {
+        sim.control()
+            .request(axum::http::Method::POST, &path, body)
+            .unwrap_or_else(|e| panic!("{path}: {e:?}"));
+    };
+    act(
+        format!("load_balancers/{lb}/actions/remove_target"),
+        json!({"type": "server", "server": {"id": cp_id}}),
+    );
+    act(
+        format!("load_balancers/{lb}/actions/delete_service"),
+        json!({"listen_port": port}),
+    );
+    act(
+        format!("load_balancers/{lb}/actions/detach_from_network"),
+        json!({"network": net}),
+    );
+    act(
+        format!("servers/{cp_id}/actions/detach_from_network"),
+        json!({"network": net}),
+    );
+    // The worker leaves the network too: a subnet still holding servers cannot be deleted.
+    act(
+        format!("servers/{worker_id}/actions/detach_from_network"),
+        json!({"network": net}),
+    );
+    act(
+        format!("networks/{net}/actions/delete_subnet"),
+        json!({"ip_range": m.network.subnet_range}),
+    );
+    act(
+        format!("firewalls/{fw}/actions/set_rules"),
+        json!({"rules": []}),
+    );
+    act(
+        format!("firewalls/{fw}/actions/remove_from_resources"),
+        json!({"remove_from": [{"type": "server", "server": {"id": worker_id}}]}),
+    );
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let r = apply::apply(&c, &m, Some(dir.path().to_path_buf()), &quiet())
+        .await
+        .expect("apply fixes");
+    let (n, f, l) = (&m.network.name, &m.firewall.name, &m.load_balancer.name);
+    let mut want = vec![
+        format!("networks/{n}: subnet {}", m.network.subnet_range),
+        format!("firewalls/{f}: rules"),
+        format!("load_balancers/{l}: service {port}"),
+        format!("load_balancers/{l}: network"),
+        format!("load_balancers/{l}: target {}", cp.name),
+        format!(
+            "servers/{}: attached to network at {}",
+            cp.name, cp.private_ip
+        ),
+        format!(
+            "servers/{}: attached to network at {}",
+            worker.name, worker.private_ip
+        ),
+        format!("servers/{}: firewall applied", worker.name),
+    ];
+    want.sort();
+    let mut updated = r.updated.clone();
+    updated.sort();
+    assert_eq!(updated, want);
+    assert!(r.created.is_empty(), "{:?}", r.created);
+    assert!(plan::diff(&m, &Inventory::fetch(&c).await.expect("inventory")).is_noop());
+
+    let journal =
+        std::fs::read_to_string(r.journal.as_deref().expect("journal path")).expect("journal");
+    let mut steps: Vec<String> = journal
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("journal line"))
+        .filter(|j| j["step"] == "apply")
+        .map(|j| {
+            format!(
+                "{} {} {}",
+                j["kind"],
+                j["name"].as_str().expect("name"),
+                j["action"]
+            )
+        })
+        .collect();
+    steps.sort();
+    let mut want_steps = vec![
+        format!("\"network\" {n} \"add-subnet\""),
+        format!("\"firewall\" {f} \"set-rules\""),
+        format!("\"load_balancer\" {l} \"add-service-{port}\""),
+        format!("\"load_balancer\" {l} \"attach-network\""),
+        format!("\"load_balancer\" {l} \"add-target-{}\"", cp.name),
+        format!("\"server\" {} \"attach-network\"", cp.name),
+        format!("\"server\" {} \"attach-network\"", worker.name),
+        format!("\"server\" {} \"apply-firewall\"", worker.name),
+    ];
+    want_steps.sort();
+    assert_eq!(steps, want_steps, "{journal}");
+}
+
 /// A partial apply plus what CCM and operators leave behind, next to another Sovereign that must
 /// survive. Returns the decoy's object count.
 async fn partial_sovereign_with_orphans(sim: &HetznerSim, c: &HetznerClient) -> usize {

@@ -220,6 +220,8 @@ trait Relabel {
     ) -> impl Future<Output = Result<(), HcloudError<Self::Error>>> + Send;
 }
 
+/// `impl Relabel` for one hcloud model, from the names of its replace call, params, request and
+/// error types.
 macro_rules! relabel_through {
     ($kind:ident, labels: |$o:ident| $labels:expr,
      $api:ident::$call:ident($params:ident { $field:ident: $request:ident }) -> $error:ident) => {
@@ -254,15 +256,35 @@ macro_rules! relabel_through {
 }
 
 relabel_through!(Network, labels: |o| Some(&o.labels),
-    networks_api::replace_network(ReplaceNetworkParams { replace_network_request: ReplaceNetworkRequest }) -> ReplaceNetworkError);
+    networks_api::replace_network(ReplaceNetworkParams {
+        replace_network_request: ReplaceNetworkRequest
+    }) -> ReplaceNetworkError);
 relabel_through!(Firewall, labels: |o| o.labels.as_ref(),
-    firewalls_api::replace_firewall(ReplaceFirewallParams { replace_firewall_request: ReplaceFirewallRequest }) -> ReplaceFirewallError);
+    firewalls_api::replace_firewall(ReplaceFirewallParams {
+        replace_firewall_request: ReplaceFirewallRequest
+    }) -> ReplaceFirewallError);
 relabel_through!(SshKey, labels: |o| Some(&o.labels),
-    ssh_keys_api::replace_ssh_key(ReplaceSshKeyParams { replace_ssh_key_request: ReplaceSshKeyRequest }) -> ReplaceSshKeyError);
+    ssh_keys_api::replace_ssh_key(ReplaceSshKeyParams {
+        replace_ssh_key_request: ReplaceSshKeyRequest
+    }) -> ReplaceSshKeyError);
 relabel_through!(LoadBalancer, labels: |o| Some(&o.labels),
-    load_balancers_api::replace_load_balancer(ReplaceLoadBalancerParams { replace_load_balancer_request: ReplaceLoadBalancerRequest }) -> ReplaceLoadBalancerError);
+    load_balancers_api::replace_load_balancer(ReplaceLoadBalancerParams {
+        replace_load_balancer_request: ReplaceLoadBalancerRequest
+    }) -> ReplaceLoadBalancerError);
 relabel_through!(Server, labels: |o| Some(&o.labels),
-    servers_api::replace_server(ReplaceServerParams { replace_server_request: ReplaceServerRequest }) -> ReplaceServerError);
+    servers_api::replace_server(ReplaceServerParams {
+        replace_server_request: ReplaceServerRequest
+    }) -> ReplaceServerError);
+
+/// The object a create answer must carry: without it the answer is malformed.
+fn carried<T>(object: Option<Box<T>>, what: &str, noun: &str) -> Result<T, ApplyError> {
+    object.map(|b| *b).ok_or_else(|| {
+        ApplyError::Hetzner(HetznerError::Decode {
+            what: what.into(),
+            message: format!("answer carries no {noun}"),
+        })
+    })
+}
 
 fn labels(map: &Labels) -> Option<Labels> {
     Some(map.clone())
@@ -395,27 +417,21 @@ pub async fn apply(
             let mut subnet =
                 models::Subnet::new(d.network_zone.clone(), models::subnet::Type::Cloud);
             subnet.ip_range = Some(d.subnet_range.clone());
-            let req = models::CreateNetworkRequest {
-                ip_range: d.ip_range.clone(),
-                labels: labels(&d.labels),
-                name: d.name.clone(),
-                subnets: Some(vec![subnet]),
-                ..Default::default()
-            };
             let params = networks_api::CreateNetworkParams {
-                create_network_request: req,
+                create_network_request: models::CreateNetworkRequest {
+                    ip_range: d.ip_range.clone(),
+                    labels: labels(&d.labels),
+                    name: d.name.clone(),
+                    subnets: Some(vec![subnet]),
+                    ..Default::default()
+                },
             };
             let r = ctx
                 .write("creating the network", params, |cfg, p| async move {
                     networks_api::create_network(&cfg, p).await
                 })
                 .await?;
-            let n = r.network.map(|b| *b).ok_or_else(|| {
-                ApplyError::Hetzner(HetznerError::Decode {
-                    what: "creating the network".into(),
-                    message: "answer carries no network".into(),
-                })
-            })?;
+            let n = carried(r.network, "creating the network", "network")?;
             created.push(format!("networks/{}", d.name));
             n
         }
@@ -451,14 +467,13 @@ pub async fn apply(
         }
         None => {
             ctx.step(Kind::Firewall, &d.name, "create");
-            let req = models::CreateFirewallRequest {
-                apply_to: None,
-                labels: labels(&d.labels),
-                name: d.name.clone(),
-                rules: Some(hc_rules(model)),
-            };
             let params = firewalls_api::CreateFirewallParams {
-                create_firewall_request: req,
+                create_firewall_request: models::CreateFirewallRequest {
+                    apply_to: None,
+                    labels: labels(&d.labels),
+                    name: d.name.clone(),
+                    rules: Some(hc_rules(model)),
+                },
             };
             let r = ctx
                 .write("creating the firewall", params, |cfg, p| async move {
@@ -469,12 +484,7 @@ pub async fn apply(
                 ctx.await_actions("creating the firewall", actions).await?;
             }
             created.push(format!("firewalls/{}", d.name));
-            r.firewall.map(|b| *b).ok_or_else(|| {
-                ApplyError::Hetzner(HetznerError::Decode {
-                    what: "creating the firewall".into(),
-                    message: "answer carries no firewall".into(),
-                })
-            })?
+            carried(r.firewall, "creating the firewall", "firewall")?
         }
     };
     ctx.done(Kind::Firewall, &d.name, firewall.id);
@@ -491,13 +501,12 @@ pub async fn apply(
         }
         None => {
             ctx.step(Kind::SshKey, &d.name, "create");
-            let req = models::CreateSshKeyRequest {
-                labels: labels(&d.labels),
-                name: d.name.clone(),
-                public_key: d.public_key.clone(),
-            };
             let params = ssh_keys_api::CreateSshKeyParams {
-                create_ssh_key_request: req,
+                create_ssh_key_request: models::CreateSshKeyRequest {
+                    labels: labels(&d.labels),
+                    name: d.name.clone(),
+                    public_key: d.public_key.clone(),
+                },
             };
             let r = ctx
                 .write("creating the SSH key", params, |cfg, p| async move {
@@ -551,24 +560,23 @@ pub async fn apply(
         }
         None => {
             ctx.step(Kind::LoadBalancer, &d.name, "create");
-            let req = models::CreateLoadBalancerRequest {
-                algorithm: Some(Box::new(models::LoadBalancerAlgorithm::new(
-                    models::load_balancer_algorithm::Type::RoundRobin,
-                ))),
-                labels: labels(&d.labels),
-                load_balancer_type: d.load_balancer_type.clone(),
-                location: Some(d.location.clone()),
-                name: d.name.clone(),
-                // Attached below at a fixed IP: auto-assignment would take 10.0.1.2, which
-                // belongs to the first control plane.
-                network: None,
-                network_zone: None,
-                public_interface: Some(true),
-                services: Some(d.services.iter().map(lb_service).collect()),
-                targets: None,
-            };
             let params = load_balancers_api::CreateLoadBalancerParams {
-                create_load_balancer_request: req,
+                create_load_balancer_request: models::CreateLoadBalancerRequest {
+                    algorithm: Some(Box::new(models::LoadBalancerAlgorithm::new(
+                        models::load_balancer_algorithm::Type::RoundRobin,
+                    ))),
+                    labels: labels(&d.labels),
+                    load_balancer_type: d.load_balancer_type.clone(),
+                    location: Some(d.location.clone()),
+                    name: d.name.clone(),
+                    // Attached below at a fixed IP: auto-assignment would take 10.0.1.2, which
+                    // belongs to the first control plane.
+                    network: None,
+                    network_zone: None,
+                    public_interface: Some(true),
+                    services: Some(d.services.iter().map(lb_service).collect()),
+                    targets: None,
+                },
             };
             let r = ctx
                 .write("creating the load balancer", params, |cfg, p| async move {
