@@ -353,7 +353,7 @@ async fn apply_fixes_every_in_place_drift() {
     let m = model(FQDN, false, 1);
     apply::apply(&c, &m, None, &quiet()).await.expect("apply");
     let (cp, worker) = (&m.servers[0], &m.servers[1]);
-    assert_eq!(m.load_balancer.targets, [cp.name.clone()]);
+    assert_eq!(m.load_balancer.targets, std::slice::from_ref(&cp.name));
     let id = |kind, name: &str| object(&sim, kind, name)["id"].as_i64().expect("id");
     let (net, fw, lb) = (
         id(Kind::Network, &m.network.name),
