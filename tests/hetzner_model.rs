@@ -233,14 +233,37 @@ fn object(sim: &HetznerSim, kind: Kind, name: &str) -> Value {
         .unwrap_or_else(|| panic!("{name} exists"))
 }
 
-/// Every kind apply relabels: labels replaced by an operator's own are put back next to the
-/// operator's, each fix reported and journaled as a `labels` step of that object.
-#[tokio::test]
-async fn apply_relabels_every_kind_and_keeps_foreign_labels() {
+/// A simulated project holding one applied Sovereign (one control plane, one worker).
+async fn applied_sovereign() -> (HetznerSim, HetznerClient, SovereignModel) {
     let sim = sim(Duration::from_secs(1), big_budget()).await;
     let c = client(&sim, DEFAULT_TOKEN);
     let m = model(FQDN, false, 1);
     apply::apply(&c, &m, None, &quiet()).await.expect("apply");
+    (sim, c, m)
+}
+
+/// `kind name action` of every step an apply journaled, sorted.
+fn journaled_steps(report: &apply::ApplyReport) -> Vec<String> {
+    let path = report.journal.as_deref().expect("journal path");
+    let journal = std::fs::read_to_string(path).expect("journal");
+    let mut steps: Vec<String> = journal
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("journal line"))
+        .filter(|j| j["step"] == "apply")
+        .map(|j| {
+            let field = |k: &str| j[k].as_str().expect("journal field").to_string();
+            format!("{} {} {}", field("kind"), field("name"), field("action"))
+        })
+        .collect();
+    steps.sort();
+    steps
+}
+
+/// Every kind apply relabels: labels replaced by an operator's own are put back next to the
+/// operator's, each fix reported and journaled as a `labels` step of that object.
+#[tokio::test]
+async fn apply_relabels_every_kind_and_keeps_foreign_labels() {
+    let (sim, c, m) = applied_sovereign().await;
     // (the simulator's kind, apply's kind, name, desired labels)
     let mut ours: Vec<(Kind, ObjectKind, &str, &HashMap<String, String>)> = vec![
         (
@@ -307,35 +330,22 @@ async fn apply_relabels_every_kind_and_keeps_foreign_labels() {
     }
     assert!(plan::diff(&m, &Inventory::fetch(&c).await.expect("inventory")).is_noop());
 
-    // (kind as apply journals it, name) of every `labels` step
-    let mut want_steps: Vec<(String, String)> = ours
+    // One `labels` step per object, as apply names it in its journal and events.
+    let mut want_steps: Vec<String> = ours
         .iter()
-        .map(|(_, kind, name, _)| (json!(kind).to_string(), name.to_string()))
+        .map(|(_, kind, name, _)| format!("{} {name} labels", json!(kind).as_str().expect("kind")))
         .collect();
     want_steps.sort();
-    let journal =
-        std::fs::read_to_string(r.journal.as_deref().expect("journal path")).expect("journal");
-    let mut journaled: Vec<(String, String)> = journal
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).expect("journal line"))
-        .filter(|j| j["step"] == "apply" && j["action"] == "labels")
-        .map(|j| {
-            (
-                j["kind"].to_string(),
-                j["name"].as_str().expect("name").to_string(),
-            )
-        })
-        .collect();
-    journaled.sort();
-    assert_eq!(journaled, want_steps, "{journal}");
-    let mut stepped: Vec<(String, String)> = events
+    assert_eq!(journaled_steps(&r), want_steps);
+    let mut stepped: Vec<String> = events
         .lock()
         .expect("events")
         .iter()
         .filter_map(|e| match e {
-            apply::ApplyEvent::Step { kind, name, action } if action == "labels" => {
-                Some((json!(kind).to_string(), name.clone()))
-            }
+            apply::ApplyEvent::Step { kind, name, action } => Some(format!(
+                "{} {name} {action}",
+                json!(kind).as_str().expect("kind")
+            )),
             _ => None,
         })
         .collect();
@@ -348,10 +358,7 @@ async fn apply_relabels_every_kind_and_keeps_foreign_labels() {
 /// Each is reported and journaled as its own step, and the result plans nothing.
 #[tokio::test]
 async fn apply_fixes_every_in_place_drift() {
-    let sim = sim(Duration::from_secs(1), big_budget()).await;
-    let c = client(&sim, DEFAULT_TOKEN);
-    let m = model(FQDN, false, 1);
-    apply::apply(&c, &m, None, &quiet()).await.expect("apply");
+    let (sim, c, m) = applied_sovereign().await;
     let (cp, worker) = (&m.servers[0], &m.servers[1]);
     assert_eq!(m.load_balancer.targets, std::slice::from_ref(&cp.name));
     let id = |kind, name: &str| object(&sim, kind, name)["id"].as_i64().expect("id");
@@ -362,44 +369,47 @@ async fn apply_fixes_every_in_place_drift() {
     );
     let (cp_id, worker_id) = (id(Kind::Server, &cp.name), id(Kind::Server, &worker.name));
     let port = m.load_balancer.services[0].listen_port;
-    let act = |path: String, body: Value| {
+    let server = |id| json!({"type": "server", "server": {"id": id}});
+    let drift = [
+        (
+            format!("load_balancers/{lb}/actions/remove_target"),
+            server(cp_id),
+        ),
+        (
+            format!("load_balancers/{lb}/actions/delete_service"),
+            json!({"listen_port": port}),
+        ),
+        (
+            format!("load_balancers/{lb}/actions/detach_from_network"),
+            json!({"network": net}),
+        ),
+        (
+            format!("servers/{cp_id}/actions/detach_from_network"),
+            json!({"network": net}),
+        ),
+        // The worker leaves the network too: a subnet still holding servers cannot go.
+        (
+            format!("servers/{worker_id}/actions/detach_from_network"),
+            json!({"network": net}),
+        ),
+        (
+            format!("networks/{net}/actions/delete_subnet"),
+            json!({"ip_range": m.network.subnet_range}),
+        ),
+        (
+            format!("firewalls/{fw}/actions/set_rules"),
+            json!({"rules": []}),
+        ),
+        (
+            format!("firewalls/{fw}/actions/remove_from_resources"),
+            json!({"remove_from": [server(worker_id)]}),
+        ),
+    ];
+    for (path, body) in drift {
         sim.control()
             .request(axum::http::Method::POST, &path, body)
             .unwrap_or_else(|e| panic!("{path}: {e:?}"));
-    };
-    act(
-        format!("load_balancers/{lb}/actions/remove_target"),
-        json!({"type": "server", "server": {"id": cp_id}}),
-    );
-    act(
-        format!("load_balancers/{lb}/actions/delete_service"),
-        json!({"listen_port": port}),
-    );
-    act(
-        format!("load_balancers/{lb}/actions/detach_from_network"),
-        json!({"network": net}),
-    );
-    act(
-        format!("servers/{cp_id}/actions/detach_from_network"),
-        json!({"network": net}),
-    );
-    // The worker leaves the network too: a subnet still holding servers cannot be deleted.
-    act(
-        format!("servers/{worker_id}/actions/detach_from_network"),
-        json!({"network": net}),
-    );
-    act(
-        format!("networks/{net}/actions/delete_subnet"),
-        json!({"ip_range": m.network.subnet_range}),
-    );
-    act(
-        format!("firewalls/{fw}/actions/set_rules"),
-        json!({"rules": []}),
-    );
-    act(
-        format!("firewalls/{fw}/actions/remove_from_resources"),
-        json!({"remove_from": [{"type": "server", "server": {"id": worker_id}}]}),
-    );
+    }
 
     let dir = tempfile::tempdir().expect("tempdir");
     let r = apply::apply(&c, &m, Some(dir.path().to_path_buf()), &quiet())
@@ -429,34 +439,18 @@ async fn apply_fixes_every_in_place_drift() {
     assert!(r.created.is_empty(), "{:?}", r.created);
     assert!(plan::diff(&m, &Inventory::fetch(&c).await.expect("inventory")).is_noop());
 
-    let journal =
-        std::fs::read_to_string(r.journal.as_deref().expect("journal path")).expect("journal");
-    let mut steps: Vec<String> = journal
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).expect("journal line"))
-        .filter(|j| j["step"] == "apply")
-        .map(|j| {
-            format!(
-                "{} {} {}",
-                j["kind"],
-                j["name"].as_str().expect("name"),
-                j["action"]
-            )
-        })
-        .collect();
-    steps.sort();
     let mut want_steps = vec![
-        format!("\"network\" {n} \"add-subnet\""),
-        format!("\"firewall\" {f} \"set-rules\""),
-        format!("\"load_balancer\" {l} \"add-service-{port}\""),
-        format!("\"load_balancer\" {l} \"attach-network\""),
-        format!("\"load_balancer\" {l} \"add-target-{}\"", cp.name),
-        format!("\"server\" {} \"attach-network\"", cp.name),
-        format!("\"server\" {} \"attach-network\"", worker.name),
-        format!("\"server\" {} \"apply-firewall\"", worker.name),
+        format!("network {n} add-subnet"),
+        format!("firewall {f} set-rules"),
+        format!("load_balancer {l} add-service-{port}"),
+        format!("load_balancer {l} attach-network"),
+        format!("load_balancer {l} add-target-{}", cp.name),
+        format!("server {} attach-network", cp.name),
+        format!("server {} attach-network", worker.name),
+        format!("server {} apply-firewall", worker.name),
     ];
     want_steps.sort();
-    assert_eq!(steps, want_steps, "{journal}");
+    assert_eq!(journaled_steps(&r), want_steps);
 }
 
 /// A partial apply plus what CCM and operators leave behind, next to another Sovereign that must
