@@ -1,13 +1,13 @@
 //! The Hetzner resource model, Phase-0 apply and §2.2/§2.3 recovery, with the real hcloud-crate
 //! client against the simulated Hetzner API over loopback (linger quirk on).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use sovtui::provision::hetzner::apply::{self, ApplyError};
 use sovtui::provision::hetzner::client::{ClientOptions, Credentials, HetznerClient};
-use sovtui::provision::hetzner::inventory::Inventory;
+use sovtui::provision::hetzner::inventory::{Inventory, Kind as ObjectKind};
 use sovtui::provision::hetzner::model::{ModelOptions, SovereignModel};
 use sovtui::provision::hetzner::plan;
 use sovtui::provision::hetzner::recover::{self, MatchReason, RecoverError, RecoverOptions};
@@ -222,6 +222,235 @@ async fn plan_shows_drift_and_orphans_and_apply_fixes_the_fixable() {
     assert!(r.created.is_empty());
     let p = plan::diff(&m, &Inventory::fetch(&c).await.expect("inventory"));
     assert!(p.is_noop());
+}
+
+fn object(sim: &HetznerSim, kind: Kind, name: &str) -> Value {
+    sim.control()
+        .list(kind, None)
+        .expect("list")
+        .into_iter()
+        .find(|o| o["name"] == name)
+        .unwrap_or_else(|| panic!("{name} exists"))
+}
+
+/// A simulated project holding one applied Sovereign (one control plane, one worker).
+async fn applied_sovereign() -> (HetznerSim, HetznerClient, SovereignModel) {
+    let sim = sim(Duration::from_secs(1), big_budget()).await;
+    let c = client(&sim, DEFAULT_TOKEN);
+    let m = model(FQDN, false, 1);
+    apply::apply(&c, &m, None, &quiet()).await.expect("apply");
+    (sim, c, m)
+}
+
+/// `kind name action` of every step an apply journaled, sorted.
+fn journaled_steps(report: &apply::ApplyReport) -> Vec<String> {
+    let path = report.journal.as_deref().expect("journal path");
+    let journal = std::fs::read_to_string(path).expect("journal");
+    let mut steps: Vec<String> = journal
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("journal line"))
+        .filter(|j| j["step"] == "apply")
+        .map(|j| {
+            let field = |k: &str| j[k].as_str().expect("journal field").to_string();
+            format!("{} {} {}", field("kind"), field("name"), field("action"))
+        })
+        .collect();
+    steps.sort();
+    steps
+}
+
+/// Every kind apply relabels: labels replaced by an operator's own are put back next to the
+/// operator's, each fix reported and journaled as a `labels` step of that object.
+#[tokio::test]
+async fn apply_relabels_every_kind_and_keeps_foreign_labels() {
+    let (sim, c, m) = applied_sovereign().await;
+    // (the simulator's kind, apply's kind, name, desired labels)
+    let mut ours: Vec<(Kind, ObjectKind, &str, &HashMap<String, String>)> = vec![
+        (
+            Kind::Network,
+            ObjectKind::Network,
+            &m.network.name,
+            &m.network.labels,
+        ),
+        (
+            Kind::Firewall,
+            ObjectKind::Firewall,
+            &m.firewall.name,
+            &m.firewall.labels,
+        ),
+        (
+            Kind::SshKey,
+            ObjectKind::SshKey,
+            &m.ssh_key.name,
+            &m.ssh_key.labels,
+        ),
+        (
+            Kind::LoadBalancer,
+            ObjectKind::LoadBalancer,
+            &m.load_balancer.name,
+            &m.load_balancer.labels,
+        ),
+    ];
+    for s in &m.servers {
+        ours.push((Kind::Server, ObjectKind::Server, &s.name, &s.labels));
+    }
+    for (kind, object_kind, name, _) in &ours {
+        let id = object(&sim, *kind, name)["id"].as_i64().expect("id");
+        sim.control()
+            .request(
+                axum::http::Method::PUT,
+                &format!("{}/{id}", object_kind.api_path()),
+                json!({"labels": {"owner": "ops"}}),
+            )
+            .expect("relabel");
+    }
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let events = std::sync::Mutex::new(Vec::new());
+    let emit = |e: apply::ApplyEvent| events.lock().expect("events").push(e);
+    let r = apply::apply(&c, &m, Some(dir.path().to_path_buf()), &emit)
+        .await
+        .expect("apply relabels");
+
+    let mut want: Vec<String> = ours
+        .iter()
+        .map(|(_, kind, name, _)| format!("{}/{name}: labels", kind.api_path()))
+        .collect();
+    want.sort();
+    let mut updated = r.updated.clone();
+    updated.sort();
+    assert_eq!(updated, want);
+    assert!(r.created.is_empty(), "{:?}", r.created);
+    for (kind, _, name, desired) in &ours {
+        let labels = &object(&sim, *kind, name)["labels"];
+        assert_eq!(labels["owner"], "ops", "{name}: {labels}");
+        for (k, v) in *desired {
+            assert_eq!(labels[k.as_str()], v.as_str(), "{name}: {labels}");
+        }
+    }
+    assert!(plan::diff(&m, &Inventory::fetch(&c).await.expect("inventory")).is_noop());
+
+    // One `labels` step per object, as apply names it in its journal and events.
+    let mut want_steps: Vec<String> = ours
+        .iter()
+        .map(|(_, kind, name, _)| format!("{} {name} labels", json!(kind).as_str().expect("kind")))
+        .collect();
+    want_steps.sort();
+    assert_eq!(journaled_steps(&r), want_steps);
+    let mut stepped: Vec<String> = events
+        .lock()
+        .expect("events")
+        .iter()
+        .filter_map(|e| match e {
+            apply::ApplyEvent::Step { kind, name, action } => Some(format!(
+                "{} {name} {action}",
+                json!(kind).as_str().expect("kind")
+            )),
+            _ => None,
+        })
+        .collect();
+    stepped.sort();
+    assert_eq!(stepped, want_steps);
+}
+
+/// Every in-place fix apply makes besides labels: a subnet, the firewall's rules, a load balancer
+/// service, its network attachment and target, a server's network attachment and its firewall.
+/// Each is reported and journaled as its own step, and the result plans nothing.
+#[tokio::test]
+async fn apply_fixes_every_in_place_drift() {
+    let (sim, c, m) = applied_sovereign().await;
+    let (cp, worker) = (&m.servers[0], &m.servers[1]);
+    assert_eq!(m.load_balancer.targets, std::slice::from_ref(&cp.name));
+    let id = |kind, name: &str| object(&sim, kind, name)["id"].as_i64().expect("id");
+    let (net, fw, lb) = (
+        id(Kind::Network, &m.network.name),
+        id(Kind::Firewall, &m.firewall.name),
+        id(Kind::LoadBalancer, &m.load_balancer.name),
+    );
+    let (cp_id, worker_id) = (id(Kind::Server, &cp.name), id(Kind::Server, &worker.name));
+    let port = m.load_balancer.services[0].listen_port;
+    let server = |id| json!({"type": "server", "server": {"id": id}});
+    let drift = [
+        (
+            format!("load_balancers/{lb}/actions/remove_target"),
+            server(cp_id),
+        ),
+        (
+            format!("load_balancers/{lb}/actions/delete_service"),
+            json!({"listen_port": port}),
+        ),
+        (
+            format!("load_balancers/{lb}/actions/detach_from_network"),
+            json!({"network": net}),
+        ),
+        (
+            format!("servers/{cp_id}/actions/detach_from_network"),
+            json!({"network": net}),
+        ),
+        // The worker leaves the network too: a subnet still holding servers cannot go.
+        (
+            format!("servers/{worker_id}/actions/detach_from_network"),
+            json!({"network": net}),
+        ),
+        (
+            format!("networks/{net}/actions/delete_subnet"),
+            json!({"ip_range": m.network.subnet_range}),
+        ),
+        (
+            format!("firewalls/{fw}/actions/set_rules"),
+            json!({"rules": []}),
+        ),
+        (
+            format!("firewalls/{fw}/actions/remove_from_resources"),
+            json!({"remove_from": [server(worker_id)]}),
+        ),
+    ];
+    for (path, body) in drift {
+        sim.control()
+            .request(axum::http::Method::POST, &path, body)
+            .unwrap_or_else(|e| panic!("{path}: {e:?}"));
+    }
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let r = apply::apply(&c, &m, Some(dir.path().to_path_buf()), &quiet())
+        .await
+        .expect("apply fixes");
+    let (n, f, l) = (&m.network.name, &m.firewall.name, &m.load_balancer.name);
+    let mut want = vec![
+        format!("networks/{n}: subnet {}", m.network.subnet_range),
+        format!("firewalls/{f}: rules"),
+        format!("load_balancers/{l}: service {port}"),
+        format!("load_balancers/{l}: network"),
+        format!("load_balancers/{l}: target {}", cp.name),
+        format!(
+            "servers/{}: attached to network at {}",
+            cp.name, cp.private_ip
+        ),
+        format!(
+            "servers/{}: attached to network at {}",
+            worker.name, worker.private_ip
+        ),
+        format!("servers/{}: firewall applied", worker.name),
+    ];
+    want.sort();
+    let mut updated = r.updated.clone();
+    updated.sort();
+    assert_eq!(updated, want);
+    assert!(r.created.is_empty(), "{:?}", r.created);
+    assert!(plan::diff(&m, &Inventory::fetch(&c).await.expect("inventory")).is_noop());
+
+    let mut want_steps = vec![
+        format!("network {n} add-subnet"),
+        format!("firewall {f} set-rules"),
+        format!("load_balancer {l} add-service-{port}"),
+        format!("load_balancer {l} attach-network"),
+        format!("load_balancer {l} add-target-{}", cp.name),
+        format!("server {} attach-network", cp.name),
+        format!("server {} attach-network", worker.name),
+        format!("server {} apply-firewall", worker.name),
+    ];
+    want_steps.sort();
+    assert_eq!(journaled_steps(&r), want_steps);
 }
 
 /// A partial apply plus what CCM and operators leave behind, next to another Sovereign that must

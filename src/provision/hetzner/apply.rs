@@ -3,10 +3,16 @@
 //! Idempotent: a second run over the result plans no create and no update.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use futures::StreamExt;
-use hcloud::apis::{firewalls_api, load_balancers_api, networks_api, servers_api, ssh_keys_api};
+use hcloud::apis::configuration::Configuration;
+use hcloud::apis::{
+    Error as HcloudError, firewalls_api, load_balancers_api, networks_api, servers_api,
+    ssh_keys_api,
+};
 use hcloud::models;
 use serde::Serialize;
 use tokio::time::Instant;
@@ -111,6 +117,14 @@ impl Ctx<'_> {
         });
     }
 
+    fn done(&self, kind: Kind, name: &str, id: i64) {
+        (self.emit)(ApplyEvent::StepDone {
+            kind,
+            name: name.to_string(),
+            id,
+        });
+    }
+
     fn wrote(&self) {
         self.touched
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -130,17 +144,154 @@ impl Ctx<'_> {
             ApplyError::Hetzner(e)
         }
     }
+
+    /// One write to Hetzner, named by `what` in errors. The client retries, so `send` gets a
+    /// fresh copy of `body` on every attempt; only a success counts as touched.
+    async fn write<B, T, E, F, Fut>(&self, what: &str, body: B, send: F) -> Result<T, ApplyError>
+    where
+        B: Clone,
+        F: Fn(Arc<Configuration>, B) -> Fut,
+        Fut: Future<Output = Result<T, HcloudError<E>>>,
+    {
+        let r = self
+            .client
+            .call(what, |cfg| send(cfg, body.clone()))
+            .await
+            .map_err(|e| self.fail(e))?;
+        self.wrote();
+        Ok(r)
+    }
+
+    async fn await_action(&self, what: &str, action: &models::Action) -> Result<(), ApplyError> {
+        self.client
+            .await_action(what, action)
+            .await
+            .map_err(|e| self.fail(e))
+    }
+
+    async fn await_actions(
+        &self,
+        what: &str,
+        actions: &[models::Action],
+    ) -> Result<(), ApplyError> {
+        self.client
+            .await_actions(what, actions)
+            .await
+            .map_err(|e| self.fail(e))
+    }
+
+    /// Bring one object's labels up to the model's. When a desired label is missing or differs:
+    /// journal the `labels` step, merge the desired labels over the object's (others' labels
+    /// stay) and write the result with the kind's replace call. Returns the labels written, or
+    /// None when nothing needed changing.
+    async fn relabel<O: Relabel>(
+        &self,
+        object: &O,
+        what: &str,
+        desired: &Labels,
+    ) -> Result<Option<Labels>, ApplyError> {
+        if plan::label_changes(desired, object.labels()).is_empty() {
+            return Ok(None);
+        }
+        self.step(O::KIND, object.name(), "labels");
+        let l = merged(object.labels(), desired);
+        let id = object.id();
+        self.write(what, l.clone(), move |cfg, l| O::replace_labels(cfg, id, l))
+            .await?;
+        Ok(Some(l))
+    }
 }
 
-fn labels(map: &HashMap<String, String>) -> Option<HashMap<String, String>> {
+type Labels = HashMap<String, String>;
+
+/// An hcloud object apply relabels. The generated API gives every kind its own replace call,
+/// params and request type, with no trait in common: `relabel_through!` supplies one per kind.
+trait Relabel {
+    const KIND: Kind;
+    type Error;
+    fn id(&self) -> i64;
+    fn name(&self) -> &str;
+    fn labels(&self) -> Option<&Labels>;
+    /// The kind's replace call with only the labels set.
+    fn replace_labels(
+        cfg: Arc<Configuration>,
+        id: i64,
+        labels: Labels,
+    ) -> impl Future<Output = Result<(), HcloudError<Self::Error>>> + Send;
+}
+
+/// `impl Relabel` for one hcloud model, from the names of its replace call, params, request and
+/// error types.
+macro_rules! relabel_through {
+    ($kind:ident, labels: |$o:ident| $labels:expr,
+     $api:ident::$call:ident($params:ident { $field:ident: $request:ident }) -> $error:ident) => {
+        impl Relabel for models::$kind {
+            const KIND: Kind = Kind::$kind;
+            type Error = $api::$error;
+            fn id(&self) -> i64 {
+                self.id
+            }
+            fn name(&self) -> &str {
+                &self.name
+            }
+            fn labels(&self) -> Option<&Labels> {
+                let $o = self;
+                $labels
+            }
+            async fn replace_labels(
+                cfg: Arc<Configuration>,
+                id: i64,
+                labels: Labels,
+            ) -> Result<(), HcloudError<Self::Error>> {
+                let $field = models::$request {
+                    labels: Some(labels),
+                    ..Default::default()
+                };
+                $api::$call(&cfg, $api::$params { id, $field })
+                    .await
+                    .map(drop)
+            }
+        }
+    };
+}
+
+relabel_through!(Network, labels: |o| Some(&o.labels),
+    networks_api::replace_network(ReplaceNetworkParams {
+        replace_network_request: ReplaceNetworkRequest
+    }) -> ReplaceNetworkError);
+relabel_through!(Firewall, labels: |o| o.labels.as_ref(),
+    firewalls_api::replace_firewall(ReplaceFirewallParams {
+        replace_firewall_request: ReplaceFirewallRequest
+    }) -> ReplaceFirewallError);
+relabel_through!(SshKey, labels: |o| Some(&o.labels),
+    ssh_keys_api::replace_ssh_key(ReplaceSshKeyParams {
+        replace_ssh_key_request: ReplaceSshKeyRequest
+    }) -> ReplaceSshKeyError);
+relabel_through!(LoadBalancer, labels: |o| Some(&o.labels),
+    load_balancers_api::replace_load_balancer(ReplaceLoadBalancerParams {
+        replace_load_balancer_request: ReplaceLoadBalancerRequest
+    }) -> ReplaceLoadBalancerError);
+relabel_through!(Server, labels: |o| Some(&o.labels),
+    servers_api::replace_server(ReplaceServerParams {
+        replace_server_request: ReplaceServerRequest
+    }) -> ReplaceServerError);
+
+/// The object a create answer must carry: without it the answer is malformed.
+fn carried<T>(object: Option<Box<T>>, what: &str, noun: &str) -> Result<T, ApplyError> {
+    object.map(|b| *b).ok_or_else(|| {
+        ApplyError::Hetzner(HetznerError::Decode {
+            what: what.into(),
+            message: format!("answer carries no {noun}"),
+        })
+    })
+}
+
+fn labels(map: &Labels) -> Option<Labels> {
     Some(map.clone())
 }
 
 /// Merge desired labels into existing ones (others' labels are kept).
-fn merged(
-    actual: Option<&HashMap<String, String>>,
-    desired: &HashMap<String, String>,
-) -> HashMap<String, String> {
+fn merged(actual: Option<&Labels>, desired: &Labels) -> Labels {
     let mut m = actual.cloned().unwrap_or_default();
     m.extend(desired.iter().map(|(k, v)| (k.clone(), v.clone())));
     m
@@ -245,52 +396,18 @@ pub async fn apply(
                 let mut subnet =
                     models::Subnet::new(d.network_zone.clone(), models::subnet::Type::Cloud);
                 subnet.ip_range = Some(d.subnet_range.clone());
-                let id = n.id;
-                let r = client
-                    .call("adding the subnet", move |cfg| {
-                        let subnet = subnet.clone();
-                        async move {
-                            networks_api::add_subnet_to_network(
-                                &cfg,
-                                networks_api::AddSubnetToNetworkParams { id, subnet },
-                            )
-                            .await
-                        }
+                let params = networks_api::AddSubnetToNetworkParams { id: n.id, subnet };
+                let r = ctx
+                    .write("adding the subnet", params, |cfg, p| async move {
+                        networks_api::add_subnet_to_network(&cfg, p).await
                     })
-                    .await
-                    .map_err(|e| ctx.fail(e))?;
-                ctx.wrote();
-                client
-                    .await_action("adding the subnet", &r.action)
-                    .await
-                    .map_err(|e| ctx.fail(e))?;
+                    .await?;
+                ctx.await_action("adding the subnet", &r.action).await?;
                 updated.push(format!("networks/{}: subnet {}", d.name, d.subnet_range));
             }
-            if !plan_labels_ok(&d.labels, Some(&n.labels)) {
-                ctx.step(Kind::Network, &d.name, "labels");
-                let id = n.id;
-                let l = merged(Some(&n.labels), &d.labels);
-                client
-                    .call("labelling the network", move |cfg| {
-                        let l = l.clone();
-                        async move {
-                            networks_api::replace_network(
-                                &cfg,
-                                networks_api::ReplaceNetworkParams {
-                                    id,
-                                    replace_network_request: models::ReplaceNetworkRequest {
-                                        labels: Some(l),
-                                        ..Default::default()
-                                    },
-                                },
-                            )
-                            .await
-                        }
-                    })
-                    .await
-                    .map_err(|e| ctx.fail(e))?;
-                ctx.wrote();
-                n.labels = merged(Some(&n.labels), &d.labels);
+            let relabelled = ctx.relabel(&n, "labelling the network", &d.labels).await?;
+            if let Some(l) = relabelled {
+                n.labels = l;
                 updated.push(format!("networks/{}: labels", d.name));
             }
             n
@@ -300,44 +417,26 @@ pub async fn apply(
             let mut subnet =
                 models::Subnet::new(d.network_zone.clone(), models::subnet::Type::Cloud);
             subnet.ip_range = Some(d.subnet_range.clone());
-            let req = models::CreateNetworkRequest {
-                ip_range: d.ip_range.clone(),
-                labels: labels(&d.labels),
-                name: d.name.clone(),
-                subnets: Some(vec![subnet]),
-                ..Default::default()
+            let params = networks_api::CreateNetworkParams {
+                create_network_request: models::CreateNetworkRequest {
+                    ip_range: d.ip_range.clone(),
+                    labels: labels(&d.labels),
+                    name: d.name.clone(),
+                    subnets: Some(vec![subnet]),
+                    ..Default::default()
+                },
             };
-            let r = client
-                .call("creating the network", move |cfg| {
-                    let req = req.clone();
-                    async move {
-                        networks_api::create_network(
-                            &cfg,
-                            networks_api::CreateNetworkParams {
-                                create_network_request: req,
-                            },
-                        )
-                        .await
-                    }
+            let r = ctx
+                .write("creating the network", params, |cfg, p| async move {
+                    networks_api::create_network(&cfg, p).await
                 })
-                .await
-                .map_err(|e| ctx.fail(e))?;
-            ctx.wrote();
-            let n = r.network.map(|b| *b).ok_or_else(|| {
-                ApplyError::Hetzner(HetznerError::Decode {
-                    what: "creating the network".into(),
-                    message: "answer carries no network".into(),
-                })
-            })?;
+                .await?;
+            let n = carried(r.network, "creating the network", "network")?;
             created.push(format!("networks/{}", d.name));
             n
         }
     };
-    emit(ApplyEvent::StepDone {
-        kind: Kind::Network,
-        name: d.name.clone(),
-        id: network.id,
-    });
+    ctx.done(Kind::Network, &d.name, network.id);
 
     // 2. Firewall
     let d = &model.firewall;
@@ -345,175 +444,86 @@ pub async fn apply(
         Some(f) => {
             if plan::actual_rules(f) != normalize_rules(&d.rules) {
                 ctx.step(Kind::Firewall, &d.name, "set-rules");
-                let id = f.id;
-                let rules = hc_rules(model);
-                let r = client
-                    .call("setting firewall rules", move |cfg| {
-                        let rules = rules.clone();
-                        async move {
-                            firewalls_api::set_rules(
-                                &cfg,
-                                firewalls_api::SetRulesParams {
-                                    id,
-                                    set_rules_request: models::SetRulesRequest { rules },
-                                },
-                            )
-                            .await
-                        }
+                let params = firewalls_api::SetRulesParams {
+                    id: f.id,
+                    set_rules_request: models::SetRulesRequest {
+                        rules: hc_rules(model),
+                    },
+                };
+                let r = ctx
+                    .write("setting firewall rules", params, |cfg, p| async move {
+                        firewalls_api::set_rules(&cfg, p).await
                     })
-                    .await
-                    .map_err(|e| ctx.fail(e))?;
-                ctx.wrote();
-                client
-                    .await_actions("setting firewall rules", &r.actions)
-                    .await
-                    .map_err(|e| ctx.fail(e))?;
+                    .await?;
+                ctx.await_actions("setting firewall rules", &r.actions)
+                    .await?;
                 updated.push(format!("firewalls/{}: rules", d.name));
             }
-            if !plan_labels_ok(&d.labels, f.labels.as_ref()) {
-                ctx.step(Kind::Firewall, &d.name, "labels");
-                let id = f.id;
-                let l = merged(f.labels.as_ref(), &d.labels);
-                client
-                    .call("labelling the firewall", move |cfg| {
-                        let l = l.clone();
-                        async move {
-                            firewalls_api::replace_firewall(
-                                &cfg,
-                                firewalls_api::ReplaceFirewallParams {
-                                    id,
-                                    replace_firewall_request: models::ReplaceFirewallRequest {
-                                        labels: Some(l),
-                                        name: None,
-                                    },
-                                },
-                            )
-                            .await
-                        }
-                    })
-                    .await
-                    .map_err(|e| ctx.fail(e))?;
-                ctx.wrote();
+            let relabelled = ctx.relabel(f, "labelling the firewall", &d.labels).await?;
+            if relabelled.is_some() {
                 updated.push(format!("firewalls/{}: labels", d.name));
             }
             f.clone()
         }
         None => {
             ctx.step(Kind::Firewall, &d.name, "create");
-            let req = models::CreateFirewallRequest {
-                apply_to: None,
-                labels: labels(&d.labels),
-                name: d.name.clone(),
-                rules: Some(hc_rules(model)),
+            let params = firewalls_api::CreateFirewallParams {
+                create_firewall_request: models::CreateFirewallRequest {
+                    apply_to: None,
+                    labels: labels(&d.labels),
+                    name: d.name.clone(),
+                    rules: Some(hc_rules(model)),
+                },
             };
-            let r = client
-                .call("creating the firewall", move |cfg| {
-                    let req = req.clone();
-                    async move {
-                        firewalls_api::create_firewall(
-                            &cfg,
-                            firewalls_api::CreateFirewallParams {
-                                create_firewall_request: req,
-                            },
-                        )
-                        .await
-                    }
+            let r = ctx
+                .write("creating the firewall", params, |cfg, p| async move {
+                    firewalls_api::create_firewall(&cfg, p).await
                 })
-                .await
-                .map_err(|e| ctx.fail(e))?;
-            ctx.wrote();
+                .await?;
             if let Some(actions) = &r.actions {
-                client
-                    .await_actions("creating the firewall", actions)
-                    .await
-                    .map_err(|e| ctx.fail(e))?;
+                ctx.await_actions("creating the firewall", actions).await?;
             }
             created.push(format!("firewalls/{}", d.name));
-            r.firewall.map(|b| *b).ok_or_else(|| {
-                ApplyError::Hetzner(HetznerError::Decode {
-                    what: "creating the firewall".into(),
-                    message: "answer carries no firewall".into(),
-                })
-            })?
+            carried(r.firewall, "creating the firewall", "firewall")?
         }
     };
-    emit(ApplyEvent::StepDone {
-        kind: Kind::Firewall,
-        name: d.name.clone(),
-        id: firewall.id,
-    });
+    ctx.done(Kind::Firewall, &d.name, firewall.id);
 
     // 3. SSH key
     let d = &model.ssh_key;
     let ssh_key_id = match inv.ssh_keys.iter().find(|k| k.name == d.name) {
         Some(k) => {
-            if !plan_labels_ok(&d.labels, Some(&k.labels)) {
-                ctx.step(Kind::SshKey, &d.name, "labels");
-                let id = k.id;
-                let l = merged(Some(&k.labels), &d.labels);
-                client
-                    .call("labelling the SSH key", move |cfg| {
-                        let l = l.clone();
-                        async move {
-                            ssh_keys_api::replace_ssh_key(
-                                &cfg,
-                                ssh_keys_api::ReplaceSshKeyParams {
-                                    id,
-                                    replace_ssh_key_request: models::ReplaceSshKeyRequest {
-                                        labels: Some(l),
-                                        name: None,
-                                    },
-                                },
-                            )
-                            .await
-                        }
-                    })
-                    .await
-                    .map_err(|e| ctx.fail(e))?;
-                ctx.wrote();
+            let relabelled = ctx.relabel(k, "labelling the SSH key", &d.labels).await?;
+            if relabelled.is_some() {
                 updated.push(format!("ssh_keys/{}: labels", d.name));
             }
             k.id
         }
         None => {
             ctx.step(Kind::SshKey, &d.name, "create");
-            let req = models::CreateSshKeyRequest {
-                labels: labels(&d.labels),
-                name: d.name.clone(),
-                public_key: d.public_key.clone(),
+            let params = ssh_keys_api::CreateSshKeyParams {
+                create_ssh_key_request: models::CreateSshKeyRequest {
+                    labels: labels(&d.labels),
+                    name: d.name.clone(),
+                    public_key: d.public_key.clone(),
+                },
             };
-            let r = client
-                .call("creating the SSH key", move |cfg| {
-                    let req = req.clone();
-                    async move {
-                        ssh_keys_api::create_ssh_key(
-                            &cfg,
-                            ssh_keys_api::CreateSshKeyParams {
-                                create_ssh_key_request: req,
-                            },
-                        )
-                        .await
-                    }
+            let r = ctx
+                .write("creating the SSH key", params, |cfg, p| async move {
+                    ssh_keys_api::create_ssh_key(&cfg, p).await
                 })
-                .await
-                .map_err(|e| ctx.fail(e))?;
-            ctx.wrote();
+                .await?;
             created.push(format!("ssh_keys/{}", d.name));
             r.ssh_key.id
         }
     };
-    emit(ApplyEvent::StepDone {
-        kind: Kind::SshKey,
-        name: d.name.clone(),
-        id: ssh_key_id,
-    });
+    ctx.done(Kind::SshKey, &d.name, ssh_key_id);
 
     // 4. Load balancer (before the servers: their user data carries its IP)
     let d = &model.load_balancer;
     let lb_created = !inv.load_balancers.iter().any(|l| l.name == d.name);
     let lb = match inv.load_balancers.iter().find(|l| l.name == d.name) {
         Some(l) => {
-            let id = l.id;
             for s in &d.services {
                 if l.services.iter().any(|x| x.listen_port == s.listen_port) {
                     continue;
@@ -523,145 +533,86 @@ pub async fn apply(
                     &d.name,
                     &format!("add-service-{}", s.listen_port),
                 );
-                let svc = lb_service(s);
-                let r = client
-                    .call("adding a load balancer service", move |cfg| {
-                        let svc = svc.clone();
-                        async move {
-                            load_balancers_api::add_service(
-                                &cfg,
-                                load_balancers_api::AddServiceParams {
-                                    id,
-                                    load_balancer_service: svc,
-                                },
-                            )
-                            .await
-                        }
-                    })
-                    .await
-                    .map_err(|e| ctx.fail(e))?;
-                ctx.wrote();
-                client
-                    .await_action("adding a service", &r.action)
-                    .await
-                    .map_err(|e| ctx.fail(e))?;
+                let params = load_balancers_api::AddServiceParams {
+                    id: l.id,
+                    load_balancer_service: lb_service(s),
+                };
+                let r = ctx
+                    .write(
+                        "adding a load balancer service",
+                        params,
+                        |cfg, p| async move { load_balancers_api::add_service(&cfg, p).await },
+                    )
+                    .await?;
+                ctx.await_action("adding a service", &r.action).await?;
                 updated.push(format!(
                     "load_balancers/{}: service {}",
                     d.name, s.listen_port
                 ));
             }
-            if !plan_labels_ok(&d.labels, Some(&l.labels)) {
-                ctx.step(Kind::LoadBalancer, &d.name, "labels");
-                let lbl = merged(Some(&l.labels), &d.labels);
-                client
-                    .call("labelling the load balancer", move |cfg| {
-                        let lbl = lbl.clone();
-                        async move {
-                            load_balancers_api::replace_load_balancer(
-                                &cfg,
-                                load_balancers_api::ReplaceLoadBalancerParams {
-                                    id,
-                                    replace_load_balancer_request:
-                                        models::ReplaceLoadBalancerRequest {
-                                            labels: Some(lbl),
-                                            name: None,
-                                        },
-                                },
-                            )
-                            .await
-                        }
-                    })
-                    .await
-                    .map_err(|e| ctx.fail(e))?;
-                ctx.wrote();
+            let relabelled = ctx
+                .relabel(l, "labelling the load balancer", &d.labels)
+                .await?;
+            if relabelled.is_some() {
                 updated.push(format!("load_balancers/{}: labels", d.name));
             }
             l.clone()
         }
         None => {
             ctx.step(Kind::LoadBalancer, &d.name, "create");
-            let req = models::CreateLoadBalancerRequest {
-                algorithm: Some(Box::new(models::LoadBalancerAlgorithm::new(
-                    models::load_balancer_algorithm::Type::RoundRobin,
-                ))),
-                labels: labels(&d.labels),
-                load_balancer_type: d.load_balancer_type.clone(),
-                location: Some(d.location.clone()),
-                name: d.name.clone(),
-                // Attached below at a fixed IP: auto-assignment would take 10.0.1.2, which
-                // belongs to the first control plane.
-                network: None,
-                network_zone: None,
-                public_interface: Some(true),
-                services: Some(d.services.iter().map(lb_service).collect()),
-                targets: None,
+            let params = load_balancers_api::CreateLoadBalancerParams {
+                create_load_balancer_request: models::CreateLoadBalancerRequest {
+                    algorithm: Some(Box::new(models::LoadBalancerAlgorithm::new(
+                        models::load_balancer_algorithm::Type::RoundRobin,
+                    ))),
+                    labels: labels(&d.labels),
+                    load_balancer_type: d.load_balancer_type.clone(),
+                    location: Some(d.location.clone()),
+                    name: d.name.clone(),
+                    // Attached below at a fixed IP: auto-assignment would take 10.0.1.2, which
+                    // belongs to the first control plane.
+                    network: None,
+                    network_zone: None,
+                    public_interface: Some(true),
+                    services: Some(d.services.iter().map(lb_service).collect()),
+                    targets: None,
+                },
             };
-            let r = client
-                .call("creating the load balancer", move |cfg| {
-                    let req = req.clone();
-                    async move {
-                        load_balancers_api::create_load_balancer(
-                            &cfg,
-                            load_balancers_api::CreateLoadBalancerParams {
-                                create_load_balancer_request: req,
-                            },
-                        )
-                        .await
-                    }
+            let r = ctx
+                .write("creating the load balancer", params, |cfg, p| async move {
+                    load_balancers_api::create_load_balancer(&cfg, p).await
                 })
-                .await
-                .map_err(|e| ctx.fail(e))?;
-            ctx.wrote();
-            client
-                .await_action("creating the load balancer", &r.action)
-                .await
-                .map_err(|e| ctx.fail(e))?;
+                .await?;
+            ctx.await_action("creating the load balancer", &r.action)
+                .await?;
             created.push(format!("load_balancers/{}", d.name));
             *r.load_balancer
         }
     };
-    {
-        let id = lb.id;
-        if !lb.private_net.iter().any(|p| p.network == Some(network.id)) {
-            ctx.step(Kind::LoadBalancer, &d.name, "attach-network");
-            let net = network.id;
-            let r = client
-                .call(
-                    "attaching the load balancer to the network",
-                    move |cfg| async move {
-                        load_balancers_api::attach_load_balancer_to_network(
-                            &cfg,
-                            load_balancers_api::AttachLoadBalancerToNetworkParams {
-                                id,
-                                attach_load_balancer_to_network_request:
-                                    models::AttachLoadBalancerToNetworkRequest {
-                                        ip: Some(LB_PRIVATE_IP.to_string()),
-                                        ip_range: None,
-                                        network: net,
-                                    },
-                            },
-                        )
-                        .await
-                    },
-                )
-                .await
-                .map_err(|e| ctx.fail(e))?;
-            ctx.wrote();
-            client
-                .await_action("attaching the load balancer", &r.action)
-                .await
-                .map_err(|e| ctx.fail(e))?;
-            if !lb_created {
-                updated.push(format!("load_balancers/{}: network", d.name));
-            }
+    if !lb.private_net.iter().any(|p| p.network == Some(network.id)) {
+        ctx.step(Kind::LoadBalancer, &d.name, "attach-network");
+        let params = load_balancers_api::AttachLoadBalancerToNetworkParams {
+            id: lb.id,
+            attach_load_balancer_to_network_request: models::AttachLoadBalancerToNetworkRequest {
+                ip: Some(LB_PRIVATE_IP.to_string()),
+                ip_range: None,
+                network: network.id,
+            },
+        };
+        let what = "attaching the load balancer to the network";
+        let r = ctx
+            .write(what, params, |cfg, p| async move {
+                load_balancers_api::attach_load_balancer_to_network(&cfg, p).await
+            })
+            .await?;
+        ctx.await_action("attaching the load balancer", &r.action)
+            .await?;
+        if !lb_created {
+            updated.push(format!("load_balancers/{}: network", d.name));
         }
     }
     let lb_ip = lb.public_net.ipv4.ip.clone().flatten();
-    emit(ApplyEvent::StepDone {
-        kind: Kind::LoadBalancer,
-        name: d.name.clone(),
-        id: lb.id,
-    });
+    ctx.done(Kind::LoadBalancer, &d.name, lb.id);
 
     // 5. Servers, concurrently within the client's limits
     let results: Vec<Result<EnsuredServer, ApplyError>> =
@@ -707,32 +658,22 @@ pub async fn apply(
             continue;
         }
         ctx.step(Kind::LoadBalancer, &d.name, &format!("add-target-{t}"));
-        let id = lb.id;
         let mut target =
             models::LoadBalancerAddTarget::new(models::load_balancer_add_target::Type::Server);
         target.server = Some(Box::new(models::ResourceId::new(sid)));
         target.use_private_ip = Some(d.use_private_ip);
-        let r = client
-            .call("adding a load balancer target", move |cfg| {
-                let target = target.clone();
-                async move {
-                    load_balancers_api::add_target(
-                        &cfg,
-                        load_balancers_api::AddTargetParams {
-                            id,
-                            load_balancer_add_target: target,
-                        },
-                    )
-                    .await
-                }
-            })
-            .await
-            .map_err(|e| ctx.fail(e))?;
-        ctx.wrote();
-        client
-            .await_action("adding a target", &r.action)
-            .await
-            .map_err(|e| ctx.fail(e))?;
+        let params = load_balancers_api::AddTargetParams {
+            id: lb.id,
+            load_balancer_add_target: target,
+        };
+        let r = ctx
+            .write(
+                "adding a load balancer target",
+                params,
+                |cfg, p| async move { load_balancers_api::add_target(&cfg, p).await },
+            )
+            .await?;
+        ctx.await_action("adding a target", &r.action).await?;
         if !created
             .iter()
             .any(|c| c == &format!("load_balancers/{}", d.name))
@@ -769,15 +710,6 @@ pub async fn apply(
     })
 }
 
-fn plan_labels_ok(
-    desired: &HashMap<String, String>,
-    actual: Option<&HashMap<String, String>>,
-) -> bool {
-    desired
-        .iter()
-        .all(|(k, v)| actual.and_then(|a| a.get(k)) == Some(v))
-}
-
 /// (server, fixes applied, created?)
 type EnsuredServer = (models::Server, Vec<String>, bool);
 
@@ -794,7 +726,6 @@ async fn ensure_server(
     ssh_key_id: i64,
     lb_ip: &str,
 ) -> Result<EnsuredServer, ApplyError> {
-    let client = ctx.client;
     let mut fixes = Vec::new();
     let (mut server, created) = match inv.servers.iter().find(|s| s.name == d.name) {
         Some(s) => (s.clone(), false),
@@ -820,30 +751,16 @@ async fn ensure_server(
             req.start_after_create = Some(true);
             req.user_data = Some(user_data);
             let what = format!("creating server {}", d.name);
-            let r = client
-                .call(&what, move |cfg| {
-                    let req = req.clone();
-                    async move {
-                        servers_api::create_server(
-                            &cfg,
-                            servers_api::CreateServerParams {
-                                create_server_request: req,
-                            },
-                        )
-                        .await
-                    }
+            let params = servers_api::CreateServerParams {
+                create_server_request: req,
+            };
+            let r = ctx
+                .write(&what, params, |cfg, p| async move {
+                    servers_api::create_server(&cfg, p).await
                 })
-                .await
-                .map_err(|e| ctx.fail(e))?;
-            ctx.wrote();
-            client
-                .await_action(&what, &r.action)
-                .await
-                .map_err(|e| ctx.fail(e))?;
-            client
-                .await_actions(&what, &r.next_actions)
-                .await
-                .map_err(|e| ctx.fail(e))?;
+                .await?;
+            ctx.await_action(&what, &r.action).await?;
+            ctx.await_actions(&what, &r.next_actions).await?;
             (*r.server, true)
         }
     };
@@ -855,33 +772,21 @@ async fn ensure_server(
     {
         ctx.step(Kind::Server, &d.name, "attach-network");
         let what = format!("attaching {} to the network", d.name);
-        let req = models::AttachServerToNetworkRequest {
-            alias_ips: None,
-            ip: Some(d.private_ip.clone()),
-            ip_range: None,
-            network: network.id,
+        let params = servers_api::AttachServerToNetworkParams {
+            id,
+            attach_server_to_network_request: models::AttachServerToNetworkRequest {
+                alias_ips: None,
+                ip: Some(d.private_ip.clone()),
+                ip_range: None,
+                network: network.id,
+            },
         };
-        let r = client
-            .call(&what, move |cfg| {
-                let req = req.clone();
-                async move {
-                    servers_api::attach_server_to_network(
-                        &cfg,
-                        servers_api::AttachServerToNetworkParams {
-                            id,
-                            attach_server_to_network_request: req,
-                        },
-                    )
-                    .await
-                }
+        let r = ctx
+            .write(&what, params, |cfg, p| async move {
+                servers_api::attach_server_to_network(&cfg, p).await
             })
-            .await
-            .map_err(|e| ctx.fail(e))?;
-        ctx.wrote();
-        client
-            .await_action(&what, &r.action)
-            .await
-            .map_err(|e| ctx.fail(e))?;
+            .await?;
+        ctx.await_action(&what, &r.action).await?;
         server.private_net.push(models::ServerPrivateNet {
             ip: Some(d.private_ip.clone()),
             network: Some(network.id),
@@ -899,66 +804,30 @@ async fn ensure_server(
         if !applied {
             ctx.step(Kind::Server, &d.name, "apply-firewall");
             let what = format!("applying the firewall to {}", d.name);
-            let fw = firewall.id;
             let mut res = models::FirewallResource::new(models::firewall_resource::Type::Server);
             res.server = Some(Box::new(models::ResourceId::new(id)));
-            let r = client
-                .call(&what, move |cfg| {
-                    let res = res.clone();
-                    async move {
-                        firewalls_api::apply_to_resources(
-                            &cfg,
-                            firewalls_api::ApplyToResourcesParams {
-                                id: fw,
-                                apply_to_resources_request: models::ApplyToResourcesRequest {
-                                    apply_to: vec![res],
-                                },
-                            },
-                        )
-                        .await
-                    }
+            let params = firewalls_api::ApplyToResourcesParams {
+                id: firewall.id,
+                apply_to_resources_request: models::ApplyToResourcesRequest {
+                    apply_to: vec![res],
+                },
+            };
+            let r = ctx
+                .write(&what, params, |cfg, p| async move {
+                    firewalls_api::apply_to_resources(&cfg, p).await
                 })
-                .await
-                .map_err(|e| ctx.fail(e))?;
-            ctx.wrote();
-            client
-                .await_actions(&what, &r.actions)
-                .await
-                .map_err(|e| ctx.fail(e))?;
+                .await?;
+            ctx.await_actions(&what, &r.actions).await?;
             fixes.push("firewall applied".into());
         }
-        if !plan_labels_ok(&d.labels, Some(&server.labels)) {
-            ctx.step(Kind::Server, &d.name, "labels");
-            let what = format!("labelling {}", d.name);
-            let l = merged(Some(&server.labels), &d.labels);
-            client
-                .call(&what, move |cfg| {
-                    let l = l.clone();
-                    async move {
-                        servers_api::replace_server(
-                            &cfg,
-                            servers_api::ReplaceServerParams {
-                                id,
-                                replace_server_request: models::ReplaceServerRequest {
-                                    labels: Some(l),
-                                    name: None,
-                                },
-                            },
-                        )
-                        .await
-                    }
-                })
-                .await
-                .map_err(|e| ctx.fail(e))?;
-            ctx.wrote();
-            server.labels = merged(Some(&server.labels), &d.labels);
+        let relabelled = ctx
+            .relabel(&server, &format!("labelling {}", d.name), &d.labels)
+            .await?;
+        if let Some(l) = relabelled {
+            server.labels = l;
             fixes.push("labels".into());
         }
     }
-    (ctx.emit)(ApplyEvent::StepDone {
-        kind: Kind::Server,
-        name: d.name.clone(),
-        id,
-    });
+    ctx.done(Kind::Server, &d.name, id);
     Ok((server, fixes, created))
 }

@@ -61,7 +61,7 @@ impl Phase0Plan {
     }
 }
 
-fn label_changes(
+pub(super) fn label_changes(
     desired: &HashMap<String, String>,
     actual: Option<&HashMap<String, String>>,
 ) -> Vec<Change> {
