@@ -19,6 +19,8 @@ use super::super::ui::{
 /// Letters of each component id shown stacked in the column header.
 const HEADER_ROWS: u16 = 4;
 const CONN_WIDTH: u16 = 16;
+/// Marks the selected row (the table always has one selected).
+const HIGHLIGHT: &str = "▶ ";
 
 /// Column order: every component id present anywhere in the fleet, in dependency order (ids
 /// without the `bp-` prefix).
@@ -179,7 +181,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
         Style::new().add_modifier(Modifier::REVERSED | Modifier::BOLD | Modifier::UNDERLINED)
     };
 
-    let mut header_cells = vec![
+    // The table holds the Sovereign and connection columns and an empty column as wide as the
+    // grid; the grid's symbols and header letters are painted into the buffer afterwards, since
+    // a widget per cell (2 000 of them at 50 × 40) costs most of a frame.
+    let header = Row::new([
         Cell::from(Text::from(vec![
             Line::raw(""),
             Line::raw(""),
@@ -192,21 +197,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
             Line::raw(""),
             Line::raw("Connection"),
         ])),
-    ];
-    for (k, id) in cols.iter().enumerate().skip(start).take(shown) {
-        let letters: Vec<Line> = (0..usize::from(HEADER_ROWS))
-            .map(|k| Line::raw(id.chars().nth(k).map(String::from).unwrap_or_default()))
-            .collect();
-        let cell = Cell::from(Text::from(letters));
-        header_cells.push(if sel_col == Some(k) {
-            cell.style(Style::new().add_modifier(Modifier::REVERSED | Modifier::BOLD))
-        } else {
-            cell
-        });
-    }
-    let header = Row::new(header_cells)
-        .height(HEADER_ROWS)
-        .style(theme.style(Slot::Header));
+    ])
+    .height(HEADER_ROWS)
+    .style(theme.style(Slot::Header));
 
     // Rows are built only for what fits (the fleet may be far longer than the screen); the
     // scroll offset is kept in the view's state like ratatui's own would be.
@@ -219,11 +212,15 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
         app.page,
     );
     *app.fv.matrix_table.offset_mut() = first;
-    let rows: Vec<Row> = visible[first..end]
+    let selected_row = app.fv.matrix_table.selected();
+    // At least one row, even where none fits, so the highlight column stays reserved and the
+    // header does not shift.
+    let built = end.max((first + 1).min(visible.len()));
+    let rows: Vec<Row> = visible[first..built]
         .iter()
         .map(|&i| {
             let s = &app.fleet[i];
-            let mut name = vec![Span::raw(s.fqdn.clone())];
+            let mut name = vec![Span::raw(s.fqdn.as_str())];
             if let Some(p) = prod_span(s, theme) {
                 name.insert(0, p);
             }
@@ -232,49 +229,95 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
                 Some(m) => format!("{csym} {m}"),
                 None => format!("{csym} {}", s.connection.label()),
             };
-            let mut cells = vec![
+            Row::new([
                 Cell::from(Line::from(name)),
                 Cell::from(Span::styled(conn, theme.style(cslot))),
-            ];
-            let mut states = vec![None; shown];
-            for c in &s.components {
-                if let Some(k) = columns.position(c.id())
-                    && window.contains(&k)
-                {
-                    states[k - start] = Some(c.state);
-                }
-            }
-            cells.extend(states.into_iter().map(|st| match st {
-                Some(st) => Cell::from(Span::styled(state_symbol(st), theme.style(state_slot(st)))),
-                None => Cell::from(Span::styled("·", theme.style(Slot::Muted))),
-            }));
-            Row::new(cells)
+            ])
         })
         .collect();
     let mut widths = vec![
         Constraint::Length(name_width),
         Constraint::Length(CONN_WIDTH),
     ];
-    widths.extend(std::iter::repeat_n(Constraint::Length(1), shown));
+    if shown > 0 {
+        widths.push(Constraint::Length(shown as u16 * 2 - 1));
+    }
     let table = Table::new(rows, widths)
         .header(header)
         .column_spacing(1)
         .row_highlight_style(row_style)
-        .cell_highlight_style(cell_style)
-        .highlight_symbol("▶ ");
-    let mut shown_state = TableState::default()
-        .with_selected(
-            app.fv
-                .matrix_table
-                .selected()
-                .map(|r| r.saturating_sub(first)),
-        )
-        .with_selected_column(
-            sel_col
-                .filter(|k| window.contains(k))
-                .map(|k| 2 + k - start),
-        );
+        .highlight_symbol(HIGHLIGHT);
+    let mut shown_state =
+        TableState::default().with_selected(selected_row.map(|r| r.saturating_sub(first)));
     frame.render_stateful_widget(table, table_area, &mut shown_state);
+
+    // The grid starts after the highlight symbol (reserved while the table shows a row, as one
+    // is always selected), the two columns and their gaps (the table lays columns out from the
+    // left).
+    let highlight = if built > first {
+        HIGHLIGHT.chars().count() as u16
+    } else {
+        0
+    };
+    let grid = Rect {
+        x: table_area.x + highlight + name_width + 1 + CONN_WIDTH + 1,
+        ..table_area
+    }
+    .intersection(table_area);
+    let buf = frame.buffer_mut();
+    let mut utf8 = [0u8; 4];
+    for (n, (k, id)) in cols.iter().enumerate().skip(start).take(shown).enumerate() {
+        let x = grid.x + 2 * n as u16;
+        for (r, letter) in id.chars().take(usize::from(HEADER_ROWS)).enumerate() {
+            let y = grid.y + r as u16;
+            if x < grid.right() && y < grid.bottom() {
+                buf[(x, y)].set_symbol(letter.encode_utf8(&mut utf8));
+            }
+        }
+        if sel_col == Some(k) {
+            let header_cell = Rect::new(x, grid.y, 1, HEADER_ROWS).intersection(grid);
+            buf.set_style(
+                header_cell,
+                Style::new().add_modifier(Modifier::REVERSED | Modifier::BOLD),
+            );
+        }
+    }
+    let mut states = vec![None; shown];
+    for (n, &i) in visible[first..end].iter().enumerate() {
+        let y = grid.y + HEADER_ROWS + n as u16;
+        if y >= grid.bottom() {
+            break;
+        }
+        states.fill(None);
+        for c in &app.fleet[i].components {
+            if let Some(k) = columns.position(c.id())
+                && window.contains(&k)
+            {
+                states[k - start] = Some(c.state);
+            }
+        }
+        let is_selected = selected_row == Some(first + n);
+        for (j, st) in states.iter().enumerate() {
+            let x = grid.x + 2 * j as u16;
+            if x >= grid.right() {
+                break;
+            }
+            let (symbol, style) = match *st {
+                Some(st) => (state_symbol(st), theme.style(state_slot(st))),
+                None => ("·", theme.style(Slot::Muted)),
+            };
+            let cell = &mut buf[(x, y)];
+            cell.set_symbol(symbol).set_style(style);
+            // As the table does for its own cells: the row highlight over the cell's colour,
+            // then the cell cursor.
+            if is_selected {
+                cell.set_style(row_style);
+                if sel_col == Some(start + j) {
+                    cell.set_style(cell_style);
+                }
+            }
+        }
+    }
 
     let mut legend = vec![Span::styled("· absent  ", theme.style(Slot::Muted))];
     for st in crate::provision::flux::ComponentState::ALL {
