@@ -298,6 +298,27 @@ fn list_requests(c: &SimCluster, plural: &str) -> usize {
         .count()
 }
 
+/// Wait until the cluster has answered a watch of each of `plurals` (the log records a watch
+/// once its stream has started).
+async fn wait_watching(c: &SimCluster, plurals: &[&str]) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let log = c.request_log();
+        let open = |p: &&str| {
+            log.iter()
+                .any(|r| r.watch && r.status == 200 && r.uri.contains(*p))
+        };
+        if plurals.iter().all(open) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for watches of {plurals:?}; requests: {log:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn apiserver_restart_with_compacted_history_relists() {
     let w = World::new().await;
@@ -361,6 +382,10 @@ async fn in_stream_compaction_while_live_relists() {
             .map(|p| list_requests(c, p))
             .sum::<usize>()
     };
+    // Synced means listed, not yet watching: a watch that opens after the compaction resumes
+    // from the current version, which (as on a real apiserver) is still valid and never sees a
+    // 410. So compact only once all three watches are open.
+    wait_watching(&a, &["helmreleases", "kustomizations", "gitrepositories"]).await;
     let lists_before = all_lists(&a);
     a.compact_history();
     // Only a relist produces a Snapshot; watch events produce per-object changes.
