@@ -10,6 +10,8 @@ use serde_json::Value;
 use sovtui::sim::clock::SimClock;
 use sovtui::sim::hetzner::{DEFAULT_TOKEN, HetznerSim, HetznerSimConfig, Kind};
 
+mod support;
+
 const FQDN: &str = "omantel.omani.works";
 const SOVEREIGN: &str = "catalyst.openova.io/sovereign";
 
@@ -77,7 +79,10 @@ impl Cli<'_> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hcloud_cli_lists_and_creates() {
     let Some(bin) = which("hcloud") else {
-        println!("SKIP hcloud_cli_lists_and_creates: the hcloud CLI is not installed");
+        support::tools::missing(
+            "hcloud_cli_lists_and_creates",
+            "the hcloud CLI is not installed",
+        );
         return;
     };
     let sim = start().await;
@@ -254,8 +259,9 @@ async fn python_hcloud_lists_and_creates() {
             .output()
             .is_ok_and(|o| o.status.success());
     if !has_module {
-        println!(
-            "SKIP python_hcloud_lists_and_creates: /usr/bin/python3 with python3-hcloud is not installed"
+        support::tools::missing(
+            "python_hcloud_lists_and_creates",
+            "/usr/bin/python3 with python3-hcloud is not installed",
         );
         return;
     }
@@ -298,7 +304,10 @@ async fn python_hcloud_lists_and_creates() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hcloud_cli_manages_every_kind() {
     let Some(bin) = which("hcloud") else {
-        println!("SKIP hcloud_cli_manages_every_kind: the hcloud CLI is not installed");
+        support::tools::missing(
+            "hcloud_cli_manages_every_kind",
+            "the hcloud CLI is not installed",
+        );
         return;
     };
     let sim = start().await;

@@ -11,6 +11,8 @@ use sovtui::sim::kube::{ClusterOptions, KubeSim, SimCluster};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
+mod support;
+
 const WAIT: Duration = Duration::from_secs(60);
 
 fn kubectl_path() -> Option<PathBuf> {
@@ -20,10 +22,7 @@ fn kubectl_path() -> Option<PathBuf> {
         .map(PathBuf::from)
         .into_iter()
         .collect();
-    candidates.extend([
-        root.join("target/tools/kubectl/usr/bin/kubectl"),
-        PathBuf::from("/work/main/target/tools/kubectl/usr/bin/kubectl"),
-    ]);
+    candidates.extend([root.join("target/tools/kubectl/usr/bin/kubectl")]);
     if let Some(path) = std::env::var_os("PATH") {
         candidates.extend(std::env::split_paths(&path).map(|d| d.join("kubectl")));
     }
@@ -92,8 +91,9 @@ async fn kubectl(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_get_watch_and_patch() {
     let Some(bin) = kubectl_path() else {
-        println!(
-            "SKIP kubectl_get_watch_and_patch: kubectl not found (PATH, target/tools/kubectl/usr/bin)"
+        support::tools::missing(
+            "kubectl_get_watch_and_patch",
+            "kubectl not found (PATH, target/tools/kubectl/usr/bin)",
         );
         return;
     };
@@ -247,8 +247,9 @@ for ev in w.stream(api.list_namespaced_custom_object, "helm.toolkit.fluxcd.io", 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_kubernetes_lists_and_watches_helmreleases() {
     let Some(py) = python_with_kubernetes() else {
-        println!(
-            "SKIP python_kubernetes_lists_and_watches_helmreleases: /usr/bin/python3 without the kubernetes module"
+        support::tools::missing(
+            "python_kubernetes_lists_and_watches_helmreleases",
+            "/usr/bin/python3 without the kubernetes module",
         );
         return;
     };
@@ -288,7 +289,10 @@ async fn python_kubernetes_lists_and_watches_helmreleases() {
 async fn kubectl_operator_commands_against_a_reconciling_cluster() {
     use sovtui::sim::kube::ClusterScenario;
     let Some(bin) = kubectl_path() else {
-        println!("SKIP kubectl_operator_commands_against_a_reconciling_cluster: kubectl not found");
+        support::tools::missing(
+            "kubectl_operator_commands_against_a_reconciling_cluster",
+            "kubectl not found",
+        );
         return;
     };
     // Fast clock: the runbook kit is installed within milliseconds of real time.

@@ -576,10 +576,7 @@ fn kubectl() -> Option<PathBuf> {
     let candidates = std::env::var_os("SOVTUI_KUBECTL")
         .map(PathBuf::from)
         .into_iter()
-        .chain([
-            repo.join("target/tools/kubectl/usr/bin/kubectl"),
-            PathBuf::from("/work/main/target/tools/kubectl/usr/bin/kubectl"),
-        ]);
+        .chain([repo.join("target/tools/kubectl/usr/bin/kubectl")]);
     candidates.into_iter().find(|p| p.is_file()).or_else(|| {
         std::env::var_os("PATH").and_then(|paths| {
             std::env::split_paths(&paths)
@@ -609,7 +606,10 @@ async fn run_sovtui(args: &[&str], config: &Path) -> std::process::Output {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_patch_shows_up_in_fleet_status_json() {
     let Some(kubectl) = kubectl() else {
-        eprintln!("SKIP: kubectl not found (run .ci/install-deps)");
+        support::tools::missing(
+            "kubectl_patch_shows_up_in_fleet_status_json",
+            "kubectl not found",
+        );
         return;
     };
     let w = World::new().await;
@@ -1358,7 +1358,10 @@ async fn kubectl_patch_shows_up_on_screen_in_the_overview_and_the_matrix() {
     use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
     use sovtui::tui::app::{App, Msg, Settings, View};
     let Some(kubectl) = kubectl() else {
-        eprintln!("SKIP: kubectl not found (run .ci/install-deps)");
+        support::tools::missing(
+            "kubectl_patch_shows_up_on_screen_in_the_overview_and_the_matrix",
+            "kubectl not found",
+        );
         return;
     };
     let w = World::new().await;

@@ -4,3 +4,4 @@
 pub mod cockpit;
 pub mod diagnose;
 pub mod pty;
+pub mod tools;
