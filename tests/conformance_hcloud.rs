@@ -1,6 +1,6 @@
 //! Conformance of the simulated Hetzner API with clients nobody here wrote: Debian's `hcloud` CLI
 //! (hcloud-go) and `/usr/bin/python3` with python3-hcloud. Each test skips with a notice when its
-//! client is not installed (`.ci/run` installs both).
+//! client is not installed, and fails instead under `.ci/run`, which installs both.
 
 use std::path::Path;
 use std::process::Output;

@@ -16,6 +16,8 @@ use sovtui::sim::pgpair::{PgPair, Replication, find_pg_bin};
 use sovtui::sim::scenario::WorldScenario;
 use sovtui::sim::world::World;
 
+mod support;
+
 const FQDN: &str = "omantel.omani.works";
 
 async fn world() -> World {
@@ -104,7 +106,10 @@ async fn hcloud_cli_state(world: &World) -> Option<Value> {
             .output()
             .await;
         let Ok(run) = run else {
-            eprintln!("NOTICE: hcloud CLI not installed; skipping the CLI cross-check");
+            support::tools::missing(
+                "the hcloud CLI cross-check",
+                "the hcloud CLI is not installed",
+            );
             return None;
         };
         assert!(
@@ -144,8 +149,9 @@ async fn hcloud_cli_state(world: &World) -> Option<Value> {
 
 fn postgres_available() -> bool {
     if find_pg_bin().is_none() {
-        eprintln!(
-            "NOTICE: PostgreSQL server binaries not found; skipping the real data-plane drill"
+        support::tools::missing(
+            "the real data-plane drill",
+            "PostgreSQL server binaries not found",
         );
         return false;
     }

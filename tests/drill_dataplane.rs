@@ -10,12 +10,15 @@ use sovtui::provision::drill::verify;
 use sovtui::provision::journal::{self, Event, Journal};
 use sovtui::sim::pgpair::{PgPair, Replication, find_pg_bin};
 
+mod support;
+
 const DEADLINE: Duration = Duration::from_secs(120);
 
 fn postgres_available() -> bool {
     if find_pg_bin().is_none() {
-        eprintln!(
-            "NOTICE: PostgreSQL server binaries not found; skipping the real data-plane test"
+        support::tools::missing(
+            "the real data-plane test",
+            "PostgreSQL server binaries not found",
         );
         return false;
     }

@@ -17,6 +17,8 @@ use sovtui::sim::hetzner::{
     DEFAULT_READONLY_TOKEN, DEFAULT_TOKEN, HetznerSim, HetznerSimConfig, Kind, RateBudget,
 };
 
+mod support;
+
 const FQDN: &str = "t42.omani.works";
 const DECOY: &str = "t4.omani.works";
 
@@ -596,7 +598,10 @@ async fn recovery_after_a_partial_apply_leaves_nothing() {
         .output()
         .await
     {
-        Err(_) => eprintln!("NOTICE: hcloud CLI not installed; skipping the CLI cross-check"),
+        Err(_) => support::tools::missing(
+            "the hcloud CLI cross-check",
+            "the hcloud CLI is not installed",
+        ),
         Ok(_) => {
             for sub in [
                 "server",

@@ -512,8 +512,9 @@ fn an_unfinished_drill_is_offered_at_start() {
 async fn a_full_drill_through_the_pane_on_real_postgres_shows_rows_and_zero_loss() {
     use sovtui::sim::pgpair::{PgPair, Replication, find_pg_bin};
     if find_pg_bin().is_none() {
-        eprintln!(
-            "NOTICE: PostgreSQL server binaries not found; skipping the real data-plane pane drill"
+        support::tools::missing(
+            "the real data-plane pane drill",
+            "PostgreSQL server binaries not found",
         );
         return;
     }
