@@ -16,11 +16,11 @@ use futures::StreamExt;
 use futures::future::BoxFuture;
 use serde_json::{Value, json};
 
-use sovtui::provision::catalyst::model::RegionSpec;
 use sovtui::provision::catalyst::sse::{SseParser, StreamItem, decode};
 use sovtui::provision::catalyst::{
-    CatalystClient, CreateRequest, DeploymentFold, ErrorBody, FollowOptions, PdmClient, follow,
+    CatalystClient, DeploymentFold, ErrorBody, FollowOptions, PdmClient, follow,
 };
+use sovtui::provision::wizard::{DeploymentRequest, RegionRequest};
 use sovtui::sim::catalyst::{
     CatalystSim, CatalystSimConfig, ClusterFactory, NamingVariant, Phase1Race,
 };
@@ -465,8 +465,8 @@ impl ClusterFactory for DeadCluster {
     }
 }
 
-fn request(sub: &str, token: &str) -> CreateRequest {
-    CreateRequest {
+fn request(sub: &str, token: &str) -> DeploymentRequest {
+    DeploymentRequest {
         org_name: "Acme Financial".into(),
         org_email: "platform@acme.io".into(),
         sovereign_fqdn: format!("{sub}.omani.works"),
@@ -475,7 +475,7 @@ fn request(sub: &str, token: &str) -> CreateRequest {
         sovereign_subdomain: sub.into(),
         hetzner_token: token.into(),
         hetzner_project_id: "proj_abc123".into(),
-        regions: vec![RegionSpec {
+        regions: vec![RegionRequest {
             provider: "hetzner".into(),
             cloud_region: "fsn1".into(),
             control_plane_size: "cpx32".into(),

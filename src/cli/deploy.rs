@@ -8,8 +8,7 @@ use serde_json::{Value, json};
 
 use super::{CliError, CliResult, DeployCommand};
 use crate::provision::catalyst::{
-    CatalystClient, ClientError, CreateRequest, DeploymentFold, ErrorBody, FollowOptions,
-    FollowUpdate, follow,
+    CatalystClient, ClientError, DeploymentFold, ErrorBody, FollowOptions, FollowUpdate, follow,
 };
 use crate::provision::wizard::{
     DeploymentRequest, FieldError, ParseError, RequestFormat, parse_request, validate_request,
@@ -83,9 +82,7 @@ fn bad_fields(file: &str, errs: &[FieldError]) -> CliError {
 async fn create(api: &str, from: &Path, json_out: bool) -> CliResult {
     let client = client(api)?;
     let req = read_request(from)?;
-    let body: CreateRequest = serde_json::from_value(req.to_json())
-        .map_err(|e| CliError::usage(format!("{}: {e}", from.display())))?;
-    let created = match client.create_deployment(&body).await {
+    let created = match client.create_deployment(&req).await {
         Ok(c) => c,
         Err(e) => {
             if let Some(ErrorBody::Json { error, .. }) = e.body()

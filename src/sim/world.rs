@@ -22,7 +22,8 @@ use super::hetzner::{self, HetznerSim, HetznerSimConfig, RateBudget};
 use super::ingress::IngressSim;
 use super::kube::{ClusterScenario, KubeSim};
 use super::scenario::{Stage, TokenKind, WorldScenario};
-use crate::provision::catalyst::{CatalystClient, CreateRequest, RegionSpec};
+use crate::provision::catalyst::CatalystClient;
+use crate::provision::wizard::{DeploymentRequest, RegionRequest};
 
 /// `endpoints.json` of design/CLI.md.
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
@@ -419,7 +420,7 @@ impl World {
         {
             let (sub, pool) = s.fqdn.split_once('.').unwrap_or((s.fqdn.as_str(), ""));
             let wanted = s.request.clone().unwrap_or_default();
-            let mut request = CreateRequest {
+            let mut request = DeploymentRequest {
                 org_name: "OpenOva Demo".into(),
                 org_email: "operator@openova.io".into(),
                 sovereign_fqdn: s.fqdn.clone(),
@@ -433,7 +434,7 @@ impl World {
                 hetzner_project_id: "sim-project".into(),
                 regions: std::iter::once(&s.region)
                     .chain(&s.extra_regions)
-                    .map(|r| RegionSpec {
+                    .map(|r| RegionRequest {
                         provider: "hetzner".into(),
                         cloud_region: r.clone(),
                         control_plane_size: "cx42".into(),

@@ -8,10 +8,11 @@ use serde::de::DeserializeOwned;
 
 use super::error::{ClientError, ErrorBody};
 use super::model::{
-    ComponentsState, CreateRequest, CreateResponse, CredentialsVerdict, DeploymentState,
-    EventsResponse, GeneratedKey, RetryResponse, SubdomainVerdict,
+    ComponentsState, CreateResponse, CredentialsVerdict, DeploymentState, EventsResponse,
+    GeneratedKey, RetryResponse, SubdomainVerdict,
 };
 use super::sse::{SseParser, StreamItem, decode};
+use crate::provision::wizard::DeploymentRequest;
 
 /// A client bound to one catalyst-api root (e.g. `https://console.openova.io/sovereign` or
 /// `http://127.0.0.1:P`); every route and every relative `streamURL` resolves against it.
@@ -177,7 +178,7 @@ impl CatalystClient {
 
     pub async fn create_deployment(
         &self,
-        req: &CreateRequest,
+        req: &DeploymentRequest,
     ) -> Result<CreateResponse, ClientError> {
         self.post_json("/api/v1/deployments", req).await
     }

@@ -14,5 +14,5 @@ pub use fold::{DeploymentFold, LogRing, Phase0Failure, PhaseSpan};
 pub use follow::{
     FollowMsg, FollowOptions, FollowSink, FollowUpdate, follow, follow_async, spawn_follow,
 };
-pub use model::{CreateRequest, CreateResponse, DeploymentState, Event, RegionSpec};
+pub use model::{CreateResponse, DeploymentState, Event};
 pub use pdm::{Allocation, PdmClient};

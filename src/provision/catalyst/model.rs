@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::provision::wizard::request::DeploymentRequest;
+
 /// Statuses after which nothing changes any more (contract §2.6, §12 fact 2).
 pub const TERMINAL_STATUSES: &[&str] = &["ready", "failed", "wiped", "adopted", "cancelled"];
 
@@ -32,71 +34,6 @@ pub const PHASE1_RETRY_IDS: &[&str] = &[
     "bp-catalyst-platform",
 ];
 
-/// One region row of the create body.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RegionSpec {
-    #[serde(default)]
-    pub provider: String,
-    #[serde(default)]
-    pub cloud_region: String,
-    #[serde(default)]
-    pub control_plane_size: String,
-    #[serde(default)]
-    pub worker_size: String,
-    #[serde(default)]
-    pub worker_count: i64,
-}
-
-/// The body of `POST /api/v1/deployments` (contract §1.6 / §4.8).
-#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CreateRequest {
-    #[serde(rename = "orgName", default)]
-    pub org_name: String,
-    #[serde(rename = "orgEmail", default)]
-    pub org_email: String,
-    #[serde(rename = "sovereignFQDN", default)]
-    pub sovereign_fqdn: String,
-    #[serde(rename = "sovereignDomainMode", default)]
-    pub sovereign_domain_mode: String,
-    #[serde(rename = "sovereignPoolDomain", default)]
-    pub sovereign_pool_domain: String,
-    #[serde(rename = "sovereignSubdomain", default)]
-    pub sovereign_subdomain: String,
-    #[serde(rename = "hetznerToken", default)]
-    pub hetzner_token: String,
-    #[serde(rename = "hetznerProjectID", default)]
-    pub hetzner_project_id: String,
-    #[serde(default)]
-    pub region: String,
-    #[serde(rename = "controlPlaneSize", default)]
-    pub control_plane_size: String,
-    #[serde(rename = "workerSize", default)]
-    pub worker_size: String,
-    #[serde(rename = "workerCount", default)]
-    pub worker_count: i64,
-    #[serde(rename = "haEnabled", default)]
-    pub ha_enabled: bool,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub regions: Vec<RegionSpec>,
-    #[serde(rename = "sshPublicKey", default)]
-    pub ssh_public_key: String,
-}
-
-impl std::fmt::Debug for CreateRequest {
-    // The token must never reach a log line.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CreateRequest")
-            .field("org_name", &self.org_name)
-            .field("sovereign_fqdn", &self.sovereign_fqdn)
-            .field("sovereign_domain_mode", &self.sovereign_domain_mode)
-            .field("hetzner_token", &mask_secret(&self.hetzner_token))
-            .field("region", &self.region)
-            .field("regions", &self.regions)
-            .finish_non_exhaustive()
-    }
-}
-
 /// `abcd…wxyz` for display; short secrets are fully masked.
 pub fn mask_secret(secret: &str) -> String {
     let chars: Vec<char> = secret.chars().collect();
@@ -108,7 +45,7 @@ pub fn mask_secret(secret: &str) -> String {
     format!("{head}…{tail}")
 }
 
-impl CreateRequest {
+impl DeploymentRequest {
     /// `regions[0]` is authoritative (contract §1.6): mirror it into the singular fields.
     pub fn normalise(&mut self) {
         if let Some(r) = self.regions.first() {
@@ -372,11 +309,12 @@ pub fn is_valid_label(label: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::provision::wizard::request::RegionRequest;
 
     #[test]
     fn validation_order_follows_the_contract() {
-        let mut req = CreateRequest {
-            regions: vec![RegionSpec {
+        let mut req = DeploymentRequest {
+            regions: vec![RegionRequest {
                 provider: "hetzner".into(),
                 cloud_region: "fsn1".into(),
                 control_plane_size: "cpx32".into(),
@@ -411,7 +349,7 @@ mod tests {
         assert!(
             !format!(
                 "{:?}",
-                CreateRequest {
+                DeploymentRequest {
                     hetzner_token: "supersecrettokenvalue1234".into(),
                     ..Default::default()
                 }

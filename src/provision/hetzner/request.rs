@@ -1,67 +1,12 @@
-//! The deployment request: the POST body of contract §4.8 / §1.6, readable from JSON or TOML.
-//! Field names match the wire exactly so the wizard's request and this one stay interchangeable.
+//! Phase 0's side of the deployment request (contract §4.8 / §1.6): reading one from JSON or TOML
+//! and validating it against catalyst-api's order and the OpenTofu variable rules.
 
-use std::fmt;
 use std::path::Path;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-/// One topology slot (`regions[]` of §4.8). Only `regions[0]` is applied by Phase 0.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct RegionSpec {
-    pub provider: String,
-    pub cloud_region: String,
-    pub control_plane_size: String,
-    pub worker_size: String,
-    pub worker_count: i64,
-}
-
-/// The create body of `POST /api/v1/deployments` (contract §4.8).
-#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct DeploymentRequest {
-    pub org_name: String,
-    pub org_email: String,
-    #[serde(rename = "sovereignFQDN")]
-    pub sovereign_fqdn: String,
-    pub sovereign_domain_mode: String,
-    pub sovereign_pool_domain: String,
-    pub sovereign_subdomain: String,
-    pub hetzner_token: String,
-    #[serde(rename = "hetznerProjectID")]
-    pub hetzner_project_id: String,
-    pub region: String,
-    pub control_plane_size: String,
-    pub worker_size: String,
-    pub worker_count: i64,
-    pub ha_enabled: bool,
-    pub regions: Vec<RegionSpec>,
-    pub ssh_public_key: String,
-}
-
-// The token must never reach a log line through `{:?}`.
-impl fmt::Debug for DeploymentRequest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DeploymentRequest")
-            .field("org_name", &self.org_name)
-            .field("sovereign_fqdn", &self.sovereign_fqdn)
-            .field("sovereign_domain_mode", &self.sovereign_domain_mode)
-            .field("hetzner_token", &mask(&self.hetzner_token))
-            .field("hetzner_project_id", &self.hetzner_project_id)
-            .field("region", &self.region)
-            .field("control_plane_size", &self.control_plane_size)
-            .field("worker_size", &self.worker_size)
-            .field("worker_count", &self.worker_count)
-            .field("ha_enabled", &self.ha_enabled)
-            .field("regions", &self.regions)
-            .finish_non_exhaustive()
-    }
-}
-
-fn mask(secret: &str) -> &'static str {
-    if secret.is_empty() { "" } else { "<redacted>" }
-}
+/// The one request type; Phase 0 adds file reading and the OpenTofu variable rules below.
+pub use crate::provision::wizard::request::DeploymentRequest;
 
 /// A request problem, naming the field (and, for files, where it is).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

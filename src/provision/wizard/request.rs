@@ -1,5 +1,9 @@
 //! The `POST /api/v1/deployments` body of contract §4.8 / §1.6 (`provisioner.Request` JSON tags),
 //! reading one from a file with field-level errors, and `validate_request` for `deploy create`.
+//!
+//! This is the one request type of the crate: the wizard builds it, the catalyst client posts it,
+//! the simulated catalyst-api reads it (`provision::catalyst::model` adds its validation order) and
+//! Phase 0 plans from it (`provision::hetzner::request` adds its file reading and tofu rules).
 
 use std::fmt;
 
@@ -43,6 +47,8 @@ pub struct DeploymentRequest {
     pub worker_size: String,
     pub worker_count: i64,
     pub ha_enabled: bool,
+    /// Omitted when empty: the legacy singular body carries no `regions` key (contract §9 DoD).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub regions: Vec<RegionRequest>,
     pub ssh_public_key: String,
 }

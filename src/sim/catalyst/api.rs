@@ -20,8 +20,9 @@ use super::phase1::spawn_refresh;
 use super::store::{Deployment, Reservation};
 use super::{Ctx, Phase1Race};
 use crate::provision::catalyst::model::{
-    ComponentSnapshot, CreateRequest, PHASE0_MARKERS, PHASE1_RETRY_IDS, is_valid_label,
+    ComponentSnapshot, PHASE0_MARKERS, PHASE1_RETRY_IDS, is_valid_label,
 };
+use crate::provision::wizard::DeploymentRequest;
 
 pub(crate) fn router(ctx: Ctx) -> Router {
     Router::new()
@@ -317,7 +318,7 @@ async fn registrar_proxy(
 }
 
 async fn create(State(ctx): State<Ctx>, body: Bytes) -> Response {
-    let mut req: CreateRequest = match serde_json::from_slice(&body) {
+    let mut req: DeploymentRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => {
             return text(

@@ -10,7 +10,8 @@ use super::Ctx;
 use super::Phase1Race;
 use super::hetzner::{Hetzner, id_of, public_ipv4};
 use super::phase1;
-use crate::provision::catalyst::model::{CreateRequest, DeploymentResult};
+use crate::provision::catalyst::model::DeploymentResult;
+use crate::provision::wizard::DeploymentRequest;
 
 const REGIONS: &[&str] = &["fsn1", "nbg1", "hel1", "ash", "hil"];
 
@@ -55,7 +56,10 @@ fn email_ok(s: &str) -> bool {
 
 /// The tofu variable validations of `variables.tf` (contract §5.2): `(variable, value)` of the
 /// first one that fails.
-fn invalid_variable(req: &CreateRequest, stale_size_regex: bool) -> Option<(&'static str, String)> {
+fn invalid_variable(
+    req: &DeploymentRequest,
+    stale_size_regex: bool,
+) -> Option<(&'static str, String)> {
     if stale_size_regex {
         // The pre-c6cbfe68 regex: `^(cx|ccx|cax)[0-9]+$`, no cpx.
         for (var, v) in [
@@ -248,7 +252,7 @@ fn tofu_err(ctx: &Ctx, id: &str, lines: &[String]) {
 async fn run_phase0(
     ctx: &Ctx,
     id: &str,
-    req: &CreateRequest,
+    req: &DeploymentRequest,
     bearer: &str,
 ) -> Result<(String, String), String> {
     let t = &ctx.cfg.timings;

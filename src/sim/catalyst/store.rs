@@ -7,8 +7,9 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
 
 use crate::provision::catalyst::model::{
-    ComponentSnapshot, CreateRequest, DeploymentResult, DeploymentState, Event,
+    ComponentSnapshot, DeploymentResult, DeploymentState, Event,
 };
+use crate::provision::wizard::DeploymentRequest;
 
 /// Where a pool reservation lives, to commit or release it later.
 #[derive(Debug, Clone)]
@@ -21,7 +22,7 @@ pub struct Reservation {
 #[derive(Debug)]
 pub struct Deployment {
     pub id: String,
-    pub request: CreateRequest,
+    pub request: DeploymentRequest,
     pub status: String,
     pub started_at: String,
     pub finished_at: Option<String>,
