@@ -34,17 +34,6 @@ pub const PHASE1_RETRY_IDS: &[&str] = &[
     "bp-catalyst-platform",
 ];
 
-/// `abcd…wxyz` for display; short secrets are fully masked.
-pub fn mask_secret(secret: &str) -> String {
-    let chars: Vec<char> = secret.chars().collect();
-    if chars.len() < 12 {
-        return "•".repeat(chars.len().min(8));
-    }
-    let head: String = chars[..4].iter().collect();
-    let tail: String = chars[chars.len() - 4..].iter().collect();
-    format!("{head}…{tail}")
-}
-
 impl DeploymentRequest {
     /// `regions[0]` is authoritative (contract §1.6): mirror it into the singular fields.
     pub fn normalise(&mut self) {
@@ -345,7 +334,6 @@ mod tests {
         assert!(!is_valid_label("42t"));
         assert!(!is_valid_label("t-"));
         assert!(!is_valid_label("T1"));
-        assert_eq!(mask_secret("abcdefghijklmnopqrstuvwxyz"), "abcd…wxyz");
         assert!(
             !format!(
                 "{:?}",
