@@ -325,33 +325,49 @@ pub(super) fn connection_cell<'a>(c: &ConnectionState, theme: &Theme) -> Line<'a
     Line::from(Span::styled(text, theme.style(slot)))
 }
 
-fn draw_fleet(frame: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
-    let visible = app.visible_fleet();
-    let focused = app.focus == Focus::Main;
-    let mut title = format!(" Fleet · {} Sovereigns ", app.fleet.len());
-    if !app.fleet_filter.is_empty() {
-        title = format!(
-            " Fleet · {} of {} match /{} ",
-            visible.len(),
+/// The pane of a fleet-wide view: `title` (or, while filtering, how many of the fleet match),
+/// and, for an empty fleet, why. `None` when there is nothing to draw inside.
+pub(super) fn fleet_pane(
+    frame: &mut Frame,
+    area: Rect,
+    app: &App,
+    theme: &Theme,
+    (view, title): (&str, String),
+    matching: usize,
+) -> Option<Rect> {
+    let title = if app.fleet_filter.is_empty() {
+        title
+    } else {
+        format!(
+            " {view} · {matching} of {} match /{} ",
             app.fleet.len(),
             app.fleet_filter
-        );
-    }
-    let block = pane_block(title, focused, theme);
+        )
+    };
+    let block = pane_block(title, app.focus == Focus::Main, theme);
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    if app.fleet.is_empty() {
-        let text = if app.waiting_for_data {
-            "waiting for the first data from the source…"
-        } else {
-            "the fleet is empty"
-        };
-        frame.render_widget(
-            Paragraph::new(Span::styled(text, theme.style(Slot::Muted))),
-            inner,
-        );
-        return;
+    if !app.fleet.is_empty() {
+        return Some(inner);
     }
+    let text = if app.waiting_for_data {
+        "waiting for the first data from the source…"
+    } else {
+        "the fleet is empty"
+    };
+    frame.render_widget(
+        Paragraph::new(Span::styled(text, theme.style(Slot::Muted))),
+        inner,
+    );
+    None
+}
+
+fn draw_fleet(frame: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
+    let visible = app.visible_fleet();
+    let title = format!(" Fleet · {} Sovereigns ", app.fleet.len());
+    let Some(inner) = fleet_pane(frame, area, app, theme, ("Fleet", title), visible.len()) else {
+        return;
+    };
     // Narrow terminals drop the "worst" column: the nav pane and the counts still show it.
     let wide = inner.width >= 70;
     let mut header = vec!["Sovereign", "Connection", "HelmReleases"];

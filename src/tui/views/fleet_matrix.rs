@@ -13,7 +13,7 @@ use crate::provision::fleet::model::{ComponentStatus, SovereignStatus};
 use super::super::app::{App, Focus};
 use super::super::theme::{Slot, Theme};
 use super::super::ui::{
-    clamp_selection, connection_symbol, pane_block, selection_style, state_slot, state_symbol,
+    clamp_selection, connection_symbol, fleet_pane, selection_style, state_slot, state_symbol,
 };
 
 /// Letters of each component id shown stacked in the column header.
@@ -120,36 +120,15 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
     let visible = app.visible_fleet();
     let columns = app.matrix_columns();
     let cols = &columns.ids;
-    let focused = app.focus == Focus::Main;
-    let mut title = format!(
+    let title = format!(
         " Matrix · {} Sovereigns × {} components · {} ",
         app.fleet.len(),
         cols.len(),
         app.fv.sort.label()
     );
-    if !app.fleet_filter.is_empty() {
-        title = format!(
-            " Matrix · {} of {} match /{} ",
-            visible.len(),
-            app.fleet.len(),
-            app.fleet_filter
-        );
-    }
-    let block = pane_block(title, focused, theme);
-    let inner = block.inner(area);
-    frame.render_widget(block, area);
-    if app.fleet.is_empty() {
-        let text = if app.waiting_for_data {
-            "waiting for the first data from the source…"
-        } else {
-            "the fleet is empty"
-        };
-        frame.render_widget(
-            Paragraph::new(Span::styled(text, theme.style(Slot::Muted))),
-            inner,
-        );
+    let Some(inner) = fleet_pane(frame, area, app, theme, ("Matrix", title), visible.len()) else {
         return;
-    }
+    };
     let [table_area, legend_area] =
         Layout::vertical([Constraint::Min(1), Constraint::Length(2)]).areas(inner);
     let now = app.fv.now();
