@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use sovtui::provision::hetzner::apply::{self, ApplyError};
 use sovtui::provision::hetzner::client::{ClientOptions, Credentials, HetznerClient};
 use sovtui::provision::hetzner::inventory::{Inventory, Kind as ObjectKind};
+use sovtui::provision::hetzner::journal::Journal;
 use sovtui::provision::hetzner::model::{ModelOptions, SovereignModel};
 use sovtui::provision::hetzner::plan;
 use sovtui::provision::hetzner::recover::{self, MatchReason, RecoverError, RecoverOptions};
@@ -112,6 +113,14 @@ fn count_all(sim: &HetznerSim) -> usize {
         .iter()
         .map(|k| sim.control().list(*k, None).expect("list").len())
         .sum()
+}
+
+/// `recover_opts()` journaling into `dir`.
+fn journaled_recover_opts(dir: &std::path::Path) -> RecoverOptions {
+    RecoverOptions {
+        journal_dir: Some(dir.to_path_buf()),
+        ..recover_opts()
+    }
 }
 
 fn recover_opts() -> RecoverOptions {
@@ -562,15 +571,52 @@ async fn recovery_after_a_partial_apply_leaves_nothing() {
     );
     assert_eq!(count_all(&sim), before, "dry run deletes nothing");
 
-    let report = recover::apply(&c, &recover_opts(), &|_| {})
-        .await
-        .expect("purge");
+    let journals = tempfile::tempdir().expect("journal dir");
+    let opts = journaled_recover_opts(journals.path());
+    let report = recover::apply(&c, &opts, &|_| {}).await.expect("purge");
     assert!(
         report.verified_zero_orphans,
         "remaining: {:#?}",
         report.remaining
     );
     assert!(report.errors.is_empty(), "{:?}", report.errors);
+    assert_eq!(
+        recover::interrupted_purges(journals.path()),
+        [],
+        "a purge run to its end is not interrupted"
+    );
+    let last = last_journal_line(report.journal.as_deref().expect("journal path"));
+    assert_eq!(last["step"], "done", "{last}");
+    assert_eq!(last["outcome"], "verified-clean", "{last}");
+    assert_eq!(
+        last["deleted"].as_array().map(Vec::len),
+        Some(report.deleted.len()),
+        "{last}"
+    );
+
+    // The same run's journal cut after its first delete, as an SSH drop would leave it.
+    let path = report.journal.as_deref().expect("journal path");
+    let text = std::fs::read_to_string(path).expect("journal");
+    let cut_at = text
+        .lines()
+        .position(|l| l.contains(r#""step":"delete""#))
+        .expect("a delete step");
+    let cut: String = text
+        .lines()
+        .take(cut_at + 1)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(path, cut).expect("truncate");
+    let found = recover::interrupted_purges(journals.path());
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].fqdn.as_deref(), Some(FQDN));
+    assert!(
+        found[0]
+            .last_step
+            .as_deref()
+            .is_some_and(|s| s.starts_with("delete ")),
+        "{found:?}"
+    );
 
     // Let the linger window pass, then only the decoy may be left.
     tokio::time::timeout(Duration::from_secs(30), async {
@@ -650,11 +696,51 @@ async fn recovery_after_a_partial_apply_leaves_nothing() {
         }
     }
 
-    // Re-run: idempotent, nothing to do.
-    let again = recover::apply(&c, &recover_opts(), &|_| {})
+    // Re-run: idempotent, nothing to do; it redoes the cut-off run, which is no longer reported.
+    let again = recover::apply(&c, &opts, &|_| {})
         .await
         .expect("second purge");
     assert!(again.deleted.is_empty() && again.verified_zero_orphans);
+    assert_eq!(recover::interrupted_purges(journals.path()), []);
+}
+
+/// The last line of a journal.
+fn last_journal_line(path: impl AsRef<std::path::Path>) -> Value {
+    let text = std::fs::read_to_string(path).expect("journal");
+    serde_json::from_str(text.lines().last().expect("a line")).expect("journal line")
+}
+
+#[tokio::test]
+async fn a_purge_cut_off_mid_way_is_reported_with_its_fqdn() {
+    let sim = sim(Duration::from_secs(1), big_budget()).await;
+    let c = client(&sim, DEFAULT_TOKEN);
+    apply::apply(&c, &model(FQDN, false, 1), None, &quiet())
+        .await
+        .expect("apply");
+    let journals = tempfile::tempdir().expect("journal dir");
+    let opts = journaled_recover_opts(journals.path());
+    // The purge future is dropped once an object is gone: what a dead process leaves behind.
+    let first_deleted = tokio::sync::Notify::new();
+    let emit = |e: recover::RecoverEvent| {
+        if matches!(e, recover::RecoverEvent::Deleted { .. }) {
+            first_deleted.notify_one();
+        }
+    };
+    tokio::select! {
+        r = recover::apply(&c, &opts, &emit) => panic!("the purge ended before the cut: {r:?}"),
+        _ = first_deleted.notified() => {}
+    }
+    let found = recover::interrupted_purges(journals.path());
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].fqdn.as_deref(), Some(FQDN), "{found:?}");
+    assert!(!found[0].done);
+    assert!(
+        found[0]
+            .describe()
+            .starts_with(&format!("{FQDN} (started ")),
+        "{}",
+        found[0].describe()
+    );
 }
 
 #[tokio::test]
@@ -714,11 +800,21 @@ async fn a_read_only_token_fails_before_anything_is_touched() {
     apply::apply(&rw, &m, None, &quiet()).await.expect("apply");
     let before = sim.control().snapshot();
     sim.control().clear_request_log();
-    let err = recover::apply(&ro, &recover_opts(), &|_| {})
+    let journals = tempfile::tempdir().expect("journal dir");
+    let opts = journaled_recover_opts(journals.path());
+    let err = recover::apply(&ro, &opts, &|_| {})
         .await
         .expect_err("read-only purge");
     assert!(matches!(err, RecoverError::ReadOnlyToken(_)), "{err}");
     assert!(err.to_string().contains("nothing was deleted"));
+    // A reported failure ends the run: journaled as done, not interrupted.
+    assert_eq!(recover::interrupted_purges(journals.path()), []);
+    let runs = sovtui::provision::hetzner::journal::runs(journals.path(), "recover");
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    let done = last_journal_line(&runs[0].path);
+    assert_eq!(done["step"], "done", "{done}");
+    assert_eq!(done["outcome"], "failed", "{done}");
+    assert_eq!(done["deleted"], json!([]), "{done}");
     let deletes: Vec<_> = sim
         .control()
         .request_log()
@@ -829,8 +925,30 @@ async fn the_cli_plans_applies_and_recovers() {
     assert_eq!(again["created"].as_array().map(Vec::len), Some(0));
     assert_eq!(again["updated"].as_array().map(Vec::len), Some(0));
 
+    // A purge of another Sovereign that an SSH drop cut off after a delete.
+    let mut cut = Journal::create(
+        &dir.path().join("sovtui").join("journal"),
+        recover::JOURNAL_OPERATION,
+        "t4-omani-works",
+    )
+    .expect("journal");
+    cut.record("start", json!({"fqdn": DECOY}));
+    cut.record(
+        "delete",
+        json!({"object": {"kind": "server", "id": 9, "name": "catalyst-t4-omani-works-cp1"}}),
+    );
     let (code, dry, err) = sovtui(&sim, dir.path(), &["recover", FQDN, "--json"]).await;
     assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains(&format!("interrupted purge of {DECOY} (started "))
+            && err.contains(&format!("sovtui recover {DECOY} --apply --confirm {DECOY}")),
+        "{err}"
+    );
+    assert_eq!(dry["interrupted_purges"][0]["fqdn"], DECOY, "{dry}");
+    assert_eq!(
+        dry["interrupted_purges"][0]["last_step"], "delete server catalyst-t4-omani-works-cp1 #9",
+        "{dry}"
+    );
     assert!(dry["dry_run"].as_bool().unwrap_or(false));
     let listed = dry["targets"].as_array().map(Vec::len).unwrap_or(0);
     assert_eq!(listed, count_all(&sim), "dry run lists every object: {dry}");
@@ -860,6 +978,20 @@ async fn the_cli_plans_applies_and_recovers() {
         lines.lines().count() >= listed + 2,
         "journal too short: {lines}"
     );
+    assert!(
+        lines
+            .lines()
+            .last()
+            .is_some_and(|l| l.contains(r#""step":"done""#)),
+        "{lines}"
+    );
+    // Still the other Sovereign's cut-off purge only: this one ended.
+    let still: Vec<&Value> = done["interrupted_purges"]
+        .as_array()
+        .map(|a| a.iter().collect())
+        .unwrap_or_default();
+    assert_eq!(still.len(), 1, "{done}");
+    assert_eq!(still[0]["fqdn"], DECOY, "{done}");
 
     let (code, _, err) = sovtui(&sim, dir.path(), &["recover", "Not A Fqdn"]).await;
     assert_eq!(code, 2, "{err}");

@@ -1,7 +1,7 @@
 //! `sovtui recover FQDN`: runbook §2.2/§2.3. Dry run lists the exact objects; `--apply --confirm
 //! FQDN` purges them, sweeps until nothing lingers, then releases PDM and cancels the record.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::anyhow;
@@ -10,7 +10,7 @@ use clap::Args;
 use super::phase0::{client_for, runtime};
 use super::{CliError, CliResult, RecoverArgs};
 use crate::provision::hetzner::external::{StepOutcome, StepStatus};
-use crate::provision::hetzner::journal;
+use crate::provision::hetzner::journal::{self, RunSummary};
 use crate::provision::hetzner::recover::{self, RecoverEvent, RecoverOptions, Target};
 use crate::provision::hetzner::request::valid_fqdn;
 
@@ -56,10 +56,35 @@ fn show_step(name: &str, o: &StepOutcome) {
     eprintln!("  {name}: {:?} — {}", o.status, o.detail);
 }
 
-fn print_json(v: &impl serde::Serialize) -> CliResult {
-    let text = serde_json::to_string_pretty(v).map_err(|e| CliError::Failed(e.into()))?;
+/// The plan or report, plus the purges the journals show were cut off (as of printing: a purge
+/// this run completed for the same FQDN no longer counts).
+fn print_json(v: &impl serde::Serialize, journal_dir: &Path) -> CliResult {
+    #[derive(serde::Serialize)]
+    struct WithInterrupted<'a, T> {
+        #[serde(flatten)]
+        inner: &'a T,
+        interrupted_purges: Vec<RunSummary>,
+    }
+    let doc = WithInterrupted {
+        inner: v,
+        interrupted_purges: recover::interrupted_purges(journal_dir),
+    };
+    let text = serde_json::to_string_pretty(&doc).map_err(|e| CliError::Failed(e.into()))?;
     println!("{text}");
     Ok(())
+}
+
+/// Purges an SSH drop (or a kill) cut off before they recorded their end.
+fn warn_interrupted(journal_dir: &Path) {
+    for run in recover::interrupted_purges(journal_dir) {
+        let fqdn = run.fqdn.as_deref().unwrap_or("FQDN");
+        eprintln!(
+            "interrupted purge of {}: re-run `sovtui recover {fqdn} --apply --confirm {fqdn}` \
+             (idempotent: it re-enumerates by label and verifies); journal {}",
+            run.describe(),
+            run.path.display()
+        );
+    }
 }
 
 pub fn run(_config: Option<PathBuf>, args: RecoverArgs) -> CliResult {
@@ -80,7 +105,9 @@ pub fn run(_config: Option<PathBuf>, args: RecoverArgs) -> CliResult {
     opts.api_url = args.recover.api.clone();
     opts.pool_domain = args.recover.pool_domain.clone();
     opts.deadline = Duration::from_secs(args.recover.deadline);
-    opts.journal_dir = Some(journal::default_dir());
+    let journal_dir = journal::default_dir();
+    opts.journal_dir = Some(journal_dir.clone());
+    warn_interrupted(&journal_dir);
     let client = client_for(None)?;
     let rt = runtime()?;
 
@@ -102,7 +129,7 @@ pub fn run(_config: Option<PathBuf>, args: RecoverArgs) -> CliResult {
         show_step("catalyst-api", &plan.api);
         eprintln!("  re-run with --apply --confirm {} to purge", plan.fqdn);
         if args.json {
-            print_json(&plan)?;
+            print_json(&plan, &journal_dir)?;
         }
         return Ok(());
     }
@@ -150,7 +177,7 @@ pub fn run(_config: Option<PathBuf>, args: RecoverArgs) -> CliResult {
         eprintln!("  journal: {j}");
     }
     if args.json {
-        print_json(&report)?;
+        print_json(&report, &journal_dir)?;
     }
     let external_failed =
         report.pdm.status == StepStatus::Failed || report.api.status == StepStatus::Failed;

@@ -476,7 +476,7 @@ impl App {
     }
 
     /// At start: offer the newest unfinished drill of an earlier session (resume or roll back),
-    /// and say which interrupted Phase-0 applies the Hetzner journals show.
+    /// and say which interrupted Phase-0 applies and purges the Hetzner journals show.
     pub fn offer_unfinished(&mut self) {
         let mut said = Vec::new();
         match super::drill::unfinished_drills(&self.drill_state_dir) {
@@ -513,6 +513,15 @@ impl App {
             said.push(format!(
                 "interrupted Phase-0 apply journal(s): {} — :recover on the Sovereign to purge",
                 applies.join(", ")
+            ));
+        }
+        let purges = crate::provision::hetzner::recover::interrupted_purges(
+            &self.drill_state_dir.join("journal"),
+        );
+        for p in purges {
+            said.push(format!(
+                "interrupted purge of {} — :recover on it again (safe: re-lists and verifies)",
+                p.describe()
             ));
         }
         if !said.is_empty() {

@@ -4,7 +4,7 @@
 //! then release the PDM allocation and cancel the catalyst-api record.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use super::client::{ClientStats, HetznerClient, HetznerError};
 use super::external::{self, StepOutcome};
 use super::inventory::{self, CloudObject, Inventory, Kind};
-use super::journal::Journal;
+use super::journal::{self, Journal, RunSummary};
 use super::naming::{self, SOVEREIGN_LABEL};
 
 /// Why an object belongs to the Sovereign.
@@ -340,16 +340,39 @@ async fn delete_one(
     }
 }
 
+/// The operation name of purge journals (`<dir>/recover-<slug>-<stamp>.ndjson`).
+pub const JOURNAL_OPERATION: &str = "recover";
+
+/// Purges in `dir` that were cut off before their `done` step (an SSH drop, a killed process) and
+/// that no later purge of the same Sovereign has since run to its end, oldest first. Re-running
+/// the purge for the FQDN is the remedy: it re-enumerates by label and verifies.
+pub fn interrupted_purges(dir: &Path) -> Vec<RunSummary> {
+    let runs = journal::runs(dir, JOURNAL_OPERATION);
+    // Same FQDN, same slug: file names of one Sovereign's runs order by their UTC stamp.
+    let redone = |r: &RunSummary| {
+        r.fqdn.is_some()
+            && runs
+                .iter()
+                .any(|later| later.done && later.fqdn == r.fqdn && later.file > r.file)
+    };
+    runs.iter()
+        .filter(|r| !r.done && !redone(r))
+        .cloned()
+        .collect()
+}
+
 /// The purge. Refuses to start when the very first delete is forbidden (read-only token).
+/// Journaled: `start`, the plan, each delete before it is sent, each sweep round, the external
+/// steps, and a final `done` with the outcome whether the purge succeeded or failed — only a purge
+/// whose process died (or whose future was dropped) lacks it, which is what
+/// [`interrupted_purges`] looks for.
 pub async fn apply(
     client: &HetznerClient,
     opts: &RecoverOptions,
     emit: &(dyn Fn(RecoverEvent) + Send + Sync),
 ) -> Result<RecoveryReport, RecoverError> {
-    let started = Instant::now();
-    let deadline = started + opts.deadline;
     let mut journal = match &opts.journal_dir {
-        Some(dir) => match Journal::create(dir, "recover", &naming::slug(&opts.fqdn)) {
+        Some(dir) => match Journal::create(dir, JOURNAL_OPERATION, &naming::slug(&opts.fqdn)) {
             Ok(j) => Some(j),
             Err(e) => {
                 tracing::warn!(error = %e, "cannot open the recovery journal");
@@ -358,11 +381,47 @@ pub async fn apply(
         },
         None => None,
     };
+    let mut deleted: BTreeMap<(Kind, i64), CloudObject> = BTreeMap::new();
     let mut note = |step: &str, detail: serde_json::Value| {
         if let Some(j) = journal.as_mut() {
             j.record(step, detail);
         }
     };
+    note("start", serde_json::json!({"fqdn": opts.fqdn}));
+    let result = purge(client, opts, emit, &mut note, &mut deleted).await;
+    let mut outcome = match &result {
+        Ok(r) => serde_json::json!({
+            "outcome": if r.verified_zero_orphans { "verified-clean" } else { "objects-remain" },
+            "verified_zero_orphans": r.verified_zero_orphans,
+            "remaining": &r.remaining,
+            "errors": &r.errors,
+            "pdm": &r.pdm,
+            "api": &r.api,
+        }),
+        Err(e) => serde_json::json!({"outcome": "failed", "error": e.to_string()}),
+    };
+    if let Some(o) = outcome.as_object_mut() {
+        o.insert("fqdn".into(), opts.fqdn.clone().into());
+        o.insert(
+            "deleted".into(),
+            serde_json::json!(deleted.values().collect::<Vec<_>>()),
+        );
+    }
+    note("done", outcome);
+    let path = journal.as_ref().map(|j| j.path().display().to_string());
+    result.map(|r| RecoveryReport { journal: path, ..r })
+}
+
+/// The steps of [`apply`]; `deleted` fills as objects go so a failure can still say what went.
+async fn purge(
+    client: &HetznerClient,
+    opts: &RecoverOptions,
+    emit: &(dyn Fn(RecoverEvent) + Send + Sync),
+    note: &mut (dyn FnMut(&str, serde_json::Value) + Send),
+    deleted: &mut BTreeMap<(Kind, i64), CloudObject>,
+) -> Result<RecoveryReport, RecoverError> {
+    let started = Instant::now();
+    let deadline = started + opts.deadline;
 
     let inv = Inventory::fetch(client).await.map_err(classify)?;
     let targets = select_targets(&inv, &opts.fqdn, &BTreeSet::new());
@@ -378,7 +437,6 @@ pub async fn apply(
         serde_json::json!({"fqdn": opts.fqdn, "targets": &targets}),
     );
 
-    let mut deleted: BTreeMap<(Kind, i64), CloudObject> = BTreeMap::new();
     let mut errors: Vec<String> = Vec::new();
     let concurrency = client.options().max_concurrency.max(1);
 
@@ -527,21 +585,64 @@ pub async fn apply(
     if verified {
         errors.retain(|e| e.contains("forbidden") || e.contains("unauthorized"));
     }
-    note(
-        "done",
-        serde_json::json!({"verified_zero_orphans": verified, "remaining": &remaining}),
-    );
     Ok(RecoveryReport {
         fqdn: opts.fqdn.clone(),
-        deleted: deleted.into_values().collect(),
+        deleted: deleted.values().cloned().collect(),
         remaining,
         errors,
         sweep_rounds: round,
         verified_zero_orphans: verified,
         pdm,
         api,
-        journal: journal.as_ref().map(|j| j.path().display().to_string()),
+        journal: None,
         stats: client.stats(),
         elapsed_ms: started.elapsed().as_millis(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(dir: &Path, fqdn: &str, steps: &[&str]) {
+        let mut j = Journal::create(dir, JOURNAL_OPERATION, &naming::slug(fqdn)).expect("journal");
+        j.record("start", serde_json::json!({"fqdn": fqdn}));
+        for step in steps {
+            j.record(step, serde_json::json!({}));
+        }
+        // Journal names carry a millisecond stamp: the next run must get a later one.
+        let now = chrono::Utc::now().timestamp_millis();
+        while chrono::Utc::now().timestamp_millis() == now {
+            std::hint::spin_loop();
+        }
+    }
+
+    #[test]
+    fn an_interrupted_purge_counts_until_a_later_purge_of_its_sovereign_ends() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        run(dir.path(), "a.omani.works", &["plan", "delete"]);
+        run(dir.path(), "b.omani.works", &["plan", "delete", "done"]);
+        run(dir.path(), "c.omani.works", &["plan", "delete"]);
+        let fqdns = |dir: &Path| -> Vec<Option<String>> {
+            interrupted_purges(dir)
+                .into_iter()
+                .map(|r| r.fqdn)
+                .collect()
+        };
+        assert_eq!(
+            fqdns(dir.path()),
+            [Some("a.omani.works".into()), Some("c.omani.works".into())]
+        );
+        // A later run of `a` that ended (even with objects remaining) redid it; a later run of
+        // `c` cut off again leaves both of `c`'s runs to report.
+        run(dir.path(), "a.omani.works", &["plan", "done"]);
+        run(dir.path(), "c.omani.works", &["plan"]);
+        let left = interrupted_purges(dir.path());
+        assert_eq!(left.len(), 2, "{left:?}");
+        assert!(
+            left.iter()
+                .all(|r| r.fqdn.as_deref() == Some("c.omani.works") && !r.done),
+            "{left:?}"
+        );
+    }
 }
