@@ -182,6 +182,7 @@ async fn reducer_plans_refuses_a_wrong_fqdn_then_purges_the_sovereign() {
     let (tx, mut rx) = tokio::sync::mpsc::channel(256);
     let mut app = app();
     app.effects.tx = Some(tx);
+    app.drill_state_dir = dir.path().to_path_buf();
     app.update(Msg::HetznerEndpoint(Credentials::new(
         endpoints.hetzner_token.clone(),
         endpoints.hetzner.clone(),
@@ -191,7 +192,8 @@ async fn reducer_plans_refuses_a_wrong_fqdn_then_purges_the_sovereign() {
     assert_eq!(app.view, View::Recover);
     {
         let screen = app.recover.as_mut().expect("pane");
-        screen.options.journal_dir = Some(dir.path().join("journal"));
+        // The pane journals where the next start looks for interrupted purges.
+        assert_eq!(screen.options.journal_dir, Some(dir.path().join("journal")));
         screen.options.poll_interval = Duration::from_millis(100);
     }
     pump(&mut app, &mut rx, |r| !matches!(r.phase, Phase::Planning)).await;

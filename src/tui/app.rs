@@ -573,6 +573,9 @@ impl App {
         };
         if !self.recover.as_deref().is_some_and(fresh) {
             let mut screen = super::recover::RecoverScreen::new(&fqdn, self.catalyst_api.clone());
+            // Journaled where `offer_unfinished` looks at the next start (the demo's own state
+            // dir in the demo, the operator's otherwise).
+            screen.options.journal_dir = Some(self.drill_state_dir.join("journal"));
             screen.start_plan(
                 self.effects.tx.as_ref(),
                 self.hetzner.clone(),
