@@ -18,7 +18,7 @@ use sovtui::sim::scenario::WorldScenario;
 use sovtui::sim::world::World;
 
 mod support;
-use support::diagnose::diagnose_json;
+use support::diagnose::{assert_cites, diagnose_json_until};
 
 const FQDN: &str = "omantel.omani.works";
 /// Overall bound on a world reaching its scenario's state; the loop waits on the diagnosis.
@@ -89,19 +89,7 @@ async fn world_lands_on(scenario: &str, leaf: &str) -> (Diagnosis, World, tempfi
 /// The evidence that decided the last question cites `needle`, and every step was decided by
 /// evidence (none by the operator, none left as a question).
 fn assert_decided_by_evidence(d: &Diagnosis, needle: &str) {
-    let last = d.path.last().expect("a path");
-    let AnsweredBy::Evidence { evidence } = &last.by else {
-        panic!(
-            "last step {} was not answered by evidence:\n{}",
-            last.node,
-            d.to_text()
-        );
-    };
-    assert!(
-        evidence.iter().any(|c| c.text.contains(needle)),
-        "{} did not cite {needle:?}: {evidence:?}",
-        last.node
-    );
+    assert_cites(d, needle);
     assert!(
         d.path
             .iter()
@@ -226,24 +214,10 @@ async fn diagnose_binary_on_orphans() {
     let dir = tempfile::tempdir().expect("tempdir");
     let world = start("leaf-C3", dir.path()).await;
     let fleet = dir.path().join("fleet.toml");
-    let start = Instant::now();
-    loop {
-        let (out, doc) = diagnose_json(&fleet, FQDN).await;
-        if doc.pointer("/leaf/id").and_then(|v| v.as_str()) == Some("C3") {
-            assert!(out.status.success(), "exit 0 on a leaf");
-            let text = doc.to_string();
-            assert!(text.contains("uniqueness_error"), "{text}");
-            assert!(
-                text.contains(&format!("operator-recover-sovereign.sh {FQDN} --apply")),
-                "recovery filled with the FQDN: {text}"
-            );
-            break;
-        }
-        assert!(
-            start.elapsed() < DEADLINE,
-            "never reached C3: {doc:#}\nstderr: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        world.clock.advance(STEP);
-    }
+    let text = diagnose_json_until(&world, &fleet, FQDN, "C3", STEP, DEADLINE).await;
+    assert!(text.contains("uniqueness_error"), "{text}");
+    assert!(
+        text.contains(&format!("operator-recover-sovereign.sh {FQDN} --apply")),
+        "recovery filled with the FQDN: {text}"
+    );
 }

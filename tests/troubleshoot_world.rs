@@ -18,11 +18,13 @@ use sovtui::sim::scenario::WorldScenario;
 use sovtui::sim::world::World;
 
 mod support;
-use support::diagnose::diagnose_json;
+use support::diagnose::{assert_cites, diagnose_json_until};
 
 const FQDN: &str = "omantel.omani.works";
 /// Overall bound on a world reaching its scenario's state; the loop waits on the diagnosis.
 const DEADLINE: Duration = Duration::from_secs(90);
+/// Simulated time the world moves on between two diagnoses.
+const STEP: Duration = Duration::from_secs(30);
 
 fn scenario_path(name: &str) -> String {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -76,26 +78,9 @@ async fn world_lands_on(scenario: &str, leaf: &str) -> Diagnosis {
             d.to_text()
         );
         // Let the simulated clock move the world on (Flux bootstrap, installs) before asking again.
-        world.clock.advance(Duration::from_secs(30));
+        world.clock.advance(STEP);
         tokio::task::yield_now().await;
     }
-}
-
-/// The evidence that decided the last question cites `needle`.
-fn assert_cites(d: &Diagnosis, needle: &str) {
-    let last = d.path.last().expect("a path");
-    let AnsweredBy::Evidence { evidence } = &last.by else {
-        panic!(
-            "last step {} was not answered by evidence:\n{}",
-            last.node,
-            d.to_text()
-        );
-    };
-    assert!(
-        evidence.iter().any(|c| c.text.contains(needle)),
-        "{} did not cite {needle:?}: {evidence:?}",
-        last.node
-    );
 }
 
 macro_rules! leaf_test {
@@ -196,23 +181,9 @@ async fn diagnose_from_the_fleet_file() {
     .await
     .expect("world starts");
     let fleet = dir.path().join("fleet.toml");
-    let start = Instant::now();
-    loop {
-        let (out, doc) = diagnose_json(&fleet, FQDN).await;
-        if doc.pointer("/leaf/id").and_then(|v| v.as_str()) == Some("C10") {
-            assert!(out.status.success(), "exit 0 on a leaf");
-            let text = doc.to_string();
-            assert!(text.contains("401 Unauthorized"), "{text}");
-            assert!(text.contains(FQDN), "recovery filled with the FQDN");
-            break;
-        }
-        assert!(
-            start.elapsed() < DEADLINE,
-            "never reached C10: {doc:#}\nstderr: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        world.clock.advance(Duration::from_secs(30));
-    }
+    let text = diagnose_json_until(&world, &fleet, FQDN, "C10", STEP, DEADLINE).await;
+    assert!(text.contains("401 Unauthorized"), "{text}");
+    assert!(text.contains(FQDN), "recovery filled with the FQDN");
 
     // An FQDN the fleet file does not list is a usage error naming the file.
     let out = Command::new(env!("CARGO_BIN_EXE_sovtui"))
@@ -276,7 +247,7 @@ async fn scenario_lands_on_via_fleet(loaded: WorldScenario, leaf: &str) -> Diagn
             start.elapsed() < DEADLINE,
             "{scenario}: never landed on {leaf}; last diagnosis:\n{last}"
         );
-        world.clock.advance(Duration::from_secs(30));
+        world.clock.advance(STEP);
         tokio::task::yield_now().await;
     }
 }
@@ -365,24 +336,9 @@ async fn diagnose_binary_probes_through_the_fleet_override() {
     .await
     .expect("world starts");
     let fleet = dir.path().join("fleet.toml");
-    let start = Instant::now();
-    loop {
-        let (out, doc) = diagnose_json(&fleet, FQDN).await;
-        if doc.pointer("/leaf/id").and_then(|v| v.as_str()) == Some("D2.9") {
-            assert!(out.status.success(), "exit 0 on a leaf");
-            let text = doc.to_string();
-            assert!(
-                text.contains(&format!("GET http://console.{FQDN}:"))
-                    && text.contains(" 403 envoy"),
-                "{text}"
-            );
-            break;
-        }
-        assert!(
-            start.elapsed() < DEADLINE,
-            "never reached D2.9: {doc:#}\nstderr: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        world.clock.advance(Duration::from_secs(30));
-    }
+    let text = diagnose_json_until(&world, &fleet, FQDN, "D2.9", STEP, DEADLINE).await;
+    assert!(
+        text.contains(&format!("GET http://console.{FQDN}:")) && text.contains(" 403 envoy"),
+        "{text}"
+    );
 }
