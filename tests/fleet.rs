@@ -603,6 +603,29 @@ async fn run_sovtui(args: &[&str], config: &Path) -> std::process::Output {
         .expect("sovtui runs")
 }
 
+/// A third-party client changes a status: kubectl merge-patches bravo's bp-flux to failed.
+async fn fail_bravo_flux_with_kubectl(kubectl: &Path, w: &World) {
+    let patch = json!({"status": {"conditions": [{"type": "Ready", "status": "False",
+        "reason": "InstallFailed", "message": "flux: values invalid",
+        "lastTransitionTime": "2026-11-29T12:00:00Z"}]}});
+    let out = tokio::process::Command::new(kubectl)
+        .arg("--kubeconfig")
+        .arg(w.kubeconfig())
+        .args(["--context", B, "--cache-dir"])
+        .arg(w.dir.path().join("kubectl-cache"))
+        .args(["-n", "flux-system", "patch", "helmrelease", "bp-flux"])
+        .args(["--type", "merge", "-p"])
+        .arg(patch.to_string())
+        .output()
+        .await
+        .expect("kubectl runs");
+    assert!(
+        out.status.success(),
+        "kubectl patch: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_patch_shows_up_in_fleet_status_json() {
     let Some(kubectl) = kubectl() else {
@@ -613,34 +636,7 @@ async fn kubectl_patch_shows_up_in_fleet_status_json() {
         return;
     };
     let w = World::new().await;
-    let cache = w.dir.path().join("kubectl-cache");
-    let patch = json!({"status": {"conditions": [{"type": "Ready", "status": "False",
-        "reason": "InstallFailed", "message": "flux: values invalid",
-        "lastTransitionTime": "2026-11-29T12:00:00Z"}]}});
-    let out = tokio::process::Command::new(&kubectl)
-        .arg("--kubeconfig")
-        .arg(w.kubeconfig())
-        .args(["--context", B, "--cache-dir"])
-        .arg(&cache)
-        .args([
-            "-n",
-            "flux-system",
-            "patch",
-            "helmrelease",
-            "bp-flux",
-            "--type",
-            "merge",
-            "-p",
-        ])
-        .arg(patch.to_string())
-        .output()
-        .await
-        .expect("kubectl runs");
-    assert!(
-        out.status.success(),
-        "kubectl patch: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    fail_bravo_flux_with_kubectl(&kubectl, &w).await;
 
     let out = run_sovtui(&["fleet", "status", "--json"], &w.fleet_path()).await;
     assert!(
@@ -1390,25 +1386,7 @@ async fn kubectl_patch_shows_up_on_screen_in_the_overview_and_the_matrix() {
     })
     .await;
 
-    let patch = json!({"status": {"conditions": [{"type": "Ready", "status": "False",
-        "reason": "InstallFailed", "message": "flux: values invalid",
-        "lastTransitionTime": "2026-11-29T12:00:00Z"}]}});
-    let out = tokio::process::Command::new(&kubectl)
-        .arg("--kubeconfig")
-        .arg(w.kubeconfig())
-        .args(["--context", B, "--cache-dir"])
-        .arg(w.dir.path().join("kubectl-cache"))
-        .args(["-n", "flux-system", "patch", "helmrelease", "bp-flux"])
-        .args(["--type", "merge", "-p"])
-        .arg(patch.to_string())
-        .output()
-        .await
-        .expect("kubectl runs");
-    assert!(
-        out.status.success(),
-        "kubectl patch: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    fail_bravo_flux_with_kubectl(&kubectl, &w).await;
 
     // The overview: bravo's worst item is now the failed release, symbol and text.
     let text = screen_until(
