@@ -358,6 +358,26 @@ fn hetzner_state(world: &World) -> Value {
     })
 }
 
+/// A cockpit reaching the world's Hetzner API and fleet file (in `world_dir`), journaling into
+/// `state`, with the drill pane opened on the Sovereign; and the channel its effects report on.
+fn drill_opened(
+    endpoints: &sovtui::sim::world::Endpoints,
+    world_dir: &std::path::Path,
+    state: &std::path::Path,
+) -> (App, tokio::sync::mpsc::Receiver<Msg>) {
+    let (tx, rx) = tokio::sync::mpsc::channel(256);
+    let mut app = app();
+    app.effects.tx = Some(tx);
+    app.fleet_file = Some(world_dir.join("fleet.toml"));
+    app.drill_state_dir = state.to_path_buf();
+    app.update(Msg::HetznerEndpoint(Credentials::new(
+        endpoints.hetzner_token.clone(),
+        endpoints.hetzner.clone(),
+    )));
+    app.run_command(Command::Drill(FQDN.into()));
+    (app, rx)
+}
+
 async fn pump(
     app: &mut App,
     rx: &mut tokio::sync::mpsc::Receiver<Msg>,
@@ -389,16 +409,7 @@ async fn a_drill_through_the_pane_aborted_after_the_kill_restores_hetzner_exactl
     let endpoints = world.endpoints();
     let before = hetzner_state(&world);
 
-    let (tx, mut rx) = tokio::sync::mpsc::channel(256);
-    let mut app = app();
-    app.effects.tx = Some(tx);
-    app.fleet_file = Some(dir.path().join("fleet.toml"));
-    app.drill_state_dir = state.path().to_path_buf();
-    app.update(Msg::HetznerEndpoint(Credentials::new(
-        endpoints.hetzner_token.clone(),
-        endpoints.hetzner.clone(),
-    )));
-    app.run_command(Command::Drill(FQDN.into()));
+    let (mut app, mut rx) = drill_opened(&endpoints, dir.path(), state.path());
     assert!(app.drill_shown);
     pump(&mut app, &mut rx, |d| d.phase != Phase::Planning).await;
     {
@@ -542,16 +553,7 @@ async fn a_full_drill_through_the_pane_on_real_postgres_shows_rows_and_zero_loss
     let endpoints = world.endpoints();
     let before = hetzner_state(&world);
 
-    let (tx, mut rx) = tokio::sync::mpsc::channel(256);
-    let mut app = app();
-    app.effects.tx = Some(tx);
-    app.fleet_file = Some(dir.path().join("fleet.toml"));
-    app.drill_state_dir = state.path().to_path_buf();
-    app.update(Msg::HetznerEndpoint(Credentials::new(
-        endpoints.hetzner_token.clone(),
-        endpoints.hetzner.clone(),
-    )));
-    app.run_command(Command::Drill(FQDN.into()));
+    let (mut app, mut rx) = drill_opened(&endpoints, dir.path(), state.path());
     pump(&mut app, &mut rx, |d| d.phase != Phase::Planning).await;
     {
         let d = app.drill.as_mut().expect("pane");
