@@ -34,12 +34,12 @@ pub fn run(config: Option<PathBuf>, cmd: DrillCommand) -> CliResult {
             DrillCommand::Plan { fqdn, json, how } => {
                 let t = target::connect(&fleet_path, &fqdn).await?;
                 let p = plan::plan(&t.kube, &t.hetzner, &fqdn, plan_options(how)).await?;
-                emit(json, &serde_json::to_value(&p).map_err(anyhow::Error::from)?, &p.to_text());
-                if p.ready() {
-                    Ok(())
-                } else {
-                    Err(refusal(&p))
-                }
+                emit(
+                    json,
+                    &serde_json::to_value(&p).map_err(anyhow::Error::from)?,
+                    &p.to_text(),
+                );
+                if p.ready() { Ok(()) } else { Err(refusal(&p)) }
             }
             DrillCommand::Run {
                 fqdn,
@@ -47,25 +47,25 @@ pub fn run(config: Option<PathBuf>, cmd: DrillCommand) -> CliResult {
                 json,
                 how,
             } => {
-                if confirm != fqdn {
-                    return Err(CliError::Usage(format!(
-                        "--confirm: type the Sovereign's FQDN {fqdn:?} back to arm the drill (got {confirm:?})"
-                    )));
-                }
+                crate::provision::confirm::typed_back(&confirm, &fqdn)
+                    .map_err(|why| CliError::Usage(format!("--confirm arms the drill: {why}")))?;
                 let t = target::connect(&fleet_path, &fqdn).await?;
                 let p = plan::plan(&t.kube, &t.hetzner, &fqdn, plan_options(how)).await?;
                 eprint!("{}", p.to_text());
                 if !p.ready() {
                     return Err(refusal(&p));
                 }
-                let outcome = drill_run::run(&t, &state_dir, p, drill_run::RunOptions::default()).await?;
+                let outcome =
+                    drill_run::run(&t, &state_dir, p, drill_run::RunOptions::default()).await?;
                 finish(json, &state_dir, &outcome)
             }
             DrillCommand::Resume { id, json } => {
                 let fqdn = drill_run::target_of(&state_dir, &id)
                     .map_err(|e| CliError::Usage(format!("{e:#}")))?;
                 let t = target::connect(&fleet_path, &fqdn).await?;
-                let outcome = drill_run::resume(&t, &state_dir, &id, drill_run::RunOptions::default()).await?;
+                let outcome =
+                    drill_run::resume(&t, &state_dir, &id, drill_run::RunOptions::default())
+                        .await?;
                 finish(json, &state_dir, &outcome)
             }
             DrillCommand::Rollback { id, json } => {

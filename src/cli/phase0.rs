@@ -147,12 +147,8 @@ pub fn run(cmd: Phase0Command) -> CliResult {
             model,
         } => {
             let (req, m) = load(&from, &model)?;
-            if confirm != m.fqdn {
-                return Err(CliError::usage(format!(
-                    "--confirm: type the Sovereign's FQDN ({}) to arm the apply",
-                    m.fqdn
-                )));
-            }
+            crate::provision::confirm::typed_back(&confirm, &m.fqdn)
+                .map_err(|why| CliError::usage(format!("--confirm arms the apply: {why}")))?;
             let client = client_for(Some(&req.hetzner_token))?;
             let rt = runtime()?;
             let emit = |e: ApplyEvent| {

@@ -94,11 +94,10 @@ pub fn run(_config: Option<PathBuf>, args: RecoverArgs) -> CliResult {
             args.fqdn
         )));
     }
-    if args.apply && args.confirm.as_deref() != Some(args.fqdn.as_str()) {
-        return Err(CliError::usage(format!(
-            "--confirm: type the Sovereign's FQDN ({}) to arm the purge",
-            args.fqdn
-        )));
+    if args.apply {
+        let typed = args.confirm.as_deref().unwrap_or_default();
+        crate::provision::confirm::typed_back(typed, &args.fqdn)
+            .map_err(|why| CliError::usage(format!("--confirm arms the purge: {why}")))?;
     }
     let mut opts = RecoverOptions::new(&args.fqdn);
     opts.pdm_url = args.recover.pdm.clone();

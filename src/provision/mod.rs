@@ -2,6 +2,7 @@
 //! Nothing in this tree imports ratatui or crossterm.
 
 pub mod catalyst;
+pub mod confirm;
 pub mod drill;
 pub mod fleet;
 pub mod flux;
