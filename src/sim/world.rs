@@ -187,7 +187,8 @@ pub struct World {
     pub hetzner: HetznerSim,
     pub catalyst: CatalystSim,
     pub scenario: WorldScenario,
-    control: control::ControlServer,
+    /// The control API (its URL is in `endpoints.json`), served for as long as the world lives.
+    _control: control::ControlServer,
     registry: Arc<Mutex<Registry>>,
     /// The simulated Continuum/CNPG operators, by Sovereign.
     operators: Mutex<BTreeMap<String, super::operator::Operator>>,
@@ -390,7 +391,7 @@ impl World {
             hetzner,
             catalyst,
             scenario,
-            control,
+            _control: control,
             registry,
             operators: Mutex::new(BTreeMap::new()),
             _ingress: ingress,
@@ -524,10 +525,6 @@ impl World {
     /// wait until it is started again).
     pub fn stop_operator(&self, fqdn: &str) {
         lock(&self.operators).remove(fqdn);
-    }
-
-    pub fn control_url(&self) -> String {
-        self.control.url()
     }
 }
 

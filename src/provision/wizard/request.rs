@@ -41,13 +41,6 @@ impl DeploymentRequest {
         }
         v
     }
-
-    /// What catalyst-api applies: `regions[0]` wins over the top-level copies when present.
-    pub fn effective_region(&self) -> &str {
-        self.regions
-            .first()
-            .map_or(self.region.as_str(), |r| r.cloud_region.as_str())
-    }
 }
 
 /// One bad field, named by its wire path (`regions[1].workerSize`, `orgEmail`, …).

@@ -323,11 +323,6 @@ impl CatalystSim {
             restart(&ctx, with_pvc);
         })
     }
-
-    /// Deployment ids, for the world's inspection.
-    pub fn deployment_ids(&self) -> Vec<String> {
-        self.ctx.store.lock().keys().cloned().collect()
-    }
 }
 
 fn restart(ctx: &Ctx, with_pvc: bool) {
