@@ -40,6 +40,7 @@ mod independence {
             }
         }
         for other in [
+            "sovtui_core",
             "crate::tui",
             "crate::cli",
             "crate::config",
@@ -75,11 +76,12 @@ mod independence {
         );
         assert_eq!(violations("use crate::provision;"), ["provision"]);
         assert_eq!(violations("let c = crate::config::load();").len(), 1);
+        assert_eq!(violations("use sovtui_core::provision::flux;").len(), 2);
     }
 
     #[test]
     fn the_world_uses_only_wire_types_from_the_library() {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/sim");
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("sim");
         let mut files = Vec::new();
         sources(&root, &mut files);
         assert!(files.len() > 20, "found only {} world sources", files.len());
