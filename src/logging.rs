@@ -178,7 +178,11 @@ mod tests {
         w.write_all(b"hello\n").expect("write");
         let today = dir.path().join(format!("{LOG_NAME}.{}", today()));
         assert_eq!(std::fs::read_to_string(&today).expect("read"), "hello\n");
-        let mode = std::fs::metadata(&today).expect("meta").permissions().mode() & 0o777;
+        let mode = std::fs::metadata(&today)
+            .expect("meta")
+            .permissions()
+            .mode()
+            & 0o777;
         assert_eq!(mode, 0o600);
         assert_eq!(newest_log_file(dir.path()), Some(today.clone()));
         assert_eq!(

@@ -44,7 +44,13 @@ async fn sync_pair_survives_a_primary_kill_with_zero_loss_and_fails_back() {
         .expect("pair");
     let state = tempfile::tempdir().expect("state dir");
     let drill_id = "drill-sync";
-    let mut j = Journal::create_with_id(&journal::root(state.path()), Op::Drill, drill_id, "omantel.omani.works").expect("journal");
+    let mut j = Journal::create_with_id(
+        &journal::root(state.path()),
+        Op::Drill,
+        drill_id,
+        "omantel.omani.works",
+    )
+    .expect("journal");
     j.append(Event::Planned {
         plan: serde_json::json!({"primary": pair.primary().name, "replica": pair.replica().name}),
     })
@@ -191,7 +197,13 @@ async fn async_pair_with_a_cut_link_reports_the_real_loss() {
     assert_eq!(v.highest_present + v.lost, stats.acked, "{v:?}");
 
     let state = tempfile::tempdir().expect("state");
-    let mut j = Journal::create_with_id(&journal::root(state.path()), Op::Drill, drill_id, "omantel.omani.works").expect("journal");
+    let mut j = Journal::create_with_id(
+        &journal::root(state.path()),
+        Op::Drill,
+        drill_id,
+        "omantel.omani.works",
+    )
+    .expect("journal");
     j.append(Event::StepStarted {
         step: "verify".into(),
     })

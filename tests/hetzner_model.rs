@@ -939,12 +939,8 @@ async fn the_cli_plans_applies_and_recovers() {
     assert_eq!(again["updated"].as_array().map(Vec::len), Some(0));
 
     // A purge of another Sovereign that an SSH drop cut off after a delete.
-    let mut cut = Journal::create(
-        &journal::root(&dir.path().join("sovtui")),
-        Op::Purge,
-        DECOY,
-    )
-    .expect("journal");
+    let mut cut = Journal::create(&journal::root(&dir.path().join("sovtui")), Op::Purge, DECOY)
+        .expect("journal");
     cut.planned(&json!({"targets": []})).expect("plan");
     cut.started("delete server catalyst-t4-omani-works-cp1 #9")
         .expect("delete");

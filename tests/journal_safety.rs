@@ -76,10 +76,12 @@ async fn recover_apply_with_an_unwritable_state_dir_refuses_before_deleting_anyt
         &["recover", FQDN, "--apply", "--confirm", FQDN, "--json"],
     )
     .await;
-    assert_ne!(code, 0, "{err}");
+    assert_eq!(code, 1, "{err}");
     assert!(
         err.contains("cannot create the journal")
-            && err.contains(&format!("the purge of {FQDN} was not started and nothing was changed")),
+            && err.contains(&format!(
+                "the purge of {FQDN} was not started and nothing was changed"
+            )),
         "{err}"
     );
     assert_eq!(deletes(&sim), 0, "not a single DELETE");
@@ -91,8 +93,12 @@ async fn recover_apply_with_an_unwritable_state_dir_refuses_before_deleting_anyt
         let state = home.path().join("sovtui");
         std::fs::create_dir(&state).expect("mkdir");
         std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o500)).expect("chmod");
-        let (code, _, err) =
-            sovtui(&sim, home.path(), &["recover", FQDN, "--apply", "--confirm", FQDN]).await;
+        let (code, _, err) = sovtui(
+            &sim,
+            home.path(),
+            &["recover", FQDN, "--apply", "--confirm", FQDN],
+        )
+        .await;
         std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o700)).expect("chmod");
         assert_ne!(code, 0, "{err}");
         assert!(err.contains("was not started"), "{err}");
@@ -126,7 +132,11 @@ async fn a_purge_whose_journal_fills_up_stops_at_the_next_step_and_stays_unfinis
             && said.contains(&format!("sovtui recover {FQDN} --apply --confirm {FQDN}")),
         "{said}"
     );
-    assert_eq!(deletes(&sim), 1, "nothing was deleted after the journal failed");
+    assert_eq!(
+        deletes(&sim),
+        1,
+        "nothing was deleted after the journal failed"
+    );
 
     // The run did not end, and its journal says so: the next sovtui names it.
     let path = the_journal(&root, Op::Purge);
@@ -136,7 +146,10 @@ async fn a_purge_whose_journal_fills_up_stops_at_the_next_step_and_stays_unfinis
     assert_eq!(cut.len(), 1, "{listing:?}");
     assert_eq!(cut[0].fqdn.as_deref(), Some(FQDN));
     assert!(
-        cut[0].last_step.as_deref().is_some_and(|s| s.starts_with("delete ")),
+        cut[0]
+            .last_step
+            .as_deref()
+            .is_some_and(|s| s.starts_with("delete ")),
         "{:?}",
         cut[0]
     );
@@ -174,7 +187,11 @@ async fn a_phase0_apply_whose_journal_fills_up_writes_nothing_more() {
         .iter()
         .filter_map(|o| o["name"].as_str().map(String::from))
         .collect();
-    assert_eq!(names, [m.network.name.clone()], "only the network was created");
+    assert_eq!(
+        names,
+        [m.network.name.clone()],
+        "only the network was created"
+    );
 
     let path = the_journal(&root, Op::Phase0Apply);
     free_the_disk_under(&path);
@@ -193,7 +210,15 @@ async fn what_a_purge_writes_is_private_and_an_open_state_dir_is_closed() {
     let (code, _, err) = sovtui(
         &sim,
         home.path(),
-        &["recover", FQDN, "--apply", "--confirm", FQDN, "--deadline", "60"],
+        &[
+            "recover",
+            FQDN,
+            "--apply",
+            "--confirm",
+            FQDN,
+            "--deadline",
+            "60",
+        ],
     )
     .await;
     assert_eq!(code, 0, "{err}");
@@ -203,5 +228,8 @@ async fn what_a_purge_writes_is_private_and_an_open_state_dir_is_closed() {
     assert_eq!(mode(&root), 0o700);
     assert_eq!(mode(&root.join("purge")), 0o700);
     assert_eq!(mode(&file), 0o600);
-    assert!(err.contains(&format!("journal: {}", file.display())), "{err}");
+    assert!(
+        err.contains(&format!("journal: {}", file.display())),
+        "{err}"
+    );
 }

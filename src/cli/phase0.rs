@@ -10,11 +10,11 @@ use super::{CliError, CliResult, Phase0Command};
 use crate::provision::hetzner::apply::{self, ApplyEvent};
 use crate::provision::hetzner::client::{ClientOptions, Credentials, HetznerClient};
 use crate::provision::hetzner::inventory::Inventory;
-use crate::provision::journal;
 use crate::provision::hetzner::model::{ModelOptions, SovereignModel};
 use crate::provision::hetzner::naming::NamingVariant;
 use crate::provision::hetzner::plan::{self, Action, Phase0Plan};
 use crate::provision::hetzner::request::DeploymentRequest;
+use crate::provision::journal;
 
 /// Knobs of the model that are not in the wizard's request.
 #[derive(Debug, Args, Clone)]

@@ -135,8 +135,15 @@ mod tests {
         assert_eq!(mode(&file), 0o600);
         assert_eq!(mode(&theirs.join("a")), 0o700);
         assert_eq!(mode(&theirs.join("a/b")), 0o700);
-        assert_eq!(mode(&theirs), 0o755, "an existing parent is not ours to change");
-        assert!(write_file(&file, b"y", false).is_err(), "no overwrite unless asked");
+        assert_eq!(
+            mode(&theirs),
+            0o755,
+            "an existing parent is not ours to change"
+        );
+        assert!(
+            write_file(&file, b"y", false).is_err(),
+            "no overwrite unless asked"
+        );
 
         let loose = theirs.join("loose");
         std::fs::write(&loose, "old").expect("write");
@@ -148,7 +155,10 @@ mod tests {
         let log = theirs.join("logs/today.log");
         drop(open_append(&log, Create::IfMissing).expect("append"));
         assert_eq!(mode(&log), 0o600);
-        assert!(open_append(&log, Create::New).is_err(), "never continues one");
+        assert!(
+            open_append(&log, Create::New).is_err(),
+            "never continues one"
+        );
         assert!(open_append(&theirs.join("gone"), Create::No).is_err());
     }
 

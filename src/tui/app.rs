@@ -518,7 +518,12 @@ impl App {
                 p.describe()
             ));
         }
-        said.extend(listing.unreadable.iter().map(|e| format!("journal unreadable: {e}")));
+        said.extend(
+            listing
+                .unreadable
+                .iter()
+                .map(|e| format!("journal unreadable: {e}")),
+        );
         if !said.is_empty() {
             self.notice = Some(Notice::warn(said.join(" · ")));
         }
@@ -570,7 +575,8 @@ impl App {
             let mut screen = super::recover::RecoverScreen::new(&fqdn, self.catalyst_api.clone());
             // Journaled where `offer_unfinished` looks at the next start (the demo's own state
             // dir in the demo, the operator's otherwise).
-            screen.options.journal_dir = Some(crate::provision::journal::root(&self.drill_state_dir));
+            screen.options.journal_dir =
+                Some(crate::provision::journal::root(&self.drill_state_dir));
             screen.start_plan(
                 self.effects.tx.as_ref(),
                 self.hetzner.clone(),

@@ -19,10 +19,10 @@ use tui_textarea::TextArea;
 use crate::provision::hetzner::client::{ClientOptions, Credentials, HetznerClient};
 use crate::provision::hetzner::external::{StepOutcome, StepStatus};
 use crate::provision::hetzner::inventory::{CloudObject, Kind};
-use crate::provision::journal;
 use crate::provision::hetzner::recover::{
     self, MatchReason, RecoverEvent, RecoverOptions, RecoveryPlan, RecoveryReport,
 };
+use crate::provision::journal;
 
 use super::app::Msg;
 use super::theme::{Slot, Theme};

@@ -88,7 +88,11 @@ pub fn deletes(sim: &HetznerSim) -> usize {
 
 /// Run the real binary against the simulator with `state` as its XDG state home; returns (exit
 /// code, stdout, stderr).
-pub async fn sovtui(sim: &HetznerSim, state: &std::path::Path, args: &[&str]) -> (i32, String, String) {
+pub async fn sovtui(
+    sim: &HetznerSim,
+    state: &std::path::Path,
+    args: &[&str],
+) -> (i32, String, String) {
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_sovtui"))
         .args(args)
         .env("HCLOUD_TOKEN", DEFAULT_TOKEN)

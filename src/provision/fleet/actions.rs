@@ -85,10 +85,8 @@ pub struct AuditRecord {
 pub fn append_audit(path: &Path, record: &AuditRecord) -> std::io::Result<()> {
     let mut line = serde_json::to_string(record).map_err(std::io::Error::other)?;
     line.push('\n');
-    let mut f = crate::config::private_fs::open_append(
-        path,
-        crate::config::private_fs::Create::IfMissing,
-    )?;
+    let mut f =
+        crate::config::private_fs::open_append(path, crate::config::private_fs::Create::IfMissing)?;
     // One write per line keeps lines whole even with several sovtui processes appending.
     f.write_all(line.as_bytes())
 }

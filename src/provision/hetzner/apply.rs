@@ -125,7 +125,9 @@ impl Ctx<'_> {
         match self.journal_failed.lock().as_deref() {
             Ok(None) => Ok(()),
             Ok(Some(why)) => Err(ApplyError::Journal(why.clone())),
-            Err(_) => Err(ApplyError::Journal("the journal is unusable after a panic".into())),
+            Err(_) => Err(ApplyError::Journal(
+                "the journal is unusable after a panic".into(),
+            )),
         }
     }
 

@@ -107,7 +107,9 @@ impl std::fmt::Display for Op {
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
     /// The run's plan, exactly as shown to (and confirmed by) the operator.
-    Planned { plan: Value },
+    Planned {
+        plan: Value,
+    },
     StepStarted {
         step: String,
     },
@@ -284,8 +286,7 @@ impl Journal {
     pub fn reopen(path: &Path) -> Result<Journal, JournalError> {
         let replay = read(path)?;
         let state = RunState::fold(&replay.entries);
-        let (Some(op), Some(run), Some(fqdn)) = (state.op, state.run.clone(), state.target)
-        else {
+        let (Some(op), Some(run), Some(fqdn)) = (state.op, state.run.clone(), state.target) else {
             return Err(JournalError::NoSovereign { path: path.into() });
         };
         let j = Journal {
@@ -355,8 +356,8 @@ impl Journal {
 
     /// The plan, before the first step.
     pub fn planned(&mut self, plan: &impl Serialize) -> Result<(), JournalError> {
-        let plan = serde_json::to_value(plan)
-            .map_err(|e| self.write_error(std::io::Error::other(e)))?;
+        let plan =
+            serde_json::to_value(plan).map_err(|e| self.write_error(std::io::Error::other(e)))?;
         self.append(Event::Planned { plan }).map(drop)
     }
 

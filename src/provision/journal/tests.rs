@@ -29,7 +29,10 @@ fn fold_tracks_done_interrupted_and_rollbacks() {
     let state = RunState::fold(&read(j.path()).expect("read").entries);
     assert_eq!(state.interrupted.as_deref(), Some("promote"));
     assert_eq!(state.target.as_deref(), Some("a.example"));
-    assert_eq!((state.op, state.run.as_deref()), (Some(Op::Drill), Some("d1")));
+    assert_eq!(
+        (state.op, state.run.as_deref()),
+        (Some(Op::Drill), Some("d1"))
+    );
     assert!(state.is_done("kill"));
     assert_eq!(unfinished(dir.path()).of(Op::Drill).count(), 1);
 
@@ -168,17 +171,38 @@ fn unfinished_lists_every_operation_newest_first_and_a_later_ended_apply_or_purg
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path();
     let a = run(root, Op::Purge, "a.omani.works", &["delete"], None);
-    run(root, Op::Purge, "b.omani.works", &["delete"], Some("verified-clean"));
+    run(
+        root,
+        Op::Purge,
+        "b.omani.works",
+        &["delete"],
+        Some("verified-clean"),
+    );
     let c = run(root, Op::Purge, "c.omani.works", &["delete"], None);
     let d1 = run(root, Op::Drill, "d.omani.works", &["kill"], None);
     let p = run(root, Op::Phase0Apply, "e.omani.works", &["create"], None);
     let ids = |l: &Listing| l.runs.iter().map(|r| r.id.clone()).collect::<Vec<_>>();
-    assert_eq!(ids(&unfinished(root)), [p.clone(), d1.clone(), c.clone(), a]);
+    assert_eq!(
+        ids(&unfinished(root)),
+        [p.clone(), d1.clone(), c.clone(), a]
+    );
 
     // A later purge of `a` that ended (even with objects remaining) settles it; so does a later
     // apply of `e`. A later drill of `d` that ended does not: that kill may still be in effect.
-    run(root, Op::Purge, "a.omani.works", &[], Some("objects-remain"));
-    run(root, Op::Phase0Apply, "e.omani.works", &[], Some("completed"));
+    run(
+        root,
+        Op::Purge,
+        "a.omani.works",
+        &[],
+        Some("objects-remain"),
+    );
+    run(
+        root,
+        Op::Phase0Apply,
+        "e.omani.works",
+        &[],
+        Some("completed"),
+    );
     run(root, Op::Drill, "d.omani.works", &[], Some("completed"));
     // A later purge of `c` cut off again leaves both of `c`'s runs to report.
     let c2 = run(root, Op::Purge, "c.omani.works", &["delete"], None);
@@ -194,7 +218,11 @@ fn unfinished_lists_every_operation_newest_first_and_a_later_ended_apply_or_purg
     let l = unfinished(root);
     assert_eq!(ids(&l), [c2.clone(), d1.clone(), c.clone()]);
     assert_eq!(l.unreadable.len(), 1, "{:?}", l.unreadable);
-    assert!(l.unreadable[0].contains("broken.jsonl:1"), "{:?}", l.unreadable);
+    assert!(
+        l.unreadable[0].contains("broken.jsonl:1"),
+        "{:?}",
+        l.unreadable
+    );
     assert!(unfinished(&root.join("absent")).runs.is_empty());
 }
 
@@ -243,7 +271,10 @@ fn an_old_drill_journal_is_offered_read_and_continued() {
     assert_eq!(r.fqdn.as_deref(), Some("omantel.omani.works"));
     assert_eq!(r.state.interrupted.as_deref(), Some("promote"));
     assert!(r.state.is_done("kill"));
-    assert_eq!(r.state.plan.as_ref().map(|p| &p["data_plane"]), Some(&json!("simulated")));
+    assert_eq!(
+        r.state.plan.as_ref().map(|p| &p["data_plane"]),
+        Some(&json!("simulated"))
+    );
 
     // Resume appends current records to the old file; the whole reads back as one run.
     let mut j = Journal::reopen(&p).expect("reopen");
@@ -293,7 +324,9 @@ fn old_purge_and_apply_journals_are_still_named() {
     let purge = l.of(Op::Purge).collect::<Vec<_>>();
     assert_eq!(purge.len(), 1, "{l:?}");
     assert!(
-        purge[0].describe().starts_with("t4.omani.works (started 2026-11-29 10:00 UTC")
+        purge[0]
+            .describe()
+            .starts_with("t4.omani.works (started 2026-11-29 10:00 UTC")
             && purge[0]
                 .describe()
                 .ends_with("last step: delete server catalyst-t4-omani-works-cp1 #9)"),
@@ -302,6 +335,12 @@ fn old_purge_and_apply_journals_are_still_named() {
     );
     let apply = l.of(Op::Phase0Apply).collect::<Vec<_>>();
     assert_eq!(apply.len(), 1, "{l:?}");
-    assert_eq!(apply[0].id, "phase0-apply-t5-omani-works-20261129T100000.000Z");
-    assert_eq!(apply[0].last_step.as_deref(), Some("create network catalyst-t5"));
+    assert_eq!(
+        apply[0].id,
+        "phase0-apply-t5-omani-works-20261129T100000.000Z"
+    );
+    assert_eq!(
+        apply[0].last_step.as_deref(),
+        Some("create network catalyst-t5")
+    );
 }

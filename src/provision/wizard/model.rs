@@ -556,12 +556,12 @@ impl Wizard {
             .private_key
             .as_ref()
             .ok_or(WizardError::NoPrivateKey)?;
-        crate::config::private_fs::write_file(path, key.expose().as_bytes(), overwrite).map_err(|e| {
-            WizardError::Io {
+        crate::config::private_fs::write_file(path, key.expose().as_bytes(), overwrite).map_err(
+            |e| WizardError::Io {
                 path: path.to_path_buf(),
                 message: e.to_string(),
-            }
-        })?;
+            },
+        )?;
         self.ssh.private_key = None;
         self.ssh.private_saved_to = Some(path.to_path_buf());
         Ok(())
@@ -1617,4 +1617,3 @@ pub fn field_step(field: &str) -> Step {
         _ => Step::Review,
     }
 }
-
