@@ -189,7 +189,7 @@ async fn a_phase0_apply_whose_journal_fills_up_writes_nothing_more() {
         .collect();
     assert_eq!(
         names,
-        [m.network.name.clone()],
+        std::slice::from_ref(&m.network.name),
         "only the network was created"
     );
 
