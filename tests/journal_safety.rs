@@ -233,3 +233,26 @@ async fn what_a_purge_writes_is_private_and_an_open_state_dir_is_closed() {
         "{err}"
     );
 }
+
+#[test]
+fn a_drill_report_is_private() {
+    use sovtui::provision::drill::run;
+    use sovtui::provision::journal::Journal;
+    let state = tempfile::tempdir().expect("state");
+    let mut j = Journal::create_with_id(&journal::root(state.path()), Op::Drill, "drill-r", FQDN)
+        .expect("journal");
+    j.planned(&serde_json::json!({"data_plane": "simulated"}))
+        .expect("plan");
+    j.finish("rolled_back", serde_json::Value::Null)
+        .expect("end");
+    let md = run::write_report(state.path(), "drill-r").expect("report");
+    let dir = run::report_dir(state.path());
+    assert_eq!(mode(&dir), 0o700);
+    assert_eq!(mode(&md), 0o600);
+    assert_eq!(mode(&dir.join("drill-r.json")), 0o600);
+    assert!(
+        std::fs::read_to_string(&md)
+            .expect("markdown")
+            .contains("rolled_back")
+    );
+}
