@@ -283,7 +283,7 @@ mod gathering {
         let text = screen_text(&render(&mut app, 120, 40));
         assert!(text.contains("1 recover → recovery pane"), "{text}");
         chars(&mut app, "1");
-        assert_eq!(app.view, sovtui::tui::app::View::Recover);
+        assert_eq!(*app.view(), sovtui::tui::app::View::Recover);
         assert!(app.troubleshoot.is_none(), "the walk is set aside");
         let pane = app.recover.as_ref().expect("recovery pane");
         assert_eq!(pane.fqdn, fqdn);
@@ -365,7 +365,7 @@ mod gathering {
         chars(&mut app, "C2");
         key(&mut app, KeyCode::Enter);
         chars(&mut app, "1");
-        assert_eq!(app.view, sovtui::tui::app::View::Wizard);
+        assert_eq!(*app.view(), sovtui::tui::app::View::Wizard);
         let notice = app.notice.clone().expect("where the wizard is");
         assert!(notice.text.contains("Credentials"), "{notice:?}");
     }
@@ -485,8 +485,8 @@ async fn world_sovereign_is_gathered_in_the_background_and_the_walk_lands_on_c10
     chars(&mut app, ":arm");
     key(&mut app, KeyCode::Enter);
     chars(&mut app, "1");
-    match &app.overlay {
-        sovtui::tui::app::Overlay::Confirm(p) => {
+    match app.overlay() {
+        Some(sovtui::tui::app::Overlay::Confirm(p)) => {
             assert_eq!(p.fqdn, FQDN);
             assert_eq!(p.target.name, "bp-cilium");
         }

@@ -6,7 +6,7 @@ use tokio::sync::mpsc;
 
 use crate::provision::fleet::model::SovereignStatus;
 
-use super::app::{FleetMsg, Msg};
+use super::msg::{FleetMsg, Msg};
 
 /// The fixture the demo cockpit shows until the simulated world exists.
 pub const DEMO_FIXTURE: &str = include_str!("../../fixtures/demo-fleet.json");
