@@ -83,6 +83,31 @@ fn jump_to_a_leaf_shows_recovery_with_the_fqdn_and_copies_it() {
 }
 
 #[test]
+fn drill_typed_over_the_walk_is_raised_on_top_and_esc_returns_to_the_walk() {
+    use sovtui::tui::app::View;
+    let mut app = app_with(demo_fleet());
+    open(&mut app);
+    chars(&mut app, ":drill omantel.omani.works");
+    key(&mut app, KeyCode::Enter);
+    // The drill pane is on top at once (it used to stay under the walk until several esc).
+    assert_eq!(app.panes().top(), &View::Drill);
+    let text = screen_text(&render(&mut app, 120, 40));
+    assert!(
+        text.contains("Failover drill (§6.1) · omantel.omani.works"),
+        "{text}"
+    );
+    assert!(!text.contains(" Troubleshoot · "), "{text}");
+    // One esc goes to the drill pane (not to the walk, which it would close) and pops it: the
+    // walk is back as it was.
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(app.panes().top(), &View::Troubleshoot);
+    assert!(!app.drill_shown());
+    let text = screen_text(&render(&mut app, 120, 40));
+    assert!(text.contains(" Troubleshoot · "), "{text}");
+    assert!(text.contains("Did wizard reach tofu-plan?"), "{text}");
+}
+
+#[test]
 fn unknown_leaf_says_so_and_keeps_the_walk() {
     let mut app = app_with(demo_fleet());
     open(&mut app);
