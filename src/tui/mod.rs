@@ -8,7 +8,9 @@
 //! frame laid out ([`msg::Drawn`]), which goes back to the reducer as a message.
 //!
 //! To plug a data source in, pass [`runtime::run`] a closure that receives a
-//! [`source::FleetSender`] and reports `SovereignStatus` snapshots or updates through it.
+//! [`source::FleetSender`] and reports `SovereignStatus` snapshots or updates through it
+//! (`sovtui demo` and the live cockpit both pass [`source::live_fleet_source`], the demo on the
+//! simulated world's `fleet.toml`).
 //!
 //! What is on screen is a stack of panes ([`pane`]): the palette and the navigation raise a
 //! pane, `esc` pops the top one, keys go to the top one. To add a pane with its own state: a
