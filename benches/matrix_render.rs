@@ -100,8 +100,12 @@ fn measure(app: &mut App, fleet: &mut [SovereignStatus], frames: usize) -> Vec<f
         c.state = ComponentState::ALL[(n / CLUSTERS) % ComponentState::ALL.len()];
         app.update(Msg::Fleet(FleetMsg::Update(s.clone())));
         let t = Instant::now();
-        term.draw(|f| ui::draw(f, app)).expect("draw");
+        let mut drawn = None;
+        term.draw(|f| drawn = Some(ui::draw(f, app))).expect("draw");
         times.push(t.elapsed().as_secs_f64() * 1000.0);
+        if let Some(d) = drawn {
+            app.update(Msg::Drawn(d));
+        }
     }
     times
 }

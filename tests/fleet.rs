@@ -1427,7 +1427,7 @@ async fn kubectl_patch_shows_up_on_screen_in_the_overview_and_the_matrix() {
     assert!(bravo_row.contains("✔ ✔ ✖ ◐"), "{bravo_row}");
     key(&mut app, KeyCode::Enter);
     assert_eq!(
-        app.view,
+        *app.view(),
         View::Release {
             fqdn: B.into(),
             name: "bp-flux".into()

@@ -174,7 +174,7 @@ fn report(outcome: &str, timeline: Vec<StepTiming>, verification: Option<Verific
 fn shown(screen: DrillScreen) -> App {
     let mut app = app();
     app.drill = Some(Box::new(screen));
-    app.drill_shown = true;
+    app.raise(sovtui::tui::app::View::Drill);
     app
 }
 
@@ -322,9 +322,9 @@ fn arming_needs_arm_and_the_fqdn_typed_back() {
     assert_eq!(blocked(&app), None);
     // Esc leaves the pane; :drill brings the same one back.
     key(&mut app, KeyCode::Esc);
-    assert!(!app.drill_shown);
+    assert!(!app.drill_shown());
     app.run_command(Command::Drill(FQDN.into()));
-    assert!(app.drill_shown);
+    assert!(app.drill_shown());
     assert_eq!(
         app.drill.as_ref().map(|d| d.typed()),
         Some(FQDN.to_string())
@@ -410,7 +410,7 @@ async fn a_drill_through_the_pane_aborted_after_the_kill_restores_hetzner_exactl
     let before = hetzner_state(&world);
 
     let (mut app, mut rx) = drill_opened(&endpoints, dir.path(), state.path());
-    assert!(app.drill_shown);
+    assert!(app.drill_shown());
     pump(&mut app, &mut rx, |d| d.phase != Phase::Planning).await;
     {
         let d = app.drill.as_mut().expect("pane");
@@ -498,7 +498,7 @@ fn an_unfinished_drill_is_offered_at_start() {
     let mut app = app();
     app.drill_state_dir = state.path().to_path_buf();
     app.offer_unfinished();
-    assert!(app.drill_shown);
+    assert!(app.drill_shown());
     let d = app.drill.as_ref().expect("offered");
     assert_eq!(d.phase, Phase::Unfinished);
     assert_eq!(d.run_id.as_deref(), Some("drill-x"));

@@ -90,9 +90,9 @@ fn fixed_plan() -> RecoveryPlan {
 /// An App showing the recovery pane with a fixed plan (no tasks run: no sender, no runtime).
 fn planned_app() -> App {
     let mut app = app();
-    app.view = View::Sovereign(FQDN.into());
+    app.raise(View::Sovereign(FQDN.into()));
     app.run_command(Command::View(ViewKind::Recover));
-    assert_eq!(app.view, View::Recover);
+    assert_eq!(*app.view(), View::Recover);
     app.update(Msg::Recover(RecoverMsg::Planned {
         fqdn: FQDN.into(),
         result: Ok(fixed_plan()),
@@ -187,9 +187,9 @@ async fn reducer_plans_refuses_a_wrong_fqdn_then_purges_the_sovereign() {
         endpoints.hetzner_token.clone(),
         endpoints.hetzner.clone(),
     )));
-    app.view = View::Sovereign(FQDN.into());
+    app.raise(View::Sovereign(FQDN.into()));
     app.run_command(Command::View(ViewKind::Recover));
-    assert_eq!(app.view, View::Recover);
+    assert_eq!(*app.view(), View::Recover);
     {
         let screen = app.recover.as_mut().expect("pane");
         // The pane journals where the next start looks for interrupted purges.

@@ -106,7 +106,7 @@ fn drill_opens_the_drill_pane_and_unknown_commands_error() {
     let mut app = demo_app();
     chars(&mut app, ":drill");
     key(&mut app, KeyCode::Enter);
-    assert!(app.drill_shown, "the drill pane is shown");
+    assert!(app.drill_shown(), "the drill pane is shown");
     let fqdn = app.drill.as_ref().map(|d| d.fqdn.clone()).expect("pane");
     let text = screen_text(&render(&mut app, 120, 40));
     assert!(
@@ -114,8 +114,8 @@ fn drill_opens_the_drill_pane_and_unknown_commands_error() {
         "{text}"
     );
     key(&mut app, KeyCode::Esc);
-    assert!(!app.drill_shown);
-    assert_eq!(app.view, View::Fleet);
+    assert!(!app.drill_shown());
+    assert_eq!(*app.view(), View::Fleet);
 
     chars(&mut app, ":bogus");
     key(&mut app, KeyCode::Enter);
@@ -130,7 +130,7 @@ fn navigation_filter_back_and_quit() {
     key(&mut app, KeyCode::Down);
     key(&mut app, KeyCode::Enter);
     assert_eq!(
-        app.view,
+        *app.view(),
         View::Sovereign("bank-dr.sovereign.example".into())
     );
     // Bootstrap-kit (DAG) order: the CNI comes first.
@@ -142,7 +142,7 @@ fn navigation_filter_back_and_quit() {
     insta::assert_snapshot!("sovereign_detail", render(&mut app, 120, 40).backend());
     // q is "back" away from the root, and quits only at the root.
     chars(&mut app, "q");
-    assert_eq!(app.view, View::Fleet);
+    assert_eq!(*app.view(), View::Fleet);
     assert!(!app.should_quit());
 
     // `/` filters the fleet; Esc clears.
@@ -158,9 +158,9 @@ fn navigation_filter_back_and_quit() {
     key(&mut app, KeyCode::Tab);
     key(&mut app, KeyCode::Down);
     key(&mut app, KeyCode::Enter);
-    assert_eq!(app.view, View::Sovereign("alpha.omani.works".into()));
+    assert_eq!(*app.view(), View::Sovereign("alpha.omani.works".into()));
     key(&mut app, KeyCode::Esc);
-    assert_eq!(app.view, View::Fleet);
+    assert_eq!(*app.view(), View::Fleet);
     chars(&mut app, "q");
     assert!(app.should_quit());
 }
@@ -402,7 +402,7 @@ fn command(app: &mut App, text: &str) {
 fn matrix_view_in_dag_order_with_stale_and_prod_cues() {
     let mut app = demo_app();
     command(&mut app, "matrix");
-    assert_eq!(app.view, View::Matrix);
+    assert_eq!(*app.view(), View::Matrix);
     let cols = sovtui::tui::views::fleet_matrix::columns(&app.fleet);
     assert_eq!(cols.len(), 35);
     assert_eq!(cols[0], "cilium");
@@ -415,12 +415,12 @@ fn matrix_view_in_dag_order_with_stale_and_prod_cues() {
     command(&mut app, "jump bank");
     key(&mut app, KeyCode::Enter);
     assert_eq!(
-        app.view,
+        *app.view(),
         View::Sovereign("bank-dr.sovereign.example".into())
     );
     key(&mut app, KeyCode::Esc);
     key(&mut app, KeyCode::Esc);
-    assert_eq!(app.view, View::Fleet);
+    assert_eq!(*app.view(), View::Fleet);
     // Sort cycles: worst first puts the disconnected, failing Sovereign on top.
     command(&mut app, "sort");
     assert_eq!(
@@ -512,7 +512,7 @@ fn open_harbor(app: &mut App) {
     command(app, "jump harbor");
     key(app, KeyCode::Enter);
     assert_eq!(
-        app.view,
+        *app.view(),
         View::Release {
             fqdn: "bank-dr.sovereign.example".into(),
             name: "bp-harbor".into()
@@ -565,7 +565,7 @@ fn release_detail_shows_conditions_transitions_and_events() {
     insta::assert_snapshot!("release_detail_80x24", render(&mut app, 80, 24).backend());
     key(&mut app, KeyCode::Esc);
     assert_eq!(
-        app.view,
+        *app.view(),
         View::Sovereign("bank-dr.sovereign.example".into())
     );
 }
@@ -576,7 +576,7 @@ fn flux_actions_need_arming_and_a_confirmation_naming_the_object() {
     let mut app = demo_app();
     open_harbor(&mut app);
     command(&mut app, "reconcile");
-    assert_eq!(app.overlay, Overlay::None, "read-only: no prompt");
+    assert_eq!(app.overlay(), None, "read-only: no prompt");
     assert!(
         app.notice
             .as_ref()
@@ -586,8 +586,8 @@ fn flux_actions_need_arming_and_a_confirmation_naming_the_object() {
     );
     command(&mut app, "arm");
     command(&mut app, "suspend");
-    let Overlay::Confirm(p) = &app.overlay else {
-        panic!("expected a confirm prompt, got {:?}", app.overlay);
+    let Some(Overlay::Confirm(p)) = app.overlay() else {
+        panic!("expected a confirm prompt, got {:?}", app.overlay());
     };
     assert!(
         p.prompt()
@@ -599,7 +599,7 @@ fn flux_actions_need_arming_and_a_confirmation_naming_the_object() {
     assert!(text.contains("Confirm armed action"), "{text}");
     // Anything but y cancels.
     chars(&mut app, "n");
-    assert_eq!(app.overlay, Overlay::None);
+    assert_eq!(app.overlay(), None);
     assert!(
         app.notice
             .as_ref()
@@ -704,19 +704,22 @@ fn matrix_cell_cursor_moves_between_components_and_opens_that_helmrelease() {
     // with the cursor kept, then to whole rows, then to the overview.
     key(&mut app, KeyCode::Enter);
     assert_eq!(
-        app.view,
+        *app.view(),
         View::Release {
             fqdn: "bank-dr.sovereign.example".into(),
             name: "bp-harbor".into()
         }
     );
     key(&mut app, KeyCode::Esc);
-    assert_eq!(app.view, View::Matrix);
+    assert_eq!(*app.view(), View::Matrix);
     assert_eq!(app.fv.matrix_col, Some(harbor));
     key(&mut app, KeyCode::Esc);
-    assert_eq!((app.view.clone(), app.fv.matrix_col), (View::Matrix, None));
+    assert_eq!(
+        (app.view().clone(), app.fv.matrix_col),
+        (View::Matrix, None)
+    );
     key(&mut app, KeyCode::Esc);
-    assert_eq!(app.view, View::Fleet);
+    assert_eq!(*app.view(), View::Fleet);
 
     // vim: l and h move the cursor; elsewhere they move between panes.
     app.switch_keymap("vim", false);

@@ -83,6 +83,31 @@ fn jump_to_a_leaf_shows_recovery_with_the_fqdn_and_copies_it() {
 }
 
 #[test]
+fn drill_typed_over_the_walk_is_raised_on_top_and_esc_returns_to_the_walk() {
+    use sovtui::tui::app::View;
+    let mut app = app_with(demo_fleet());
+    open(&mut app);
+    chars(&mut app, ":drill omantel.omani.works");
+    key(&mut app, KeyCode::Enter);
+    // The drill pane is on top at once (it used to stay under the walk until several esc).
+    assert_eq!(app.panes().top(), &View::Drill);
+    let text = screen_text(&render(&mut app, 120, 40));
+    assert!(
+        text.contains("Failover drill (§6.1) · omantel.omani.works"),
+        "{text}"
+    );
+    assert!(!text.contains(" Troubleshoot · "), "{text}");
+    // One esc goes to the drill pane (not to the walk, which it would close) and pops it: the
+    // walk is back as it was.
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(app.panes().top(), &View::Troubleshoot);
+    assert!(!app.drill_shown());
+    let text = screen_text(&render(&mut app, 120, 40));
+    assert!(text.contains(" Troubleshoot · "), "{text}");
+    assert!(text.contains("Did wizard reach tofu-plan?"), "{text}");
+}
+
+#[test]
 fn unknown_leaf_says_so_and_keeps_the_walk() {
     let mut app = app_with(demo_fleet());
     open(&mut app);
@@ -283,7 +308,7 @@ mod gathering {
         let text = screen_text(&render(&mut app, 120, 40));
         assert!(text.contains("1 recover → recovery pane"), "{text}");
         chars(&mut app, "1");
-        assert_eq!(app.view, sovtui::tui::app::View::Recover);
+        assert_eq!(*app.view(), sovtui::tui::app::View::Recover);
         assert!(app.troubleshoot.is_none(), "the walk is set aside");
         let pane = app.recover.as_ref().expect("recovery pane");
         assert_eq!(pane.fqdn, fqdn);
@@ -365,7 +390,7 @@ mod gathering {
         chars(&mut app, "C2");
         key(&mut app, KeyCode::Enter);
         chars(&mut app, "1");
-        assert_eq!(app.view, sovtui::tui::app::View::Wizard);
+        assert_eq!(*app.view(), sovtui::tui::app::View::Wizard);
         let notice = app.notice.clone().expect("where the wizard is");
         assert!(notice.text.contains("Credentials"), "{notice:?}");
     }
@@ -485,8 +510,8 @@ async fn world_sovereign_is_gathered_in_the_background_and_the_walk_lands_on_c10
     chars(&mut app, ":arm");
     key(&mut app, KeyCode::Enter);
     chars(&mut app, "1");
-    match &app.overlay {
-        sovtui::tui::app::Overlay::Confirm(p) => {
+    match app.overlay() {
+        Some(sovtui::tui::app::Overlay::Confirm(p)) => {
             assert_eq!(p.fqdn, FQDN);
             assert_eq!(p.target.name, "bp-cilium");
         }

@@ -38,7 +38,7 @@ fn app() -> App {
 
 fn open(app: &mut App) {
     app.run_command(Command::View(sovtui::tui::app::ViewKind::Wizard));
-    assert_eq!(app.view, View::Wizard);
+    assert_eq!(*app.view(), View::Wizard);
     app.wizard.as_mut().expect("wizard").private_key_path = KEY_PATH.into();
 }
 

@@ -1,6 +1,9 @@
 //! The cockpit's state and its one reducer. Everything that changes the screen arrives here as a
-//! [`Msg`]: key presses, fleet data from the source task, config-file changes. Nothing else
-//! mutates [`App`], so the render loop only has to ask whether anything changed.
+//! [`Msg`]: key presses, fleet data from the source task, config-file changes, what the last
+//! frame laid out. Nothing else mutates [`App`] (drawing reads it), so the render loop only has
+//! to ask whether anything changed.
+
+mod fleet_views;
 
 use std::path::{Path, PathBuf};
 
@@ -10,177 +13,19 @@ use ratatui::widgets::TableState;
 use crate::provision::fleet::model::SovereignStatus;
 
 use super::keymap::{Action, Keymap, KeymapCatalog};
+use super::msg::Drawn;
+pub use super::msg::{FleetMsg, Level, Msg, Notice, ViewKind};
 use super::palette::{self, Command, Palette};
+use super::pane::{KeyCx, Outcome, Pane, PaneStack};
+pub use super::pane::{Overlay, View};
 use super::theme::{ColorLevel, Theme, ThemeCatalog};
 use super::troubleshoot::{self as ts, TroubleshootView};
-use super::wizard::{Effects, WizardMsg, WizardScreen};
-
-/// Everything the reducer accepts.
-#[derive(Debug, Clone)]
-pub enum Msg {
-    Input(Event),
-    Fleet(FleetMsg),
-    /// Files under the config dir changed (from the notify watcher).
-    ConfigChanged(Vec<PathBuf>),
-    Notice(Notice),
-    /// Replies of the wizard's and the progress screen's tasks.
-    Wizard(WizardMsg),
-    /// The catalyst-api root the wizard talks to (`sovtui demo` sends the world's URL).
-    CatalystApi(String),
-    /// Replies of the recovery pane's plan and purge tasks.
-    Recover(super::recover::RecoverMsg),
-    /// The Hetzner API the recovery pane uses (`sovtui demo` sends the world's; `Debug` masks
-    /// the token).
-    HetznerEndpoint(crate::provision::hetzner::client::Credentials),
-    /// A background evidence gather of the troubleshooting walk came back.
-    Troubleshoot(super::troubleshoot::GatherMsg),
-    /// Replies of the drill pane's plan and run tasks.
-    Drill(super::drill::DrillMsg),
-    /// Where drills are journaled (`sovtui demo`: its own state dir, gone with its world).
-    DrillStateDir(PathBuf),
-}
-
-/// What a fleet data source reports. The demo feeds these from a fixture; the live fleet
-/// watcher sends the same messages.
-#[derive(Debug, Clone)]
-pub enum FleetMsg {
-    /// The whole fleet, replacing what was shown.
-    Snapshot(Vec<SovereignStatus>),
-    /// One Sovereign, added or replacing the one with the same FQDN.
-    Update(SovereignStatus),
-    Removed(String),
-    /// The source itself failed; the last data stays on screen.
-    SourceError(String),
-    /// A change from the live fleet watcher, applied to the shown fleet in place.
-    Event(Box<crate::provision::fleet::FleetEvent>),
-    /// The live source's handle to the fleet hub: armed actions and on-demand reads go through it.
-    Connected(super::views::LiveFleet),
-    /// A second passed: redraw only if some Sovereign is stale (its "stale for N s" grows).
-    Tick,
-    /// Kubernetes Events of one HelmRelease, fetched on demand for its detail view.
-    ReleaseEvents {
-        fqdn: String,
-        name: String,
-        result: Result<Vec<crate::provision::fleet::EventView>, String>,
-    },
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Level {
-    Info,
-    Warn,
-    Error,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Notice {
-    pub level: Level,
-    pub text: String,
-}
-
-impl Notice {
-    pub fn info(text: impl Into<String>) -> Self {
-        Notice {
-            level: Level::Info,
-            text: text.into(),
-        }
-    }
-    pub fn warn(text: impl Into<String>) -> Self {
-        Notice {
-            level: Level::Warn,
-            text: text.into(),
-        }
-    }
-    pub fn error(text: impl Into<String>) -> Self {
-        Notice {
-            level: Level::Error,
-            text: text.into(),
-        }
-    }
-}
-
-/// The views the cockpit will have. Only the fleet views exist so far; the others are listed so
-/// the operator can see what is coming, and say so honestly when picked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ViewKind {
-    Fleet,
-    Wizard,
-    Troubleshoot,
-    Drill,
-    Recover,
-}
-
-impl ViewKind {
-    pub const ALL: [ViewKind; 5] = [
-        ViewKind::Fleet,
-        ViewKind::Wizard,
-        ViewKind::Troubleshoot,
-        ViewKind::Drill,
-        ViewKind::Recover,
-    ];
-
-    pub fn label(self) -> &'static str {
-        match self {
-            ViewKind::Fleet => "Fleet overview",
-            ViewKind::Wizard => "Wizard",
-            ViewKind::Troubleshoot => "Troubleshoot",
-            ViewKind::Drill => "Failover drill",
-            ViewKind::Recover => "Recover (§2.2)",
-        }
-    }
-
-    pub fn built(self) -> bool {
-        matches!(
-            self,
-            ViewKind::Fleet
-                | ViewKind::Wizard
-                | ViewKind::Troubleshoot
-                | ViewKind::Recover
-                | ViewKind::Drill
-        )
-    }
-
-    pub fn not_built_notice(self) -> Notice {
-        Notice::warn(format!(
-            "{}: not built yet — this build has the fleet overview, Sovereign detail and the wizard",
-            self.label()
-        ))
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum View {
-    Fleet,
-    Sovereign(String),
-    /// The provisioning wizard, then the run it started (state in [`App::wizard`]).
-    Wizard,
-    /// Sovereigns × components.
-    Matrix,
-    /// One HelmRelease of one Sovereign.
-    Release {
-        fqdn: String,
-        name: String,
-    },
-    /// The recovery pane of one Sovereign (state in [`App::recover`]).
-    Recover,
-}
+use super::wizard::{Effects, WizardScreen};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Focus {
     Nav,
     Main,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Overlay {
-    None,
-    Help {
-        scroll: u16,
-    },
-    Palette(Palette),
-    Filter,
-    /// An armed action waiting for `y` (anything else cancels).
-    Confirm(super::views::PendingAction),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -222,9 +67,9 @@ pub struct App {
     /// Set until the first data arrives.
     pub waiting_for_data: bool,
     pub source_error: Option<String>,
-    pub view: View,
+    /// What is on screen, bottom to top (see [`super::pane`]).
+    panes: PaneStack,
     pub focus: Focus,
-    pub overlay: Overlay,
     pub notice: Option<Notice>,
     pub nav_selected: usize,
     pub fleet_filter: String,
@@ -249,7 +94,7 @@ pub struct App {
     pub catalyst_api: Option<String>,
     /// Where the wizard draft is saved (`None`: not saved).
     pub wizard_draft_path: Option<PathBuf>,
-    /// The troubleshooting walk, shown over the main pane while open.
+    /// The troubleshooting walk: `Some` exactly while it is on the pane stack.
     pub troubleshoot: Option<TroubleshootView>,
     /// The walk set aside while a related action's view is open; `:troubleshoot` on the same
     /// Sovereign brings it back as it was.
@@ -264,8 +109,6 @@ pub struct App {
     pub fleet_file: Option<PathBuf>,
     /// The drill pane, kept while the operator looks elsewhere (a run keeps reporting).
     pub drill: Option<Box<super::drill::DrillScreen>>,
-    /// Whether the drill pane is shown over the main area.
-    pub drill_shown: bool,
     /// Where drills are journaled and their reports written.
     pub drill_state_dir: PathBuf,
     /// The fleet file the live hub follows (from its `FleetLoaded`): where a Sovereign the
@@ -314,9 +157,8 @@ impl App {
             fleet: Vec::new(),
             waiting_for_data: true,
             source_error: None,
-            view: View::Fleet,
+            panes: PaneStack::default(),
             focus: Focus::Main,
-            overlay: Overlay::None,
             notice: notices.pop(),
             nav_selected: 0,
             fleet_filter: String::new(),
@@ -344,7 +186,6 @@ impl App {
             hetzner: None,
             fleet_file: Some(crate::config::paths::fleet_file()),
             drill: None,
-            drill_shown: false,
             drill_state_dir: crate::config::paths::state_dir(),
             join_fleet_file: None,
             quit: false,
@@ -367,6 +208,94 @@ impl App {
 
     pub fn mark_dirty(&mut self) {
         self.dirty = true;
+    }
+
+    // ---- the pane stack -----------------------------------------------------------------
+
+    /// The base view: the fleet list, a Sovereign, the matrix, a HelmRelease, the wizard or the
+    /// recovery pane (floating panes and overlays aside).
+    pub fn view(&self) -> &View {
+        self.panes.view()
+    }
+
+    /// The panes on screen, bottom to top, and the overlay.
+    pub fn panes(&self) -> &PaneStack {
+        &self.panes
+    }
+
+    pub fn overlay(&self) -> Option<&Overlay> {
+        self.panes.overlay()
+    }
+
+    /// Whether the drill pane is on the stack.
+    pub fn drill_shown(&self) -> bool {
+        self.panes.contains(&View::Drill)
+    }
+
+    /// Show `view` (see [`PaneStack::raise`]). A walk that leaves the stack is set aside, to
+    /// come back with `:troubleshoot`; the drill pane's state stays in its slot.
+    pub fn raise(&mut self, view: View) {
+        if self.panes.raise(view).contains(&View::Troubleshoot) {
+            self.troubleshoot_parked = self.troubleshoot.take();
+        }
+    }
+
+    /// Take the walk off the stack, closing it.
+    fn close_troubleshoot(&mut self) {
+        self.panes.remove(&View::Troubleshoot);
+        self.troubleshoot = None;
+    }
+
+    /// The pane with its own state on top of the stack, if the top is one.
+    pub fn top_pane(&self) -> Option<&dyn Pane> {
+        match self.panes.top() {
+            View::Wizard => self.wizard.as_deref().map(|p| p as &dyn Pane),
+            View::Recover => self.recover.as_deref().map(|p| p as &dyn Pane),
+            View::Drill => self.drill.as_deref().map(|p| p as &dyn Pane),
+            View::Troubleshoot => self.troubleshoot.as_ref().map(|p| p as &dyn Pane),
+            View::Fleet | View::Sovereign(_) | View::Matrix | View::Release { .. } => None,
+        }
+    }
+
+    fn top_pane_mut(&mut self) -> Option<&mut dyn Pane> {
+        match self.panes.top() {
+            View::Wizard => self.wizard.as_deref_mut().map(|p| p as &mut dyn Pane),
+            View::Recover => self.recover.as_deref_mut().map(|p| p as &mut dyn Pane),
+            View::Drill => self.drill.as_deref_mut().map(|p| p as &mut dyn Pane),
+            View::Troubleshoot => self.troubleshoot.as_mut().map(|p| p as &mut dyn Pane),
+            View::Fleet | View::Sovereign(_) | View::Matrix | View::Release { .. } => None,
+        }
+    }
+
+    /// What a pane's keys may use of the cockpit.
+    fn key_cx(&self) -> KeyCx {
+        KeyCx {
+            armed: self.armed,
+            effects: self.effects.clone(),
+            catalyst_api: self.catalyst_api.clone(),
+            hetzner: self.hetzner.clone(),
+            fleet_file: self.fleet_file.clone(),
+            drill: self.drill_conn(),
+        }
+    }
+
+    /// Take in what the frame just drawn laid out (what drawing used to write into the state).
+    fn on_drawn(&mut self, d: Drawn) {
+        if let Some(page) = d.page {
+            self.page = page;
+        }
+        if let Some(t) = d.fleet_table {
+            self.fleet_table = t;
+        }
+        if let Some(t) = d.detail_table {
+            self.detail_table = t;
+        }
+        if let Some(t) = d.matrix_table {
+            self.fv.matrix_table = t;
+        }
+        if let (Some(shown), Some(Overlay::Help { .. })) = (d.help_scroll, self.overlay()) {
+            self.panes.set_overlay(Overlay::Help { scroll: shown });
+        }
     }
 
     /// The one reducer.
@@ -404,6 +333,7 @@ impl App {
                 self.notice = Some(n);
                 self.dirty = true;
             }
+            Msg::Drawn(d) => self.on_drawn(d),
             Msg::Wizard(m) => {
                 if let Some(w) = self.wizard.as_mut() {
                     w.on_msg(m, &self.effects, self.catalyst_api.as_deref());
@@ -471,7 +401,7 @@ impl App {
             screen.start_plan(self.effects.tx.as_ref(), &self.drill_conn());
             self.drill = Some(Box::new(screen));
         }
-        self.drill_shown = true;
+        self.raise(View::Drill);
         self.focus = Focus::Main;
     }
 
@@ -503,7 +433,7 @@ impl App {
                 }
             ));
             self.drill = Some(Box::new(first));
-            self.drill_shown = true;
+            self.raise(View::Drill);
         }
         let applies: Vec<String> = listing.of(Op::Phase0Apply).map(|r| r.describe()).collect();
         if !applies.is_empty() {
@@ -537,19 +467,19 @@ impl App {
 
     /// Open the recovery pane for `fqdn`, or (`None`) for the Sovereign in view.
     pub fn open_recover_for(&mut self, wanted: Option<String>) {
-        let fqdn = match &self.view {
+        let fqdn = match self.view() {
             _ if wanted.is_some() => wanted,
             View::Sovereign(fqdn) | View::Release { fqdn, .. } => Some(fqdn.clone()),
             View::Fleet | View::Matrix => {
                 let visible = self.visible_fleet();
-                let sel = match self.view {
+                let sel = match self.view() {
                     View::Matrix => self.fv.matrix_table.selected(),
                     _ => self.fleet_table.selected(),
                 }
                 .unwrap_or(0);
                 visible.get(sel).map(|&i| self.fleet[i].fqdn.clone())
             }
-            View::Wizard | View::Recover => None,
+            View::Wizard | View::Recover | View::Troubleshoot | View::Drill => None,
         };
         let fqdn = match (fqdn, &self.recover) {
             (Some(f), _) => f,
@@ -584,7 +514,7 @@ impl App {
             );
             self.recover = Some(Box::new(screen));
         }
-        self.view = View::Recover;
+        self.raise(View::Recover);
         self.focus = Focus::Main;
     }
 
@@ -599,17 +529,24 @@ impl App {
         if let Some(w) = self.wizard.as_mut() {
             w.fleet_file = self.join_fleet_file.clone();
         }
-        self.view = View::Wizard;
+        self.raise(View::Wizard);
         self.focus = Focus::Main;
     }
 
     fn on_fleet(&mut self, msg: FleetMsg) {
         // The matrix's column order survives a message that only changes states on one
-        // Sovereign (checked after the message is applied).
+        // Sovereign (checked after the message is applied), and one that leaves the fleet alone.
         let touched = match &msg {
             FleetMsg::Update(s) => Some(s.fqdn.clone()),
             FleetMsg::Event(e) => e.fqdn().map(str::to_string),
-            _ => None,
+            FleetMsg::Connected(_)
+            | FleetMsg::SourceError(_)
+            | FleetMsg::ReleaseEvents { .. }
+            | FleetMsg::Tick => {
+                self.on_fleet_msg(msg);
+                return;
+            }
+            FleetMsg::Snapshot(_) | FleetMsg::Removed(_) => None,
         };
         use super::views::fleet_matrix::column_shape;
         let shape = |fleet: &[SovereignStatus]| {
@@ -620,7 +557,7 @@ impl App {
         self.on_fleet_msg(msg);
         let kept = before.is_some() && before == shape(&self.fleet);
         if !kept {
-            self.fv.matrix_columns.take();
+            self.refresh_matrix_columns();
         }
     }
 
@@ -803,10 +740,15 @@ impl App {
     }
 
     pub fn current_sovereign(&self) -> Option<&SovereignStatus> {
-        match &self.view {
+        match self.view() {
             View::Sovereign(fqdn) => self.fleet.iter().find(|s| &s.fqdn == fqdn),
             View::Release { fqdn, .. } => self.fleet.iter().find(|s| &s.fqdn == fqdn),
-            View::Fleet | View::Matrix | View::Wizard | View::Recover => None,
+            View::Fleet
+            | View::Matrix
+            | View::Wizard
+            | View::Recover
+            | View::Troubleshoot
+            | View::Drill => None,
         }
     }
 
@@ -836,26 +778,29 @@ impl App {
         idx
     }
 
+    /// Whether the fleet filter (rather than the detail filter) is the one in use.
+    fn fleet_filter_in_use(&self) -> bool {
+        matches!(self.view(), View::Fleet | View::Matrix)
+    }
+
     fn filter_mut(&mut self) -> &mut String {
-        match self.view {
-            View::Fleet | View::Matrix => &mut self.fleet_filter,
-            View::Sovereign(_) | View::Wizard | View::Release { .. } | View::Recover => {
-                &mut self.detail_filter
-            }
+        if self.fleet_filter_in_use() {
+            &mut self.fleet_filter
+        } else {
+            &mut self.detail_filter
         }
     }
 
     pub fn filter(&self) -> &str {
-        match self.view {
-            View::Fleet | View::Matrix => &self.fleet_filter,
-            View::Sovereign(_) | View::Wizard | View::Release { .. } | View::Recover => {
-                &self.detail_filter
-            }
+        if self.fleet_filter_in_use() {
+            &self.fleet_filter
+        } else {
+            &self.detail_filter
         }
     }
 
     pub fn at_root(&self) -> bool {
-        self.view == View::Fleet && self.overlay == Overlay::None
+        self.view() == &View::Fleet && self.overlay().is_none()
     }
 
     // ---- keys ---------------------------------------------------------------------------
@@ -869,57 +814,50 @@ impl App {
             self.quit = true;
             return;
         }
-        if self.view == View::Wizard
-            && self.focus == Focus::Main
-            && self.overlay == Overlay::None
-            && let Some(w) = self.wizard.as_mut()
-            && (w.captures_text() || action.is_none() || !is_shell_key(action))
-            && w.on_key(key, &self.effects, self.catalyst_api.as_deref())
-        {
-            return;
+        // The overlay takes every key; then the top pane, if it has its own state (while the
+        // main area has the focus, unless it is modal); what it passes goes to the shell.
+        match self.panes.take_overlay() {
+            Some(Overlay::Palette(p)) => return self.on_palette_key(p, key),
+            Some(Overlay::Filter) => return self.on_filter_key(key, action),
+            Some(Overlay::Help { scroll }) => return self.on_help_key(scroll, action),
+            Some(Overlay::Confirm(pending)) => return self.on_confirm_key(pending, key),
+            None => {}
         }
-        if self.drill_shown
-            && self.focus == Focus::Main
-            && self.overlay == Overlay::None
-            && self.troubleshoot.is_none()
-            && let Some(d) = self.drill.as_mut()
+        let focus = self.focus;
+        let outcome = if self
+            .top_pane()
+            .is_some_and(|p| focus == Focus::Main || p.modal())
         {
-            let conn = super::drill::Conn {
-                live: self.fv.live.as_ref().map(|l| l.handle.clone()),
-                fleet_file: self.fleet_file.clone(),
-                hetzner: self.hetzner.clone(),
-            };
-            if d.on_key(key, self.armed, self.effects.tx.as_ref(), &conn) {
-                return;
-            }
-        }
-        if self.view == View::Recover
-            && self.focus == Focus::Main
-            && self.overlay == Overlay::None
-            && let Some(r) = self.recover.as_mut()
-            && r.on_key(
-                key,
-                self.armed,
-                self.effects.tx.as_ref(),
-                self.hetzner.clone(),
-                self.fleet_file.clone(),
-            )
-        {
-            return;
-        }
-        match std::mem::replace(&mut self.overlay, Overlay::None) {
-            Overlay::Palette(p) => self.on_palette_key(p, key),
-            Overlay::Filter => self.on_filter_key(key, action),
-            Overlay::Help { scroll } => self.on_help_key(scroll, action),
-            Overlay::Confirm(pending) => self.on_confirm_key(pending, key),
-            Overlay::None if self.troubleshoot.is_some() && action != Some(Action::Palette) => {
-                self.on_troubleshoot_key(key, action)
-            }
-            Overlay::None => {
+            let cx = self.key_cx();
+            self.top_pane_mut()
+                .map_or(Outcome::Pass, |p| p.on_key(key, action, &cx))
+        } else {
+            Outcome::Pass
+        };
+        match outcome {
+            Outcome::Pass => {
                 if let Some(a) = action {
                     self.on_action(a);
                 }
             }
+            Outcome::Done => {}
+            Outcome::Close => {
+                if self.panes.top() == &View::Troubleshoot {
+                    self.close_troubleshoot();
+                } else {
+                    self.panes.pop();
+                }
+            }
+            Outcome::Say(n) => self.notice = Some(n),
+            Outcome::Copy(text) => {
+                self.notice = Some(Notice::info(format!(
+                    "copied {} command line(s) to the clipboard (OSC 52)",
+                    text.lines().count()
+                )));
+                self.clipboard = Some(text);
+            }
+            Outcome::Gather => self.start_troubleshoot_gather(),
+            Outcome::OpenRelated(r) => self.open_related(r),
         }
     }
 
@@ -933,7 +871,7 @@ impl App {
             Some(Action::Top) => 0,
             _ => scroll,
         };
-        self.overlay = Overlay::Help { scroll };
+        self.panes.set_overlay(Overlay::Help { scroll });
     }
 
     fn on_filter_key(&mut self, key: KeyEvent, action: Option<Action>) {
@@ -962,7 +900,7 @@ impl App {
             }
             _ => {}
         }
-        self.overlay = Overlay::Filter;
+        self.panes.set_overlay(Overlay::Filter);
     }
 
     fn on_palette_key(&mut self, mut p: Palette, key: KeyEvent) {
@@ -978,7 +916,7 @@ impl App {
                     palette::Resolved::Complete(text) => {
                         p.input = text;
                         p.selected = 0;
-                        self.overlay = Overlay::Palette(p);
+                        self.panes.set_overlay(Overlay::Palette(p));
                     }
                     palette::Resolved::Unknown(text) => {
                         self.notice = Some(Notice::error(format!(
@@ -1012,7 +950,7 @@ impl App {
             }
             _ => {}
         }
-        self.overlay = Overlay::Palette(p);
+        self.panes.set_overlay(Overlay::Palette(p));
     }
 
     /// Run a palette command; every command is also reachable from tests through here.
@@ -1023,11 +961,11 @@ impl App {
             cmd,
             Command::Fleet | Command::Matrix | Command::Jump(_) | Command::View(_)
         ) {
-            self.drill_shown = false;
+            self.panes.remove(&View::Drill);
         }
         match cmd {
             Command::Fleet => {
-                self.view = View::Fleet;
+                self.raise(View::Fleet);
                 self.focus = Focus::Main;
             }
             Command::View(ViewKind::Wizard) => self.open_wizard(),
@@ -1053,12 +991,12 @@ impl App {
                 )))
             }
             Command::Keymap(Some(name)) => self.switch_keymap(&name, false),
-            Command::Help => self.overlay = Overlay::Help { scroll: 0 },
+            Command::Help => self.panes.set_overlay(Overlay::Help { scroll: 0 }),
             Command::Arm => self.on_action(Action::Arm),
             Command::Disarm => self.on_action(Action::Disarm),
             Command::Quit => self.quit = true,
             Command::Matrix => {
-                self.view = View::Matrix;
+                self.raise(View::Matrix);
                 self.focus = Focus::Main;
             }
             Command::Sort => self.toggle_sort(),
@@ -1078,12 +1016,12 @@ impl App {
             }
             Action::ForceQuit => self.quit = true,
             Action::Back => self.back(),
-            Action::Help => self.overlay = Overlay::Help { scroll: 0 },
-            Action::Palette => self.overlay = Overlay::Palette(Palette::default()),
-            Action::Filter => self.overlay = Overlay::Filter,
+            Action::Help => self.panes.set_overlay(Overlay::Help { scroll: 0 }),
+            Action::Palette => self.panes.set_overlay(Overlay::Palette(Palette::default())),
+            Action::Filter => self.panes.set_overlay(Overlay::Filter),
             // The matrix has no navigation pane (it takes the whole width).
-            Action::FocusNext | Action::FocusPrev if self.view == View::Matrix => {}
-            Action::Left | Action::Right if self.view == View::Matrix => {
+            Action::FocusNext | Action::FocusPrev if self.view() == &View::Matrix => {}
+            Action::Left | Action::Right if self.view() == &View::Matrix => {
                 self.move_matrix_column(action == Action::Right)
             }
             Action::Left => self.focus = Focus::Nav,
@@ -1116,31 +1054,28 @@ impl App {
         }
     }
 
+    /// `esc`: pop the top pane (the matrix first leaves its cell cursor); on the fleet list,
+    /// clear the filter, then the focus, then the notice.
     fn back(&mut self) {
-        if self.drill_shown {
-            self.drill_shown = false;
-            return;
-        }
-        if let View::Release { fqdn, .. } = &self.view {
-            self.view = if std::mem::take(&mut self.fv.release_from_matrix) {
-                View::Matrix
-            } else {
-                View::Sovereign(fqdn.clone())
-            };
-        } else if self.view == View::Matrix && self.fv.matrix_col.is_some() {
-            self.fv.matrix_col = None;
-        } else if self.view == View::Matrix {
-            self.view = View::Fleet;
-        } else if let View::Sovereign(_) | View::Wizard | View::Recover = self.view {
-            self.view = View::Fleet;
-            self.detail_filter.clear();
-        } else if !self.fleet_filter.is_empty() {
-            self.fleet_filter.clear();
-            self.reset_selection();
-        } else if self.focus == Focus::Nav {
-            self.focus = Focus::Main;
-        } else {
-            self.notice = None;
+        match self.panes.top() {
+            View::Troubleshoot => self.close_troubleshoot(),
+            View::Drill | View::Release { .. } => {
+                self.panes.pop();
+            }
+            View::Matrix if self.fv.matrix_col.is_some() => self.fv.matrix_col = None,
+            View::Matrix => {
+                self.panes.pop();
+            }
+            View::Sovereign(_) | View::Wizard | View::Recover => {
+                self.panes.pop();
+                self.detail_filter.clear();
+            }
+            View::Fleet if !self.fleet_filter.is_empty() => {
+                self.fleet_filter.clear();
+                self.reset_selection();
+            }
+            View::Fleet if self.focus == Focus::Nav => self.focus = Focus::Main,
+            View::Fleet => self.notice = None,
         }
     }
 
@@ -1149,7 +1084,7 @@ impl App {
             Focus::Nav => match self.nav_items().get(self.nav_selected).cloned() {
                 Some(NavItem::Sovereign(fqdn)) => self.open_sovereign(fqdn),
                 Some(NavItem::View(ViewKind::Fleet)) => {
-                    self.view = View::Fleet;
+                    self.raise(View::Fleet);
                     self.focus = Focus::Main;
                 }
                 Some(NavItem::View(ViewKind::Wizard)) => self.open_wizard(),
@@ -1159,14 +1094,14 @@ impl App {
                 None => {}
             },
             Focus::Main => {
-                if let View::Sovereign(fqdn) = &self.view {
+                if let View::Sovereign(fqdn) = self.view() {
                     let fqdn = fqdn.clone();
                     self.open_selected_release(fqdn);
-                } else if self.view == View::Matrix && self.fv.matrix_col.is_some() {
+                } else if self.view() == &View::Matrix && self.fv.matrix_col.is_some() {
                     self.open_matrix_cell();
-                } else if matches!(self.view, View::Fleet | View::Matrix) {
+                } else if matches!(self.view(), View::Fleet | View::Matrix) {
                     let visible = self.visible_fleet();
-                    let sel = if self.view == View::Matrix {
+                    let sel = if self.view() == &View::Matrix {
                         self.fv.matrix_table.selected().unwrap_or(0)
                     } else {
                         self.fleet_table.selected().unwrap_or(0)
@@ -1192,7 +1127,7 @@ impl App {
     fn open_troubleshoot(&mut self) {
         // From a view a related action opened, the walk set aside comes back.
         let parked = self.troubleshoot_parked.as_ref().map(|p| p.fqdn.clone());
-        let fqdn = match (&self.view, parked) {
+        let fqdn = match (self.view(), parked) {
             (View::Recover | View::Wizard, Some(f)) => Some(f),
             _ => self.selected_sovereign().map(|s| s.fqdn.clone()),
         };
@@ -1206,6 +1141,7 @@ impl App {
         {
             parked.set_fleet_status(status.as_ref());
             self.troubleshoot = Some(parked);
+            self.raise(View::Troubleshoot);
             self.focus = Focus::Main;
             self.start_troubleshoot_gather();
             return;
@@ -1221,6 +1157,7 @@ impl App {
         let mut view = TroubleshootView::open(tree, &fqdn, evidence);
         view.set_fleet_status(status.as_ref());
         self.troubleshoot = Some(view);
+        self.raise(View::Troubleshoot);
         self.focus = Focus::Main;
         self.start_troubleshoot_gather();
     }
@@ -1252,7 +1189,7 @@ impl App {
         use ts::Related;
         match r {
             Related::Recover { fqdn } => {
-                self.troubleshoot_parked = self.troubleshoot.take();
+                self.park_troubleshoot();
                 self.open_recover_for(Some(fqdn));
             }
             Related::Reconcile {
@@ -1281,18 +1218,19 @@ impl App {
                     )));
                     return;
                 }
-                self.overlay = Overlay::Confirm(super::views::PendingAction {
-                    fqdn,
-                    target: crate::provision::fleet::ObjectRef {
-                        kind: crate::provision::fleet::FluxKind::HelmRelease,
-                        namespace,
-                        name,
-                    },
-                    action,
-                });
+                self.panes
+                    .set_overlay(Overlay::Confirm(super::views::PendingAction {
+                        fqdn,
+                        target: crate::provision::fleet::ObjectRef {
+                            kind: crate::provision::fleet::FluxKind::HelmRelease,
+                            namespace,
+                            name,
+                        },
+                        action,
+                    }));
             }
             Related::WizardCredentials => {
-                self.troubleshoot_parked = self.troubleshoot.take();
+                self.park_troubleshoot();
                 self.open_wizard();
                 let Some(w) = self.wizard.as_mut() else {
                     return;
@@ -1318,47 +1256,36 @@ impl App {
         }
     }
 
-    fn on_troubleshoot_key(&mut self, key: KeyEvent, action: Option<Action>) {
-        let Some(t) = &mut self.troubleshoot else {
-            return;
-        };
-        match t.on_key(key, action) {
-            ts::Reply::Stay => {}
-            ts::Reply::Close => self.troubleshoot = None,
-            ts::Reply::Copy(text) => {
-                self.notice = Some(Notice::info(format!(
-                    "copied {} command line(s) to the clipboard (OSC 52)",
-                    text.lines().count()
-                )));
-                self.clipboard = Some(text);
-            }
-            ts::Reply::Say(text) => self.notice = Some(Notice::warn(text)),
-            ts::Reply::Gather => self.start_troubleshoot_gather(),
-            ts::Reply::Open(r) => self.open_related(r),
-        }
+    /// Take the walk off the stack, keeping it for `:troubleshoot` on the same Sovereign.
+    fn park_troubleshoot(&mut self) {
+        self.panes.remove(&View::Troubleshoot);
+        self.troubleshoot_parked = self.troubleshoot.take();
     }
 
     fn open_sovereign(&mut self, fqdn: String) {
-        self.drill_shown = false;
-        self.view = View::Sovereign(fqdn);
+        self.raise(View::Sovereign(fqdn));
         self.focus = Focus::Main;
         self.detail_filter.clear();
         self.detail_table = TableState::default().with_selected(Some(0));
     }
 
     fn reset_selection(&mut self) {
-        match self.view {
-            View::Fleet => self.fleet_table = TableState::default().with_selected(Some(0)),
-            View::Matrix => self.fv.matrix_table = TableState::default().with_selected(Some(0)),
-            View::Sovereign(_) | View::Wizard | View::Release { .. } | View::Recover => {
-                self.detail_table = TableState::default().with_selected(Some(0))
-            }
+        let fresh = TableState::default().with_selected(Some(0));
+        match self.view() {
+            View::Fleet => self.fleet_table = fresh,
+            View::Matrix => self.fv.matrix_table = fresh,
+            View::Sovereign(_)
+            | View::Wizard
+            | View::Release { .. }
+            | View::Recover
+            | View::Troubleshoot
+            | View::Drill => self.detail_table = fresh,
         }
     }
 
     fn move_selection(&mut self, action: Action) {
         let page = self.page.max(1);
-        let (len, current) = match (self.focus, &self.view) {
+        let (len, current) = match (self.focus, self.panes.view()) {
             (Focus::Nav, _) => (self.nav_items().len(), self.nav_selected),
             (Focus::Main, View::Fleet) => (
                 self.visible_fleet().len(),
@@ -1398,7 +1325,7 @@ impl App {
                 self.visible_fleet().len(),
                 self.fv.matrix_table.selected().unwrap_or(0),
             ),
-            (Focus::Main, View::Release { .. }) => return,
+            (Focus::Main, View::Release { .. } | View::Troubleshoot | View::Drill) => return,
         };
         if len == 0 {
             return;
@@ -1413,13 +1340,19 @@ impl App {
             Action::Bottom => last,
             _ => current,
         };
-        match (self.focus, &self.view) {
+        match (self.focus, self.panes.view()) {
             (Focus::Nav, _) => self.nav_selected = next,
             (Focus::Main, View::Fleet) => self.fleet_table.select(Some(next)),
             (Focus::Main, View::Sovereign(_)) => self.detail_table.select(Some(next)),
-            (Focus::Main, View::Wizard | View::Recover) => {}
             (Focus::Main, View::Matrix) => self.fv.matrix_table.select(Some(next)),
-            (Focus::Main, View::Release { .. }) => {}
+            (
+                Focus::Main,
+                View::Wizard
+                | View::Recover
+                | View::Release { .. }
+                | View::Troubleshoot
+                | View::Drill,
+            ) => {}
         }
     }
 
@@ -1427,21 +1360,6 @@ impl App {
     pub fn watched_dir(&self) -> Option<PathBuf> {
         self.keymaps.config_dir.clone()
     }
-}
-
-/// Keys the shell keeps even on the wizard form (help, palette, focus, leaving), when not typing.
-fn is_shell_key(action: Option<Action>) -> bool {
-    matches!(
-        action,
-        Some(
-            Action::Help
-                | Action::Palette
-                | Action::FocusNext
-                | Action::FocusPrev
-                | Action::Quit
-                | Action::ForceQuit
-        )
-    )
 }
 
 fn builtin_theme(level: ColorLevel) -> Theme {

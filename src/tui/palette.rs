@@ -1,7 +1,7 @@
 //! The `:` command palette: the commands, their completion, and turning typed text into a
 //! [`Command`].
 
-use super::app::ViewKind;
+use super::msg::ViewKind;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Palette {

@@ -24,7 +24,7 @@ use crate::provision::hetzner::recover::{
 };
 use crate::provision::journal;
 
-use super::app::Msg;
+use super::msg::Msg;
 use super::theme::{Slot, Theme};
 
 /// Replies of the plan and apply tasks, tagged with the Sovereign they are about.

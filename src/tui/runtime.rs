@@ -42,8 +42,12 @@ pub fn draw_frame<W: Write>(
     app: &mut App,
 ) -> io::Result<()> {
     queue!(terminal.backend_mut(), BeginSynchronizedUpdate)?;
-    terminal.draw(|f| ui::draw(f, app))?;
+    let mut drawn = None;
+    terminal.draw(|f| drawn = Some(ui::draw(f, app)))?;
     queue!(terminal.backend_mut(), EndSynchronizedUpdate)?;
+    if let Some(d) = drawn {
+        app.update(Msg::Drawn(d));
+    }
     if let Some(text) = app.clipboard.take() {
         terminal
             .backend_mut()

@@ -6,7 +6,7 @@ use tokio::sync::mpsc;
 
 use crate::provision::fleet::model::SovereignStatus;
 
-use super::app::{FleetMsg, Msg};
+use super::msg::{FleetMsg, Msg};
 
 /// A three-Sovereign fleet (all installed; installing and pending; one failed HelmRelease) that
 /// the cockpit's snapshot tests and the terminal-bytes bench draw. The demo itself runs the

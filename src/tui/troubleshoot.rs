@@ -30,8 +30,8 @@ use crate::provision::troubleshoot::gather::{Gathered, SourceResult, Sources};
 use crate::provision::troubleshoot::walk::{AnsweredBy, Position};
 use crate::provision::troubleshoot::{Evidence, Placeholders, Tree, Walk};
 
-use super::app::Msg;
 use super::keymap::Action;
+use super::msg::Msg;
 use super::playbook::Playbook;
 use super::theme::{Slot, Theme};
 

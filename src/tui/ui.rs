@@ -1,5 +1,10 @@
-//! Drawing: state in, frame out. Every state is shown by a symbol and a word as well as by
-//! colour, so the cockpit reads the same in `mono` as in truecolor.
+//! Drawing: state in, frame out. [`draw`] reads the [`App`] and returns what the frame laid out
+//! ([`Drawn`]: page sizes, scroll offsets) for the reducer to take in; it never writes into the
+//! state. Every state is shown by a symbol and a word as well as by colour, so the cockpit reads
+//! the same in `mono` as in truecolor.
+
+mod matrix;
+mod release;
 
 use chrono::{DateTime, Utc};
 use ratatui::Frame;
@@ -11,9 +16,11 @@ use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Table, Wrap}
 use crate::provision::fleet::model::{ConnectionState, SovereignStatus};
 use crate::provision::flux::ComponentState;
 
-use super::app::{App, Focus, Level, NavItem, Overlay, View};
+use super::app::{App, Focus, NavItem};
 use super::keymap::Action;
+use super::msg::{Drawn, Level, ViewKind};
 use super::palette;
+use super::pane::{DrawCx, Overlay, View};
 use super::theme::{Slot, Theme};
 
 /// Below this the layout is replaced by the "terminal too small" screen.
@@ -59,13 +66,15 @@ pub(super) fn short_time(t: &DateTime<Utc>) -> String {
     t.format("%m-%d %H:%M").to_string()
 }
 
-pub fn draw(frame: &mut Frame, app: &mut App) {
+/// Draw one frame of `app`; hand the result to the reducer as [`super::msg::Msg::Drawn`].
+pub fn draw(frame: &mut Frame, app: &App) -> Drawn {
+    let mut drawn = Drawn::default();
     let area = frame.area();
-    let theme = app.theme.clone();
+    let theme = &app.theme;
     frame.render_widget(Block::default().style(theme.style(Slot::Base)), area);
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
-        draw_too_small(frame, area, &theme);
-        return;
+        draw_too_small(frame, area, theme);
+        return drawn;
     }
     let [title, body, notice, footer] = Layout::vertical([
         Constraint::Length(1),
@@ -78,55 +87,46 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
     let [nav, mut main] =
         Layout::horizontal([Constraint::Length(nav_width), Constraint::Min(1)]).areas(body);
     // The matrix needs every column it can get: it takes the whole width.
-    let wide_view = app.view == View::Matrix;
+    let wide_view = app.view() == &View::Matrix;
     if wide_view {
         main = body;
     }
 
-    draw_title(frame, title, app, &theme);
+    draw_title(frame, title, app, theme);
     if !wide_view {
-        draw_nav(frame, nav, app, &theme);
+        draw_nav(frame, nav, app, theme);
     }
-    match app.view.clone() {
-        _ if app.troubleshoot.is_some() => {
-            if let Some(t) = &app.troubleshoot {
-                t.draw(frame, main, &theme);
-            }
-        }
-        _ if app.drill_shown && app.drill.is_some() => {
-            if let Some(d) = app.drill.as_deref() {
-                super::drill::draw::draw(frame, main, d, app.armed, &theme);
-            }
-        }
-        View::Fleet => draw_fleet(frame, main, app, &theme),
-        View::Sovereign(fqdn) => draw_sovereign(frame, main, app, &theme, &fqdn),
-        View::Wizard => {
-            if let Some(w) = app.wizard.as_deref() {
-                super::wizard::draw::draw(frame, main, w, &theme);
-            }
-        }
-        View::Matrix => super::views::fleet_matrix::draw(frame, main, app, &theme),
-        View::Release { fqdn, name } => {
-            super::views::release_detail::draw(frame, main, app, &theme, &fqdn, &name)
-        }
-        View::Recover => {
-            if let Some(r) = app.recover.as_deref() {
-                super::recover::draw(frame, main, r, app.armed, &theme);
-            }
-        }
+    // The top pane: one with its own state draws itself; the fleet views are drawn here.
+    match app.top_pane() {
+        Some(pane) => pane.draw(
+            frame,
+            main,
+            &DrawCx {
+                theme,
+                armed: app.armed,
+            },
+        ),
+        None => match app.view() {
+            View::Fleet => draw_fleet(frame, main, app, theme, &mut drawn),
+            View::Sovereign(fqdn) => draw_sovereign(frame, main, app, theme, fqdn, &mut drawn),
+            View::Matrix => matrix::draw(frame, main, app, theme, &mut drawn),
+            View::Release { fqdn, name } => release::draw(frame, main, app, theme, fqdn, name),
+            // Their state is gone: nothing to draw.
+            View::Wizard | View::Recover | View::Troubleshoot | View::Drill => {}
+        },
     }
-    draw_notice(frame, notice, app, &theme);
-    draw_footer(frame, footer, app, &theme);
-    match app.overlay.clone() {
-        Overlay::Help { scroll } => {
+    draw_notice(frame, notice, app, theme);
+    draw_footer(frame, footer, app, theme);
+    match app.overlay() {
+        Some(Overlay::Help { scroll }) => {
             // Clamp the stored offset so scrolling back up starts moving at once.
-            let shown = draw_help(frame, area, app, &theme, scroll);
-            app.overlay = Overlay::Help { scroll: shown };
+            drawn.help_scroll = Some(draw_help(frame, area, app, theme, *scroll));
         }
-        Overlay::Palette(p) => draw_palette(frame, area, app, &theme, &p),
-        Overlay::Confirm(p) => super::views::release_detail::draw_confirm(frame, area, &theme, &p),
-        Overlay::None | Overlay::Filter => {}
+        Some(Overlay::Palette(p)) => draw_palette(frame, area, app, theme, p),
+        Some(Overlay::Confirm(p)) => release::draw_confirm(frame, area, theme, p),
+        None | Some(Overlay::Filter) => {}
     }
+    drawn
 }
 
 fn draw_too_small(frame: &mut Frame, area: Rect, theme: &Theme) {
@@ -194,7 +194,7 @@ pub(super) fn pane_block<'a>(title: String, focused: bool, theme: &Theme) -> Blo
 }
 
 pub(super) fn selection_style(app: &App, pane: Focus, theme: &Theme) -> Style {
-    if app.focus == pane && matches!(app.overlay, Overlay::None | Overlay::Filter) {
+    if app.focus == pane && matches!(app.overlay(), None | Some(Overlay::Filter)) {
         theme.style(Slot::Selected)
     } else {
         theme.style(Slot::SelectedUnfocused)
@@ -260,15 +260,15 @@ fn draw_nav(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                     lines.push(Line::raw(""));
                     lines.push(Line::from(Span::styled("VIEWS", theme.style(Slot::Header))));
                 }
-                let active = if app.drill_shown {
-                    *kind == super::app::ViewKind::Drill
+                let active = if app.drill_shown() {
+                    *kind == ViewKind::Drill
                 } else {
                     kind.built()
                         && matches!(
-                            (app.view.clone(), kind),
-                            (View::Fleet, super::app::ViewKind::Fleet)
-                                | (View::Wizard, super::app::ViewKind::Wizard)
-                                | (View::Recover, super::app::ViewKind::Recover)
+                            (app.view(), kind),
+                            (View::Fleet, ViewKind::Fleet)
+                                | (View::Wizard, ViewKind::Wizard)
+                                | (View::Recover, ViewKind::Recover)
                         )
                 };
                 let mut spans = vec![Span::raw(marker), Span::raw(kind.label())];
@@ -362,7 +362,7 @@ pub(super) fn fleet_pane(
     None
 }
 
-fn draw_fleet(frame: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
+fn draw_fleet(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, drawn: &mut Drawn) {
     let visible = app.visible_fleet();
     let title = format!(" Fleet · {} Sovereigns ", app.fleet.len());
     let Some(inner) = fleet_pane(frame, area, app, theme, ("Fleet", title), visible.len()) else {
@@ -427,9 +427,11 @@ fn draw_fleet(frame: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
         .column_spacing(1)
         .row_highlight_style(selection_style(app, Focus::Main, theme))
         .highlight_symbol("▶ ");
-    app.page = usize::from(inner.height.saturating_sub(1));
-    clamp_selection(&mut app.fleet_table, visible.len());
-    frame.render_stateful_widget(table, inner, &mut app.fleet_table);
+    drawn.page = Some(usize::from(inner.height.saturating_sub(1)));
+    let mut state = app.fleet_table;
+    clamp_selection(&mut state, visible.len());
+    frame.render_stateful_widget(table, inner, &mut state);
+    drawn.fleet_table = Some(state);
 }
 
 fn worst_line<'a>(s: &SovereignStatus, theme: &Theme) -> Line<'a> {
@@ -451,7 +453,14 @@ pub(super) fn clamp_selection(state: &mut ratatui::widgets::TableState, len: usi
     state.select(Some(sel));
 }
 
-fn draw_sovereign(frame: &mut Frame, area: Rect, app: &mut App, theme: &Theme, fqdn: &str) {
+fn draw_sovereign(
+    frame: &mut Frame,
+    area: Rect,
+    app: &App,
+    theme: &Theme,
+    fqdn: &str,
+    drawn: &mut Drawn,
+) {
     let focused = app.focus == Focus::Main;
     let Some(s) = app.current_sovereign().cloned() else {
         let block = pane_block(format!(" {fqdn} "), focused, theme);
@@ -586,11 +595,12 @@ fn draw_sovereign(frame: &mut Frame, area: Rect, app: &mut App, theme: &Theme, f
     .column_spacing(1)
     .row_highlight_style(selection_style(app, Focus::Main, theme))
     .highlight_symbol("▶ ");
-    app.page = usize::from(list.height.saturating_sub(1));
-    clamp_selection(&mut app.detail_table, visible.len());
-    frame.render_stateful_widget(table, list, &mut app.detail_table);
-    let selected = app
-        .detail_table
+    drawn.page = Some(usize::from(list.height.saturating_sub(1)));
+    let mut state = app.detail_table;
+    clamp_selection(&mut state, visible.len());
+    frame.render_stateful_widget(table, list, &mut state);
+    drawn.detail_table = Some(state);
+    let selected = state
         .selected()
         .and_then(|i| visible.get(i))
         .map(|&i| &s.components[i]);
@@ -623,7 +633,7 @@ fn draw_sovereign(frame: &mut Frame, area: Rect, app: &mut App, theme: &Theme, f
 }
 
 fn draw_notice(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    if app.overlay == Overlay::Filter {
+    if app.overlay() == Some(&Overlay::Filter) {
         let line = Line::from(vec![
             Span::styled("/", theme.style(Slot::HintKey)),
             Span::styled(app.filter().to_string(), theme.style(Slot::Input)),
@@ -654,33 +664,35 @@ pub fn footer_hints(app: &App) -> Vec<(String, &'static str)> {
     let km = &app.keymap;
     let hint = |a: Action, label: &'static str| km.hint(a).map(|k| (k, label));
     let fixed = |k: &str, label: &'static str| Some((k.to_string(), label));
-    let list: Vec<Option<(String, &'static str)>> = match &app.overlay {
-        Overlay::Palette(_) => vec![
+    let list: Vec<Option<(String, &'static str)>> = match app.overlay() {
+        Some(Overlay::Palette(_)) => vec![
             fixed("enter", "run"),
             fixed("tab", "complete"),
             fixed("↑↓", "choose"),
             fixed("esc", "cancel"),
         ],
-        Overlay::Filter => vec![
+        Some(Overlay::Filter) => vec![
             fixed("enter", "keep filter"),
             fixed("esc", "clear filter"),
             fixed("↑↓", "move"),
         ],
-        Overlay::Help { .. } => vec![hint(Action::Back, "close"), hint(Action::Down, "scroll")],
-        Overlay::Confirm(_) => vec![fixed("y", "confirm"), fixed("any other key", "cancel")],
-        Overlay::None => {
+        Some(Overlay::Help { .. }) => {
+            vec![hint(Action::Back, "close"), hint(Action::Down, "scroll")]
+        }
+        Some(Overlay::Confirm(_)) => vec![fixed("y", "confirm"), fixed("any other key", "cancel")],
+        None => {
             let mut v = vec![
                 hint(Action::Help, "help"),
                 hint(Action::Palette, "command"),
                 hint(Action::Filter, "filter"),
-                if app.view == View::Matrix {
+                if app.view() == &View::Matrix {
                     hint(Action::Right, "cell")
                 } else {
                     hint(Action::FocusNext, "focus")
                 },
                 hint(Action::Select, "open"),
             ];
-            if app.view == View::Fleet {
+            if app.view() == &View::Fleet {
                 v.push(hint(Action::Quit, "quit"));
             } else {
                 v.push(hint(Action::Back, "back"));

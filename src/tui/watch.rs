@@ -8,7 +8,7 @@ use std::time::Duration;
 use notify::{RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 
-use super::app::Msg;
+use super::msg::Msg;
 
 /// Editors write a file in several steps; wait this long for quiet before reloading.
 const DEBOUNCE: Duration = Duration::from_millis(150);

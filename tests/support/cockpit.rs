@@ -22,7 +22,11 @@ pub fn chars(app: &mut App, text: &str) {
 /// One frame of the cockpit at `w`×`h` (for snapshots of the whole terminal).
 pub fn draw(app: &mut App, w: u16, h: u16) -> Terminal<TestBackend> {
     let mut t = Terminal::new(TestBackend::new(w, h)).expect("terminal");
-    t.draw(|f| ui::draw(f, app)).expect("draw");
+    let mut drawn = None;
+    t.draw(|f| drawn = Some(ui::draw(f, app))).expect("draw");
+    if let Some(d) = drawn {
+        app.update(Msg::Drawn(d));
+    }
     t
 }
 

@@ -24,7 +24,7 @@ use crate::provision::drill::report::Report;
 use crate::provision::drill::steps::{Promotion, ServerKill};
 use crate::provision::journal::RunState;
 
-use super::app::Msg;
+use super::msg::Msg;
 
 pub use task::Conn;
 

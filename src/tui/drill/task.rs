@@ -16,7 +16,7 @@ use crate::provision::drill::target::DrillTarget;
 use crate::provision::fleet::FleetHandle;
 use crate::provision::hetzner::client::{ClientOptions, Credentials, HetznerClient};
 use crate::provision::journal::{self, RunState};
-use crate::tui::app::Msg;
+use crate::tui::msg::Msg;
 
 /// How the pane reaches a Sovereign: its apiserver through the live fleet hub when there is one
 /// (else the fleet file's kubeconfig), its Hetzner project through the credentials the cockpit was

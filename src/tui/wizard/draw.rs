@@ -9,7 +9,7 @@ use ratatui::widgets::{Block, Borders, Paragraph};
 
 use crate::provision::catalyst::model::PHASE0_MARKERS;
 use crate::provision::wizard::{Severity, Step};
-use crate::tui::app::{Level, Notice};
+use crate::tui::msg::{Level, Notice};
 use crate::tui::theme::{Slot, Theme};
 
 use super::progress::{CLOUD_INIT_EXPECTED, PHASE1_EXPECTED, ProgressScreen};

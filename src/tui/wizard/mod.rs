@@ -22,7 +22,7 @@ use crate::provision::wizard::{
     discard_draft, load_draft,
 };
 
-use super::app::{Msg, Notice};
+use super::msg::{Msg, Notice};
 pub use progress::{ProgressMsg, ProgressScreen};
 pub use rows::{Row, rows};
 

@@ -16,7 +16,7 @@ use crate::provision::catalyst::{
 
 use super::cluster::{self, ClusterView};
 use super::{Effects, WizardMsg};
-use crate::tui::app::Notice;
+use crate::tui::msg::Notice;
 
 /// What the follow task reports.
 #[derive(Debug, Clone)]
@@ -83,7 +83,7 @@ fn forwarder(fx: &Effects) -> Option<mpsc::UnboundedSender<ProgressMsg>> {
     let spawned = fx.spawn(async move {
         while let Some(m) = urx.recv().await {
             if tx
-                .send(crate::tui::app::Msg::Wizard(WizardMsg::Progress(m)))
+                .send(crate::tui::msg::Msg::Wizard(WizardMsg::Progress(m)))
                 .await
                 .is_err()
             {

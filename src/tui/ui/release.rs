@@ -8,11 +8,11 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
 use super::super::app::{App, Focus};
 use super::super::theme::{Slot, Theme};
-use super::super::ui::{connection_cell, pane_block, short_time, state_slot, state_symbol};
-use super::PendingAction;
-use super::fleet_matrix::{prod_span, stale_marker};
+use super::super::views::PendingAction;
+use super::super::views::fleet_matrix::{prod_span, stale_marker};
+use super::{connection_cell, pane_block, short_time, state_slot, state_symbol};
 
-pub fn draw(frame: &mut Frame, area: Rect, app: &mut App, theme: &Theme, fqdn: &str, name: &str) {
+pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, fqdn: &str, name: &str) {
     let focused = app.focus == Focus::Main;
     let block = pane_block(format!(" {fqdn} · HelmRelease {name} "), focused, theme);
     let inner = block.inner(area);
