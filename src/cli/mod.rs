@@ -352,6 +352,9 @@ pub fn main() -> ExitCode {
 }
 
 pub fn run(cli: Cli) -> CliResult {
+    // The state dir is made private (0700) before anything is written under it. A failure here
+    // is not fatal for reading commands; a destructive run then refuses with its journal's error.
+    let _ = crate::config::paths::ensure_state_dir();
     let config = cli.config;
     let api = cli.api;
     match cli.command {
