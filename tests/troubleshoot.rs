@@ -134,7 +134,7 @@ fn shipped_tree_has_every_flowchart_edge_verbatim() {
 
 #[test]
 fn shipped_tree_lints_clean() {
-    let problems = lint_file(&root().join("src/provision/troubleshoot/tree.toml"));
+    let problems = lint_file(&root().join("src/core/provision/troubleshoot/tree.toml"));
     assert!(problems.is_empty(), "{problems:?}");
 }
 
@@ -642,7 +642,7 @@ fn lint_command_exit_codes() {
             "troubleshoot",
             "lint",
             root()
-                .join("src/provision/troubleshoot/tree.toml")
+                .join("src/core/provision/troubleshoot/tree.toml")
                 .to_str()
                 .unwrap(),
         ],

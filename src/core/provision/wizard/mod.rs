@@ -8,7 +8,7 @@
 //!
 //! Typical flow:
 //! ```no_run
-//! use sovtui::provision::wizard::{Wizard, WizardConfig, Step};
+//! use sovtui_core::provision::wizard::{Wizard, WizardConfig, Step};
 //! let mut w = Wizard::new(WizardConfig::default());
 //! while w.step() != Step::Review {
 //!     if let Err(reason) = w.next() { eprintln!("Next disabled: {reason}"); break; }

@@ -18,7 +18,7 @@
 //!
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {
-//! use sovtui::sim::{clock::SimClock, kube::{KubeSim, ClusterScenario}};
+//! use sovtui_world::sim::{clock::SimClock, kube::{KubeSim, ClusterScenario}};
 //! let sim = KubeSim::new(SimClock::new(60.0));
 //! let cluster = sim.add_cluster("omantel.omani.works", ClusterScenario::bootstrap_kit()).await?;
 //! println!("{}", cluster.url());
