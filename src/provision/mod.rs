@@ -8,5 +8,7 @@ pub mod fleet;
 pub mod flux;
 pub mod hetzner;
 pub mod journal;
+pub mod limits;
+pub mod safe_text;
 pub mod troubleshoot;
 pub mod wizard;
