@@ -42,8 +42,9 @@ pub enum WizardMsg {
     DraftNotSaved(String),
 }
 
-/// Quiet time after the last change before the draft is written: a burst of keys costs one
-/// write, and the write (with its fsync) happens on a blocking thread, not in the reducer.
+/// How long the writer gathers changes after the first one before writing: a burst of keys
+/// costs one write (at most one per this interval while typing), and the write (with its fsync)
+/// happens on a blocking thread, not in the reducer.
 pub const DRAFT_DEBOUNCE: Duration = Duration::from_millis(400);
 
 /// What the draft writer should do next; only the latest wish is kept (a `watch` channel, so
