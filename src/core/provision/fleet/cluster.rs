@@ -231,7 +231,7 @@ pub(crate) fn read_kubeconfig(entry: &SovereignEntry) -> Result<Kubeconfig, Stri
 }
 
 /// Build a client for the Sovereign's context under the process-wide limits.
-pub(crate) async fn build_client(
+pub async fn build_client(
     entry: &SovereignEntry,
     preloaded: Option<Kubeconfig>,
 ) -> Result<Client, String> {
