@@ -11,4 +11,5 @@ pub mod journal;
 pub mod limits;
 pub mod safe_text;
 pub mod troubleshoot;
+pub mod wire;
 pub mod wizard;
