@@ -170,6 +170,7 @@ fn child(kubeconfig: PathBuf) {
                     e
                 })
                 .collect(),
+            ..Default::default()
         };
         let dir = tempfile::tempdir().expect("tempdir");
         let fleet_toml = dir.path().join("fleet.toml");

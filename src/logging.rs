@@ -3,7 +3,8 @@
 //! Files roll daily: `$XDG_STATE_HOME/sovtui/sovtui.log.YYYY-MM-DD` (UTC dates, the newest 14
 //! kept, each 0600 in the 0700 state dir), and `sovtui.log` there is a symlink to the file in use. The level comes from `SOVTUI_LOG` (an `EnvFilter` directive such as
 //! `debug` or `sovtui=trace`; default `info`). Never log secrets: tokens and kubeconfig contents
-//! are not passed to `tracing` anywhere.
+//! are not passed to `tracing` anywhere. Every line is made terminal-safe on its way to the file
+//! (`provision::safe_text`), so `sovtui logs` or `cat` cannot be steered by a server's message.
 
 use std::fs::File;
 use std::io::Write;
@@ -36,7 +37,7 @@ pub fn init() -> anyhow::Result<LogGuard> {
     let filter = EnvFilter::try_from_env(LEVEL_ENV).unwrap_or_else(|_| EnvFilter::new("info"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(writer)
+        .with_writer(SafeLines(writer))
         .with_ansi(false)
         .try_init()
         .map_err(|e| anyhow::anyhow!("logging already initialised: {e}"))?;
@@ -96,6 +97,36 @@ fn prune(dir: &Path, keep: usize) {
     }
 }
 
+/// A writer maker whose writers pass every line through `terminal_safe` (the fmt layer writes
+/// one whole event per write; `\n` is kept, so lines stay lines).
+#[derive(Clone)]
+pub struct SafeLines<M>(pub M);
+
+pub struct SafeWriter<W>(W);
+
+impl<'a, M: tracing_subscriber::fmt::MakeWriter<'a>> tracing_subscriber::fmt::MakeWriter<'a>
+    for SafeLines<M>
+{
+    type Writer = SafeWriter<M::Writer>;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        SafeWriter(self.0.make_writer())
+    }
+}
+
+impl<W: std::io::Write> std::io::Write for SafeWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        self.0
+            .write_all(crate::provision::safe_text::terminal_safe(&text).as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
 /// `sovtui.log` → the dated file in use, so the documented path always works.
 fn link_current(dir: &Path, current: &Path) {
     let link = dir.join(LOG_NAME);
@@ -144,6 +175,18 @@ pub fn current_log_file() -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn log_lines_of_outside_text_reach_the_file_terminal_safe() {
+        use std::io::Write;
+        let mut out = Vec::new();
+        {
+            let mut w = SafeWriter(&mut out);
+            w.write_all(b"msg=\x1b]0;owned\x07 hi\r \x1b[2Jgone\n")
+                .expect("write");
+        }
+        assert_eq!(String::from_utf8(out).expect("utf8"), "msg= hi gone\n");
+    }
 
     #[test]
     fn newest_is_the_latest_dated_file() {

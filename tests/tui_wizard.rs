@@ -366,10 +366,10 @@ async fn walks_all_seven_steps_against_the_world_and_follows_to_ready() {
     choose_org(&mut app);
     key(&mut app, KeyCode::Char(']'));
     assert_eq!(step(&app), Step::Topology);
-    assert!(
-        dir.path().join("draft.json").exists(),
-        "draft saved on change"
-    );
+    pump_until(&mut app, &mut rx, &world, "the draft written", |_| {
+        dir.path().join("draft.json").exists()
+    })
+    .await;
     go_to(
         &mut app,
         |r| matches!(r, Row::Choice { field, .. } if field == "topology"),
@@ -751,4 +751,33 @@ async fn a_provisioned_sovereign_joins_the_fleet_file_the_cockpit_follows() {
         other => panic!("{other:?}"),
     }
     assert_eq!(std::fs::read_to_string(&fleet).expect("read"), text);
+}
+
+/// Keys go through the reducer; the draft is written by a task of its own once they pause, so a
+/// slow disk never delays a frame. On this single-threaded runtime the writer cannot run until
+/// the test yields: a file present right after the keys would mean the reducer wrote it.
+#[tokio::test]
+async fn the_draft_is_written_off_the_reducer_once_the_keys_pause() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("state").join("draft.json");
+    let (tx, mut rx) = tokio::sync::mpsc::channel(256);
+    let mut app = app();
+    app.effects = Effects { tx: Some(tx) };
+    app.wizard_draft_path = Some(path.clone());
+    open(&mut app);
+    type_into(&mut app, "orgName", "Keyed In Org");
+    assert!(!path.exists(), "the reducer wrote the draft itself");
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while !path.exists() {
+            tokio::select! {
+                Some(m) = rx.recv() => app.update(m),
+                _ = tokio::time::sleep(Duration::from_millis(20)) => {}
+            }
+        }
+    })
+    .await
+    .expect("the draft is written once the keys pause");
+    // The rename is atomic: once the file exists it is the whole latest draft.
+    let text = std::fs::read_to_string(&path).expect("draft");
+    assert!(text.contains("Keyed In Org"), "{text}");
 }

@@ -9,7 +9,7 @@ pub(super) fn init_logging() -> Option<crate::logging::LogGuard> {
     match crate::logging::init() {
         Ok(guard) => Some(guard),
         Err(e) => {
-            eprintln!("sovtui: running without a log file: {e:#}");
+            say!("sovtui: running without a log file: {e:#}");
             None
         }
     }

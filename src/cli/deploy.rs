@@ -100,8 +100,8 @@ async fn create(api: &str, from: &Path, json_out: bool) -> CliResult {
     if json_out {
         println!("{}", serde_json::to_string(&created).unwrap_or_default());
     } else {
-        println!("{}", created.id);
-        eprintln!(
+        println!("{}", crate::provision::safe_text::one_line(&created.id));
+        say!(
             "created deployment {} for {}; follow it with: sovtui deploy watch --api {} {}",
             created.id,
             req.sovereign_fqdn,
@@ -155,21 +155,24 @@ async fn watch(api: &str, id: &str, json_out: bool) -> CliResult {
                         (Some(c), Some(s)) => format!(" {c}={s}"),
                         _ => String::new(),
                     };
-                    eprintln!(
+                    say!(
                         "{} {:<14} {:<5}{comp} {}",
-                        ev.time, ev.phase, ev.level, ev.message
+                        ev.time,
+                        ev.phase,
+                        ev.level,
+                        crate::provision::safe_text::one_line(&ev.message)
                     );
                 }
-                FollowUpdate::State => eprintln!("status: {}", f.status()),
+                FollowUpdate::State => say!("status: {}", f.status()),
                 FollowUpdate::Components => {}
                 FollowUpdate::Reconnecting { attempt, reason } => {
-                    eprintln!("stream interrupted ({reason}); reconnecting (attempt {attempt})")
+                    say!("stream interrupted ({reason}); reconnecting (attempt {attempt})")
                 }
-                FollowUpdate::Polling => eprintln!(
+                FollowUpdate::Polling => say!(
                     "stream closed while status is {}; polling /events and /components/state",
                     f.status()
                 ),
-                FollowUpdate::Malformed(d) => eprintln!("skipped malformed stream data: {d}"),
+                FollowUpdate::Malformed(d) => say!("skipped malformed stream data: {d}"),
             }
         }
     })
@@ -188,16 +191,16 @@ async fn watch(api: &str, id: &str, json_out: bool) -> CliResult {
         println!("{s}");
     } else {
         if let Some(f) = fold.phase0_failure() {
-            eprintln!(
+            say!(
                 "Phase 0 failed at {}: {}",
                 f.step.as_deref().unwrap_or("?"),
                 f.error
             );
         }
         if fold.needs_refresh_watch() {
-            eprintln!("ready with zero components while a kubeconfig exists: run refresh-watch");
+            say!("ready with zero components while a kubeconfig exists: run refresh-watch");
         }
-        eprintln!("final status: {}", fold.status());
+        say!("final status: {}", fold.status());
     }
     if fold.status() == "ready" {
         Ok(())
@@ -221,12 +224,14 @@ async fn list(api: &str, json_out: bool) -> CliResult {
         println!("{}", json!({"deployments": deployments}));
         return Ok(());
     }
-    eprintln!(
+    say!(
         "{:<16}  {:<16}  {:<20}  SOVEREIGN",
-        "ID", "STATUS", "STARTED"
+        "ID",
+        "STATUS",
+        "STARTED"
     );
     for d in &deployments {
-        eprintln!(
+        say!(
             "{:<16}  {:<16}  {:<20}  {}",
             d.id,
             d.status,

@@ -62,7 +62,7 @@ pub fn run_diagnose(config: Option<PathBuf>, args: DiagnoseArgs) -> CliResult {
         let doc = serde_json::to_string_pretty(&d).context("serialising the diagnosis")?;
         println!("{doc}");
     } else {
-        eprint!("{}", d.to_text());
+        say_part!("{}", d.to_text());
     }
     match &d.outcome {
         Outcome::Leaf { .. } => Ok(()),
@@ -90,11 +90,11 @@ fn sources(args: &DiagnoseArgs) -> Sources {
 pub fn run_lint(file: &Path) -> CliResult {
     let problems = lint_file(file);
     if problems.is_empty() {
-        eprintln!("{}: no problems", file.display());
+        say!("{}: no problems", file.display());
         return Ok(());
     }
     for p in &problems {
-        eprintln!("{p}");
+        say!("{p}");
     }
     Err(CliError::usage(format!(
         "{}: {} problem(s)",

@@ -51,7 +51,7 @@ pub fn run(config: Option<PathBuf>, cmd: DrillCommand) -> CliResult {
                     .map_err(|why| CliError::Usage(format!("--confirm arms the drill: {why}")))?;
                 let t = target::connect(&fleet_path, &fqdn).await?;
                 let p = plan::plan(&t.kube, &t.hetzner, &fqdn, plan_options(how)).await?;
-                eprint!("{}", p.to_text());
+                say_part!("{}", p.to_text());
                 if !p.ready() {
                     return Err(refusal(&p));
                 }
@@ -79,7 +79,10 @@ pub fn run(config: Option<PathBuf>, cmd: DrillCommand) -> CliResult {
                 let r = drill_run::report(&state_dir, &id)
                     .map_err(|e| CliError::Usage(format!("drill {id}: {e:#}")))?;
                 match format {
-                    ReportFormat::Md => print!("{}", r.to_markdown()),
+                    ReportFormat::Md => print!(
+                        "{}",
+                        crate::provision::safe_text::terminal_safe(&r.to_markdown())
+                    ),
                     ReportFormat::Json => println!(
                         "{}",
                         serde_json::to_string_pretty(&r).map_err(anyhow::Error::from)?
@@ -108,15 +111,15 @@ fn emit(json: bool, doc: &serde_json::Value, text: &str) {
     if json {
         println!("{doc}");
     } else {
-        eprint!("{text}");
+        say_part!("{text}");
     }
 }
 
 fn finish(json: bool, state_dir: &std::path::Path, outcome: &drill_run::Outcome) -> CliResult {
     let r = drill_run::report(state_dir, &outcome.id)?;
     match drill_run::write_report(state_dir, &outcome.id) {
-        Ok(path) => eprintln!("report: {}", path.display()),
-        Err(e) => eprintln!("report not written: {e:#}"),
+        Ok(path) => say!("report: {}", path.display()),
+        Err(e) => say!("report not written: {e:#}"),
     }
     if json {
         println!(
@@ -124,7 +127,7 @@ fn finish(json: bool, state_dir: &std::path::Path, outcome: &drill_run::Outcome)
             serde_json::to_string(&r).map_err(anyhow::Error::from)?
         );
     } else {
-        eprint!("{}", r.to_markdown());
+        say_part!("{}", r.to_markdown());
     }
     if outcome.outcome == "completed" {
         Ok(())

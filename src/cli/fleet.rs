@@ -120,7 +120,7 @@ async fn status(path: &Path, json: bool, timeout: Duration) -> CliResult {
     let now = Utc::now();
     let rep = report(&snap, now);
     if !rep.complete {
-        eprintln!(
+        say!(
             "sovtui: not every cluster synced within {}s; showing what is known",
             timeout.as_secs()
         );
@@ -131,7 +131,7 @@ async fn status(path: &Path, json: bool, timeout: Duration) -> CliResult {
         let _ = writeln!(out, "{text}");
     } else {
         for s in &rep.sovereigns {
-            eprintln!("{}", human_line(s));
+            say!("{}", human_line(s));
         }
     }
     Ok(())
@@ -154,7 +154,14 @@ fn human_line(s: &SovereignReport<'_>) -> String {
         .unwrap_or_default();
     let worst = s
         .worst
-        .map(|c| format!("  worst: {} {} — {}", c.id(), c.state, c.message))
+        .map(|c| {
+            format!(
+                "  worst: {} {} — {}",
+                c.id(),
+                c.state,
+                crate::provision::safe_text::one_line(&c.message)
+            )
+        })
         .unwrap_or_default();
     use crate::provision::fleet::model::ConnectionState as C;
     let why = match &s.status.connection {
@@ -192,7 +199,7 @@ async fn join(
     }
     match crate::provision::fleet::join(path, entry, verify).await {
         Ok(outcome) => {
-            eprintln!(
+            say!(
                 "{} joined the fleet in {} ({} Sovereigns); its kubeconfig is fetched from catalyst-api when needed",
                 outcome.fqdn,
                 outcome.fleet_file.display(),
@@ -253,7 +260,7 @@ async fn watch(path: &Path, json: bool) -> CliResult {
                 return Ok(());
             }
         } else {
-            eprintln!("{}", human_event(&ev));
+            say!("{}", human_event(&ev));
         }
     }
 }

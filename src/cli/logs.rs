@@ -17,7 +17,7 @@ pub fn run(follow: bool) -> CliResult {
                 dir.display()
             )));
         }
-        eprintln!("sovtui: waiting for a log in {}", dir.display());
+        say!("sovtui: waiting for a log in {}", dir.display());
         let path = wait_for_log(&dir);
         return follow_from(path, 0);
     };

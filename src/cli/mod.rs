@@ -1,5 +1,21 @@
 //! The command-line surface (README "Headless"), parsed with clap. Every subcommand is a thin
 //! shell over a library call; human text goes to stderr, `--json` documents to stdout.
+//! Every human line goes through [`say!`] / [`say_part!`], which make it terminal-safe
+//! (`provision::safe_text`): servers supply much of what is printed. `--json` output is exact.
+
+/// `eprintln!` for human output: the formatted line made terminal-safe.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        eprintln!("{}", $crate::provision::safe_text::terminal_safe(&format!($($arg)*)))
+    };
+}
+
+/// `eprint!` for human output: the formatted text made terminal-safe.
+macro_rules! say_part {
+    ($($arg:tt)*) => {
+        eprint!("{}", $crate::provision::safe_text::terminal_safe(&format!($($arg)*)))
+    };
+}
 
 mod cockpit;
 #[cfg(feature = "world")]
@@ -60,6 +76,11 @@ pub struct Cli {
     /// SOVTUI_CATALYST_API and the fleet file's catalyst_api)
     #[arg(long, value_name = "URL")]
     pub api: Option<String>,
+
+    /// Allow plain http:// to hosts other than loopback (tokens and kubeconfigs travel in
+    /// clear); also SOVTUI_INSECURE_HTTP=1 or `[limits] insecure_http = true`
+    #[arg(long, global = true)]
+    pub insecure_http: bool,
 
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -345,16 +366,36 @@ pub fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("sovtui: {err}");
+            say!("sovtui: {err}");
             ExitCode::from(err.exit_code())
         }
     }
+}
+
+/// The limits of this run: defaults, then the fleet file's `[limits]`, then `SOVTUI_*`, then
+/// `--insecure-http`. A broken fleet file is reported by the commands that read it, not here.
+fn install_limits(config: Option<&std::path::Path>, insecure_http: bool) -> CliResult {
+    use crate::provision::limits::{self, Limits, LimitsOverride};
+    let path = config.map_or_else(crate::config::paths::fleet_file, |p| p.to_path_buf());
+    let from_file = if path.exists() {
+        crate::config::fleet_file::load(&path)
+            .map(|f| f.limits)
+            .unwrap_or_default()
+    } else {
+        LimitsOverride::default()
+    };
+    let from_env = LimitsOverride::from_env().map_err(CliError::usage)?;
+    let mut l = Limits::default().with(&from_file).with(&from_env);
+    l.insecure_http |= insecure_http;
+    limits::install(l);
+    Ok(())
 }
 
 pub fn run(cli: Cli) -> CliResult {
     // The state dir is made private (0700) before anything is written under it. A failure here
     // is not fatal for reading commands; a destructive run then refuses with its journal's error.
     let _ = crate::config::paths::ensure_state_dir();
+    install_limits(cli.config.as_deref(), cli.insecure_http)?;
     let config = cli.config;
     let api = cli.api;
     match cli.command {

@@ -76,7 +76,7 @@ pub(crate) fn client_for(request_token: Option<&str>) -> Result<HetznerClient, C
 }
 
 fn print_plan(p: &Phase0Plan) {
-    eprintln!("Phase 0 plan for {} (naming {:?})", p.fqdn, p.naming);
+    say!("Phase 0 plan for {} (naming {:?})", p.fqdn, p.naming);
     for i in &p.items {
         let mark = match i.action {
             Action::Create => "+ create   ",
@@ -85,22 +85,25 @@ fn print_plan(p: &Phase0Plan) {
             Action::Orphan => "! orphan   ",
         };
         let id = i.id.map(|id| format!(" #{id}")).unwrap_or_default();
-        eprintln!("  {mark} {:<15} {}{id}", i.kind.api_path(), i.name);
+        say!("  {mark} {:<15} {}{id}", i.kind.api_path(), i.name);
         for c in &i.changes {
             let note = if c.fixable {
                 ""
             } else {
                 " [not changed by apply]"
             };
-            eprintln!("        - {}{note}", c.what);
+            say!("        - {}{note}", c.what);
         }
     }
     let s = &p.summary;
-    eprintln!(
+    say!(
         "  {} to create, {} to update, {} unchanged, {} orphaned",
-        s.create, s.update, s.unchanged, s.orphan
+        s.create,
+        s.update,
+        s.unchanged,
+        s.orphan
     );
-    eprintln!(
+    say!(
         "  estimated cost: €{:.4}/h, €{:.2}/month{}",
         p.cost.eur_per_hour,
         p.cost.eur_per_month,
@@ -111,7 +114,7 @@ fn print_plan(p: &Phase0Plan) {
         }
     );
     if s.orphan > 0 {
-        eprintln!(
+        say!(
             "  orphans are not deleted by apply; `sovtui recover {}` removes them",
             p.fqdn
         );
@@ -153,7 +156,7 @@ pub fn run(cmd: Phase0Command) -> CliResult {
             let rt = runtime()?;
             let emit = |e: ApplyEvent| {
                 if let ApplyEvent::Step { kind, name, action } = e {
-                    eprintln!("  {action:<14} {:<15} {name}", kind.api_path());
+                    say!("  {action:<14} {:<15} {name}", kind.api_path());
                 }
             };
             let report = rt
@@ -166,7 +169,7 @@ pub fn run(cmd: Phase0Command) -> CliResult {
                 .map_err(|e| CliError::Failed(anyhow!("{e}")))?;
             print_plan(&report.plan);
             if report.changed_anything() {
-                eprintln!(
+                say!(
                     "applied: {} created, {} updated; load balancer {}, control plane {}",
                     report.created.len(),
                     report.updated.len(),
@@ -174,10 +177,10 @@ pub fn run(cmd: Phase0Command) -> CliResult {
                     report.control_plane_ip.as_deref().unwrap_or("-")
                 );
             } else {
-                eprintln!("nothing to change");
+                say!("nothing to change");
             }
             for n in &report.not_fixable {
-                eprintln!("  not changed: {n}");
+                say!("  not changed: {n}");
             }
             if json {
                 print_json(&report)?;

@@ -42,7 +42,7 @@ fn show_targets(targets: &[Target]) {
                     .unwrap_or_default()
             })
             .collect();
-        eprintln!(
+        say!(
             "  {:<15} {:<45} #{:<10} by {}",
             t.object.kind.api_path(),
             t.object.name,
@@ -53,7 +53,7 @@ fn show_targets(targets: &[Target]) {
 }
 
 fn show_step(name: &str, o: &StepOutcome) {
-    eprintln!("  {name}: {:?} — {}", o.status, o.detail);
+    say!("  {name}: {:?} — {}", o.status, o.detail);
 }
 
 /// The plan or report, plus the purges the journals show were cut off (as of printing: a purge
@@ -83,7 +83,7 @@ fn warn_interrupted(journal_root: &Path) {
     let listing = journal::unfinished(journal_root);
     for run in listing.of(Op::Purge) {
         let fqdn = run.fqdn.as_deref().unwrap_or("FQDN");
-        eprintln!(
+        say!(
             "interrupted purge of {}: re-run `sovtui recover {fqdn} --apply --confirm {fqdn}` \
              (idempotent: it re-enumerates by label and verifies); journal {}",
             run.describe(),
@@ -132,9 +132,9 @@ pub fn run(_config: Option<PathBuf>, args: RecoverArgs) -> CliResult {
             .block_on(recover::plan(&client, &opts))
             .map_err(|e| CliError::Failed(anyhow!("{e}")))?;
         if plan.targets.is_empty() {
-            eprintln!("recover {} (dry run): Hetzner already clean", plan.fqdn);
+            say!("recover {} (dry run): Hetzner already clean", plan.fqdn);
         } else {
-            eprintln!(
+            say!(
                 "recover {} (dry run): {} objects would be deleted:",
                 plan.fqdn,
                 plan.targets.len()
@@ -143,7 +143,7 @@ pub fn run(_config: Option<PathBuf>, args: RecoverArgs) -> CliResult {
         }
         show_step("PDM", &plan.pdm);
         show_step("catalyst-api", &plan.api);
-        eprintln!("  re-run with --apply --confirm {} to purge", plan.fqdn);
+        say!("  re-run with --apply --confirm {} to purge", plan.fqdn);
         if args.json {
             print_json(&plan, &journal_dir)?;
         }
@@ -151,46 +151,46 @@ pub fn run(_config: Option<PathBuf>, args: RecoverArgs) -> CliResult {
     }
 
     let emit = |e: RecoverEvent| match e {
-        RecoverEvent::Planned { targets } => eprintln!("purging {targets} objects"),
+        RecoverEvent::Planned { targets } => say!("purging {targets} objects"),
         RecoverEvent::Deleted { object } => {
-            eprintln!(
+            say!(
                 "  deleted   {:<15} {} #{}",
                 object.kind.api_path(),
                 object.name,
                 object.id
             )
         }
-        RecoverEvent::DeleteFailed { object, error } => eprintln!(
+        RecoverEvent::DeleteFailed { object, error } => say!(
             "  refused   {:<15} {} #{}: {error}",
             object.kind.api_path(),
             object.name,
             object.id
         ),
         RecoverEvent::SweepRound { round, remaining } => {
-            eprintln!("  sweep round {round}: {remaining} still listed")
+            say!("  sweep round {round}: {remaining} still listed")
         }
         _ => {}
     };
     let report = rt
         .block_on(recover::apply(&client, &opts, &emit))
         .map_err(|e| CliError::Failed(anyhow!("{e}")))?;
-    eprintln!(
+    say!(
         "deleted {} objects in {} sweep rounds ({} ms)",
         report.deleted.len(),
         report.sweep_rounds,
         report.elapsed_ms
     );
     if !report.remaining.is_empty() {
-        eprintln!("STILL PRESENT after the deadline:");
+        say!("STILL PRESENT after the deadline:");
         show_targets(&report.remaining);
     }
     for e in &report.errors {
-        eprintln!("  error: {e}");
+        say!("  error: {e}");
     }
     show_step("PDM release", &report.pdm);
     show_step("catalyst-api record", &report.api);
     if let Some(j) = &report.journal {
-        eprintln!("  journal: {j}");
+        say!("  journal: {j}");
     }
     if args.json {
         print_json(&report, &journal_dir)?;

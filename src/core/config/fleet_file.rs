@@ -35,6 +35,9 @@ pub struct FleetFile {
     /// Adopt every context of the default kubeconfig chain as a Sovereign.
     pub adopt_kubeconfig: bool,
     pub sovereigns: Vec<SovereignEntry>,
+    /// The `[limits]` table (see `provision::limits`); read once, when sovtui starts.
+    #[serde(skip)]
+    pub limits: crate::provision::limits::LimitsOverride,
 }
 
 /// One Sovereign and how to reach its apiserver.
@@ -258,6 +261,68 @@ struct RawFile {
     adopt_kubeconfig: bool,
     #[serde(default, rename = "sovereign")]
     sovereigns: Vec<Spanned<RawSovereign>>,
+    limits: Option<Spanned<RawLimits>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    connect: Option<Spanned<String>>,
+    request: Option<Spanned<String>>,
+    sse_idle: Option<Spanned<String>>,
+    watch_idle: Option<Spanned<String>>,
+    max_event: Option<Spanned<RawSize>>,
+    max_body: Option<Spanned<RawSize>>,
+    insecure_http: Option<bool>,
+}
+
+/// `65536` or `"1MiB"`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawSize {
+    Bytes(u64),
+    Text(String),
+}
+
+fn parse_limits(
+    path: &Path,
+    text: &str,
+    raw: RawLimits,
+) -> Result<crate::provision::limits::LimitsOverride, FleetFileError> {
+    use crate::provision::limits::{parse_duration, parse_size};
+    let dur = |key: &str, v: Option<Spanned<String>>| match v {
+        None => Ok(None),
+        Some(v) => parse_duration(v.get_ref()).map(Some).map_err(|e| {
+            FleetFileError::at(
+                path,
+                text,
+                Some(v.span().start),
+                format!("limits.{key}: {e}"),
+            )
+        }),
+    };
+    let size = |key: &str, v: Option<Spanned<RawSize>>| match v {
+        None => Ok(None),
+        Some(v) => {
+            let at = Some(v.span().start);
+            let parsed = match v.into_inner() {
+                RawSize::Bytes(n) => parse_size(&n.to_string()),
+                RawSize::Text(t) => parse_size(&t),
+            };
+            parsed
+                .map(Some)
+                .map_err(|e| FleetFileError::at(path, text, at, format!("limits.{key}: {e}")))
+        }
+    };
+    Ok(crate::provision::limits::LimitsOverride {
+        connect: dur("connect", raw.connect)?,
+        request: dur("request", raw.request)?,
+        sse_idle: dur("sse_idle", raw.sse_idle)?,
+        watch_idle: dur("watch_idle", raw.watch_idle)?,
+        max_event: size("max_event", raw.max_event)?,
+        max_body: size("max_body", raw.max_body)?,
+        insecure_http: raw.insecure_http,
+    })
 }
 
 #[derive(Deserialize)]
@@ -469,9 +534,14 @@ pub fn parse(path: &Path, text: &str) -> Result<FleetFile, FleetFileError> {
             kubeconfig_from,
         });
     }
+    let limits = match raw.limits {
+        Some(l) => parse_limits(path, text, l.into_inner())?,
+        None => Default::default(),
+    };
     Ok(FleetFile {
         adopt_kubeconfig: raw.adopt_kubeconfig,
         sovereigns,
+        limits,
     })
 }
 
@@ -766,6 +836,29 @@ mod tests {
 
     fn p() -> PathBuf {
         PathBuf::from("/etc/sovtui/fleet.toml")
+    }
+
+    #[test]
+    fn the_limits_table_sets_bounds_and_names_a_bad_value_by_line() {
+        let text = "[limits]\nrequest = \"5s\"\nmax_event = \"256KiB\"\nmax_body = 1048576\n\
+                    insecure_http = true\n\n[[sovereign]]\nfqdn = \"a.omani.works\"\n";
+        let file = parse(&p(), text).expect("parses");
+        let l = crate::provision::limits::Limits::default().with(&file.limits);
+        assert_eq!(l.request, std::time::Duration::from_secs(5));
+        assert_eq!(l.max_event, 256 * 1024);
+        assert_eq!(l.max_body, 1 << 20);
+        assert!(l.insecure_http);
+        assert_eq!(
+            l.connect,
+            crate::provision::limits::Limits::default().connect
+        );
+
+        let text = "[limits]\nconnect = \"10s\"\nsse_idle = \"forever\"\n";
+        let err = parse(&p(), text).expect_err("bad duration");
+        assert_eq!(err.line, Some(3), "{err}");
+        assert!(err.to_string().contains("limits.sse_idle"), "{err}");
+        let err = parse(&p(), "[limits]\ntimeout = \"1s\"\n").expect_err("unknown key");
+        assert!(err.to_string().contains("timeout"), "{err}");
     }
 
     #[test]

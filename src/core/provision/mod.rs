@@ -8,6 +8,8 @@ pub mod fleet;
 pub mod flux;
 pub mod hetzner;
 pub mod journal;
+pub mod limits;
+pub mod safe_text;
 pub mod troubleshoot;
 pub mod wire;
 pub mod wizard;

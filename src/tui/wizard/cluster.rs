@@ -93,9 +93,15 @@ fn helmrelease() -> ApiResource {
 /// The state of every HelmRelease, derived like catalyst-api's `DeriveState`.
 pub async fn list_states(client: kube::Client) -> Result<ClusterView, String> {
     let api: Api<DynamicObject> = Api::all_with(client, &helmrelease());
-    let list = api
-        .list(&ListParams::default())
+    let deadline = crate::provision::limits::Limits::current().request;
+    let list = tokio::time::timeout(deadline, api.list(&ListParams::default()))
         .await
+        .map_err(|_| {
+            format!(
+                "listing HelmReleases: no answer within {} (deadline SOVTUI_REQUEST_TIMEOUT)",
+                crate::provision::limits::show_duration(deadline)
+            )
+        })?
         .map_err(|e| format!("listing HelmReleases: {e}"))?;
     let mut states = BTreeMap::new();
     let mut depends_on = BTreeMap::new();
@@ -131,9 +137,18 @@ pub async fn list_states(client: kube::Client) -> Result<ClusterView, String> {
 /// A kube client from the kubeconfig catalyst-api hands out (its current context).
 pub async fn client_from_yaml(yaml: &str) -> Result<kube::Client, String> {
     let kc = Kubeconfig::from_yaml(yaml).map_err(|e| format!("kubeconfig: {e}"))?;
-    let cfg = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+    let mut cfg = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
         .await
         .map_err(|e| format!("kubeconfig: {e}"))?;
+    let limits = crate::provision::limits::Limits::current();
+    crate::provision::limits::check_transport(
+        "the new apiserver",
+        &cfg.cluster_url.to_string(),
+        &limits,
+    )?;
+    cfg.connect_timeout = Some(limits.connect);
+    cfg.read_timeout = Some(limits.request);
+    cfg.write_timeout = Some(limits.request);
     kube::Client::try_from(cfg).map_err(|e| format!("kube client: {e}"))
 }
 

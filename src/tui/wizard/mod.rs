@@ -2,8 +2,9 @@
 //!
 //! The rules live in [`crate::provision::wizard::Wizard`]; this module only binds keys and text
 //! inputs to it, performs the live checks and the create POST as tasks (replies come back as
-//! [`WizardMsg`]s through the reducer, so the render loop never waits on the network), saves the
-//! draft on every change and, once the deployment exists, follows it ([`progress`]).
+//! [`WizardMsg`]s through the reducer, so the render loop never waits on the network), hands the
+//! draft to a writer task on every change (written once the keys pause, never by the reducer) and,
+//! once the deployment exists, follows it ([`progress`]).
 
 pub mod cluster;
 pub mod draw;
@@ -11,15 +12,16 @@ pub mod progress;
 mod rows;
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tui_textarea::TextArea;
 
 use crate::provision::catalyst::{CatalystClient, CreateResponse};
 use crate::provision::wizard::{
     CheckReply, CheckRequest, DEBOUNCE, Draft, Ticket, ToggleOutcome, Wizard, WizardConfig,
-    discard_draft, load_draft,
+    discard_draft, load_draft, write_draft,
 };
 
 use super::msg::{Msg, Notice};
@@ -36,6 +38,70 @@ pub enum WizardMsg {
     /// The create POST answered.
     Created(Result<CreateResponse, CreateFailure>),
     Progress(ProgressMsg),
+    /// The draft writer could not write (or remove) the draft.
+    DraftNotSaved(String),
+}
+
+/// How long the writer gathers changes after the first one before writing: a burst of keys
+/// costs one write (at most one per this interval while typing), and the write (with its fsync)
+/// happens on a blocking thread, not in the reducer.
+pub const DRAFT_DEBOUNCE: Duration = Duration::from_millis(400);
+
+/// What the draft writer should do next; only the latest wish is kept (a `watch` channel, so
+/// the queue between the reducer and the writer is one slot: a newer draft replaces an older one
+/// not yet written, which loses nothing).
+#[derive(Debug, Clone, PartialEq)]
+enum DraftOp {
+    Idle,
+    Save(Box<Draft>),
+    Discard,
+}
+
+/// The task that writes drafts for one wizard screen. Dropping the sender ends it after it has
+/// carried out the last wish.
+fn spawn_draft_writer(path: PathBuf, fx: &Effects) -> Option<watch::Sender<DraftOp>> {
+    let tx = fx.tx.clone()?;
+    let handle = tokio::runtime::Handle::try_current().ok()?;
+    let (wtx, mut wrx) = watch::channel(DraftOp::Idle);
+    handle.spawn(async move {
+        let mut done = DraftOp::Idle;
+        loop {
+            let open = wrx.changed().await.is_ok();
+            if open && matches!(*wrx.borrow(), DraftOp::Save(_)) {
+                // Coalesce a burst of keys; a discard is carried out at once.
+                let _ = tokio::time::timeout(DRAFT_DEBOUNCE, async {
+                    while wrx.changed().await.is_ok() {
+                        if matches!(*wrx.borrow(), DraftOp::Discard) {
+                            break;
+                        }
+                    }
+                })
+                .await;
+            }
+            let op = wrx.borrow_and_update().clone();
+            if op != done {
+                let target = path.clone();
+                let what = op.clone();
+                let result = tokio::task::spawn_blocking(move || match what {
+                    DraftOp::Save(d) => write_draft(&d, &target).map_err(|e| e.to_string()),
+                    DraftOp::Discard => discard_draft(&target).map_err(|e| e.to_string()),
+                    DraftOp::Idle => Ok(()),
+                })
+                .await
+                .unwrap_or_else(|e| Err(e.to_string()));
+                match result {
+                    Ok(()) => done = op,
+                    Err(e) => {
+                        let _ = tx.send(Msg::Wizard(WizardMsg::DraftNotSaved(e))).await;
+                    }
+                }
+            }
+            if !open {
+                return;
+            }
+        }
+    });
+    Some(wtx)
 }
 
 /// A create POST that did not succeed: the HTTP answer, or no answer at all (status 0).
@@ -98,6 +164,8 @@ pub struct WizardScreen {
     pub fleet_file: Option<PathBuf>,
     edit_gen: u64,
     saved: Option<Draft>,
+    /// The draft writer task (absent until the first change, and without a runtime).
+    draft_writer: Option<watch::Sender<DraftOp>>,
 }
 
 impl WizardScreen {
@@ -129,6 +197,7 @@ impl WizardScreen {
             fleet_file: None,
             edit_gen: 0,
             saved: None,
+            draft_writer: None,
         }
     }
 
@@ -181,9 +250,7 @@ impl WizardScreen {
                     self.changed(fx);
                 }
                 KeyCode::Char('d') => {
-                    if let Some(p) = &self.draft_path {
-                        let _ = discard_draft(p);
-                    }
+                    self.discard_draft(fx);
                     self.message = Some(Notice::info("draft discarded"));
                 }
                 _ => {
@@ -383,15 +450,38 @@ impl WizardScreen {
         self.changed(fx);
     }
 
-    /// After every change: save the draft if it differs, and restart the debounce timer.
+    /// Hand `op` to the draft writer (started on first use). Without a runtime (snapshot tests)
+    /// there is no writer and the file is written here.
+    fn draft_op(&mut self, op: DraftOp, fx: &Effects) {
+        let Some(path) = self.draft_path.clone() else {
+            return;
+        };
+        if self.draft_writer.is_none() {
+            self.draft_writer = spawn_draft_writer(path.clone(), fx);
+        }
+        let result = match (&self.draft_writer, op) {
+            (Some(w), op) => {
+                w.send_replace(op);
+                Ok(())
+            }
+            (None, DraftOp::Save(d)) => write_draft(&d, &path).map_err(|e| e.to_string()),
+            (None, DraftOp::Discard) => discard_draft(&path).map_err(|e| e.to_string()),
+            (None, DraftOp::Idle) => Ok(()),
+        };
+        if let Err(e) = result {
+            self.message = Some(Notice::error(format!("draft not saved: {e}")));
+        }
+    }
+
+    fn discard_draft(&mut self, fx: &Effects) {
+        self.draft_op(DraftOp::Discard, fx);
+    }
+
+    /// After every change: queue the draft if it differs, and restart the debounce timer.
     fn changed(&mut self, fx: &Effects) {
         let draft = self.wizard.draft();
         if self.saved.as_ref() != Some(&draft) {
-            if let Some(p) = &self.draft_path
-                && let Err(e) = self.wizard.save_draft(p)
-            {
-                self.message = Some(Notice::error(format!("draft not saved: {e}")));
-            }
+            self.draft_op(DraftOp::Save(Box::new(draft.clone())), fx);
             self.saved = Some(draft);
         }
         if self.wizard.has_due_checks() {
@@ -435,13 +525,14 @@ impl WizardScreen {
                     self.changed(fx);
                 }
             }
+            WizardMsg::DraftNotSaved(e) => {
+                self.message = Some(Notice::error(format!("draft not saved: {e}")));
+            }
             WizardMsg::Created(result) => {
                 self.provisioning = false;
                 match result {
                     Ok(created) => {
-                        if let Some(p) = &self.draft_path {
-                            let _ = discard_draft(p);
-                        }
+                        self.discard_draft(fx);
                         let fqdn = self.wizard.fqdn().unwrap_or_default();
                         let mut screen = ProgressScreen::new(created.id.clone(), fqdn);
                         screen.join_fleet = self.fleet_file.clone();
@@ -484,36 +575,19 @@ fn expand_home(p: &str) -> String {
     }
 }
 
-fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .connect_timeout(std::time::Duration::from_secs(10))
-        .timeout(std::time::Duration::from_secs(30))
-        .build()
-        .unwrap_or_default()
-}
-
 /// Perform a live check: POST its body and hand back the raw answer (the wizard decodes it).
 pub async fn post_check(api: &str, req: &CheckRequest) -> CheckReply {
-    let url = match CatalystClient::new(api) {
-        Ok(c) => c.url(&req.check.path()),
+    let client = match CatalystClient::new(api) {
+        Ok(c) => c,
         Err(e) => return CheckReply::Transport(e.to_string()),
     };
-    match http().post(&url).json(&req.check.body()).send().await {
-        Ok(resp) => {
-            let status = resp.status().as_u16();
-            let content_type = resp
-                .headers()
-                .get(reqwest::header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string);
-            let body = resp.text().await.unwrap_or_default();
-            CheckReply::Http {
-                status,
-                content_type,
-                body,
-            }
-        }
-        Err(e) => CheckReply::Transport(format!("cannot reach {url}: {e}")),
+    match client.post_raw(&req.check.path(), &req.check.body()).await {
+        Ok((status, content_type, body)) => CheckReply::Http {
+            status,
+            content_type,
+            body,
+        },
+        Err(e) => CheckReply::Transport(e.to_string()),
     }
 }
 
@@ -527,22 +601,11 @@ pub async fn post_create(
         content_type,
         body,
     };
-    let url = CatalystClient::new(api)
-        .map_err(|e| fail(0, None, e.to_string()))?
-        .url("/api/v1/deployments");
-    let resp = http()
-        .post(&url)
-        .json(&body)
-        .send()
+    let client = CatalystClient::new(api).map_err(|e| fail(0, None, e.to_string()))?;
+    let (status, content_type, text) = client
+        .post_raw("/api/v1/deployments", &body)
         .await
-        .map_err(|e| fail(503, None, format!("cannot reach {url}: {e}")))?;
-    let status = resp.status().as_u16();
-    let content_type = resp
-        .headers()
-        .get(reqwest::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let text = resp.text().await.unwrap_or_default();
+        .map_err(|e| fail(503, None, e.to_string()))?;
     if !(200..300).contains(&status) {
         return Err(fail(status, content_type, text));
     }

@@ -11,7 +11,8 @@ use tokio::sync::mpsc;
 
 use crate::provision::catalyst::fold::ComponentProgress;
 use crate::provision::catalyst::{
-    CatalystClient, DeploymentFold, DeploymentState, Event, FollowOptions, FollowUpdate, follow,
+    CatalystClient, DeploymentFold, DeploymentState, Event, FollowOptions, FollowSink,
+    FollowUpdate, follow_async,
 };
 
 use super::cluster::{self, ClusterView};
@@ -75,24 +76,40 @@ impl Drop for ProgressScreen {
     }
 }
 
-/// An unbounded queue whose items a task forwards into the bounded reducer channel, for
-/// synchronous callbacks that must never drop an update.
-fn forwarder(fx: &Effects) -> Option<mpsc::UnboundedSender<ProgressMsg>> {
-    let tx = fx.tx.clone()?;
-    let (utx, mut urx) = mpsc::unbounded_channel::<ProgressMsg>();
-    let spawned = fx.spawn(async move {
-        while let Some(m) = urx.recv().await {
-            if tx
-                .send(crate::tui::msg::Msg::Wizard(WizardMsg::Progress(m)))
-                .await
-                .is_err()
-            {
-                break;
+/// Where the follow task's updates go: straight into the reducer's bounded channel, awaiting
+/// room when it is full. Back-pressure instead of loss or growth: a slow reducer slows the follow
+/// (and the server's stream behind it) down; nothing is dropped and nothing queues without bound.
+struct ReducerSink {
+    tx: mpsc::Sender<crate::tui::msg::Msg>,
+    run: u64,
+}
+
+impl FollowSink for ReducerSink {
+    async fn update(&mut self, u: &FollowUpdate, f: &DeploymentFold) -> bool {
+        let run = self.run;
+        let m = match u {
+            FollowUpdate::Event(ev) => ProgressMsg::Event(run, ev.clone()),
+            FollowUpdate::State => match &f.state {
+                Some(s) => ProgressMsg::State(run, Box::new(s.clone())),
+                None => return true,
+            },
+            FollowUpdate::Components => {
+                ProgressMsg::Components(run, f.components.clone(), f.component_order.clone())
             }
-        }
-        None
-    });
-    spawned.then_some(utx)
+            FollowUpdate::Reconnecting { attempt, reason } => {
+                ProgressMsg::Reconnecting(run, format!("attempt {attempt}: {reason}"))
+            }
+            FollowUpdate::Polling => ProgressMsg::Polling(run),
+            FollowUpdate::Malformed(d) => ProgressMsg::Malformed(run, d.clone()),
+        };
+        send(&self.tx, m).await
+    }
+}
+
+async fn send(tx: &mpsc::Sender<crate::tui::msg::Msg>, m: ProgressMsg) -> bool {
+    tx.send(crate::tui::msg::Msg::Wizard(WizardMsg::Progress(m)))
+        .await
+        .is_ok()
 }
 
 impl ProgressScreen {
@@ -134,8 +151,7 @@ impl ProgressScreen {
         self.run += 1;
         let run = self.run;
         let id = self.id.clone();
-        // The fold callback is synchronous: it queues, a task forwards.
-        let Some(utx) = forwarder(fx) else { return };
+        let Some(tx) = fx.tx.clone() else { return };
         self.following = true;
         self.link = "connecting…".into();
         fx.spawn(async move {
@@ -153,28 +169,13 @@ impl ProgressScreen {
                 stream_url,
                 ..FollowOptions::default()
             };
-            let result = follow(&client, &mut fold, &opts, |u, f| {
-                let m = match u {
-                    FollowUpdate::Event(ev) => ProgressMsg::Event(run, ev.clone()),
-                    FollowUpdate::State => match &f.state {
-                        Some(s) => ProgressMsg::State(run, Box::new(s.clone())),
-                        None => return,
-                    },
-                    FollowUpdate::Components => ProgressMsg::Components(
-                        run,
-                        f.components.clone(),
-                        f.component_order.clone(),
-                    ),
-                    FollowUpdate::Reconnecting { attempt, reason } => {
-                        ProgressMsg::Reconnecting(run, format!("attempt {attempt}: {reason}"))
-                    }
-                    FollowUpdate::Polling => ProgressMsg::Polling(run),
-                    FollowUpdate::Malformed(d) => ProgressMsg::Malformed(run, d.clone()),
-                };
-                let _ = utx.send(m);
-            })
+            let mut sink = ReducerSink { tx, run };
+            let result = follow_async(&client, &mut fold, &opts, &mut sink).await;
+            send(
+                &sink.tx,
+                ProgressMsg::Ended(run, result.map_err(|e| e.to_string())),
+            )
             .await;
-            let _ = utx.send(ProgressMsg::Ended(run, result.map_err(|e| e.to_string())));
             None
         });
     }
@@ -240,22 +241,34 @@ impl ProgressScreen {
 
     /// After Phase 0: fetch the kubeconfig and watch the HelmReleases on the new apiserver.
     fn start_cluster_watch(&mut self, fx: &Effects, api: Option<&str>) {
-        let (Some(api), Some(utx)) = (api.map(str::to_string), forwarder(fx)) else {
+        let (Some(api), Some(tx)) = (api.map(str::to_string), fx.tx.clone()) else {
             return;
         };
         self.cluster_started = true;
         let id = self.id.clone();
         let stop = self.cluster_stop.clone();
-        let served = utx.clone();
+        let served = tx.clone();
         fx.spawn(async move {
             cluster::watch(
                 api,
                 id,
                 stop,
+                // Once per run, and it must arrive: a task of its own awaits room.
                 move || {
-                    let _ = served.send(ProgressMsg::KubeconfigServed);
+                    tokio::spawn(async move {
+                        send(&served, ProgressMsg::KubeconfigServed).await;
+                    });
                 },
-                |r| utx.send(ProgressMsg::Cluster(r)).is_ok(),
+                // A view per poll, each superseding the last: when the reducer's queue is
+                // full this one is dropped and the next poll brings a fresh one.
+                |r| {
+                    !matches!(
+                        tx.try_send(crate::tui::msg::Msg::Wizard(WizardMsg::Progress(
+                            ProgressMsg::Cluster(r)
+                        ))),
+                        Err(mpsc::error::TrySendError::Closed(_))
+                    )
+                },
             )
             .await;
             None

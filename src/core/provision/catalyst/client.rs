@@ -2,9 +2,11 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use tokio::time::Instant;
 
 use super::error::{ClientError, ErrorBody};
 use super::model::{
@@ -12,6 +14,7 @@ use super::model::{
     GeneratedKey, RetryResponse, SubdomainVerdict,
 };
 use super::sse::{SseParser, StreamItem, decode};
+use crate::provision::limits::{self, Limits, show_duration, show_size};
 use crate::provision::wizard::DeploymentRequest;
 
 /// A client bound to one catalyst-api root (e.g. `https://console.openova.io/sovereign` or
@@ -20,6 +23,7 @@ use crate::provision::wizard::DeploymentRequest;
 pub struct CatalystClient {
     root: String,
     http: reqwest::Client,
+    limits: Limits,
 }
 
 /// The answer of `GET /kubeconfig`.
@@ -39,19 +43,28 @@ impl std::fmt::Debug for Kubeconfig {
 }
 
 impl CatalystClient {
+    /// A client under the process-wide [`Limits::current`].
     pub fn new(root: &str) -> Result<Self, ClientError> {
+        Self::with_limits(root, Limits::current())
+    }
+
+    /// Plain `http://` is refused unless the host is loopback or `limits.insecure_http`: the
+    /// Hetzner token (create, wipe) and kubeconfigs travel through this client.
+    pub fn with_limits(root: &str, limits: Limits) -> Result<Self, ClientError> {
         let root = root.trim().trim_end_matches('/').to_string();
         if !(root.starts_with("http://") || root.starts_with("https://")) {
             return Err(ClientError::BadUrl(root));
         }
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .build()
-            .map_err(|source| ClientError::Transport {
-                url: root.clone(),
-                source,
-            })?;
-        Ok(CatalystClient { root, http })
+        limits::check_transport("catalyst-api", &root, &limits).map_err(ClientError::Refused)?;
+        let http = http_client(&limits).map_err(|source| ClientError::Transport {
+            url: root.clone(),
+            source,
+        })?;
+        Ok(CatalystClient { root, http, limits })
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
     }
 
     pub fn root(&self) -> &str {
@@ -66,20 +79,36 @@ impl CatalystClient {
         format!("{}/{}", self.root, path.trim_start_matches('/'))
     }
 
+    /// A server-given `streamURL` resolved; an absolute one must have the API's origin (a
+    /// stream elsewhere could be anyone's).
+    pub fn stream_url(&self, path: &str) -> Result<String, ClientError> {
+        let url = self.url(path);
+        let absolute = path.starts_with("http://") || path.starts_with("https://");
+        if absolute && !limits::same_origin(&url, &self.root) {
+            return Err(ClientError::Refused(format!(
+                "streamURL {url} is not on catalyst-api's origin ({}); not followed",
+                self.root
+            )));
+        }
+        Ok(url)
+    }
+
+    /// Send under the request deadline; the deadline keeps running for the body.
+    async fn exchange(
+        &self,
+        req: reqwest::RequestBuilder,
+        url: &str,
+    ) -> Result<(reqwest::Response, Instant), ClientError> {
+        exchange(&self.limits, req, url).await
+    }
+
     async fn send<T: DeserializeOwned>(
         &self,
         req: reqwest::RequestBuilder,
         url: &str,
     ) -> Result<T, ClientError> {
-        let resp = req
-            .timeout(Duration::from_secs(30))
-            .send()
-            .await
-            .map_err(|source| ClientError::Transport {
-                url: url.to_string(),
-                source,
-            })?;
-        let (status, text, ctype) = read(resp, url).await?;
+        let (resp, deadline) = self.exchange(req, url).await?;
+        let (status, text, ctype) = read(resp, url, &self.limits, deadline).await?;
         if !(200..300).contains(&status) {
             return Err(ClientError::Api {
                 url: url.to_string(),
@@ -107,18 +136,24 @@ impl CatalystClient {
         self.send(self.http.post(&url).json(body), &url).await
     }
 
+    /// POST `body` to `path` and hand back the answer as it came (status, Content-Type, text),
+    /// under the same deadlines and body cap as every call: for callers that decode answers
+    /// themselves (the wizard's live checks and create).
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Result<(u16, Option<String>, String), ClientError> {
+        let url = self.url(path);
+        let (resp, deadline) = self.exchange(self.http.post(&url).json(body), &url).await?;
+        let (status, text, ctype) = read(resp, &url, &self.limits, deadline).await?;
+        Ok((status, ctype, text))
+    }
+
     pub async fn healthz(&self) -> Result<String, ClientError> {
         let url = self.url("/healthz");
-        let resp = self
-            .http
-            .get(&url)
-            .send()
-            .await
-            .map_err(|source| ClientError::Transport {
-                url: url.clone(),
-                source,
-            })?;
-        let (status, text, ctype) = read(resp, &url).await?;
+        let (resp, deadline) = self.exchange(self.http.get(&url), &url).await?;
+        let (status, text, ctype) = read(resp, &url, &self.limits, deadline).await?;
         if status != 200 {
             return Err(ClientError::Api {
                 url,
@@ -244,22 +279,14 @@ impl CatalystClient {
     /// `GET /kubeconfig`: the YAML once cloud-init has posted it back (409 before that).
     pub async fn kubeconfig(&self, id: &str) -> Result<Kubeconfig, ClientError> {
         let url = self.url(&format!("/api/v1/deployments/{id}/kubeconfig"));
-        let resp = self
-            .http
-            .get(&url)
-            .send()
-            .await
-            .map_err(|source| ClientError::Transport {
-                url: url.clone(),
-                source,
-            })?;
+        let (resp, deadline) = self.exchange(self.http.get(&url), &url).await?;
         let filename = resp
             .headers()
             .get(reqwest::header::CONTENT_DISPOSITION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.split("filename=").nth(1))
             .map(|f| f.trim_matches('"').to_string());
-        let (status, text, ctype) = read(resp, &url).await?;
+        let (status, text, ctype) = read(resp, &url, &self.limits, deadline).await?;
         if status != 200 {
             return Err(ClientError::Api {
                 url,
@@ -274,27 +301,23 @@ impl CatalystClient {
     }
 
     /// Open the SSE stream (`streamURL` or the default path). 404 and other non-200 answers come
-    /// back as `ClientError::Api` before any event.
+    /// back as `ClientError::Api` before any event; headers must arrive within the request
+    /// deadline, and the open stream may then stay silent for at most `sse_idle`.
     pub async fn open_stream(
         &self,
         id: &str,
         stream_url: Option<&str>,
     ) -> Result<SseStream, ClientError> {
         let default = format!("/api/v1/deployments/{id}/logs");
-        let url = self.url(stream_url.unwrap_or(&default));
-        let resp = self
+        let url = self.stream_url(stream_url.unwrap_or(&default))?;
+        let req = self
             .http
             .get(&url)
-            .header(reqwest::header::ACCEPT, "text/event-stream")
-            .send()
-            .await
-            .map_err(|source| ClientError::Transport {
-                url: url.clone(),
-                source,
-            })?;
+            .header(reqwest::header::ACCEPT, "text/event-stream");
+        let (resp, deadline) = self.exchange(req, &url).await?;
         let status = resp.status().as_u16();
         if status != 200 {
-            let (_, text, ctype) = read(resp, &url).await?;
+            let (_, text, ctype) = read(resp, &url, &self.limits, deadline).await?;
             return Err(ClientError::Api {
                 url,
                 status,
@@ -303,11 +326,13 @@ impl CatalystClient {
         }
         Ok(SseStream {
             body: Box::pin(resp.bytes_stream()),
-            parser: SseParser::new(),
+            parser: SseParser::with_max_event(self.limits.max_event),
             pending: std::collections::VecDeque::new(),
             ended: false,
             saw_done: false,
             interrupted: None,
+            last_data: Utc::now(),
+            idle: self.limits.sse_idle,
             url,
         })
     }
@@ -320,7 +345,10 @@ pub struct SseStream {
     pending: std::collections::VecDeque<StreamItem>,
     ended: bool,
     saw_done: bool,
-    interrupted: Option<String>,
+    interrupted: Option<ClientError>,
+    /// When the last bytes arrived (for "stalled since").
+    last_data: DateTime<Utc>,
+    idle: Duration,
     url: String,
 }
 
@@ -337,16 +365,48 @@ impl SseStream {
             if self.ended {
                 return None;
             }
-            match self.body.next().await {
+            let next = match tokio::time::timeout(self.idle, self.body.next()).await {
+                Ok(next) => next,
+                Err(_) => {
+                    // A silent server: say since when, and let the caller reconnect.
+                    self.ended = true;
+                    self.interrupted = Some(ClientError::Timeout {
+                        url: self.url.clone(),
+                        what: format!(
+                            "the stream stalled: nothing since {}",
+                            self.last_data.format("%H:%M:%SZ")
+                        ),
+                        limit: show_duration(self.idle),
+                        setting: "SOVTUI_SSE_IDLE",
+                    });
+                    continue;
+                }
+            };
+            match next {
                 Some(Ok(chunk)) => {
+                    self.last_data = Utc::now();
                     for frame in self.parser.feed(&chunk) {
                         self.pending.push_back(decode(&frame));
+                    }
+                    if self.parser.overflowed() {
+                        // Deliver what was complete, then drop the connection: reading on would
+                        // only feed the oversized event.
+                        self.ended = true;
+                        self.interrupted = Some(ClientError::TooLarge {
+                            url: self.url.clone(),
+                            what: "an event".into(),
+                            limit: show_size(self.limits_max_event()),
+                            setting: "SOVTUI_MAX_EVENT",
+                        });
                     }
                 }
                 Some(Err(e)) => {
                     // The connection broke mid-stream: the caller reconnects and replays.
                     tracing::debug!(url = %self.url, error = %e, "SSE stream interrupted");
-                    self.interrupted = Some(e.to_string());
+                    self.interrupted = Some(ClientError::Transport {
+                        url: self.url.clone(),
+                        source: e,
+                    });
                     self.ended = true;
                 }
                 None => {
@@ -370,15 +430,65 @@ impl SseStream {
         self.saw_done
     }
 
-    /// Why the connection broke, when it did not end normally.
-    pub fn interrupted(&self) -> Option<&str> {
-        self.interrupted.as_deref()
+    /// Why the connection broke, when it did not end normally: a transport error, a stall past
+    /// the idle deadline, or an event over the cap.
+    pub fn interrupted(&self) -> Option<&ClientError> {
+        self.interrupted.as_ref()
+    }
+
+    fn limits_max_event(&self) -> usize {
+        self.parser.max_event()
     }
 }
 
-async fn read(
-    resp: reqwest::Response,
+/// A reqwest client with the connection deadline of `limits`. Per-call deadlines are ours
+/// ([`exchange`], [`read`], the stream's idle timeout); the socket read timeout is only a
+/// backstop should one of them be missed.
+pub(crate) fn http_client(limits: &Limits) -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .connect_timeout(limits.connect)
+        // Well past our own deadlines, so theirs (with the clearer message) fire first.
+        .read_timeout(limits.request.max(limits.sse_idle) * 2)
+        .build()
+}
+
+/// Send `req` and wait for the response headers within `limits.request`; returns the deadline
+/// the body must also meet.
+pub(crate) async fn exchange(
+    limits: &Limits,
+    req: reqwest::RequestBuilder,
     url: &str,
+) -> Result<(reqwest::Response, Instant), ClientError> {
+    let deadline = Instant::now() + limits.request;
+    match tokio::time::timeout_at(deadline, req.send()).await {
+        Ok(Ok(resp)) => Ok((resp, deadline)),
+        Ok(Err(source)) if source.is_timeout() && !source.is_connect() => {
+            Err(request_timeout(url, limits, "no answer"))
+        }
+        Ok(Err(source)) => Err(ClientError::Transport {
+            url: url.to_string(),
+            source,
+        }),
+        Err(_) => Err(request_timeout(url, limits, "no answer")),
+    }
+}
+
+fn request_timeout(url: &str, limits: &Limits, what: &str) -> ClientError {
+    ClientError::Timeout {
+        url: url.to_string(),
+        what: what.to_string(),
+        limit: show_duration(limits.request),
+        setting: "SOVTUI_REQUEST_TIMEOUT",
+    }
+}
+
+/// Status, body text and Content-Type of a response: the body at most `limits.max_body` bytes
+/// and complete by `deadline`, else an error naming the source and the bound.
+pub(crate) async fn read(
+    mut resp: reqwest::Response,
+    url: &str,
+    limits: &Limits,
+    deadline: Instant,
 ) -> Result<(u16, String, Option<String>), ClientError> {
     let status = resp.status().as_u16();
     let ctype = resp
@@ -386,11 +496,38 @@ async fn read(
         .get(reqwest::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let text = resp.text().await.map_err(|source| ClientError::Transport {
+    let too_large = || ClientError::TooLarge {
         url: url.to_string(),
-        source,
-    })?;
-    Ok((status, text, ctype))
+        what: "the answer".into(),
+        limit: show_size(limits.max_body),
+        setting: "SOVTUI_MAX_BODY",
+    };
+    if resp
+        .content_length()
+        .is_some_and(|n| n > limits.max_body as u64)
+    {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    loop {
+        match tokio::time::timeout_at(deadline, resp.chunk()).await {
+            Err(_) => return Err(request_timeout(url, limits, "the answer was not complete")),
+            Ok(Err(source)) => {
+                return Err(ClientError::Transport {
+                    url: url.to_string(),
+                    source,
+                });
+            }
+            Ok(Ok(None)) => break,
+            Ok(Ok(Some(chunk))) => {
+                if body.len() + chunk.len() > limits.max_body {
+                    return Err(too_large());
+                }
+                body.extend_from_slice(&chunk);
+            }
+        }
+    }
+    Ok((status, String::from_utf8_lossy(&body).into_owned(), ctype))
 }
 
 fn clip(s: &str) -> String {

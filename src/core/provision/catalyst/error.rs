@@ -88,6 +88,27 @@ pub enum ClientError {
     Malformed { url: String, detail: String },
     #[error("invalid base URL {0:?}")]
     BadUrl(String),
+    /// Plain http:// to a host that is not loopback, or a `streamURL` on another origin.
+    #[error("{0}")]
+    Refused(String),
+    /// A deadline of [`crate::provision::limits::Limits`] passed.
+    #[error("{url}: {what} within {limit} (deadline {setting})")]
+    Timeout {
+        url: String,
+        /// What did not arrive, e.g. "no answer" or "the stream stalled: nothing".
+        what: String,
+        limit: String,
+        /// The setting that sets this deadline.
+        setting: &'static str,
+    },
+    /// A body or stream event larger than its cap was refused (the rest is not read).
+    #[error("{url}: {what} is larger than {limit} (cap {setting}); refused")]
+    TooLarge {
+        url: String,
+        what: String,
+        limit: String,
+        setting: &'static str,
+    },
 }
 
 impl ClientError {
@@ -96,6 +117,15 @@ impl ClientError {
             ClientError::Api { status, .. } => Some(*status),
             _ => None,
         }
+    }
+
+    /// The server stayed silent past a deadline or sent more than a cap allows: a misbehaving
+    /// or unreachable server, worth retrying later.
+    pub fn is_bound(&self) -> bool {
+        matches!(
+            self,
+            ClientError::Timeout { .. } | ClientError::TooLarge { .. }
+        )
     }
 
     pub fn body(&self) -> Option<&ErrorBody> {

@@ -153,7 +153,11 @@ pub async fn follow_async(
                 failures += 1;
                 stream
                     .interrupted()
-                    .map(|r| format!("stream interrupted: {r}"))
+                    .map(|r| match r {
+                        ClientError::Transport { .. } => format!("stream interrupted: {r}"),
+                        // Stalls and caps say what happened themselves.
+                        _ => r.to_string(),
+                    })
                     .unwrap_or_else(|| "stream ended without a done frame".into())
             }
         };
@@ -206,7 +210,8 @@ pub async fn poll_once(
 }
 
 fn is_permanent(e: &ClientError) -> bool {
-    matches!(e.status(), Some(400..=499)) || matches!(e, ClientError::BadUrl(_))
+    matches!(e.status(), Some(400..=499))
+        || matches!(e, ClientError::BadUrl(_) | ClientError::Refused(_))
 }
 
 fn backoff(failures: u32) -> Duration {

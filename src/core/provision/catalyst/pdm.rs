@@ -1,7 +1,5 @@
 //! pool-domain-manager client (contract §6.1): check, reserve, commit, release.
 
-use std::time::Duration;
-
 use serde::{Deserialize, Serialize};
 
 use super::error::{ClientError, ErrorBody};
@@ -40,6 +38,7 @@ pub struct Allocation {
 pub struct PdmClient {
     root: String,
     http: reqwest::Client,
+    limits: crate::provision::limits::Limits,
 }
 
 impl PdmClient {
@@ -48,14 +47,13 @@ impl PdmClient {
         if !(root.starts_with("http://") || root.starts_with("https://")) {
             return Err(ClientError::BadUrl(root));
         }
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .build()
-            .map_err(|source| ClientError::Transport {
+        let limits = crate::provision::limits::Limits::current();
+        let http =
+            super::client::http_client(&limits).map_err(|source| ClientError::Transport {
                 url: root.clone(),
                 source,
             })?;
-        Ok(PdmClient { root, http })
+        Ok(PdmClient { root, http, limits })
     }
 
     fn url(&self, path: &str) -> String {
@@ -67,20 +65,8 @@ impl PdmClient {
         req: reqwest::RequestBuilder,
         url: String,
     ) -> Result<T, ClientError> {
-        let resp = req.send().await.map_err(|source| ClientError::Transport {
-            url: url.clone(),
-            source,
-        })?;
-        let status = resp.status().as_u16();
-        let ctype = resp
-            .headers()
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let text = resp.text().await.map_err(|source| ClientError::Transport {
-            url: url.clone(),
-            source,
-        })?;
+        let (resp, deadline) = super::client::exchange(&self.limits, req, &url).await?;
+        let (status, text, ctype) = super::client::read(resp, &url, &self.limits, deadline).await?;
         if !(200..300).contains(&status) {
             return Err(ClientError::Api {
                 url,

@@ -1,12 +1,10 @@
 //! An incremental Server-Sent-Events reader for the deployment stream (contract §2.2): bytes in,
 //! frames out. It never panics on what arrives: malformed lines are counted and skipped, a frame cut
-//! off by the end of the stream is reported, not delivered, and one absurdly long line cannot make
-//! the buffer grow without bound.
+//! off by the end of the stream is reported, not delivered, and no event — one absurdly long line
+//! or endless `data:` lines without the blank line that ends an event — can make it hold more
+//! than its cap: it stops and says so ([`SseParser::overflowed`]).
 
 use super::model::{DeploymentState, Event};
-
-/// Longest line we keep before giving up on it (an Event JSON is a few hundred bytes).
-const MAX_LINE: usize = 4 * 1024 * 1024;
 
 /// One dispatched SSE message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,15 +26,24 @@ pub enum StreamItem {
     },
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct SseParser {
     buf: Vec<u8>,
     event: Option<String>,
     data: Vec<String>,
+    /// Bytes held for the event being read (its data lines and the current line).
+    held: usize,
     has_field: bool,
-    /// Lines skipped because they were not valid SSE (bad UTF-8, unknown fields, overlong).
+    /// Lines skipped because they were not valid SSE (bad UTF-8, unknown fields).
     pub malformed_lines: u64,
-    overlong: bool,
+    max_event: usize,
+    overflowed: bool,
+}
+
+impl Default for SseParser {
+    fn default() -> Self {
+        Self::with_max_event(crate::provision::limits::Limits::default().max_event)
+    }
 }
 
 impl SseParser {
@@ -44,25 +51,51 @@ impl SseParser {
         Self::default()
     }
 
+    /// A parser that refuses any event larger than `max_event` bytes.
+    pub fn with_max_event(max_event: usize) -> Self {
+        SseParser {
+            buf: Vec::new(),
+            event: None,
+            data: Vec::new(),
+            held: 0,
+            has_field: false,
+            malformed_lines: 0,
+            max_event: max_event.max(1),
+            overflowed: false,
+        }
+    }
+
+    pub fn max_event(&self) -> usize {
+        self.max_event
+    }
+
+    /// An event grew past the cap: what it held was dropped and nothing more is parsed (the
+    /// stream must be dropped and reopened).
+    pub fn overflowed(&self) -> bool {
+        self.overflowed
+    }
+
     /// Feed a chunk as it arrives; returns every frame completed by it.
     pub fn feed(&mut self, chunk: &[u8]) -> Vec<SseFrame> {
         let mut frames = Vec::new();
+        if self.overflowed {
+            return frames;
+        }
         for &b in chunk {
+            if self.held >= self.max_event {
+                self.overflowed = true;
+                self.buf = Vec::new();
+                self.data = Vec::new();
+                self.held = 0;
+                return frames;
+            }
             if b == b'\n' {
                 let line = std::mem::take(&mut self.buf);
-                if self.overlong {
-                    self.overlong = false;
-                    continue;
-                }
                 self.line(&line, &mut frames);
-            } else if self.buf.len() >= MAX_LINE {
-                if !self.overlong {
-                    self.overlong = true;
-                    self.malformed_lines += 1;
-                    self.buf.clear();
-                }
-            } else if !self.overlong {
+            } else {
+                // An event's lines count towards its cap, so one endless line is refused too.
                 self.buf.push(b);
+                self.held += 1;
             }
         }
         frames
@@ -84,6 +117,7 @@ impl SseParser {
             }
             self.event = None;
             self.data.clear();
+            self.held = 0;
             self.has_field = false;
             return;
         }
@@ -195,13 +229,48 @@ mod tests {
     }
 
     #[test]
-    fn overlong_lines_do_not_grow_the_buffer() {
-        let mut p = SseParser::new();
-        let big = vec![b'x'; MAX_LINE + 10];
+    fn an_endless_line_stops_at_the_event_cap() {
+        let mut p = SseParser::with_max_event(1024);
+        let frames = p.feed(format!("data: {EV}\n\n").as_bytes());
+        assert_eq!(
+            frames.len(),
+            1,
+            "complete events before the overflow are delivered"
+        );
+        let big = vec![b'x'; 1024 + 10];
         assert!(p.feed(&big).is_empty());
-        assert!(p.buf.len() <= MAX_LINE);
-        let frames = p.feed(format!("\ndata: {EV}\n\n").as_bytes());
-        assert_eq!(frames.len(), 1);
-        assert_eq!(p.malformed_lines, 1);
+        assert!(p.overflowed());
+        assert!(
+            p.buf.capacity() <= 1024,
+            "the buffer did not grow past the cap"
+        );
+    }
+
+    #[test]
+    fn endless_data_lines_without_a_blank_line_stop_at_the_event_cap() {
+        let mut p = SseParser::with_max_event(4096);
+        let line = b"data: xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n";
+        let mut fed = 0;
+        while !p.overflowed() {
+            assert!(p.feed(line).is_empty());
+            fed += line.len();
+            assert!(fed < 10 * 4096, "the parser kept taking data past its cap");
+        }
+        assert!(
+            p.data.is_empty() && p.buf.is_empty(),
+            "what it held was dropped"
+        );
+        // Once over, nothing more is taken.
+        assert!(p.feed(format!("\n\ndata: {EV}\n\n").as_bytes()).is_empty());
+    }
+
+    #[test]
+    fn events_under_the_cap_pass_and_reset_it() {
+        let mut p = SseParser::with_max_event(EV.len() + 16);
+        for _ in 0..100 {
+            let frames = p.feed(format!("data: {EV}\n\n").as_bytes());
+            assert_eq!(frames.len(), 1);
+        }
+        assert!(!p.overflowed());
     }
 }

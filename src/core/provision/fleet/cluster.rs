@@ -1,18 +1,24 @@
 //! One Sovereign's apiserver: credentials from its kubeconfig, and one list+watch loop per Flux
-//! kind. The loops never give up (capped, jittered backoff), put no timeout on a watch body (only
-//! an idle timeout between events), relist after an in-stream 410, and re-read credentials on 401.
+//! kind. The loops never give up (capped, jittered backoff), bound every LIST and watch opening by
+//! the request deadline and every open watch by the idle deadline (a silent apiserver becomes
+//! "unreachable", a silent watch "stalled since T"), relist after an in-stream 410, and re-read
+//! credentials on 401 in the background — no lock is ever held across a network call, so one hung
+//! catalyst-api cannot freeze the other loops of its Sovereign.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use futures::StreamExt;
+use futures::future::{BoxFuture, FutureExt, Shared};
 use kube::api::{Api, DynamicObject, ListParams, WatchEvent, WatchParams};
 use kube::config::{ExecInteractiveMode, KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
-use tokio::sync::{Mutex, mpsc};
+use tokio::sync::mpsc;
 
 use super::objects::{FluxKind, Reduced, reduce};
 use crate::config::fleet_file::{KubeconfigFrom, SovereignEntry};
+use crate::provision::limits::{Limits, show_duration};
 
 /// Tunables of the per-cluster loops.
 #[derive(Debug, Clone)]
@@ -20,9 +26,9 @@ pub struct WatchTuning {
     pub backoff_min: Duration,
     pub backoff_max: Duration,
     /// `timeoutSeconds` sent with each watch; the server ends the watch after it and we re-watch.
+    /// Never more than 90 % of the idle deadline (`Limits::watch_idle`), so a healthy quiet
+    /// watch ends before it would count as stalled.
     pub watch_timeout_secs: u32,
-    /// How long a watch may stay silent (no event, no bookmark) before we drop and re-watch.
-    pub idle_grace: Duration,
     /// How often to look again for a kind whose API the cluster does not serve (404).
     pub absent_recheck: Duration,
     pub page_size: u32,
@@ -34,7 +40,6 @@ impl Default for WatchTuning {
             backoff_min: Duration::from_millis(250),
             backoff_max: Duration::from_secs(5),
             watch_timeout_secs: 290,
-            idle_grace: Duration::from_secs(30),
             absent_recheck: Duration::from_secs(60),
             page_size: 500,
         }
@@ -78,50 +83,126 @@ pub(crate) struct ClusterMsg {
 }
 
 /// A cluster's client, rebuilt from the kubeconfig when the apiserver says 401.
+///
+/// The state sits behind a plain mutex that is only held to read or swap it, never across an
+/// await: a build (which may fetch the kubeconfig from catalyst-api) runs outside it, shared by
+/// every caller that needs the first client, and a refresh after 401 runs in a task of its own
+/// while the other loops go on with the client they have.
 pub struct Credentials {
     entry: SovereignEntry,
-    current: Mutex<Option<(u64, Client)>>,
+    limits: Limits,
+    state: std::sync::Mutex<CredState>,
+}
+
+type Build = Shared<BoxFuture<'static, Result<Client, String>>>;
+
+struct CredState {
+    current: Option<(u64, Client)>,
+    /// Number given to the next client built.
+    next_no: u64,
+    /// The first build in flight (callers without a client wait for it, together).
+    building: Option<Build>,
+    /// A 401 refresh is running in the background.
+    refreshing: bool,
     /// The kubeconfig as the hub read it, used once for the first client (saves a re-parse).
-    preloaded: std::sync::Mutex<Option<Kubeconfig>>,
+    preloaded: Option<Kubeconfig>,
 }
 
 impl Credentials {
-    pub(crate) fn new(entry: SovereignEntry, preloaded: Option<Kubeconfig>) -> Self {
+    pub(crate) fn new(
+        entry: SovereignEntry,
+        preloaded: Option<Kubeconfig>,
+        limits: Limits,
+    ) -> Self {
         Credentials {
             entry,
-            current: Mutex::new(None),
-            preloaded: std::sync::Mutex::new(preloaded),
+            limits,
+            state: std::sync::Mutex::new(CredState {
+                current: None,
+                next_no: 1,
+                building: None,
+                refreshing: false,
+                preloaded,
+            }),
         }
     }
 
-    fn take_preloaded(&self) -> Option<Kubeconfig> {
-        self.preloaded.lock().ok().and_then(|mut p| p.take())
+    fn state(&self) -> std::sync::MutexGuard<'_, CredState> {
+        // A panic while holding it cannot leave the state half-written (plain swaps only).
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The current client (built on first use).
+    /// The current client; built on first use (bounded by the request deadlines), never waiting
+    /// for a refresh in progress.
     pub async fn client(&self) -> Result<(u64, Client), LinkErrorText> {
-        let mut cur = self.current.lock().await;
-        if let Some((n, c)) = cur.as_ref() {
+        let build = {
+            let mut st = self.state();
+            if let Some((n, c)) = st.current.as_ref() {
+                return Ok((*n, c.clone()));
+            }
+            match &st.building {
+                Some(b) => b.clone(),
+                None => {
+                    let entry = self.entry.clone();
+                    let limits = self.limits.clone();
+                    let preloaded = st.preloaded.take();
+                    let b = async move { build_client_with(&entry, preloaded, &limits).await }
+                        .boxed()
+                        .shared();
+                    st.building = Some(b.clone());
+                    b
+                }
+            }
+        };
+        let built = build.await;
+        let mut st = self.state();
+        st.building = None;
+        if let Some((n, c)) = st.current.as_ref() {
             return Ok((*n, c.clone()));
         }
-        let c = build_client(&self.entry, self.take_preloaded()).await?;
-        *cur = Some((1, c.clone()));
-        Ok((1, c))
+        let c = built?;
+        let n = st.next_no;
+        st.next_no += 1;
+        st.current = Some((n, c.clone()));
+        Ok((n, c))
     }
 
-    /// Forget client number `seen` so the next `client()` re-reads the kubeconfig (and re-runs
-    /// its exec plugin). Concurrent loops that saw the same client refresh it only once.
-    pub(crate) async fn invalidate(&self, seen: u64) {
-        let mut cur = self.current.lock().await;
-        if let Some((n, _)) = cur.as_ref()
-            && *n == seen
+    /// Client number `seen` was refused (401): rebuild from the kubeconfig (re-running its exec
+    /// plugin, or fetching it again from catalyst-api) in the background. Loops that saw the same
+    /// client ask once; until the new client is in, `client()` keeps answering with the old one.
+    pub(crate) fn invalidate(self: &Arc<Self>, seen: u64) {
         {
-            let next = n + 1;
-            *cur = match build_client(&self.entry, None).await {
-                Ok(c) => Some((next, c)),
-                Err(_) => None,
-            };
+            let mut st = self.state();
+            if st.refreshing || st.current.as_ref().map(|(n, _)| *n) != Some(seen) {
+                return;
+            }
+            st.refreshing = true;
         }
+        let me = self.clone();
+        tokio::spawn(async move {
+            let built = build_client_with(&me.entry, None, &me.limits).await;
+            let mut st = me.state();
+            st.refreshing = false;
+            match built {
+                Ok(c) => {
+                    let n = st.next_no;
+                    st.next_no += 1;
+                    st.current = Some((n, c));
+                }
+                Err(e) => {
+                    tracing::debug!(fqdn = %me.entry.fqdn, error = %e, "credential refresh failed");
+                    // Forget the refused client so the next caller builds afresh (and sees why).
+                    if st.current.as_ref().map(|(n, _)| *n) == Some(seen) {
+                        st.current = None;
+                    }
+                }
+            }
+        });
+    }
+
+    /// Whether a 401 refresh is running (for tests and diagnostics).
+    pub fn refreshing(&self) -> bool {
+        self.state().refreshing
     }
 }
 
@@ -149,18 +230,27 @@ pub(crate) fn read_kubeconfig(entry: &SovereignEntry) -> Result<Kubeconfig, Stri
     }
 }
 
-/// Build a client for the Sovereign's context. Exec plugins run non-interactively, so their
-/// stderr is captured by kube instead of landing on the cockpit's screen.
+/// Build a client for the Sovereign's context under the process-wide limits.
 pub async fn build_client(
     entry: &SovereignEntry,
     preloaded: Option<Kubeconfig>,
+) -> Result<Client, String> {
+    build_client_with(entry, preloaded, &Limits::current()).await
+}
+
+/// Build a client for the Sovereign's context. Exec plugins run non-interactively, so their
+/// stderr is captured by kube instead of landing on the cockpit's screen.
+pub(crate) async fn build_client_with(
+    entry: &SovereignEntry,
+    preloaded: Option<Kubeconfig>,
+    limits: &Limits,
 ) -> Result<Client, String> {
     // File reads and the TLS set-up (platform root certificates) are blocking work: keep them off
     // the async workers the cockpit shares.
     let mut kc = match preloaded {
         Some(kc) => kc,
         None if entry.kubeconfig_from == KubeconfigFrom::Catalyst => {
-            fetch_kubeconfig(entry).await?
+            fetch_kubeconfig_with(entry, limits).await?
         }
         None => {
             let for_read = entry.clone();
@@ -187,21 +277,40 @@ pub async fn build_client(
     let mut config = Config::from_custom_kubeconfig(kc, &opts)
         .await
         .map_err(|e| format!("context {:?}: {e}", entry.context))?;
-    // Watches are long-lived bodies: never a whole-response timeout (idle timeout is ours).
-    config.read_timeout = None;
+    // A token must not travel in clear to a host that is not loopback.
+    crate::provision::limits::check_transport(
+        &format!("the apiserver of {}", entry.fqdn),
+        &config.cluster_url.to_string(),
+        limits,
+    )?;
+    // Per-call deadlines are the loops' (LIST, watch opening, watch idle); kube's socket
+    // timeouts are only backstops. A watch is a long body, so the read timeout is the idle one.
+    config.connect_timeout = Some(limits.connect);
+    config.read_timeout = Some(limits.watch_idle.max(limits.request) * 2);
+    config.write_timeout = Some(limits.request);
     tokio::task::spawn_blocking(move || Client::try_from(config))
         .await
         .map_err(|e| format!("client: {e}"))?
         .map_err(|e| format!("client: {e}"))
 }
 
-/// `GET /api/v1/deployments/{id}/kubeconfig` (contract §1.10) into memory. Errors say what
-/// catalyst-api answered, never the YAML.
+/// `GET /api/v1/deployments/{id}/kubeconfig` (contract §1.10) into memory, under the
+/// process-wide limits.
 pub(crate) async fn fetch_kubeconfig(entry: &SovereignEntry) -> Result<Kubeconfig, String> {
+    fetch_kubeconfig_with(entry, &Limits::current()).await
+}
+
+/// The kubeconfig fetch (https unless catalyst-api is on loopback, bounded in time and size).
+/// Errors say what catalyst-api answered, never the YAML.
+pub(crate) async fn fetch_kubeconfig_with(
+    entry: &SovereignEntry,
+    limits: &Limits,
+) -> Result<Kubeconfig, String> {
     let (Some(api), Some(id)) = (&entry.catalyst_api, &entry.deployment_id) else {
         return Err("kubeconfig_from = \"catalyst\" needs catalyst_api and deployment_id".into());
     };
-    let client = crate::provision::catalyst::CatalystClient::new(api).map_err(|e| e.to_string())?;
+    let client = crate::provision::catalyst::CatalystClient::with_limits(api, limits.clone())
+        .map_err(|e| e.to_string())?;
     let fetched = client.kubeconfig(id).await.map_err(|e| match e.status() {
         Some(409) => format!("catalyst-api has no kubeconfig for deployment {id} yet (409)"),
         Some(404) => format!("catalyst-api does not know deployment {id} (404)"),
@@ -315,7 +424,10 @@ struct KindLoop {
     creds: Arc<Credentials>,
     tx: mpsc::Sender<ClusterMsg>,
     tuning: WatchTuning,
+    limits: Limits,
     last_link: Option<Link>,
+    /// Set while the current watch has been silent past the idle deadline.
+    stalled_since: Option<DateTime<Utc>>,
 }
 
 enum Next {
@@ -357,7 +469,7 @@ impl KindLoop {
             Some(err) => {
                 tracing::debug!(fqdn = %self.fqdn, kind = %self.kind, error = %e, "fleet watch error");
                 if matches!(err, LinkError::AuthExpired(_)) {
-                    self.creds.invalidate(client_no).await;
+                    self.creds.invalidate(client_no);
                 }
                 self.link(Link::Failed(err)).await;
                 backoff.wait().await;
@@ -370,6 +482,17 @@ impl KindLoop {
                 tokio::time::sleep(self.tuning.absent_recheck).await;
             }
         }
+    }
+
+    /// The apiserver did not answer within the request deadline.
+    async fn silent(&mut self, what: &str, backoff: &mut Backoff) {
+        let msg = format!(
+            "{what}: no answer within {} (deadline SOVTUI_REQUEST_TIMEOUT)",
+            show_duration(self.limits.request)
+        );
+        tracing::debug!(fqdn = %self.fqdn, kind = %self.kind, "{msg}");
+        self.link(Link::Failed(LinkError::Unreachable(msg))).await;
+        backoff.wait().await;
     }
 
     async fn run(mut self) {
@@ -395,7 +518,13 @@ impl KindLoop {
                 if let Some(c) = &cont {
                     lp = lp.continue_token(c);
                 }
-                match api.list(&lp).await {
+                let listed = tokio::time::timeout(self.limits.request, api.list(&lp)).await;
+                let Ok(listed) = listed else {
+                    self.silent(&format!("{} LIST", self.kind), &mut backoff)
+                        .await;
+                    break String::new();
+                };
+                match listed {
                     Ok(list) => {
                         items.extend(list.items.iter().map(|o| reduce(self.kind, o)));
                         match list.metadata.continue_.filter(|c| !c.is_empty()) {
@@ -441,9 +570,20 @@ impl KindLoop {
         client_no: u64,
         backoff: &mut Backoff,
     ) -> Next {
-        let wp = WatchParams::default().timeout(self.tuning.watch_timeout_secs);
+        let idle = self.limits.watch_idle;
+        let server_timeout = self
+            .tuning
+            .watch_timeout_secs
+            .min((idle.as_secs_f64() * 0.9) as u32)
+            .max(1);
+        let wp = WatchParams::default().timeout(server_timeout);
         let started = tokio::time::Instant::now();
-        let stream = match api.watch(&wp, rv).await {
+        let opened = tokio::time::timeout(self.limits.request, api.watch(&wp, rv)).await;
+        let Ok(opened) = opened else {
+            self.silent(&format!("{} watch", self.kind), backoff).await;
+            return Next::Rewatch;
+        };
+        let stream = match opened {
             Ok(s) => s,
             Err(kube::Error::Api(s)) if s.code == 410 => return Next::Relist,
             Err(e) => {
@@ -455,15 +595,25 @@ impl KindLoop {
                 };
             }
         };
-        self.link(Link::Live).await;
+        // A watch that opens is not proof of life after a stall: the first event is.
+        if self.stalled_since.is_none() {
+            self.link(Link::Live).await;
+        }
         let mut stream = std::pin::pin!(stream);
-        let idle =
-            Duration::from_secs(self.tuning.watch_timeout_secs as u64) + self.tuning.idle_grace;
         let mut got_any = false;
+        let mut last = Utc::now();
         loop {
             let item = match tokio::time::timeout(idle, stream.next()).await {
                 Err(_) => {
-                    tracing::debug!(fqdn = %self.fqdn, kind = %self.kind, "watch idle; re-watching");
+                    let since = *self.stalled_since.get_or_insert(last);
+                    let msg = format!(
+                        "{} watch stalled: nothing since {} (idle deadline {}, SOVTUI_WATCH_IDLE)",
+                        self.kind,
+                        since.format("%H:%M:%SZ"),
+                        show_duration(idle)
+                    );
+                    tracing::debug!(fqdn = %self.fqdn, kind = %self.kind, "{msg}; re-watching");
+                    self.link(Link::Failed(LinkError::Unreachable(msg))).await;
                     return Next::Rewatch;
                 }
                 Ok(None) => {
@@ -478,6 +628,10 @@ impl KindLoop {
                 Ok(Some(item)) => item,
             };
             got_any = true;
+            last = Utc::now();
+            if self.stalled_since.take().is_some() {
+                self.link(Link::Live).await;
+            }
             match item {
                 Ok(WatchEvent::Added(o)) | Ok(WatchEvent::Modified(o)) => {
                     if let Some(v) = o.metadata.resource_version.as_deref() {
@@ -529,6 +683,7 @@ pub(crate) fn spawn_cluster(
     creds: Arc<Credentials>,
     tx: mpsc::Sender<ClusterMsg>,
     tuning: WatchTuning,
+    limits: Limits,
 ) -> tokio::task::JoinHandle<()> {
     let loops: Vec<KindLoop> = FluxKind::ALL
         .iter()
@@ -540,7 +695,9 @@ pub(crate) fn spawn_cluster(
             creds: creds.clone(),
             tx: tx.clone(),
             tuning: tuning.clone(),
+            limits: limits.clone(),
             last_link: None,
+            stalled_since: None,
         })
         .collect();
     tokio::spawn(async move {
@@ -595,5 +752,77 @@ mod tests {
         assert!(delays[7] >= Duration::from_millis(640));
         b.reset();
         assert!(b.next_delay() <= Duration::from_millis(120));
+    }
+
+    /// catalyst-api serves the kubeconfig once, then accepts and never answers: a 401 refresh
+    /// hangs in the network call. Everyone else must still get the client they had, at once.
+    #[tokio::test]
+    async fn a_hung_refresh_blocks_no_other_caller() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let yaml = "apiVersion: v1\nkind: Config\ncurrent-context: default\n\
+                    clusters:\n- name: c\n  cluster:\n    server: http://127.0.0.1:1\n\
+                    users:\n- name: u\n  user:\n    token: t\n\
+                    contexts:\n- name: default\n  context:\n    cluster: c\n    user: u\n";
+        let (hung_tx, hung_rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let mut hung_tx = Some(hung_tx);
+            let mut held = Vec::new();
+            let mut served = false;
+            while let Ok((mut sock, _)) = listener.accept().await {
+                let mut buf = vec![0u8; 4096];
+                let mut got = 0;
+                while !buf[..got].windows(4).any(|w| w == b"\r\n\r\n") {
+                    match sock.read(&mut buf[got..]).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => got += n,
+                    }
+                }
+                if served {
+                    held.push(sock);
+                    if let Some(tx) = hung_tx.take() {
+                        let _ = tx.send(());
+                    }
+                } else {
+                    served = true;
+                    let answer = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/yaml\r\n\
+                         Content-Length: {}\r\nConnection: close\r\n\r\n{yaml}",
+                        yaml.len()
+                    );
+                    let _ = sock.write_all(answer.as_bytes()).await;
+                }
+            }
+        });
+        let entry = SovereignEntry {
+            catalyst_api: Some(format!("http://{addr}")),
+            deployment_id: Some("0123456789abcdef".into()),
+            kubeconfig_from: KubeconfigFrom::Catalyst,
+            ..SovereignEntry::adopted("hung.fleet.test")
+        };
+        // Deadlines far beyond the test: the refresh stays hung while we ask.
+        let creds = Arc::new(Credentials::new(
+            entry,
+            None,
+            Limits::strict(Duration::from_secs(600)),
+        ));
+        let (n, _) = creds.client().await.expect("first client");
+        creds.invalidate(n);
+        hung_rx
+            .await
+            .expect("the refresh reached the hung catalyst-api");
+        assert!(creds.refreshing());
+        let (again, _) = creds
+            .client()
+            .now_or_never()
+            .expect("answers at once while the refresh hangs")
+            .expect("the client it had");
+        assert_eq!(again, n);
+        // A second 401 on the same client starts no second refresh.
+        creds.invalidate(n);
+        assert!(creds.refreshing());
     }
 }

@@ -33,6 +33,8 @@ pub struct FleetOptions {
     pub audit_log: PathBuf,
     /// Quiet time after a file change before the fleet file is re-read.
     pub reload_debounce: Duration,
+    /// Deadlines and caps of every apiserver and catalyst-api call of the fleet.
+    pub limits: crate::provision::limits::Limits,
 }
 
 impl Default for FleetOptions {
@@ -42,6 +44,7 @@ impl Default for FleetOptions {
             tuning: WatchTuning::default(),
             audit_log: crate::config::paths::state_dir().join("audit.jsonl"),
             reload_debounce: Duration::from_millis(200),
+            limits: crate::provision::limits::Limits::current(),
         }
     }
 }
@@ -86,6 +89,7 @@ enum Cmd {
 pub struct FleetHandle {
     cmd: mpsc::Sender<Cmd>,
     audit_log: PathBuf,
+    limits: crate::provision::limits::Limits,
 }
 
 impl std::fmt::Debug for FleetHandle {
@@ -138,7 +142,27 @@ impl FleetHandle {
         action: FluxAction,
     ) -> anyhow::Result<AuditRecord> {
         let client = self.client(fqdn).await?;
-        actions::perform(client, &self.audit_log, fqdn, target, action).await
+        self.bounded(
+            fqdn,
+            actions::perform(client, &self.audit_log, fqdn, target, action),
+        )
+        .await?
+    }
+
+    /// An on-demand call under the request deadline: a silent apiserver gives an error naming it.
+    async fn bounded<T>(
+        &self,
+        fqdn: &str,
+        call: impl std::future::Future<Output = T>,
+    ) -> anyhow::Result<T> {
+        tokio::time::timeout(self.limits.request, call)
+            .await
+            .map_err(|_| {
+                anyhow::anyhow!(
+                    "{fqdn}: the apiserver did not answer within {} (deadline SOVTUI_REQUEST_TIMEOUT)",
+                    crate::provision::limits::show_duration(self.limits.request)
+                )
+            })
     }
 
     /// Events about one object (HelmRelease detail view), newest first; read on demand.
@@ -148,8 +172,8 @@ impl FleetHandle {
         target: &ObjectRef,
     ) -> anyhow::Result<Vec<super::ondemand::EventView>> {
         let client = self.client(fqdn).await?;
-        super::ondemand::object_events(client, target)
-            .await
+        self.bounded(fqdn, super::ondemand::object_events(client, target))
+            .await?
             .map_err(|e| {
                 anyhow::anyhow!(
                     "{fqdn}: events of {}/{}: {e}",
@@ -167,9 +191,12 @@ impl FleetHandle {
         label_selector: Option<&str>,
     ) -> anyhow::Result<Vec<super::ondemand::PodView>> {
         let client = self.client(fqdn).await?;
-        super::ondemand::pods(client, namespace, label_selector)
-            .await
-            .map_err(|e| anyhow::anyhow!("{fqdn}: pods in {namespace}: {e}"))
+        self.bounded(
+            fqdn,
+            super::ondemand::pods(client, namespace, label_selector),
+        )
+        .await?
+        .map_err(|e| anyhow::anyhow!("{fqdn}: pods in {namespace}: {e}"))
     }
 
     pub fn audit_log(&self) -> &Path {
@@ -210,6 +237,7 @@ impl Fleet {
         let handle = FleetHandle {
             cmd: cmd_tx,
             audit_log: options.audit_log.clone(),
+            limits: options.limits.clone(),
         };
         let (cluster_tx, cluster_rx) = mpsc::channel(4096);
         let (file_tx, file_rx) = mpsc::channel(16);
@@ -563,13 +591,18 @@ impl Hub {
     ) -> Sov {
         self.next_epoch += 1;
         let epoch = self.next_epoch;
-        let creds = Arc::new(Credentials::new(entry.clone(), kubeconfig));
+        let creds = Arc::new(Credentials::new(
+            entry.clone(),
+            kubeconfig,
+            self.options.limits.clone(),
+        ));
         let task = spawn_cluster(
             &entry,
             epoch,
             creds.clone(),
             self.cluster_tx.clone(),
             self.options.tuning.clone(),
+            self.options.limits.clone(),
         );
         Sov {
             status: SovereignStatus::new(entry.fqdn.clone(), entry.tags.clone()),

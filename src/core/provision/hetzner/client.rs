@@ -371,8 +371,17 @@ enum RetryKind {
 }
 
 impl HetznerClient {
+    /// The endpoint must be `https://` unless it is loopback (the simulated world) or
+    /// `--insecure-http` allows it: every request carries the token.
     pub fn new(creds: Credentials, opts: ClientOptions) -> Result<Self, HetznerError> {
+        let limits = crate::provision::limits::Limits::current();
+        crate::provision::limits::check_transport("Hetzner endpoint", &creds.endpoint, &limits)
+            .map_err(|message| HetznerError::Transport {
+                what: "refusing the Hetzner endpoint".into(),
+                message,
+            })?;
         let http = reqwest::Client::builder()
+            .connect_timeout(limits.connect)
             .timeout(opts.request_timeout)
             .user_agent(concat!("sovtui/", env!("CARGO_PKG_VERSION")))
             .build()

@@ -2,8 +2,6 @@
 //! catalyst-api record cancel (contract §1.14), as plain reqwest calls. Failures are reported,
 //! never fatal: the Hetzner purge is the part that matters for a re-run.
 
-use std::time::Duration;
-
 use serde::Serialize;
 
 use super::client::Credentials;
@@ -50,11 +48,27 @@ impl StepOutcome {
     }
 }
 
+/// A client under the process-wide deadlines (a whole exchange within the request deadline).
 fn http() -> reqwest::Client {
+    let limits = crate::provision::limits::Limits::current();
     reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
+        .connect_timeout(limits.connect)
+        .timeout(limits.request)
         .build()
         .unwrap_or_default()
+}
+
+/// The body for a report: at most the body cap is read; what does not arrive is left out.
+async fn body_text(mut resp: reqwest::Response) -> String {
+    let cap = crate::provision::limits::Limits::current().max_body;
+    let mut body = Vec::new();
+    while let Ok(Some(chunk)) = resp.chunk().await {
+        if body.len() + chunk.len() > cap {
+            break;
+        }
+        body.extend_from_slice(&chunk);
+    }
+    String::from_utf8_lossy(&body).into_owned()
 }
 
 fn base(url: &str) -> &str {
@@ -81,7 +95,7 @@ pub async fn pdm_check(pdm: &str, pool: &str, sub: &str) -> StepOutcome {
         Err(e) => return StepOutcome::failed(format!("PDM unreachable: {e}")),
     };
     let status = resp.status();
-    let body = resp.text().await.unwrap_or_default();
+    let body = body_text(resp).await;
     if !status.is_success() {
         return StepOutcome::failed(format!("PDM check answered {status}: {}", excerpt(&body)));
     }
@@ -108,7 +122,7 @@ pub async fn pdm_release(pdm: &str, pool: &str, sub: &str) -> StepOutcome {
         Err(e) => return StepOutcome::failed(format!("PDM unreachable: {e}")),
     };
     let status = resp.status().as_u16();
-    let body = resp.text().await.unwrap_or_default();
+    let body = body_text(resp).await;
     match status {
         200 => StepOutcome::done(format!("released {sub}.{pool}")),
         202 => StepOutcome::done(format!(
@@ -129,7 +143,7 @@ async fn api_matching(api: &str, fqdn: &str) -> Result<Vec<(String, String)>, St
         .await
         .map_err(|e| format!("catalyst-api unreachable: {e}"))?;
     let status = resp.status();
-    let body = resp.text().await.unwrap_or_default();
+    let body = body_text(resp).await;
     if !status.is_success() {
         return Err(format!(
             "GET /api/v1/deployments answered {status}: {}",
@@ -189,6 +203,11 @@ pub async fn api_cancel(api: &str, fqdn: &str, creds: &Credentials) -> StepOutco
             "no open deployment record for {fqdn} ({} on record)",
             found.len()
         ));
+    }
+    // The wipe body carries the Hetzner token.
+    let limits = crate::provision::limits::Limits::current();
+    if let Err(e) = crate::provision::limits::check_transport("catalyst-api", api, &limits) {
+        return StepOutcome::failed(e);
     }
     let client = http();
     let mut done = Vec::new();

@@ -220,12 +220,19 @@ impl Wizard {
 
     /// Save the draft to `path` (atomic replace, mode 0600; parent directories created).
     pub fn save_draft(&self, path: &Path) -> Result<(), DraftError> {
+        write_draft(&self.draft(), path)
+    }
+}
+
+/// Write `draft` to `path` (atomic replace, mode 0600; parent directories created). Blocking
+/// file work: the cockpit calls it off its reducer (see `tui::wizard`'s draft writer).
+pub fn write_draft(draft: &Draft, path: &Path) -> Result<(), DraftError> {
+    {
         let werr = |source| DraftError::Write {
             path: path.to_path_buf(),
             source,
         };
-        let text =
-            serde_json::to_vec_pretty(&self.draft()).map_err(|e| werr(std::io::Error::other(e)))?;
+        let text = serde_json::to_vec_pretty(draft).map_err(|e| werr(std::io::Error::other(e)))?;
         crate::config::private_fs::replace_file(path, &text).map_err(werr)
     }
 }

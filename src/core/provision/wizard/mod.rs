@@ -34,7 +34,7 @@ pub use checks::{
     Ticket, TokenStatus,
 };
 pub use components::{Change, Proposal, Selection};
-pub use draft::{Draft, DraftError, default_draft_path, discard_draft, load_draft};
+pub use draft::{Draft, DraftError, default_draft_path, discard_draft, load_draft, write_draft};
 pub use fields::{DomainMode, RegionRow, SshMode, Topology};
 pub use model::{
     Cost, Issue, ReviewRow, ReviewSection, Severity, TEXT_FIELDS, ToggleOutcome, Wizard,
