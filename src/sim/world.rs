@@ -502,10 +502,26 @@ impl World {
         fqdn: &str,
         pg: Option<Arc<tokio::sync::Mutex<super::pgpair::PgPair>>>,
     ) {
+        self.start_operator_with(fqdn, pg, super::operator::Faults::default());
+    }
+
+    /// [`start_operator`](Self::start_operator) playing `faults`.
+    pub fn start_operator_with(
+        &self,
+        fqdn: &str,
+        pg: Option<Arc<tokio::sync::Mutex<super::pgpair::PgPair>>>,
+        faults: super::operator::Faults,
+    ) {
         let Some(cluster) = self.kube.cluster(fqdn) else {
             return;
         };
-        let op = super::operator::start(cluster, self.hetzner.control(), fqdn.to_string(), pg);
+        let op = super::operator::start(
+            cluster,
+            self.hetzner.control(),
+            fqdn.to_string(),
+            pg,
+            faults,
+        );
         lock(&self.operators).insert(fqdn.to_string(), op);
     }
 
