@@ -6,12 +6,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
-use sovtui::provision::drill::plan::{self, PlanOptions};
+use sovtui::provision::drill::plan::{self, PlanOptions, SYNC_PRECONDITION};
 use sovtui::provision::drill::run::{self, RunOptions};
 use sovtui::provision::drill::steps::{Promotion, Step};
 use sovtui::provision::drill::target::DrillTarget;
 use sovtui::provision::hetzner::client::{ClientOptions, Credentials, HetznerClient};
 use sovtui::provision::journal;
+use sovtui::sim::operator::Faults;
 use sovtui::sim::pgpair::{PgPair, Replication, find_pg_bin};
 use sovtui::sim::scenario::WorldScenario;
 use sovtui::sim::world::World;
@@ -265,6 +266,12 @@ async fn pg_world(replication: Replication) -> Option<(World, Arc<tokio::sync::M
         return None;
     }
     let world = world().await;
+    let pg = with_pair(&world, replication).await;
+    Some((world, pg))
+}
+
+/// Put a real Postgres pair behind omantel's simulated operator and wait for its DSNs.
+async fn with_pair(world: &World, replication: Replication) -> Arc<tokio::sync::Mutex<PgPair>> {
     let pair = PgPair::start_temp(["omantel-db-fsn", "omantel-db-nbg"], replication)
         .await
         .expect("postgres pair");
@@ -280,7 +287,7 @@ async fn pg_world(replication: Replication) -> Option<(World, Arc<tokio::sync::M
     )
     .await
     .expect("the operator publishes the DSNs");
-    Some((world, pg))
+    pg
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -302,8 +309,11 @@ async fn full_drill_on_a_real_sync_pair_loses_nothing_and_fails_back() {
     let out = run::run_with_id(&t, state.path(), p, RunOptions::default(), "full-1")
         .await
         .expect("run");
-    assert_eq!(out.outcome, "completed", "{out:?}");
+    assert_eq!(out.outcome, "passed", "{out:?}");
     let r = run::report(state.path(), "full-1").expect("report");
+    assert_eq!(r.outcome, "passed");
+    assert!(r.failures.is_empty() && r.unverified.is_empty(), "{r:?}");
+    assert!(r.continuum.as_ref().is_some_and(|c| c.switched), "{r:?}");
     assert_eq!(r.data_plane, "postgres");
     let v = r.verification.clone().expect("verification");
     assert!(v.acked >= 200, "{v:?}");
@@ -319,58 +329,123 @@ async fn full_drill_on_a_real_sync_pair_loses_nothing_and_fails_back() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn async_pair_with_injected_lag_reports_the_real_loss() {
-    let Some((world, pg)) = pg_world(Replication::Async).await else {
+async fn an_asynchronous_pair_is_refused_by_the_plan_and_by_the_run() {
+    let Some((world, _pg)) = pg_world(Replication::Async).await else {
         return;
     };
     let t = target(&world).await;
-    let opts = PlanOptions {
-        promotion: Promotion::ContinuumSwitchover,
-        ..PlanOptions::default()
-    };
-    let p = plan::plan(&t.kube, &t.hetzner, FQDN, opts)
+    let p = plan::plan(&t.kube, &t.hetzner, FQDN, PlanOptions::default())
         .await
         .expect("plan");
-    // The probe's table reaches the replica, then the link is cut before the probe writes: every
-    // acknowledged row exists only on the primary.
-    {
-        let pair = pg.lock().await;
-        let primary = PgPair::connect(pair.primary()).await.expect("primary");
-        sovtui::provision::drill::probe::prepare(&primary)
-            .await
-            .expect("probe table");
-        let replica = PgPair::connect(pair.replica()).await.expect("replica");
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-        loop {
-            let row = replica
-                .query_one("SELECT to_regclass('sovtui_drill_probe') IS NOT NULL", &[])
-                .await
-                .expect("query replica");
-            if row.get::<_, bool>(0) {
-                break;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "table never replicated"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        pair.pause_replication().await.expect("pause");
-    }
+    assert!(!p.ready(), "{}", p.to_text());
+    let sync = p
+        .failed_preconditions()
+        .into_iter()
+        .find(|f| f.name == SYNC_PRECONDITION)
+        .unwrap_or_else(|| panic!("{}", p.to_text()));
+    // Declared remote_apply on the Cluster, but the live primary says otherwise.
+    assert!(
+        sync.evidence
+            .contains("live on the primary: synchronous_commit = local"),
+        "{}",
+        sync.evidence
+    );
     let state = tempfile::tempdir().expect("state");
-    let ropts = RunOptions {
-        stop_after: Some(Step::Verify),
-        ..RunOptions::default()
+    let err = run::run_with_id(&t, state.path(), p, RunOptions::default(), "async-0")
+        .await
+        .expect_err("an unready plan never runs");
+    assert!(format!("{err:#}").contains(SYNC_PRECONDITION), "{err:#}");
+    assert!(
+        !run::journal_path(state.path(), "async-0").exists(),
+        "refused before the journal"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pair_that_falls_back_to_async_at_the_kill_fails_the_drill_and_names_the_lost_rows() {
+    let Some((world, pg)) = pg_world(Replication::Sync).await else {
+        return;
     };
-    let out = run::run_with_id(&t, state.path(), p, ropts, "async-1")
+    let t = target(&world).await;
+    let p = plan::plan(&t.kube, &t.hetzner, FQDN, PlanOptions::default())
+        .await
+        .expect("plan");
+    // Synchronous when planned; at the kill the standby drops out, the primary degrades to
+    // async and acknowledges ~32 KiB of WAL worth of probe rows that never reach the replica.
+    assert!(p.ready(), "{}", p.to_text());
+    pg.lock().await.degrade_before_kill(Some(32 * 1024));
+    let before = hetzner_state(&world);
+    let state = tempfile::tempdir().expect("state");
+    let out = run::run_with_id(&t, state.path(), p, RunOptions::default(), "lost-1")
         .await
         .expect("run");
-    assert_eq!(out.outcome, "paused", "{out:?}");
-    let r = run::report(state.path(), "async-1").expect("report");
+    assert_eq!(out.outcome, "failed", "{out:?}");
+    let r = run::report(state.path(), "lost-1").expect("report");
+    assert_eq!(r.outcome, "failed");
     let v = r.verification.clone().expect("verification");
     assert!(v.lost > 0 && !v.zero_loss(), "{v:?}");
-    assert!(r.rpo_ms.is_some_and(|ms| ms >= 0));
-    assert!(r.to_markdown().contains("acknowledged rows lost"));
+    let [first, last] = *v.lost_ranges.first().expect("lost ranges");
+    // Rows are written in order: the replica stopped at one, everything after it is lost.
+    assert_eq!(first, v.highest_present + 1, "{v:?}");
+    assert_eq!(v.lost_ranges.len(), 1, "{v:?}");
+    assert_eq!(
+        v.lost_ranges.iter().map(|[a, b]| b - a + 1).sum::<u64>(),
+        v.lost,
+        "{v:?}"
+    );
+    assert!(
+        r.failures[0].contains(&format!("{} acknowledged row(s) lost: seq {first}", v.lost)),
+        "{:?}",
+        r.failures
+    );
+    let md = r.to_markdown();
+    assert!(md.contains("**failed**"), "{md}");
+    assert!(md.contains("acknowledged rows lost"), "{md}");
+    assert!(
+        md.contains(&format!("by seq: {first}–{last}")) || md.contains(&format!("by seq: {first}")),
+        "{md}"
+    );
+    // The drill still put the region back.
+    assert_eq!(hetzner_state(&world), before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_continuum_that_does_not_switch_fails_the_drill() {
+    let world = world().await;
+    world.start_operator_with(
+        FQDN,
+        None,
+        Faults {
+            continuum_stalls: true,
+        },
+    );
+    let t = target(&world).await;
+    let p = plan::plan(&t.kube, &t.hetzner, FQDN, PlanOptions::default())
+        .await
+        .expect("plan");
+    assert!(p.ready(), "{}", p.to_text());
+    let state = tempfile::tempdir().expect("state");
+    let opts = RunOptions {
+        wait: Duration::from_secs(10),
+        ..RunOptions::default()
+    };
+    let out = run::run_with_id(&t, state.path(), p, opts, "stall-1")
+        .await
+        .expect("run");
+    assert_eq!(out.outcome, "failed", "{out:?}");
+    let r = run::report(state.path(), "stall-1").expect("report");
+    let c = r.continuum.clone().expect("continuum checked");
+    assert!(!c.switched);
+    assert_eq!(c.phase.as_deref(), Some("SwitchingOver"));
+    assert!(
+        r.failures
+            .iter()
+            .any(|f| f.contains("Continuum did not report the failover")
+                && f.contains("SwitchingOver")),
+        "{:?}",
+        r.failures
+    );
+    assert!(r.to_markdown().contains("DID NOT fail over"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -413,7 +488,7 @@ async fn an_interrupted_drill_resumes_and_journal_and_report_agree() {
     let out = run::resume(&t, state.path(), "resume-1", RunOptions::default())
         .await
         .expect("resume");
-    assert_eq!(out.outcome, "completed", "{out:?}");
+    assert_eq!(out.outcome, "passed", "{out:?}");
     let folded = journal::RunState::fold(&journal::read(&path).expect("read").entries);
     let r = run::report(state.path(), "resume-1").expect("report");
     assert_eq!(Some(r.outcome.clone()), folded.outcome);
@@ -639,7 +714,11 @@ async fn promotion_through_the_helmrelease_value_promotes_the_replica_and_fails_
     let out = run::resume(&t, state.path(), "hr-1", RunOptions::default())
         .await
         .expect("resume");
-    assert_eq!(out.outcome, "completed", "{out:?}");
+    // No data plane behind the demo's pair: nothing was verified, so no pass.
+    assert_eq!(out.outcome, "unverified", "{out:?}");
+    let r = run::report(state.path(), "hr-1").expect("report");
+    assert!(r.continuum.as_ref().is_some_and(|c| c.switched), "{r:?}");
+    assert!(r.unverified[0].contains("no data plane"), "{r:?}");
     assert_eq!(
         hetzner_state(&world),
         before,
@@ -719,14 +798,21 @@ async fn sighup_to_a_running_drill_then_resume_completes_it_and_journal_and_repo
 
     let resumed = tokio::task::spawn_blocking({
         let mut cmd = sovtui(files.path(), home.path(), &world);
-        cmd.args(["drill", "resume", &id, "--json"]);
+        cmd.args(["drill", "resume", &id, "--confirm", FQDN, "--json"]);
         move || cmd.output().expect("sovtui drill resume")
     })
     .await
     .expect("join");
-    assert!(
-        resumed.status.success(),
+    // The demo pair has no data plane: the drill ran through but proved nothing — exit 3.
+    assert_eq!(
+        resumed.status.code(),
+        Some(3),
         "resume: {}",
+        String::from_utf8_lossy(&resumed.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&resumed.stderr).contains("unverified"),
+        "{}",
         String::from_utf8_lossy(&resumed.stderr)
     );
     let report = tokio::task::spawn_blocking({
@@ -743,8 +829,14 @@ async fn sighup_to_a_running_drill_then_resume_completes_it_and_journal_and_repo
     );
     let r: Value = serde_json::from_slice(&report.stdout).expect("report json");
     let folded = journal::RunState::fold(&journal::read(&path).expect("read").entries);
-    assert_eq!(folded.outcome.as_deref(), Some("completed"));
-    assert_eq!(r["outcome"], "completed", "{r}");
+    assert_eq!(folded.outcome.as_deref(), Some("unverified"));
+    assert_eq!(r["outcome"], "unverified", "{r}");
+    assert!(
+        r["unverified"][0]
+            .as_str()
+            .is_some_and(|u| u.contains("no data plane")),
+        "{r}"
+    );
     let timeline = r["timeline"].as_array().expect("timeline");
     for step in Step::ORDER {
         assert!(folded.is_done(step.name()), "{step:?} done in the journal");
@@ -757,7 +849,8 @@ async fn sighup_to_a_running_drill_then_resume_completes_it_and_journal_and_repo
     }
     let md = run::report_dir(&home.path().join("sovtui")).join(format!("{id}.md"));
     let md = std::fs::read_to_string(&md).expect("the resume wrote the Markdown report");
-    assert!(md.contains("**completed**"), "{md}");
+    assert!(md.contains("**unverified**"), "{md}");
+    assert!(md.contains("## Not verified"), "{md}");
     assert_eq!(
         hetzner_state(&world),
         before,
@@ -812,4 +905,134 @@ async fn a_run_dropped_in_the_middle_of_the_kill_rolls_back_exactly() {
         "{:?}",
         r.timeline
     );
+}
+
+/// `sovtui drill run` on a pair that loses rows: exit 1, the rows named on stdout (JSON), on
+/// stderr and in the Markdown report.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_fails_a_drill_that_lost_rows_with_exit_1_and_names_them() {
+    if !postgres_available() {
+        return;
+    }
+    let files = tempfile::tempdir().expect("files");
+    let home = tempfile::tempdir().expect("state home");
+    let world = world_with_files(files.path()).await;
+    let pg = with_pair(&world, Replication::Sync).await;
+    pg.lock().await.degrade_before_kill(Some(32 * 1024));
+    let out = tokio::task::spawn_blocking({
+        let mut cmd = sovtui(files.path(), home.path(), &world);
+        cmd.args(["drill", "run", FQDN, "--confirm", FQDN, "--json"]);
+        move || cmd.output().expect("sovtui drill run")
+    })
+    .await
+    .expect("join");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let r: Value = serde_json::from_slice(&out.stdout).expect("report json");
+    assert_eq!(r["outcome"], "failed", "{r}");
+    let lost = r["verification"]["lost"].as_u64().expect("lost");
+    assert!(lost > 0, "{r}");
+    let ranges = r["verification"]["lost_ranges"].as_array().expect("ranges");
+    let first = ranges[0][0].as_u64().expect("first lost seq");
+    let failure = r["failures"][0].as_str().expect("failure");
+    assert!(
+        failure.contains(&format!("{lost} acknowledged row(s) lost: seq {first}")),
+        "{failure}"
+    );
+    assert!(stderr.contains("FAILED: "), "{stderr}");
+    assert!(stderr.contains("ended failed"), "{stderr}");
+    let id = r["drill_id"].as_str().expect("id");
+    let md = run::report_dir(&home.path().join("sovtui")).join(format!("{id}.md"));
+    let md = std::fs::read_to_string(&md).expect("Markdown report");
+    assert!(md.contains("**failed**"), "{md}");
+    assert!(md.contains(&format!("by seq: {first}")), "{md}");
+    let json = run::report_dir(&home.path().join("sovtui")).join(format!("{id}.json"));
+    let doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(json).expect("JSON report")).expect("json");
+    assert_eq!(doc["failures"], r["failures"]);
+}
+
+/// Resuming repeats kills and rolling back undoes them: both are armed like `run`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resume_and_rollback_refuse_without_the_fqdn_typed_back() {
+    let files = tempfile::tempdir().expect("files");
+    let home = tempfile::tempdir().expect("state home");
+    let world = world_with_files(files.path()).await;
+    let before = hetzner_state(&world);
+    let t = target(&world).await;
+    let p = plan::plan(&t.kube, &t.hetzner, FQDN, PlanOptions::default())
+        .await
+        .expect("plan");
+    let state = home.path().join("sovtui");
+    let ropts = RunOptions {
+        stop_after: Some(Step::Kill),
+        ..RunOptions::default()
+    };
+    let out = run::run_with_id(&t, &state, p, ropts, "armed-1")
+        .await
+        .expect("run");
+    assert_eq!(out.outcome, "paused");
+    let path = run::journal_path(&state, "armed-1");
+    let journaled = std::fs::read(&path).expect("journal");
+    let cli = |args: Vec<&'static str>| {
+        let mut cmd = sovtui(files.path(), home.path(), &world);
+        cmd.args(args);
+        tokio::task::spawn_blocking(move || cmd.output().expect("sovtui"))
+    };
+    for sub in ["resume", "rollback"] {
+        let out = cli(vec!["drill", sub, "armed-1", "--json"])
+            .await
+            .expect("join");
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{sub} without --confirm: {out:?}"
+        );
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("--confirm"),
+            "{out:?}"
+        );
+        let out = cli(vec![
+            "drill",
+            sub,
+            "armed-1",
+            "--confirm",
+            "omantel.omani.work",
+        ])
+        .await
+        .expect("join");
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{sub} with a near miss: {out:?}"
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("does not match omantel.omani.works"),
+            "{stderr}"
+        );
+        assert_eq!(
+            std::fs::read(&path).expect("journal"),
+            journaled,
+            "a refused {sub} wrote nothing"
+        );
+    }
+    let out = cli(vec![
+        "drill",
+        "rollback",
+        "armed-1",
+        "--confirm",
+        FQDN,
+        "--json",
+    ])
+    .await
+    .expect("join");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).expect("report json");
+    assert_eq!(r["outcome"], "rolled_back", "{r}");
+    assert_eq!(hetzner_state(&world), before, "rolled back exactly");
 }

@@ -70,6 +70,8 @@ fn fixed_plan() -> DrillPlan {
         replica_region: "nbg1".into(),
         rto_seconds: 120,
         rpo_seconds: 30,
+        continuum_standby: "hz-nbg-rtz-prod".into(),
+        last_switchover_before: None,
         options: PlanOptions::default(),
         region: RegionObjects {
             load_balancer: Some((41, "catalyst-omantel-omani-works-lb".into())),
@@ -161,6 +163,11 @@ fn report(outcome: &str, timeline: Vec<StepTiming>, verification: Option<Verific
         target: FQDN.into(),
         data_plane: "postgres".into(),
         outcome: outcome.into(),
+        failures: Vec::new(),
+        unverified: Vec::new(),
+        rto_seconds: Some(60),
+        rpo_seconds: Some(30),
+        continuum: None,
         timeline,
         rto_ms: Some(7400),
         rpo_ms: verification.as_ref().map(|v| v.rpo_ms),
@@ -265,12 +272,13 @@ fn report_view_shows_rto_rpo_rows_and_the_markdown_path() {
         present: 1844,
         lost: 0,
         lost_sample: Vec::new(),
+        lost_ranges: Vec::new(),
         gaps: 0,
         rpo_ms: 0,
         highest_present: 1844,
     };
     let r = report(
-        "completed",
+        "passed",
         vec![
             timing("probe", 0, Some(3), "done"),
             timing("kill", 3, Some(6), "done"),
@@ -283,7 +291,7 @@ fn report_view_shows_rto_rpo_rows_and_the_markdown_path() {
     s.report = Some(r.clone());
     s.phase = Phase::Done;
     s.finished = Some(Finished {
-        outcome: "completed".into(),
+        outcome: "passed".into(),
         error: None,
         report: Box::new(r),
         report_path: Some("/state/drill-reports/drill-20261129T160000-abc123.md".into()),
@@ -297,7 +305,68 @@ fn report_view_shows_rto_rpo_rows_and_the_markdown_path() {
         text.contains("drill-reports/drill-20261129T160000-abc123.md"),
         "{text}"
     );
+    assert!(text.contains("PASSED"), "{text}");
     insta::assert_snapshot!("drill_report", text);
+}
+
+/// A finished drill shown with `outcome`, the report carrying `failures` / `unverified`.
+fn ended(outcome: &str, r: Report) -> String {
+    let mut s = live_screen();
+    s.report = Some(r.clone());
+    s.phase = Phase::Done;
+    s.finished = Some(Finished {
+        outcome: outcome.into(),
+        error: None,
+        report: Box::new(r),
+        report_path: None,
+        report_error: None,
+    });
+    let mut app = shown(s);
+    render(&mut app, 160, 44)
+}
+
+#[test]
+fn a_failed_drill_says_failed_and_names_the_lost_rows_in_words() {
+    let verification = Verification {
+        acked: 400,
+        present: 150,
+        lost: 250,
+        lost_sample: (151..161).collect(),
+        lost_ranges: vec![[151, 400]],
+        gaps: 0,
+        rpo_ms: 900,
+        highest_present: 150,
+    };
+    let mut r = report(
+        "failed",
+        vec![timing("verify", 13, Some(14), "done")],
+        Some(verification),
+    );
+    r.failures = vec![
+        "250 acknowledged row(s) lost: seq 151–400 (drill_id x in table sovtui_drill_probe)".into(),
+    ];
+    let text = ended("failed", r);
+    assert!(text.contains("✗ drill"), "{text}");
+    assert!(
+        text.contains("FAILED: 250 acknowledged row(s) lost"),
+        "{text}"
+    );
+    assert!(text.contains("by seq: 151–400"), "{text}");
+    assert!(!text.contains("PASSED"), "{text}");
+}
+
+#[test]
+fn an_unverified_drill_is_not_shown_as_a_pass() {
+    let mut r = report("unverified", Vec::new(), None);
+    r.data_plane = "simulated".into();
+    r.unverified = vec!["no data plane (simulated): no rows were written or verified".into()];
+    let text = ended("unverified", r);
+    assert!(text.contains("UNVERIFIED (not a pass)"), "{text}");
+    assert!(text.contains("? no data plane"), "{text}");
+    assert!(
+        !text.contains("PASSED") && !text.contains("✓ drill"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -581,7 +650,7 @@ async fn a_full_drill_through_the_pane_on_real_postgres_shows_rows_and_zero_loss
         .finished
         .as_ref()
         .unwrap_or_else(|| panic!("{:?}", d.phase));
-    assert_eq!(f.outcome, "completed", "{:?}", f.error);
+    assert_eq!(f.outcome, "passed", "{:?}", f.error);
     let v = f.report.verification.clone().expect("verification");
     assert!(v.acked >= 50 && v.zero_loss(), "{v:?}");
     assert!(f.report.rto_ms.is_some() && f.report.rpo_ms == Some(0));

@@ -100,6 +100,12 @@ fn demo_help_palette_quit_and_the_alternate_screen_is_left() {
     let log = String::from_utf8_lossy(&out.stdout);
     assert!(log.contains("sovtui started"), "{log}");
     assert!(log.contains("cockpit ended"), "{log}");
+    // The simulated world's endpoints are logged, its Hetzner token never.
+    assert!(log.contains("simulated world up"), "{log}");
+    assert!(
+        !log.contains(sovtui::sim::hetzner::DEFAULT_TOKEN),
+        "the demo logged the world's Hetzner token: {log}"
+    );
 }
 
 #[test]

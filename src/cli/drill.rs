@@ -57,23 +57,21 @@ pub fn run(config: Option<PathBuf>, cmd: DrillCommand) -> CliResult {
                 }
                 let outcome =
                     drill_run::run(&t, &state_dir, p, drill_run::RunOptions::default()).await?;
-                finish(json, &state_dir, &outcome)
+                finish(json, &state_dir, &outcome, false)
             }
-            DrillCommand::Resume { id, json } => {
-                let fqdn = drill_run::target_of(&state_dir, &id)
-                    .map_err(|e| CliError::Usage(format!("{e:#}")))?;
+            DrillCommand::Resume { id, confirm, json } => {
+                let fqdn = armed(&state_dir, &id, &confirm, "resume")?;
                 let t = target::connect(&fleet_path, &fqdn).await?;
                 let outcome =
                     drill_run::resume(&t, &state_dir, &id, drill_run::RunOptions::default())
                         .await?;
-                finish(json, &state_dir, &outcome)
+                finish(json, &state_dir, &outcome, false)
             }
-            DrillCommand::Rollback { id, json } => {
-                let fqdn = drill_run::target_of(&state_dir, &id)
-                    .map_err(|e| CliError::Usage(format!("{e:#}")))?;
+            DrillCommand::Rollback { id, confirm, json } => {
+                let fqdn = armed(&state_dir, &id, &confirm, "rollback")?;
                 let t = target::connect(&fleet_path, &fqdn).await?;
                 let outcome = drill_run::rollback(&t, &state_dir, &id).await?;
-                finish(json, &state_dir, &outcome)
+                finish(json, &state_dir, &outcome, true)
             }
             DrillCommand::Report { id, format } => {
                 let r = drill_run::report(&state_dir, &id)
@@ -92,6 +90,24 @@ pub fn run(config: Option<PathBuf>, cmd: DrillCommand) -> CliResult {
             }
         }
     })
+}
+
+/// The Sovereign a journaled drill targets, once the operator typed it back: resuming repeats
+/// kills, rolling back undoes them, so both are armed exactly like `run`.
+fn armed(
+    state_dir: &std::path::Path,
+    id: &str,
+    confirm: &str,
+    what: &str,
+) -> Result<String, CliError> {
+    let fqdn =
+        drill_run::target_of(state_dir, id).map_err(|e| CliError::Usage(format!("{e:#}")))?;
+    crate::provision::confirm::typed_back(confirm, &fqdn).map_err(|why| {
+        CliError::Usage(format!(
+            "--confirm arms the {what} of drill {id} on {fqdn}: {why}"
+        ))
+    })?;
+    Ok(fqdn)
 }
 
 fn refusal(p: &plan::DrillPlan) -> CliError {
@@ -115,7 +131,14 @@ fn emit(json: bool, doc: &serde_json::Value, text: &str) {
     }
 }
 
-fn finish(json: bool, state_dir: &std::path::Path, outcome: &drill_run::Outcome) -> CliResult {
+/// Print the report and map the outcome onto the exit status: `passed` 0, `unverified` 3,
+/// anything else 1 — except `rolled_back` when a rollback was what the operator asked for.
+fn finish(
+    json: bool,
+    state_dir: &std::path::Path,
+    outcome: &drill_run::Outcome,
+    rollback_requested: bool,
+) -> CliResult {
     let r = drill_run::report(state_dir, &outcome.id)?;
     match drill_run::write_report(state_dir, &outcome.id) {
         Ok(path) => say!("report: {}", path.display()),
@@ -129,10 +152,18 @@ fn finish(json: bool, state_dir: &std::path::Path, outcome: &drill_run::Outcome)
     } else {
         say_part!("{}", r.to_markdown());
     }
-    if outcome.outcome == "completed" {
-        Ok(())
-    } else {
-        Err(CliError::Failed(anyhow::anyhow!(
+    for f in &r.failures {
+        eprintln!("FAILED: {f}");
+    }
+    match outcome.outcome.as_str() {
+        "passed" => Ok(()),
+        "rolled_back" if rollback_requested => Ok(()),
+        "unverified" => Err(CliError::Unverified(format!(
+            "drill {} is unverified: {}",
+            outcome.id,
+            r.unverified.join("; ")
+        ))),
+        _ => Err(CliError::Failed(anyhow::anyhow!(
             "drill {} ended {}{}",
             outcome.id,
             outcome.outcome,
@@ -141,6 +172,6 @@ fn finish(json: bool, state_dir: &std::path::Path, outcome: &drill_run::Outcome)
                 .as_ref()
                 .map(|e| format!(": {e}"))
                 .unwrap_or_default()
-        )))
+        ))),
     }
 }

@@ -44,6 +44,9 @@ pub enum CliError {
     /// Exit 1: the operation itself failed.
     #[error("{0:#}")]
     Failed(#[from] anyhow::Error),
+    /// Exit 3: a drill ran but proved nothing (no data plane to verify): not a pass, not a loss.
+    #[error("{0}")]
+    Unverified(String),
 }
 
 impl CliError {
@@ -55,6 +58,7 @@ impl CliError {
         match self {
             CliError::Usage(_) => 2,
             CliError::Failed(_) => 1,
+            CliError::Unverified(_) => 3,
         }
     }
 }
@@ -269,15 +273,19 @@ pub enum DrillCommand {
         #[command(flatten)]
         how: DrillHow,
     },
-    /// Resume an interrupted drill from its journal
+    /// Resume an interrupted drill from its journal (armed: its Sovereign's FQDN typed back)
     Resume {
         id: String,
+        #[arg(long, value_name = "FQDN")]
+        confirm: String,
         #[arg(long)]
         json: bool,
     },
-    /// Roll an interrupted drill back from its journal
+    /// Roll an interrupted drill back from its journal (armed: its Sovereign's FQDN typed back)
     Rollback {
         id: String,
+        #[arg(long, value_name = "FQDN")]
+        confirm: String,
         #[arg(long)]
         json: bool,
     },

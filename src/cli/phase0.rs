@@ -149,11 +149,22 @@ pub fn run(cmd: Phase0Command) -> CliResult {
             json,
             model,
         } => {
-            let (req, m) = load(&from, &model)?;
+            let (req, mut m) = load(&from, &model)?;
             crate::provision::confirm::typed_back(&confirm, &m.fqdn)
                 .map_err(|why| CliError::usage(format!("--confirm arms the apply: {why}")))?;
             let client = client_for(Some(&req.hetzner_token))?;
             let rt = runtime()?;
+            // The nodes' join token: the one the running cluster was built with, or a fresh
+            // random one stored before the first server exists.
+            let inv = rt
+                .block_on(Inventory::fetch(&client))
+                .map_err(|e| CliError::Failed(anyhow!("{e}")))?;
+            m.cloud_init.join_token = crate::provision::hetzner::join_token::prepare(
+                &crate::config::paths::state_dir(),
+                &m,
+                &inv,
+            )
+            .map_err(|e| CliError::Failed(anyhow!("k3s join token: {e:#}")))?;
             let emit = |e: ApplyEvent| {
                 if let ApplyEvent::Step { kind, name, action } = e {
                     say!("  {action:<14} {:<15} {name}", kind.api_path());

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use sovtui_core::provision::drill::probe::Probe;
 use sovtui_core::provision::drill::report;
+use sovtui_core::provision::drill::verdict::Verdict;
 use sovtui_core::provision::drill::verify;
 use sovtui_core::provision::journal::{self, Event, Journal, Op};
 use sovtui_world::sim::pgpair::{PgPair, Replication, find_pg_bin};
@@ -142,14 +143,15 @@ async fn sync_pair_survives_a_primary_kill_with_zero_loss_and_fails_back() {
     })
     .expect("journal");
     j.append(Event::Finished {
-        outcome: "completed".into(),
+        outcome: "passed".into(),
         detail: serde_json::Value::Null,
     })
     .expect("journal");
 
     let replay = journal::read(j.path()).expect("read journal");
     let r = report::build(drill_id, "postgres", &replay.entries);
-    assert_eq!(r.outcome, "completed");
+    assert_eq!(r.outcome, "passed");
+    assert_eq!(r.verdict(), Verdict::Passed, "{r:?}");
     assert_eq!(r.rto_ms, Some(rto_ms));
     assert_eq!(r.rpo_ms, Some(0));
     assert_eq!(r.rows_written, Some(stats.acked));
@@ -222,4 +224,16 @@ async fn async_pair_with_a_cut_link_reports_the_real_loss() {
     let md = r.to_markdown();
     assert!(md.contains("acknowledged rows lost"), "{md}");
     assert_eq!(r.rpo_ms, Some(v.rpo_ms));
+    // The verdict names the rows: everything after the last one the replica received.
+    assert_eq!(r.verdict(), Verdict::Failed);
+    let first = v.highest_present + 1;
+    assert!(
+        r.failures[0].contains(&format!("seq {first}–{}", stats.acked)),
+        "{:?}",
+        r.failures
+    );
+    assert!(
+        md.contains(&format!("by seq: {first}–{}", stats.acked)),
+        "{md}"
+    );
 }

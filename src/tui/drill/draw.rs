@@ -265,11 +265,88 @@ fn report_lines<'a>(r: &Report, theme: &Theme) -> Vec<Line<'a>> {
             theme.style(Slot::Muted),
         )),
     }
+    if let Some(v) = &r.verification
+        && !v.lost_ranges.is_empty()
+    {
+        out.push(Line::styled(
+            format!(
+                "  lost rows (drill_id {}), by seq: {}",
+                r.drill_id,
+                crate::provision::drill::verify::ranges_text(&v.lost_ranges)
+            ),
+            theme.style(Slot::StateFailed),
+        ));
+    }
+    if let Some(c) = &r.continuum {
+        let (sym, slot) = if c.switched {
+            ("✓ failed over", Slot::StateInstalled)
+        } else {
+            ("✗ DID NOT fail over", Slot::StateFailed)
+        };
+        out.push(Line::from(vec![
+            Span::raw("  Continuum "),
+            Span::styled(sym, theme.style(slot)),
+            Span::styled(format!(" — {}", c.evidence), theme.style(Slot::Muted)),
+        ]));
+    }
+    for f in &r.failures {
+        out.push(Line::styled(
+            format!("  ✗ {f}"),
+            theme.style(Slot::StateFailed),
+        ));
+    }
+    for u in &r.unverified {
+        out.push(Line::styled(
+            format!("  ? {u}"),
+            theme.style(Slot::NoticeWarn),
+        ));
+    }
     out.push(Line::raw(format!(
         "  objects touched: {}",
         r.objects_touched.len()
     )));
     out
+}
+
+/// The head line of an ended drill: the verdict in words and a symbol, never by colour alone, and
+/// nothing but a verified pass reads as one.
+fn verdict_head(id: &str, f: &super::Finished) -> (String, Slot) {
+    let first = |v: &[String]| v.first().cloned().unwrap_or_default();
+    match f.outcome.as_str() {
+        "passed" => (
+            format!("✓ drill {id} PASSED: zero loss within RPO/RTO, Continuum failed over"),
+            Slot::StateInstalled,
+        ),
+        "failed" => (
+            format!(
+                "✗ drill {id} FAILED: {}",
+                if f.report.failures.is_empty() {
+                    f.error.clone().unwrap_or_default()
+                } else {
+                    first(&f.report.failures)
+                }
+            ),
+            Slot::NoticeError,
+        ),
+        "unverified" => (
+            format!(
+                "? drill {id} UNVERIFIED (not a pass): {}",
+                first(&f.report.unverified)
+            ),
+            Slot::NoticeWarn,
+        ),
+        other => (
+            format!(
+                "■ drill {id} {} (no verdict){}",
+                other.replace('_', " ").to_uppercase(),
+                f.error
+                    .as_ref()
+                    .map(|e| format!(": {e}"))
+                    .unwrap_or_default()
+            ),
+            Slot::NoticeWarn,
+        ),
+    }
 }
 
 /// Draw the pane into `area`.
@@ -320,21 +397,7 @@ pub fn draw(frame: &mut Frame, area: Rect, s: &DrillScreen, armed: bool, theme: 
             Slot::NoticeWarn,
         ),
         Phase::Done => match &s.finished {
-            Some(f) => (
-                format!(
-                    "drill {id} {}{}",
-                    f.outcome,
-                    f.error
-                        .as_ref()
-                        .map(|e| format!(": {e}"))
-                        .unwrap_or_default()
-                ),
-                if f.outcome == "completed" {
-                    Slot::StateInstalled
-                } else {
-                    Slot::NoticeWarn
-                },
-            ),
+            Some(f) => verdict_head(&id, f),
             None => (format!("drill {id} ended"), Slot::Header),
         },
         Phase::Failed(e) => (format!("✗ drill {id} failed: {e}"), Slot::NoticeError),

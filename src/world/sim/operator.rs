@@ -43,6 +43,14 @@ struct State {
     failed_over: bool,
 }
 
+/// Faults the operator can be told to play (tests of what the drill makes of them).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Faults {
+    /// The Continuum controller never finishes a switchover: the replica is promoted but the
+    /// Continuum stays `SwitchingOver` with no new `lastSwitchover`.
+    pub continuum_stalls: bool,
+}
+
 /// Start the operator of `fqdn` on its apiserver and the Hetzner project, with a real Postgres
 /// pair (nodes named after the two Clusters) or none (simulated data plane).
 pub fn start(
@@ -50,11 +58,12 @@ pub fn start(
     hetzner: HetznerControl,
     fqdn: String,
     pg: Option<Arc<Mutex<PgPair>>>,
+    faults: Faults,
 ) -> Operator {
     let task = tokio::spawn(async move {
         let mut state = State::default();
         loop {
-            if let Err(e) = tick(&cluster, &hetzner, &fqdn, pg.as_ref(), &mut state).await {
+            if let Err(e) = tick(&cluster, &hetzner, &fqdn, pg.as_ref(), faults, &mut state).await {
                 tracing::warn!(sovereign = %fqdn, "simulated operator: {e:#}");
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -119,6 +128,7 @@ async fn tick(
     h: &HetznerControl,
     fqdn: &str,
     pg: Option<&Arc<Mutex<PgPair>>>,
+    faults: Faults,
     st: &mut State,
 ) -> Result<()> {
     let Ok(continuums) = c.list("Continuum", None) else {
@@ -227,18 +237,17 @@ async fn tick(
             &app,
             json!({"status": {"phase": "Degraded", "streaming": false, "currentPrimaryRegion": replica_region}}),
         )?;
-        patch(
-            c,
-            "Continuum",
-            &ns,
-            &cname,
+        let continuum = if faults.continuum_stalls {
+            json!({"spec": {"switchoverRequest": null}, "status": {"phase": "SwitchingOver"}})
+        } else {
             json!({
             "spec": {"switchoverRequest": null},
             "status": {"phase": "FailedOver", "primaryRegion": standby, "leaseHolder": standby,
                 "lastSwitchover": {"at": now, "from": home, "to": standby,
                     "reason": s(cont, "/spec/switchoverRequest/reason").unwrap_or("operator-requested"),
-                    "initiatedBy": s(cont, "/spec/switchoverRequest/initiatedBy").unwrap_or("sovtui")}}}),
-        )?;
+                    "initiatedBy": s(cont, "/spec/switchoverRequest/initiatedBy").unwrap_or("sovtui")}}})
+        };
+        patch(c, "Continuum", &ns, &cname, continuum)?;
         st.failed_over = true;
     }
 

@@ -51,6 +51,8 @@ pub struct PgPair {
     primary: usize,
     replication: Replication,
     as_postgres_user: bool,
+    /// Fault knob: see [`PgPair::degrade_before_kill`].
+    degrade_before_kill: Option<u64>,
 }
 
 /// Where the PostgreSQL server binaries are: `$SOVTUI_PG_BIN`, else the newest
@@ -115,6 +117,7 @@ impl PgPair {
             primary: 0,
             replication,
             as_postgres_user,
+            degrade_before_kill: None,
         };
         pair.init_primary().await?;
         pair.start_node(0).await?;
@@ -316,8 +319,69 @@ impl PgPair {
         Ok(())
     }
 
+    /// Fault knob: at the next [`kill_primary`](Self::kill_primary) the pair first falls back to
+    /// asynchronous replication and loses its link (as CNPG does when the standby drops out and
+    /// durability is `preferred`), then the primary keeps acknowledging writes until its WAL has
+    /// grown by `wal_bytes` (or 30 s pass), then dies. Whatever was written meanwhile exists only
+    /// on the dead primary: acknowledged, and lost by the promotion. `None` disarms it.
+    pub fn degrade_before_kill(&mut self, wal_bytes: Option<u64>) {
+        self.degrade_before_kill = wal_bytes;
+    }
+
+    /// Synchronous → asynchronous on the primary, then the replication link cut.
+    pub async fn degrade_to_async(&self) -> Result<()> {
+        let client = Self::connect(self.primary()).await?;
+        for stmt in [
+            "ALTER SYSTEM SET synchronous_standby_names = ''",
+            "ALTER SYSTEM SET synchronous_commit = 'local'",
+            "SELECT pg_reload_conf()",
+        ] {
+            client
+                .batch_execute(stmt)
+                .await
+                .map_err(|e| anyhow!("degrading the primary to async: {stmt}: {}", pg_error(&e)))?;
+        }
+        self.pause_replication().await
+    }
+
+    /// Wait until the primary's WAL has grown by `bytes` since `from` (bounded).
+    async fn wait_wal_growth(&self, bytes: u64, deadline: Duration) -> Result<()> {
+        let client = Self::connect(self.primary()).await?;
+        let start: String = client
+            .query_one("SELECT pg_current_wal_lsn()::text", &[])
+            .await?
+            .get(0);
+        let until = tokio::time::Instant::now() + deadline;
+        let threshold = i64::try_from(bytes).unwrap_or(i64::MAX);
+        loop {
+            let grown: i64 = client
+                .query_one(
+                    "SELECT (pg_current_wal_lsn() - $1::text::pg_lsn)::bigint",
+                    &[&start],
+                )
+                .await?
+                .get(0);
+            if grown >= threshold {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= until {
+                tracing::warn!(
+                    grown,
+                    bytes,
+                    "degraded primary: fewer writes than asked before the kill"
+                );
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// The region kill: the primary's postmaster dies without a checkpoint, like a lost machine.
     pub async fn kill_primary(&self) -> Result<()> {
+        if let Some(bytes) = self.degrade_before_kill {
+            self.degrade_to_async().await?;
+            self.wait_wal_growth(bytes, Duration::from_secs(30)).await?;
+        }
         let node = self.primary();
         let mut cmd = self.pg_cmd("pg_ctl");
         cmd.arg("-D")

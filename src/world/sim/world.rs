@@ -26,8 +26,9 @@ use super::scenario::{Stage, TokenKind, WorldScenario};
 use crate::provision::wire::{CreateResponse, DeploymentRequest, RegionRequest};
 
 /// `endpoints.json` in the state dir: where each simulated service listens, for front-ends and
-/// third-party clients (`jq -r .hetzner endpoints.json`).
-#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+/// third-party clients (`jq -r .hetzner endpoints.json`). `Debug` masks the Hetzner token (the
+/// demo logs the endpoints; a token never reaches a log, even the simulated world's).
+#[derive(Clone, Serialize, serde::Deserialize, PartialEq)]
 pub struct Endpoints {
     pub catalyst_api: String,
     pub pdm: String,
@@ -38,6 +39,20 @@ pub struct Endpoints {
     /// Where each Sovereign's public hosts are served (plain HTTP), by FQDN.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub ingress: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for Endpoints {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoints")
+            .field("catalyst_api", &self.catalyst_api)
+            .field("pdm", &self.pdm)
+            .field("hetzner", &self.hetzner)
+            .field("hetzner_token", &"***")
+            .field("control", &self.control)
+            .field("clusters", &self.clusters)
+            .field("ingress", &self.ingress)
+            .finish()
+    }
 }
 
 /// What the state-dir files are derived from; shared with the cluster factory so a cluster the
@@ -514,10 +529,26 @@ impl World {
         fqdn: &str,
         pg: Option<Arc<tokio::sync::Mutex<super::pgpair::PgPair>>>,
     ) {
+        self.start_operator_with(fqdn, pg, super::operator::Faults::default());
+    }
+
+    /// [`start_operator`](Self::start_operator) playing `faults`.
+    pub fn start_operator_with(
+        &self,
+        fqdn: &str,
+        pg: Option<Arc<tokio::sync::Mutex<super::pgpair::PgPair>>>,
+        faults: super::operator::Faults,
+    ) {
         let Some(cluster) = self.kube.cluster(fqdn) else {
             return;
         };
-        let op = super::operator::start(cluster, self.hetzner.control(), fqdn.to_string(), pg);
+        let op = super::operator::start(
+            cluster,
+            self.hetzner.control(),
+            fqdn.to_string(),
+            pg,
+            faults,
+        );
         lock(&self.operators).insert(fqdn.to_string(), op);
     }
 
@@ -535,4 +566,25 @@ fn demo_ssh_public_key() -> Result<String> {
     key.public_key()
         .to_openssh()
         .map_err(|e| anyhow!("encoding an SSH key: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_debug_never_shows_the_token() {
+        let e = Endpoints {
+            catalyst_api: "http://127.0.0.1:1".into(),
+            pdm: "http://127.0.0.1:2".into(),
+            hetzner: "http://127.0.0.1:3/v1".into(),
+            hetzner_token: hetzner::DEFAULT_TOKEN.into(),
+            control: "http://127.0.0.1:4".into(),
+            clusters: BTreeMap::new(),
+            ingress: BTreeMap::new(),
+        };
+        let shown = format!("{e:?}");
+        assert!(!shown.contains(hetzner::DEFAULT_TOKEN), "{shown}");
+        assert!(shown.contains("http://127.0.0.1:3/v1"), "{shown}");
+    }
 }

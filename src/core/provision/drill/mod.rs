@@ -8,4 +8,5 @@ pub mod report;
 pub mod run;
 pub mod steps;
 pub mod target;
+pub mod verdict;
 pub mod verify;

@@ -60,6 +60,13 @@ pub struct DrillPlan {
     pub replica_region: String,
     pub rto_seconds: u64,
     pub rpo_seconds: u64,
+    /// The Continuum's name for the replica's region (`spec.hotStandbyRegions`): where the
+    /// switchover is requested to, and where `lastSwitchover.to` must point afterwards.
+    #[serde(default)]
+    pub continuum_standby: String,
+    /// `status.lastSwitchover` as the plan found it: the failover must replace it.
+    #[serde(default)]
+    pub last_switchover_before: Option<Value>,
     pub options: PlanOptions,
     pub region: RegionObjects,
     pub preconditions: Vec<Precondition>,
@@ -225,21 +232,43 @@ pub async fn plan(
         .or_else(|| pd.pointer("/spec/rtoSeconds").and_then(|v| v.as_u64()))
         .unwrap_or(60);
 
+    let continuum_standby = continuum
+        .data
+        .pointer("/spec/hotStandbyRegions/0")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let last_switchover_before = continuum
+        .data
+        .pointer("/status/lastSwitchover")
+        .filter(|v| !v.is_null())
+        .cloned();
+
     let mut pre = Vec::new();
     let clusters: Api<DynamicObject> =
         Api::namespaced_with(kube.clone(), &namespace, &cnpg_cluster_resource());
+    let mut found = Vec::new();
     for name in [&primary_cluster, &replica_cluster] {
-        let (ok, evidence) = match clusters.get_opt(name).await {
-            Ok(Some(c)) => cluster_ready(&c),
+        let got = clusters.get_opt(name).await;
+        let (ok, evidence) = match &got {
+            Ok(Some(c)) => cluster_ready(c),
             Ok(None) => (false, "not found".into()),
             Err(e) => (false, format!("reading it failed: {e}")),
         };
+        found.push(got.ok().flatten());
         pre.push(Precondition {
             name: format!("Cluster {name} Ready"),
             ok,
             evidence,
         });
     }
+    let primary_obj = found.first().cloned().flatten();
+    let replica_obj = found.get(1).cloned().flatten();
+    let dsn = super::run::cluster_dsn(kube, &namespace, &primary_cluster)
+        .await
+        .ok()
+        .flatten();
+    pre.push(synchronous_replication(primary_obj.as_ref(), &replica_cluster, dsn.as_deref()).await);
     let phase = s(&continuum.data, &["status", "phase"]).unwrap_or("(none)");
     pre.push(Precondition {
         name: "Continuum Healthy".into(),
@@ -273,6 +302,27 @@ pub async fn plan(
     let ours = |labels: &std::collections::HashMap<String, String>| {
         labels.get(SOVEREIGN_LABEL).map(String::as_str) == Some(fqdn)
     };
+    let replica_servers: Vec<(String, String)> = inv
+        .servers
+        .iter()
+        .filter(|srv| ours(&srv.labels) && srv.location.name == replica_region)
+        .map(|srv| {
+            (
+                srv.name.clone(),
+                serde_json::to_value(srv.status)
+                    .ok()
+                    .and_then(|v| v.as_str().map(String::from))
+                    .unwrap_or_default(),
+            )
+        })
+        .collect();
+    pre.push(replica_region_live(
+        &primary_region,
+        &replica_region,
+        primary_obj.as_ref(),
+        replica_obj.as_ref(),
+        &replica_servers,
+    ));
     let mut region = RegionObjects::default();
     for srv in &inv.servers {
         if ours(&srv.labels)
@@ -440,6 +490,8 @@ pub async fn plan(
         replica_region,
         rto_seconds,
         rpo_seconds,
+        continuum_standby,
+        last_switchover_before,
         options,
         region,
         preconditions: pre,
@@ -447,9 +499,205 @@ pub async fn plan(
     })
 }
 
+/// The name of the synchronous-replication precondition (tests and the cockpit refer to it).
+pub const SYNC_PRECONDITION: &str = "replication synchronous (remote_apply)";
+/// The name of the replica-region precondition.
+pub const REPLICA_REGION_PRECONDITION: &str = "replica in a different, live region";
+
+fn parameter<'a>(cluster: &'a DynamicObject, name: &str) -> Option<&'a str> {
+    cluster
+        .data
+        .pointer(&format!("/spec/postgresql/parameters/{name}"))
+        .and_then(Value::as_str)
+}
+
+/// An acknowledged commit is on the replica only with `synchronous_commit = remote_apply` and the
+/// replica as the synchronous standby (contract §7.4). Declared on the primary Cluster; where the
+/// data plane is reachable, also as the primary's live settings and `pg_stat_replication` show it,
+/// because a pair that has fallen back to asynchronous loses acknowledged writes on a region kill.
+async fn synchronous_replication(
+    primary: Option<&DynamicObject>,
+    replica_cluster: &str,
+    dsn: Option<&str>,
+) -> Precondition {
+    let declared_commit = primary.and_then(|c| parameter(c, "synchronous_commit"));
+    let declared_names = primary.and_then(|c| parameter(c, "synchronous_standby_names"));
+    let declared_ok = declared_commit == Some("remote_apply")
+        && declared_names.is_some_and(|n| n.contains(replica_cluster));
+    let mut evidence = format!(
+        "declared synchronous_commit = {}, synchronous_standby_names = {}",
+        declared_commit.unwrap_or("(unset)"),
+        declared_names.unwrap_or("(unset)")
+    );
+    let live_ok = match dsn {
+        None => {
+            evidence += "; no data plane reachable to check it live";
+            true
+        }
+        Some(dsn) => match live_sync_state(dsn, replica_cluster).await {
+            Ok((commit, names, state)) => {
+                let ok = commit == "remote_apply"
+                    && names.contains(replica_cluster)
+                    && matches!(state.as_deref(), Some("sync" | "quorum"));
+                evidence += &format!(
+                    "; live on the primary: synchronous_commit = {commit}, synchronous_standby_names = {}, {replica_cluster} sync_state = {}",
+                    if names.is_empty() { "(empty)" } else { &names },
+                    state.as_deref().unwrap_or("(not connected)")
+                );
+                ok
+            }
+            Err(e) => {
+                evidence += &format!("; the primary could not be asked: {e:#}");
+                false
+            }
+        },
+    };
+    Precondition {
+        name: SYNC_PRECONDITION.into(),
+        ok: declared_ok && live_ok,
+        evidence,
+    }
+}
+
+async fn live_sync_state(
+    dsn: &str,
+    replica_cluster: &str,
+) -> Result<(String, String, Option<String>)> {
+    let ask = async {
+        let (client, conn) = tokio_postgres::connect(dsn, tokio_postgres::NoTls)
+            .await
+            .context("connecting the primary")?;
+        let conn = tokio::spawn(conn);
+        let show = |name: &'static str| {
+            let client = &client;
+            async move {
+                client
+                    .query_one(&format!("SHOW {name}"), &[])
+                    .await
+                    .with_context(|| format!("SHOW {name}"))?
+                    .try_get::<_, String>(0)
+                    .with_context(|| format!("reading {name}"))
+            }
+        };
+        let commit = show("synchronous_commit").await?;
+        let names = show("synchronous_standby_names").await?;
+        let state = client
+            .query_opt(
+                "SELECT sync_state FROM pg_stat_replication WHERE application_name = $1",
+                &[&replica_cluster],
+            )
+            .await
+            .context("reading pg_stat_replication")?
+            .and_then(|r| r.try_get::<_, Option<String>>(0).ok().flatten());
+        drop(client);
+        conn.abort();
+        Ok::<_, anyhow::Error>((commit, names, state))
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(15), ask)
+        .await
+        .map_err(|_| anyhow::anyhow!("no answer within 15 s"))?
+}
+
+/// The replica must survive the kill: its region is named, differs from the primary's (also by
+/// the Clusters' `openova.io/region` labels), its Cluster is Ready, and whatever servers this
+/// Sovereign has there in the project are running.
+fn replica_region_live(
+    primary_region: &str,
+    replica_region: &str,
+    primary: Option<&DynamicObject>,
+    replica: Option<&DynamicObject>,
+    replica_servers: &[(String, String)],
+) -> Precondition {
+    let label = |c: Option<&DynamicObject>| {
+        c.and_then(|c| c.metadata.labels.as_ref())
+            .and_then(|l| l.get("openova.io/region"))
+            .cloned()
+    };
+    let (pl, rl) = (label(primary), label(replica));
+    let distinct = !replica_region.is_empty()
+        && replica_region != primary_region
+        && (pl.is_none() || rl.is_none() || pl != rl);
+    let labels_agree = rl.as_deref().is_none_or(|r| r == replica_region);
+    let ready = replica.is_some_and(|c| cluster_ready(c).0);
+    let down: Vec<&str> = replica_servers
+        .iter()
+        .filter(|(_, status)| status != "running")
+        .map(|(name, _)| name.as_str())
+        .collect();
+    let servers = if replica_servers.is_empty() {
+        format!(
+            "no server of this Sovereign in {replica_region} in this Hetzner project (liveness from the Cluster)"
+        )
+    } else if down.is_empty() {
+        format!(
+            "{} server(s) in {replica_region} running",
+            replica_servers.len()
+        )
+    } else {
+        format!("not running in {replica_region}: {}", down.join(", "))
+    };
+    Precondition {
+        name: REPLICA_REGION_PRECONDITION.into(),
+        ok: distinct && labels_agree && ready && down.is_empty(),
+        evidence: format!(
+            "primary region {:?}, replica region {:?} (Cluster labels openova.io/region: {} / {}), replica Cluster {}, {servers}",
+            primary_region,
+            replica_region,
+            pl.as_deref().unwrap_or("-"),
+            rl.as_deref().unwrap_or("-"),
+            if ready { "Ready" } else { "not Ready" },
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn cluster(region: &str, ready: bool) -> DynamicObject {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster",
+            "metadata": {"name": "c", "labels": {"openova.io/region": region}},
+            "status": {"conditions": [{"type": "Ready", "status": if ready { "True" } else { "False" }}]},
+        }))
+        .expect("cluster")
+    }
+
+    #[test]
+    fn the_replica_region_must_differ_and_be_live() {
+        let (p, r) = (cluster("fsn1", true), cluster("nbg1", true));
+        let ok = replica_region_live("fsn1", "nbg1", Some(&p), Some(&r), &[]);
+        assert!(ok.ok, "{}", ok.evidence);
+        let same = replica_region_live("fsn1", "fsn1", Some(&p), Some(&p), &[]);
+        assert!(!same.ok, "{}", same.evidence);
+        // The pair says nbg1 but the replica Cluster runs in fsn1.
+        let lying = replica_region_live("fsn1", "nbg1", Some(&p), Some(&p), &[]);
+        assert!(!lying.ok, "{}", lying.evidence);
+        let not_ready =
+            replica_region_live("fsn1", "nbg1", Some(&p), Some(&cluster("nbg1", false)), &[]);
+        assert!(!not_ready.ok);
+        let off = [("cp-nbg".to_string(), "off".to_string())];
+        let dead = replica_region_live("fsn1", "nbg1", Some(&p), Some(&r), &off);
+        assert!(!dead.ok);
+        assert!(dead.evidence.contains("cp-nbg"), "{}", dead.evidence);
+    }
+
+    #[tokio::test]
+    async fn replication_must_be_declared_remote_apply_to_the_replica() {
+        let mut p = cluster("fsn1", true);
+        p.data["spec"] = serde_json::json!({"postgresql": {"parameters": {
+            "synchronous_commit": "remote_apply", "synchronous_standby_names": "FIRST 1 (db-nbg)"}}});
+        assert!(synchronous_replication(Some(&p), "db-nbg", None).await.ok);
+        assert!(!synchronous_replication(Some(&p), "db-hel", None).await.ok);
+        p.data["spec"]["postgresql"]["parameters"]["synchronous_commit"] = "on".into();
+        let c = synchronous_replication(Some(&p), "db-nbg", None).await;
+        assert!(
+            !c.ok && c.evidence.contains("synchronous_commit = on"),
+            "{}",
+            c.evidence
+        );
+        assert!(!synchronous_replication(None, "db-nbg", None).await.ok);
+    }
 
     #[test]
     fn durations() {

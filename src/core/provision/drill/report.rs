@@ -3,7 +3,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::verify::Verification;
+use super::verdict::{self, ContinuumCheck, Evidence};
+use super::verify::{Verification, ranges_text};
 use crate::provision::journal::{Entry, Event};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -22,7 +23,24 @@ pub struct Report {
     pub target: String,
     /// `postgres` for a real data plane, `simulated` otherwise — never left implicit.
     pub data_plane: String,
+    /// How the run ended: `passed`, `failed`, `unverified` (see [`verdict`]), or `rolled_back`,
+    /// `aborted` (stopped before a verdict), `unfinished`.
     pub outcome: String,
+    /// Why the drill failed: lost rows by sequence number, exceeded RPO/RTO, a Continuum that did
+    /// not fail over, a step after the kill that failed.
+    #[serde(default)]
+    pub failures: Vec<String>,
+    /// Why a pass was not shown (no data plane, stopped before verify).
+    #[serde(default)]
+    pub unverified: Vec<String>,
+    /// The objectives the drill was judged against (from the plan).
+    #[serde(default)]
+    pub rto_seconds: Option<u64>,
+    #[serde(default)]
+    pub rpo_seconds: Option<u64>,
+    /// What the Continuum reported after the promotion.
+    #[serde(default)]
+    pub continuum: Option<ContinuumCheck>,
     pub timeline: Vec<StepTiming>,
     /// Kill → new primary accepting writes.
     pub rto_ms: Option<i64>,
@@ -33,13 +51,19 @@ pub struct Report {
 }
 
 /// Build the report from journal entries. Measurements come from the step details the run wrote:
-/// `probe`/`verify` details carry the verification, `promote` the RTO, any step `touched` objects.
+/// `probe`/`verify` details carry the verification, `promote` the RTO and the Continuum, any step
+/// `touched` objects. `data_plane` is used when the journaled plan does not say.
 pub fn build(drill_id: &str, data_plane: &str, entries: &[Entry]) -> Report {
     let mut report = Report {
         drill_id: drill_id.to_string(),
         target: String::new(),
         data_plane: data_plane.to_string(),
         outcome: "unfinished".into(),
+        failures: Vec::new(),
+        unverified: Vec::new(),
+        rto_seconds: None,
+        rpo_seconds: None,
+        continuum: None,
         timeline: Vec::new(),
         rto_ms: None,
         rpo_ms: None,
@@ -47,9 +71,19 @@ pub fn build(drill_id: &str, data_plane: &str, entries: &[Entry]) -> Report {
         verification: None,
         objects_touched: Vec::new(),
     };
+    let mut verified = false;
+    let mut killed = false;
+    let mut step_failures = Vec::new();
     for e in entries {
         match &e.event {
-            Event::Planned { .. } => report.target = e.fqdn.clone(),
+            Event::Planned { plan } => {
+                report.target = e.fqdn.clone();
+                if let Some(dp) = plan.get("data_plane").and_then(|v| v.as_str()) {
+                    report.data_plane = dp.to_string();
+                }
+                report.rto_seconds = plan.get("rto_seconds").and_then(|v| v.as_u64());
+                report.rpo_seconds = plan.get("rpo_seconds").and_then(|v| v.as_u64());
+            }
             Event::StepStarted { step } => report.timeline.push(StepTiming {
                 step: step.clone(),
                 started_at: e.at,
@@ -59,6 +93,17 @@ pub fn build(drill_id: &str, data_plane: &str, entries: &[Entry]) -> Report {
             }),
             Event::StepDone { step, detail } => {
                 close(&mut report.timeline, step, e.at, "done".into());
+                match step.as_str() {
+                    "kill" => killed = true,
+                    "verify" => verified = true,
+                    _ => {}
+                }
+                if let Some(c) = detail
+                    .get("continuum")
+                    .and_then(|v| serde_json::from_value::<ContinuumCheck>(v.clone()).ok())
+                {
+                    report.continuum = Some(c);
+                }
                 if let Some(ms) = detail.get("rto_ms").and_then(|v| v.as_i64()) {
                     report.rto_ms = Some(ms);
                 }
@@ -75,7 +120,12 @@ pub fn build(drill_id: &str, data_plane: &str, entries: &[Entry]) -> Report {
                 }
             }
             Event::StepFailed { step, error } => {
-                close(&mut report.timeline, step, e.at, format!("failed: {error}"))
+                close(&mut report.timeline, step, e.at, format!("failed: {error}"));
+                // After the kill a failed step means the failover did not go through; an
+                // interruption is redone by `resume` and judged by how the redo ends.
+                if killed && error != "interrupted" {
+                    step_failures.push((step.clone(), error.clone()));
+                }
             }
             Event::RollbackStarted { step } => report.timeline.push(StepTiming {
                 step: format!("rollback {step}"),
@@ -93,7 +143,33 @@ pub fn build(drill_id: &str, data_plane: &str, entries: &[Entry]) -> Report {
             Event::Finished { outcome, .. } => report.outcome = outcome.clone(),
         }
     }
+    let judgement = verdict::judge(&Evidence {
+        drill_id,
+        data_plane: &report.data_plane,
+        verification: report.verification.as_ref(),
+        verified,
+        rto_ms: report.rto_ms,
+        rto_seconds: report.rto_seconds.unwrap_or(u64::MAX / 1000),
+        rpo_seconds: report.rpo_seconds.unwrap_or(u64::MAX / 1000),
+        continuum: report.continuum.as_ref(),
+        step_failures,
+    });
+    report.failures = judgement.failures;
+    report.unverified = judgement.unverified;
     report
+}
+
+impl Report {
+    /// The verdict on what the journal holds so far (the run journals this as its outcome).
+    pub fn verdict(&self) -> verdict::Verdict {
+        if !self.failures.is_empty() {
+            verdict::Verdict::Failed
+        } else if !self.unverified.is_empty() {
+            verdict::Verdict::Unverified
+        } else {
+            verdict::Verdict::Passed
+        }
+    }
 }
 
 fn close(timeline: &mut [StepTiming], step: &str, at: DateTime<Utc>, outcome: String) {
@@ -118,8 +194,28 @@ impl Report {
         let mut out = format!("# Failover drill {} — {}\n\n", self.drill_id, self.target);
         out += &format!("* Outcome: **{}**\n", self.outcome);
         out += &format!("* Data plane: {}\n", self.data_plane);
-        out += &format!("* RTO observed: {}\n", ms(self.rto_ms));
-        out += &format!("* RPO observed: {}\n", ms(self.rpo_ms));
+        let limit = |s: Option<u64>| s.map(|s| format!(" (objective {s} s)")).unwrap_or_default();
+        out += &format!(
+            "* RTO observed: {}{}\n",
+            ms(self.rto_ms),
+            limit(self.rto_seconds)
+        );
+        out += &format!(
+            "* RPO observed: {}{}\n",
+            ms(self.rpo_ms),
+            limit(self.rpo_seconds)
+        );
+        if let Some(c) = &self.continuum {
+            out += &format!(
+                "* Continuum after the promotion: {} — {}\n",
+                if c.switched {
+                    "failed over"
+                } else {
+                    "DID NOT fail over"
+                },
+                c.evidence
+            );
+        }
         if let Some(v) = &self.verification {
             let verdict = if v.zero_loss() {
                 "zero transaction loss".to_string()
@@ -133,6 +229,26 @@ impl Report {
                 "* Rows acknowledged: {}; present on the new primary: {}; gaps: {} — {}\n",
                 v.acked, v.present, v.gaps, verdict
             );
+            if !v.lost_ranges.is_empty() {
+                out += &format!(
+                    "* Lost rows (`{}` where drill_id = `{}`), by seq: {}\n",
+                    super::probe::PROBE_TABLE,
+                    self.drill_id,
+                    ranges_text(&v.lost_ranges)
+                );
+            }
+        }
+        if !self.failures.is_empty() {
+            out += "\n## Why the drill failed\n\n";
+            for f in &self.failures {
+                out += &format!("* {f}\n");
+            }
+        }
+        if !self.unverified.is_empty() {
+            out += "\n## Not verified\n\n";
+            for u in &self.unverified {
+                out += &format!("* {u}\n");
+            }
         }
         out += "\n## Timeline\n\n| step | started | duration | outcome |\n|---|---|---|---|\n";
         for t in &self.timeline {

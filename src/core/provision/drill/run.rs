@@ -22,6 +22,7 @@ use super::probe::{AckLog, Probe};
 use super::report::{self, Report};
 use super::steps::{Promotion, ServerKill, Step};
 use super::target::DrillTarget;
+use super::verdict::{ContinuumCheck, Verdict};
 use super::verify;
 use crate::config::private_fs;
 use crate::provision::journal::{self, Event, Journal, Op, RunState};
@@ -55,7 +56,9 @@ impl Default for RunOptions {
 #[derive(Debug, Clone, Serialize)]
 pub struct Outcome {
     pub id: String,
-    /// `completed`, `rolled_back`, `failed`, `paused` (stopped on request, resumable).
+    /// The verdict — `passed`, `failed`, `unverified` (see [`super::verdict`]) — or how a run
+    /// without one ended: `rolled_back`, `aborted`, `paused` (stopped on request, resumable).
+    /// A run that lost acknowledged rows is `failed` however it ended.
     pub outcome: String,
     pub error: Option<String>,
 }
@@ -161,9 +164,6 @@ pub async fn run(
     plan: DrillPlan,
     opts: RunOptions,
 ) -> Result<Outcome> {
-    if !plan.ready() {
-        bail!("the plan's preconditions do not hold; refusing to start");
-    }
     let id = new_id();
     run_with_id(t, state_dir, plan, opts, &id).await
 }
@@ -176,6 +176,17 @@ pub async fn run_with_id(
     opts: RunOptions,
     id: &str,
 ) -> Result<Outcome> {
+    if !plan.ready() {
+        let failed: Vec<&str> = plan
+            .failed_preconditions()
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect();
+        bail!(
+            "the plan's preconditions do not hold ({}); refusing to start",
+            failed.join(", ")
+        );
+    }
     let data_plane = if cluster_dsn(&t.kube, &plan.namespace, &plan.primary_cluster)
         .await?
         .is_some()
@@ -252,11 +263,32 @@ pub async fn rollback_as(
         state.done.push((step, Value::Null));
     }
     unwind(t, &mut j, &plan, &state, &RunOptions::default()).await?;
+    conclude(&mut j, id, Ended::Stopped(outcome), None)
+}
+
+/// How a run ended, before the verdict is applied.
+enum Ended<'a> {
+    /// Every step ran: the outcome is the verdict.
+    Completed,
+    /// Stopped before the end (`rolled_back`, `aborted`): that, unless the journal already
+    /// shows a failure — a loss is never hidden behind a rollback.
+    Stopped(&'a str),
+}
+
+/// Journal how the run ended, judged from the journal itself (the report reads the same).
+fn conclude(j: &mut Journal, id: &str, ended: Ended, error: Option<String>) -> Result<Outcome> {
+    let entries = journal::read(j.path())?.entries;
+    let verdict = report::build(id, "unknown", &entries).verdict();
+    let outcome = match ended {
+        Ended::Completed => verdict.as_str(),
+        Ended::Stopped(_) if verdict == Verdict::Failed => verdict.as_str(),
+        Ended::Stopped(how) => how,
+    };
     j.finish(outcome, Value::Null)?;
     Ok(Outcome {
         id: id.into(),
         outcome: outcome.into(),
-        error: None,
+        error,
     })
 }
 
@@ -307,12 +339,12 @@ async fn drive(
                     let _ = p.stop().await;
                 }
                 unwind(t, j, plan, &state, &opts).await?;
-                j.finish("rolled_back", Value::Null)?;
-                return Ok(Outcome {
-                    id: id.into(),
-                    outcome: "rolled_back".into(),
-                    error: Some(format!("{}: {msg}", step.name())),
-                });
+                return conclude(
+                    j,
+                    id,
+                    Ended::Stopped("rolled_back"),
+                    Some(format!("{}: {msg}", step.name())),
+                );
             }
         }
         if opts.stop_after == Some(step) {
@@ -321,12 +353,7 @@ async fn drive(
             }
             if opts.abort {
                 unwind(t, j, plan, &state, &opts).await?;
-                j.finish("aborted", Value::Null)?;
-                return Ok(Outcome {
-                    id: id.into(),
-                    outcome: "aborted".into(),
-                    error: None,
-                });
+                return conclude(j, id, Ended::Stopped("aborted"), None);
             }
             return Ok(Outcome {
                 id: id.into(),
@@ -335,12 +362,7 @@ async fn drive(
             });
         }
     }
-    j.finish("completed", Value::Null)?;
-    Ok(Outcome {
-        id: id.into(),
-        outcome: "completed".into(),
-        error: None,
-    })
+    conclude(j, id, Ended::Completed, None)
 }
 
 async fn do_step(
@@ -408,11 +430,16 @@ async fn do_step(
         Step::Promote => {
             let started = std::time::Instant::now();
             request_promotion(t, plan).await?;
-            let deadline = Duration::from_secs(plan.rto_seconds.max(1));
-            let current = wait_current_primary(t, plan, deadline)
+            // Wait past the RTO so an overrun is measured and judged, not just cut off.
+            let rto = Duration::from_secs(plan.rto_seconds.max(1));
+            let current = wait_current_primary(t, plan, rto + opts.wait)
                 .await
                 .with_context(|| {
-                    format!("no new primary within the RTO of {} s", plan.rto_seconds)
+                    format!(
+                        "no new primary within {} s (RTO {} s)",
+                        (rto + opts.wait).as_secs(),
+                        plan.rto_seconds
+                    )
                 })?;
             // RTO as the operator sees it: from the kill to the promoted primary.
             let kill_ms = state
@@ -421,9 +448,12 @@ async fn do_step(
                 .and_then(|v| v.as_str())
                 .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
                 .map(|k| (Utc::now() - k.with_timezone(&Utc)).num_milliseconds());
+            let rto_ms = kill_ms.unwrap_or(started.elapsed().as_millis() as i64);
+            let continuum = wait_continuum_failed_over(t, plan, opts.wait).await;
             Ok(json!({
                 "new_primary": current,
-                "rto_ms": kill_ms.unwrap_or(started.elapsed().as_millis() as i64),
+                "rto_ms": rto_ms,
+                "continuum": continuum,
                 "touched": [{"kind": "kube", "name": promotion_target(plan), "action": "promote"}],
             }))
         }
@@ -745,7 +775,7 @@ async fn request_promotion(t: &DrillTarget, plan: &DrillPlan) -> Result<()> {
                 &plan.continuum,
                 &pp,
                 &Patch::Merge(json!({"spec": {"switchoverRequest": {
-                    "to": plan.replica_region, "reason": "operator-requested",
+                    "to": switchover_to(plan), "reason": "operator-requested",
                     "requestedAt": Utc::now().to_rfc3339(), "initiatedBy": "sovtui drill"}}})),
             )
             .await
@@ -842,4 +872,54 @@ async fn wait_failed_back(t: &DrillTarget, plan: &DrillPlan, deadline: Duration)
             plan.continuum
         )
     })
+}
+
+/// The Continuum names regions by host cluster (`spec.hotStandbyRegions`); plans journaled before
+/// that was recorded fall back to the pair's replica region.
+fn switchover_to(plan: &DrillPlan) -> &str {
+    if plan.continuum_standby.is_empty() {
+        &plan.replica_region
+    } else {
+        &plan.continuum_standby
+    }
+}
+
+/// After the promotion the Continuum must say so (contract §7.6 step 6): `FailedOver` with a new
+/// `lastSwitchover` to the standby. Waits up to `deadline` for that (or a `Failed` phase), then
+/// returns what it last saw — a Continuum that did not switch fails the drill, it does not stop it.
+async fn wait_continuum_failed_over(
+    t: &DrillTarget,
+    plan: &DrillPlan,
+    deadline: Duration,
+) -> ContinuumCheck {
+    let api: Api<DynamicObject> =
+        Api::namespaced_with(t.kube.clone(), &plan.namespace, &continuum_resource());
+    let expected = if plan.continuum_standby.is_empty() {
+        ""
+    } else {
+        plan.continuum_standby.as_str()
+    };
+    let mut last = ContinuumCheck {
+        evidence: format!("Continuum {} could not be read", plan.continuum),
+        ..ContinuumCheck::default()
+    };
+    let until = tokio::time::Instant::now() + deadline;
+    loop {
+        match api.get(&plan.continuum).await {
+            Ok(c) => {
+                last =
+                    ContinuumCheck::judge(&c.data, plan.last_switchover_before.as_ref(), expected);
+                if last.switched || last.phase.as_deref() == Some("Failed") {
+                    return last;
+                }
+            }
+            Err(e) => {
+                last.evidence = format!("Continuum {} could not be read: {e}", plan.continuum)
+            }
+        }
+        if tokio::time::Instant::now() >= until {
+            return last;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

@@ -17,6 +17,10 @@ pub struct Verification {
     pub lost: u64,
     /// The first few missing sequence numbers, for the report.
     pub lost_sample: Vec<u64>,
+    /// Every missing acknowledged sequence number, as inclusive `[first, last]` ranges: the
+    /// report names exactly which rows were lost.
+    #[serde(default)]
+    pub lost_ranges: Vec<[u64; 2]>,
     /// Holes in the sequence below the highest row present (never expected: rows are written in order).
     pub gaps: u64,
     /// Acknowledgement-time span of the lost writes (zero when nothing was lost).
@@ -87,10 +91,38 @@ pub fn compare(present_sorted: &[u64], acks: &AckLog) -> Verification {
         present: present_sorted.len() as u64,
         lost,
         lost_sample: lost_seqs.iter().take(10).copied().collect(),
+        lost_ranges: ranges(&lost_seqs),
         gaps,
         rpo_ms,
         highest_present,
     }
+}
+
+/// Sorted sequence numbers folded into inclusive ranges.
+fn ranges(sorted: &[u64]) -> Vec<[u64; 2]> {
+    let mut out: Vec<[u64; 2]> = Vec::new();
+    for &s in sorted {
+        match out.last_mut() {
+            Some(r) if r[1] + 1 == s => r[1] = s,
+            _ => out.push([s, s]),
+        }
+    }
+    out
+}
+
+/// `151–342, 400` for the report.
+pub fn ranges_text(ranges: &[[u64; 2]]) -> String {
+    ranges
+        .iter()
+        .map(|[a, b]| {
+            if a == b {
+                a.to_string()
+            } else {
+                format!("{a}–{b}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]
@@ -125,6 +157,8 @@ mod tests {
         let v = compare(&(1..=90).collect::<Vec<_>>(), &acks(100));
         assert_eq!(v.lost, 10);
         assert_eq!(v.lost_sample[0], 91);
+        assert_eq!(v.lost_ranges, vec![[91, 100]]);
+        assert_eq!(ranges_text(&v.lost_ranges), "91–100");
         assert!(!v.zero_loss());
         // Last surviving ack is #90 at 890 ms, last lost ack #100 at 990 ms.
         assert_eq!(v.rpo_ms, 100);
@@ -137,6 +171,15 @@ mod tests {
         let v = compare(&present, &acks(50));
         assert_eq!(v.gaps, 2);
         assert_eq!(v.lost, 2);
+        assert_eq!(v.lost_ranges, vec![[20, 21]]);
+    }
+
+    #[test]
+    fn separate_holes_are_named_separately() {
+        let present: Vec<u64> = (1..=10).filter(|s| *s != 3 && *s != 7 && *s != 8).collect();
+        let v = compare(&present, &acks(12));
+        assert_eq!(v.lost_ranges, vec![[3, 3], [7, 8], [11, 12]]);
+        assert_eq!(ranges_text(&v.lost_ranges), "3, 7–8, 11–12");
     }
 
     #[test]

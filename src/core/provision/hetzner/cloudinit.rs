@@ -5,7 +5,8 @@
 use std::collections::BTreeMap;
 
 use base64::Engine;
-use sha2::{Digest, Sha256};
+
+use super::join_token::NodeToken;
 
 pub const CONTROL_PLANE_TEMPLATE: &str =
     include_str!("../../../../fixtures/cloudinit/control-plane.yaml.tmpl");
@@ -22,6 +23,8 @@ pub enum RenderError {
     Unclosed(usize),
     #[error("value for {name} must be a single line without quotes or backslashes")]
     UnsafeValue { name: String },
+    #[error("{0}")]
+    NoJoinToken(String),
 }
 
 /// Substitute `{{name}}` placeholders. Every placeholder must have a value.
@@ -60,12 +63,6 @@ fn safe(name: &str, value: &str) -> Result<String, RenderError> {
     Ok(value.to_string())
 }
 
-/// k3s join token = sha256(`<project_id>/<fqdn>/k3s-bootstrap`) (contract §5.3).
-pub fn k3s_token(project_id: &str, fqdn: &str) -> String {
-    let digest = Sha256::digest(format!("{project_id}/{fqdn}/k3s-bootstrap").as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// `kubernetes.io/dockerconfigjson` payload for ghcr.io, user `openova-bot`, base64 for `data:`.
 pub fn ghcr_dockerconfigjson_b64(token: &str) -> String {
     let b64 = base64::engine::general_purpose::STANDARD;
@@ -86,6 +83,9 @@ pub struct CloudInitInputs {
     pub ha_enabled: bool,
     pub worker_count: u32,
     pub project_id: String,
+    /// The k3s join token every node of the cluster shares: random, never derived (see
+    /// [`super::join_token`]).
+    pub join_token: NodeToken,
     pub k3s_version: String,
     pub gitops_repo_url: String,
     pub gitops_branch: String,
@@ -119,7 +119,8 @@ impl CloudInitInputs {
         v.insert("server_name", safe("server_name", server_name)?);
         v.insert("private_ip", safe("private_ip", private_ip)?);
         v.insert("k3s_version", safe("k3s_version", &self.k3s_version)?);
-        v.insert("k3s_token", k3s_token(&self.project_id, &self.fqdn));
+        let token = self.join_token.get().map_err(RenderError::NoJoinToken)?;
+        v.insert("k3s_token", safe("k3s_token", token.expose())?);
         Ok(v)
     }
 
@@ -218,6 +219,7 @@ mod tests {
             gitops_repo_url: "https://github.com/openova-io/openova".into(),
             gitops_branch: "main".into(),
             ghcr_pull_token: "ghp_secret".into(),
+            join_token: NodeToken::fresh(),
             enable_fail2ban: true,
             enable_unattended_upgrades: true,
             ..Default::default()
@@ -283,7 +285,8 @@ mod tests {
             .worker("catalyst-t42-omani-works-w1", "10.0.1.10")
             .expect("render");
         assert!(w.contains("K3S_URL=https://10.0.1.2:6443"));
-        assert!(w.contains(&k3s_token("proj_abc123", "t42.omani.works")));
+        let token = i.join_token.get().expect("token").expose().to_string();
+        assert!(w.contains(&token) && cp2.contains(&token));
         serde_yaml::from_str::<serde_yaml::Value>(&w).expect("yaml");
     }
 
@@ -324,10 +327,37 @@ mod tests {
     }
 
     #[test]
-    fn k3s_token_is_the_documented_digest() {
-        let t = k3s_token("p", "a.b");
-        assert_eq!(t.len(), 64);
-        assert_eq!(t, k3s_token("p", "a.b"));
-        assert_ne!(t, k3s_token("q", "a.b"));
+    fn the_join_token_is_random_per_model_and_shared_by_its_nodes() {
+        // Same inputs, two Sovereigns (or two projects): nothing public decides the token.
+        let (a, b) = (inputs(), inputs());
+        let ta = a.join_token.get().expect("token").expose().to_string();
+        let tb = b.join_token.get().expect("token").expose().to_string();
+        assert_ne!(ta, tb);
+        assert!(!ta.contains("proj_abc123") && ta.len() == 64);
+        let cp1 = a
+            .control_plane(1, "n1", "10.0.1.2", "203.0.113.9")
+            .expect("render");
+        let w1 = a.worker("w1", "10.0.1.10").expect("render");
+        assert!(cp1.contains(&ta) && w1.contains(&ta));
+        assert!(!cp1.contains(&tb));
+    }
+
+    #[test]
+    fn no_user_data_without_a_join_token() {
+        let mut i = inputs();
+        i.join_token = NodeToken::Missing {
+            path: "/state/join-tokens/t42.omani.works.token".into(),
+        };
+        let err = i.worker("w1", "10.0.1.10").expect_err("refused");
+        assert!(
+            err.to_string()
+                .contains("join-tokens/t42.omani.works.token"),
+            "{err}"
+        );
+        i.join_token = NodeToken::NotLoaded;
+        assert!(matches!(
+            i.control_plane(1, "n", "10.0.1.2", "1.2.3.4"),
+            Err(RenderError::NoJoinToken(_))
+        ));
     }
 }

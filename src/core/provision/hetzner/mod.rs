@@ -5,6 +5,7 @@ pub mod client;
 pub mod cloudinit;
 pub mod external;
 pub mod inventory;
+pub mod join_token;
 pub mod model;
 pub mod naming;
 pub mod plan;

@@ -280,6 +280,9 @@ impl SovereignModel {
             ha_enabled: shape.ha_enabled,
             worker_count: shape.worker_count,
             project_id: req.hetzner_project_id.clone(),
+            // Fresh per model; `join_token::prepare` puts in the Sovereign's stored one for an
+            // apply, so nodes added later join the cluster the first apply built.
+            join_token: super::join_token::NodeToken::fresh(),
             k3s_version: opts.k3s_version.clone(),
             gitops_repo_url: opts.gitops_repo_url.clone(),
             gitops_branch: opts.gitops_branch.clone(),

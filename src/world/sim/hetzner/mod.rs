@@ -287,6 +287,11 @@ impl HetznerControl {
         routes::dispatch(&mut world.store, &method, &segments, &q, &body).map(|(_, v)| v)
     }
 
+    /// The user data server `id` was created with (as the machine sees it; never in the API).
+    pub fn user_data(&self, id: i64) -> Option<String> {
+        self.world().store.user_data.get(&id).cloned()
+    }
+
     /// Create an object; `body` is the API's create body. Returns the created object.
     pub fn create(&self, kind: Kind, body: Value) -> Result<Value, ApiError> {
         let mut reply = self.request(Method::POST, kind.path(), body)?;

@@ -180,6 +180,9 @@ pub fn create(store: &mut Store, body: &Value) -> ApiResult<Reply> {
         "placement_group": null,
     });
     store.insert(Kind::Server, id, server);
+    if let Some(ud) = body.get("user_data").and_then(Value::as_str) {
+        store.user_data.insert(id, ud.to_string());
+    }
     for fw in firewalls {
         if let Some(list) = store.raw_mut(Kind::Firewall, fw)?["applied_to"].as_array_mut() {
             list.push(json!({"type": "server", "server": {"id": id}}));

@@ -150,6 +150,9 @@ pub struct Store {
     effects: Vec<Effect>,
     /// Commands whose future actions end in `error` with this (code, message).
     pub failing: BTreeMap<String, (String, String)>,
+    /// The cloud-init user data each server was created with: what the machine boots with, which
+    /// the API (like Hetzner's) never returns. Tests read it as the node would.
+    pub user_data: BTreeMap<i64, String>,
 }
 
 /// Whether a firewall `applied_to` / load balancer `targets` entry covers one server.
@@ -182,6 +185,7 @@ impl Store {
             actions: BTreeMap::new(),
             effects: Vec::new(),
             failing: BTreeMap::new(),
+            user_data: BTreeMap::new(),
         }
     }
 
