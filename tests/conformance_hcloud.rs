@@ -3,8 +3,6 @@
 //! client is not installed, and fails instead under `.ci/run`, which installs both.
 
 use std::path::Path;
-use std::process::Output;
-use std::time::Duration;
 
 use serde_json::Value;
 use sovtui::sim::clock::SimClock;
@@ -22,59 +20,7 @@ async fn start() -> HetznerSim {
         .expect("simulator starts")
 }
 
-fn which(tool: &str) -> Option<std::path::PathBuf> {
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|p| p.join(tool))
-            .find(|p| p.is_file())
-    })
-}
-
-async fn run(mut cmd: tokio::process::Command, what: &str) -> Output {
-    cmd.kill_on_drop(true);
-    let out = tokio::time::timeout(Duration::from_secs(60), cmd.output())
-        .await
-        .unwrap_or_else(|_| panic!("{what}: timed out"))
-        .unwrap_or_else(|e| panic!("{what}: could not run: {e}"));
-    assert!(
-        out.status.success(),
-        "{what} failed ({}):\nstdout: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-struct Cli<'a> {
-    bin: std::path::PathBuf,
-    endpoint: String,
-    config: &'a Path,
-}
-
-impl Cli<'_> {
-    async fn run(&self, args: &[&str]) -> Output {
-        let mut cmd = tokio::process::Command::new(&self.bin);
-        cmd.args(["--poll-interval", "50ms"])
-            .args(args)
-            .env("HCLOUD_ENDPOINT", &self.endpoint)
-            .env("HCLOUD_TOKEN", DEFAULT_TOKEN)
-            .env("HCLOUD_CONFIG", self.config)
-            .env_remove("HCLOUD_CONTEXT");
-        run(cmd, &format!("hcloud {}", args.join(" "))).await
-    }
-
-    async fn json(&self, args: &[&str]) -> Value {
-        let out = self.run(args).await;
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-            panic!(
-                "hcloud {}: not JSON ({e}): {}",
-                args.join(" "),
-                String::from_utf8_lossy(&out.stdout)
-            )
-        })
-    }
-}
+use support::hcloud::{Hcloud, run, which};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hcloud_cli_lists_and_creates() {
@@ -87,9 +33,10 @@ async fn hcloud_cli_lists_and_creates() {
     };
     let sim = start().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let cli = Cli {
+    let cli = Hcloud {
         bin,
         endpoint: sim.endpoint(),
+        token: DEFAULT_TOKEN.to_string(),
         config: &dir.path().join("cli.toml"),
     };
     let label = format!("{SOVEREIGN}={FQDN}");
@@ -320,9 +267,10 @@ async fn hcloud_cli_manages_every_kind() {
     let key_file = dir.path().join("id.pub");
     std::fs::write(&key_file, key).expect("write key");
     let key_file = key_file.to_string_lossy().to_string();
-    let cli = Cli {
+    let cli = Hcloud {
         bin,
         endpoint: sim.endpoint(),
+        token: DEFAULT_TOKEN.to_string(),
         config: &dir.path().join("cli.toml"),
     };
     let script: &[&[&str]] = &[

@@ -71,6 +71,7 @@ fn fixed_plan() -> DrillPlan {
         rto_seconds: 120,
         rpo_seconds: 30,
         options: PlanOptions::default(),
+        hetzner: None,
         region: RegionObjects {
             load_balancer: Some((41, "catalyst-omantel-omani-works-lb".into())),
             lb_targets: vec![LbTarget {

@@ -243,7 +243,7 @@ impl World {
         let kube = KubeSim::new(clock.clone());
 
         let naming = match scenario.catalyst.naming.as_deref() {
-            None | Some("main_tf") | Some("main") => NamingVariant::MainTf,
+            None | Some("main_tf") | Some("main") => NamingVariant::Main,
             Some("runbook") => NamingVariant::Runbook,
             Some(other) => {
                 return Err(anyhow!(
@@ -321,10 +321,6 @@ impl World {
             pdm.set_available(false);
         }
 
-        let hz_naming = match naming {
-            NamingVariant::MainTf => hz_sovereign::NamingVariant::Main,
-            NamingVariant::Runbook => hz_sovereign::NamingVariant::Runbook,
-        };
         for s in scenario
             .sovereigns
             .iter()
@@ -334,7 +330,7 @@ impl World {
                 // Hetzner refuses the same public key twice in a project: one key per Sovereign.
                 let key = demo_ssh_public_key()?;
                 let mut spec = SovereignSpec::new(&s.fqdn, &s.region, &key);
-                spec.naming = hz_naming;
+                spec.naming = naming;
                 hz_sovereign::create_sovereign(&hetzner.control(), &spec)
                     .map_err(|e| anyhow!("creating {}'s Hetzner objects: {e:?}", s.fqdn))?;
             }

@@ -3,5 +3,6 @@
 
 pub mod cockpit;
 pub mod diagnose;
+pub mod hcloud;
 pub mod pty;
 pub mod tools;

@@ -10,8 +10,10 @@ use serde_json::Value;
 
 use super::steps::{Precondition, Promotion, ServerKill, Step, Touch};
 use crate::provision::hetzner::client::HetznerClient;
-use crate::provision::hetzner::inventory::Inventory;
-use crate::provision::hetzner::naming::{ROLE_LABEL, SOVEREIGN_LABEL};
+use crate::provision::hetzner::credentials::ProjectSummary;
+use crate::provision::hetzner::inventory::{Inventory, Kind};
+use crate::provision::hetzner::naming::{self, ROLE_LABEL, ServerRole};
+use crate::provision::hetzner::ownership;
 
 /// How the drill is to be run (shown in the plan, journaled with it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,6 +63,9 @@ pub struct DrillPlan {
     pub rto_seconds: u64,
     pub rpo_seconds: u64,
     pub options: PlanOptions,
+    /// The Hetzner token (source, fingerprint) and project the drill acts on.
+    #[serde(default)]
+    pub hetzner: Option<ProjectSummary>,
     pub region: RegionObjects,
     pub preconditions: Vec<Precondition>,
     pub touches: Vec<Touch>,
@@ -89,6 +94,9 @@ impl DrillPlan {
             self.rto_seconds,
             self.rpo_seconds
         );
+        if let Some(h) = &self.hetzner {
+            out += &format!("  {}\n", h.line());
+        }
         for p in &self.preconditions {
             out += &format!(
                 "  [{}] {}: {}\n",
@@ -270,13 +278,16 @@ pub async fn plan(
     let inv = Inventory::fetch(hetzner)
         .await
         .context("listing the Hetzner project")?;
-    let ours = |labels: &std::collections::HashMap<String, String>| {
-        labels.get(SOVEREIGN_LABEL).map(String::as_str) == Some(fqdn)
-    };
+    // The one ownership rule: a drill never powers off, detaches or unshields what is not ours.
+    let owned = ownership::claim(&inv, fqdn, &[]);
     let mut region = RegionObjects::default();
     for srv in &inv.servers {
-        if ours(&srv.labels)
-            && srv.labels.get(ROLE_LABEL).map(String::as_str) == Some("control-plane")
+        let control_plane = match srv.labels.get(ROLE_LABEL) {
+            Some(role) => role == ServerRole::ControlPlane.label(),
+            None => naming::server_role(fqdn, &srv.name) == Some(ServerRole::ControlPlane),
+        };
+        if owned.is_ours(Kind::Server, srv.id)
+            && control_plane
             && srv.location.name == primary_region
         {
             region.control_planes.push((
@@ -293,7 +304,7 @@ pub async fn plan(
     if let Some(lb) = inv
         .load_balancers
         .iter()
-        .find(|lb| ours(&lb.labels) && lb.location.name == primary_region)
+        .find(|lb| owned.is_ours(Kind::LoadBalancer, lb.id) && lb.location.name == primary_region)
     {
         region.load_balancer = Some((lb.id, lb.name.clone()));
         region.lb_targets = lb
@@ -310,7 +321,7 @@ pub async fn plan(
     if let Some(fw) = inv
         .firewalls
         .iter()
-        .find(|fw| fw.labels.as_ref().is_some_and(ours))
+        .find(|fw| owned.is_ours(Kind::Firewall, fw.id))
     {
         region.firewall = Some((fw.id, fw.name.clone()));
         region.firewall_servers = fw
@@ -441,6 +452,7 @@ pub async fn plan(
         rto_seconds,
         rpo_seconds,
         options,
+        hetzner: Some(ProjectSummary::new(hetzner.credentials(), &inv)),
         region,
         preconditions: pre,
         touches,

@@ -46,6 +46,19 @@ pub enum ApplyError {
     NameTaken(HetznerError),
     #[error("rendering cloud-init for {server}: {source}")]
     Render { server: String, source: RenderError },
+    #[error(
+        "refusing to apply: {} — nothing was created or changed",
+        .0.join("; ")
+    )]
+    NotOurs(Vec<String>),
+    #[error(
+        "refusing to apply: the project changed since the plan — nothing was created or changed. \
+         Run `phase0 plan` again and review it. Drift: {}",
+        .0.join("; ")
+    )]
+    Drifted(Vec<String>),
+    #[error("refusing the plan: {0}")]
+    Refused(#[from] super::planfile::PlanRefusal),
     #[error(transparent)]
     Hetzner(HetznerError),
 }
@@ -276,6 +289,15 @@ relabel_through!(Server, labels: |o| Some(&o.labels),
         replace_server_request: ReplaceServerRequest
     }) -> ReplaceServerError);
 
+/// A listing failure before anything was written.
+fn fail_early(e: HetznerError) -> ApplyError {
+    if e.is_unauthorized() {
+        ApplyError::Unauthorized(e)
+    } else {
+        ApplyError::Hetzner(e)
+    }
+}
+
 /// The object a create answer must carry: without it the answer is malformed.
 fn carried<T>(object: Option<Box<T>>, what: &str, noun: &str) -> Result<T, ApplyError> {
     object.map(|b| *b).ok_or_else(|| {
@@ -330,14 +352,86 @@ fn lb_service(s: &super::model::LbService) -> models::LoadBalancerService {
     )
 }
 
-/// Apply the model. `journal_dir` = where the step journal goes (None: no journal).
+/// Apply the model against the plan computed from this run's own listing (the one it reports).
+/// `journal_dir` = where the step journal goes (None: no journal).
 pub async fn apply(
     client: &HetznerClient,
     model: &SovereignModel,
     journal_dir: Option<PathBuf>,
     emit: &(dyn Fn(ApplyEvent) + Send + Sync),
 ) -> Result<ApplyReport, ApplyError> {
+    apply_checked(client, model, None, &[], journal_dir, emit).await
+}
+
+/// [`apply`], knowing of more Sovereigns in the project than its labels show (a fleet file).
+pub async fn apply_known(
+    client: &HetznerClient,
+    model: &SovereignModel,
+    known: &[String],
+    journal_dir: Option<PathBuf>,
+    emit: &(dyn Fn(ApplyEvent) + Send + Sync),
+) -> Result<ApplyReport, ApplyError> {
+    apply_checked(client, model, None, known, journal_dir, emit).await
+}
+
+/// Apply the model only if the project still looks exactly as `planned` showed it (a plan file of
+/// `phase0 plan --out`), with the token that plan was made with; else refuse, touching nothing.
+pub async fn apply_plan(
+    client: &HetznerClient,
+    model: &SovereignModel,
+    planned: &Phase0Plan,
+    known: &[String],
+    journal_dir: Option<PathBuf>,
+    emit: &(dyn Fn(ApplyEvent) + Send + Sync),
+) -> Result<ApplyReport, ApplyError> {
+    let fingerprint = planned
+        .project
+        .as_ref()
+        .map(|p| p.token_fingerprint.as_str())
+        .unwrap_or("");
+    super::planfile::check(
+        &planned.fqdn,
+        fingerprint,
+        &model.fqdn,
+        client.credentials(),
+    )?;
+    apply_checked(client, model, Some(planned), known, journal_dir, emit).await
+}
+
+async fn apply_checked(
+    client: &HetznerClient,
+    model: &SovereignModel,
+    planned: Option<&Phase0Plan>,
+    known: &[String],
+    journal_dir: Option<PathBuf>,
+    emit: &(dyn Fn(ApplyEvent) + Send + Sync),
+) -> Result<ApplyReport, ApplyError> {
     let started = Instant::now();
+    // Refusals come before the journal: a refused run wrote nothing and did nothing.
+    let (the_plan, inv) = plan::fetch(client, model, known)
+        .await
+        .map_err(fail_early)?;
+    if let Some(planned) = planned {
+        let drift = the_plan.drift_from(planned);
+        if !drift.is_empty() {
+            return Err(ApplyError::Drifted(drift));
+        }
+    }
+    let blocked: Vec<String> = the_plan
+        .blocked()
+        .iter()
+        .map(|i| {
+            format!(
+                "{} {}: {}",
+                i.kind.api_path(),
+                i.name,
+                i.changes.first().map(|c| c.what.as_str()).unwrap_or("")
+            )
+        })
+        .collect();
+    if !blocked.is_empty() {
+        return Err(ApplyError::NotOurs(blocked));
+    }
     let journal = journal_dir.and_then(|d| {
         Journal::create(&d, "phase0-apply", &model.slug)
             .map_err(|e| tracing::warn!(error = %e, "cannot open the apply journal"))
@@ -350,8 +444,6 @@ pub async fn apply(
         journal: std::sync::Mutex::new(journal),
         touched: Default::default(),
     };
-    let inv = Inventory::fetch(client).await.map_err(|e| ctx.fail(e))?;
-    let the_plan = plan::diff(model, &inv);
     emit(ApplyEvent::Planned {
         create: the_plan.summary.create,
         update: the_plan.summary.update,

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::client::Credentials;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum StepStatus {
     Done,
@@ -17,7 +17,7 @@ pub enum StepStatus {
     Failed,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct StepOutcome {
     pub status: StepStatus,
     pub detail: String,

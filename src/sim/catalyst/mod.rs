@@ -39,25 +39,9 @@ pub trait ClusterFactory: Send + Sync {
     ) -> BoxFuture<'static, anyhow::Result<String>>;
 }
 
-/// Resource naming of contract §5.3: `main.tf` ([M]) or the runbook's §1.5 ([R]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum NamingVariant {
-    #[default]
-    MainTf,
-    Runbook,
-}
-
-impl NamingVariant {
-    /// The names themselves come from the library's one §5.3 implementation.
-    pub fn names(self, fqdn: &str) -> crate::provision::hetzner::naming::Names {
-        use crate::provision::hetzner::naming::{Names, NamingVariant as V};
-        let variant = match self {
-            NamingVariant::MainTf => V::M,
-            NamingVariant::Runbook => V::R,
-        };
-        Names::new(fqdn, variant)
-    }
-}
+/// Resource naming of contract §5.3: `main.tf` ([M]) or the runbook's §1.5 ([R]) — the
+/// simulator's own spelling (`sim::hetzner::sovereign`), independent of the library's.
+pub use crate::sim::hetzner::sovereign::NamingVariant;
 
 /// Who wins the Phase-1 start race of contract §2.6.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -162,7 +146,7 @@ impl CatalystSimConfig {
             pdm: PdmConfig::default(),
             managed_pools: vec!["openova.io".into(), "omani.works".into()],
             ghcr_pull_token: Some("sim-ghcr-pull-token".into()),
-            naming: NamingVariant::MainTf,
+            naming: NamingVariant::Main,
             phase1_race: Phase1Race::WaitForKubeconfig,
             first_seen_timeout: Duration::from_secs(15 * 60),
             watch_timeout: Duration::from_secs(60 * 60),

@@ -12,6 +12,7 @@ use super::hetzner::{Hetzner, id_of, public_ipv4};
 use super::phase1;
 use crate::provision::catalyst::model::DeploymentResult;
 use crate::provision::wizard::DeploymentRequest;
+use crate::sim::hetzner::sovereign::{control_plane_name, sovereign_names, worker_name};
 
 const REGIONS: &[&str] = &["fsn1", "nbg1", "hel1", "ash", "hil"];
 
@@ -115,7 +116,7 @@ pub(crate) fn wiping(ctx: &Ctx, id: &str) -> bool {
 }
 
 pub(crate) fn slug(fqdn: &str) -> String {
-    crate::provision::hetzner::naming::slug(fqdn)
+    crate::sim::hetzner::sovereign::slug(fqdn)
 }
 
 const PLAN_FAILED: &str =
@@ -257,7 +258,8 @@ async fn run_phase0(
 ) -> Result<(String, String), String> {
     let t = &ctx.cfg.timings;
     let fqdn = req.sovereign_fqdn.as_str();
-    let names = ctx.cfg.naming.names(fqdn);
+    let naming = ctx.cfg.naming;
+    let names = sovereign_names(fqdn, naming, 0, 0);
 
     ctx.emit(
         id,
@@ -432,7 +434,7 @@ async fn run_phase0(
             (_, "networks") => Resource {
                 address: addr.clone(),
                 kind,
-                body: json!({"name": names.network(), "ip_range": "10.0.0.0/16", "labels": labels,
+                body: json!({"name": &names.network, "ip_range": "10.0.0.0/16", "labels": labels,
                     "subnets": [{"type": "cloud", "ip_range": "10.0.1.0/24", "network_zone": network_zone(&req.region)}]}),
                 wait: t.small_resource,
                 is_server: false,
@@ -447,7 +449,7 @@ async fn run_phase0(
                 Resource {
                     address: addr.clone(),
                     kind,
-                    body: json!({"name": names.firewall(), "labels": labels, "rules": rules}),
+                    body: json!({"name": &names.firewall, "labels": labels, "rules": rules}),
                     wait: t.small_resource,
                     is_server: false,
                 }
@@ -455,7 +457,7 @@ async fn run_phase0(
             (_, "ssh_keys") => Resource {
                 address: addr.clone(),
                 kind,
-                body: json!({"name": names.ssh_key(), "public_key": req.ssh_public_key.trim(), "labels": labels}),
+                body: json!({"name": &names.ssh_key, "public_key": req.ssh_public_key.trim(), "labels": labels}),
                 wait: t.small_resource,
                 is_server: false,
             },
@@ -464,17 +466,21 @@ async fn run_phase0(
                     Some(("hcloud_server.control_plane", n)) => {
                         let n: u32 = n.trim_end_matches(']').parse().unwrap_or(0);
                         (
-                            names.control_plane(n + 1),
+                            control_plane_name(fqdn, naming, n + 1),
                             "control-plane",
                             req.control_plane_size.clone(),
                         )
                     }
                     Some((_, n)) => {
                         let n: u32 = n.trim_end_matches(']').parse().unwrap_or(0);
-                        (names.worker(n + 1), "worker", req.worker_size.clone())
+                        (
+                            worker_name(fqdn, naming, n + 1),
+                            "worker",
+                            req.worker_size.clone(),
+                        )
                     }
                     None => (
-                        names.control_plane(1),
+                        control_plane_name(fqdn, naming, 1),
                         "control-plane",
                         req.control_plane_size.clone(),
                     ),
@@ -508,7 +514,7 @@ async fn run_phase0(
                 Resource {
                     address: addr.clone(),
                     kind: "load_balancers",
-                    body: json!({"name": names.load_balancer(), "load_balancer_type": "lb11",
+                    body: json!({"name": &names.load_balancer, "load_balancer_type": "lb11",
                         "location": req.region, "algorithm": {"type": "round_robin"}, "network": net,
                         "labels": labels, "targets": targets, "public_interface": true,
                         "services": [

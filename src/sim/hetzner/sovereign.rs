@@ -37,25 +37,43 @@ pub fn slug(fqdn: &str) -> String {
     fqdn.replace('.', "-")
 }
 
+fn stem_and_suffixes(fqdn: &str, naming: NamingVariant) -> (String, [&'static str; 4]) {
+    let suffixes = match naming {
+        NamingVariant::Main => ["-net", "", "-cp", "-w"],
+        NamingVariant::Runbook => ["-network", "-ssh", "-cp-", "-worker-"],
+    };
+    (format!("catalyst-{}", slug(fqdn)), suffixes)
+}
+
+/// The `n`-th (1-based) control plane's name.
+pub fn control_plane_name(fqdn: &str, naming: NamingVariant, n: u32) -> String {
+    let (base, [_, _, cp, _]) = stem_and_suffixes(fqdn, naming);
+    format!("{base}{cp}{n}")
+}
+
+/// The `n`-th (1-based) worker's name.
+pub fn worker_name(fqdn: &str, naming: NamingVariant, n: u32) -> String {
+    let (base, [_, _, _, w]) = stem_and_suffixes(fqdn, naming);
+    format!("{base}{w}{n}")
+}
+
 pub fn sovereign_names(
     fqdn: &str,
     naming: NamingVariant,
     control_planes: u32,
     workers: u32,
 ) -> SovereignNames {
-    let base = format!("catalyst-{}", slug(fqdn));
-    let (net, key, cp, w) = match naming {
-        NamingVariant::Main => ("-net", "", "-cp", "-w"),
-        NamingVariant::Runbook => ("-network", "-ssh", "-cp-", "-worker-"),
-    };
+    let (base, [net, key, _, _]) = stem_and_suffixes(fqdn, naming);
     SovereignNames {
         network: format!("{base}{net}"),
         firewall: format!("{base}-fw"),
         ssh_key: format!("{base}{key}"),
         control_planes: (1..=control_planes)
-            .map(|i| format!("{base}{cp}{i}"))
+            .map(|i| control_plane_name(fqdn, naming, i))
             .collect(),
-        workers: (1..=workers).map(|i| format!("{base}{w}{i}")).collect(),
+        workers: (1..=workers)
+            .map(|i| worker_name(fqdn, naming, i))
+            .collect(),
         load_balancer: format!("{base}-lb"),
     }
 }
