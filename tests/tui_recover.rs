@@ -236,6 +236,7 @@ async fn reducer_plans_refuses_a_wrong_fqdn_then_purges_the_sovereign() {
         .expect("late floating IP")["id"]
         .as_i64()
         .expect("id");
+    let before = sovereign_objects(&world);
 
     // Armed, but a wrong FQDN: Enter is refused with the reason and nothing is deleted.
     app.run_command(Command::Arm);
