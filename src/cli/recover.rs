@@ -132,7 +132,7 @@ fn warn_interrupted(journal_dir: &Path) {
         let fqdn = run.fqdn.as_deref().unwrap_or("FQDN");
         eprintln!(
             "interrupted purge of {}: re-run `sovtui recover {fqdn} --apply --confirm {fqdn}` \
-             (idempotent: it re-enumerates by label and verifies); journal {}",
+             (idempotent: it plans again and verifies); journal {}",
             run.describe(),
             run.path.display()
         );

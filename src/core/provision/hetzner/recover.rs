@@ -286,7 +286,7 @@ pub const JOURNAL_OPERATION: &str = "recover";
 
 /// Purges in `dir` that were cut off before their `done` step (an SSH drop, a killed process) and
 /// that no later purge of the same Sovereign has since run to its end, oldest first. Re-running
-/// the purge for the FQDN is the remedy: it re-enumerates by label and verifies.
+/// the purge for the FQDN is the remedy: it plans again by the ownership rule and verifies.
 pub fn interrupted_purges(dir: &Path) -> Vec<RunSummary> {
     let runs = journal::runs(dir, JOURNAL_OPERATION);
     // Same FQDN, same slug: file names of one Sovereign's runs order by their UTC stamp.
