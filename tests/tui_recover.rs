@@ -108,7 +108,7 @@ fn planned_app() -> App {
     assert_eq!(app.view, View::Recover);
     app.update(Msg::Recover(RecoverMsg::Planned {
         fqdn: FQDN.into(),
-        result: Ok(fixed_plan()),
+        result: Ok(Box::new(fixed_plan())),
     }));
     app
 }

@@ -35,7 +35,7 @@ use super::theme::{Slot, Theme};
 pub enum RecoverMsg {
     Planned {
         fqdn: String,
-        result: Result<RecoveryPlan, String>,
+        result: Result<Box<RecoveryPlan>, String>,
     },
     Event {
         fqdn: String,
@@ -43,7 +43,7 @@ pub enum RecoverMsg {
     },
     Finished {
         fqdn: String,
-        result: Result<RecoveryReport, String>,
+        result: Result<Box<RecoveryReport>, String>,
     },
 }
 
@@ -174,6 +174,7 @@ impl RecoverScreen {
                     .map_err(|e| e.to_string())?;
                 recover::plan(&client, &opts)
                     .await
+                    .map(Box::new)
                     .map_err(|e| e.to_string())
             }
             .await;
@@ -301,6 +302,7 @@ impl RecoverScreen {
                             };
                             recover::apply(&client, &opts, &plan, &emit)
                                 .await
+                                .map(Box::new)
                                 .map_err(|e| e.to_string())
                         })
                     })();
@@ -349,7 +351,7 @@ impl RecoverScreen {
                     self.external.insert("PDM".into(), plan.pdm.clone());
                     self.external
                         .insert("catalyst-api".into(), plan.api.clone());
-                    self.plan = Some(plan);
+                    self.plan = Some(*plan);
                     self.phase = Phase::Planned;
                 }
                 Err(e) => self.phase = Phase::PlanFailed(e),
@@ -363,7 +365,7 @@ impl RecoverScreen {
                     self.external.insert("PDM".into(), report.pdm.clone());
                     self.external
                         .insert("catalyst-api".into(), report.api.clone());
-                    self.phase = Phase::Done(Box::new(report));
+                    self.phase = Phase::Done(report);
                 }
                 Err(e) => self.phase = Phase::ApplyFailed(e),
             },
