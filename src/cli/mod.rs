@@ -1,5 +1,5 @@
-//! The command-line surface of `../shared/design/CLI.md`, parsed with clap. Every subcommand is a
-//! thin shell over a library call; human text goes to stderr, `--json` documents to stdout.
+//! The command-line surface (README "Headless"), parsed with clap. Every subcommand is a thin
+//! shell over a library call; human text goes to stderr, `--json` documents to stdout.
 
 mod cockpit;
 #[cfg(feature = "world")]

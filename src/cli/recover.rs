@@ -17,7 +17,7 @@ use crate::provision::hetzner::journal::{self, RunSummary};
 use crate::provision::hetzner::recover::{
     self, MatchReason, RecoverError, RecoverEvent, RecoverOptions, RecoveryPlan, Target,
 };
-use crate::provision::hetzner::request::valid_fqdn;
+use crate::provision::wizard::rules::check_fqdn_tofu;
 
 #[derive(Debug, Args, Clone)]
 pub struct RecoverFlags {
@@ -140,7 +140,7 @@ fn warn_interrupted(journal_dir: &Path) {
 }
 
 pub fn run(config: Option<PathBuf>, args: RecoverArgs) -> CliResult {
-    if !valid_fqdn(&args.fqdn) {
+    if check_fqdn_tofu(&args.fqdn).is_err() {
         return Err(CliError::usage(format!(
             "FQDN: {:?} is not a Sovereign FQDN (lowercase labels, at least two)",
             args.fqdn

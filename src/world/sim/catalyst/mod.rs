@@ -9,10 +9,12 @@
 //! catalyst's helmwatch — the stream is a derivation, not a script.
 
 mod api;
+mod helmwatch;
 mod hetzner;
 pub mod pdm;
 mod phase0;
 mod phase1;
+mod rules;
 mod store;
 mod wipe;
 
@@ -22,7 +24,7 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 
-use crate::provision::catalyst::model::Event;
+use crate::provision::wire::Event;
 use crate::sim::clock::SimClock;
 
 pub use pdm::{PdmConfig, PdmSim, RegistrarAccount};
@@ -39,9 +41,26 @@ pub trait ClusterFactory: Send + Sync {
     ) -> BoxFuture<'static, anyhow::Result<String>>;
 }
 
-/// Resource naming of contract §5.3: `main.tf` ([M]) or the runbook's §1.5 ([R]) — the
-/// simulator's own spelling (`sim::hetzner::sovereign`), independent of the library's.
-pub use crate::sim::hetzner::sovereign::NamingVariant;
+/// Resource naming of contract §5.3: `main.tf` ([M]) or the runbook's §1.5 ([R]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NamingVariant {
+    #[default]
+    MainTf,
+    Runbook,
+}
+
+impl NamingVariant {
+    /// The names themselves come from the world's one §5.3 implementation, the one its Hetzner
+    /// side uses for Sovereigns that are already running.
+    pub fn names(self, fqdn: &str) -> crate::sim::hetzner::sovereign::NameScheme {
+        use crate::sim::hetzner::sovereign::{NameScheme, NamingVariant as V};
+        let variant = match self {
+            NamingVariant::MainTf => V::Main,
+            NamingVariant::Runbook => V::Runbook,
+        };
+        NameScheme::new(fqdn, variant)
+    }
+}
 
 /// Who wins the Phase-1 start race of contract §2.6.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -146,7 +165,7 @@ impl CatalystSimConfig {
             pdm: PdmConfig::default(),
             managed_pools: vec!["openova.io".into(), "omani.works".into()],
             ghcr_pull_token: Some("sim-ghcr-pull-token".into()),
-            naming: NamingVariant::Main,
+            naming: NamingVariant::MainTf,
             phase1_race: Phase1Race::WaitForKubeconfig,
             first_seen_timeout: Duration::from_secs(15 * 60),
             watch_timeout: Duration::from_secs(60 * 60),
@@ -303,11 +322,6 @@ impl CatalystSim {
             tracing::info!(with_pvc, "simulated catalyst-api Pod restart");
             restart(&ctx, with_pvc);
         })
-    }
-
-    /// Deployment ids, for the world's inspection.
-    pub fn deployment_ids(&self) -> Vec<String> {
-        self.ctx.store.lock().keys().cloned().collect()
     }
 }
 

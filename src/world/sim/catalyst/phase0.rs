@@ -10,19 +10,8 @@ use super::Ctx;
 use super::Phase1Race;
 use super::hetzner::{Hetzner, id_of, public_ipv4};
 use super::phase1;
-use crate::provision::catalyst::model::DeploymentResult;
-use crate::provision::wizard::DeploymentRequest;
-use crate::sim::hetzner::sovereign::{control_plane_name, sovereign_names, worker_name};
-
-const REGIONS: &[&str] = &["fsn1", "nbg1", "hel1", "ash", "hil"];
-
-fn network_zone(region: &str) -> &'static str {
-    match region {
-        "ash" => "us-east",
-        "hil" => "us-west",
-        _ => "eu-central",
-    }
-}
+use crate::provision::wire::{DeploymentRequest, DeploymentResult};
+use crate::sim::hetzner::sovereign::{ROLE_LABEL, SOVEREIGN_LABEL, network_zone};
 
 fn is_size(s: &str) -> bool {
     ["cpx", "ccx", "cax", "cx"].iter().any(|p| {
@@ -78,7 +67,8 @@ fn invalid_variable(
     if !email_ok(&req.org_email) {
         return Some(("org_email", req.org_email.clone()));
     }
-    if !REGIONS.contains(&req.region.as_str()) {
+    // The module's `region` list is the set of places with a network zone.
+    if network_zone(&req.region).is_err() {
         return Some(("region", req.region.clone()));
     }
     if !is_size(&req.control_plane_size) {
@@ -113,10 +103,6 @@ pub(crate) fn wiping(ctx: &Ctx, id: &str) -> bool {
     ctx.store
         .with(id, |d| d.status == "wiping" || d.status == "wiped")
         .unwrap_or(true)
-}
-
-pub(crate) fn slug(fqdn: &str) -> String {
-    crate::sim::hetzner::sovereign::slug(fqdn)
 }
 
 const PLAN_FAILED: &str =
@@ -258,8 +244,7 @@ async fn run_phase0(
 ) -> Result<(String, String), String> {
     let t = &ctx.cfg.timings;
     let fqdn = req.sovereign_fqdn.as_str();
-    let naming = ctx.cfg.naming;
-    let names = sovereign_names(fqdn, naming, 0, 0);
+    let names = ctx.cfg.naming.names(fqdn);
 
     ctx.emit(
         id,
@@ -306,7 +291,7 @@ async fn run_phase0(
         return Err(PLAN_FAILED.into());
     }
 
-    let labels = json!({"catalyst.openova.io/sovereign": fqdn});
+    let labels = json!({ SOVEREIGN_LABEL: fqdn });
     let cp_count = if req.ha_enabled { 3 } else { 1 };
     let workers = req.worker_count.max(0) as usize;
     let mut plan: Vec<(String, &'static str)> = vec![
@@ -434,8 +419,8 @@ async fn run_phase0(
             (_, "networks") => Resource {
                 address: addr.clone(),
                 kind,
-                body: json!({"name": &names.network, "ip_range": "10.0.0.0/16", "labels": labels,
-                    "subnets": [{"type": "cloud", "ip_range": "10.0.1.0/24", "network_zone": network_zone(&req.region)}]}),
+                body: json!({"name": names.network(), "ip_range": "10.0.0.0/16", "labels": labels,
+                    "subnets": [{"type": "cloud", "ip_range": "10.0.1.0/24", "network_zone": network_zone(&req.region).unwrap_or("eu-central")}]}),
                 wait: t.small_resource,
                 is_server: false,
             },
@@ -449,7 +434,7 @@ async fn run_phase0(
                 Resource {
                     address: addr.clone(),
                     kind,
-                    body: json!({"name": &names.firewall, "labels": labels, "rules": rules}),
+                    body: json!({"name": names.firewall(), "labels": labels, "rules": rules}),
                     wait: t.small_resource,
                     is_server: false,
                 }
@@ -457,7 +442,7 @@ async fn run_phase0(
             (_, "ssh_keys") => Resource {
                 address: addr.clone(),
                 kind,
-                body: json!({"name": &names.ssh_key, "public_key": req.ssh_public_key.trim(), "labels": labels}),
+                body: json!({"name": names.ssh_key(), "public_key": req.ssh_public_key.trim(), "labels": labels}),
                 wait: t.small_resource,
                 is_server: false,
             },
@@ -466,27 +451,23 @@ async fn run_phase0(
                     Some(("hcloud_server.control_plane", n)) => {
                         let n: u32 = n.trim_end_matches(']').parse().unwrap_or(0);
                         (
-                            control_plane_name(fqdn, naming, n + 1),
+                            names.control_plane(n + 1),
                             "control-plane",
                             req.control_plane_size.clone(),
                         )
                     }
                     Some((_, n)) => {
                         let n: u32 = n.trim_end_matches(']').parse().unwrap_or(0);
-                        (
-                            worker_name(fqdn, naming, n + 1),
-                            "worker",
-                            req.worker_size.clone(),
-                        )
+                        (names.worker(n + 1), "worker", req.worker_size.clone())
                     }
                     None => (
-                        control_plane_name(fqdn, naming, 1),
+                        names.control_plane(1),
                         "control-plane",
                         req.control_plane_size.clone(),
                     ),
                 };
                 let mut server_labels = labels.clone();
-                server_labels["catalyst.openova.io/role"] = json!(role);
+                server_labels[ROLE_LABEL] = json!(role);
                 Resource {
                     address: addr.clone(),
                     kind,
@@ -514,7 +495,7 @@ async fn run_phase0(
                 Resource {
                     address: addr.clone(),
                     kind: "load_balancers",
-                    body: json!({"name": &names.load_balancer, "load_balancer_type": "lb11",
+                    body: json!({"name": names.load_balancer(), "load_balancer_type": "lb11",
                         "location": req.region, "algorithm": {"type": "round_robin"}, "network": net,
                         "labels": labels, "targets": targets, "public_interface": true,
                         "services": [

@@ -6,17 +6,18 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::json;
-use sovtui::sim::clock::SimClock;
-use sovtui::sim::kube::{ClusterOptions, KubeSim, SimCluster};
+use sovtui_world::sim::clock::SimClock;
+use sovtui_world::sim::kube::{ClusterOptions, KubeSim, SimCluster};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
-mod support;
+#[path = "../../../tests/support/tools.rs"]
+mod tools;
 
 const WAIT: Duration = Duration::from_secs(60);
 
 fn kubectl_path() -> Option<PathBuf> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let root = tools::workspace_root();
     // SOVTUI_KUBECTL picks another kubectl (e.g. a newer one) explicitly.
     let mut candidates: Vec<PathBuf> = std::env::var_os("SOVTUI_KUBECTL")
         .map(PathBuf::from)
@@ -91,7 +92,7 @@ async fn kubectl(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_get_watch_and_patch() {
     let Some(bin) = kubectl_path() else {
-        support::tools::missing(
+        tools::missing(
             "kubectl_get_watch_and_patch",
             "kubectl not found (PATH, target/tools/kubectl/usr/bin)",
         );
@@ -247,7 +248,7 @@ for ev in w.stream(api.list_namespaced_custom_object, "helm.toolkit.fluxcd.io", 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_kubernetes_lists_and_watches_helmreleases() {
     let Some(py) = python_with_kubernetes() else {
-        support::tools::missing(
+        tools::missing(
             "python_kubernetes_lists_and_watches_helmreleases",
             "/usr/bin/python3 without the kubernetes module",
         );
@@ -287,9 +288,9 @@ async fn python_kubernetes_lists_and_watches_helmreleases() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_operator_commands_against_a_reconciling_cluster() {
-    use sovtui::sim::kube::ClusterScenario;
+    use sovtui_world::sim::kube::ClusterScenario;
     let Some(bin) = kubectl_path() else {
-        support::tools::missing(
+        tools::missing(
             "kubectl_operator_commands_against_a_reconciling_cluster",
             "kubectl not found",
         );

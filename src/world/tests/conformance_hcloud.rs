@@ -3,12 +3,15 @@
 //! client is not installed, and fails instead under `.ci/run`, which installs both.
 
 use std::path::Path;
+use std::process::Output;
+use std::time::Duration;
 
 use serde_json::Value;
-use sovtui::sim::clock::SimClock;
-use sovtui::sim::hetzner::{DEFAULT_TOKEN, HetznerSim, HetznerSimConfig, Kind};
+use sovtui_world::sim::clock::SimClock;
+use sovtui_world::sim::hetzner::{DEFAULT_TOKEN, HetznerSim, HetznerSimConfig, Kind};
 
-mod support;
+#[path = "../../../tests/support/tools.rs"]
+mod tools;
 
 const FQDN: &str = "omantel.omani.works";
 const SOVEREIGN: &str = "catalyst.openova.io/sovereign";
@@ -20,12 +23,64 @@ async fn start() -> HetznerSim {
         .expect("simulator starts")
 }
 
-use support::hcloud::{Hcloud, run, which};
+fn which(tool: &str) -> Option<std::path::PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join(tool))
+            .find(|p| p.is_file())
+    })
+}
+
+async fn run(mut cmd: tokio::process::Command, what: &str) -> Output {
+    cmd.kill_on_drop(true);
+    let out = tokio::time::timeout(Duration::from_secs(60), cmd.output())
+        .await
+        .unwrap_or_else(|_| panic!("{what}: timed out"))
+        .unwrap_or_else(|e| panic!("{what}: could not run: {e}"));
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+struct Cli<'a> {
+    bin: std::path::PathBuf,
+    endpoint: String,
+    config: &'a Path,
+}
+
+impl Cli<'_> {
+    async fn run(&self, args: &[&str]) -> Output {
+        let mut cmd = tokio::process::Command::new(&self.bin);
+        cmd.args(["--poll-interval", "50ms"])
+            .args(args)
+            .env("HCLOUD_ENDPOINT", &self.endpoint)
+            .env("HCLOUD_TOKEN", DEFAULT_TOKEN)
+            .env("HCLOUD_CONFIG", self.config)
+            .env_remove("HCLOUD_CONTEXT");
+        run(cmd, &format!("hcloud {}", args.join(" "))).await
+    }
+
+    async fn json(&self, args: &[&str]) -> Value {
+        let out = self.run(args).await;
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "hcloud {}: not JSON ({e}): {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stdout)
+            )
+        })
+    }
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hcloud_cli_lists_and_creates() {
     let Some(bin) = which("hcloud") else {
-        support::tools::missing(
+        tools::missing(
             "hcloud_cli_lists_and_creates",
             "the hcloud CLI is not installed",
         );
@@ -33,10 +88,9 @@ async fn hcloud_cli_lists_and_creates() {
     };
     let sim = start().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let cli = Hcloud {
+    let cli = Cli {
         bin,
         endpoint: sim.endpoint(),
-        token: DEFAULT_TOKEN.to_string(),
         config: &dir.path().join("cli.toml"),
     };
     let label = format!("{SOVEREIGN}={FQDN}");
@@ -206,7 +260,7 @@ async fn python_hcloud_lists_and_creates() {
             .output()
             .is_ok_and(|o| o.status.success());
     if !has_module {
-        support::tools::missing(
+        tools::missing(
             "python_hcloud_lists_and_creates",
             "/usr/bin/python3 with python3-hcloud is not installed",
         );
@@ -251,7 +305,7 @@ async fn python_hcloud_lists_and_creates() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hcloud_cli_manages_every_kind() {
     let Some(bin) = which("hcloud") else {
-        support::tools::missing(
+        tools::missing(
             "hcloud_cli_manages_every_kind",
             "the hcloud CLI is not installed",
         );
@@ -267,10 +321,9 @@ async fn hcloud_cli_manages_every_kind() {
     let key_file = dir.path().join("id.pub");
     std::fs::write(&key_file, key).expect("write key");
     let key_file = key_file.to_string_lossy().to_string();
-    let cli = Hcloud {
+    let cli = Cli {
         bin,
         endpoint: sim.endpoint(),
-        token: DEFAULT_TOKEN.to_string(),
         config: &dir.path().join("cli.toml"),
     };
     let script: &[&[&str]] = &[
