@@ -1,4 +1,5 @@
-//! The hcloud CLI (hcloud-go) against a simulated Hetzner API: what an operator types by hand.
+//! The hcloud CLI (hcloud-go) against a simulated Hetzner API: what an operator types by hand
+//! (`src/world/tests/conformance_hcloud.rs` keeps its own copy: the world crate has no support dir).
 //! `.ci/install-deps` installs it; without it, tests skip through [`super::tools::missing`].
 
 use std::path::{Path, PathBuf};
