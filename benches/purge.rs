@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use sovtui::provision::hetzner::client::{ClientOptions, Credentials, HetznerClient};
 use sovtui::provision::hetzner::inventory::Inventory;
-use sovtui::provision::hetzner::recover::{self, RecoverOptions, select_targets};
+use sovtui::provision::hetzner::ownership;
+use sovtui::provision::hetzner::recover::{self, RecoverOptions};
 use sovtui::sim::clock::SimClock;
 use sovtui::sim::hetzner::sovereign::{SovereignSpec, create_sovereign};
 use sovtui::sim::hetzner::{DEFAULT_TOKEN, HetznerSim, HetznerSimConfig};
@@ -89,14 +90,14 @@ async fn one_run(concurrency: usize) -> (Duration, usize, u64, u32) {
     )
     .expect("client");
     let inv = Inventory::fetch(&client).await.expect("inventory");
-    let objects = select_targets(&inv, FQDN, &Default::default()).len();
+    let objects = ownership::claim(&inv, FQDN, &[]).ours.len();
 
     let mut ropts = RecoverOptions::new(FQDN);
     ropts.poll_interval = Duration::from_millis(100);
     ropts.stage_grace = Duration::from_secs(60);
     ropts.deadline = Duration::from_secs(300);
     let start = Instant::now();
-    let report = recover::apply(&client, &ropts, &|_| {})
+    let report = recover::plan_then_apply(&client, &ropts, &|_| {})
         .await
         .expect("purge");
     let took = start.elapsed();

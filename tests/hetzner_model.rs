@@ -582,7 +582,9 @@ async fn recovery_after_a_partial_apply_leaves_nothing() {
 
     let journals = tempfile::tempdir().expect("journal dir");
     let opts = journaled_recover_opts(journals.path());
-    let report = recover::apply(&c, &opts, &|_| {}).await.expect("purge");
+    let report = recover::plan_then_apply(&c, &opts, &|_| {})
+        .await
+        .expect("purge");
     assert!(
         report.verified_zero_orphans,
         "remaining: {:#?}",
@@ -707,7 +709,7 @@ async fn recovery_after_a_partial_apply_leaves_nothing() {
     }
 
     // Re-run: idempotent, nothing to do; it redoes the cut-off run, which is no longer reported.
-    let again = recover::apply(&c, &opts, &|_| {})
+    let again = recover::plan_then_apply(&c, &opts, &|_| {})
         .await
         .expect("second purge");
     assert!(again.deleted.is_empty() && again.verified_zero_orphans);
@@ -737,7 +739,7 @@ async fn a_purge_cut_off_mid_way_is_reported_with_its_fqdn() {
         }
     };
     tokio::select! {
-        r = recover::apply(&c, &opts, &emit) => panic!("the purge ended before the cut: {r:?}"),
+        r = recover::plan_then_apply(&c, &opts, &emit) => panic!("the purge ended before the cut: {r:?}"),
         _ = first_deleted.notified() => {}
     }
     let found = interrupted_purges(journals.path());
@@ -784,7 +786,7 @@ async fn a_429_storm_is_ridden_out() {
     assert!(limited > 0);
     let mut o = recover_opts();
     o.poll_interval = Duration::from_millis(100);
-    let rep = recover::apply(&c, &o, &|_| {})
+    let rep = recover::plan_then_apply(&c, &o, &|_| {})
         .await
         .expect("purge through the storm");
     assert!(rep.verified_zero_orphans, "{:#?}", rep.remaining);
@@ -812,7 +814,7 @@ async fn a_read_only_token_fails_before_anything_is_touched() {
     sim.control().clear_request_log();
     let journals = tempfile::tempdir().expect("journal dir");
     let opts = journaled_recover_opts(journals.path());
-    let err = recover::apply(&ro, &opts, &|_| {})
+    let err = recover::plan_then_apply(&ro, &opts, &|_| {})
         .await
         .expect_err("read-only purge");
     assert!(matches!(err, RecoverError::ReadOnlyToken(_)), "{err}");

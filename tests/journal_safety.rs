@@ -120,7 +120,7 @@ async fn a_purge_whose_journal_fills_up_stops_at_the_next_step_and_stays_unfinis
             fill_the_disk_under(&the_journal(&root, Op::Purge));
         }
     };
-    let err = recover::apply(&c, &opts, &emit)
+    let err = recover::plan_then_apply(&c, &opts, &emit)
         .await
         .expect_err("the purge stops");
     let said = err.to_string();
@@ -155,7 +155,7 @@ async fn a_purge_whose_journal_fills_up_stops_at_the_next_step_and_stays_unfinis
     );
 
     // Finishing it as the message says settles it.
-    let report = recover::apply(&c, &opts, &|_| {}).await.expect("finish");
+    let report = recover::plan_then_apply(&c, &opts, &|_| {}).await.expect("finish");
     assert!(report.verified_zero_orphans, "{:?}", report.remaining);
     assert!(journal::unfinished(&root).runs.is_empty());
 }

@@ -73,6 +73,7 @@ fn fixed_plan() -> DrillPlan {
         continuum_standby: "hz-nbg-rtz-prod".into(),
         last_switchover_before: None,
         options: PlanOptions::default(),
+        hetzner: None,
         region: RegionObjects {
             load_balancer: Some((41, "catalyst-omantel-omani-works-lb".into())),
             lb_targets: vec![LbTarget {

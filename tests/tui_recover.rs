@@ -1,16 +1,18 @@
 //! The recovery pane in-process: snapshots of the plan view and of the confirm prompt
 //! (TestBackend + insta), and the App reducer driven against the simulated world: plan, a wrong
-//! FQDN that deletes nothing, arm, the FQDN typed back, the purge, nothing of the Sovereign left.
+//! FQDN that deletes nothing, arm, the FQDN typed back, the purge of exactly the plan shown —
+//! nothing of the Sovereign left but an object created after the plan, which is reported.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crossterm::event::KeyCode;
 use sovtui::provision::hetzner::client::Credentials;
+use sovtui::provision::hetzner::credentials::{ProjectSummary, TokenSource};
 use sovtui::provision::hetzner::external::StepOutcome;
 use sovtui::provision::hetzner::inventory::{CloudObject, Kind};
 use sovtui::provision::hetzner::naming;
-use sovtui::provision::hetzner::recover::{MatchReason, RecoveryPlan, Target};
+use sovtui::provision::hetzner::recover::{self, MatchReason, RecoveryPlan, Target};
 use sovtui::sim::hetzner::Kind as SimKind;
 use sovtui::sim::scenario::WorldScenario;
 use sovtui::sim::world::World;
@@ -78,10 +80,21 @@ fn fixed_plan() -> RecoveryPlan {
         },
     ];
     RecoveryPlan {
+        format: recover::PLAN_FORMAT.into(),
         fqdn: FQDN.into(),
+        created_at: "2026-12-06T08:00:00Z".into(),
         dry_run: true,
+        project: ProjectSummary {
+            token_source: TokenSource::EnvHcloudToken,
+            token_fingerprint: "0badc0de".into(),
+            endpoint: "https://api.hetzner.cloud/v1".into(),
+            servers: 7,
+        },
         by_kind: BTreeMap::new(),
         targets,
+        ambiguous: Vec::new(),
+        vetoed: Vec::new(),
+        others: Vec::new(),
         pdm: StepOutcome::skipped("no PDM URL known to the cockpit"),
         api: StepOutcome::skipped("no catalyst-api URL"),
     }
@@ -95,7 +108,7 @@ fn planned_app() -> App {
     assert_eq!(*app.view(), View::Recover);
     app.update(Msg::Recover(RecoverMsg::Planned {
         fqdn: FQDN.into(),
-        result: Ok(fixed_plan()),
+        result: Ok(Box::new(fixed_plan())),
     }));
     app
 }
@@ -205,6 +218,25 @@ async fn reducer_plans_refuses_a_wrong_fqdn_then_purges_the_sovereign() {
     );
     assert!(screen.rows.len() >= before.len(), "{:?}", screen.rows);
     assert!(screen.rows.iter().all(|r| !r.why.is_empty()));
+    // The token and project the plan was made with are on screen.
+    let shown = render(&mut app, 130, 30);
+    assert!(
+        shown.contains("token ") && shown.contains("server(s) in the project"),
+        "{shown}"
+    );
+    // Created after the operator read the plan: the purge must leave it alone.
+    let late = world
+        .hetzner
+        .control()
+        .create(
+            SimKind::FloatingIp,
+            serde_json::json!({"type": "ipv4", "home_location": "fsn1",
+                               "labels": {naming::SOVEREIGN_LABEL: FQDN}}),
+        )
+        .expect("late floating IP")["id"]
+        .as_i64()
+        .expect("id");
+    let before = sovereign_objects(&world);
 
     // Armed, but a wrong FQDN: Enter is refused with the reason and nothing is deleted.
     app.run_command(Command::Arm);
@@ -243,28 +275,45 @@ async fn reducer_plans_refuses_a_wrong_fqdn_then_purges_the_sovereign() {
         panic!("purge failed: {:?}", screen.phase);
     };
     assert!(report.remaining.is_empty(), "{:?}", report.remaining);
-    assert!(report.verified_zero_orphans);
-    assert!(
-        screen
-            .rows
+    assert_eq!(
+        report
+            .appeared_after_plan
             .iter()
-            .all(|r| r.state == sovtui::tui::recover::ObjectState::Deleted),
-        "{:?}",
-        screen.rows
+            .map(|t| t.object.id)
+            .collect::<Vec<_>>(),
+        [late]
     );
-    let planned: Vec<(String, i64, Kind)> = screen
-        .rows
+    assert!(
+        !report.verified_zero_orphans,
+        "an object appeared after the plan"
+    );
+    let (late_rows, rows): (Vec<_>, Vec<_>) = screen.rows.iter().partition(|r| r.object.id == late);
+    assert!(
+        rows.iter()
+            .all(|r| r.state == sovtui::tui::recover::ObjectState::Deleted),
+        "{rows:?}"
+    );
+    assert!(
+        matches!(&late_rows[..], [r] if matches!(&r.state,
+            sovtui::tui::recover::ObjectState::Untouched(why) if why.contains("appeared after the plan"))),
+        "{late_rows:?}"
+    );
+    let planned: Vec<(String, i64, Kind)> = rows
         .iter()
         .map(|r| (r.object.name.clone(), r.object.id, r.object.kind))
         .collect();
     let screen_text = render(&mut app, 130, 30);
-    assert!(screen_text.contains("nothing remains"), "{screen_text}");
+    assert!(
+        screen_text.contains("appeared after the plan"),
+        "{screen_text}"
+    );
 
     // Lingering objects leave the listing as the simulated clock moves on.
+    let only_late = vec![(SimKind::FloatingIp, late)];
     let left = tokio::time::timeout(DEADLINE, async {
         loop {
             let left = sovereign_objects(&world);
-            if left.is_empty() {
+            if left == only_late {
                 break left;
             }
             world.clock.advance(Duration::from_secs(60));
@@ -273,7 +322,7 @@ async fn reducer_plans_refuses_a_wrong_fqdn_then_purges_the_sovereign() {
     })
     .await
     .unwrap_or_else(|_| sovereign_objects(&world));
-    assert!(left.is_empty(), "still in the simulated Hetzner: {left:?}");
+    assert_eq!(left, only_late, "still in the simulated Hetzner");
     // Unlabelled attached objects the plan found are gone too.
     let control = world.hetzner.control();
     for (name, id, kind) in &planned {

@@ -197,7 +197,7 @@ async fn recovery_purges_hetzner_releases_pdm_and_ends_the_record() {
     opts.pdm_url = Some(endpoints.pdm.clone());
     opts.api_url = Some(endpoints.catalyst_api.clone());
     opts.poll_interval = Duration::from_millis(50);
-    let report = tokio::time::timeout(DEADLINE, recover::apply(&client, &opts, &|_| {}))
+    let report = tokio::time::timeout(DEADLINE, recover::plan_then_apply(&client, &opts, &|_| {}))
         .await
         .expect("purge finishes")
         .expect("purge");

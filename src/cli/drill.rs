@@ -153,7 +153,7 @@ fn finish(
         say_part!("{}", r.to_markdown());
     }
     for f in &r.failures {
-        eprintln!("FAILED: {f}");
+        say!("FAILED: {f}");
     }
     match outcome.outcome.as_str() {
         "passed" => Ok(()),

@@ -47,6 +47,10 @@ pub enum CliError {
     /// Exit 3: a drill ran but proved nothing (no data plane to verify): not a pass, not a loss.
     #[error("{0}")]
     Unverified(String),
+    /// Exit 3: the project changed after the plan the run executes (objects that appeared after
+    /// it were left alone; a Phase-0 plan no longer matches): review a fresh plan.
+    #[error("{0}")]
+    Changed(String),
 }
 
 impl CliError {
@@ -59,6 +63,7 @@ impl CliError {
             CliError::Usage(_) => 2,
             CliError::Failed(_) => 1,
             CliError::Unverified(_) => 3,
+            CliError::Changed(_) => 3,
         }
     }
 }
@@ -336,6 +341,9 @@ pub enum Phase0Command {
     Plan {
         #[arg(long, value_name = "REQUEST")]
         from: PathBuf,
+        /// Write the plan to this file (0600) for `phase0 apply --plan`
+        #[arg(long, value_name = "PLAN.json")]
+        out: Option<PathBuf>,
         #[arg(long)]
         json: bool,
         #[command(flatten)]
@@ -347,6 +355,9 @@ pub enum Phase0Command {
         from: PathBuf,
         #[arg(long, value_name = "FQDN")]
         confirm: String,
+        /// Plan file of `phase0 plan --out`: refuse unless the project still matches it
+        #[arg(long, value_name = "PLAN.json")]
+        plan: Option<PathBuf>,
         #[arg(long)]
         json: bool,
         #[command(flatten)]
@@ -362,6 +373,12 @@ pub struct RecoverArgs {
     pub apply: bool,
     #[arg(long, value_name = "FQDN")]
     pub confirm: Option<String>,
+    /// Write the plan to this file (0600) for `--apply --plan`
+    #[arg(long, value_name = "PLAN.json")]
+    pub out: Option<PathBuf>,
+    /// With --apply: delete exactly this plan file's objects (from `recover --out`)
+    #[arg(long, value_name = "PLAN.json", requires = "apply")]
+    pub plan: Option<PathBuf>,
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]
@@ -420,7 +437,7 @@ pub fn run(cli: Cli) -> CliResult {
             diagnose::run_lint(&file)
         }
         Some(Command::Drill(cmd)) => drill::run(config, cmd),
-        Some(Command::Phase0(cmd)) => phase0::run(cmd),
+        Some(Command::Phase0(cmd)) => phase0::run(config, cmd),
         Some(Command::Recover(args)) => recover::run(config, args),
     }
 }

@@ -1,14 +1,16 @@
 //! `sovtui phase0 plan|apply`: the Hetzner objects of a deployment request, desired vs actual, and
 //! an idempotent apply (armed with the FQDN typed back).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
 use clap::Args;
 
 use super::{CliError, CliResult, Phase0Command};
-use crate::provision::hetzner::apply::{self, ApplyEvent};
-use crate::provision::hetzner::client::{ClientOptions, Credentials, HetznerClient};
+use crate::config::paths;
+use crate::provision::hetzner::apply::{self, ApplyError, ApplyEvent};
+use crate::provision::hetzner::client::{ClientOptions, HetznerClient};
+use crate::provision::hetzner::credentials;
 use crate::provision::hetzner::inventory::Inventory;
 use crate::provision::hetzner::model::{ModelOptions, SovereignModel};
 use crate::provision::hetzner::naming::NamingVariant;
@@ -70,19 +72,46 @@ fn load(from: &Path, model: &ModelArgs) -> Result<(DeploymentRequest, SovereignM
     Ok((req, m))
 }
 
-pub(crate) fn client_for(request_token: Option<&str>) -> Result<HetznerClient, CliError> {
-    let creds = Credentials::resolve(request_token).map_err(|e| CliError::usage(e.to_string()))?;
+/// The Hetzner client for `fqdn` by the one credential rule ([`credentials::resolve`]).
+pub(crate) fn client_for(
+    fqdn: &str,
+    fleet_file: &Path,
+    request_token: Option<&str>,
+) -> Result<HetznerClient, CliError> {
+    let creds = credentials::resolve(fqdn, Some(fleet_file), request_token)
+        .map_err(|e| CliError::usage(e.to_string()))?;
     HetznerClient::new(creds, ClientOptions::default()).map_err(|e| CliError::Failed(e.into()))
 }
 
+/// The Sovereigns of the fleet file (none when it is absent or unreadable: the labels in the
+/// project still show the others).
+pub(crate) fn fleet_sovereigns(fleet_file: &Path) -> Vec<String> {
+    if !fleet_file.exists() {
+        return Vec::new();
+    }
+    crate::config::fleet_file::load(fleet_file)
+        .map(|f| f.sovereigns.into_iter().map(|s| s.fqdn).collect())
+        .unwrap_or_default()
+}
+
 fn print_plan(p: &Phase0Plan) {
-    say!("Phase 0 plan for {} (naming {:?})", p.fqdn, p.naming);
+    say!(
+        "Phase 0 plan for {} (naming {:?}, made {})",
+        p.fqdn,
+        p.naming,
+        p.created_at
+    );
+    if let Some(project) = &p.project {
+        say!("  {}", project.line());
+    }
     for i in &p.items {
         let mark = match i.action {
             Action::Create => "+ create   ",
             Action::Update => "~ update   ",
             Action::Unchanged => "= unchanged",
             Action::Orphan => "! orphan   ",
+            Action::Foreign => "x FOREIGN  ",
+            Action::Ambiguous => "? AMBIGUOUS",
         };
         let id = i.id.map(|id| format!(" #{id}")).unwrap_or_default();
         say!("  {mark} {:<15} {}{id}", i.kind.api_path(), i.name);
@@ -113,6 +142,13 @@ fn print_plan(p: &Phase0Plan) {
             format!(" (unpriced: {})", p.cost.unpriced.join(", "))
         }
     );
+    if s.foreign + s.ambiguous > 0 {
+        say!(
+            "  {} name(s) held by another Sovereign's object and {} ambiguous: apply refuses \
+             until they are resolved (see each item)",
+            s.foreign, s.ambiguous
+        );
+    }
     if s.orphan > 0 {
         say!(
             "  orphans are not deleted by apply; `sovtui recover {}` removes them",
@@ -127,17 +163,34 @@ fn print_json(v: &impl serde::Serialize) -> CliResult {
     Ok(())
 }
 
-pub fn run(cmd: Phase0Command) -> CliResult {
+pub fn run(config: Option<PathBuf>, cmd: Phase0Command) -> CliResult {
+    let fleet_path = config.unwrap_or_else(paths::fleet_file);
+    let known = fleet_sovereigns(&fleet_path);
     match cmd {
-        Phase0Command::Plan { from, json, model } => {
+        Phase0Command::Plan {
+            from,
+            out,
+            json,
+            model,
+        } => {
             let (req, m) = load(&from, &model)?;
-            let client = client_for(Some(&req.hetzner_token))?;
+            let client = client_for(&m.fqdn, &fleet_path, Some(&req.hetzner_token))?;
             let rt = runtime()?;
-            let inv = rt
-                .block_on(Inventory::fetch(&client))
+            let (p, _) = rt
+                .block_on(plan::fetch(&client, &m, &known))
                 .map_err(|e| CliError::Failed(anyhow!("{e}")))?;
-            let p = plan::diff(&m, &inv);
             print_plan(&p);
+            if let Some(out) = &out {
+                p.write(out).map_err(|e| CliError::Failed(anyhow!("{e}")))?;
+                say!(
+                    "  plan written to {}; apply exactly it with `sovtui phase0 apply --from {} \
+                     --plan {} --confirm {}`",
+                    out.display(),
+                    from.display(),
+                    out.display(),
+                    p.fqdn
+                );
+            }
             if json {
                 print_json(&serde_json::json!({"plan": p, "model": m}))?;
             }
@@ -146,13 +199,29 @@ pub fn run(cmd: Phase0Command) -> CliResult {
         Phase0Command::Apply {
             from,
             confirm,
+            plan: plan_file,
             json,
             model,
         } => {
             let (req, mut m) = load(&from, &model)?;
             crate::provision::confirm::typed_back(&confirm, &m.fqdn)
                 .map_err(|why| CliError::usage(format!("--confirm arms the apply: {why}")))?;
-            let client = client_for(Some(&req.hetzner_token))?;
+            let planned = match &plan_file {
+                Some(path) => {
+                    let p = Phase0Plan::read(path).map_err(|e| CliError::usage(e.to_string()))?;
+                    if p.fqdn != m.fqdn {
+                        return Err(CliError::usage(format!(
+                            "{} is a plan for {}, not {}: nothing was touched",
+                            path.display(),
+                            p.fqdn,
+                            m.fqdn
+                        )));
+                    }
+                    Some(p)
+                }
+                None => None,
+            };
+            let client = client_for(&m.fqdn, &fleet_path, Some(&req.hetzner_token))?;
             let rt = runtime()?;
             // The nodes' join token: the one the running cluster was built with, or a fresh
             // random one stored before the first server exists.
@@ -170,14 +239,23 @@ pub fn run(cmd: Phase0Command) -> CliResult {
                     say!("  {action:<14} {:<15} {name}", kind.api_path());
                 }
             };
-            let report = rt
-                .block_on(apply::apply(
+            let journal_dir = Some(journal::default_root());
+            let run = match &planned {
+                Some(p) => rt.block_on(apply::apply_plan(
                     &client,
                     &m,
-                    Some(journal::default_root()),
+                    p,
+                    &known,
+                    journal_dir,
                     &emit,
-                ))
-                .map_err(|e| CliError::Failed(anyhow!("{e}")))?;
+                )),
+                None => rt.block_on(apply::apply_known(&client, &m, &known, journal_dir, &emit)),
+            };
+            let report = run.map_err(|e| match e {
+                ApplyError::Refused(r) => CliError::usage(r.to_string()),
+                ApplyError::Drifted(_) => CliError::Changed(e.to_string()),
+                e => CliError::Failed(anyhow!("{e}")),
+            })?;
             print_plan(&report.plan);
             if report.changed_anything() {
                 say!(

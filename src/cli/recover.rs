@@ -1,5 +1,7 @@
-//! `sovtui recover FQDN`: runbook §2.2/§2.3. Dry run lists the exact objects; `--apply --confirm
-//! FQDN` purges them, sweeps until nothing lingers, then releases PDM and cancels the record.
+//! `sovtui recover FQDN`: runbook §2.2/§2.3. The dry run lists the exact objects (`--out` writes
+//! that plan); `--apply --confirm FQDN` deletes exactly the plan's objects — the plan file's with
+//! `--plan`, else the one it computes and prints — sweeps until none of them lingers, reports what
+//! appeared after the plan without touching it, then releases PDM and cancels the record.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -7,10 +9,13 @@ use std::time::Duration;
 use anyhow::anyhow;
 use clap::Args;
 
-use super::phase0::{client_for, runtime};
+use super::phase0::runtime;
 use super::{CliError, CliResult, RecoverArgs};
+use crate::config::paths;
 use crate::provision::hetzner::external::{StepOutcome, StepStatus};
-use crate::provision::hetzner::recover::{self, RecoverEvent, RecoverOptions, Target};
+use crate::provision::hetzner::recover::{
+    self, MatchReason, RecoverError, RecoverEvent, RecoverOptions, RecoveryPlan, Target,
+};
 use crate::provision::journal::{self, Op, Unfinished};
 use crate::provision::wizard::rules::check_fqdn_tofu;
 
@@ -32,22 +37,62 @@ pub struct RecoverFlags {
 
 fn show_targets(targets: &[Target]) {
     for t in targets {
-        let why: Vec<String> = t
-            .reasons
-            .iter()
-            .map(|r| {
-                serde_json::to_value(r)
-                    .ok()
-                    .and_then(|v| v.get("by").and_then(|b| b.as_str()).map(str::to_string))
-                    .unwrap_or_default()
-            })
-            .collect();
+        let why: Vec<String> = t.reasons.iter().map(MatchReason::describe).collect();
         say!(
             "  {:<15} {:<45} #{:<10} by {}",
             t.object.kind.api_path(),
-            t.object.name,
+            &t.object.name,
             t.object.id,
-            why.join("+")
+            why.join(" + ")
+        );
+    }
+}
+
+fn show_plan(plan: &RecoveryPlan) {
+    say!("  {}", plan.project.line());
+    if plan.targets.is_empty() {
+        say!("recover {}: Hetzner holds nothing of it", plan.fqdn);
+    } else {
+        say!(
+            "recover {}: {} objects to delete (plan of {}):",
+            plan.fqdn,
+            plan.targets.len(),
+            plan.created_at
+        );
+        show_targets(&plan.targets);
+    }
+    if !plan.ambiguous.is_empty() {
+        say!(
+            "  AMBIGUOUS — never deleted until labelled ({}):",
+            plan.ambiguous.len()
+        );
+        for a in &plan.ambiguous {
+            say!(
+                "  {:<15} {:<45} #{:<10} {}",
+                a.object.kind.api_path(),
+                &a.object.name,
+                a.object.id,
+                a.candidates
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            );
+            say!("      resolve: {}", a.resolve);
+        }
+    }
+    for v in &plan.vetoed {
+        say!(
+            "  not ours: {} {} #{} is labelled for {} (its {} point here; the label decides)",
+            v.object.kind.api_path(),
+            &v.object.name,
+            v.object.id,
+            &v.owner,
+            v.reasons
+                .iter()
+                .map(MatchReason::describe)
+                .collect::<Vec<_>>()
+                .join(" + ")
         );
     }
 }
@@ -85,14 +130,14 @@ fn warn_interrupted(journal_root: &Path) {
         let fqdn = run.fqdn.as_deref().unwrap_or("FQDN");
         say!(
             "interrupted purge of {}: re-run `sovtui recover {fqdn} --apply --confirm {fqdn}` \
-             (idempotent: it re-enumerates by label and verifies); journal {}",
+             (idempotent: it plans again and verifies); journal {}",
             run.describe(),
             run.path.display()
         );
     }
     for run in listing.of(Op::Phase0Apply) {
         let fqdn = run.fqdn.as_deref().unwrap_or("FQDN");
-        eprintln!(
+        say!(
             "interrupted Phase-0 apply of {}: finish it with `sovtui phase0 apply` or purge it \
              with `sovtui recover {fqdn} --apply --confirm {fqdn}`; journal {}",
             run.describe(),
@@ -100,11 +145,11 @@ fn warn_interrupted(journal_root: &Path) {
         );
     }
     for e in &listing.unreadable {
-        eprintln!("journal unreadable: {e}");
+        say!("journal unreadable: {e}");
     }
 }
 
-pub fn run(_config: Option<PathBuf>, args: RecoverArgs) -> CliResult {
+pub fn run(config: Option<PathBuf>, args: RecoverArgs) -> CliResult {
     if check_fqdn_tofu(&args.fqdn).is_err() {
         return Err(CliError::usage(format!(
             "FQDN: {:?} is not a Sovereign FQDN (lowercase labels, at least two)",
@@ -116,42 +161,99 @@ pub fn run(_config: Option<PathBuf>, args: RecoverArgs) -> CliResult {
         crate::provision::confirm::typed_back(typed, &args.fqdn)
             .map_err(|why| CliError::usage(format!("--confirm arms the purge: {why}")))?;
     }
+    // A plan file is read (and its Sovereign checked) before anything else happens.
+    let planned = match &args.plan {
+        Some(path) => {
+            let p = RecoveryPlan::read(path).map_err(|e| CliError::usage(e.to_string()))?;
+            if p.fqdn != args.fqdn {
+                return Err(CliError::usage(format!(
+                    "{} is a plan for {}, not {}: nothing was touched",
+                    path.display(),
+                    p.fqdn,
+                    args.fqdn
+                )));
+            }
+            Some(p)
+        }
+        None => None,
+    };
+    let fleet_path = config.unwrap_or_else(paths::fleet_file);
     let mut opts = RecoverOptions::new(&args.fqdn);
     opts.pdm_url = args.recover.pdm.clone();
     opts.api_url = args.recover.api.clone();
     opts.pool_domain = args.recover.pool_domain.clone();
     opts.deadline = Duration::from_secs(args.recover.deadline);
+    opts.known_sovereigns = super::phase0::fleet_sovereigns(&fleet_path);
     let journal_dir = journal::default_root();
     opts.journal_dir = Some(journal_dir.clone());
     warn_interrupted(&journal_dir);
-    let client = client_for(None)?;
+    let client = super::phase0::client_for(&args.fqdn, &fleet_path, None)?;
     let rt = runtime()?;
 
-    if !args.apply {
-        let plan = rt
-            .block_on(recover::plan(&client, &opts))
-            .map_err(|e| CliError::Failed(anyhow!("{e}")))?;
-        if plan.targets.is_empty() {
-            say!("recover {} (dry run): Hetzner already clean", plan.fqdn);
-        } else {
-            say!(
-                "recover {} (dry run): {} objects would be deleted:",
-                plan.fqdn,
-                plan.targets.len()
-            );
-            show_targets(&plan.targets);
+    let plan = match planned {
+        Some(p) => {
+            crate::provision::hetzner::planfile::check(
+                &p.fqdn,
+                &p.project.token_fingerprint,
+                &args.fqdn,
+                client.credentials(),
+            )
+            .map_err(|e| CliError::usage(format!("{}: {e}", plan_path(&args))))?;
+            say!("executing the plan file {}:", plan_path(&args));
+            p
         }
+        None => rt
+            .block_on(recover::plan(&client, &opts))
+            .map_err(|e| CliError::Failed(anyhow!("{e}")))?,
+    };
+    show_plan(&plan);
+    if let Some(out) = &args.out {
+        plan.write(out)
+            .map_err(|e| CliError::Failed(anyhow!("{e}")))?;
+        say!("  plan written to {}", out.display());
+    }
+
+    if !args.apply {
         show_step("PDM", &plan.pdm);
         show_step("catalyst-api", &plan.api);
-        say!("  re-run with --apply --confirm {} to purge", plan.fqdn);
+        match &args.out {
+            Some(out) => say!(
+                "  re-run with --apply --plan {} --confirm {} to delete exactly these objects",
+                out.display(),
+                plan.fqdn
+            ),
+            None => say!(
+                "  re-run with --apply --confirm {} to purge (add --out PLAN.json here and \
+                 --plan PLAN.json there to bind the purge to this very plan)",
+                plan.fqdn
+            ),
+        }
         if args.json {
             print_json(&plan, &journal_dir)?;
+        }
+        if !plan.ambiguous.is_empty() {
+            say!(
+                "  {} ambiguous object(s): label them (see above) and plan again",
+                plan.ambiguous.len()
+            );
         }
         return Ok(());
     }
 
     let emit = |e: RecoverEvent| match e {
-        RecoverEvent::Planned { targets } => say!("purging {targets} objects"),
+        RecoverEvent::Planned { targets } => say!("purging the plan's {targets} objects"),
+        RecoverEvent::AppearedAfterPlan { object } => say!(
+            "  APPEARED AFTER THE PLAN (not touched) {:<15} {} #{}",
+            object.kind.api_path(),
+            &object.name,
+            object.id
+        ),
+        RecoverEvent::Skipped { object, why } => say!(
+            "  CHANGED AFTER THE PLAN (not touched) {:<15} {} #{}: {why}",
+            object.kind.api_path(),
+            &object.name,
+            object.id
+        ),
         RecoverEvent::Deleted { object } => {
             say!(
                 "  deleted   {:<15} {} #{}",
@@ -172,8 +274,11 @@ pub fn run(_config: Option<PathBuf>, args: RecoverArgs) -> CliResult {
         _ => {}
     };
     let report = rt
-        .block_on(recover::apply(&client, &opts, &emit))
-        .map_err(|e| CliError::Failed(anyhow!("{e}")))?;
+        .block_on(recover::apply(&client, &opts, &plan, &emit))
+        .map_err(|e| match e {
+            RecoverError::Refused(r) => CliError::usage(r.to_string()),
+            e => CliError::Failed(anyhow!("{e}")),
+        })?;
     say!(
         "deleted {} objects in {} sweep rounds ({} ms)",
         report.deleted.len(),
@@ -197,11 +302,22 @@ pub fn run(_config: Option<PathBuf>, args: RecoverArgs) -> CliResult {
     }
     let external_failed =
         report.pdm.status == StepStatus::Failed || report.api.status == StepStatus::Failed;
-    if !report.verified_zero_orphans || !report.errors.is_empty() || external_failed {
+    if !report.appeared_after_plan.is_empty() || !report.skipped.is_empty() {
+        return Err(CliError::Changed(format!(
+            "recovery of {}: {} object(s) appeared after the plan and {} changed since it — none \
+             of them was touched; review `sovtui recover {}` and run again",
+            report.fqdn,
+            report.appeared_after_plan.len(),
+            report.skipped.len(),
+            report.fqdn
+        )));
+    }
+    if !report.complete() || external_failed {
         return Err(CliError::Failed(anyhow!(
-            "recovery of {} incomplete: {} objects remain, {} errors{}",
+            "recovery of {} incomplete: {} objects remain, {} ambiguous left alone, {} errors{}",
             report.fqdn,
             report.remaining.len(),
+            report.ambiguous.len(),
             report.errors.len(),
             if external_failed {
                 ", a PDM/catalyst-api step failed"
@@ -211,4 +327,11 @@ pub fn run(_config: Option<PathBuf>, args: RecoverArgs) -> CliResult {
         )));
     }
     Ok(())
+}
+
+fn plan_path(args: &RecoverArgs) -> String {
+    args.plan
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default()
 }

@@ -1,6 +1,8 @@
 //! The recovery pane (runbook §2.2/§2.3) for one Sovereign: a dry-run plan listing the exact
-//! Hetzner objects and why each matched, then — armed, with the FQDN typed back — the purge with
-//! live progress per object, then the report of what was deleted and what remains.
+//! Hetzner objects and why each matched (and the ambiguous ones it will not touch), the token and
+//! project it was made with, then — armed, with the FQDN typed back — the purge of exactly that
+//! plan, by id, with live progress per object, then the report of what was deleted, what remains
+//! and what appeared after the plan (untouched).
 //!
 //! Every network call runs in a task (`provision::hetzner::recover::{plan, apply}`) that reports
 //! back as [`RecoverMsg`]s; nothing here is called from the render path.
@@ -17,6 +19,7 @@ use tokio::sync::mpsc;
 use tui_textarea::TextArea;
 
 use crate::provision::hetzner::client::{ClientOptions, Credentials, HetznerClient};
+use crate::provision::hetzner::credentials;
 use crate::provision::hetzner::external::{StepOutcome, StepStatus};
 use crate::provision::hetzner::inventory::{CloudObject, Kind};
 use crate::provision::hetzner::recover::{
@@ -32,7 +35,7 @@ use super::theme::{Slot, Theme};
 pub enum RecoverMsg {
     Planned {
         fqdn: String,
-        result: Result<RecoveryPlan, String>,
+        result: Result<Box<RecoveryPlan>, String>,
     },
     Event {
         fqdn: String,
@@ -40,7 +43,7 @@ pub enum RecoverMsg {
     },
     Finished {
         fqdn: String,
-        result: Result<RecoveryReport, String>,
+        result: Result<Box<RecoveryReport>, String>,
     },
 }
 
@@ -50,6 +53,8 @@ pub enum ObjectState {
     Deleting,
     Deleted,
     Failed(String),
+    /// Never deleted by this purge: ambiguous, changed after the plan, or not in it.
+    Untouched(String),
 }
 
 impl ObjectState {
@@ -59,6 +64,7 @@ impl ObjectState {
             ObjectState::Deleting => ("◌", Slot::StateInstalling),
             ObjectState::Deleted => ("✓", Slot::StateInstalled),
             ObjectState::Failed(_) => ("✗", Slot::StateFailed),
+            ObjectState::Untouched(_) => ("⊘", Slot::StateSuspended),
         }
     }
 }
@@ -100,21 +106,14 @@ pub struct RecoverScreen {
 fn why(reasons: &[MatchReason]) -> String {
     reasons
         .iter()
-        .map(|r| match r {
-            MatchReason::Label => "label".to_string(),
-            MatchReason::Name => "name".to_string(),
-            MatchReason::Network { network_id } => format!("on network #{network_id}"),
-            MatchReason::Server { server_id } => format!("on server #{server_id}"),
-            MatchReason::FirewallOfServers => "firewall of its servers".to_string(),
-            MatchReason::Earlier => "lingering".to_string(),
-        })
+        .map(MatchReason::describe)
         .collect::<Vec<_>>()
         .join(" + ")
 }
 
-/// Where the token comes from, in order: the one the cockpit was handed (the demo's world), the
-/// Sovereign's `hetzner` source in the fleet file, then `HCLOUD_TOKEN`/`HCLOUD_ENDPOINT` or the
-/// hcloud CLI config. Blocking (a token command may run): call from `spawn_blocking`.
+/// The token the pane uses: the one the cockpit was handed (the demo's world), else the one
+/// credential rule of every destructive path ([`credentials::resolve`]). Blocking (a token
+/// command may run): call from `spawn_blocking`.
 pub fn resolve_credentials(
     fqdn: &str,
     given: Option<Credentials>,
@@ -123,26 +122,7 @@ pub fn resolve_credentials(
     if let Some(c) = given {
         return Ok(c);
     }
-    let has_env_token = std::env::var("HCLOUD_TOKEN").is_ok_and(|t| !t.trim().is_empty());
-    if !has_env_token
-        && let Some(path) = fleet_file.filter(|p| p.exists())
-        && let Ok(fleet) = crate::config::fleet_file::load(&path)
-        && let Some(source) = fleet
-            .sovereigns
-            .iter()
-            .find(|s| s.fqdn == fqdn)
-            .and_then(|s| s.hetzner.clone())
-    {
-        let token = source
-            .resolve()
-            .map_err(|e| format!("Hetzner token of {fqdn} (fleet file): {e}"))?;
-        let endpoint = std::env::var("HCLOUD_ENDPOINT")
-            .ok()
-            .filter(|e| !e.trim().is_empty())
-            .unwrap_or_else(|| "https://api.hetzner.cloud/v1".to_string());
-        return Ok(Credentials::new(token.expose(), endpoint));
-    }
-    Credentials::resolve(None).map_err(|e| format!("Hetzner token: {e}"))
+    credentials::resolve(fqdn, fleet_file.as_deref(), None).map_err(|e| e.to_string())
 }
 
 impl RecoverScreen {
@@ -194,6 +174,7 @@ impl RecoverScreen {
                     .map_err(|e| e.to_string())?;
                 recover::plan(&client, &opts)
                     .await
+                    .map(Box::new)
                     .map_err(|e| e.to_string())
             }
             .await;
@@ -213,7 +194,7 @@ impl RecoverScreen {
             Phase::Applying => return Some("the purge is running".into()),
             Phase::Done(_) | Phase::ApplyFailed(_) => return Some("the purge has run".into()),
         }
-        if self.rows.is_empty() {
+        if self.plan.as_ref().is_none_or(|p| p.targets.is_empty()) {
             return Some("nothing to delete: Hetzner holds nothing of this Sovereign".into());
         }
         crate::tui::arming::not_confirmed(armed, &self.typed(), &self.fqdn)
@@ -273,7 +254,12 @@ impl RecoverScreen {
             self.refused = Some("no task runtime to run the purge in".into());
             return;
         };
-        tracing::warn!(fqdn = %self.fqdn, objects = self.rows.len(), "recovery purge confirmed");
+        // The plan the operator read and armed is the one executed, by id.
+        let Some(plan) = self.plan.clone() else {
+            self.refused = Some("no plan to execute".into());
+            return;
+        };
+        tracing::warn!(fqdn = %self.fqdn, objects = plan.targets.len(), "recovery purge confirmed");
         self.phase = Phase::Applying;
         let fqdn = self.fqdn.clone();
         let opts = self.options.clone();
@@ -314,8 +300,9 @@ impl RecoverScreen {
                             let emit = move |e: RecoverEvent| {
                                 let _ = etx.send(e);
                             };
-                            recover::apply(&client, &opts, &emit)
+                            recover::apply(&client, &opts, &plan, &emit)
                                 .await
+                                .map(Box::new)
                                 .map_err(|e| e.to_string())
                         })
                     })();
@@ -347,11 +334,24 @@ impl RecoverScreen {
                             why: why(&t.reasons),
                             state: ObjectState::Pending,
                         })
+                        .chain(plan.ambiguous.iter().map(|a| ObjectRow {
+                            object: a.object.clone(),
+                            why: why(&a.reasons),
+                            state: ObjectState::Untouched(format!(
+                                "ambiguous ({}): never deleted — {}",
+                                a.candidates
+                                    .iter()
+                                    .map(ToString::to_string)
+                                    .collect::<Vec<_>>()
+                                    .join(" / "),
+                                a.resolve
+                            )),
+                        }))
                         .collect();
                     self.external.insert("PDM".into(), plan.pdm.clone());
                     self.external
                         .insert("catalyst-api".into(), plan.api.clone());
-                    self.plan = Some(plan);
+                    self.plan = Some(*plan);
                     self.phase = Phase::Planned;
                 }
                 Err(e) => self.phase = Phase::PlanFailed(e),
@@ -365,7 +365,7 @@ impl RecoverScreen {
                     self.external.insert("PDM".into(), report.pdm.clone());
                     self.external
                         .insert("catalyst-api".into(), report.api.clone());
-                    self.phase = Phase::Done(Box::new(report));
+                    self.phase = Phase::Done(report);
                 }
                 Err(e) => self.phase = Phase::ApplyFailed(e),
             },
@@ -380,10 +380,10 @@ impl RecoverScreen {
             .find(|r| r.object.kind == object.kind && r.object.id == object.id)
         {
             Some(r) => r.state = state,
-            // Found by the sweep (e.g. a CCM-created object that appeared meanwhile).
+            // Not in the plan (it appeared after it): shown, never deleted.
             None => self.rows.push(ObjectRow {
                 object: object.clone(),
-                why: "found by the sweep".into(),
+                why: "not in the plan".into(),
                 state,
             }),
         }
@@ -400,8 +400,21 @@ impl RecoverScreen {
             RecoverEvent::External { step, outcome } => {
                 self.external.insert(step, outcome);
             }
+            RecoverEvent::AppearedAfterPlan { object } => self.set_state(
+                &object,
+                ObjectState::Untouched("appeared after the plan: not deleted".into()),
+            ),
+            RecoverEvent::Skipped { object, why } => self.set_state(
+                &object,
+                ObjectState::Untouched(format!("{why}: not deleted")),
+            ),
             RecoverEvent::Planned { .. } | RecoverEvent::StageDone { .. } => {}
         }
+    }
+
+    /// Rows of the plan's targets (what Enter deletes).
+    pub fn deletable(&self) -> usize {
+        self.plan.as_ref().map_or(0, |p| p.targets.len())
     }
 
     pub fn count(&self, state: &ObjectState) -> usize {
@@ -437,7 +450,8 @@ pub fn draw(frame: &mut Frame, area: Rect, s: &RecoverScreen, armed: bool, theme
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let ext_h = s.external.len() as u16;
-    let [head, list, ext, confirm, button] = Layout::vertical([
+    let [head, project, list, ext, confirm, button] = Layout::vertical([
+        Constraint::Length(1),
         Constraint::Length(1),
         Constraint::Min(1),
         Constraint::Length(ext_h),
@@ -454,8 +468,12 @@ pub fn draw(frame: &mut Frame, area: Rect, s: &RecoverScreen, armed: bool, theme
         Phase::PlanFailed(e) => (format!("✗ dry run failed: {e}"), Slot::NoticeError),
         Phase::Planned => (
             format!(
-                "dry run: {} objects would be deleted (nothing is touched until you confirm)",
-                s.rows.len()
+                "dry run: {} objects would be deleted{} (nothing is touched until you confirm)",
+                s.deletable(),
+                match s.plan.as_ref().map_or(0, |p| p.ambiguous.len()) {
+                    0 => String::new(),
+                    n => format!(", {n} ambiguous left alone"),
+                }
             ),
             Slot::Header,
         ),
@@ -474,7 +492,7 @@ pub fn draw(frame: &mut Frame, area: Rect, s: &RecoverScreen, armed: bool, theme
             ),
             Slot::NoticeWarn,
         ),
-        Phase::Done(r) if r.remaining.is_empty() && r.errors.is_empty() => (
+        Phase::Done(r) if r.complete() => (
             format!(
                 "✓ done: {} deleted, nothing remains ({} sweep rounds, {} ms)",
                 r.deleted.len(),
@@ -485,9 +503,11 @@ pub fn draw(frame: &mut Frame, area: Rect, s: &RecoverScreen, armed: bool, theme
         ),
         Phase::Done(r) => (
             format!(
-                "✗ incomplete: {} deleted, {} REMAIN, {} errors{}",
+                "✗ incomplete: {} deleted, {} REMAIN, {} appeared after the plan, {} ambiguous, {} errors{}",
                 r.deleted.len(),
                 r.remaining.len(),
+                r.appeared_after_plan.len(),
+                r.ambiguous.len() + r.skipped.len(),
                 r.errors.len(),
                 r.errors
                     .first()
@@ -499,6 +519,12 @@ pub fn draw(frame: &mut Frame, area: Rect, s: &RecoverScreen, armed: bool, theme
         Phase::ApplyFailed(e) => (format!("✗ purge failed: {e}"), Slot::NoticeError),
     };
     frame.render_widget(Paragraph::new(Span::styled(text, theme.style(slot))), head);
+    if let Some(p) = &s.plan {
+        frame.render_widget(
+            Paragraph::new(Span::styled(p.project.line(), theme.style(Slot::Muted))),
+            project,
+        );
+    }
 
     let remaining: Vec<(Kind, i64)> = match &s.phase {
         Phase::Done(r) => r
@@ -520,7 +546,7 @@ pub fn draw(frame: &mut Frame, area: Rect, s: &RecoverScreen, armed: bool, theme
                 r.state.symbol()
             };
             let detail = match &r.state {
-                ObjectState::Failed(e) => format!("  {e}"),
+                ObjectState::Failed(e) | ObjectState::Untouched(e) => format!("  {e}"),
                 _ => String::new(),
             };
             Line::from(vec![
@@ -556,7 +582,7 @@ pub fn draw(frame: &mut Frame, area: Rect, s: &RecoverScreen, armed: bool, theme
     let line = match s.blocked_reason(armed) {
         None => Line::from(vec![
             Span::styled(
-                format!(" ▶ [ Enter: purge {} objects ] ", s.rows.len()),
+                format!(" ▶ [ Enter: purge {} objects ] ", s.deletable()),
                 theme.style(Slot::NoticeWarn),
             ),
             Span::raw("ready — this deletes them"),

@@ -3,6 +3,7 @@
 
 pub mod cockpit;
 pub mod diagnose;
+pub mod hcloud;
 pub mod hetzner;
 pub mod pty;
 pub mod tools;

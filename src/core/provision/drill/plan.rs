@@ -10,8 +10,10 @@ use serde_json::Value;
 
 use super::steps::{Precondition, Promotion, ServerKill, Step, Touch};
 use crate::provision::hetzner::client::HetznerClient;
-use crate::provision::hetzner::inventory::Inventory;
-use crate::provision::hetzner::naming::{ROLE_LABEL, SOVEREIGN_LABEL};
+use crate::provision::hetzner::credentials::ProjectSummary;
+use crate::provision::hetzner::inventory::{Inventory, Kind};
+use crate::provision::hetzner::naming::{self, ROLE_LABEL, ServerRole};
+use crate::provision::hetzner::ownership;
 
 /// How the drill is to be run (shown in the plan, journaled with it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,6 +70,9 @@ pub struct DrillPlan {
     #[serde(default)]
     pub last_switchover_before: Option<Value>,
     pub options: PlanOptions,
+    /// The Hetzner token (source, fingerprint) and project the drill acts on.
+    #[serde(default)]
+    pub hetzner: Option<ProjectSummary>,
     pub region: RegionObjects,
     pub preconditions: Vec<Precondition>,
     pub touches: Vec<Touch>,
@@ -96,6 +101,9 @@ impl DrillPlan {
             self.rto_seconds,
             self.rpo_seconds
         );
+        if let Some(h) = &self.hetzner {
+            out += &format!("  {}\n", h.line());
+        }
         for p in &self.preconditions {
             out += &format!(
                 "  [{}] {}: {}\n",
@@ -299,13 +307,12 @@ pub async fn plan(
     let inv = Inventory::fetch(hetzner)
         .await
         .context("listing the Hetzner project")?;
-    let ours = |labels: &std::collections::HashMap<String, String>| {
-        labels.get(SOVEREIGN_LABEL).map(String::as_str) == Some(fqdn)
-    };
+    // The one ownership rule: a drill never powers off, detaches or unshields what is not ours.
+    let owned = ownership::claim(&inv, fqdn, &[]);
     let replica_servers: Vec<(String, String)> = inv
         .servers
         .iter()
-        .filter(|srv| ours(&srv.labels) && srv.location.name == replica_region)
+        .filter(|srv| owned.is_ours(Kind::Server, srv.id) && srv.location.name == replica_region)
         .map(|srv| {
             (
                 srv.name.clone(),
@@ -325,8 +332,12 @@ pub async fn plan(
     ));
     let mut region = RegionObjects::default();
     for srv in &inv.servers {
-        if ours(&srv.labels)
-            && srv.labels.get(ROLE_LABEL).map(String::as_str) == Some("control-plane")
+        let control_plane = match srv.labels.get(ROLE_LABEL) {
+            Some(role) => role == ServerRole::ControlPlane.label(),
+            None => naming::server_role(fqdn, &srv.name) == Some(ServerRole::ControlPlane),
+        };
+        if owned.is_ours(Kind::Server, srv.id)
+            && control_plane
             && srv.location.name == primary_region
         {
             region.control_planes.push((
@@ -343,7 +354,7 @@ pub async fn plan(
     if let Some(lb) = inv
         .load_balancers
         .iter()
-        .find(|lb| ours(&lb.labels) && lb.location.name == primary_region)
+        .find(|lb| owned.is_ours(Kind::LoadBalancer, lb.id) && lb.location.name == primary_region)
     {
         region.load_balancer = Some((lb.id, lb.name.clone()));
         region.lb_targets = lb
@@ -360,7 +371,7 @@ pub async fn plan(
     if let Some(fw) = inv
         .firewalls
         .iter()
-        .find(|fw| fw.labels.as_ref().is_some_and(ours))
+        .find(|fw| owned.is_ours(Kind::Firewall, fw.id))
     {
         region.firewall = Some((fw.id, fw.name.clone()));
         region.firewall_servers = fw
@@ -493,6 +504,7 @@ pub async fn plan(
         continuum_standby,
         last_switchover_before,
         options,
+        hetzner: Some(ProjectSummary::new(hetzner.credentials(), &inv)),
         region,
         preconditions: pre,
         touches,

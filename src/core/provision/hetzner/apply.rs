@@ -46,6 +46,19 @@ pub enum ApplyError {
     NameTaken(HetznerError),
     #[error("rendering cloud-init for {server}: {source}")]
     Render { server: String, source: RenderError },
+    #[error(
+        "refusing to apply: {} — nothing was created or changed",
+        .0.join("; ")
+    )]
+    NotOurs(Vec<String>),
+    #[error(
+        "refusing to apply: the project changed since the plan — nothing was created or changed. \
+         Run `phase0 plan` again and review it. Drift: {}",
+        .0.join("; ")
+    )]
+    Drifted(Vec<String>),
+    #[error("refusing the plan: {0}")]
+    Refused(#[from] super::planfile::PlanRefusal),
     #[error(transparent)]
     Hetzner(HetznerError),
     /// No journal, no run: it could not be created (nothing was changed), or it stopped taking
@@ -305,6 +318,15 @@ relabel_through!(Server, labels: |o| Some(&o.labels),
         replace_server_request: ReplaceServerRequest
     }) -> ReplaceServerError);
 
+/// A listing failure before anything was written.
+fn fail_early(e: HetznerError) -> ApplyError {
+    if e.is_unauthorized() {
+        ApplyError::Unauthorized(e)
+    } else {
+        ApplyError::Hetzner(e)
+    }
+}
+
 /// The object a create answer must carry: without it the answer is malformed.
 fn carried<T>(object: Option<Box<T>>, what: &str, noun: &str) -> Result<T, ApplyError> {
     object.map(|b| *b).ok_or_else(|| {
@@ -359,17 +381,90 @@ fn lb_service(s: &super::model::LbService) -> models::LoadBalancerService {
     )
 }
 
-/// Apply the model. `journal_dir` = the journal root (`provision::journal::root`); the apply
-/// refuses to start when its journal cannot be created there (None: no journal, library tests
-/// only). Journaled: the plan, each step before its write, each object once it is ready, and a
-/// final `finished` — `completed`, or `failed` with the error; only an apply whose process died or
-/// whose journal stopped taking records lacks it (`provision::journal::unfinished`).
+/// Apply the model against the plan computed from this run's own listing (the one it reports).
+/// `journal_dir` = the journal root (`provision::journal::root`); the apply refuses to start when
+/// its journal cannot be created there (None: no journal, library tests only). Journaled: the
+/// plan, each step before its write, each object once it is ready, and a final `finished` —
+/// `completed`, or `failed` with the error; only an apply whose process died or whose journal
+/// stopped taking records lacks it (`provision::journal::unfinished`).
 pub async fn apply(
     client: &HetznerClient,
     model: &SovereignModel,
     journal_dir: Option<PathBuf>,
     emit: &(dyn Fn(ApplyEvent) + Send + Sync),
 ) -> Result<ApplyReport, ApplyError> {
+    apply_checked(client, model, None, &[], journal_dir, emit).await
+}
+
+/// [`apply`], knowing of more Sovereigns in the project than its labels show (a fleet file).
+pub async fn apply_known(
+    client: &HetznerClient,
+    model: &SovereignModel,
+    known: &[String],
+    journal_dir: Option<PathBuf>,
+    emit: &(dyn Fn(ApplyEvent) + Send + Sync),
+) -> Result<ApplyReport, ApplyError> {
+    apply_checked(client, model, None, known, journal_dir, emit).await
+}
+
+/// Apply the model only if the project still looks exactly as `planned` showed it (a plan file of
+/// `phase0 plan --out`), with the token that plan was made with; else refuse, touching nothing.
+pub async fn apply_plan(
+    client: &HetznerClient,
+    model: &SovereignModel,
+    planned: &Phase0Plan,
+    known: &[String],
+    journal_dir: Option<PathBuf>,
+    emit: &(dyn Fn(ApplyEvent) + Send + Sync),
+) -> Result<ApplyReport, ApplyError> {
+    let fingerprint = planned
+        .project
+        .as_ref()
+        .map(|p| p.token_fingerprint.as_str())
+        .unwrap_or("");
+    super::planfile::check(
+        &planned.fqdn,
+        fingerprint,
+        &model.fqdn,
+        client.credentials(),
+    )?;
+    apply_checked(client, model, Some(planned), known, journal_dir, emit).await
+}
+
+async fn apply_checked(
+    client: &HetznerClient,
+    model: &SovereignModel,
+    planned: Option<&Phase0Plan>,
+    known: &[String],
+    journal_dir: Option<PathBuf>,
+    emit: &(dyn Fn(ApplyEvent) + Send + Sync),
+) -> Result<ApplyReport, ApplyError> {
+    // Refusals come before the journal: a refused run wrote nothing and did nothing.
+    let (the_plan, inv) = plan::fetch(client, model, known)
+        .await
+        .map_err(fail_early)?;
+    if let Some(planned) = planned {
+        let drift = the_plan.drift_from(planned);
+        if !drift.is_empty() {
+            return Err(ApplyError::Drifted(drift));
+        }
+    }
+    let blocked: Vec<String> = the_plan
+        .blocked()
+        .iter()
+        .map(|i| {
+            format!(
+                "{} {}: {}",
+                i.kind.api_path(),
+                i.name,
+                i.changes.first().map(|c| c.what.as_str()).unwrap_or("")
+            )
+        })
+        .collect();
+    if !blocked.is_empty() {
+        return Err(ApplyError::NotOurs(blocked));
+    }
+    // No journal, no run: a journal that cannot be created stops the apply before its first write.
     let journal = match journal_dir {
         Some(d) => Some(
             Journal::create(&d, Op::Phase0Apply, &model.fqdn)
@@ -379,7 +474,7 @@ pub async fn apply(
     };
     let journal_path = journal.as_ref().map(|j| j.path().display().to_string());
     let journal = std::sync::Mutex::new(journal);
-    let result = apply_steps(client, model, &journal, emit).await;
+    let result = apply_steps(client, model, the_plan, &inv, &journal, emit).await;
     let mut journal = journal.into_inner().ok().flatten();
     let ended = match (&result, journal.as_mut()) {
         // The run did not end; its journal must keep saying so.
@@ -401,6 +496,8 @@ pub async fn apply(
 async fn apply_steps(
     client: &HetznerClient,
     model: &SovereignModel,
+    the_plan: Phase0Plan,
+    inv: &Inventory,
     journal: &std::sync::Mutex<Option<Journal>>,
     emit: &(dyn Fn(ApplyEvent) + Send + Sync),
 ) -> Result<ApplyReport, ApplyError> {
@@ -412,8 +509,6 @@ async fn apply_steps(
         journal_failed: Default::default(),
         touched: Default::default(),
     };
-    let inv = Inventory::fetch(client).await.map_err(|e| ctx.fail(e))?;
-    let the_plan = plan::diff(model, &inv);
     ctx.record(|j| j.planned(&the_plan));
     ctx.journal_ok()?;
     emit(ApplyEvent::Planned {

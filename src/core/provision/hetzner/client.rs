@@ -1,10 +1,9 @@
 //! The Hetzner Cloud client: the hcloud crate over an injected reqwest client, with the endpoint
-//! override, credentials from the environment or the hcloud CLI's config, bounded concurrency,
+//! override, credentials picked by the one rule of `credentials`, bounded concurrency,
 //! 429/5xx retries that honour the `RateLimit-*` headers, and action awaiting.
 
 use std::fmt;
 use std::future::Future;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -16,17 +15,9 @@ use serde::Serialize;
 use tokio::sync::{Mutex, Semaphore};
 use tokio::time::Instant;
 
-pub const DEFAULT_ENDPOINT: &str = "https://api.hetzner.cloud/v1";
+pub use super::credentials::TokenSource;
 
-/// Where the token came from (never the token itself).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum TokenSource {
-    Explicit,
-    EnvHcloudToken,
-    Request,
-    HcloudCliConfig { path: String, context: String },
-}
+pub const DEFAULT_ENDPOINT: &str = "https://api.hetzner.cloud/v1";
 
 /// A Hetzner API token plus the API root it is meant for. `Debug` never shows the token.
 #[derive(Clone)]
@@ -46,17 +37,6 @@ impl fmt::Debug for Credentials {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum CredentialError {
-    #[error(
-        "no Hetzner token: set HCLOUD_TOKEN, put hetznerToken in the request, or configure an \
-         active context in the hcloud CLI config ({0})"
-    )]
-    Missing(String),
-    #[error("hcloud CLI config {path}: {message}")]
-    BadConfig { path: String, message: String },
-}
-
 impl Credentials {
     /// The token, for the one place that must send it elsewhere: catalyst-api's wipe body.
     pub(crate) fn token_for_wipe(&self) -> &str {
@@ -71,103 +51,26 @@ impl Credentials {
         }
     }
 
-    /// `HCLOUD_TOKEN` (+ `HCLOUD_ENDPOINT`), else the request's token, else the hcloud CLI config
-    /// (`HCLOUD_CONFIG` or `~/.config/hcloud/cli.toml`, context `HCLOUD_CONTEXT` or the active one).
-    pub fn resolve(request_token: Option<&str>) -> Result<Self, CredentialError> {
-        let endpoint = std::env::var("HCLOUD_ENDPOINT")
-            .ok()
-            .filter(|e| !e.trim().is_empty())
-            .unwrap_or_else(|| DEFAULT_ENDPOINT.to_string());
-        if let Ok(token) = std::env::var("HCLOUD_TOKEN")
-            && !token.trim().is_empty()
-        {
-            return Ok(Credentials {
-                token: token.trim().to_string(),
-                endpoint,
-                source: TokenSource::EnvHcloudToken,
-            });
+    /// A token from `source` (see [`super::credentials::resolve`] for the rule that picks it).
+    pub fn from_source(
+        token: impl Into<String>,
+        endpoint: impl Into<String>,
+        source: TokenSource,
+    ) -> Self {
+        Credentials {
+            token: token.into(),
+            endpoint: endpoint.into(),
+            source,
         }
-        if let Some(token) = request_token.map(str::trim).filter(|t| !t.is_empty()) {
-            return Ok(Credentials {
-                token: token.to_string(),
-                endpoint,
-                source: TokenSource::Request,
-            });
-        }
-        let path = hcloud_cli_config_path();
-        let shown = path.as_ref().map_or_else(
-            || "no home directory".to_string(),
-            |p| p.display().to_string(),
-        );
-        let Some(path) = path.filter(|p| p.exists()) else {
-            return Err(CredentialError::Missing(shown));
-        };
-        let wanted = std::env::var("HCLOUD_CONTEXT").ok();
-        let (context, token, ctx_endpoint) =
-            read_cli_config(&path, wanted.as_deref()).map_err(|message| {
-                CredentialError::BadConfig {
-                    path: shown.clone(),
-                    message,
-                }
-            })?;
-        Ok(Credentials {
-            token,
-            endpoint: if std::env::var("HCLOUD_ENDPOINT").is_ok() {
-                endpoint
-            } else {
-                ctx_endpoint.unwrap_or(endpoint)
-            },
-            source: TokenSource::HcloudCliConfig {
-                path: shown,
-                context,
-            },
-        })
     }
-}
 
-fn hcloud_cli_config_path() -> Option<PathBuf> {
-    if let Ok(p) = std::env::var("HCLOUD_CONFIG")
-        && !p.is_empty()
-    {
-        return Some(PathBuf::from(p));
+    /// The first 8 hex digits of the token's SHA-256: enough to tell two tokens apart in a plan,
+    /// nothing to recover the token from.
+    pub fn fingerprint(&self) -> String {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(self.token.as_bytes());
+        digest.iter().take(4).map(|b| format!("{b:02x}")).collect()
     }
-    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config/hcloud/cli.toml"))
-}
-
-/// The hcloud CLI's `cli.toml`: `active_context` plus `[[contexts]]` with `name` and `token`.
-fn read_cli_config(
-    path: &std::path::Path,
-    wanted: Option<&str>,
-) -> Result<(String, String, Option<String>), String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read: {e}"))?;
-    let doc: toml::Value = toml::from_str(&text).map_err(|e| e.to_string())?;
-    let name = match wanted {
-        Some(w) => w.to_string(),
-        None => doc
-            .get("active_context")
-            .and_then(|v| v.as_str())
-            .filter(|s| !s.is_empty())
-            .ok_or("no active_context (select one with `hcloud context use`)")?
-            .to_string(),
-    };
-    let contexts = doc
-        .get("contexts")
-        .and_then(|v| v.as_array())
-        .ok_or("no [[contexts]] table")?;
-    let ctx = contexts
-        .iter()
-        .find(|c| c.get("name").and_then(|n| n.as_str()) == Some(name.as_str()))
-        .ok_or_else(|| format!("context {name:?} not found"))?;
-    let token = ctx
-        .get("token")
-        .and_then(|t| t.as_str())
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| format!("context {name:?} has no token"))?;
-    let endpoint = ctx
-        .get("endpoint")
-        .and_then(|e| e.as_str())
-        .map(str::to_string);
-    Ok((name, token.to_string(), endpoint))
 }
 
 /// A failed Hetzner call, with Hetzner's own error code when it sent one.
@@ -699,25 +602,12 @@ mod tests {
     }
 
     #[test]
-    fn cli_config_active_context() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let p = dir.path().join("cli.toml");
-        std::fs::write(
-            &p,
-            "active_context = \"b\"\n[[contexts]]\nname = \"a\"\ntoken = \"ta\"\n\
-             [[contexts]]\nname = \"b\"\ntoken = \"tb\"\n",
-        )
-        .expect("write");
-        let (ctx, token, _) = read_cli_config(&p, None).expect("read");
-        assert_eq!((ctx.as_str(), token.as_str()), ("b", "tb"));
-        let (_, token, _) = read_cli_config(&p, Some("a")).expect("read");
-        assert_eq!(token, "ta");
-        assert!(read_cli_config(&p, Some("zz")).is_err());
-    }
-
-    #[test]
     fn credentials_debug_hides_the_token() {
         let c = Credentials::new("very-secret", "http://127.0.0.1:1/v1");
         assert!(!format!("{c:?}").contains("very-secret"));
+        let f = c.fingerprint();
+        assert_eq!(f.len(), 8);
+        assert!(f.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(f, Credentials::new("very-secreT", "x").fingerprint());
     }
 }

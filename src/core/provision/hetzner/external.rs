@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::client::Credentials;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum StepStatus {
     Done,
@@ -15,7 +15,7 @@ pub enum StepStatus {
     Failed,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct StepOutcome {
     pub status: StepStatus,
     pub detail: String,

@@ -82,7 +82,7 @@ impl Kind {
 }
 
 /// One object, reduced to what plans and reports show.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct CloudObject {
     pub kind: Kind,
     pub id: i64,

@@ -3,11 +3,14 @@
 pub mod apply;
 pub mod client;
 pub mod cloudinit;
+pub mod credentials;
 pub mod external;
 pub mod inventory;
 pub mod join_token;
 pub mod model;
 pub mod naming;
+pub mod ownership;
 pub mod plan;
+pub mod planfile;
 pub mod recover;
 pub mod request;

@@ -81,7 +81,7 @@ pub struct DesiredLoadBalancer {
     pub labels: HashMap<String, String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct CostLine {
     pub item: String,
     pub sku: String,
@@ -90,7 +90,7 @@ pub struct CostLine {
     pub eur_per_month: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct CostEstimate {
     pub lines: Vec<CostLine>,
     pub eur_per_hour: f64,

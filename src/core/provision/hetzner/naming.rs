@@ -1,9 +1,11 @@
 //! Deterministic names and labels of contract §5.3. The two naming variants disagree ([M] main.tf vs
 //! [R] runbook §1.5), so the variant is a knob; recovery matches both.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
+
+use super::inventory::Kind;
 
 pub const SOVEREIGN_LABEL: &str = "catalyst.openova.io/sovereign";
 pub const ROLE_LABEL: &str = "catalyst.openova.io/role";
@@ -45,14 +47,65 @@ pub fn prefix(fqdn: &str) -> String {
     format!("catalyst-{}", slug(fqdn))
 }
 
-/// True when `name` is one of this Sovereign's deterministic names (either variant): exactly the
-/// stem or the stem followed by `-`, so `t1` never claims `t11`'s objects.
-pub fn name_matches(fqdn: &str, name: &str) -> bool {
-    let stem = prefix(fqdn);
-    name == stem
-        || name
-            .strip_prefix(&stem)
-            .is_some_and(|rest| rest.starts_with('-'))
+/// The slugs whose Sovereign would give an object of `kind` exactly this `name`, in either
+/// naming variant, for every role and index. Usually none or one; two when the name is one
+/// Sovereign's key in [R] and another's in [M] (`catalyst-a-b-ssh` is `a.b`'s `-ssh` key and
+/// `a.b.ssh`'s plain key), which ownership then treats as ambiguous. Kinds without deterministic
+/// names (volumes, IPs) never match, and a longer sibling never does: `omantel-com` is not
+/// `omantel-com-om`.
+pub fn slugs_naming(kind: Kind, name: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let Some(rest) = name.strip_prefix("catalyst-") else {
+        return out;
+    };
+    // A server's index is its trailing digits (1-based, written without leading zeros).
+    let digits = rest.len() - rest.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+    let index = rest[rest.len() - digits..]
+        .parse::<u32>()
+        .ok()
+        .filter(|n| *n > 0 && !rest[rest.len() - digits..].starts_with('0'));
+    for (cut, _) in rest.char_indices().skip(1) {
+        let slug = &rest[..cut];
+        if slug.ends_with('-') {
+            continue;
+        }
+        let names = |v| Names::from_slug(slug, v);
+        let spelled = [NamingVariant::M, NamingVariant::R]
+            .into_iter()
+            .any(|v| names(v).of_kind(kind, index).contains(&name.to_string()));
+        if spelled {
+            out.insert(slug.to_string());
+        }
+    }
+    // The stem alone is a slug too (the [M] SSH key `catalyst-<slug>`).
+    if !rest.is_empty()
+        && [NamingVariant::M, NamingVariant::R].into_iter().any(|v| {
+            Names::from_slug(rest, v)
+                .of_kind(kind, index)
+                .contains(&name.to_string())
+        })
+    {
+        out.insert(rest.to_string());
+    }
+    out
+}
+
+/// The role a server's deterministic name gives it, when `name` is one of `fqdn`'s server names.
+pub fn server_role(fqdn: &str, name: &str) -> Option<ServerRole> {
+    let digits = name.len() - name.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+    let n: u32 = name[name.len() - digits..].parse().ok()?;
+    [NamingVariant::M, NamingVariant::R]
+        .into_iter()
+        .find_map(|v| {
+            let names = Names::new(fqdn, v);
+            if names.control_plane(n) == name {
+                Some(ServerRole::ControlPlane)
+            } else if names.worker(n) == name {
+                Some(ServerRole::Worker)
+            } else {
+                None
+            }
+        })
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,6 +119,27 @@ impl Names {
         Names {
             variant,
             stem: prefix(fqdn),
+        }
+    }
+
+    fn from_slug(slug: &str, variant: NamingVariant) -> Self {
+        Names {
+            variant,
+            stem: format!("catalyst-{slug}"),
+        }
+    }
+
+    /// Every name this variant gives an object of `kind`; servers at `index` (both roles).
+    pub fn of_kind(&self, kind: Kind, index: Option<u32>) -> Vec<String> {
+        match kind {
+            Kind::Network => vec![self.network()],
+            Kind::Firewall => vec![self.firewall()],
+            Kind::SshKey => vec![self.ssh_key()],
+            Kind::LoadBalancer => vec![self.load_balancer()],
+            Kind::Server => index
+                .map(|n| vec![self.control_plane(n), self.worker(n)])
+                .unwrap_or_default(),
+            Kind::Volume | Kind::FloatingIp | Kind::PrimaryIp => Vec::new(),
         }
     }
 
@@ -138,18 +212,50 @@ mod tests {
         assert_eq!(r.firewall(), "catalyst-t42-omani-works-fw");
     }
 
+    fn slugs(kind: Kind, name: &str) -> Vec<String> {
+        slugs_naming(kind, name).into_iter().collect()
+    }
+
     #[test]
-    fn name_match_does_not_claim_a_longer_sibling() {
-        assert!(name_matches("t1.omani.works", "catalyst-t1-omani-works"));
-        assert!(name_matches(
-            "t1.omani.works",
-            "catalyst-t1-omani-works-cp1"
-        ));
-        assert!(!name_matches(
-            "t1.omani.works",
-            "catalyst-t11-omani-works-cp1"
-        ));
-        assert!(!name_matches("t1.omani.works", "catalyst-t1-omani-worksx"));
-        assert!(!name_matches("t1.omani.works", "primary_ip-123456"));
+    fn names_match_exactly_never_a_longer_sibling() {
+        assert_eq!(
+            slugs(Kind::SshKey, "catalyst-t1-omani-works"),
+            ["t1-omani-works"]
+        );
+        assert_eq!(
+            slugs(Kind::Server, "catalyst-t1-omani-works-cp1"),
+            ["t1-omani-works"]
+        );
+        assert_eq!(
+            slugs(Kind::Server, "catalyst-t1-omani-works-worker-12"),
+            ["t1-omani-works"]
+        );
+        assert_eq!(
+            slugs(Kind::Network, "catalyst-t1-omani-works-network"),
+            ["t1-omani-works"]
+        );
+        assert_eq!(
+            slugs(Kind::Server, "catalyst-t11-omani-works-cp1"),
+            ["t11-omani-works"]
+        );
+        // omantel.com never claims omantel.com.om's objects.
+        assert_eq!(
+            slugs(Kind::Network, "catalyst-omantel-com-om-net"),
+            ["omantel-com-om"]
+        );
+        assert_eq!(
+            slugs(Kind::SshKey, "catalyst-omantel-com-om"),
+            ["omantel-com-om"]
+        );
+        // Kind-aware: a network name is not a server's, volumes and IPs have no names of ours.
+        assert!(slugs(Kind::Server, "catalyst-t1-omani-works-net").is_empty());
+        assert!(slugs(Kind::Volume, "catalyst-t1-omani-works-cp1").is_empty());
+        assert!(slugs(Kind::PrimaryIp, "primary_ip-123456").is_empty());
+        assert!(slugs(Kind::Server, "catalyst-t1-omani-works-cp01").is_empty());
+        assert!(slugs(Kind::Server, "catalyst-t1-omani-works-cp0").is_empty());
+        assert!(slugs(Kind::Firewall, "catalyst-t1-omani-worksx-fw").len() == 1);
+        assert!(slugs(Kind::Firewall, "catalyst-t1-omani-works-fwx").is_empty());
+        // The one spelling two slugs share: [R] key of a.b, [M] key of a.b.ssh.
+        assert_eq!(slugs(Kind::SshKey, "catalyst-a-b-ssh"), ["a-b", "a-b-ssh"]);
     }
 }

@@ -1,32 +1,47 @@
-//! Desired (the model) versus actual (a full listing): create / update / unchanged / orphan.
+//! Desired (the model) versus actual (a full listing): create / update / unchanged / orphan, and
+//! — by the one ownership rule — the desired names another Sovereign's object holds (`foreign`)
+//! or that cannot be told apart from another Sovereign's (`ambiguous`): apply touches neither.
 
 use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
 
 use hcloud::models;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
+use super::client::HetznerClient;
+use super::credentials::ProjectSummary;
 use super::inventory::{Inventory, Kind};
 use super::model::{CostEstimate, DesiredServer, FirewallRule, SovereignModel};
-use super::naming::NamingVariant;
-use super::recover::{MatchReason, select_targets};
+use super::naming::{NamingVariant, SOVEREIGN_LABEL};
+use super::ownership::{self, MatchReason, Ownership};
+use super::planfile::{self, PlanFileError};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// The `format` of Phase-0 plan files.
+pub const PLAN_FORMAT: &str = "sovtui-phase0-plan/1";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Action {
     Create,
     Update,
     Unchanged,
     Orphan,
+    /// The desired name is held by an object labelled for another Sovereign: never touched;
+    /// apply refuses until the name is free.
+    Foreign,
+    /// The desired name is held by an unlabelled object another Sovereign may own just as well:
+    /// never adopted or relabelled; apply refuses until it is labelled.
+    Ambiguous,
 }
 
 /// One difference; `fixable` ones are changed by apply, the others need a re-create (recover).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Change {
     pub what: String,
     pub fixable: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PlanItem {
     pub kind: Kind,
     pub name: String,
@@ -34,22 +49,32 @@ pub struct PlanItem {
     pub action: Action,
     pub changes: Vec<Change>,
     /// For orphans: why the object is considered the Sovereign's.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reasons: Vec<MatchReason>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlanSummary {
     pub create: usize,
     pub update: usize,
     pub unchanged: usize,
     pub orphan: usize,
+    #[serde(default)]
+    pub foreign: usize,
+    #[serde(default)]
+    pub ambiguous: usize,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Phase0Plan {
+    /// [`PLAN_FORMAT`].
+    pub format: String,
     pub fqdn: String,
+    /// RFC 3339, UTC.
+    pub created_at: String,
     pub naming: NamingVariant,
+    /// The token and the project's size; absent only from a plan made without a client.
+    pub project: Option<ProjectSummary>,
     pub items: Vec<PlanItem>,
     pub summary: PlanSummary,
     pub cost: CostEstimate,
@@ -58,6 +83,72 @@ pub struct Phase0Plan {
 impl Phase0Plan {
     pub fn is_noop(&self) -> bool {
         self.summary.create == 0 && self.summary.update == 0
+    }
+
+    /// Items apply must not touch and will not work around (`foreign`, `ambiguous`).
+    pub fn blocked(&self) -> Vec<&PlanItem> {
+        self.items
+            .iter()
+            .filter(|i| matches!(i.action, Action::Foreign | Action::Ambiguous))
+            .collect()
+    }
+
+    pub fn write(&self, path: &Path) -> Result<(), PlanFileError> {
+        planfile::write(path, self)
+    }
+
+    pub fn read(path: &Path) -> Result<Self, PlanFileError> {
+        planfile::read(path, PLAN_FORMAT)
+    }
+
+    /// How the project now differs from what this plan showed, one line per item; empty when
+    /// it does not. Times and the project's server count are not compared.
+    pub fn drift_from(&self, planned: &Phase0Plan) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.fqdn != planned.fqdn || self.naming != planned.naming {
+            out.push(format!(
+                "the plan is for {} (naming {:?}), this run for {} (naming {:?})",
+                planned.fqdn, planned.naming, self.fqdn, self.naming
+            ));
+        }
+        let key = |i: &PlanItem| (i.kind, i.name.clone());
+        let now: std::collections::BTreeMap<_, _> =
+            self.items.iter().map(|i| (key(i), i)).collect();
+        let then: std::collections::BTreeMap<_, _> =
+            planned.items.iter().map(|i| (key(i), i)).collect();
+        for (k, was) in &then {
+            match now.get(k) {
+                None => out.push(format!(
+                    "{} {}: planned {:?}, no longer in the plan",
+                    k.0.api_path(),
+                    k.1,
+                    was.action
+                )),
+                Some(is) if is != was => out.push(format!(
+                    "{} {}: planned {:?}{} {:?}, now {:?}{} {:?}",
+                    k.0.api_path(),
+                    k.1,
+                    was.action,
+                    was.id.map(|i| format!(" #{i}")).unwrap_or_default(),
+                    was.changes.iter().map(|c| &c.what).collect::<Vec<_>>(),
+                    is.action,
+                    is.id.map(|i| format!(" #{i}")).unwrap_or_default(),
+                    is.changes.iter().map(|c| &c.what).collect::<Vec<_>>(),
+                )),
+                Some(_) => {}
+            }
+        }
+        for (k, is) in &now {
+            if !then.contains_key(k) {
+                out.push(format!(
+                    "{} {}: now {:?}, not in the plan",
+                    k.0.api_path(),
+                    k.1,
+                    is.action
+                ));
+            }
+        }
+        out
     }
 }
 
@@ -139,6 +230,71 @@ fn item(kind: Kind, name: &str, id: Option<i64>, changes: Vec<Change>) -> PlanIt
     }
 }
 
+/// Push the item of a desired object (`found` = id and labels of the object holding its name),
+/// unless another Sovereign holds the name.
+fn push(
+    items: &mut Vec<PlanItem>,
+    owned: &Ownership,
+    kind: Kind,
+    name: &str,
+    found: Option<(i64, Option<&HashMap<String, String>>)>,
+    changes: Vec<Change>,
+) {
+    let blocked = found.and_then(|(id, labels)| held_by_another(owned, kind, name, id, labels));
+    items.push(blocked.unwrap_or_else(|| item(kind, name, found.map(|f| f.0), changes)));
+}
+
+/// The object holding a desired name, unless the ownership rule says it is not ours to change:
+/// then the item says whose it is (or that nobody can tell) and apply leaves it alone.
+fn held_by_another(
+    owned: &Ownership,
+    kind: Kind,
+    name: &str,
+    id: i64,
+    labels: Option<&HashMap<String, String>>,
+) -> Option<PlanItem> {
+    let blocked = |action, what: String| PlanItem {
+        kind,
+        name: name.to_string(),
+        id: Some(id),
+        action,
+        changes: vec![Change {
+            what,
+            fixable: false,
+        }],
+        reasons: Vec::new(),
+    };
+    if let Some(owner) = labels
+        .and_then(|l| l.get(SOVEREIGN_LABEL))
+        .filter(|o| **o != owned.fqdn)
+    {
+        return Some(blocked(
+            Action::Foreign,
+            format!(
+                "held by #{id}, labelled {SOVEREIGN_LABEL}={owner}: another Sovereign's object, \
+                 never relabelled or adopted; apply cannot create {name} while it exists"
+            ),
+        ));
+    }
+    owned.ambiguous_of(kind, id).map(|a| {
+        let mut item = blocked(
+            Action::Ambiguous,
+            format!(
+                "unlabelled, and its name is also {}'s: never adopted; {}",
+                a.candidates
+                    .iter()
+                    .filter(|c| **c != ownership::Owner::Fqdn(owned.fqdn.clone()))
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                a.resolve
+            ),
+        );
+        item.reasons = a.reasons.clone();
+        item
+    })
+}
+
 pub fn server_changes(
     d: &DesiredServer,
     s: &models::Server,
@@ -199,11 +355,29 @@ pub fn server_changes(
     c
 }
 
+/// List the project and compare: the plan `phase0 plan` shows and `phase0 apply` executes, with
+/// the token it was made with. `known` = Sovereigns the caller knows share the project.
+pub async fn fetch(
+    client: &HetznerClient,
+    model: &SovereignModel,
+    known: &[String],
+) -> Result<(Phase0Plan, Inventory), super::client::HetznerError> {
+    let inv = Inventory::fetch(client).await?;
+    let mut p = diff_with(model, &inv, known);
+    p.project = Some(ProjectSummary::new(client.credentials(), &inv));
+    Ok((p, inv))
+}
+
 /// Compare the model with a full listing of the project.
 pub fn diff(model: &SovereignModel, inv: &Inventory) -> Phase0Plan {
+    diff_with(model, inv, &[])
+}
+
+/// [`diff`], knowing of more Sovereigns in the project than its labels show.
+pub fn diff_with(model: &SovereignModel, inv: &Inventory, known: &[String]) -> Phase0Plan {
+    let owned = ownership::claim(inv, &model.fqdn, known);
     let mut items = Vec::new();
     let mut desired_keys: BTreeSet<(Kind, String)> = BTreeSet::new();
-
     // Network
     let d = &model.network;
     desired_keys.insert((Kind::Network, d.name.clone()));
@@ -229,7 +403,14 @@ pub fn diff(model: &SovereignModel, inv: &Inventory) -> Phase0Plan {
         c.extend(label_changes(&d.labels, Some(&n.labels)));
         c
     });
-    items.push(item(Kind::Network, &d.name, net.map(|n| n.id), changes));
+    push(
+        &mut items,
+        &owned,
+        Kind::Network,
+        &d.name,
+        net.map(|n| (n.id, Some(&n.labels))),
+        changes,
+    );
 
     // Firewall
     let d = &model.firewall;
@@ -246,7 +427,14 @@ pub fn diff(model: &SovereignModel, inv: &Inventory) -> Phase0Plan {
         c.extend(label_changes(&d.labels, f.labels.as_ref()));
         c
     });
-    items.push(item(Kind::Firewall, &d.name, fw.map(|f| f.id), changes));
+    push(
+        &mut items,
+        &owned,
+        Kind::Firewall,
+        &d.name,
+        fw.map(|f| (f.id, f.labels.as_ref())),
+        changes,
+    );
 
     // SSH key
     let d = &model.ssh_key;
@@ -263,7 +451,14 @@ pub fn diff(model: &SovereignModel, inv: &Inventory) -> Phase0Plan {
         c.extend(label_changes(&d.labels, Some(&k.labels)));
         c
     });
-    items.push(item(Kind::SshKey, &d.name, key.map(|k| k.id), changes));
+    push(
+        &mut items,
+        &owned,
+        Kind::SshKey,
+        &d.name,
+        key.map(|k| (k.id, Some(&k.labels))),
+        changes,
+    );
 
     // Load balancer
     let d = &model.load_balancer;
@@ -324,23 +519,39 @@ pub fn diff(model: &SovereignModel, inv: &Inventory) -> Phase0Plan {
         }
         c
     });
-    items.push(item(Kind::LoadBalancer, &d.name, lb.map(|l| l.id), changes));
+    push(
+        &mut items,
+        &owned,
+        Kind::LoadBalancer,
+        &d.name,
+        lb.map(|l| (l.id, Some(&l.labels))),
+        changes,
+    );
 
     // Servers
     let mut desired_server_ids = BTreeSet::new();
     for d in &model.servers {
         desired_keys.insert((Kind::Server, d.name.clone()));
         let s = inv.servers.iter().find(|s| s.name == d.name);
-        if let Some(s) = s {
+        if let Some(s) = s
+            && owned.is_ours(Kind::Server, s.id)
+        {
             desired_server_ids.insert(s.id);
         }
         let changes = s.map_or_else(Vec::new, |s| server_changes(d, s, net, fw));
-        items.push(item(Kind::Server, &d.name, s.map(|s| s.id), changes));
+        push(
+            &mut items,
+            &owned,
+            Kind::Server,
+            &d.name,
+            s.map(|s| (s.id, Some(&s.labels))),
+            changes,
+        );
     }
 
     // Orphans: tied to the Sovereign but not part of the model. A server's own primary IPs
     // go with the server (desired or orphan), so they are not listed on their own.
-    let targets = select_targets(inv, &model.fqdn, &BTreeSet::new());
+    let targets = owned.ours.clone();
     let sovereign_servers: BTreeSet<i64> = targets
         .iter()
         .filter(|t| t.object.kind == Kind::Server)
@@ -378,10 +589,15 @@ pub fn diff(model: &SovereignModel, inv: &Inventory) -> Phase0Plan {
             Action::Update => summary.update += 1,
             Action::Unchanged => summary.unchanged += 1,
             Action::Orphan => summary.orphan += 1,
+            Action::Foreign => summary.foreign += 1,
+            Action::Ambiguous => summary.ambiguous += 1,
         }
     }
     Phase0Plan {
+        format: PLAN_FORMAT.to_string(),
         fqdn: model.fqdn.clone(),
+        created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        project: None,
         naming: model.naming,
         items,
         summary,

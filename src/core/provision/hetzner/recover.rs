@@ -1,185 +1,31 @@
-//! Runbook §2.2 + §2.3: find every Hetzner object of a Sovereign (label, deterministic name, and
-//! attachment to its network or servers), purge in a safe order with bounded concurrency, then
-//! sweep — re-list everything and re-delete what lingers — until nothing remains or a deadline;
-//! then release the PDM allocation and cancel the catalyst-api record.
+//! Runbook §2.2 + §2.3: find every Hetzner object of a Sovereign by the one ownership rule
+//! ([`super::ownership`]), show that as a plan (optionally written to a plan file), then — armed —
+//! delete exactly the plan's objects, by id, in a safe order with bounded concurrency, and sweep —
+//! re-list and re-delete what of the plan lingers — until nothing of it remains or a deadline.
+//! Anything that now matches but was not in the plan is reported, never touched. Then release
+//! the PDM allocation and cancel the catalyst-api record.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use futures::StreamExt;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
 use super::client::{ClientStats, HetznerClient, HetznerError};
+use super::credentials::ProjectSummary;
 use super::external::{self, StepOutcome};
 use super::inventory::{self, CloudObject, Inventory, Kind};
-use super::naming::{self, SOVEREIGN_LABEL};
+use super::naming;
+use super::ownership::{self, Ambiguous, Vetoed};
+use super::planfile::{self, PlanFileError, PlanRefusal};
 use crate::provision::journal::{Journal, JournalError, Op};
 
-/// Why an object belongs to the Sovereign.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(tag = "by", rename_all = "kebab-case")]
-pub enum MatchReason {
-    /// `catalyst.openova.io/sovereign=<fqdn>`.
-    Label,
-    /// `catalyst-<slug>` or `catalyst-<slug>-…`.
-    Name,
-    /// Attached to one of its networks (e.g. a CCM-created worker).
-    Network { network_id: i64 },
-    /// Assigned or attached to one of its servers (e.g. `primary_ip-<digits>`).
-    Server { server_id: i64 },
-    /// Applied only to its servers.
-    FirewallOfServers,
-    /// Selected earlier in this run; still listed (the DELETE-but-still-there quirk).
-    Earlier,
-}
+pub use super::ownership::{Claimed as Target, MatchReason};
 
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-pub struct Target {
-    #[serde(flatten)]
-    pub object: CloudObject,
-    pub reasons: Vec<MatchReason>,
-}
-
-/// Pure selection over a full listing. `earlier` are (kind, id) pairs selected before in the run.
-pub fn select_targets(inv: &Inventory, fqdn: &str, earlier: &BTreeSet<(Kind, i64)>) -> Vec<Target> {
-    let mut reasons: BTreeMap<(Kind, i64), BTreeSet<MatchReason>> = BTreeMap::new();
-    let own = |labels: Option<&std::collections::HashMap<String, String>>, name: &str| {
-        let mut r = BTreeSet::new();
-        if labels
-            .and_then(|l| l.get(SOVEREIGN_LABEL))
-            .map(String::as_str)
-            == Some(fqdn)
-        {
-            r.insert(MatchReason::Label);
-        }
-        if naming::name_matches(fqdn, name) {
-            r.insert(MatchReason::Name);
-        }
-        r
-    };
-    let mut add = |kind: Kind, id: i64, r: BTreeSet<MatchReason>| {
-        let mut r = r;
-        if earlier.contains(&(kind, id)) {
-            r.insert(MatchReason::Earlier);
-        }
-        if !r.is_empty() {
-            reasons.entry((kind, id)).or_default().extend(r);
-        }
-    };
-
-    let mut networks = BTreeSet::new();
-    for n in &inv.networks {
-        let r = own(Some(&n.labels), &n.name);
-        if !r.is_empty() || earlier.contains(&(Kind::Network, n.id)) {
-            networks.insert(n.id);
-        }
-        add(Kind::Network, n.id, r);
-    }
-    let mut servers = BTreeSet::new();
-    for s in &inv.servers {
-        let mut r = own(Some(&s.labels), &s.name);
-        for pn in &s.private_net {
-            if let Some(net) = pn.network
-                && networks.contains(&net)
-            {
-                r.insert(MatchReason::Network { network_id: net });
-            }
-        }
-        if !r.is_empty() || earlier.contains(&(Kind::Server, s.id)) {
-            servers.insert(s.id);
-        }
-        add(Kind::Server, s.id, r);
-    }
-    for lb in &inv.load_balancers {
-        let mut r = own(Some(&lb.labels), &lb.name);
-        for pn in &lb.private_net {
-            if let Some(net) = pn.network
-                && networks.contains(&net)
-            {
-                r.insert(MatchReason::Network { network_id: net });
-            }
-        }
-        add(Kind::LoadBalancer, lb.id, r);
-    }
-    for ip in &inv.primary_ips {
-        let mut r = own(Some(&ip.labels), &ip.name);
-        if let Some(sid) = ip.assignee_id
-            && servers.contains(&sid)
-        {
-            r.insert(MatchReason::Server { server_id: sid });
-        }
-        add(Kind::PrimaryIp, ip.id, r);
-    }
-    for ip in &inv.floating_ips {
-        let mut r = own(Some(&ip.labels), &ip.name);
-        if let Some(sid) = ip.server
-            && servers.contains(&sid)
-        {
-            r.insert(MatchReason::Server { server_id: sid });
-        }
-        add(Kind::FloatingIp, ip.id, r);
-    }
-    for v in &inv.volumes {
-        let mut r = own(Some(&v.labels), &v.name);
-        if let Some(sid) = v.server
-            && servers.contains(&sid)
-        {
-            r.insert(MatchReason::Server { server_id: sid });
-        }
-        add(Kind::Volume, v.id, r);
-    }
-    for fw in &inv.firewalls {
-        let mut r = own(fw.labels.as_ref(), &fw.name);
-        let applied: Vec<Option<i64>> = fw
-            .applied_to
-            .iter()
-            .map(|a| a.server.as_ref().map(|s| s.id))
-            .collect();
-        if !applied.is_empty()
-            && applied
-                .iter()
-                .all(|s| s.is_some_and(|id| servers.contains(&id)))
-        {
-            r.insert(MatchReason::FirewallOfServers);
-        }
-        add(Kind::Firewall, fw.id, r);
-    }
-    for k in &inv.ssh_keys {
-        add(Kind::SshKey, k.id, own(Some(&k.labels), &k.name));
-    }
-
-    let objects: BTreeMap<(Kind, i64), CloudObject> = inv
-        .objects()
-        .into_iter()
-        .map(|o| ((o.kind, o.id), o))
-        .collect();
-    let mut out: Vec<Target> = reasons
-        .into_iter()
-        .filter_map(|(key, r)| {
-            objects.get(&key).map(|o| Target {
-                object: o.clone(),
-                reasons: r.into_iter().collect(),
-            })
-        })
-        .collect();
-    out.sort_by(|a, b| {
-        (
-            a.object.kind.purge_stage(),
-            a.object.kind,
-            &a.object.name,
-            a.object.id,
-        )
-            .cmp(&(
-                b.object.kind.purge_stage(),
-                b.object.kind,
-                &b.object.name,
-                b.object.id,
-            ))
-    });
-    out
-}
+/// The `format` of recovery plan files.
+pub const PLAN_FORMAT: &str = "sovtui-recover-plan/1";
 
 #[derive(Debug, Clone)]
 pub struct RecoverOptions {
@@ -194,9 +40,10 @@ pub struct RecoverOptions {
     pub api_url: Option<String>,
     /// Pool zone for PDM (default: the FQDN minus its first label).
     pub pool_domain: Option<String>,
-    /// The journal root (`provision::journal::root`). `--apply` refuses to start when its journal
-    /// cannot be created there; None journals nothing (library tests only).
     pub journal_dir: Option<PathBuf>,
+    /// Sovereigns the caller knows share the project (a fleet file), besides those its labels
+    /// show: the ownership rule treats an unlabelled name they share as ambiguous.
+    pub known_sovereigns: Vec<String>,
 }
 
 impl RecoverOptions {
@@ -210,6 +57,7 @@ impl RecoverOptions {
             api_url: None,
             pool_domain: None,
             journal_dir: None,
+            known_sovereigns: Vec::new(),
         }
     }
 
@@ -227,30 +75,112 @@ impl RecoverOptions {
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "event", rename_all = "kebab-case")]
 pub enum RecoverEvent {
-    Planned { targets: usize },
-    Deleting { object: CloudObject },
-    Deleted { object: CloudObject },
-    DeleteFailed { object: CloudObject, error: String },
-    StageDone { stage: usize, lingering: usize },
-    SweepRound { round: u32, remaining: usize },
-    External { step: String, outcome: StepOutcome },
+    Planned {
+        targets: usize,
+    },
+    /// Matches now, was not in the plan: reported, untouched.
+    AppearedAfterPlan {
+        object: CloudObject,
+    },
+    /// In the plan, changed since: untouched.
+    Skipped {
+        object: CloudObject,
+        why: String,
+    },
+    Deleting {
+        object: CloudObject,
+    },
+    Deleted {
+        object: CloudObject,
+    },
+    DeleteFailed {
+        object: CloudObject,
+        error: String,
+    },
+    StageDone {
+        stage: usize,
+        lingering: usize,
+    },
+    SweepRound {
+        round: u32,
+        remaining: usize,
+    },
+    External {
+        step: String,
+        outcome: StepOutcome,
+    },
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// What a dry run found and an armed run executes. Written as a plan file by `recover --out`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RecoveryPlan {
+    /// [`PLAN_FORMAT`].
+    pub format: String,
     pub fqdn: String,
+    /// RFC 3339, UTC.
+    pub created_at: String,
     pub dry_run: bool,
+    /// The token (source and fingerprint, never the token) and the project's size.
+    pub project: ProjectSummary,
+    /// Exactly what an armed run deletes, in purge order.
     pub targets: Vec<Target>,
+    /// Never deleted until labelled.
+    pub ambiguous: Vec<Ambiguous>,
+    /// Labelled for another Sovereign although name or attachment point here: left alone.
+    pub vetoed: Vec<Vetoed>,
+    /// Other Sovereigns the project's labels show.
+    pub others: Vec<String>,
     pub by_kind: BTreeMap<String, usize>,
     pub pdm: StepOutcome,
     pub api: StepOutcome,
+}
+
+impl RecoveryReport {
+    /// Everything of the plan is gone, nothing else matched, nothing was left ambiguous, no
+    /// error: the run the operator asked for happened, all of it.
+    pub fn complete(&self) -> bool {
+        self.verified_zero_orphans && self.errors.is_empty() && self.ambiguous.is_empty()
+    }
+}
+
+impl RecoveryPlan {
+    pub fn write(&self, path: &Path) -> Result<(), PlanFileError> {
+        planfile::write(path, self)
+    }
+
+    pub fn read(path: &Path) -> Result<Self, PlanFileError> {
+        planfile::read(path, PLAN_FORMAT)
+    }
+
+    fn ids(&self) -> BTreeSet<(Kind, i64)> {
+        self.targets
+            .iter()
+            .map(|t| (t.object.kind, t.object.id))
+            .collect()
+    }
+}
+
+/// A planned object the armed run left alone because it changed after the plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Skipped {
+    #[serde(flatten)]
+    pub object: CloudObject,
+    pub why: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct RecoveryReport {
     pub fqdn: String,
     pub deleted: Vec<CloudObject>,
+    /// Objects of the plan still listed at the deadline.
     pub remaining: Vec<Target>,
+    /// Objects that match now but were not in the plan: untouched.
+    pub appeared_after_plan: Vec<Target>,
+    /// Objects of the plan that changed after it (now another Sovereign's, or ambiguous):
+    /// untouched.
+    pub skipped: Vec<Skipped>,
+    /// The plan's ambiguous objects, untouched.
+    pub ambiguous: Vec<Ambiguous>,
     pub errors: Vec<String>,
     pub sweep_rounds: u32,
     pub verified_zero_orphans: bool,
@@ -272,6 +202,8 @@ pub enum RecoverError {
     Unauthorized(HetznerError),
     #[error(transparent)]
     Hetzner(#[from] HetznerError),
+    #[error("refusing the plan: {0}")]
+    Refused(#[from] PlanRefusal),
     /// No journal, no run: it could not be created (nothing was deleted), or it stopped taking
     /// records (the purge stopped at the next step boundary). The message says what to do.
     #[error(transparent)]
@@ -294,13 +226,14 @@ fn by_kind(targets: &[Target]) -> BTreeMap<String, usize> {
     m
 }
 
-/// Dry run: the exact objects an `--apply` would delete, plus what PDM and catalyst-api hold.
+/// Dry run: the exact objects an `--apply` would delete (and the ambiguous ones it would not),
+/// plus what PDM and catalyst-api hold.
 pub async fn plan(
     client: &HetznerClient,
     opts: &RecoverOptions,
 ) -> Result<RecoveryPlan, RecoverError> {
     let inv = Inventory::fetch(client).await.map_err(classify)?;
-    let targets = select_targets(&inv, &opts.fqdn, &BTreeSet::new());
+    let owned = ownership::claim(&inv, &opts.fqdn, &opts.known_sovereigns);
     let (pool, sub) = opts.pool_and_sub();
     let pdm = match &opts.pdm_url {
         Some(url) => external::pdm_check(url, &pool, &sub).await,
@@ -311,10 +244,16 @@ pub async fn plan(
         None => StepOutcome::skipped("no --api URL given"),
     };
     Ok(RecoveryPlan {
+        format: PLAN_FORMAT.to_string(),
         fqdn: opts.fqdn.clone(),
+        created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         dry_run: true,
-        by_kind: by_kind(&targets),
-        targets,
+        project: ProjectSummary::new(client.credentials(), &inv),
+        by_kind: by_kind(&owned.ours),
+        targets: owned.ours,
+        ambiguous: owned.ambiguous,
+        vetoed: owned.vetoed,
+        others: owned.others,
         pdm,
         api,
     })
@@ -346,17 +285,25 @@ async fn delete_one(
     }
 }
 
-/// The purge. Refuses to start when its journal cannot be created, and when the very first
-/// delete is forbidden (read-only token). Journaled: the plan, each delete before it is sent and
-/// after it answered, each sweep round, the external steps, and a final `finished` with the
-/// outcome whether the purge succeeded or failed — only a purge whose process died (or whose
-/// future was dropped, or whose journal stopped taking records, which stops it at the next step)
-/// lacks it, which is what `provision::journal::unfinished` looks for.
+/// The purge of exactly `plan`'s objects, by id. Refuses before anything else when the plan is
+/// for another Sovereign or was made with another token, when its journal cannot be created, and
+/// when the very first delete is forbidden (read-only token). Journaled: the plan, each delete
+/// before it is sent and after it answered, each sweep round, the external steps, and a final
+/// `finished` with the outcome whether the purge succeeded or failed — only a purge whose process
+/// died (or whose future was dropped, or whose journal stopped taking records, which stops it at
+/// the next step) lacks it, which is what `provision::journal::unfinished` looks for.
 pub async fn apply(
     client: &HetznerClient,
     opts: &RecoverOptions,
+    plan: &RecoveryPlan,
     emit: &(dyn Fn(RecoverEvent) + Send + Sync),
 ) -> Result<RecoveryReport, RecoverError> {
+    planfile::check(
+        &plan.fqdn,
+        &plan.project.token_fingerprint,
+        &opts.fqdn,
+        client.credentials(),
+    )?;
     let mut journal = match &opts.journal_dir {
         Some(dir) => Some(Journal::create(dir, Op::Purge, &opts.fqdn)?),
         None => None,
@@ -374,7 +321,7 @@ pub async fn apply(
         }
         .map_err(RecoverError::Journal)
     };
-    let result = purge(client, opts, emit, &mut note, &mut deleted).await;
+    let result = purge(client, opts, plan, emit, &mut note, &mut deleted).await;
     if let Err(RecoverError::Journal(_)) = &result {
         // The run did not end; its journal must keep saying so.
         return result;
@@ -389,6 +336,8 @@ pub async fn apply(
             serde_json::json!({
                 "verified_zero_orphans": r.verified_zero_orphans,
                 "remaining": &r.remaining,
+                "appeared_after_plan": &r.appeared_after_plan,
+                "skipped": &r.skipped,
                 "errors": &r.errors,
                 "pdm": &r.pdm,
                 "api": &r.api,
@@ -412,6 +361,8 @@ enum Note {
     Failed(String, String),
 }
 
+type NoteFn<'a> = dyn FnMut(Note) -> Result<(), RecoverError> + Send + 'a;
+
 /// The journal's name of the step that deletes `o`: `delete server catalyst-x-cp1 #12`.
 fn delete_step(o: &CloudObject) -> String {
     format!("delete {} {} #{}", o.kind.singular(), o.name, o.id)
@@ -419,7 +370,7 @@ fn delete_step(o: &CloudObject) -> String {
 
 /// Journal the answer to a delete: done, or failed with the error.
 fn note_deleted(
-    note: &mut (dyn FnMut(Note) -> Result<(), RecoverError> + Send),
+    note: &mut NoteFn,
     t: &Target,
     r: &Result<(), HetznerError>,
 ) -> Result<(), RecoverError> {
@@ -430,30 +381,187 @@ fn note_deleted(
     }
 }
 
+/// Plan, then execute exactly that plan: what `recover --apply` without `--plan` does (after
+/// printing the plan), for callers with no operator between the two steps.
+pub async fn plan_then_apply(
+    client: &HetznerClient,
+    opts: &RecoverOptions,
+    emit: &(dyn Fn(RecoverEvent) + Send + Sync),
+) -> Result<RecoveryReport, RecoverError> {
+    let plan = plan(client, opts).await?;
+    apply(client, opts, &plan, emit).await
+}
+
+/// What a fresh listing says about the plan: the planned objects still listed (and still
+/// deletable), those that changed since, and what matches now that the plan did not hold.
+struct Against {
+    listed: Vec<Target>,
+    skipped: Vec<Skipped>,
+    appeared: Vec<Target>,
+}
+
+fn against(inv: &Inventory, opts: &RecoverOptions, plan: &RecoveryPlan) -> Against {
+    let now = ownership::claim(inv, &opts.fqdn, &opts.known_sovereigns);
+    let planned = plan.ids();
+    let present: BTreeMap<(Kind, i64), CloudObject> = inv
+        .objects()
+        .into_iter()
+        .map(|o| ((o.kind, o.id), o))
+        .collect();
+    let mut listed = Vec::new();
+    let mut skipped = Vec::new();
+    for t in &plan.targets {
+        let (kind, id) = (t.object.kind, t.object.id);
+        let Some(object) = present.get(&(kind, id)) else {
+            continue;
+        };
+        // A label veto or a new ambiguity outranks the plan: the operator approved this object
+        // as ours, and it no longer is.
+        if let Some(owner) = object
+            .labels
+            .get(naming::SOVEREIGN_LABEL)
+            .filter(|l| *l != &opts.fqdn)
+        {
+            skipped.push(Skipped {
+                object: object.clone(),
+                why: format!("now labelled for {owner}"),
+            });
+        } else if let Some(a) = now.ambiguous_of(kind, id) {
+            skipped.push(Skipped {
+                object: object.clone(),
+                why: format!(
+                    "now ambiguous between {}",
+                    a.candidates
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            });
+        } else {
+            listed.push(Target {
+                object: object.clone(),
+                reasons: t.reasons.clone(),
+            });
+        }
+    }
+    let appeared = now
+        .ours
+        .into_iter()
+        .filter(|c| !planned.contains(&(c.object.kind, c.object.id)))
+        .collect();
+    Against {
+        listed,
+        skipped,
+        appeared,
+    }
+}
+
+/// Delete `batch` concurrently, journaling each delete before it is sent and after it answered;
+/// successes go into `deleted`, failures come back.
+async fn delete_batch(
+    client: &HetznerClient,
+    batch: &[&Target],
+    emit: &(dyn Fn(RecoverEvent) + Send + Sync),
+    note: &mut NoteFn<'_>,
+    deleted: &mut BTreeMap<(Kind, i64), CloudObject>,
+) -> Result<Vec<HetznerError>, RecoverError> {
+    for t in batch {
+        note(Note::Started(delete_step(&t.object)))?;
+    }
+    let concurrency = client.options().max_concurrency.max(1);
+    let results: Vec<(&Target, Result<(), HetznerError>)> = futures::stream::iter(
+        batch
+            .iter()
+            .map(|t| async move { (*t, delete_one(client, t, emit).await) }),
+    )
+    .buffer_unordered(concurrency)
+    .collect()
+    .await;
+    let mut errors = Vec::new();
+    for (t, r) in results {
+        note_deleted(note, t, &r)?;
+        match r {
+            Ok(()) => {
+                deleted
+                    .entry((t.object.kind, t.object.id))
+                    .or_insert_with(|| t.object.clone());
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    Ok(errors)
+}
+
+/// Report (once) each object that matches now but was not in the plan: it is never touched.
+fn report_appeared(
+    list: Vec<Target>,
+    appeared: &mut BTreeMap<(Kind, i64), Target>,
+    emit: &(dyn Fn(RecoverEvent) + Send + Sync),
+    note: &mut NoteFn<'_>,
+) -> Result<(), RecoverError> {
+    for t in list {
+        let key = (t.object.kind, t.object.id);
+        if appeared.contains_key(&key) {
+            continue;
+        }
+        emit(RecoverEvent::AppearedAfterPlan {
+            object: t.object.clone(),
+        });
+        note(Note::Done(
+            format!("appeared after the plan: {}", delete_step(&t.object)),
+            serde_json::json!({"object": &t.object}),
+        ))?;
+        appeared.insert(key, t);
+    }
+    Ok(())
+}
+
+/// Journal a planned object left alone because it is no longer ours.
+fn note_skipped(note: &mut NoteFn<'_>, s: &Skipped) -> Result<(), RecoverError> {
+    note(Note::Done(
+        format!("skip {}", delete_step(&s.object)),
+        serde_json::json!({"object": &s.object, "why": &s.why}),
+    ))
+}
+
 /// The steps of [`apply`]; `deleted` fills as objects go so a failure can still say what went.
 async fn purge(
     client: &HetznerClient,
     opts: &RecoverOptions,
+    plan: &RecoveryPlan,
     emit: &(dyn Fn(RecoverEvent) + Send + Sync),
-    note: &mut (dyn FnMut(Note) -> Result<(), RecoverError> + Send),
+    note: &mut NoteFn<'_>,
     deleted: &mut BTreeMap<(Kind, i64), CloudObject>,
 ) -> Result<RecoveryReport, RecoverError> {
     let started = Instant::now();
     let deadline = started + opts.deadline;
 
     let inv = Inventory::fetch(client).await.map_err(classify)?;
-    let targets = select_targets(&inv, &opts.fqdn, &BTreeSet::new());
-    let known: BTreeSet<(Kind, i64)> = targets
-        .iter()
-        .map(|t| (t.object.kind, t.object.id))
-        .collect();
+    let first = against(&inv, opts, plan);
     emit(RecoverEvent::Planned {
-        targets: targets.len(),
+        targets: plan.targets.len(),
     });
-    note(Note::Plan(serde_json::json!({"targets": &targets})))?;
+    note(Note::Plan(serde_json::json!({
+        "plan_created_at": plan.created_at,
+        "token_fingerprint": plan.project.token_fingerprint,
+        "targets": &plan.targets,
+        "ambiguous": &plan.ambiguous,
+    })))?;
+    let mut skipped: BTreeMap<(Kind, i64), Skipped> = BTreeMap::new();
+    for s in first.skipped {
+        emit(RecoverEvent::Skipped {
+            object: s.object.clone(),
+            why: s.why.clone(),
+        });
+        note_skipped(note, &s)?;
+        skipped.insert((s.object.kind, s.object.id), s);
+    }
+    let mut appeared: BTreeMap<(Kind, i64), Target> = BTreeMap::new();
+    report_appeared(first.appeared, &mut appeared, emit, note)?;
+    let targets = first.listed;
 
     let mut errors: Vec<String> = Vec::new();
-    let concurrency = client.options().max_concurrency.max(1);
 
     // The first delete runs alone: a read-only token must fail before anything is touched.
     let mut first_done = false;
@@ -480,26 +588,12 @@ async fn purge(
             }
             first_done = true;
         }
-        for t in &stage_targets {
-            note(Note::Started(delete_step(&t.object)))?;
-        }
-        let results: Vec<(&Target, Result<(), HetznerError>)> = futures::stream::iter(
-            stage_targets
+        errors.extend(
+            delete_batch(client, &stage_targets, emit, note, deleted)
+                .await?
                 .iter()
-                .map(|t| async move { (*t, delete_one(client, t, emit).await) }),
-        )
-        .buffer_unordered(concurrency)
-        .collect()
-        .await;
-        for (t, r) in results {
-            note_deleted(note, t, &r)?;
-            match r {
-                Ok(()) => {
-                    deleted.insert((t.object.kind, t.object.id), t.object.clone());
-                }
-                Err(e) => errors.push(e.to_string()),
-            }
-        }
+                .map(ToString::to_string),
+        );
         // Wait for this stage to leave the listing so the next stage is not refused as in-use.
         let stage_ids: BTreeSet<(Kind, i64)> = targets
             .iter()
@@ -523,12 +617,30 @@ async fn purge(
         emit(RecoverEvent::StageDone { stage, lingering });
     }
 
-    // Verification sweep: full re-listing, re-delete whatever is still there.
+    // Verification sweep: full re-listing; re-delete whatever of the plan is still there. No
+    // re-selection: what matches now but was not planned is only reported.
     let mut round = 0u32;
     let remaining = loop {
         round += 1;
         let inv = Inventory::fetch(client).await.map_err(classify)?;
-        let remaining = select_targets(&inv, &opts.fqdn, &known);
+        let now = against(&inv, opts, plan);
+        report_appeared(now.appeared, &mut appeared, emit, note)?;
+        for s in now.skipped {
+            let key = (s.object.kind, s.object.id);
+            if let std::collections::btree_map::Entry::Vacant(slot) = skipped.entry(key) {
+                emit(RecoverEvent::Skipped {
+                    object: s.object.clone(),
+                    why: s.why.clone(),
+                });
+                note_skipped(note, &s)?;
+                slot.insert(s);
+            }
+        }
+        let remaining: Vec<Target> = now
+            .listed
+            .into_iter()
+            .filter(|t| !skipped.contains_key(&(t.object.kind, t.object.id)))
+            .collect();
         emit(RecoverEvent::SweepRound {
             round,
             remaining: remaining.len(),
@@ -545,30 +657,13 @@ async fn purge(
                 .iter()
                 .filter(|t| t.object.kind.purge_stage() == stage)
                 .collect();
-            for t in &batch {
-                note(Note::Started(delete_step(&t.object)))?;
-            }
-            let results: Vec<(&Target, Result<(), HetznerError>)> = futures::stream::iter(
-                batch
-                    .into_iter()
-                    .map(|t| async move { (t, delete_one(client, t, emit).await) }),
-            )
-            .buffer_unordered(concurrency)
-            .collect()
-            .await;
-            for (t, r) in results {
-                note_deleted(note, t, &r)?;
-                match r {
-                    Ok(()) => {
-                        deleted
-                            .entry((t.object.kind, t.object.id))
-                            .or_insert_with(|| t.object.clone());
-                    }
-                    Err(e) if e.is_forbidden() || e.is_unauthorized() => {
-                        errors.push(e.to_string());
-                    }
-                    // In-use refusals are expected while dependants linger; the next round retries.
-                    Err(e) => tracing::debug!(error = %e, "sweep delete refused; will retry"),
+            for e in delete_batch(client, &batch, emit, note, deleted).await? {
+                if e.is_forbidden() || e.is_unauthorized() {
+                    errors.push(e.to_string());
+                } else {
+                    // In-use refusals are expected while dependants linger; the next round
+                    // retries.
+                    tracing::debug!(error = %e, "sweep delete refused; will retry");
                 }
             }
         }
@@ -578,7 +673,7 @@ async fn purge(
         )
         .await;
     };
-    let verified = remaining.is_empty();
+    let verified = remaining.is_empty() && appeared.is_empty() && skipped.is_empty();
 
     let (pool, sub) = opts.pool_and_sub();
     let pdm = match &opts.pdm_url {
@@ -608,13 +703,16 @@ async fn purge(
         outcome: api.clone(),
     });
     // Errors from deletes that later succeeded in the sweep are noise once nothing remains.
-    if verified {
+    if remaining.is_empty() {
         errors.retain(|e| e.contains("forbidden") || e.contains("unauthorized"));
     }
     Ok(RecoveryReport {
         fqdn: opts.fqdn.clone(),
         deleted: deleted.values().cloned().collect(),
         remaining,
+        appeared_after_plan: appeared.into_values().collect(),
+        skipped: skipped.into_values().collect(),
+        ambiguous: plan.ambiguous.clone(),
         errors,
         sweep_rounds: round,
         verified_zero_orphans: verified,
