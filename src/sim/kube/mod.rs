@@ -29,6 +29,7 @@ pub mod cluster;
 pub mod kinds;
 pub mod kit;
 mod listener;
+pub mod proto;
 pub mod query;
 mod reconciler;
 pub mod scenario;
