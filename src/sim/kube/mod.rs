@@ -26,6 +26,7 @@
 //! ```
 
 pub mod cluster;
+mod defaults;
 pub mod kinds;
 pub mod kit;
 mod listener;

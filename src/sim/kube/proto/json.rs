@@ -150,6 +150,11 @@ impl Json for String {
             .map(str::to_string)
             .ok_or_else(|| err("a string", v))
     }
+    /// Go writes every non-pointer string into protobuf, empty or not, and leaves an empty one
+    /// out of JSON (`omitempty`): a decoded `""` field is not sent on.
+    fn is_empty(&self) -> bool {
+        String::is_empty(self)
+    }
 }
 
 impl Json for bool {
@@ -205,7 +210,7 @@ impl<T: Json> Json for Option<T> {
         }
     }
     fn is_empty(&self) -> bool {
-        self.is_none()
+        self.as_ref().is_none_or(T::is_empty)
     }
 }
 
