@@ -637,3 +637,91 @@ async fn events_watch(bin: &Kubectl) {
     assert!(saw, "kubectl {} streamed the new event", bin.version);
     let _ = child.kill().await;
 }
+
+const EVERY_KIND: &str = include_str!("conformance/kube_every_kind.py");
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_kubernetes_reads_every_kind_the_world_serves() {
+    use sovtui::sim::kube::kinds::KINDS;
+    for py in support::tools::pythons(
+        "python_kubernetes_reads_every_kind_the_world_serves",
+        "kubernetes",
+    ) {
+        let (_sim, c) = reconciled_cluster().await;
+        let custom: Vec<String> = KINDS
+            .iter()
+            .filter(|k| !sovtui::sim::kube::proto::has_protobuf(&k.api_version(), k.kind))
+            .map(|k| format!("{}/{}/{}", k.group, k.version, k.plural))
+            .collect();
+        let out = tokio::time::timeout(
+            WAIT,
+            Command::new(&py.path)
+                .args(["-c", EVERY_KIND, &c.url()])
+                .args(&custom)
+                .output(),
+        )
+        .await
+        .expect("in time")
+        .expect("python runs");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        println!("{}:\n{stdout}", py.label());
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            py.label(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let failures: Vec<&str> = stdout.lines().filter(|l| l.starts_with("FAIL")).collect();
+        assert!(
+            failures.is_empty(),
+            "{}:\n{}",
+            py.label(),
+            failures.join("\n")
+        );
+        // Every served kind was read, and the world holds objects of the kinds an operator reads.
+        for k in KINDS {
+            let line = stdout
+                .lines()
+                .find(|l| l.split(' ').nth(1) == Some(k.plural))
+                .unwrap_or_else(|| panic!("{}: {} was not read", py.label(), k.plural));
+            let count: usize = line
+                .rsplit(' ')
+                .next()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
+            if matches!(
+                k.plural,
+                "namespaces" | "nodes" | "pods" | "events" | "helmreleases"
+            ) {
+                assert!(count > 0, "{}: no {} to read", py.label(), k.plural);
+            }
+        }
+    }
+}
+
+/// Every built-in object the world serves fits its generated protobuf message: encoded and decoded
+/// again it is the same object (what a current kubectl's typed client gets is what JSON clients get).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_world_object_survives_protobuf() {
+    use sovtui::sim::kube::{kinds::KINDS, proto};
+    let (_sim, c) = reconciled_cluster().await;
+    let mut checked = 0;
+    for k in KINDS
+        .iter()
+        .filter(|k| proto::has_protobuf(&k.api_version(), k.kind))
+    {
+        for obj in c.list(k.plural, None).expect("list") {
+            let bytes = proto::encode(&obj).unwrap_or_else(|e| panic!("{}: {e}", k.kind));
+            let back = proto::decode(&bytes).unwrap_or_else(|e| panic!("{}: {e}", k.kind));
+            assert!(
+                back == obj,
+                "{} changed through protobuf:\n{}\n{}",
+                k.kind,
+                serde_json::to_string_pretty(&obj).unwrap_or_default(),
+                serde_json::to_string_pretty(&back).unwrap_or_default()
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 30, "only {checked} objects");
+}

@@ -29,6 +29,7 @@ pub mod cluster;
 mod defaults;
 pub mod kinds;
 pub mod kit;
+pub mod kubelet;
 mod listener;
 pub mod proto;
 pub mod query;

@@ -821,7 +821,7 @@ fn stored_line(e: &StoredEvent) -> Bytes {
 /// (as they do for CRDs without schemas). kubectl asks for the gnostic protobuf encoding.
 fn openapi_v2(headers: &HeaderMap) -> Response {
     const TITLE: &str = "Kubernetes";
-    const VERSION: &str = "v1.33.5+k3s1";
+    const VERSION: &str = super::kubelet::K3S_VERSION;
     let accept = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -856,7 +856,7 @@ fn version_doc() -> Value {
     json!({
         "major": "1",
         "minor": "33",
-        "gitVersion": "v1.33.5+k3s1",
+        "gitVersion": super::kubelet::K3S_VERSION,
         "gitCommit": "sovtui-sim",
         "gitTreeState": "clean",
         "buildDate": "2025-09-10T00:00:00Z",

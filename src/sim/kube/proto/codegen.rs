@@ -211,10 +211,13 @@ fn snake_to_camel(s: &str) -> String {
     out
 }
 
+/// A field name as both generators agree on it: prost's snake case of `podCIDRs` is
+/// `pod_cid_rs`, k8s-openapi's `pod_cidrs`; without underscores and case they are one name.
 fn norm(rust: &str) -> String {
     rust.trim_start_matches("r#")
         .trim_end_matches('_')
-        .to_string()
+        .replace('_', "")
+        .to_ascii_lowercase()
 }
 
 /// JSON names of k8s-openapi's types: `module/path::Type` → rust field → JSON name.
@@ -287,6 +290,8 @@ fn generate() -> String {
             .iter()
             .map(|(rust, bytes, held)| {
                 let named = json_names.and_then(|n| n.get(&norm(rust))).cloned();
+                // A type k8s-openapi has must name every field (or embed it inline).
+                let plain = rust.trim_start_matches("r#").trim_end_matches('_');
                 // k8s-openapi flattens an embedded struct: a message field it has no name for,
                 // whose own fields it does have, is inline (Probe's ProbeHandler, Volume's
                 // VolumeSource).
@@ -299,8 +304,10 @@ fn generate() -> String {
                                     && inner.iter().all(|(r, _, _)| n.contains_key(&norm(r)))
                             })
                     });
+                // (k8s-pb may carry alpha fields k8s-openapi leaves out: those keep the camel
+                // case of their prost name, which is right unless the name holds an acronym.)
                 Field {
-                    json: named.unwrap_or_else(|| snake_to_camel(&norm(rust))),
+                    json: named.unwrap_or_else(|| snake_to_camel(plain)),
                     rust: rust.clone(),
                     bytes: *bytes,
                     inline,
@@ -401,7 +408,11 @@ fn generated_mapping_is_current() {
 #[test]
 fn json_names_come_from_k8s_openapi() {
     let names = openapi_names(&package_dir("k8s-openapi"));
-    assert_eq!(names["api/core/v1::PodStatus"]["pod_ip"], "podIP");
+    assert_eq!(names["api/core/v1::PodStatus"][&norm("pod_ip")], "podIP");
+    assert_eq!(
+        names["api/core/v1::NodeSpec"][&norm("pod_cid_rs")],
+        "podCIDRs"
+    );
     assert_eq!(
         resolve("api/apps/v1", "super::super::core::v1::PodTemplateSpec"),
         "api/core/v1::PodTemplateSpec"

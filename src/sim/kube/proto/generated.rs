@@ -2745,7 +2745,7 @@ impl Json for k8s_pb::api::core::v1::NodeSpec {
     fn to_json(&self) -> Value {
         let mut m = Map::new();
         put(&mut m, "podCIDR", &self.pod_cidr);
-        put(&mut m, "podCidRs", &self.pod_cid_rs);
+        put(&mut m, "podCIDRs", &self.pod_cid_rs);
         put(&mut m, "providerID", &self.provider_id);
         put(&mut m, "unschedulable", &self.unschedulable);
         put(&mut m, "taints", &self.taints);
@@ -2757,7 +2757,7 @@ impl Json for k8s_pb::api::core::v1::NodeSpec {
         let m = object(v)?;
         Ok(Self {
             pod_cidr: field(m, "podCIDR")?,
-            pod_cid_rs: field(m, "podCidRs")?,
+            pod_cid_rs: field(m, "podCIDRs")?,
             provider_id: field(m, "providerID")?,
             unschedulable: field(m, "unschedulable")?,
             taints: field(m, "taints")?,
