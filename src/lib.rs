@@ -4,8 +4,9 @@
 //! simulated world on real wire protocols, `tui` is the cockpit, `cli` the headless front-end.
 
 pub mod cli;
-pub mod config;
 pub mod logging;
-pub mod provision;
-pub mod sim;
 pub mod tui;
+
+pub use sovtui_core::{config, provision};
+#[cfg(feature = "world")]
+pub use sovtui_world::sim;

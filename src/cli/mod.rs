@@ -2,6 +2,8 @@
 //! thin shell over a library call; human text goes to stderr, `--json` documents to stdout.
 
 mod cockpit;
+#[cfg(feature = "world")]
+mod demo;
 mod deploy;
 mod diagnose;
 mod drill;
@@ -9,6 +11,7 @@ mod fleet;
 mod logs;
 mod phase0;
 mod recover;
+#[cfg(feature = "world")]
 mod sim;
 
 use std::path::PathBuf;
@@ -65,8 +68,10 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// The cockpit on the embedded simulated world
+    #[cfg(feature = "world")]
     Demo(DemoArgs),
     /// Run the simulated world in the foreground
+    #[cfg(feature = "world")]
     Sim(SimArgs),
     /// Print the cockpit's log file
     Logs {
@@ -351,7 +356,9 @@ pub fn run(cli: Cli) -> CliResult {
     let api = cli.api;
     match cli.command {
         None => cockpit::run_fleet_with_api(config, api),
-        Some(Command::Demo(args)) => cockpit::run_demo(args),
+        #[cfg(feature = "world")]
+        Some(Command::Demo(args)) => demo::run_demo(args),
+        #[cfg(feature = "world")]
         Some(Command::Sim(args)) => sim::run(args),
         Some(Command::Logs { follow }) => logs::run(follow),
         Some(Command::Fleet(cmd)) => fleet::run(config, cmd),

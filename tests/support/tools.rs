@@ -1,5 +1,6 @@
 //! Third-party clients (kubectl, the hcloud CLI, Python's hcloud and kubernetes) that check the
 //! simulated world. `.ci/install-deps` installs them; a developer machine may lack some.
+#![allow(dead_code)] // each test file uses some of these
 
 /// `test` cannot run because `what` is missing. On a developer machine that is a skip with a
 /// note; where `.ci/run` installed every client (`SOVTUI_REQUIRE_TOOLS=1`) it fails the test, so
@@ -13,11 +14,21 @@ pub fn missing(test: &str, what: &str) {
     println!("SKIP {test}: {what}");
 }
 
+/// The workspace's top directory (where `.ci/install-deps` puts the clients under `target/tools`),
+/// whichever crate's tests include this file.
+pub fn workspace_root() -> std::path::PathBuf {
+    let here = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    here.ancestors()
+        .find(|d| d.join("Cargo.lock").is_file())
+        .unwrap_or(here)
+        .to_path_buf()
+}
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    workspace_root()
 }
 
 /// One kubectl binary and the release it reports.

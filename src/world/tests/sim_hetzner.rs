@@ -11,8 +11,8 @@ use hcloud::apis::{
 };
 use hcloud::models;
 use serde_json::{Value, json};
-use sovtui::sim::clock::SimClock;
-use sovtui::sim::hetzner::{
+use sovtui_world::sim::clock::SimClock;
+use sovtui_world::sim::hetzner::{
     DEFAULT_READONLY_TOKEN, DEFAULT_TOKEN, HetznerSim, HetznerSimConfig, Kind, RateBudget,
 };
 
@@ -417,7 +417,7 @@ async fn pages_through_lists_with_meta() {
 async fn answers_the_real_error_codes() {
     let (sim, _clock, cfg) = start().await;
 
-    let bad = sovtui::sim::hetzner::hcloud_configuration(&sim.endpoint(), "not-a-token");
+    let bad = sovtui_world::sim::hetzner::hcloud_configuration(&sim.endpoint(), "not-a-token");
     let e = servers_api::list_servers(&bad, Default::default())
         .await
         .unwrap_err();
@@ -651,7 +651,7 @@ async fn snapshot_and_direct_store_access() {
 
 #[tokio::test]
 async fn phase0_resources_and_a_recovery_purge_through_the_linger() {
-    use sovtui::sim::hetzner::sovereign::{SovereignSpec, create_sovereign};
+    use sovtui_world::sim::hetzner::sovereign::{SovereignSpec, create_sovereign};
     let (sim, clock, cfg) = start().await;
     let control = sim.control();
     control.set_linger(Duration::from_secs(20));
@@ -866,7 +866,7 @@ async fn catalogue_with_prices_deserializes() {
 /// required field in any rendered object would fail here.
 #[tokio::test]
 async fn every_kind_deserializes_with_the_hcloud_crate() {
-    use sovtui::sim::hetzner::sovereign::{SovereignSpec, create_sovereign};
+    use sovtui_world::sim::hetzner::sovereign::{SovereignSpec, create_sovereign};
     let (sim, _clock, cfg) = start().await;
     let control = sim.control();
     let key = ssh_key::PrivateKey::random(&mut rand::rngs::OsRng, ssh_key::Algorithm::Ed25519)
@@ -1006,7 +1006,7 @@ async fn every_kind_deserializes_with_the_hcloud_crate() {
 /// Runbook §7.1 rows as scenario data: orphans (C3), read-only token (M1), project limits (M2).
 #[tokio::test]
 async fn faults_as_data() {
-    use sovtui::sim::hetzner::faults::HetznerFaults;
+    use sovtui_world::sim::hetzner::faults::HetznerFaults;
     let (sim, clock, cfg) = start().await;
     let faults: HetznerFaults = toml::from_str(
         r#"

@@ -70,11 +70,11 @@ pub enum KitError {
 const BUILTIN: &[(&str, &str)] = &[
     (
         "bootstrap-kit",
-        include_str!("../../../fixtures/kits/bootstrap-kit.toml"),
+        include_str!("../../../../fixtures/kits/bootstrap-kit.toml"),
     ),
     (
         "runbook-11",
-        include_str!("../../../fixtures/kits/runbook-11.toml"),
+        include_str!("../../../../fixtures/kits/runbook-11.toml"),
     ),
 ];
 

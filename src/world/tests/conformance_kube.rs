@@ -8,14 +8,15 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::json;
-use sovtui::sim::clock::SimClock;
-use sovtui::sim::kube::{ClusterOptions, KubeSim, SimCluster};
+use sovtui_world::sim::clock::SimClock;
+use sovtui_world::sim::kube::{ClusterOptions, KubeSim, SimCluster};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
-mod support;
+#[path = "../../../tests/support/tools.rs"]
+mod tools;
 
-use support::tools::Kubectl;
+use tools::Kubectl;
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -98,7 +99,7 @@ fn kubectl_stream(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_get_watch_and_patch() {
-    for k in support::tools::kubectls("kubectl_get_watch_and_patch") {
+    for k in tools::kubectls("kubectl_get_watch_and_patch") {
         get_watch_and_patch(&k).await;
     }
 }
@@ -243,7 +244,7 @@ for ev in w.stream(api.list_namespaced_custom_object, "helm.toolkit.fluxcd.io", 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_kubernetes_lists_and_watches_helmreleases() {
-    for py in support::tools::pythons(
+    for py in tools::pythons(
         "python_kubernetes_lists_and_watches_helmreleases",
         "kubernetes",
     ) {
@@ -251,7 +252,7 @@ async fn python_kubernetes_lists_and_watches_helmreleases() {
     }
 }
 
-async fn python_lists_and_watches(py: &support::tools::Python) {
+async fn python_lists_and_watches(py: &tools::Python) {
     let (_sim, c) = cluster().await;
     let mut child = Command::new(&py.path)
         .args(["-c", PYTHON_SCRIPT, &c.url()])
@@ -291,7 +292,7 @@ async fn python_lists_and_watches(py: &support::tools::Python) {
 
 /// A cluster that ran the runbook's kit to the end (fast clock).
 async fn reconciled_cluster() -> (KubeSim, SimCluster) {
-    use sovtui::sim::kube::ClusterScenario;
+    use sovtui_world::sim::kube::ClusterScenario;
     let sim = KubeSim::new(SimClock::new(1_000_000.0));
     let c = sim
         .add_cluster("ops.omani.works", ClusterScenario::runbook_11())
@@ -311,7 +312,7 @@ async fn reconciled_cluster() -> (KubeSim, SimCluster) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_operator_commands_against_a_reconciling_cluster() {
-    for k in support::tools::kubectls("kubectl_operator_commands_against_a_reconciling_cluster") {
+    for k in tools::kubectls("kubectl_operator_commands_against_a_reconciling_cluster") {
         operator_commands(&k).await;
     }
 }
@@ -489,7 +490,7 @@ async fn operator_commands(bin: &Kubectl) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_configmap_lifecycle_and_conflicts() {
-    for k in support::tools::kubectls("kubectl_configmap_lifecycle_and_conflicts") {
+    for k in tools::kubectls("kubectl_configmap_lifecycle_and_conflicts") {
         configmap_lifecycle(&k).await;
     }
 }
@@ -593,7 +594,7 @@ async fn configmap_lifecycle(bin: &Kubectl) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_get_events_watch_streams() {
-    for k in support::tools::kubectls("kubectl_get_events_watch_streams") {
+    for k in tools::kubectls("kubectl_get_events_watch_streams") {
         events_watch(&k).await;
     }
 }
@@ -642,15 +643,15 @@ const EVERY_KIND: &str = include_str!("conformance/kube_every_kind.py");
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_kubernetes_reads_every_kind_the_world_serves() {
-    use sovtui::sim::kube::kinds::KINDS;
-    for py in support::tools::pythons(
+    use sovtui_world::sim::kube::kinds::KINDS;
+    for py in tools::pythons(
         "python_kubernetes_reads_every_kind_the_world_serves",
         "kubernetes",
     ) {
         let (_sim, c) = reconciled_cluster().await;
         let custom: Vec<String> = KINDS
             .iter()
-            .filter(|k| !sovtui::sim::kube::proto::has_protobuf(&k.api_version(), k.kind))
+            .filter(|k| !sovtui_world::sim::kube::proto::has_protobuf(&k.api_version(), k.kind))
             .map(|k| format!("{}/{}/{}", k.group, k.version, k.plural))
             .collect();
         let out = tokio::time::timeout(
@@ -703,7 +704,7 @@ async fn python_kubernetes_reads_every_kind_the_world_serves() {
 /// again it is the same object (what a current kubectl's typed client gets is what JSON clients get).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_world_object_survives_protobuf() {
-    use sovtui::sim::kube::{kinds::KINDS, proto};
+    use sovtui_world::sim::kube::{kinds::KINDS, proto};
     let (_sim, c) = reconciled_cluster().await;
     let mut checked = 0;
     for k in KINDS

@@ -151,7 +151,7 @@ pub(crate) fn read_kubeconfig(entry: &SovereignEntry) -> Result<Kubeconfig, Stri
 
 /// Build a client for the Sovereign's context. Exec plugins run non-interactively, so their
 /// stderr is captured by kube instead of landing on the cockpit's screen.
-pub(crate) async fn build_client(
+pub async fn build_client(
     entry: &SovereignEntry,
     preloaded: Option<Kubeconfig>,
 ) -> Result<Client, String> {

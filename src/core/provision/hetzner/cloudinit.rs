@@ -8,8 +8,8 @@ use base64::Engine;
 use sha2::{Digest, Sha256};
 
 pub const CONTROL_PLANE_TEMPLATE: &str =
-    include_str!("../../../fixtures/cloudinit/control-plane.yaml.tmpl");
-pub const WORKER_TEMPLATE: &str = include_str!("../../../fixtures/cloudinit/worker.yaml.tmpl");
+    include_str!("../../../../fixtures/cloudinit/control-plane.yaml.tmpl");
+pub const WORKER_TEMPLATE: &str = include_str!("../../../../fixtures/cloudinit/worker.yaml.tmpl");
 
 /// The first control-plane's private IP: the join address of every other node.
 pub const FIRST_CP_IP: &str = "10.0.1.2";

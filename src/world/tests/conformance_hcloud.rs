@@ -7,10 +7,11 @@ use std::process::Output;
 use std::time::Duration;
 
 use serde_json::Value;
-use sovtui::sim::clock::SimClock;
-use sovtui::sim::hetzner::{DEFAULT_TOKEN, HetznerSim, HetznerSimConfig, Kind};
+use sovtui_world::sim::clock::SimClock;
+use sovtui_world::sim::hetzner::{DEFAULT_TOKEN, HetznerSim, HetznerSimConfig, Kind};
 
-mod support;
+#[path = "../../../tests/support/tools.rs"]
+mod tools;
 
 const FQDN: &str = "omantel.omani.works";
 const SOVEREIGN: &str = "catalyst.openova.io/sovereign";
@@ -79,7 +80,7 @@ impl Cli<'_> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hcloud_cli_lists_and_creates() {
     let Some(bin) = which("hcloud") else {
-        support::tools::missing(
+        tools::missing(
             "hcloud_cli_lists_and_creates",
             "the hcloud CLI is not installed",
         );
@@ -253,12 +254,12 @@ async fn hcloud_cli_lists_and_creates() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_hcloud_lists_and_creates() {
     // Debian's python3-hcloud and the current one from PyPI (target/tools/py).
-    for py in support::tools::pythons("python_hcloud_lists_and_creates", "hcloud") {
+    for py in tools::pythons("python_hcloud_lists_and_creates", "hcloud") {
         python_hcloud(&py).await;
     }
 }
 
-async fn python_hcloud(py: &support::tools::Python) {
+async fn python_hcloud(py: &tools::Python) {
     let python = &py.path;
     println!("{}", py.label());
     let sim = start().await;
@@ -309,7 +310,7 @@ async fn python_hcloud(py: &support::tools::Python) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hcloud_cli_manages_every_kind() {
     let Some(bin) = which("hcloud") else {
-        support::tools::missing(
+        tools::missing(
             "hcloud_cli_manages_every_kind",
             "the hcloud CLI is not installed",
         );

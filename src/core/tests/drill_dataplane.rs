@@ -4,19 +4,20 @@
 
 use std::time::Duration;
 
-use sovtui::provision::drill::probe::Probe;
-use sovtui::provision::drill::report;
-use sovtui::provision::drill::verify;
-use sovtui::provision::journal::{self, Event, Journal};
-use sovtui::sim::pgpair::{PgPair, Replication, find_pg_bin};
+use sovtui_core::provision::drill::probe::Probe;
+use sovtui_core::provision::drill::report;
+use sovtui_core::provision::drill::verify;
+use sovtui_core::provision::journal::{self, Event, Journal};
+use sovtui_world::sim::pgpair::{PgPair, Replication, find_pg_bin};
 
-mod support;
+#[path = "../../../tests/support/tools.rs"]
+mod tools;
 
 const DEADLINE: Duration = Duration::from_secs(120);
 
 fn postgres_available() -> bool {
     if find_pg_bin().is_none() {
-        support::tools::missing(
+        tools::missing(
             "the real data-plane test",
             "PostgreSQL server binaries not found",
         );

@@ -12,116 +12,122 @@ use super::kube::ClusterScenario;
 
 /// The scenarios shipped inside the binary, so `sovtui demo` and `sovtui sim` work from anywhere.
 const BUILTIN: &[(&str, &str)] = &[
-    ("demo", include_str!("../../fixtures/scenarios/demo.yaml")),
-    ("happy", include_str!("../../fixtures/scenarios/happy.yaml")),
+    (
+        "demo",
+        include_str!("../../../fixtures/scenarios/demo.yaml"),
+    ),
+    (
+        "happy",
+        include_str!("../../../fixtures/scenarios/happy.yaml"),
+    ),
     // One per troubleshooting leaf of contract §9 (`sovtui demo --scenario leaf-C3`).
     (
         "leaf-C1",
-        include_str!("../../fixtures/scenarios/leaf-C1.yaml"),
+        include_str!("../../../fixtures/scenarios/leaf-C1.yaml"),
     ),
     (
         "leaf-C2",
-        include_str!("../../fixtures/scenarios/leaf-C2.yaml"),
+        include_str!("../../../fixtures/scenarios/leaf-C2.yaml"),
     ),
     (
         "leaf-C3",
-        include_str!("../../fixtures/scenarios/leaf-C3.yaml"),
+        include_str!("../../../fixtures/scenarios/leaf-C3.yaml"),
     ),
     (
         "leaf-C4",
-        include_str!("../../fixtures/scenarios/leaf-C4.yaml"),
+        include_str!("../../../fixtures/scenarios/leaf-C4.yaml"),
     ),
     (
         "leaf-C5",
-        include_str!("../../fixtures/scenarios/leaf-C5.yaml"),
+        include_str!("../../../fixtures/scenarios/leaf-C5.yaml"),
     ),
     (
         "leaf-C6",
-        include_str!("../../fixtures/scenarios/leaf-C6.yaml"),
+        include_str!("../../../fixtures/scenarios/leaf-C6.yaml"),
     ),
     (
         "leaf-C7",
-        include_str!("../../fixtures/scenarios/leaf-C7.yaml"),
+        include_str!("../../../fixtures/scenarios/leaf-C7.yaml"),
     ),
     (
         "leaf-C8",
-        include_str!("../../fixtures/scenarios/leaf-C8.yaml"),
+        include_str!("../../../fixtures/scenarios/leaf-C8.yaml"),
     ),
     (
         "leaf-C9",
-        include_str!("../../fixtures/scenarios/leaf-C9.yaml"),
+        include_str!("../../../fixtures/scenarios/leaf-C9.yaml"),
     ),
     (
         "leaf-C10",
-        include_str!("../../fixtures/scenarios/leaf-C10.yaml"),
+        include_str!("../../../fixtures/scenarios/leaf-C10.yaml"),
     ),
     (
         "leaf-C11",
-        include_str!("../../fixtures/scenarios/leaf-C11.yaml"),
+        include_str!("../../../fixtures/scenarios/leaf-C11.yaml"),
     ),
     (
         "leaf-C12",
-        include_str!("../../fixtures/scenarios/leaf-C12.yaml"),
+        include_str!("../../../fixtures/scenarios/leaf-C12.yaml"),
     ),
     (
         "leaf-C13",
-        include_str!("../../fixtures/scenarios/leaf-C13.yaml"),
+        include_str!("../../../fixtures/scenarios/leaf-C13.yaml"),
     ),
     (
         "leaf-C14",
-        include_str!("../../fixtures/scenarios/leaf-C14.yaml"),
+        include_str!("../../../fixtures/scenarios/leaf-C14.yaml"),
     ),
     (
         "leaf-C15",
-        include_str!("../../fixtures/scenarios/leaf-C15.yaml"),
+        include_str!("../../../fixtures/scenarios/leaf-C15.yaml"),
     ),
     (
         "leaf-C16",
-        include_str!("../../fixtures/scenarios/leaf-C16.yaml"),
+        include_str!("../../../fixtures/scenarios/leaf-C16.yaml"),
     ),
     (
         "leaf-C17",
-        include_str!("../../fixtures/scenarios/leaf-C17.yaml"),
+        include_str!("../../../fixtures/scenarios/leaf-C17.yaml"),
     ),
     (
         "leaf-C18",
-        include_str!("../../fixtures/scenarios/leaf-C18.yaml"),
+        include_str!("../../../fixtures/scenarios/leaf-C18.yaml"),
     ),
     (
         "leaf-D2.6",
-        include_str!("../../fixtures/scenarios/leaf-D2.6.yaml"),
+        include_str!("../../../fixtures/scenarios/leaf-D2.6.yaml"),
     ),
     (
         "leaf-D2.7",
-        include_str!("../../fixtures/scenarios/leaf-D2.7.yaml"),
+        include_str!("../../../fixtures/scenarios/leaf-D2.7.yaml"),
     ),
     (
         "leaf-D2.9",
-        include_str!("../../fixtures/scenarios/leaf-D2.9.yaml"),
+        include_str!("../../../fixtures/scenarios/leaf-D2.9.yaml"),
     ),
     (
         "leaf-D2.10",
-        include_str!("../../fixtures/scenarios/leaf-D2.10.yaml"),
+        include_str!("../../../fixtures/scenarios/leaf-D2.10.yaml"),
     ),
     (
         "leaf-HC",
-        include_str!("../../fixtures/scenarios/leaf-HC.yaml"),
+        include_str!("../../../fixtures/scenarios/leaf-HC.yaml"),
     ),
     (
         "leaf-M1",
-        include_str!("../../fixtures/scenarios/leaf-M1.yaml"),
+        include_str!("../../../fixtures/scenarios/leaf-M1.yaml"),
     ),
     (
         "leaf-M2",
-        include_str!("../../fixtures/scenarios/leaf-M2.yaml"),
+        include_str!("../../../fixtures/scenarios/leaf-M2.yaml"),
     ),
     (
         "leaf-M3",
-        include_str!("../../fixtures/scenarios/leaf-M3.yaml"),
+        include_str!("../../../fixtures/scenarios/leaf-M3.yaml"),
     ),
     (
         "leaf-M4",
-        include_str!("../../fixtures/scenarios/leaf-M4.yaml"),
+        include_str!("../../../fixtures/scenarios/leaf-M4.yaml"),
     ),
 ];
 
@@ -370,7 +376,7 @@ mod tests {
 
     #[test]
     fn every_scenario_file_parses() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/scenarios");
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/scenarios");
         let mut n = 0;
         for entry in std::fs::read_dir(&dir).expect("fixtures/scenarios") {
             let path = entry.expect("dir entry").path();

@@ -216,7 +216,7 @@ mod tests {
 
     #[test]
     fn the_readme_example_parses() {
-        let readme = include_str!("../../../fixtures/kits/README.md");
+        let readme = include_str!("../../../../fixtures/kits/README.md");
         let block = readme
             .split("```toml")
             .nth(2)

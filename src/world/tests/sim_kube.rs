@@ -10,8 +10,8 @@ use kube::api::{
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, Config};
 use serde_json::json;
-use sovtui::sim::clock::SimClock;
-use sovtui::sim::kube::{ClusterOptions, KubeSim, SimCluster};
+use sovtui_world::sim::clock::SimClock;
+use sovtui_world::sim::kube::{ClusterOptions, KubeSim, SimCluster};
 use tokio::sync::mpsc;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -352,7 +352,7 @@ fn ready_true(c: &SimCluster, name: &str) -> bool {
 
 #[tokio::test]
 async fn reconciler_brings_a_small_kit_up_in_depends_on_order() {
-    use sovtui::sim::kube::{ClusterScenario, Kit, ReleaseFault, ReleaseOverride};
+    use sovtui_world::sim::kube::{ClusterScenario, Kit, ReleaseFault, ReleaseOverride};
     let kit = Kit::from_toml(
         r#"
 name = "small"
@@ -465,13 +465,13 @@ install_seconds = 100
         c.get("pod", "c", "c-0").is_some(),
         "workload pod of the release"
     );
-    let conds: Vec<sovtui::provision::flux::ConditionView> = serde_json::from_value(
+    let conds: Vec<sovtui_core::provision::flux::ConditionView> = serde_json::from_value(
         c.get("hr", "flux-system", "bp-bad").expect("bad")["status"]["conditions"].clone(),
     )
     .expect("conditions");
     assert_eq!(
-        sovtui::provision::flux::derive_catalyst_state(&conds),
-        sovtui::provision::flux::ComponentState::Failed
+        sovtui_core::provision::flux::derive_catalyst_state(&conds),
+        sovtui_core::provision::flux::ComponentState::Failed
     );
 
     // helm-controller's log, as catalyst's log tailer reads it: pods app=helm-controller, then logs.
@@ -554,7 +554,7 @@ fn rss_kib() -> Option<u64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hosts_fifty_clusters_of_forty_helmreleases() {
-    use sovtui::sim::kube::ClusterScenario;
+    use sovtui_world::sim::kube::ClusterScenario;
     let before = rss_kib();
     // A fast clock: the whole kit reconciles in milliseconds of real time.
     let sim = KubeSim::new(SimClock::new(1_000_000.0));
@@ -625,7 +625,7 @@ async fn hosts_fifty_clusters_of_forty_helmreleases() {
 
 #[tokio::test]
 async fn a_fault_cleared_at_run_time_recovers_on_reconcile_request() {
-    use sovtui::sim::kube::{ClusterScenario, ReleaseFault, ReleaseOverride};
+    use sovtui_world::sim::kube::{ClusterScenario, ReleaseFault, ReleaseOverride};
     let mut scenario = ClusterScenario {
         kit: Some("runbook-11".into()),
         bootstrap_seconds: 0.0,
@@ -709,7 +709,7 @@ async fn a_fault_cleared_at_run_time_recovers_on_reconcile_request() {
 
 #[tokio::test]
 async fn flux_faults_keep_the_kit_from_being_applied() {
-    use sovtui::sim::kube::{ClusterScenario, FluxFault};
+    use sovtui_world::sim::kube::{ClusterScenario, FluxFault};
     let sim = KubeSim::new(SimClock::new(1.0));
     let conflict = "existing namespace \"kube-system\" is conflicting with another resource that has the same name";
     let ks_fault = sim
@@ -784,7 +784,7 @@ async fn flux_faults_keep_the_kit_from_being_applied() {
 #[tokio::test]
 async fn kube_clients_work_from_the_hosts_kubeconfig() {
     use kube::config::{KubeConfigOptions, Kubeconfig};
-    use sovtui::sim::kube::ClusterScenario;
+    use sovtui_world::sim::kube::ClusterScenario;
     let sim = KubeSim::new(SimClock::new(1.0));
     sim.add_cluster("a.omani.works", ClusterScenario::runbook_11())
         .await
