@@ -13,7 +13,7 @@ mod codegen;
 mod generated;
 pub mod json;
 
-use k8s_pb::apimachinery::pkg::apis::meta::v1::{Status, WatchEvent};
+use k8s_pb::apimachinery::pkg::apis::meta::v1::WatchEvent;
 use k8s_pb::apimachinery::pkg::runtime::{RawExtension, TypeMeta, Unknown};
 use prost::Message;
 use serde_json::Value;
@@ -158,12 +158,7 @@ pub fn decode(bytes: &[u8]) -> Result<Value, String> {
 /// One frame of a protobuf watch stream: a 4-byte big-endian length, then a `WatchEvent` whose
 /// object is the protobuf-encoded object. `None` for an object without a protobuf form.
 pub fn watch_frame(event_type: &str, obj: &Value) -> Option<Vec<u8>> {
-    let object = if obj["kind"] == "Status" {
-        let status: Status = Json::from_json(obj).ok()?;
-        envelope("v1", "Status", status.encode_to_vec())
-    } else {
-        encode(obj).ok()?
-    };
+    let object = encode(obj).ok()?;
     let ev = WatchEvent {
         r#type: Some(event_type.to_string()),
         object: Some(RawExtension { raw: Some(object) }),
@@ -273,6 +268,27 @@ mod tests {
         assert!(decode(b"k8s\0\xff\xff\xff").is_err());
         let wrong = json!({"apiVersion": "v1", "kind": "Secret", "metadata": "x"});
         assert!(encode(&wrong).expect_err("shape").contains("metadata"));
+    }
+
+    #[test]
+    fn errors_and_watch_frames_in_protobuf() {
+        let kind = crate::sim::kube::kinds::by_any_name("secret").expect("secret");
+        let status = crate::sim::kube::ApiError::not_found(
+            crate::sim::kube::kinds::info(kind),
+            "gone",
+        )
+        .to_status();
+        let bytes = encode(&status).expect("a Status encodes");
+        assert_eq!(decode(&bytes).expect("decode")["reason"], "NotFound");
+        let obj = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"k": "v"}});
+        let frame = watch_frame("ADDED", &obj).expect("frame");
+        let len = u32::from_be_bytes([frame[0], frame[1], frame[2], frame[3]]) as usize;
+        assert_eq!(len, frame.len() - 4);
+        let ev = WatchEvent::decode(&frame[4..]).expect("WatchEvent");
+        assert_eq!(ev.r#type.as_deref(), Some("ADDED"));
+        let inner = ev.object.and_then(|o| o.raw).expect("raw");
+        assert_eq!(decode(&inner).expect("object"), obj);
+        assert!(watch_frame("ADDED", &json!({"apiVersion": "x/v1", "kind": "Thing"})).is_none());
     }
 
     #[test]
