@@ -879,7 +879,9 @@ async fn protobuf_yaml_and_json_are_negotiated() {
     const PB: &str = "application/vnd.kubernetes.protobuf";
     let (_sim, cluster) = empty_cluster("proto.example").await;
     cluster
-        .apply(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "flux-system"}}))
+        .apply(
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "flux-system"}}),
+        )
         .expect("namespace");
     cluster.apply(hr("bp-a1")).expect("hr");
     let http = reqwest::Client::new();
@@ -897,7 +899,9 @@ async fn protobuf_yaml_and_json_are_negotiated() {
         .expect("post");
     assert_eq!(resp.status(), 201);
     assert_eq!(
-        resp.headers().get("content-type").and_then(|v| v.to_str().ok()),
+        resp.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
         Some(PB)
     );
     let created = proto::decode(&resp.bytes().await.expect("body")).expect("protobuf answer");
@@ -951,7 +955,12 @@ async fn protobuf_yaml_and_json_are_negotiated() {
         "{}/apis/helm.toolkit.fluxcd.io/v2/namespaces/flux-system/helmreleases",
         cluster.url()
     );
-    let only_pb = http.get(&hrs).header("accept", PB).send().await.expect("hr pb");
+    let only_pb = http
+        .get(&hrs)
+        .header("accept", PB)
+        .send()
+        .await
+        .expect("hr pb");
     assert_eq!(only_pb.status(), 406);
     let fallback = http
         .get(&hrs)
@@ -979,7 +988,10 @@ async fn protobuf_yaml_and_json_are_negotiated() {
         .await
         .expect("watch");
     assert_eq!(
-        watch.headers().get("content-type").and_then(|v| v.to_str().ok()),
+        watch
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
         Some("application/vnd.kubernetes.protobuf;stream=watch")
     );
     let mut buf = Vec::new();

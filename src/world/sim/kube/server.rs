@@ -519,7 +519,9 @@ fn patch(
     let patch = match content_type.as_str() {
         "application/merge-patch+json" => PatchBody::Merge(body_value()?),
         // Built-in kinds accept strategic merge patches; for the lists we serve a merge is close.
-        "application/strategic-merge-patch+json" if info.group.is_empty() => {
+        "application/strategic-merge-patch+json"
+            if proto::has_protobuf(&info.api_version(), info.kind) =>
+        {
             PatchBody::Merge(body_value()?)
         }
         "application/json-patch+json" => PatchBody::Json(

@@ -273,11 +273,9 @@ mod tests {
     #[test]
     fn errors_and_watch_frames_in_protobuf() {
         let kind = crate::sim::kube::kinds::by_any_name("secret").expect("secret");
-        let status = crate::sim::kube::ApiError::not_found(
-            crate::sim::kube::kinds::info(kind),
-            "gone",
-        )
-        .to_status();
+        let status =
+            crate::sim::kube::ApiError::not_found(crate::sim::kube::kinds::info(kind), "gone")
+                .to_status();
         let bytes = encode(&status).expect("a Status encodes");
         assert_eq!(decode(&bytes).expect("decode")["reason"], "NotFound");
         let obj = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"k": "v"}});
