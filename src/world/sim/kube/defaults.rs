@@ -67,10 +67,10 @@ fn pod_spec(spec: &mut Map<String, Value>) {
 }
 
 fn template_spec(spec: &mut Map<String, Value>) {
-    if let Some(t) = obj(spec, "template") {
-        if let Some(ps) = obj(t, "spec") {
-            pod_spec(ps);
-        }
+    if let Some(t) = obj(spec, "template")
+        && let Some(ps) = obj(t, "spec")
+    {
+        pod_spec(ps);
     }
 }
 

@@ -430,10 +430,8 @@ mod tests {
 
     #[test]
     fn special_forms_round_trip() {
-        for text in ["2026-01-01T00:00:00Z"] {
-            let t = Time::from_json(&json!(text)).expect("time");
-            assert_eq!(t.to_json(), json!(text));
-        }
+        let t = Time::from_json(&json!("2026-01-01T00:00:00Z")).expect("time");
+        assert_eq!(t.to_json(), json!("2026-01-01T00:00:00Z"));
         let mt = MicroTime::from_json(&json!("2026-01-01T00:00:00.250000Z")).expect("micro");
         assert_eq!(mt.to_json(), json!("2026-01-01T00:00:00.250000Z"));
         for v in [json!(8080), json!("http")] {
