@@ -389,7 +389,7 @@ async fn an_interrupted_drill_resumes_and_journal_and_report_agree() {
     let state = tempfile::tempdir().expect("state");
     // The session drops (the run future is dropped, as on SIGHUP) right after the kill step's
     // journal entry.
-    let path = journal::dir(state.path(), "drill").join("resume-1.jsonl");
+    let path = run::journal_path(state.path(), "resume-1");
     let running = run::run_with_id(&t, state.path(), p, RunOptions::default(), "resume-1");
     let killed = async {
         loop {
@@ -405,9 +405,10 @@ async fn an_interrupted_drill_resumes_and_journal_and_report_agree() {
         r = running => panic!("the run ended before the interruption: {r:?}"),
         _ = tokio::time::timeout(Duration::from_secs(120), killed) => {}
     }
-    let unfinished = journal::unfinished(state.path(), "drill").expect("unfinished");
+    let listing = journal::unfinished(&journal::root(state.path()));
+    let unfinished: Vec<_> = listing.of(journal::Op::Drill).collect();
     assert_eq!(unfinished.len(), 1);
-    assert_eq!(unfinished[0].0, "resume-1");
+    assert_eq!(unfinished[0].id, "resume-1");
 
     let out = run::resume(&t, state.path(), "resume-1", RunOptions::default())
         .await
@@ -667,7 +668,7 @@ async fn sighup_to_a_running_drill_then_resume_completes_it_and_journal_and_repo
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("spawn sovtui drill run");
-    let dir = journal::dir(&home.path().join("sovtui"), "drill");
+    let dir = journal::root(&home.path().join("sovtui")).join("drill");
     // Wait until the journal shows the kill step done.
     let deadline = std::time::Instant::now() + Duration::from_secs(180);
     let (id, path) = loop {
@@ -774,7 +775,7 @@ async fn a_run_dropped_in_the_middle_of_the_kill_rolls_back_exactly() {
     assert!(p.ready(), "{}", p.to_text());
     let before = hetzner_state(&world);
     let state = tempfile::tempdir().expect("state");
-    let path = journal::dir(state.path(), "drill").join("cut-1.jsonl");
+    let path = run::journal_path(state.path(), "cut-1");
     let running = run::run_with_id(&t, state.path(), p, RunOptions::default(), "cut-1");
     // The session drops as soon as the kill step has started (some of its calls may be done).
     let kill_started = async {

@@ -8,11 +8,11 @@ use serde_json::{Value, json};
 use sovtui::provision::hetzner::apply::{self, ApplyError};
 use sovtui::provision::hetzner::client::{ClientOptions, Credentials, HetznerClient};
 use sovtui::provision::hetzner::inventory::{Inventory, Kind as ObjectKind};
-use sovtui::provision::hetzner::journal::Journal;
 use sovtui::provision::hetzner::model::{ModelOptions, SovereignModel};
 use sovtui::provision::hetzner::plan;
 use sovtui::provision::hetzner::recover::{self, MatchReason, RecoverError, RecoverOptions};
 use sovtui::provision::hetzner::request::DeploymentRequest;
+use sovtui::provision::journal::{self, Journal, Op};
 use sovtui::sim::clock::SimClock;
 use sovtui::sim::hetzner::{
     DEFAULT_READONLY_TOKEN, DEFAULT_TOKEN, HetznerSim, HetznerSimConfig, Kind, RateBudget,
@@ -113,6 +113,11 @@ fn count_all(sim: &HetznerSim) -> usize {
         .iter()
         .map(|k| sim.control().list(*k, None).expect("list").len())
         .sum()
+}
+
+/// The unfinished purges under a journal root, newest first.
+fn interrupted_purges(root: &std::path::Path) -> Vec<journal::Unfinished> {
+    journal::unfinished(root).of(Op::Purge).cloned().collect()
 }
 
 /// `recover_opts()` journaling into `dir`.
@@ -260,10 +265,14 @@ fn journaled_steps(report: &apply::ApplyReport) -> Vec<String> {
     let mut steps: Vec<String> = journal
         .lines()
         .map(|l| serde_json::from_str::<Value>(l).expect("journal line"))
-        .filter(|j| j["step"] == "apply")
+        .filter(|j| j["event"] == "step_started")
         .map(|j| {
-            let field = |k: &str| j[k].as_str().expect("journal field").to_string();
-            format!("{} {} {}", field("kind"), field("name"), field("action"))
+            // `<action> <kind> <name>`
+            let step = j["step"].as_str().expect("journal step");
+            let mut parts = step.splitn(3, ' ');
+            let mut next = || parts.next().expect("three parts").to_string();
+            let (action, kind, name) = (next(), next(), next());
+            format!("{kind} {name} {action}")
         })
         .collect();
     steps.sort();
@@ -581,15 +590,16 @@ async fn recovery_after_a_partial_apply_leaves_nothing() {
     );
     assert!(report.errors.is_empty(), "{:?}", report.errors);
     assert_eq!(
-        recover::interrupted_purges(journals.path()),
+        interrupted_purges(journals.path()),
         [],
         "a purge run to its end is not interrupted"
     );
     let last = last_journal_line(report.journal.as_deref().expect("journal path"));
-    assert_eq!(last["step"], "done", "{last}");
+    assert_eq!(last["event"], "finished", "{last}");
     assert_eq!(last["outcome"], "verified-clean", "{last}");
+    assert_eq!(last["fqdn"], FQDN, "{last}");
     assert_eq!(
-        last["deleted"].as_array().map(Vec::len),
+        last["detail"]["deleted"].as_array().map(Vec::len),
         Some(report.deleted.len()),
         "{last}"
     );
@@ -599,7 +609,7 @@ async fn recovery_after_a_partial_apply_leaves_nothing() {
     let text = std::fs::read_to_string(path).expect("journal");
     let cut_at = text
         .lines()
-        .position(|l| l.contains(r#""step":"delete""#))
+        .position(|l| l.contains(r#""step":"delete "#))
         .expect("a delete step");
     let cut: String = text
         .lines()
@@ -607,7 +617,7 @@ async fn recovery_after_a_partial_apply_leaves_nothing() {
         .map(|l| format!("{l}\n"))
         .collect();
     std::fs::write(path, cut).expect("truncate");
-    let found = recover::interrupted_purges(journals.path());
+    let found = interrupted_purges(journals.path());
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(found[0].fqdn.as_deref(), Some(FQDN));
     assert!(
@@ -701,7 +711,7 @@ async fn recovery_after_a_partial_apply_leaves_nothing() {
         .await
         .expect("second purge");
     assert!(again.deleted.is_empty() && again.verified_zero_orphans);
-    assert_eq!(recover::interrupted_purges(journals.path()), []);
+    assert_eq!(interrupted_purges(journals.path()), []);
 }
 
 /// The last line of a journal.
@@ -730,10 +740,10 @@ async fn a_purge_cut_off_mid_way_is_reported_with_its_fqdn() {
         r = recover::apply(&c, &opts, &emit) => panic!("the purge ended before the cut: {r:?}"),
         _ = first_deleted.notified() => {}
     }
-    let found = recover::interrupted_purges(journals.path());
+    let found = interrupted_purges(journals.path());
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(found[0].fqdn.as_deref(), Some(FQDN), "{found:?}");
-    assert!(!found[0].done);
+    assert!(!found[0].state.is_finished());
     assert!(
         found[0]
             .describe()
@@ -808,13 +818,16 @@ async fn a_read_only_token_fails_before_anything_is_touched() {
     assert!(matches!(err, RecoverError::ReadOnlyToken(_)), "{err}");
     assert!(err.to_string().contains("nothing was deleted"));
     // A reported failure ends the run: journaled as done, not interrupted.
-    assert_eq!(recover::interrupted_purges(journals.path()), []);
-    let runs = sovtui::provision::hetzner::journal::runs(journals.path(), "recover");
+    assert_eq!(interrupted_purges(journals.path()), []);
+    let runs: Vec<_> = std::fs::read_dir(journals.path().join("purge"))
+        .expect("purge journals")
+        .flatten()
+        .collect();
     assert_eq!(runs.len(), 1, "{runs:?}");
-    let done = last_journal_line(&runs[0].path);
-    assert_eq!(done["step"], "done", "{done}");
+    let done = last_journal_line(runs[0].path());
+    assert_eq!(done["event"], "finished", "{done}");
     assert_eq!(done["outcome"], "failed", "{done}");
-    assert_eq!(done["deleted"], json!([]), "{done}");
+    assert_eq!(done["detail"]["deleted"], json!([]), "{done}");
     let deletes: Vec<_> = sim
         .control()
         .request_log()
@@ -926,17 +939,11 @@ async fn the_cli_plans_applies_and_recovers() {
     assert_eq!(again["updated"].as_array().map(Vec::len), Some(0));
 
     // A purge of another Sovereign that an SSH drop cut off after a delete.
-    let mut cut = Journal::create(
-        &dir.path().join("sovtui").join("journal"),
-        recover::JOURNAL_OPERATION,
-        "t4-omani-works",
-    )
-    .expect("journal");
-    cut.record("start", json!({"fqdn": DECOY}));
-    cut.record(
-        "delete",
-        json!({"object": {"kind": "server", "id": 9, "name": "catalyst-t4-omani-works-cp1"}}),
-    );
+    let mut cut = Journal::create(&journal::root(&dir.path().join("sovtui")), Op::Purge, DECOY)
+        .expect("journal");
+    cut.planned(&json!({"targets": []})).expect("plan");
+    cut.started("delete server catalyst-t4-omani-works-cp1 #9")
+        .expect("delete");
     let (code, dry, err) = sovtui(&sim, dir.path(), &["recover", FQDN, "--json"]).await;
     assert_eq!(code, 0, "{err}");
     assert!(
@@ -982,7 +989,7 @@ async fn the_cli_plans_applies_and_recovers() {
         lines
             .lines()
             .last()
-            .is_some_and(|l| l.contains(r#""step":"done""#)),
+            .is_some_and(|l| l.contains(r#""event":"finished""#)),
         "{lines}"
     );
     // Still the other Sovereign's cut-off purge only: this one ended.

@@ -485,15 +485,12 @@ async fn a_drill_through_the_pane_aborted_after_the_kill_restores_hetzner_exactl
 #[test]
 fn an_unfinished_drill_is_offered_at_start() {
     let state = tempfile::tempdir().expect("state dir");
-    let mut j = sovtui::provision::journal::Journal::create(state.path(), "drill", "drill-x")
+    use sovtui::provision::journal::{self, Journal, Op};
+    let mut j = Journal::create_with_id(&journal::root(state.path()), Op::Drill, "drill-x", FQDN)
         .expect("journal");
     let mut plan = serde_json::to_value(fixed_plan()).expect("plan json");
     plan["data_plane"] = "simulated".into();
-    j.append(sovtui::provision::journal::Event::Planned {
-        target: FQDN.into(),
-        plan,
-    })
-    .expect("append");
+    j.append(journal::Event::Planned { plan }).expect("append");
     j.append(sovtui::provision::journal::Event::StepStarted {
         step: "probe".into(),
     })

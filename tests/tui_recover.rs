@@ -294,22 +294,22 @@ async fn reducer_plans_refuses_a_wrong_fqdn_then_purges_the_sovereign() {
 
 #[test]
 fn an_interrupted_purge_is_named_in_the_start_notice() {
-    use sovtui::provision::hetzner::journal::Journal;
-    use sovtui::provision::hetzner::recover::JOURNAL_OPERATION;
+    use sovtui::provision::journal::{self, Journal, Op};
     let state = tempfile::tempdir().expect("state dir");
-    let journals = state.path().join("journal");
-    let mut cut =
-        Journal::create(&journals, JOURNAL_OPERATION, &naming::slug(FQDN)).expect("journal");
-    cut.record("start", serde_json::json!({"fqdn": FQDN}));
-    cut.record(
-        "delete",
-        serde_json::json!({"object": object(Kind::Server, 11, "catalyst-omantel-omani-works-cp1", true)}),
-    );
+    let journals = journal::root(state.path());
+    let mut cut = Journal::create(&journals, Op::Purge, FQDN).expect("journal");
+    cut.planned(&serde_json::json!({"targets": []}))
+        .expect("plan");
+    cut.started("delete server catalyst-omantel-omani-works-cp1 #11")
+        .expect("delete");
     // A purge of another Sovereign that ended is not named.
-    let mut ended =
-        Journal::create(&journals, JOURNAL_OPERATION, "muscat-omani-works").expect("journal");
-    ended.record("start", serde_json::json!({"fqdn": "muscat.omani.works"}));
-    ended.record("done", serde_json::json!({"outcome": "verified-clean"}));
+    let mut ended = Journal::create(&journals, Op::Purge, "muscat.omani.works").expect("journal");
+    ended
+        .planned(&serde_json::json!({"targets": []}))
+        .expect("plan");
+    ended
+        .finish("verified-clean", serde_json::Value::Null)
+        .expect("done");
 
     let mut app = app();
     app.drill_state_dir = state.path().to_path_buf();

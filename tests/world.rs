@@ -1,6 +1,7 @@
-//! The assembled simulated world: `sovtui sim` writes the state-dir files of design/CLI.md and
-//! serves every service; the real clients (kube-rs, the hcloud crate, our catalyst client) reach
-//! it through those files; a Sovereign created through catalyst-api joins the fleet files.
+//! The assembled simulated world: `sovtui sim` writes its state-dir files (`endpoints.json`,
+//! `kubeconfig`, `fleet.toml`) and serves every service; the real clients (kube-rs, the hcloud
+//! crate, our catalyst client) reach it through those files; a Sovereign created through
+//! catalyst-api joins the fleet files.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};

@@ -1,5 +1,5 @@
-//! `sovtui deploy create|watch|list --api URL` (design/CLI.md): the headless front-end of the
-//! catalyst client library. `--json` prints one document (NDJSON for watch) on stdout; human text
+//! `sovtui deploy create|watch|list --api URL`: the headless front-end of the catalyst client
+//! library. `--json` prints one document (NDJSON for watch) on stdout; human text
 //! goes to stderr.
 
 use std::path::Path;

@@ -1,5 +1,5 @@
-//! The command-line surface of `../shared/design/CLI.md`, parsed with clap. Every subcommand is a
-//! thin shell over a library call; human text goes to stderr, `--json` documents to stdout.
+//! The command-line surface (README "Headless"), parsed with clap. Every subcommand is a thin
+//! shell over a library call; human text goes to stderr, `--json` documents to stdout.
 
 mod cockpit;
 #[cfg(feature = "world")]
@@ -352,6 +352,9 @@ pub fn main() -> ExitCode {
 }
 
 pub fn run(cli: Cli) -> CliResult {
+    // The state dir is made private (0700) before anything is written under it. A failure here
+    // is not fatal for reading commands; a destructive run then refuses with its journal's error.
+    let _ = crate::config::paths::ensure_state_dir();
     let config = cli.config;
     let api = cli.api;
     match cli.command {

@@ -10,11 +10,11 @@ use super::{CliError, CliResult, Phase0Command};
 use crate::provision::hetzner::apply::{self, ApplyEvent};
 use crate::provision::hetzner::client::{ClientOptions, Credentials, HetznerClient};
 use crate::provision::hetzner::inventory::Inventory;
-use crate::provision::hetzner::journal;
 use crate::provision::hetzner::model::{ModelOptions, SovereignModel};
 use crate::provision::hetzner::naming::NamingVariant;
 use crate::provision::hetzner::plan::{self, Action, Phase0Plan};
 use crate::provision::hetzner::request::DeploymentRequest;
+use crate::provision::journal;
 
 /// Knobs of the model that are not in the wizard's request.
 #[derive(Debug, Args, Clone)]
@@ -160,7 +160,7 @@ pub fn run(cmd: Phase0Command) -> CliResult {
                 .block_on(apply::apply(
                     &client,
                     &m,
-                    Some(journal::default_dir()),
+                    Some(journal::default_root()),
                     &emit,
                 ))
                 .map_err(|e| CliError::Failed(anyhow!("{e}")))?;

@@ -10,9 +10,9 @@ use clap::Args;
 use super::phase0::{client_for, runtime};
 use super::{CliError, CliResult, RecoverArgs};
 use crate::provision::hetzner::external::{StepOutcome, StepStatus};
-use crate::provision::hetzner::journal::{self, RunSummary};
 use crate::provision::hetzner::recover::{self, RecoverEvent, RecoverOptions, Target};
-use crate::provision::hetzner::request::valid_fqdn;
+use crate::provision::journal::{self, Op, Unfinished};
+use crate::provision::wizard::rules::check_fqdn_tofu;
 
 #[derive(Debug, Args, Clone)]
 pub struct RecoverFlags {
@@ -58,25 +58,30 @@ fn show_step(name: &str, o: &StepOutcome) {
 
 /// The plan or report, plus the purges the journals show were cut off (as of printing: a purge
 /// this run completed for the same FQDN no longer counts).
-fn print_json(v: &impl serde::Serialize, journal_dir: &Path) -> CliResult {
+fn print_json(v: &impl serde::Serialize, journal_root: &Path) -> CliResult {
     #[derive(serde::Serialize)]
     struct WithInterrupted<'a, T> {
         #[serde(flatten)]
         inner: &'a T,
-        interrupted_purges: Vec<RunSummary>,
+        interrupted_purges: Vec<Unfinished>,
     }
     let doc = WithInterrupted {
         inner: v,
-        interrupted_purges: recover::interrupted_purges(journal_dir),
+        interrupted_purges: journal::unfinished(journal_root)
+            .of(Op::Purge)
+            .cloned()
+            .collect(),
     };
     let text = serde_json::to_string_pretty(&doc).map_err(|e| CliError::Failed(e.into()))?;
     println!("{text}");
     Ok(())
 }
 
-/// Purges an SSH drop (or a kill) cut off before they recorded their end.
-fn warn_interrupted(journal_dir: &Path) {
-    for run in recover::interrupted_purges(journal_dir) {
+/// Purges and Phase-0 applies an SSH drop (or a kill) cut off before they recorded their end,
+/// and journals that cannot be read, on stderr.
+fn warn_interrupted(journal_root: &Path) {
+    let listing = journal::unfinished(journal_root);
+    for run in listing.of(Op::Purge) {
         let fqdn = run.fqdn.as_deref().unwrap_or("FQDN");
         eprintln!(
             "interrupted purge of {}: re-run `sovtui recover {fqdn} --apply --confirm {fqdn}` \
@@ -85,10 +90,22 @@ fn warn_interrupted(journal_dir: &Path) {
             run.path.display()
         );
     }
+    for run in listing.of(Op::Phase0Apply) {
+        let fqdn = run.fqdn.as_deref().unwrap_or("FQDN");
+        eprintln!(
+            "interrupted Phase-0 apply of {}: finish it with `sovtui phase0 apply` or purge it \
+             with `sovtui recover {fqdn} --apply --confirm {fqdn}`; journal {}",
+            run.describe(),
+            run.path.display()
+        );
+    }
+    for e in &listing.unreadable {
+        eprintln!("journal unreadable: {e}");
+    }
 }
 
 pub fn run(_config: Option<PathBuf>, args: RecoverArgs) -> CliResult {
-    if !valid_fqdn(&args.fqdn) {
+    if check_fqdn_tofu(&args.fqdn).is_err() {
         return Err(CliError::usage(format!(
             "FQDN: {:?} is not a Sovereign FQDN (lowercase labels, at least two)",
             args.fqdn
@@ -104,7 +121,7 @@ pub fn run(_config: Option<PathBuf>, args: RecoverArgs) -> CliResult {
     opts.api_url = args.recover.api.clone();
     opts.pool_domain = args.recover.pool_domain.clone();
     opts.deadline = Duration::from_secs(args.recover.deadline);
-    let journal_dir = journal::default_dir();
+    let journal_dir = journal::default_root();
     opts.journal_dir = Some(journal_dir.clone());
     warn_interrupted(&journal_dir);
     let client = client_for(None)?;

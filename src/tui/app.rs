@@ -476,54 +476,54 @@ impl App {
     }
 
     /// At start: offer the newest unfinished drill of an earlier session (resume or roll back),
-    /// and say which interrupted Phase-0 applies and purges the Hetzner journals show.
+    /// and name the interrupted Phase-0 applies and purges — all from the one journal listing.
     pub fn offer_unfinished(&mut self) {
+        use crate::provision::journal::{self, Op};
+        let listing = journal::unfinished(&journal::root(&self.drill_state_dir));
         let mut said = Vec::new();
-        match super::drill::unfinished_drills(&self.drill_state_dir) {
-            Ok(mut runs) if !runs.is_empty() => {
-                let first = runs.remove(0);
-                said.push(format!(
-                    "unfinished drill {} on {} (SSH dropped?): resume or roll back it here{}",
-                    first.run_id.clone().unwrap_or_default(),
-                    first.fqdn,
-                    if runs.is_empty() {
-                        String::new()
-                    } else {
-                        format!(
-                            "; {} more: sovtui drill resume|rollback {}",
-                            runs.len(),
-                            runs.iter()
-                                .filter_map(|r| r.run_id.clone())
-                                .collect::<Vec<_>>()
-                                .join(" ")
-                        )
-                    }
-                ));
-                self.drill = Some(Box::new(first));
-                self.drill_shown = true;
-            }
-            Ok(_) => {}
-            Err(e) => said.push(format!("drill journals unreadable: {e}")),
+        let mut drills = super::drill::unfinished_drills(&listing, &self.drill_state_dir);
+        if !drills.is_empty() {
+            let first = drills.remove(0);
+            said.push(format!(
+                "unfinished drill {} on {} (SSH dropped?): resume or roll back it here{}",
+                first.run_id.clone().unwrap_or_default(),
+                first.fqdn,
+                if drills.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "; {} more: sovtui drill resume|rollback {}",
+                        drills.len(),
+                        drills
+                            .iter()
+                            .filter_map(|r| r.run_id.clone())
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    )
+                }
+            ));
+            self.drill = Some(Box::new(first));
+            self.drill_shown = true;
         }
-        let applies = crate::provision::hetzner::journal::interrupted(
-            &self.drill_state_dir.join("journal"),
-            "phase0-apply",
-        );
+        let applies: Vec<String> = listing.of(Op::Phase0Apply).map(|r| r.describe()).collect();
         if !applies.is_empty() {
             said.push(format!(
-                "interrupted Phase-0 apply journal(s): {} — :recover on the Sovereign to purge",
+                "interrupted Phase-0 apply of {} — :recover on the Sovereign to purge",
                 applies.join(", ")
             ));
         }
-        let purges = crate::provision::hetzner::recover::interrupted_purges(
-            &self.drill_state_dir.join("journal"),
-        );
-        for p in purges {
+        for p in listing.of(Op::Purge) {
             said.push(format!(
                 "interrupted purge of {} — :recover on it again (safe: re-lists and verifies)",
                 p.describe()
             ));
         }
+        said.extend(
+            listing
+                .unreadable
+                .iter()
+                .map(|e| format!("journal unreadable: {e}")),
+        );
         if !said.is_empty() {
             self.notice = Some(Notice::warn(said.join(" · ")));
         }
@@ -575,7 +575,8 @@ impl App {
             let mut screen = super::recover::RecoverScreen::new(&fqdn, self.catalyst_api.clone());
             // Journaled where `offer_unfinished` looks at the next start (the demo's own state
             // dir in the demo, the operator's otherwise).
-            screen.options.journal_dir = Some(self.drill_state_dir.join("journal"));
+            screen.options.journal_dir =
+                Some(crate::provision::journal::root(&self.drill_state_dir));
             screen.start_plan(
                 self.effects.tx.as_ref(),
                 self.hetzner.clone(),

@@ -7,7 +7,8 @@
 //!
 //! To plug a data source in, pass [`runtime::run`] a closure that receives a
 //! [`source::FleetSender`] and reports `SovereignStatus` snapshots or updates through it
-//! (`sovtui demo` passes [`source::demo_fixture_source`]).
+//! (`sovtui demo` and the live cockpit both pass [`source::live_fleet_source`], the demo on the
+//! simulated world's `fleet.toml`).
 //!
 //! To add a view: add its variant to [`app::View`] (state) and make [`app::ViewKind::built`]
 //! return true for it (the nav entry and the palette command then open it instead of the "not

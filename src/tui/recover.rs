@@ -19,10 +19,10 @@ use tui_textarea::TextArea;
 use crate::provision::hetzner::client::{ClientOptions, Credentials, HetznerClient};
 use crate::provision::hetzner::external::{StepOutcome, StepStatus};
 use crate::provision::hetzner::inventory::{CloudObject, Kind};
-use crate::provision::hetzner::journal;
 use crate::provision::hetzner::recover::{
     self, MatchReason, RecoverEvent, RecoverOptions, RecoveryPlan, RecoveryReport,
 };
+use crate::provision::journal;
 
 use super::app::Msg;
 use super::theme::{Slot, Theme};
@@ -149,7 +149,7 @@ impl RecoverScreen {
     pub fn new(fqdn: &str, api_url: Option<String>) -> Self {
         let mut options = RecoverOptions::new(fqdn);
         options.api_url = api_url;
-        options.journal_dir = Some(journal::default_dir());
+        options.journal_dir = Some(journal::default_root());
         let mut confirm = TextArea::default();
         confirm.set_placeholder_text(format!("type {fqdn} to enable the purge"));
         RecoverScreen {

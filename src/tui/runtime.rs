@@ -139,10 +139,7 @@ static SAVED_STDERR: AtomicI32 = AtomicI32::new(-1);
 fn redirect_stderr(to: Option<&std::path::Path>) {
     let target = to
         .and_then(|p| {
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(p)
+            crate::config::private_fs::open_append(p, crate::config::private_fs::Create::IfMissing)
                 .ok()
         })
         .or_else(|| {

@@ -1,6 +1,6 @@
-//! Fleet data sources. The cockpit gets fleet data only as messages from a source task, so the
-//! demo (a fixture file) and the live fleet watcher are interchangeable: both hold a
-//! [`FleetSender`] and report what they know.
+//! Fleet data sources. The cockpit gets fleet data only as messages from a source task, so a real
+//! fleet, the simulated world's fleet (the demo) and a test's fixture are interchangeable: each
+//! source holds a [`FleetSender`] and reports what it knows.
 
 use tokio::sync::mpsc;
 
@@ -8,7 +8,9 @@ use crate::provision::fleet::model::SovereignStatus;
 
 use super::app::{FleetMsg, Msg};
 
-/// The fixture the demo cockpit shows until the simulated world exists.
+/// A three-Sovereign fleet (all installed; installing and pending; one failed HelmRelease) that
+/// the cockpit's snapshot tests and the terminal-bytes bench draw. The demo itself runs the
+/// simulated world (`cli::cockpit`).
 pub const DEMO_FIXTURE: &str = include_str!("../../fixtures/demo-fleet.json");
 pub const DEMO_FIXTURE_PATH: &str = "fixtures/demo-fleet.json";
 
@@ -121,19 +123,6 @@ pub async fn live_fleet_source(tx: FleetSender, fleet_file: std::path::PathBuf) 
 /// Parse fleet JSON (a list of `SovereignStatus`), naming the line of the first problem.
 pub fn parse_fleet(label: &str, text: &str) -> Result<Vec<SovereignStatus>, String> {
     serde_json::from_str(text).map_err(|e| format!("{label}:{}: {e}", e.line()))
-}
-
-/// The demo source: the embedded fixture, sent once.
-pub async fn demo_fixture_source(tx: FleetSender) {
-    match parse_fleet(DEMO_FIXTURE_PATH, DEMO_FIXTURE) {
-        Ok(fleet) => {
-            tracing::info!(sovereigns = fleet.len(), "demo fixture loaded");
-            let _ = tx.snapshot(fleet).await;
-        }
-        Err(e) => {
-            let _ = tx.error(e).await;
-        }
-    }
 }
 
 #[cfg(test)]

@@ -22,8 +22,8 @@ pub enum ColorLevel {
 }
 
 impl ColorLevel {
-    /// The ladder of tui-lessons C.1: `NO_COLOR` → mono, `COLORTERM` truecolor/24bit → truecolor,
-    /// `TERM` with 256 → 256, a dumb terminal → mono, anything else → 16.
+    /// The colour-depth ladder, first match wins: `NO_COLOR` → mono, `COLORTERM` truecolor/24bit →
+    /// truecolor, `TERM` with 256 → 256, a dumb terminal → mono, anything else → 16.
     pub fn detect(env: impl Fn(&str) -> Option<String>) -> ColorLevel {
         if env("NO_COLOR").is_some_and(|v| !v.is_empty()) {
             return ColorLevel::Mono;

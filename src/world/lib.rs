@@ -5,5 +5,8 @@
 
 pub mod sim;
 
-// `crate::provision::…` names the library's wire types inside the world.
-use sovtui_core::provision;
+/// The library as the world sees it: `crate::provision::wire` and nothing else, so the compiler
+/// refuses any other path into the library (`sim::independence` also checks the sources).
+mod provision {
+    pub use sovtui_core::provision::wire;
+}

@@ -3,5 +3,6 @@
 
 pub mod cockpit;
 pub mod diagnose;
+pub mod hetzner;
 pub mod pty;
 pub mod tools;

@@ -733,12 +733,12 @@ const NEW_FILE_HEADER: &str =
     "# sovtui fleet file (see `sovtui --help`); Sovereigns may be added by sovtui.\n";
 
 /// Write `text` to `path` through a sibling temporary file and a rename, keeping the old file's
-/// permissions, so the fleet hub's watcher never reads half a file.
+/// permissions (0600 for a new one), so the fleet hub's watcher never reads half a file.
 fn write_replacing(path: &Path, text: &str) -> Result<(), String> {
-    use std::io::Write;
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
     if let Some(d) = dir {
-        std::fs::create_dir_all(d).map_err(|e| format!("cannot create {}: {e}", d.display()))?;
+        super::private_fs::create_dirs(d)
+            .map_err(|e| format!("cannot create {}: {e}", d.display()))?;
     }
     let name = path
         .file_name()
@@ -746,9 +746,9 @@ fn write_replacing(path: &Path, text: &str) -> Result<(), String> {
         .unwrap_or_else(|| "fleet.toml".into());
     let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
     let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
+        // A new fleet file is private (it may name token files and hold tokens); an existing one
+        // keeps the mode its operator gave it.
+        super::private_fs::write_file(&tmp, text.as_bytes(), true)?;
         if let Ok(meta) = std::fs::metadata(path) {
             std::fs::set_permissions(&tmp, meta.permissions())?;
         }

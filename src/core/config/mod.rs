@@ -2,3 +2,4 @@
 
 pub mod fleet_file;
 pub mod paths;
+pub mod private_fs;

@@ -26,6 +26,14 @@ pub fn state_dir() -> PathBuf {
     xdg("XDG_STATE_HOME", &[".local", "state"]).join("sovtui")
 }
 
+/// [`state_dir`], created 0700 when missing and made private (group and other bits dropped) when
+/// an older sovtui left it open. Everything sovtui writes lives under it.
+pub fn ensure_state_dir() -> std::io::Result<PathBuf> {
+    let dir = state_dir();
+    super::private_fs::own_dir(&dir)?;
+    Ok(dir)
+}
+
 /// The default fleet file.
 pub fn fleet_file() -> PathBuf {
     config_dir().join("fleet.toml")

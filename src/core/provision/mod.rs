@@ -9,4 +9,5 @@ pub mod flux;
 pub mod hetzner;
 pub mod journal;
 pub mod troubleshoot;
+pub mod wire;
 pub mod wizard;

@@ -7,7 +7,7 @@ use std::time::Duration;
 use sovtui_core::provision::drill::probe::Probe;
 use sovtui_core::provision::drill::report;
 use sovtui_core::provision::drill::verify;
-use sovtui_core::provision::journal::{self, Event, Journal};
+use sovtui_core::provision::journal::{self, Event, Journal, Op};
 use sovtui_world::sim::pgpair::{PgPair, Replication, find_pg_bin};
 
 #[path = "../../../tests/support/tools.rs"]
@@ -45,9 +45,14 @@ async fn sync_pair_survives_a_primary_kill_with_zero_loss_and_fails_back() {
         .expect("pair");
     let state = tempfile::tempdir().expect("state dir");
     let drill_id = "drill-sync";
-    let mut j = Journal::create(state.path(), "drill", drill_id).expect("journal");
+    let mut j = Journal::create_with_id(
+        &journal::root(state.path()),
+        Op::Drill,
+        drill_id,
+        "omantel.omani.works",
+    )
+    .expect("journal");
     j.append(Event::Planned {
-        target: "omantel.omani.works".into(),
         plan: serde_json::json!({"primary": pair.primary().name, "replica": pair.replica().name}),
     })
     .expect("plan");
@@ -138,6 +143,7 @@ async fn sync_pair_survives_a_primary_kill_with_zero_loss_and_fails_back() {
     .expect("journal");
     j.append(Event::Finished {
         outcome: "completed".into(),
+        detail: serde_json::Value::Null,
     })
     .expect("journal");
 
@@ -192,7 +198,13 @@ async fn async_pair_with_a_cut_link_reports_the_real_loss() {
     assert_eq!(v.highest_present + v.lost, stats.acked, "{v:?}");
 
     let state = tempfile::tempdir().expect("state");
-    let mut j = Journal::create(state.path(), "drill", drill_id).expect("journal");
+    let mut j = Journal::create_with_id(
+        &journal::root(state.path()),
+        Op::Drill,
+        drill_id,
+        "omantel.omani.works",
+    )
+    .expect("journal");
     j.append(Event::StepStarted {
         step: "verify".into(),
     })

@@ -406,15 +406,14 @@ impl DrillScreen {
     }
 }
 
-/// Unfinished drills in `state_dir`, newest first, as screens offering resume or rollback.
-pub fn unfinished_drills(state_dir: &std::path::Path) -> Result<Vec<DrillScreen>, String> {
-    let runs = crate::provision::journal::unfinished(
-        state_dir,
-        crate::provision::drill::run::JOURNAL_KIND,
-    )
-    .map_err(|e| format!("{e:#}"))?;
-    Ok(runs
-        .into_iter()
-        .map(|(id, state)| DrillScreen::unfinished(&id, state, state_dir.to_path_buf()))
-        .collect())
+/// The unfinished drills of a journal listing, newest first, as screens offering resume or
+/// rollback (`state_dir`: where their reports go).
+pub fn unfinished_drills(
+    listing: &crate::provision::journal::Listing,
+    state_dir: &std::path::Path,
+) -> Vec<DrillScreen> {
+    listing
+        .of(crate::provision::journal::Op::Drill)
+        .map(|r| DrillScreen::unfinished(&r.id, r.state.clone(), state_dir.to_path_buf()))
+        .collect()
 }

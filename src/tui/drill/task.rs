@@ -218,7 +218,7 @@ async fn tail_journal(
     id: String,
     mut stop: watch::Receiver<bool>,
 ) {
-    let path = journal::dir(&state_dir, run::JOURNAL_KIND).join(format!("{id}.jsonl"));
+    let path = run::journal_path(&state_dir, &id);
     let mut seen = usize::MAX;
     loop {
         if let Ok(replay) = journal::read(&path)

@@ -21,10 +21,10 @@ use base64::Engine;
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
+use super::hetzner::sovereign::{ROLE_LABEL, SOVEREIGN_LABEL};
 use super::hetzner::{HetznerControl, Kind};
 use super::kube::SimCluster;
 use super::pgpair::PgPair;
-use crate::provision::hetzner::naming::{ROLE_LABEL, SOVEREIGN_LABEL};
 
 /// The running operator; dropping it stops it.
 pub struct Operator {

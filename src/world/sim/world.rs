@@ -2,8 +2,9 @@
 //! apiserver per Sovereign, all on loopback, all on one `SimClock`, built from a scenario. It is
 //! what `sovtui sim` runs in the foreground and what `sovtui demo` and the integration tests embed.
 //!
-//! Its state-dir files (design/CLI.md) are the only way front-ends find it, so the demo cockpit
-//! reaches the world exactly like it reaches a real fleet: through a fleet file and kubeconfigs.
+//! Its state-dir files (`endpoints.json`, `kubeconfig`, `fleet.toml`) are the only way front-ends
+//! find it, so the demo cockpit reaches the world exactly like it reaches a real fleet: through a
+//! fleet file and kubeconfigs.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -22,10 +23,10 @@ use super::hetzner::{self, HetznerSim, HetznerSimConfig, RateBudget};
 use super::ingress::IngressSim;
 use super::kube::{ClusterScenario, KubeSim};
 use super::scenario::{Stage, TokenKind, WorldScenario};
-use crate::provision::catalyst::CatalystClient;
-use crate::provision::wizard::{DeploymentRequest, RegionRequest};
+use crate::provision::wire::{CreateResponse, DeploymentRequest, RegionRequest};
 
-/// `endpoints.json` of design/CLI.md.
+/// `endpoints.json` in the state dir: where each simulated service listens, for front-ends and
+/// third-party clients (`jq -r .hetzner endpoints.json`).
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
 pub struct Endpoints {
     pub catalyst_api: String,
@@ -186,7 +187,8 @@ pub struct World {
     pub hetzner: HetznerSim,
     pub catalyst: CatalystSim,
     pub scenario: WorldScenario,
-    control: control::ControlServer,
+    /// The control API (its URL is in `endpoints.json`), served for as long as the world lives.
+    _control: control::ControlServer,
     registry: Arc<Mutex<Registry>>,
     /// The simulated Continuum/CNPG operators, by Sovereign.
     operators: Mutex<BTreeMap<String, super::operator::Operator>>,
@@ -389,7 +391,7 @@ impl World {
             hetzner,
             catalyst,
             scenario,
-            control,
+            _control: control,
             registry,
             operators: Mutex::new(BTreeMap::new()),
             _ingress: ingress,
@@ -409,9 +411,13 @@ impl World {
     }
 
     /// Sovereigns at the `provisioning` stage are created the way an operator would: a POST to
-    /// catalyst-api with the wizard's body, through our own client.
+    /// catalyst-api with the wizard's body. The world posts it itself rather than through the
+    /// library's client, which is one of the two sides its tests compare (docs/WORLD.md).
     async fn start_provisioning(&self) -> Result<()> {
-        let client = CatalystClient::new(&self.catalyst.url())?;
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()?;
+        let create_url = format!("{}/api/v1/deployments", self.catalyst.url());
         for s in self
             .scenario
             .sovereigns
@@ -459,21 +465,27 @@ impl World {
                     r.worker_count = n;
                 }
             }
-            match client.create_deployment(&request).await {
-                Ok(created) => {
-                    lock(&self.registry)
-                        .deployments
-                        .insert(s.fqdn.clone(), created.id.clone());
-                }
+            let answer = http
+                .post(&create_url)
+                .json(&request)
+                .send()
+                .await
+                .with_context(|| format!("creating the deployment of {}", s.fqdn))?;
+            let status = answer.status();
+            if status.is_success() {
+                let created: CreateResponse = answer.json().await.with_context(|| {
+                    format!("reading catalyst-api's answer to the create of {}", s.fqdn)
+                })?;
+                lock(&self.registry)
+                    .deployments
+                    .insert(s.fqdn.clone(), created.id);
+            } else {
                 // A refusal (PDM conflict, PDM down) is the scenario's point, not a broken world:
                 // the Sovereign stays listed with its catalyst-api and no deployment.
-                Err(e) if e.status().is_some() => {
-                    tracing::warn!(fqdn = %s.fqdn, "catalyst-api refused the create: {e}");
-                    lock(&self.registry)
-                        .refused
-                        .insert(s.fqdn.clone(), e.to_string());
-                }
-                Err(e) => return Err(anyhow!("creating the deployment of {}: {e}", s.fqdn)),
+                let body = answer.text().await.unwrap_or_default();
+                let why = format!("HTTP {status}: {}", body.trim());
+                tracing::warn!(fqdn = %s.fqdn, "catalyst-api refused the create: {why}");
+                lock(&self.registry).refused.insert(s.fqdn.clone(), why);
             }
         }
         Ok(())
@@ -490,7 +502,7 @@ impl World {
         lock(&self.registry).deployments.clone()
     }
 
-    /// Sovereigns whose create catalyst-api refused, with the client's error, by FQDN.
+    /// Sovereigns whose create catalyst-api refused, with its status and body, by FQDN.
     pub fn refused_creates(&self) -> BTreeMap<String, String> {
         lock(&self.registry).refused.clone()
     }
@@ -513,10 +525,6 @@ impl World {
     /// wait until it is started again).
     pub fn stop_operator(&self, fqdn: &str) {
         lock(&self.operators).remove(fqdn);
-    }
-
-    pub fn control_url(&self) -> String {
-        self.control.url()
     }
 }
 

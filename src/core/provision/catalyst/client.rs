@@ -311,21 +311,6 @@ impl CatalystClient {
             url,
         })
     }
-
-    /// Read the whole stream, handing every decoded item to `on_item`. Returns whether a `done`
-    /// frame arrived; a cut-off final frame is reported as `Malformed`.
-    pub async fn stream_logs(
-        &self,
-        id: &str,
-        stream_url: Option<&str>,
-        mut on_item: impl FnMut(StreamItem),
-    ) -> Result<bool, ClientError> {
-        let mut stream = self.open_stream(id, stream_url).await?;
-        while let Some(item) = stream.next().await {
-            on_item(item);
-        }
-        Ok(stream.saw_done())
-    }
 }
 
 /// An open deployment stream: decoded items one at a time.

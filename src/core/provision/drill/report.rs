@@ -49,7 +49,7 @@ pub fn build(drill_id: &str, data_plane: &str, entries: &[Entry]) -> Report {
     };
     for e in entries {
         match &e.event {
-            Event::Planned { target, .. } => report.target = target.clone(),
+            Event::Planned { .. } => report.target = e.fqdn.clone(),
             Event::StepStarted { step } => report.timeline.push(StepTiming {
                 step: step.clone(),
                 started_at: e.at,
@@ -90,7 +90,7 @@ pub fn build(drill_id: &str, data_plane: &str, entries: &[Entry]) -> Report {
                 e.at,
                 "done".into(),
             ),
-            Event::Finished { outcome } => report.outcome = outcome.clone(),
+            Event::Finished { outcome, .. } => report.outcome = outcome.clone(),
         }
     }
     report

@@ -23,9 +23,8 @@ use super::report::{self, Report};
 use super::steps::{Promotion, ServerKill, Step};
 use super::target::DrillTarget;
 use super::verify;
-use crate::provision::journal::{self, Event, Journal, RunState};
-
-pub const JOURNAL_KIND: &str = "drill";
+use crate::config::private_fs;
+use crate::provision::journal::{self, Event, Journal, Op, RunState};
 
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -63,21 +62,30 @@ pub struct Outcome {
 
 /// A fresh drill id (`drill-<UTC stamp>-<6 hex>`).
 pub fn new_id() -> String {
-    format!(
-        "drill-{}-{}",
-        Utc::now().format("%Y%m%dT%H%M%S"),
-        &uuid::Uuid::new_v4().simple().to_string()[..6]
-    )
+    journal::new_run_id(Op::Drill)
 }
 
-fn journal_path(state_dir: &Path, id: &str) -> std::path::PathBuf {
-    journal::dir(state_dir, JOURNAL_KIND).join(format!("{id}.jsonl"))
+/// The journal of drill `id` under `state_dir`.
+pub fn journal_path(state_dir: &Path, id: &str) -> std::path::PathBuf {
+    journal::path(&journal::root(state_dir), Op::Drill, id)
 }
 
 fn replay(state_dir: &Path, id: &str) -> Result<RunState> {
     let path = journal_path(state_dir, id);
     if !path.exists() {
-        bail!("no drill {id} (looked for {})", path.display());
+        let open: Vec<String> = journal::unfinished(&journal::root(state_dir))
+            .of(Op::Drill)
+            .map(|r| r.id.clone())
+            .collect();
+        bail!(
+            "no drill {id} (looked for {}); {}",
+            path.display(),
+            if open.is_empty() {
+                "no drill is unfinished".to_string()
+            } else {
+                format!("unfinished drills: {}", open.join(" "))
+            }
+        );
     }
     Ok(RunState::fold(&journal::read(&path)?.entries))
 }
@@ -116,11 +124,12 @@ pub fn report_dir(state_dir: &Path) -> std::path::PathBuf {
 pub fn write_report(state_dir: &Path, id: &str) -> Result<std::path::PathBuf> {
     let r = report(state_dir, id)?;
     let dir = report_dir(state_dir);
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    private_fs::own_dir(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let md = dir.join(format!("{id}.md"));
-    std::fs::write(&md, r.to_markdown()).with_context(|| format!("writing {}", md.display()))?;
+    private_fs::replace_file(&md, r.to_markdown().as_bytes())
+        .with_context(|| format!("writing {}", md.display()))?;
     let json = dir.join(format!("{id}.json"));
-    std::fs::write(&json, serde_json::to_string_pretty(&r)?)
+    private_fs::replace_file(&json, serde_json::to_string_pretty(&r)?.as_bytes())
         .with_context(|| format!("writing {}", json.display()))?;
     Ok(md)
 }
@@ -175,13 +184,10 @@ pub async fn run_with_id(
     } else {
         "simulated"
     };
-    let mut j = Journal::create(state_dir, JOURNAL_KIND, id)?;
+    let mut j = Journal::create_with_id(&journal::root(state_dir), Op::Drill, id, &plan.target)?;
     let mut plan_doc = serde_json::to_value(&plan)?;
     plan_doc["data_plane"] = json!(data_plane);
-    j.append(Event::Planned {
-        target: plan.target.clone(),
-        plan: plan_doc,
-    })?;
+    j.append(Event::Planned { plan: plan_doc })?;
     drive(t, &mut j, id, &plan, RunState::default(), opts).await
 }
 
@@ -246,9 +252,7 @@ pub async fn rollback_as(
         state.done.push((step, Value::Null));
     }
     unwind(t, &mut j, &plan, &state, &RunOptions::default()).await?;
-    j.append(Event::Finished {
-        outcome: outcome.into(),
-    })?;
+    j.finish(outcome, Value::Null)?;
     Ok(Outcome {
         id: id.into(),
         outcome: outcome.into(),
@@ -303,9 +307,7 @@ async fn drive(
                     let _ = p.stop().await;
                 }
                 unwind(t, j, plan, &state, &opts).await?;
-                j.append(Event::Finished {
-                    outcome: "rolled_back".into(),
-                })?;
+                j.finish("rolled_back", Value::Null)?;
                 return Ok(Outcome {
                     id: id.into(),
                     outcome: "rolled_back".into(),
@@ -319,9 +321,7 @@ async fn drive(
             }
             if opts.abort {
                 unwind(t, j, plan, &state, &opts).await?;
-                j.append(Event::Finished {
-                    outcome: "aborted".into(),
-                })?;
+                j.finish("aborted", Value::Null)?;
                 return Ok(Outcome {
                     id: id.into(),
                     outcome: "aborted".into(),
@@ -335,9 +335,7 @@ async fn drive(
             });
         }
     }
-    j.append(Event::Finished {
-        outcome: "completed".into(),
-    })?;
+    j.finish("completed", Value::Null)?;
     Ok(Outcome {
         id: id.into(),
         outcome: "completed".into(),

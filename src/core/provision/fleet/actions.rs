@@ -81,17 +81,12 @@ pub struct AuditRecord {
     pub error: Option<String>,
 }
 
-/// Append one record as a JSON line (the directory is created on first use).
+/// Append one record as a JSON line (file 0600, directory 0700, created on first use).
 pub fn append_audit(path: &Path, record: &AuditRecord) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
     let mut line = serde_json::to_string(record).map_err(std::io::Error::other)?;
     line.push('\n');
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)?;
+    let mut f =
+        crate::config::private_fs::open_append(path, crate::config::private_fs::Create::IfMissing)?;
     // One write per line keeps lines whole even with several sovtui processes appending.
     f.write_all(line.as_bytes())
 }

@@ -20,9 +20,9 @@ use tokio::time::Instant;
 use super::client::{ClientStats, HetznerClient, HetznerError};
 use super::cloudinit::RenderError;
 use super::inventory::{Inventory, Kind};
-use super::journal::Journal;
 use super::model::{DesiredServer, SovereignModel};
 use super::plan::{self, Action, Phase0Plan, normalize_rules};
+use crate::provision::journal::{Journal, JournalError, Op};
 
 /// The load balancer's fixed private IP, clear of the servers' 10.0.1.2-… range.
 pub const LB_PRIVATE_IP: &str = "10.0.1.254";
@@ -48,6 +48,10 @@ pub enum ApplyError {
     Render { server: String, source: RenderError },
     #[error(transparent)]
     Hetzner(HetznerError),
+    /// No journal, no run: it could not be created (nothing was changed), or it stopped taking
+    /// records (the apply stopped before its next write). The message says what to do.
+    #[error("{0}")]
+    Journal(String),
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -96,19 +100,41 @@ impl ApplyReport {
 struct Ctx<'a> {
     client: &'a HetznerClient,
     emit: &'a (dyn Fn(ApplyEvent) + Send + Sync),
-    journal: std::sync::Mutex<Option<Journal>>,
+    journal: &'a std::sync::Mutex<Option<Journal>>,
+    /// Set when the journal stopped taking records: no write to Hetzner follows.
+    journal_failed: std::sync::Mutex<Option<String>>,
     touched: std::sync::atomic::AtomicUsize,
 }
 
 impl Ctx<'_> {
+    /// Journal a record; a failure is kept so that the next write refuses (the step boundary).
+    fn record(&self, record: impl FnOnce(&mut Journal) -> Result<(), JournalError>) -> bool {
+        let result = match self.journal.lock() {
+            Ok(mut j) => j.as_mut().map_or(Ok(()), record).map_err(|e| e.to_string()),
+            Err(_) => Err("the journal is unusable after a panic".to_string()),
+        };
+        let Err(why) = result else { return true };
+        if let Ok(mut failed) = self.journal_failed.lock() {
+            failed.get_or_insert(why);
+        }
+        false
+    }
+
+    /// Err once the journal stopped taking records: the step boundary a run stops at.
+    fn journal_ok(&self) -> Result<(), ApplyError> {
+        match self.journal_failed.lock().as_deref() {
+            Ok(None) => Ok(()),
+            Ok(Some(why)) => Err(ApplyError::Journal(why.clone())),
+            Err(_) => Err(ApplyError::Journal(
+                "the journal is unusable after a panic".into(),
+            )),
+        }
+    }
+
     fn step(&self, kind: Kind, name: &str, action: &str) {
-        if let Ok(mut j) = self.journal.lock()
-            && let Some(j) = j.as_mut()
-        {
-            j.record(
-                "apply",
-                serde_json::json!({"kind": kind, "name": name, "action": action}),
-            );
+        let step = format!("{action} {} {name}", kind.singular());
+        if !self.record(|j| j.started(&step)) {
+            return;
         }
         (self.emit)(ApplyEvent::Step {
             kind,
@@ -118,6 +144,8 @@ impl Ctx<'_> {
     }
 
     fn done(&self, kind: Kind, name: &str, id: i64) {
+        let step = format!("{} {name}", kind.singular());
+        self.record(|j| j.done(&step, serde_json::json!({"id": id})));
         (self.emit)(ApplyEvent::StepDone {
             kind,
             name: name.to_string(),
@@ -153,6 +181,7 @@ impl Ctx<'_> {
         F: Fn(Arc<Configuration>, B) -> Fut,
         Fut: Future<Output = Result<T, HcloudError<E>>>,
     {
+        self.journal_ok()?;
         let r = self
             .client
             .call(what, |cfg| send(cfg, body.clone()))
@@ -330,28 +359,63 @@ fn lb_service(s: &super::model::LbService) -> models::LoadBalancerService {
     )
 }
 
-/// Apply the model. `journal_dir` = where the step journal goes (None: no journal).
+/// Apply the model. `journal_dir` = the journal root (`provision::journal::root`); the apply
+/// refuses to start when its journal cannot be created there (None: no journal, library tests
+/// only). Journaled: the plan, each step before its write, each object once it is ready, and a
+/// final `finished` — `completed`, or `failed` with the error; only an apply whose process died or
+/// whose journal stopped taking records lacks it (`provision::journal::unfinished`).
 pub async fn apply(
     client: &HetznerClient,
     model: &SovereignModel,
     journal_dir: Option<PathBuf>,
     emit: &(dyn Fn(ApplyEvent) + Send + Sync),
 ) -> Result<ApplyReport, ApplyError> {
-    let started = Instant::now();
-    let journal = journal_dir.and_then(|d| {
-        Journal::create(&d, "phase0-apply", &model.slug)
-            .map_err(|e| tracing::warn!(error = %e, "cannot open the apply journal"))
-            .ok()
-    });
+    let journal = match journal_dir {
+        Some(d) => Some(
+            Journal::create(&d, Op::Phase0Apply, &model.fqdn)
+                .map_err(|e| ApplyError::Journal(e.to_string()))?,
+        ),
+        None => None,
+    };
     let journal_path = journal.as_ref().map(|j| j.path().display().to_string());
+    let journal = std::sync::Mutex::new(journal);
+    let result = apply_steps(client, model, &journal, emit).await;
+    let mut journal = journal.into_inner().ok().flatten();
+    let ended = match (&result, journal.as_mut()) {
+        // The run did not end; its journal must keep saying so.
+        (Err(ApplyError::Journal(_)), _) | (_, None) => Ok(()),
+        (Ok(r), Some(j)) => j.finish(
+            "completed",
+            serde_json::json!({"created": &r.created, "updated": &r.updated}),
+        ),
+        (Err(e), Some(j)) => j.finish("failed", serde_json::json!({"error": e.to_string()})),
+    };
+    ended.map_err(|e| ApplyError::Journal(e.to_string()))?;
+    result.map(|r| ApplyReport {
+        journal: journal_path,
+        ..r
+    })
+}
+
+/// The steps of [`apply`].
+async fn apply_steps(
+    client: &HetznerClient,
+    model: &SovereignModel,
+    journal: &std::sync::Mutex<Option<Journal>>,
+    emit: &(dyn Fn(ApplyEvent) + Send + Sync),
+) -> Result<ApplyReport, ApplyError> {
+    let started = Instant::now();
     let ctx = Ctx {
         client,
         emit,
-        journal: std::sync::Mutex::new(journal),
+        journal,
+        journal_failed: Default::default(),
         touched: Default::default(),
     };
     let inv = Inventory::fetch(client).await.map_err(|e| ctx.fail(e))?;
     let the_plan = plan::diff(model, &inv);
+    ctx.record(|j| j.planned(&the_plan));
+    ctx.journal_ok()?;
     emit(ApplyEvent::Planned {
         create: the_plan.summary.create,
         update: the_plan.summary.update,
@@ -687,14 +751,6 @@ pub async fn apply(
         .first()
         .and_then(|d| servers.iter().find(|s| s.name == d.name))
         .and_then(|s| s.public_net.ipv4.as_ref().map(|v| v.ip.clone()));
-    if let Ok(mut j) = ctx.journal.lock()
-        && let Some(j) = j.as_mut()
-    {
-        j.record(
-            "done",
-            serde_json::json!({"created": &created, "updated": &updated}),
-        );
-    }
     Ok(ApplyReport {
         fqdn: model.fqdn.clone(),
         plan: the_plan,
@@ -704,7 +760,7 @@ pub async fn apply(
         orphans,
         load_balancer_ip: lb_ip,
         control_plane_ip,
-        journal: journal_path,
+        journal: None,
         stats: client.stats(),
         elapsed_ms: started.elapsed().as_millis(),
     })

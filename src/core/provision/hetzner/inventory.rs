@@ -55,6 +55,20 @@ impl Kind {
         }
     }
 
+    /// The singular name, as serialized: `server`, `load_balancer` (journal step names).
+    pub fn singular(self) -> &'static str {
+        match self {
+            Kind::LoadBalancer => "load_balancer",
+            Kind::Server => "server",
+            Kind::Volume => "volume",
+            Kind::FloatingIp => "floating_ip",
+            Kind::PrimaryIp => "primary_ip",
+            Kind::Firewall => "firewall",
+            Kind::Network => "network",
+            Kind::SshKey => "ssh_key",
+        }
+    }
+
     /// Purge stage: everything in a stage may go at once; a stage only depends on earlier ones
     /// (servers hold volumes, IPs, firewall attachments and network attachments).
     pub fn purge_stage(self) -> usize {
@@ -350,5 +364,17 @@ pub async fn delete(client: &HetznerClient, kind: Kind, id: i64) -> Result<(), H
     match r {
         Err(e) if e.is_not_found() => Ok(()),
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Kind;
+
+    #[test]
+    fn the_singular_name_is_the_serialized_one() {
+        for k in Kind::ALL {
+            assert_eq!(serde_json::to_value(k).expect("json"), k.singular());
+        }
     }
 }

@@ -5,7 +5,6 @@ pub mod client;
 pub mod cloudinit;
 pub mod external;
 pub mod inventory;
-pub mod journal;
 pub mod model;
 pub mod naming;
 pub mod plan;

@@ -1,5 +1,5 @@
 //! The desired Hetzner objects of one Sovereign, derived from a deployment request (contract §5.3),
-//! plus a cost estimate from the wizard's price catalogue (§4.4).
+//! plus a cost estimate from the wizard's price catalogue (§4.4), the one home of regions and prices.
 
 use std::collections::HashMap;
 
@@ -8,6 +8,7 @@ use serde::Serialize;
 use super::cloudinit::CloudInitInputs;
 use super::naming::{self, Names, NamingVariant, ServerRole};
 use super::request::DeploymentRequest;
+use crate::provision::wizard::catalog::{HETZNER_LB11_PRICE, Provider, hetzner_network_zone};
 
 pub const NETWORK_RANGE: &str = "10.0.0.0/16";
 pub const SUBNET_RANGE: &str = "10.0.1.0/24";
@@ -149,45 +150,11 @@ pub struct SovereignModel {
     pub cloud_init: CloudInitInputs,
 }
 
-pub fn network_zone(region: &str) -> &'static str {
-    match region {
-        "ash" => "us-east",
-        "hil" => "us-west",
-        _ => "eu-central",
-    }
-}
-
-/// Hetzner catalogue of §4.4: (id, €/h, €/mo).
-const SERVER_PRICES: [(&str, f64, f64); 19] = [
-    ("cx23", 0.0064, 3.99),
-    ("cx33", 0.0104, 6.49),
-    ("cx43", 0.0192, 11.99),
-    ("cx53", 0.0360, 22.49),
-    ("cpx22", 0.0128, 7.99),
-    ("cpx32", 0.0232, 14.49),
-    ("cpx42", 0.0408, 25.49),
-    ("cpx52", 0.0585, 36.49),
-    ("cpx62", 0.0809, 50.49),
-    ("cax11", 0.0072, 4.49),
-    ("cax21", 0.0128, 7.99),
-    ("cax31", 0.0256, 15.99),
-    ("cax41", 0.0505, 31.49),
-    ("ccx13", 0.0256, 15.99),
-    ("ccx23", 0.0505, 31.49),
-    ("ccx33", 0.1001, 62.49),
-    ("ccx43", 0.2003, 124.99),
-    ("ccx53", 0.4006, 249.99),
-    ("ccx63", 0.6001, 374.49),
-];
-
-/// lb11 list price (Hetzner price list, EUR excl. VAT); the wizard does not price the LB.
-const LB11_PRICE: (f64, f64) = (0.0088, 5.39);
-
+/// €/h and €/mo of a Hetzner server type, from the wizard's catalogue.
 pub fn server_price(sku: &str) -> Option<(f64, f64)> {
-    SERVER_PRICES
-        .iter()
-        .find(|(id, _, _)| *id == sku)
-        .map(|(_, h, m)| (*h, *m))
+    Provider::Hetzner
+        .sku(sku)
+        .map(|s| (s.eur_hour, s.eur_month))
 }
 
 fn round(v: f64, dp: i32) -> f64 {
@@ -208,7 +175,10 @@ impl SovereignModel {
             name: names.network(),
             ip_range: NETWORK_RANGE.into(),
             subnet_range: SUBNET_RANGE.into(),
-            network_zone: network_zone(&shape.region).into(),
+            // `validate_for_phase0` refuses other places; eu-central keeps the model total.
+            network_zone: hetzner_network_zone(&shape.region)
+                .unwrap_or("eu-central")
+                .into(),
             labels: labels.clone(),
         };
 
@@ -394,8 +364,8 @@ fn estimate_cost(servers: &[DesiredServer]) -> CostEstimate {
         item: "load-balancer".into(),
         sku: LOAD_BALANCER_TYPE.into(),
         count: 1,
-        eur_per_hour: LB11_PRICE.0,
-        eur_per_month: LB11_PRICE.1,
+        eur_per_hour: HETZNER_LB11_PRICE.0,
+        eur_per_month: HETZNER_LB11_PRICE.1,
     });
     let eur_per_hour = round(lines.iter().map(|l| l.eur_per_hour).sum(), 4);
     let eur_per_month = round(lines.iter().map(|l| l.eur_per_month).sum(), 2);

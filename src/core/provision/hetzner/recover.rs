@@ -4,7 +4,7 @@
 //! then release the PDM allocation and cancel the catalyst-api record.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -14,8 +14,8 @@ use tokio::time::Instant;
 use super::client::{ClientStats, HetznerClient, HetznerError};
 use super::external::{self, StepOutcome};
 use super::inventory::{self, CloudObject, Inventory, Kind};
-use super::journal::{self, Journal, RunSummary};
 use super::naming::{self, SOVEREIGN_LABEL};
+use crate::provision::journal::{Journal, JournalError, Op};
 
 /// Why an object belongs to the Sovereign.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -194,6 +194,8 @@ pub struct RecoverOptions {
     pub api_url: Option<String>,
     /// Pool zone for PDM (default: the FQDN minus its first label).
     pub pool_domain: Option<String>,
+    /// The journal root (`provision::journal::root`). `--apply` refuses to start when its journal
+    /// cannot be created there; None journals nothing (library tests only).
     pub journal_dir: Option<PathBuf>,
 }
 
@@ -270,6 +272,10 @@ pub enum RecoverError {
     Unauthorized(HetznerError),
     #[error(transparent)]
     Hetzner(#[from] HetznerError),
+    /// No journal, no run: it could not be created (nothing was deleted), or it stopped taking
+    /// records (the purge stopped at the next step boundary). The message says what to do.
+    #[error(transparent)]
+    Journal(#[from] JournalError),
 }
 
 fn classify(e: HetznerError) -> RecoverError {
@@ -340,76 +346,88 @@ async fn delete_one(
     }
 }
 
-/// The operation name of purge journals (`<dir>/recover-<slug>-<stamp>.ndjson`).
-pub const JOURNAL_OPERATION: &str = "recover";
-
-/// Purges in `dir` that were cut off before their `done` step (an SSH drop, a killed process) and
-/// that no later purge of the same Sovereign has since run to its end, oldest first. Re-running
-/// the purge for the FQDN is the remedy: it re-enumerates by label and verifies.
-pub fn interrupted_purges(dir: &Path) -> Vec<RunSummary> {
-    let runs = journal::runs(dir, JOURNAL_OPERATION);
-    // Same FQDN, same slug: file names of one Sovereign's runs order by their UTC stamp.
-    let redone = |r: &RunSummary| {
-        r.fqdn.is_some()
-            && runs
-                .iter()
-                .any(|later| later.done && later.fqdn == r.fqdn && later.file > r.file)
-    };
-    runs.iter()
-        .filter(|r| !r.done && !redone(r))
-        .cloned()
-        .collect()
-}
-
-/// The purge. Refuses to start when the very first delete is forbidden (read-only token).
-/// Journaled: `start`, the plan, each delete before it is sent, each sweep round, the external
-/// steps, and a final `done` with the outcome whether the purge succeeded or failed — only a purge
-/// whose process died (or whose future was dropped) lacks it, which is what
-/// [`interrupted_purges`] looks for.
+/// The purge. Refuses to start when its journal cannot be created, and when the very first
+/// delete is forbidden (read-only token). Journaled: the plan, each delete before it is sent and
+/// after it answered, each sweep round, the external steps, and a final `finished` with the
+/// outcome whether the purge succeeded or failed — only a purge whose process died (or whose
+/// future was dropped, or whose journal stopped taking records, which stops it at the next step)
+/// lacks it, which is what `provision::journal::unfinished` looks for.
 pub async fn apply(
     client: &HetznerClient,
     opts: &RecoverOptions,
     emit: &(dyn Fn(RecoverEvent) + Send + Sync),
 ) -> Result<RecoveryReport, RecoverError> {
     let mut journal = match &opts.journal_dir {
-        Some(dir) => match Journal::create(dir, JOURNAL_OPERATION, &naming::slug(&opts.fqdn)) {
-            Ok(j) => Some(j),
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot open the recovery journal");
-                None
-            }
-        },
+        Some(dir) => Some(Journal::create(dir, Op::Purge, &opts.fqdn)?),
         None => None,
     };
     let mut deleted: BTreeMap<(Kind, i64), CloudObject> = BTreeMap::new();
-    let mut note = |step: &str, detail: serde_json::Value| {
-        if let Some(j) = journal.as_mut() {
-            j.record(step, detail);
+    let mut note = |record: Note| -> Result<(), RecoverError> {
+        let Some(j) = journal.as_mut() else {
+            return Ok(());
+        };
+        match record {
+            Note::Plan(plan) => j.planned(&plan),
+            Note::Started(step) => j.started(&step),
+            Note::Done(step, detail) => j.done(&step, detail),
+            Note::Failed(step, error) => j.failed(&step, &error),
         }
+        .map_err(RecoverError::Journal)
     };
-    note("start", serde_json::json!({"fqdn": opts.fqdn}));
     let result = purge(client, opts, emit, &mut note, &mut deleted).await;
-    let mut outcome = match &result {
-        Ok(r) => serde_json::json!({
-            "outcome": if r.verified_zero_orphans { "verified-clean" } else { "objects-remain" },
-            "verified_zero_orphans": r.verified_zero_orphans,
-            "remaining": &r.remaining,
-            "errors": &r.errors,
-            "pdm": &r.pdm,
-            "api": &r.api,
-        }),
-        Err(e) => serde_json::json!({"outcome": "failed", "error": e.to_string()}),
-    };
-    if let Some(o) = outcome.as_object_mut() {
-        o.insert("fqdn".into(), opts.fqdn.clone().into());
-        o.insert(
-            "deleted".into(),
-            serde_json::json!(deleted.values().collect::<Vec<_>>()),
-        );
+    if let Err(RecoverError::Journal(_)) = &result {
+        // The run did not end; its journal must keep saying so.
+        return result;
     }
-    note("done", outcome);
+    let (outcome, mut detail) = match &result {
+        Ok(r) => (
+            if r.verified_zero_orphans {
+                "verified-clean"
+            } else {
+                "objects-remain"
+            },
+            serde_json::json!({
+                "verified_zero_orphans": r.verified_zero_orphans,
+                "remaining": &r.remaining,
+                "errors": &r.errors,
+                "pdm": &r.pdm,
+                "api": &r.api,
+            }),
+        ),
+        Err(e) => ("failed", serde_json::json!({"error": e.to_string()})),
+    };
+    detail["deleted"] = serde_json::json!(deleted.values().collect::<Vec<_>>());
+    if let Some(j) = journal.as_mut() {
+        j.finish(outcome, detail)?;
+    }
     let path = journal.as_ref().map(|j| j.path().display().to_string());
     result.map(|r| RecoveryReport { journal: path, ..r })
+}
+
+/// What [`purge`] journals.
+enum Note {
+    Plan(serde_json::Value),
+    Started(String),
+    Done(String, serde_json::Value),
+    Failed(String, String),
+}
+
+/// The journal's name of the step that deletes `o`: `delete server catalyst-x-cp1 #12`.
+fn delete_step(o: &CloudObject) -> String {
+    format!("delete {} {} #{}", o.kind.singular(), o.name, o.id)
+}
+
+/// Journal the answer to a delete: done, or failed with the error.
+fn note_deleted(
+    note: &mut (dyn FnMut(Note) -> Result<(), RecoverError> + Send),
+    t: &Target,
+    r: &Result<(), HetznerError>,
+) -> Result<(), RecoverError> {
+    let step = delete_step(&t.object);
+    match r {
+        Ok(()) => note(Note::Done(step, serde_json::Value::Null)),
+        Err(e) => note(Note::Failed(step, e.to_string())),
+    }
 }
 
 /// The steps of [`apply`]; `deleted` fills as objects go so a failure can still say what went.
@@ -417,7 +435,7 @@ async fn purge(
     client: &HetznerClient,
     opts: &RecoverOptions,
     emit: &(dyn Fn(RecoverEvent) + Send + Sync),
-    note: &mut (dyn FnMut(&str, serde_json::Value) + Send),
+    note: &mut (dyn FnMut(Note) -> Result<(), RecoverError> + Send),
     deleted: &mut BTreeMap<(Kind, i64), CloudObject>,
 ) -> Result<RecoveryReport, RecoverError> {
     let started = Instant::now();
@@ -432,10 +450,7 @@ async fn purge(
     emit(RecoverEvent::Planned {
         targets: targets.len(),
     });
-    note(
-        "plan",
-        serde_json::json!({"fqdn": opts.fqdn, "targets": &targets}),
-    );
+    note(Note::Plan(serde_json::json!({"targets": &targets})))?;
 
     let mut errors: Vec<String> = Vec::new();
     let concurrency = client.options().max_concurrency.max(1);
@@ -452,8 +467,10 @@ async fn purge(
         }
         if !first_done {
             let first = stage_targets.remove(0);
-            note("delete", serde_json::json!({"object": &first.object}));
-            match delete_one(client, first, emit).await {
+            note(Note::Started(delete_step(&first.object)))?;
+            let r = delete_one(client, first, emit).await;
+            note_deleted(note, first, &r)?;
+            match r {
                 Ok(()) => {
                     deleted.insert((first.object.kind, first.object.id), first.object.clone());
                 }
@@ -464,7 +481,7 @@ async fn purge(
             first_done = true;
         }
         for t in &stage_targets {
-            note("delete", serde_json::json!({"object": &t.object}));
+            note(Note::Started(delete_step(&t.object)))?;
         }
         let results: Vec<(&Target, Result<(), HetznerError>)> = futures::stream::iter(
             stage_targets
@@ -475,6 +492,7 @@ async fn purge(
         .collect()
         .await;
         for (t, r) in results {
+            note_deleted(note, t, &r)?;
             match r {
                 Ok(()) => {
                     deleted.insert((t.object.kind, t.object.id), t.object.clone());
@@ -515,10 +533,10 @@ async fn purge(
             round,
             remaining: remaining.len(),
         });
-        note(
-            "sweep",
-            serde_json::json!({"round": round, "remaining": &remaining}),
-        );
+        note(Note::Done(
+            format!("sweep round {round}"),
+            serde_json::json!({"remaining": &remaining}),
+        ))?;
         if remaining.is_empty() || Instant::now() >= deadline {
             break remaining;
         }
@@ -527,6 +545,9 @@ async fn purge(
                 .iter()
                 .filter(|t| t.object.kind.purge_stage() == stage)
                 .collect();
+            for t in &batch {
+                note(Note::Started(delete_step(&t.object)))?;
+            }
             let results: Vec<(&Target, Result<(), HetznerError>)> = futures::stream::iter(
                 batch
                     .into_iter()
@@ -536,6 +557,7 @@ async fn purge(
             .collect()
             .await;
             for (t, r) in results {
+                note_deleted(note, t, &r)?;
                 match r {
                     Ok(()) => {
                         deleted
@@ -561,8 +583,10 @@ async fn purge(
     let (pool, sub) = opts.pool_and_sub();
     let pdm = match &opts.pdm_url {
         Some(url) => {
-            note("pdm-release", serde_json::json!({"pool": pool, "sub": sub}));
-            external::pdm_release(url, &pool, &sub).await
+            note(Note::Started("pdm-release".into()))?;
+            let o = external::pdm_release(url, &pool, &sub).await;
+            note(Note::Done("pdm-release".into(), serde_json::json!(&o)))?;
+            o
         }
         None => StepOutcome::skipped("no --pdm URL given"),
     };
@@ -572,8 +596,10 @@ async fn purge(
     });
     let api = match &opts.api_url {
         Some(url) => {
-            note("api-cancel", serde_json::json!({"fqdn": opts.fqdn}));
-            external::api_cancel(url, &opts.fqdn, client.credentials()).await
+            note(Note::Started("api-cancel".into()))?;
+            let o = external::api_cancel(url, &opts.fqdn, client.credentials()).await;
+            note(Note::Done("api-cancel".into(), serde_json::json!(&o)))?;
+            o
         }
         None => StepOutcome::skipped("no --api URL given"),
     };
@@ -598,51 +624,4 @@ async fn purge(
         stats: client.stats(),
         elapsed_ms: started.elapsed().as_millis(),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn run(dir: &Path, fqdn: &str, steps: &[&str]) {
-        let mut j = Journal::create(dir, JOURNAL_OPERATION, &naming::slug(fqdn)).expect("journal");
-        j.record("start", serde_json::json!({"fqdn": fqdn}));
-        for step in steps {
-            j.record(step, serde_json::json!({}));
-        }
-        // Journal names carry a millisecond stamp: the next run must get a later one.
-        let now = chrono::Utc::now().timestamp_millis();
-        while chrono::Utc::now().timestamp_millis() == now {
-            std::hint::spin_loop();
-        }
-    }
-
-    #[test]
-    fn an_interrupted_purge_counts_until_a_later_purge_of_its_sovereign_ends() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        run(dir.path(), "a.omani.works", &["plan", "delete"]);
-        run(dir.path(), "b.omani.works", &["plan", "delete", "done"]);
-        run(dir.path(), "c.omani.works", &["plan", "delete"]);
-        let fqdns = |dir: &Path| -> Vec<Option<String>> {
-            interrupted_purges(dir)
-                .into_iter()
-                .map(|r| r.fqdn)
-                .collect()
-        };
-        assert_eq!(
-            fqdns(dir.path()),
-            [Some("a.omani.works".into()), Some("c.omani.works".into())]
-        );
-        // A later run of `a` that ended (even with objects remaining) redid it; a later run of
-        // `c` cut off again leaves both of `c`'s runs to report.
-        run(dir.path(), "a.omani.works", &["plan", "done"]);
-        run(dir.path(), "c.omani.works", &["plan"]);
-        let left = interrupted_purges(dir.path());
-        assert_eq!(left.len(), 2, "{left:?}");
-        assert!(
-            left.iter()
-                .all(|r| r.fqdn.as_deref() == Some("c.omani.works") && !r.done),
-            "{left:?}"
-        );
-    }
 }

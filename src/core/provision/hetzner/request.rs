@@ -1,9 +1,16 @@
 //! Phase 0's side of the deployment request (contract §4.8 / §1.6): reading one from JSON or TOML
-//! and validating it against catalyst-api's order and the OpenTofu variable rules.
+//! and validating it against catalyst-api's order and the OpenTofu variable rules. The rules
+//! themselves (FQDN, server type, key type, worker bound) live in `provision::wizard::rules` and the
+//! regions in `provision::wizard::catalog`; this file applies them in Phase 0's order.
 
 use std::path::Path;
 
 use serde::Serialize;
+
+use crate::provision::wizard::catalog::Provider;
+use crate::provision::wizard::rules::{
+    MAX_WORKERS, TOFU_KEY_TYPES, check_fqdn_tofu, is_hetzner_server_type,
+};
 
 /// The one request type; Phase 0 adds file reading and the OpenTofu variable rules below.
 pub use crate::provision::wizard::request::DeploymentRequest;
@@ -34,8 +41,6 @@ pub struct EffectiveShape {
     pub worker_count: u32,
     pub ha_enabled: bool,
 }
-
-pub const HETZNER_REGIONS: [&str; 5] = ["fsn1", "nbg1", "hel1", "ash", "hil"];
 
 impl DeploymentRequest {
     /// Read a request file; `.toml` is TOML, anything else JSON. Errors name the file and line.
@@ -83,14 +88,14 @@ impl DeploymentRequest {
                 region: r.cloud_region.clone(),
                 control_plane_size: r.control_plane_size.clone(),
                 worker_size: r.worker_size.clone(),
-                worker_count: r.worker_count.clamp(0, 50) as u32,
+                worker_count: r.worker_count.clamp(0, MAX_WORKERS) as u32,
                 ha_enabled: self.ha_enabled,
             },
             None => EffectiveShape {
                 region: self.region.clone(),
                 control_plane_size: self.control_plane_size.clone(),
                 worker_size: self.worker_size.clone(),
-                worker_count: self.worker_count.clamp(0, 50) as u32,
+                worker_count: self.worker_count.clamp(0, MAX_WORKERS) as u32,
                 ha_enabled: self.ha_enabled,
             },
         }
@@ -141,17 +146,17 @@ impl DeploymentRequest {
         } else {
             "regions[0].cloudRegion"
         };
-        if !HETZNER_REGIONS.contains(&shape.region.as_str()) {
+        if !Provider::Hetzner.has_region(&shape.region) {
             return Err(RequestError::new(
                 region_field,
                 format!(
                     "{:?} is not one of {}",
                     shape.region,
-                    HETZNER_REGIONS.join(", ")
+                    Provider::Hetzner.regions().join(", ")
                 ),
             ));
         }
-        if !valid_fqdn(&self.sovereign_fqdn) {
+        if check_fqdn_tofu(&self.sovereign_fqdn).is_err() {
             return Err(RequestError::new(
                 "sovereignFQDN",
                 format!(
@@ -184,7 +189,7 @@ impl DeploymentRequest {
                 "regions[0].workerCount",
             )
         };
-        if !valid_server_size(&shape.control_plane_size) {
+        if !is_hetzner_server_type(&shape.control_plane_size) {
             return Err(RequestError::new(
                 cp_field,
                 format!(
@@ -197,10 +202,13 @@ impl DeploymentRequest {
             .regions
             .first()
             .map_or(self.worker_count, |r| r.worker_count);
-        if !(0..=50).contains(&raw_count) {
-            return Err(RequestError::new(n_field, "must be between 0 and 50"));
+        if !(0..=MAX_WORKERS).contains(&raw_count) {
+            return Err(RequestError::new(
+                n_field,
+                format!("must be between 0 and {MAX_WORKERS}"),
+            ));
         }
-        if shape.worker_count > 0 && !valid_server_size(&shape.worker_size) {
+        if shape.worker_count > 0 && !is_hetzner_server_type(&shape.worker_size) {
             return Err(RequestError::new(
                 w_field,
                 format!(
@@ -213,17 +221,8 @@ impl DeploymentRequest {
     }
 }
 
-/// `^[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)+$` (tfvar `sovereign_fqdn`).
-pub fn valid_fqdn(fqdn: &str) -> bool {
-    let labels: Vec<&str> = fqdn.split('.').collect();
-    labels.len() >= 2
-        && labels.iter().all(|l| {
-            let mut chars = l.chars();
-            chars.next().is_some_and(|c| c.is_ascii_lowercase())
-                && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        })
-}
-
+/// The tfvar `org_email` rule, `^[^@]+@[^@]+\.[^@]+$`: looser than the wizard's, which also
+/// refuses whitespace.
 fn valid_email(email: &str) -> bool {
     let Some((local, domain)) = email.split_once('@') else {
         return false;
@@ -235,17 +234,11 @@ fn valid_email(email: &str) -> bool {
             .is_some_and(|(a, b)| !a.is_empty() && !b.is_empty())
 }
 
+/// The tfvar `ssh_public_key` rule: one of the module's key types followed by a space.
 fn valid_ssh_key(key: &str) -> bool {
-    ["ssh-rsa ", "ssh-ed25519 ", "ecdsa-sha2-nistp256 "]
-        .iter()
-        .any(|p| key.starts_with(p))
-}
-
-/// `^(cx|cpx|ccx|cax)[0-9]+$`.
-pub fn valid_server_size(size: &str) -> bool {
-    ["cpx", "ccx", "cax", "cx"].iter().any(|p| {
-        size.strip_prefix(p)
-            .is_some_and(|rest| !rest.is_empty() && rest.chars().all(|c| c.is_ascii_digit()))
+    TOFU_KEY_TYPES.iter().any(|t| {
+        key.strip_prefix(t)
+            .is_some_and(|rest| rest.starts_with(' '))
     })
 }
 
@@ -330,12 +323,31 @@ mod tests {
 
     #[test]
     fn size_and_fqdn_rules() {
-        assert!(valid_server_size("cpx32"));
-        assert!(valid_server_size("cx42"));
-        assert!(!valid_server_size("cpx"));
-        assert!(!valid_server_size("s7.large.2"));
-        assert!(valid_fqdn("t42.omani.works"));
-        assert!(!valid_fqdn("omani"));
-        assert!(!valid_fqdn("4t.omani.works"));
+        let mut req = DeploymentRequest::from_json(sample_json()).expect("parse");
+        for (size, ok) in [
+            ("cpx32", true),
+            ("cx42", true),
+            ("cpx", false),
+            ("s7.large.2", false),
+        ] {
+            req.regions[0].control_plane_size = size.into();
+            assert_eq!(req.validate_for_phase0().is_ok(), ok, "{size}");
+        }
+        req.regions[0].control_plane_size = "cpx32".into();
+        for (fqdn, ok) in [
+            ("t42.omani.works", true),
+            ("omani", false),
+            ("4t.omani.works", false),
+        ] {
+            req.sovereign_fqdn = fqdn.into();
+            let verdict = req.validate_for_phase0();
+            assert_eq!(verdict.is_ok(), ok, "{fqdn}");
+            if let Err(e) = verdict {
+                assert_eq!(e.field, "sovereignFQDN");
+            }
+        }
+        assert!(valid_ssh_key("ssh-ed25519 AAAA"));
+        assert!(!valid_ssh_key("ssh-ed25519AAAA"));
+        assert!(!valid_ssh_key("ecdsa-sha2-nistp384 AAAA"));
     }
 }

@@ -2,6 +2,9 @@
 //! with €/h and €/mo, the recommended default, the HQ → provider/region hint, and the pool and
 //! registrar lists of §4.7. Hetzner prices are native EUR; the others are USD list × 0.92 as the UI
 //! computes them (€/h rounded to 4 dp, €/mo = €/h × 730 rounded to 2 dp).
+//!
+//! The library's one home for regions and prices: Phase 0 (`provision::hetzner`) validates regions,
+//! picks network zones and estimates cost from this file too.
 
 use std::fmt;
 
@@ -63,7 +66,7 @@ impl Provider {
     /// `PROVIDER_REGIONS`, in picker order.
     pub fn regions(self) -> &'static [&'static str] {
         match self {
-            Provider::Hetzner => &["fsn1", "nbg1", "hel1", "ash", "hil"],
+            Provider::Hetzner => &HETZNER_REGIONS,
             Provider::Huawei => &[
                 "eu-west-101",
                 "eu-west-204",
@@ -139,6 +142,38 @@ impl fmt::Display for Provider {
         f.write_str(self.as_str())
     }
 }
+
+/// Hetzner locations in picker order, each with the network zone its subnet must name (contract
+/// §5.3).
+const HETZNER_LOCATIONS: [(&str, &str); 5] = [
+    ("fsn1", "eu-central"),
+    ("nbg1", "eu-central"),
+    ("hel1", "eu-central"),
+    ("ash", "us-east"),
+    ("hil", "us-west"),
+];
+
+const HETZNER_REGIONS: [&str; 5] = {
+    let mut regions = [""; 5];
+    let mut i = 0;
+    while i < regions.len() {
+        regions[i] = HETZNER_LOCATIONS[i].0;
+        i += 1;
+    }
+    regions
+};
+
+/// The network zone of a Hetzner location; `None` for a place Hetzner does not have.
+pub fn hetzner_network_zone(region: &str) -> Option<&'static str> {
+    HETZNER_LOCATIONS
+        .iter()
+        .find(|(location, _)| *location == region)
+        .map(|(_, zone)| *zone)
+}
+
+/// List price of `lb11`, the load balancer Phase 0 creates (Hetzner price list, EUR excl. VAT):
+/// (€/h, €/mo). The wizard does not show it; the Phase-0 cost estimate adds it.
+pub const HETZNER_LB11_PRICE: (f64, f64) = (0.0088, 5.39);
 
 /// Disk column of the size picker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -440,6 +475,30 @@ mod tests {
         );
         assert_eq!(Provider::Aws.recommended_sku().id, "m6i.xlarge");
         assert_eq!(Provider::Azure.recommended_sku().id, "Standard_D4s_v5");
+    }
+
+    #[test]
+    fn every_hetzner_region_has_its_network_zone() {
+        assert_eq!(
+            Provider::Hetzner.regions(),
+            ["fsn1", "nbg1", "hel1", "ash", "hil"]
+        );
+        let zones: Vec<_> = Provider::Hetzner
+            .regions()
+            .iter()
+            .map(|r| hetzner_network_zone(r))
+            .collect();
+        assert_eq!(
+            zones,
+            [
+                Some("eu-central"),
+                Some("eu-central"),
+                Some("eu-central"),
+                Some("us-east"),
+                Some("us-west")
+            ]
+        );
+        assert_eq!(hetzner_network_zone("eu-central-1"), None);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::catalog::Registrar;
 use super::components::Selection;
 use super::fields::{DomainMode, OrgProfile, RegionRow, SshMode, Topology};
-use super::model::{Wizard, WizardConfig, write_private_file};
+use super::model::{Wizard, WizardConfig};
 use super::step::Step;
 
 pub const DRAFT_VERSION: u32 = 1;
@@ -226,14 +226,7 @@ impl Wizard {
         };
         let text =
             serde_json::to_vec_pretty(&self.draft()).map_err(|e| werr(std::io::Error::other(e)))?;
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(werr)?;
-        }
-        let mut tmp = path.as_os_str().to_owned();
-        tmp.push(".tmp");
-        let tmp = PathBuf::from(tmp);
-        write_private_file(&tmp, &text, true).map_err(werr)?;
-        std::fs::rename(&tmp, path).map_err(werr)
+        crate::config::private_fs::replace_file(path, &text).map_err(werr)
     }
 }
 

@@ -2,7 +2,6 @@
 //! bookkeeping, component cascades awaiting confirmation, navigation, Review and the request.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -557,12 +556,12 @@ impl Wizard {
             .private_key
             .as_ref()
             .ok_or(WizardError::NoPrivateKey)?;
-        write_private_file(path, key.expose().as_bytes(), overwrite).map_err(|e| {
-            WizardError::Io {
+        crate::config::private_fs::write_file(path, key.expose().as_bytes(), overwrite).map_err(
+            |e| WizardError::Io {
                 path: path.to_path_buf(),
                 message: e.to_string(),
-            }
-        })?;
+            },
+        )?;
         self.ssh.private_key = None;
         self.ssh.private_saved_to = Some(path.to_path_buf());
         Ok(())
@@ -1617,44 +1616,4 @@ pub fn field_step(field: &str) -> Step {
         | "orgEmail" => Step::Domain,
         _ => Step::Review,
     }
-}
-
-/// Create (or replace) `path` with mode 0600 from the start, so the secret is never readable by
-/// others even briefly.
-pub(crate) fn write_private_file(path: &Path, data: &[u8], overwrite: bool) -> std::io::Result<()> {
-    // A fresh account has no ~/.ssh yet; create it the way ssh-keygen does (0700).
-    if let Some(parent) = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty() && !p.exists())
-    {
-        let mut dir = std::fs::DirBuilder::new();
-        dir.recursive(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::DirBuilderExt;
-            dir.mode(0o700);
-        }
-        dir.create(parent)?;
-    }
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true);
-    if overwrite {
-        opts.create(true).truncate(true);
-    } else {
-        opts.create_new(true);
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut f = opts.open(path)?;
-    #[cfg(unix)]
-    {
-        // An existing file keeps its old mode on open; tighten it.
-        use std::os::unix::fs::PermissionsExt;
-        f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    }
-    f.write_all(data)?;
-    f.sync_all()
 }

@@ -17,12 +17,12 @@ use tokio::sync::watch;
 
 use super::phase0::{empty_result, run_provisioning};
 use super::phase1::spawn_refresh;
+use super::rules::{
+    PHASE0_RETRY_IDS, PHASE1_RETRY_IDS, create_rejection, is_dns_label, mirror_first_region,
+};
 use super::store::{Deployment, Reservation};
 use super::{Ctx, Phase1Race};
-use crate::provision::catalyst::model::{
-    ComponentSnapshot, PHASE0_MARKERS, PHASE1_RETRY_IDS, is_valid_label,
-};
-use crate::provision::wizard::DeploymentRequest;
+use crate::provision::wire::{ComponentSnapshot, DeploymentRequest};
 
 pub(crate) fn router(ctx: Ctx) -> Router {
     Router::new()
@@ -156,7 +156,7 @@ async fn check_subdomain(State(ctx): State<Ctx>, body: Bytes) -> Response {
         .unwrap_or("")
         .trim()
         .to_lowercase();
-    if !is_valid_label(&sub) {
+    if !is_dns_label(&sub) {
         return axum::Json(json!({"available": false, "reason": "invalid-format",
             "detail": "must start with a letter, contain only a-z, 0-9 and '-', not end with '-', at most 63 characters"}))
             .into_response();
@@ -327,8 +327,8 @@ async fn create(State(ctx): State<Ctx>, body: Bytes) -> Response {
             );
         }
     };
-    req.normalise();
-    if let Some(msg) = req.first_validation_error() {
+    mirror_first_region(&mut req);
+    if let Some(msg) = create_rejection(&req) {
         return jerr(StatusCode::BAD_REQUEST, json!({"error": msg}));
     }
     let pool_mode = req.sovereign_domain_mode == "pool";
@@ -664,7 +664,7 @@ async fn retry(State(ctx): State<Ctx>, Path((id, phase)): Path<(String, String)>
         return not_found();
     };
     let stream_url = format!("/api/v1/deployments/{id}/logs");
-    if PHASE0_MARKERS.contains(&phase.as_str()) {
+    if PHASE0_RETRY_IDS.contains(&phase.as_str()) {
         if status == "provisioning" || status == "tofu-applying" {
             return jerr(
                 StatusCode::CONFLICT,

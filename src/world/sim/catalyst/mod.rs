@@ -9,10 +9,12 @@
 //! catalyst's helmwatch — the stream is a derivation, not a script.
 
 mod api;
+mod helmwatch;
 mod hetzner;
 pub mod pdm;
 mod phase0;
 mod phase1;
+mod rules;
 mod store;
 mod wipe;
 
@@ -22,7 +24,7 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 
-use crate::provision::catalyst::model::Event;
+use crate::provision::wire::Event;
 use crate::sim::clock::SimClock;
 
 pub use pdm::{PdmConfig, PdmSim, RegistrarAccount};
@@ -48,14 +50,15 @@ pub enum NamingVariant {
 }
 
 impl NamingVariant {
-    /// The names themselves come from the library's one §5.3 implementation.
-    pub fn names(self, fqdn: &str) -> crate::provision::hetzner::naming::Names {
-        use crate::provision::hetzner::naming::{Names, NamingVariant as V};
+    /// The names themselves come from the world's one §5.3 implementation, the one its Hetzner
+    /// side uses for Sovereigns that are already running.
+    pub fn names(self, fqdn: &str) -> crate::sim::hetzner::sovereign::NameScheme {
+        use crate::sim::hetzner::sovereign::{NameScheme, NamingVariant as V};
         let variant = match self {
-            NamingVariant::MainTf => V::M,
-            NamingVariant::Runbook => V::R,
+            NamingVariant::MainTf => V::Main,
+            NamingVariant::Runbook => V::Runbook,
         };
-        Names::new(fqdn, variant)
+        NameScheme::new(fqdn, variant)
     }
 }
 
@@ -319,11 +322,6 @@ impl CatalystSim {
             tracing::info!(with_pvc, "simulated catalyst-api Pod restart");
             restart(&ctx, with_pvc);
         })
-    }
-
-    /// Deployment ids, for the world's inspection.
-    pub fn deployment_ids(&self) -> Vec<String> {
-        self.ctx.store.lock().keys().cloned().collect()
     }
 }
 

@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::provision::catalyst::model::is_valid_label;
+use super::rules::is_dns_label;
 use crate::sim::clock::SimClock;
 
 /// Control-plane names PDM refuses to hand out.
@@ -281,7 +281,7 @@ async fn check(
         }
         axum::Json(v).into_response()
     };
-    if !is_valid_label(&sub) {
+    if !is_dns_label(&sub) {
         return verdict(
             false,
             Some("invalid-format"),
@@ -387,7 +387,7 @@ async fn reserve(State(ctx): State<Ctx>, Path(domain): Path<String>, body: Bytes
         .filter(|s| !s.is_empty())
         .unwrap_or("catalyst-api")
         .to_string();
-    if !is_valid_label(&sub) {
+    if !is_dns_label(&sub) {
         return err(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid-format",
@@ -455,7 +455,7 @@ async fn commit(State(ctx): State<Ctx>, Path(domain): Path<String>, body: Bytes)
         .to_string();
     let lb_ip = str_field(&v, "loadBalancerIP");
     let fqdn = str_field(&v, "sovereignFQDN");
-    if !is_valid_label(&sub) {
+    if !is_dns_label(&sub) {
         return err(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid-format",
@@ -540,7 +540,7 @@ async fn release(
         .filter(|s| !s.is_empty())
         .or_else(|| q.sub.as_deref().map(norm))
         .unwrap_or_default();
-    if !is_valid_label(&sub) {
+    if !is_dns_label(&sub) {
         return err(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid-format",

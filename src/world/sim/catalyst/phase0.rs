@@ -10,18 +10,8 @@ use super::Ctx;
 use super::Phase1Race;
 use super::hetzner::{Hetzner, id_of, public_ipv4};
 use super::phase1;
-use crate::provision::catalyst::model::DeploymentResult;
-use crate::provision::wizard::DeploymentRequest;
-
-const REGIONS: &[&str] = &["fsn1", "nbg1", "hel1", "ash", "hil"];
-
-fn network_zone(region: &str) -> &'static str {
-    match region {
-        "ash" => "us-east",
-        "hil" => "us-west",
-        _ => "eu-central",
-    }
-}
+use crate::provision::wire::{DeploymentRequest, DeploymentResult};
+use crate::sim::hetzner::sovereign::{ROLE_LABEL, SOVEREIGN_LABEL, network_zone};
 
 fn is_size(s: &str) -> bool {
     ["cpx", "ccx", "cax", "cx"].iter().any(|p| {
@@ -77,7 +67,8 @@ fn invalid_variable(
     if !email_ok(&req.org_email) {
         return Some(("org_email", req.org_email.clone()));
     }
-    if !REGIONS.contains(&req.region.as_str()) {
+    // The module's `region` list is the set of places with a network zone.
+    if network_zone(&req.region).is_err() {
         return Some(("region", req.region.clone()));
     }
     if !is_size(&req.control_plane_size) {
@@ -112,10 +103,6 @@ pub(crate) fn wiping(ctx: &Ctx, id: &str) -> bool {
     ctx.store
         .with(id, |d| d.status == "wiping" || d.status == "wiped")
         .unwrap_or(true)
-}
-
-pub(crate) fn slug(fqdn: &str) -> String {
-    crate::provision::hetzner::naming::slug(fqdn)
 }
 
 const PLAN_FAILED: &str =
@@ -304,7 +291,7 @@ async fn run_phase0(
         return Err(PLAN_FAILED.into());
     }
 
-    let labels = json!({"catalyst.openova.io/sovereign": fqdn});
+    let labels = json!({ SOVEREIGN_LABEL: fqdn });
     let cp_count = if req.ha_enabled { 3 } else { 1 };
     let workers = req.worker_count.max(0) as usize;
     let mut plan: Vec<(String, &'static str)> = vec![
@@ -433,7 +420,7 @@ async fn run_phase0(
                 address: addr.clone(),
                 kind,
                 body: json!({"name": names.network(), "ip_range": "10.0.0.0/16", "labels": labels,
-                    "subnets": [{"type": "cloud", "ip_range": "10.0.1.0/24", "network_zone": network_zone(&req.region)}]}),
+                    "subnets": [{"type": "cloud", "ip_range": "10.0.1.0/24", "network_zone": network_zone(&req.region).unwrap_or("eu-central")}]}),
                 wait: t.small_resource,
                 is_server: false,
             },
@@ -480,7 +467,7 @@ async fn run_phase0(
                     ),
                 };
                 let mut server_labels = labels.clone();
-                server_labels["catalyst.openova.io/role"] = json!(role);
+                server_labels[ROLE_LABEL] = json!(role);
                 Resource {
                     address: addr.clone(),
                     kind,

@@ -14,11 +14,9 @@ use kube::{Api, Client, Config};
 use serde_json::Value;
 
 use super::Ctx;
+use super::helmwatch::{self, HrState, Ready, app_id};
 use super::phase0::wait_for_kubeconfig;
-use crate::provision::catalyst::model::{ComponentSnapshot, Event};
-use crate::provision::flux::{
-    ComponentState, ConditionView, component_id, derive_catalyst_state, display_message,
-};
+use crate::provision::wire::{ComponentSnapshot, Event};
 
 const GO_ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 
@@ -95,29 +93,14 @@ fn helmrelease_resource() -> ApiResource {
     )
 }
 
-fn conditions(obj: &DynamicObject) -> Vec<ConditionView> {
-    obj.data
-        .pointer("/status/conditions")
-        .and_then(|c| serde_json::from_value::<Vec<ConditionView>>(c.clone()).ok())
-        .unwrap_or_default()
-}
-
 fn depends_on(obj: &DynamicObject) -> Option<Vec<String>> {
     let deps = obj.data.pointer("/spec/dependsOn")?.as_array()?;
     let names: Vec<String> = deps
         .iter()
         .filter_map(|d| d.get("name").and_then(Value::as_str))
-        .map(|n| component_id(n).to_string())
+        .map(|n| app_id(n).to_string())
         .collect();
     (!names.is_empty()).then_some(names)
-}
-
-fn level(state: ComponentState) -> &'static str {
-    match state {
-        ComponentState::Failed => "error",
-        ComponentState::Degraded => "warn",
-        _ => "info",
-    }
 }
 
 /// Go's `time.Duration.String()` for whole seconds: `15m0s`, `1h0m0s`, `45s`.
@@ -161,7 +144,7 @@ async fn run_watch(ctx: &Ctx, id: &str, kubeconfig: &str, generation: u64) -> St
         .boxed();
     let min = ctx.cfg.min_bootstrap_kit_hrs;
     let mut seen: BTreeSet<String> = BTreeSet::new();
-    let mut states: BTreeMap<String, ComponentState> = BTreeMap::new();
+    let mut states: BTreeMap<String, HrState> = BTreeMap::new();
     let first_seen = ctx.cfg.clock.sleep(ctx.cfg.first_seen_timeout);
     tokio::pin!(first_seen);
     let mut first_seen_done = false;
@@ -208,22 +191,21 @@ async fn run_watch(ctx: &Ctx, id: &str, kubeconfig: &str, generation: u64) -> St
                 if !name.starts_with("bp-") {
                     continue;
                 }
-                let conds = conditions(&obj);
+                let ready = Ready::of(&obj.data);
                 let state = if ctx.cfg.faults.components_installed_from_status {
-                    ComponentState::Installed
+                    HrState::Installed
                 } else {
-                    derive_catalyst_state(&conds)
+                    helmwatch::derive(ready.as_ref())
                 };
-                let comp = component_id(&name).to_string();
-                let message = display_message(&conds, state);
-                let ready_time = conds.iter().find(|c| c.type_ == "Ready")
-                    .and_then(|c| c.last_transition_time.clone())
+                let comp = app_id(&name).to_string();
+                let message = helmwatch::message(ready.as_ref(), state);
+                let ready_time = ready.and_then(|r| r.last_transition_time)
                     .unwrap_or_else(|| GO_ZERO_TIME.into());
                 seen.insert(name.clone());
                 let changed = states.insert(comp.clone(), state) != Some(state);
                 let snapshot = ComponentSnapshot {
                     app_id: comp.clone(),
-                    status: state.as_str().into(),
+                    status: state.wire().into(),
                     helm_release_name: name.clone(),
                     namespace: "flux-system".into(),
                     last_transition_at: ready_time,
@@ -235,15 +217,15 @@ async fn run_watch(ctx: &Ctx, id: &str, kubeconfig: &str, generation: u64) -> St
                     ctx.emit_event(id, Event {
                         time: ctx.now(),
                         phase: "component".into(),
-                        level: level(state).into(),
+                        level: state.level().into(),
                         message,
                         component: Some(comp),
-                        state: Some(state.as_str().into()),
+                        state: Some(state.wire().into()),
                     });
                 }
-                let all_terminal = states.values().all(|s| matches!(s, ComponentState::Installed | ComponentState::Failed));
+                let all_terminal = states.values().all(|s| s.ends_watch());
                 if !seen.is_empty() && seen.len() >= min && all_terminal {
-                    break if states.values().any(|s| *s == ComponentState::Failed) { "failed" } else { "ready" };
+                    break if states.values().any(|s| *s == HrState::Failed) { "failed" } else { "ready" };
                 }
             }
         }
@@ -353,7 +335,7 @@ async fn tail_helm_controller(ctx: Ctx, id: String, client: Client) {
                         phase: "component-log".into(),
                         level: log_level(&line).into(),
                         message: line.clone(),
-                        component: Some(component_id(&hr).to_string()),
+                        component: Some(app_id(&hr).to_string()),
                         state: None,
                     },
                 );

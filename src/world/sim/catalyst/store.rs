@@ -6,10 +6,9 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::watch;
 
-use crate::provision::catalyst::model::{
-    ComponentSnapshot, DeploymentResult, DeploymentState, Event,
+use crate::provision::wire::{
+    ComponentSnapshot, DeploymentRequest, DeploymentResult, DeploymentState, Event,
 };
-use crate::provision::wizard::DeploymentRequest;
 
 /// Where a pool reservation lives, to commit or release it later.
 #[derive(Debug, Clone)]

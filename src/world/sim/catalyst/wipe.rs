@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use super::Ctx;
 use super::api::{jerr, not_found, text};
 use super::hetzner::{Hetzner, id_of};
-use super::phase0::slug;
+use crate::sim::hetzner::sovereign::slug;
 
 /// Kinds in purge order, as the wipe report names them.
 const PURGE_KINDS: &[&str] = &[

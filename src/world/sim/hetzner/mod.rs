@@ -194,11 +194,6 @@ impl HetznerControl {
         http::lock(&self.shared)
     }
 
-    /// What a token may do, `None` for an unknown token (for catalyst-api's credential probe).
-    pub fn token_access(&self, token: &str) -> Option<TokenAccess> {
-        self.world().tokens.get(token).copied()
-    }
-
     pub fn add_token(&self, token: &str, access: TokenAccess) {
         self.world().tokens.insert(token.to_string(), access);
     }

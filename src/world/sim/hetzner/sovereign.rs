@@ -1,7 +1,9 @@
 //! What Phase 0 (`tofu apply` of `infra/hetzner`, contract §5.3) leaves in a Hetzner project,
 //! created through the simulator's own API code so the world's timeline produces exactly the
-//! objects, names and labels a real run would. Deliberately independent of `provision::hetzner`:
-//! the simulator must not share the client's model, or a bug in it would cancel out in tests.
+//! objects, names and labels a real run would. This is the world's one home for the §5.3 names and
+//! labels (the simulated catalyst-api names its objects from here too); it is deliberately
+//! independent of `provision::hetzner` (docs/WORLD.md), or a bug in the client's naming would
+//! cancel out in the tests meant to catch it.
 
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -33,8 +35,57 @@ pub struct SovereignNames {
     pub load_balancer: String,
 }
 
+/// `t42.omani.works` → `t42-omani-works` (contract §5.3).
 pub fn slug(fqdn: &str) -> String {
     fqdn.replace('.', "-")
+}
+
+/// One Sovereign's name for each object under one naming scheme; indexes are 1-based.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NameScheme {
+    base: String,
+    naming: NamingVariant,
+}
+
+impl NameScheme {
+    pub fn new(fqdn: &str, naming: NamingVariant) -> Self {
+        NameScheme {
+            base: format!("catalyst-{}", slug(fqdn)),
+            naming,
+        }
+    }
+
+    /// The suffixes that differ between the schemes: network, SSH key, control plane, worker.
+    fn suffixes(&self) -> (&'static str, &'static str, &'static str, &'static str) {
+        match self.naming {
+            NamingVariant::Main => ("-net", "", "-cp", "-w"),
+            NamingVariant::Runbook => ("-network", "-ssh", "-cp-", "-worker-"),
+        }
+    }
+
+    pub fn network(&self) -> String {
+        format!("{}{}", self.base, self.suffixes().0)
+    }
+
+    pub fn firewall(&self) -> String {
+        format!("{}-fw", self.base)
+    }
+
+    pub fn ssh_key(&self) -> String {
+        format!("{}{}", self.base, self.suffixes().1)
+    }
+
+    pub fn control_plane(&self, n: u32) -> String {
+        format!("{}{}{n}", self.base, self.suffixes().2)
+    }
+
+    pub fn worker(&self, n: u32) -> String {
+        format!("{}{}{n}", self.base, self.suffixes().3)
+    }
+
+    pub fn load_balancer(&self) -> String {
+        format!("{}-lb", self.base)
+    }
 }
 
 pub fn sovereign_names(
@@ -43,20 +94,16 @@ pub fn sovereign_names(
     control_planes: u32,
     workers: u32,
 ) -> SovereignNames {
-    let base = format!("catalyst-{}", slug(fqdn));
-    let (net, key, cp, w) = match naming {
-        NamingVariant::Main => ("-net", "", "-cp", "-w"),
-        NamingVariant::Runbook => ("-network", "-ssh", "-cp-", "-worker-"),
-    };
+    let scheme = NameScheme::new(fqdn, naming);
     SovereignNames {
-        network: format!("{base}{net}"),
-        firewall: format!("{base}-fw"),
-        ssh_key: format!("{base}{key}"),
+        network: scheme.network(),
+        firewall: scheme.firewall(),
+        ssh_key: scheme.ssh_key(),
         control_planes: (1..=control_planes)
-            .map(|i| format!("{base}{cp}{i}"))
+            .map(|i| scheme.control_plane(i))
             .collect(),
-        workers: (1..=workers).map(|i| format!("{base}{w}{i}")).collect(),
-        load_balancer: format!("{base}-lb"),
+        workers: (1..=workers).map(|i| scheme.worker(i)).collect(),
+        load_balancer: scheme.load_balancer(),
     }
 }
 
