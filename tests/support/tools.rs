@@ -23,3 +23,134 @@ pub fn workspace_root() -> std::path::PathBuf {
         .unwrap_or(here)
         .to_path_buf()
 }
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+fn repo() -> PathBuf {
+    workspace_root()
+}
+
+/// One kubectl binary and the release it reports.
+#[derive(Debug, Clone)]
+pub struct Kubectl {
+    pub path: PathBuf,
+    /// `v1.32.3`
+    pub version: String,
+    pub minor: u32,
+}
+
+fn kubectl_version(path: &Path) -> Option<Kubectl> {
+    let out = Command::new(path)
+        .args(["version", "--client", "-o", "json"])
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+    let cv = &v["clientVersion"];
+    let minor = cv["minor"].as_str()?.trim_end_matches('+').parse().ok()?;
+    Some(Kubectl {
+        path: path.to_path_buf(),
+        version: cv["gitVersion"].as_str().unwrap_or("?").to_string(),
+        minor,
+    })
+}
+
+/// The releases the conformance tests are meant to run with: Debian's 1.20 and a current one.
+const OLD_MINOR_MAX: u32 = 20;
+const CURRENT_MINOR_MIN: u32 = 30;
+
+/// Every distinct kubectl release on this machine, oldest first: `SOVTUI_KUBECTL`, the ones
+/// `.ci/install-deps` unpacks under target/tools, and those on `PATH`. Where an old (≤1.20) or a
+/// current (≥1.30) one is missing, `test` notes the skip — or fails under SOVTUI_REQUIRE_TOOLS=1,
+/// where install-deps has installed both.
+pub fn kubectls(test: &str) -> Vec<Kubectl> {
+    let mut candidates: Vec<PathBuf> = std::env::var_os("SOVTUI_KUBECTL")
+        .map(PathBuf::from)
+        .into_iter()
+        .collect();
+    candidates.push(repo().join("target/tools/kubectl/usr/bin/kubectl"));
+    candidates.push(repo().join("target/tools/kubectl-current/kubectl"));
+    if let Some(path) = std::env::var_os("PATH") {
+        candidates.extend(std::env::split_paths(&path).map(|d| d.join("kubectl")));
+    }
+    let mut found: Vec<Kubectl> = Vec::new();
+    for c in candidates.iter().filter(|p| p.is_file()) {
+        if let Some(k) = kubectl_version(c)
+            && !found.iter().any(|f| f.minor == k.minor)
+        {
+            found.push(k);
+        }
+    }
+    found.sort_by_key(|k| k.minor);
+    if !found.iter().any(|k| k.minor <= OLD_MINOR_MAX) {
+        missing(
+            test,
+            "kubectl 1.20 (Debian's kubernetes-client, target/tools/kubectl)",
+        );
+    }
+    if !found.iter().any(|k| k.minor >= CURRENT_MINOR_MIN) {
+        missing(
+            test,
+            "a current kubectl (≥1.30; target/tools/kubectl-current or PATH)",
+        );
+    }
+    found
+}
+
+/// A Python interpreter with a client module, and that module's version.
+#[derive(Debug, Clone)]
+pub struct Python {
+    pub path: PathBuf,
+    pub module: &'static str,
+    pub version: String,
+}
+
+impl Python {
+    /// `kubernetes 37.0.2`
+    pub fn label(&self) -> String {
+        format!("python {} {}", self.module, self.version)
+    }
+
+    /// Whether this is a current client (from PyPI), not Debian's old one.
+    pub fn is_current(&self) -> bool {
+        self.path.starts_with(repo().join("target/tools"))
+    }
+}
+
+/// Interpreters with `module` importable: Debian's `/usr/bin/python3` (old clients from apt) and
+/// the venv of pinned current clients `.ci/install-deps` makes at target/tools/py. A missing one
+/// is a noted skip (a failure under SOVTUI_REQUIRE_TOOLS=1).
+pub fn pythons(test: &str, module: &'static str) -> Vec<Python> {
+    let mut found = Vec::new();
+    for (path, what) in [
+        (
+            PathBuf::from("/usr/bin/python3"),
+            "Debian's /usr/bin/python3 with the python3 module",
+        ),
+        (
+            repo().join("target/tools/py/bin/python"),
+            "the current client in target/tools/py (.ci/install-deps)",
+        ),
+    ] {
+        let version = Command::new(&path)
+            .args([
+                "-c",
+                &format!("import {module}, importlib.metadata as m; print(m.version('{module}'))"),
+            ])
+            .stderr(Stdio::null())
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+        match version {
+            Some(version) => found.push(Python {
+                path,
+                module,
+                version,
+            }),
+            None => missing(test, &format!("{what}: no {module} module")),
+        }
+    }
+    found
+}

@@ -244,7 +244,7 @@ async fn unauthorized_and_unknown_kinds_answer_status_objects() {
     let http = reqwest::Client::new();
     let resp = http
         .get(format!(
-            "{}/apis/apps/v1/namespaces/x/deployments",
+            "{}/apis/apps/v1/namespaces/x/widgets",
             cluster.url()
         ))
         .send()
@@ -868,4 +868,151 @@ async fn idle_watches_get_bookmarks_and_end_at_their_timeout() {
         rv.to_string()
     );
     assert!(body.lines().all(|l| l.contains("BOOKMARK")), "{body}");
+}
+
+/// Content negotiation over HTTP as a real apiserver does it: protobuf bodies and answers for
+/// built-in kinds, YAML on request, 406 for a custom resource asked for in protobuf only, 400 for
+/// a body that is not protobuf, protobuf watch frames.
+#[tokio::test]
+async fn protobuf_yaml_and_json_are_negotiated() {
+    use sovtui_world::sim::kube::proto;
+    const PB: &str = "application/vnd.kubernetes.protobuf";
+    let (_sim, cluster) = empty_cluster("proto.example").await;
+    cluster
+        .apply(
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "flux-system"}}),
+        )
+        .expect("namespace");
+    cluster.apply(hr("bp-a1")).expect("hr");
+    let http = reqwest::Client::new();
+    let secrets = format!("{}/api/v1/namespaces/flux-system/secrets", cluster.url());
+    let body = proto::encode(&json!({"apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "s1", "namespace": "flux-system"}, "data": {"token": "YWJj"}}))
+    .expect("encode");
+    let resp = http
+        .post(&secrets)
+        .header("content-type", PB)
+        .header("accept", format!("{PB}, application/json"))
+        .body(body)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(resp.status(), 201);
+    assert_eq!(
+        resp.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some(PB)
+    );
+    let created = proto::decode(&resp.bytes().await.expect("body")).expect("protobuf answer");
+    assert_eq!(created["type"], "Opaque", "defaulted like a real apiserver");
+    assert_eq!(created["data"]["token"], "YWJj");
+    assert!(created["metadata"]["resourceVersion"].is_string());
+    assert_eq!(
+        cluster.get("secret", "flux-system", "s1").expect("stored")["data"]["token"],
+        "YWJj"
+    );
+
+    let yaml = http
+        .get(format!("{secrets}/s1"))
+        .header("accept", "application/yaml")
+        .send()
+        .await
+        .expect("get yaml");
+    assert_eq!(yaml.status(), 200);
+    assert!(yaml.text().await.expect("text").contains("token: YWJj"));
+
+    let list = http
+        .get(&secrets)
+        .header("accept", PB)
+        .send()
+        .await
+        .expect("list");
+    let list = proto::decode(&list.bytes().await.expect("body")).expect("SecretList");
+    assert_eq!(list["kind"], "SecretList");
+    assert_eq!(list["items"][0]["metadata"]["name"], "s1");
+
+    let missing = http
+        .get(format!("{secrets}/nope"))
+        .header("accept", PB)
+        .send()
+        .await
+        .expect("get missing");
+    assert_eq!(missing.status(), 404);
+    let status = proto::decode(&missing.bytes().await.expect("body")).expect("protobuf Status");
+    assert_eq!(status["reason"], "NotFound");
+
+    let garbage = http
+        .post(&secrets)
+        .header("content-type", PB)
+        .body("{\"not\": \"protobuf\"}")
+        .send()
+        .await
+        .expect("post garbage");
+    assert_eq!(garbage.status(), 400);
+
+    let hrs = format!(
+        "{}/apis/helm.toolkit.fluxcd.io/v2/namespaces/flux-system/helmreleases",
+        cluster.url()
+    );
+    let only_pb = http
+        .get(&hrs)
+        .header("accept", PB)
+        .send()
+        .await
+        .expect("hr pb");
+    assert_eq!(only_pb.status(), 406);
+    let fallback = http
+        .get(&hrs)
+        .header("accept", format!("{PB}, application/json"))
+        .send()
+        .await
+        .expect("hr");
+    assert_eq!(fallback.status(), 200);
+    let hr_list: serde_json::Value = fallback.json().await.expect("json");
+    assert_eq!(hr_list["items"][0]["metadata"]["name"], "bp-a1");
+    let pb_cr = http
+        .post(&hrs)
+        .header("content-type", PB)
+        .body(vec![b'k', b'8', b's', 0])
+        .send()
+        .await
+        .expect("post cr");
+    assert_eq!(pb_cr.status(), 415, "custom resources take no protobuf");
+
+    // A protobuf watch: the opening ADDED event as a length-prefixed frame.
+    let mut watch = http
+        .get(format!("{secrets}?watch=true"))
+        .header("accept", PB)
+        .send()
+        .await
+        .expect("watch");
+    assert_eq!(
+        watch
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/vnd.kubernetes.protobuf;stream=watch")
+    );
+    let mut buf = Vec::new();
+    while buf.len() < 4
+        || buf.len() < 4 + u32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize
+    {
+        let chunk = tokio::time::timeout(Duration::from_secs(10), watch.chunk())
+            .await
+            .expect("frame in time")
+            .expect("chunk")
+            .expect("stream open");
+        buf.extend_from_slice(&chunk);
+    }
+    let len = u32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize;
+    let frame = &buf[4..4 + len];
+    // WatchEvent{type=1: "ADDED", object=2: RawExtension{raw=1: <k8s\0 + Unknown>}}
+    assert!(frame.windows(5).any(|w| w == b"ADDED"));
+    let magic = frame
+        .windows(4)
+        .position(|w| w == b"k8s\0")
+        .expect("embedded object");
+    let object = proto::decode(&frame[magic..]).expect("object in the frame");
+    assert_eq!(object["metadata"]["name"], "s1");
 }

@@ -413,7 +413,11 @@ pub fn server_type_json(t: &ServerTypeDef) -> Value {
     };
     let locations: Vec<Value> = LOCATIONS
         .iter()
-        .map(|l| json!({"id": l.id, "name": l.name, "deprecation": deprecation}))
+        // Orderable everywhere until `unavailable_after`; a deprecated type is no longer recommended.
+        .map(|l| {
+            json!({"id": l.id, "name": l.name, "deprecation": deprecation,
+                   "available": true, "recommended": !t.deprecated})
+        })
         .collect();
     json!({
         "id": t.id,

@@ -26,9 +26,12 @@
 //! ```
 
 pub mod cluster;
+mod defaults;
 pub mod kinds;
 pub mod kit;
+pub mod kubelet;
 mod listener;
+pub mod proto;
 pub mod query;
 mod reconciler;
 pub mod scenario;

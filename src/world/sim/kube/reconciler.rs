@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use super::cluster::{SimCluster, ensure_namespace};
 use super::kinds;
 use super::kit::Kit;
+use super::kubelet;
 use super::scenario::{ClusterScenario, FluxFault, ReleaseFault, ReleaseOverride};
 use super::store::{PatchBody, Store, WriteMode};
 
@@ -189,18 +190,20 @@ fn cert_manager_objects(fqdn: &str, ts: &str) -> Vec<Value> {
     ]
 }
 
+#[allow(clippy::too_many_arguments)] // every field is a distinct Pod field
 fn running_pod(
     name: &str,
     ns: &str,
+    node: &str,
     labels: Value,
     container: &str,
     image: &str,
     now: &str,
 ) -> Value {
-    json!({
+    let mut pod = json!({
         "apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": name, "namespace": ns, "labels": labels},
-        "spec": {"containers": [{"name": container, "image": image}], "nodeName": ""},
+        "spec": {"containers": [{"name": container, "image": image}], "nodeName": node},
         "status": {
             "phase": "Running",
             "startTime": now,
@@ -208,6 +211,66 @@ fn running_pod(
             "containerStatuses": [{"name": container, "image": image, "ready": true, "started": true,
                                    "restartCount": 0, "state": {"running": {"startedAt": now}}}],
         },
+    });
+    kubelet::complete(&mut pod);
+    pod
+}
+
+/// What every namespace of a k3s cluster holds: its `default` ServiceAccount and the
+/// `kube-root-ca.crt` ConfigMap.
+fn namespace_objects(ns: &str, ts: &str) -> Vec<Value> {
+    vec![
+        json!({"apiVersion": "v1", "kind": "ServiceAccount",
+               "metadata": {"name": "default", "namespace": ns, "creationTimestamp": ts}}),
+        json!({"apiVersion": "v1", "kind": "ConfigMap",
+               "metadata": {"name": "kube-root-ca.crt", "namespace": ns,
+                            "annotations": {"kubernetes.io/description": "Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as the internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of Kubernetes clusters."}},
+               "data": {"ca.crt": "-----BEGIN CERTIFICATE-----\nsimulated\n-----END CERTIFICATE-----\n"}}),
+    ]
+}
+
+/// The cluster-wide objects k3s starts with: the `kubernetes` Service (with its Endpoints and
+/// EndpointSlice) and the local-path StorageClass.
+fn k3s_objects(ts: &str) -> Vec<Value> {
+    vec![
+        json!({"apiVersion": "v1", "kind": "Service",
+               "metadata": {"name": "kubernetes", "namespace": "default",
+                            "labels": {"component": "apiserver", "provider": "kubernetes"}},
+               "spec": {"clusterIP": "10.43.0.1", "clusterIPs": ["10.43.0.1"],
+                        "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}]}}),
+        json!({"apiVersion": "v1", "kind": "Endpoints",
+               "metadata": {"name": "kubernetes", "namespace": "default",
+                            "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
+               "subsets": [{"addresses": [{"ip": "10.0.1.2"}],
+                            "ports": [{"name": "https", "port": 6443, "protocol": "TCP"}]}]}),
+        json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+               "metadata": {"name": "kubernetes", "namespace": "default",
+                            "labels": {"kubernetes.io/service-name": "kubernetes"}},
+               "addressType": "IPv4",
+               "endpoints": [{"addresses": ["10.0.1.2"], "conditions": {"ready": true}}],
+               "ports": [{"name": "https", "port": 6443, "protocol": "TCP"}]}),
+        json!({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+               "metadata": {"name": "local-path", "creationTimestamp": ts,
+                            "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},
+               "provisioner": "rancher.io/local-path", "reclaimPolicy": "Delete",
+               "volumeBindingMode": "WaitForFirstConsumer"}),
+    ]
+}
+
+/// The Deployment that runs a controller's pod (selected by `app=<name>`, so
+/// `kubectl logs deploy/<name>` finds it).
+fn controller_deployment(name: &str, ns: &str, image: &str, ts: &str) -> Value {
+    json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": name, "namespace": ns, "labels": {"app": name}},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}},
+                 "template": {"metadata": {"labels": {"app": name}},
+                              "spec": {"containers": [{"name": "manager", "image": image}]}}},
+        "status": {"observedGeneration": 1, "replicas": 1, "updatedReplicas": 1, "readyReplicas": 1,
+                   "availableReplicas": 1,
+                   "conditions": [{"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable",
+                                   "message": "Deployment has minimum availability.",
+                                   "lastUpdateTime": ts, "lastTransitionTime": ts}]},
     })
 }
 
@@ -483,18 +546,27 @@ impl Reconciler {
             .unwrap_or_default()
     }
 
+    fn nodes(&self) -> Vec<String> {
+        self.scenario
+            .nodes
+            .clone()
+            .unwrap_or_else(|| vec![format!("catalyst-{}-cp1", self.slug())])
+    }
+
+    /// Where the world's pods run: the first node.
+    fn pod_node(&self) -> String {
+        self.nodes().into_iter().next().unwrap_or_default()
+    }
+
     fn initial_objects(&self, ts: &str) -> Vec<Value> {
         let mut out = Vec::new();
         for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
             out.push(json!({"apiVersion": "v1", "kind": "Namespace",
                 "metadata": {"name": ns, "labels": {"kubernetes.io/metadata.name": ns}}, "status": {"phase": "Active"}}));
+            out.extend(namespace_objects(ns, ts));
         }
-        let nodes = self
-            .scenario
-            .nodes
-            .clone()
-            .unwrap_or_else(|| vec![format!("catalyst-{}-cp1", self.slug())]);
-        for n in nodes {
+        out.extend(k3s_objects(ts));
+        for n in self.nodes() {
             out.push(json!({
                 "apiVersion": "v1", "kind": "Node",
                 "metadata": {"name": n, "labels": {"kubernetes.io/hostname": n, "node-role.kubernetes.io/control-plane": "true",
@@ -502,12 +574,13 @@ impl Reconciler {
                 "spec": {},
                 "status": {"conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
                                            "message": "kubelet is posting ready status", "lastTransitionTime": ts}],
-                           "nodeInfo": {"kubeletVersion": "v1.33.5+k3s1", "osImage": "Ubuntu 24.04 LTS"}},
+                           "nodeInfo": {"kubeletVersion": kubelet::K3S_VERSION, "osImage": "Ubuntu 24.04 LTS"}},
             }));
         }
         if self.scenario.flux {
             out.push(json!({"apiVersion": "v1", "kind": "Namespace",
                 "metadata": {"name": "flux-system", "labels": {"kubernetes.io/metadata.name": "flux-system"}}, "status": {"phase": "Active"}}));
+            out.extend(namespace_objects("flux-system", ts));
             for ctl in [
                 "source-controller",
                 "kustomize-controller",
@@ -520,8 +593,15 @@ impl Reconciler {
                         pod_suffix(&format!("{}/{ctl}", self.cluster.name()))
                     ),
                     "flux-system",
+                    &self.pod_node(),
                     json!({"app": ctl, "app.kubernetes.io/part-of": "flux"}),
                     "manager",
+                    &format!("ghcr.io/fluxcd/{ctl}:v1"),
+                    ts,
+                ));
+                out.push(controller_deployment(
+                    ctl,
+                    "flux-system",
                     &format!("ghcr.io/fluxcd/{ctl}:v1"),
                     ts,
                 ));
@@ -545,6 +625,7 @@ impl Reconciler {
             }));
         }
         out.extend(self.scenario.objects.iter().cloned());
+        out.iter_mut().for_each(kubelet::complete);
         out
     }
 
@@ -809,6 +890,7 @@ impl Reconciler {
                 let pod = running_pod(
                     &format!("{release_name}-0"),
                     &target_ns,
+                    &self.pod_node(),
                     json!({"app.kubernetes.io/instance": release_name, "app.kubernetes.io/name": release_name,
                            "app.kubernetes.io/managed-by": "Helm"}),
                     &release_name,

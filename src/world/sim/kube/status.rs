@@ -96,6 +96,11 @@ impl ApiError {
         )
     }
 
+    /// A defect of the world itself (an object it cannot encode).
+    pub fn internal(message: impl Into<String>) -> Self {
+        ApiError::new(500, "InternalError", message)
+    }
+
     pub fn unsupported_media_type(content_type: &str) -> Self {
         ApiError::new(
             415,

@@ -9,6 +9,7 @@ use base64::Engine;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
 
+use super::defaults;
 use super::kinds::{self, KindId, KindInfo};
 use super::query::{FieldSelector, LabelSelector};
 use super::status::ApiError;
@@ -410,6 +411,7 @@ impl Store {
         if info.status_subresource && !info.group.is_empty() {
             meta.insert("generation".into(), json!(1));
         }
+        defaults::apply(info, &mut obj);
         let obj = Arc::new(obj);
         self.objects
             .entry(kind)
@@ -473,6 +475,7 @@ impl Store {
             }
             _ => obj,
         };
+        defaults::apply(info, &mut new);
         // System-owned metadata survives every write.
         let old_meta = old.get("metadata").cloned().unwrap_or_else(|| json!({}));
         {

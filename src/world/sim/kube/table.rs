@@ -242,11 +242,6 @@ fn columns(kind: &str) -> &'static [Column] {
     }
 }
 
-/// Whether the client asked for a Table (kubectl does; kube-rs and python do not).
-pub fn wants_table(accept: Option<&str>) -> bool {
-    accept.is_some_and(|a| a.contains("as=Table"))
-}
-
 /// `HumanDuration` of the apimachinery: 45s, 3m12s, 17m, 5h3m, 3d4h, 120d.
 pub fn human_duration(secs: i64) -> String {
     let s = secs.max(0);

@@ -108,6 +108,25 @@ floating = client.floating_ips.create(type="ipv4", home_location=Location(name="
 floating.floating_ip.assign(server).wait_until_finished(max_retries=500)
 report["floating_ip_server"] = client.floating_ips.get_by_id(floating.floating_ip.id).server.id == server.id
 
+# Every resource the world serves, read through the client's models (a current hcloud refuses a
+# response that lacks a field the real API always sends): list, then each one by id.
+ssh_key = client.ssh_keys.create(name=f"catalyst-{slug}-key", public_key="ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKvoALhN78SNXeQTmwlEdINMMoav/Q1aoegXcyvAPcGg sovtui-conformance")
+readable = {}
+for name in ["actions", "datacenters", "firewalls", "floating_ips", "images", "load_balancer_types",
+             "load_balancers", "locations", "networks", "primary_ips", "server_types", "servers",
+             "ssh_keys", "volumes"]:
+    resource = getattr(client, name)
+    try:
+        items = resource.get_all()
+        for item in items[:20]:
+            resource.get_by_id(item.id)
+        readable[name] = len(items)
+    except Exception as e:  # reported, and the Rust test names it
+        readable[name] = "FAIL " + repr(e)[:400]
+if hasattr(client, "pricing"):  # python3-hcloud 1.18 has no pricing client
+    readable["pricing"] = len(client.pricing.get().server_types)
+report["readable"] = readable
+
 client.servers.delete(server)
 report["after_delete_listed"] = any(s.id == server.id for s in client.servers.get_all())
 
