@@ -155,7 +155,9 @@ async fn a_purge_whose_journal_fills_up_stops_at_the_next_step_and_stays_unfinis
     );
 
     // Finishing it as the message says settles it.
-    let report = recover::plan_then_apply(&c, &opts, &|_| {}).await.expect("finish");
+    let report = recover::plan_then_apply(&c, &opts, &|_| {})
+        .await
+        .expect("finish");
     assert!(report.verified_zero_orphans, "{:?}", report.remaining);
     assert!(journal::unfinished(&root).runs.is_empty());
 }

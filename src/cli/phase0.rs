@@ -146,7 +146,8 @@ fn print_plan(p: &Phase0Plan) {
         say!(
             "  {} name(s) held by another Sovereign's object and {} ambiguous: apply refuses \
              until they are resolved (see each item)",
-            s.foreign, s.ambiguous
+            s.foreign,
+            s.ambiguous
         );
     }
     if s.orphan > 0 {
