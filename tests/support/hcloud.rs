@@ -1,6 +1,7 @@
 //! The hcloud CLI (hcloud-go) against a simulated Hetzner API: what an operator types by hand
-//! (`src/world/tests/conformance_hcloud.rs` keeps its own copy: the world crate has no support dir).
+//! (the world's `conformance_hcloud` includes this file by path).
 //! `.ci/install-deps` installs it; without it, tests skip through [`super::tools::missing`].
+#![allow(dead_code)] // each test file uses some of these
 
 use std::path::{Path, PathBuf};
 use std::process::Output;

@@ -3,8 +3,6 @@
 //! client is not installed, and fails instead under `.ci/run`, which installs both.
 
 use std::path::Path;
-use std::process::Output;
-use std::time::Duration;
 
 use serde_json::Value;
 use sovtui_world::sim::clock::SimClock;
@@ -12,6 +10,10 @@ use sovtui_world::sim::hetzner::{DEFAULT_TOKEN, HetznerSim, HetznerSimConfig, Ki
 
 #[path = "../../../tests/support/tools.rs"]
 mod tools;
+// The hcloud CLI harness the cockpit's tests use too (it names `super::tools`).
+#[path = "../../../tests/support/hcloud.rs"]
+mod hcloud;
+use hcloud::{Hcloud as Cli, run, which};
 
 const FQDN: &str = "omantel.omani.works";
 const SOVEREIGN: &str = "catalyst.openova.io/sovereign";
@@ -21,60 +23,6 @@ async fn start() -> HetznerSim {
     HetznerSim::start(HetznerSimConfig::default(), SimClock::new(50.0))
         .await
         .expect("simulator starts")
-}
-
-fn which(tool: &str) -> Option<std::path::PathBuf> {
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|p| p.join(tool))
-            .find(|p| p.is_file())
-    })
-}
-
-async fn run(mut cmd: tokio::process::Command, what: &str) -> Output {
-    cmd.kill_on_drop(true);
-    let out = tokio::time::timeout(Duration::from_secs(60), cmd.output())
-        .await
-        .unwrap_or_else(|_| panic!("{what}: timed out"))
-        .unwrap_or_else(|e| panic!("{what}: could not run: {e}"));
-    assert!(
-        out.status.success(),
-        "{what} failed ({}):\nstdout: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-struct Cli<'a> {
-    bin: std::path::PathBuf,
-    endpoint: String,
-    config: &'a Path,
-}
-
-impl Cli<'_> {
-    async fn run(&self, args: &[&str]) -> Output {
-        let mut cmd = tokio::process::Command::new(&self.bin);
-        cmd.args(["--poll-interval", "50ms"])
-            .args(args)
-            .env("HCLOUD_ENDPOINT", &self.endpoint)
-            .env("HCLOUD_TOKEN", DEFAULT_TOKEN)
-            .env("HCLOUD_CONFIG", self.config)
-            .env_remove("HCLOUD_CONTEXT");
-        run(cmd, &format!("hcloud {}", args.join(" "))).await
-    }
-
-    async fn json(&self, args: &[&str]) -> Value {
-        let out = self.run(args).await;
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-            panic!(
-                "hcloud {}: not JSON ({e}): {}",
-                args.join(" "),
-                String::from_utf8_lossy(&out.stdout)
-            )
-        })
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -91,6 +39,7 @@ async fn hcloud_cli_lists_and_creates() {
     let cli = Cli {
         bin,
         endpoint: sim.endpoint(),
+        token: DEFAULT_TOKEN.into(),
         config: &dir.path().join("cli.toml"),
     };
     let label = format!("{SOVEREIGN}={FQDN}");
@@ -329,6 +278,7 @@ async fn hcloud_cli_manages_every_kind() {
     let cli = Cli {
         bin,
         endpoint: sim.endpoint(),
+        token: DEFAULT_TOKEN.into(),
         config: &dir.path().join("cli.toml"),
     };
     let script: &[&[&str]] = &[

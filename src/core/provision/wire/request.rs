@@ -73,49 +73,6 @@ impl fmt::Debug for DeploymentRequest {
 mod tests {
     use super::*;
 
-    /// Shared by library and world, so pinned against the contract's §4.8 body, not each other.
-    #[test]
-    fn keys_are_the_create_bodys() {
-        let req = DeploymentRequest {
-            regions: vec![RegionRequest::default()],
-            ..Default::default()
-        };
-        let v = serde_json::to_value(&req).expect("serializes");
-        let sorted = |v: &serde_json::Value| {
-            let mut k: Vec<String> = v.as_object().expect("object").keys().cloned().collect();
-            k.sort_unstable();
-            k
-        };
-        let mut want = [
-            "orgName",
-            "orgEmail",
-            "sovereignFQDN",
-            "sovereignDomainMode",
-            "sovereignPoolDomain",
-            "sovereignSubdomain",
-            "hetznerToken",
-            "hetznerProjectID",
-            "region",
-            "controlPlaneSize",
-            "workerSize",
-            "workerCount",
-            "haEnabled",
-            "regions",
-            "sshPublicKey",
-        ];
-        want.sort_unstable();
-        assert_eq!(sorted(&v), want);
-        let mut row = [
-            "provider",
-            "cloudRegion",
-            "controlPlaneSize",
-            "workerSize",
-            "workerCount",
-        ];
-        row.sort_unstable();
-        assert_eq!(sorted(&v["regions"][0]), row);
-    }
-
     #[test]
     fn debug_never_shows_the_token() {
         let req = DeploymentRequest {
