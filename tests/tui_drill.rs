@@ -498,6 +498,11 @@ async fn a_drill_through_the_pane_aborted_after_the_kill_restores_hetzner_exactl
         text.contains("SIMULATED"),
         "the demo's data plane is labelled: {text}"
     );
+    // The project and token the kill would act on show before anything is armed.
+    assert!(
+        text.contains("Hetzner project: token ") && text.contains(" from "),
+        "the plan names the token and project: {text}"
+    );
 
     // Not armed: Enter is refused and nothing is touched.
     chars(&mut app, FQDN);
