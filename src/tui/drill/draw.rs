@@ -68,7 +68,10 @@ fn plan_lines<'a>(s: &DrillScreen, theme: &Theme) -> Vec<Line<'a>> {
     )));
     // The project and token the kill will act on, before anything is armed (one token rule).
     if let Some(h) = &p.hetzner {
-        out.push(Line::styled(format!(" {}", h.line()), theme.style(Slot::Muted)));
+        out.push(Line::styled(
+            format!(" {}", h.line()),
+            theme.style(Slot::Muted),
+        ));
     }
     out.push(data_plane_line(s, theme));
     let keys = s.phase == Phase::Planned;
