@@ -183,7 +183,13 @@ fn claimed(inv: &Inventory, fqdn: &str) -> BTreeSet<(Kind, i64)> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+    // A fixed seed: the same 2,000 cases on every run, so CI never passes or fails by luck.
+    #![proptest_config(ProptestConfig {
+        cases: 2000,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(0x5eed_50f7),
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn a_foreign_label_is_a_veto((a, b) in pair(), sa in shape(), sb in shape()) {
@@ -221,9 +227,12 @@ proptest! {
 
     /// Same slug: every unlabelled name match is ambiguous once the other is known, never claimed.
     #[test]
-    fn a_shared_slug_makes_unlabelled_name_matches_ambiguous(f in fqdn(), sa in shape()) {
+    fn a_shared_slug_makes_unlabelled_name_matches_ambiguous(
+        f in (label(), fqdn()).prop_map(|(l, f)| format!("{l}.{f}")),
+        sa in shape(),
+    ) {
+        // At least three labels, so the other FQDN (first dot made a dash) is still an FQDN.
         let g = f.replacen('.', "-", 1);
-        prop_assume!(g.contains('.'));
         let mut inv = project(&f, sa, &g, sa);
         // The other is known through one labelled object of its own.
         inv.ssh_keys.push(models::SshKey {
