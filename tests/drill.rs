@@ -2,7 +2,6 @@
 //! Continuum/CNPG operator) through the real clients, with a real Postgres pair as the data plane
 //! where PostgreSQL is installed (skipped with a notice otherwise).
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -12,8 +11,9 @@ use sovtui::provision::drill::steps::{Promotion, Step};
 use sovtui::provision::drill::target::DrillTarget;
 use sovtui::provision::hetzner::client::{ClientOptions, Credentials, HetznerClient};
 use sovtui::provision::journal;
+use sovtui::sim::dataplane::{DataPlaneKind, SharedDataPlane};
 use sovtui::sim::operator::Faults;
-use sovtui::sim::pgpair::{PgPair, Replication, find_pg_bin};
+use sovtui::sim::pgpair::{Replication, find_pg_bin};
 use sovtui::sim::scenario::WorldScenario;
 use sovtui::sim::world::World;
 
@@ -261,38 +261,34 @@ async fn a_plan_refuses_when_the_continuum_is_not_healthy() {
     assert!(failed.contains(&"lease held by the primary"), "{failed:?}");
 }
 
-async fn pg_world(replication: Replication) -> Option<(World, Arc<tokio::sync::Mutex<PgPair>>)> {
+async fn pg_world(replication: Replication) -> Option<(World, SharedDataPlane, tempfile::TempDir)> {
     if !postgres_available() {
         return None;
     }
     let world = world().await;
-    let pg = with_pair(&world, replication).await;
-    Some((world, pg))
+    let (pg, dir) = with_pair(&world, DataPlaneKind::Postgres, replication).await;
+    Some((world, pg, dir))
 }
 
-/// Put a real Postgres pair behind omantel's simulated operator and wait for its DSNs.
-async fn with_pair(world: &World, replication: Replication) -> Arc<tokio::sync::Mutex<PgPair>> {
-    let pair = PgPair::start_temp(["omantel-db-fsn", "omantel-db-nbg"], replication)
+/// Put a data plane of `kind` behind omantel's simulated operator (the one home the demo and
+/// `sovtui sim` use too) and wait for its DSNs. The directory lives as long as the pair.
+async fn with_pair(
+    world: &World,
+    kind: DataPlaneKind,
+    replication: Replication,
+) -> (SharedDataPlane, tempfile::TempDir) {
+    let dir = tempfile::tempdir_in(std::env::temp_dir()).expect("dir");
+    let base = sovtui::sim::dataplane::files_dir(kind, &dir.path().join("pair"));
+    let pg = world
+        .attach_data_plane(FQDN, kind, &base, replication)
         .await
-        .expect("postgres pair");
-    let pg = Arc::new(tokio::sync::Mutex::new(pair));
-    world.start_operator(FQDN, Some(pg.clone()));
-    let cluster = world.kube.cluster(FQDN).expect("cluster");
-    tokio::time::timeout(
-        Duration::from_secs(30),
-        cluster.wait_for(|c| {
-            c.get("Secret", "catalyst-system", "omantel-db-nbg-app")
-                .is_some()
-        }),
-    )
-    .await
-    .expect("the operator publishes the DSNs");
-    pg
+        .expect("data plane");
+    (pg, dir)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_drill_on_a_real_sync_pair_loses_nothing_and_fails_back() {
-    let Some((world, _pg)) = pg_world(Replication::Sync).await else {
+    let Some((world, _pg, _dir)) = pg_world(Replication::Sync).await else {
         return;
     };
     let t = target(&world).await;
@@ -330,7 +326,7 @@ async fn full_drill_on_a_real_sync_pair_loses_nothing_and_fails_back() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_asynchronous_pair_is_refused_by_the_plan_and_by_the_run() {
-    let Some((world, _pg)) = pg_world(Replication::Async).await else {
+    let Some((world, _pg, _dir)) = pg_world(Replication::Async).await else {
         return;
     };
     let t = target(&world).await;
@@ -363,7 +359,7 @@ async fn an_asynchronous_pair_is_refused_by_the_plan_and_by_the_run() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pair_that_falls_back_to_async_at_the_kill_fails_the_drill_and_names_the_lost_rows() {
-    let Some((world, pg)) = pg_world(Replication::Sync).await else {
+    let Some((world, pg, _dir)) = pg_world(Replication::Sync).await else {
         return;
     };
     let t = target(&world).await;
@@ -450,7 +446,7 @@ async fn a_continuum_that_does_not_switch_fails_the_drill() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_interrupted_drill_resumes_and_journal_and_report_agree() {
-    let Some((world, _pg)) = pg_world(Replication::Sync).await else {
+    let Some((world, _pg, _dir)) = pg_world(Replication::Sync).await else {
         return;
     };
     let t = target(&world).await;
@@ -917,7 +913,7 @@ async fn the_cli_fails_a_drill_that_lost_rows_with_exit_1_and_names_them() {
     let files = tempfile::tempdir().expect("files");
     let home = tempfile::tempdir().expect("state home");
     let world = world_with_files(files.path()).await;
-    let pg = with_pair(&world, Replication::Sync).await;
+    let (pg, _dir) = with_pair(&world, DataPlaneKind::Postgres, Replication::Sync).await;
     pg.lock().await.degrade_before_kill(Some(32 * 1024));
     let out = tokio::task::spawn_blocking({
         let mut cmd = sovtui(files.path(), home.path(), &world);
@@ -1035,4 +1031,90 @@ async fn resume_and_rollback_refuse_without_the_fqdn_typed_back() {
     let r: Value = serde_json::from_slice(&out.stdout).expect("report json");
     assert_eq!(r["outcome"], "rolled_back", "{r}");
     assert_eq!(hetzner_state(&world), before, "rolled back exactly");
+}
+
+/// Without PostgreSQL the modelled data plane stands in, through the same library path: the
+/// drill asks the server what it is, writes and verifies rows, and labels its report `modelled`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_drill_on_the_modelled_sync_pair_writes_verifies_and_is_labelled_modelled() {
+    let world = world().await;
+    let (_pg, _dir) = with_pair(&world, DataPlaneKind::Modelled, Replication::Sync).await;
+    let t = target(&world).await;
+    let p = plan::plan(&t.kube, &t.hetzner, FQDN, PlanOptions::default())
+        .await
+        .expect("plan");
+    assert!(p.ready(), "{}", p.to_text());
+    let before = hetzner_state(&world);
+    let state = tempfile::tempdir().expect("state");
+    let opts = RunOptions {
+        world_speed: Some(600.0),
+        ..RunOptions::default()
+    };
+    let out = run::run_with_id(&t, state.path(), p, opts, "model-1")
+        .await
+        .expect("run");
+    assert_eq!(out.outcome, "passed", "{out:?}");
+    let r = run::report(state.path(), "model-1").expect("report");
+    assert_eq!(r.data_plane, "modelled");
+    assert_eq!(r.world_speed, Some(600.0));
+    let v = r.verification.clone().expect("verification");
+    assert!(v.acked >= 200 && v.zero_loss(), "{v:?}");
+    assert_eq!(r.rpo_ms, Some(0));
+    let md = r.to_markdown();
+    assert!(md.contains("Data plane: modelled (MODELLED"), "{md}");
+    assert!(md.contains("world at 600×"), "{md}");
+    let json = serde_json::to_value(&r).expect("json");
+    assert_eq!(json["data_plane"], "modelled");
+    assert_eq!(hetzner_state(&world), before, "the region is back");
+}
+
+/// The modelled pair keeps the semantics that matter: a synchronous pair that degrades to
+/// asynchronous at the kill loses exactly the writes the replica never got, and the drill says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_modelled_pair_loses_the_unshipped_writes_of_an_async_cut_and_the_drill_fails() {
+    let world = world().await;
+    let (pg, _dir) = with_pair(&world, DataPlaneKind::Modelled, Replication::Sync).await;
+    let t = target(&world).await;
+    let p = plan::plan(&t.kube, &t.hetzner, FQDN, PlanOptions::default())
+        .await
+        .expect("plan");
+    assert!(p.ready(), "{}", p.to_text());
+    pg.lock().await.degrade_before_kill(Some(32 * 1024));
+    let state = tempfile::tempdir().expect("state");
+    let out = run::run_with_id(&t, state.path(), p, RunOptions::default(), "model-lost")
+        .await
+        .expect("run");
+    assert_eq!(out.outcome, "failed", "{out:?}");
+    let r = run::report(state.path(), "model-lost").expect("report");
+    assert_eq!(r.data_plane, "modelled");
+    let v = r.verification.clone().expect("verification");
+    // 32 KiB at 128 bytes a write: at least 256 acknowledged writes never reached the replica.
+    assert!(v.lost >= 256, "{v:?}");
+    assert_eq!(v.lost_ranges.len(), 1, "{v:?}");
+    assert_eq!(v.lost_ranges[0][0], v.highest_present + 1, "{v:?}");
+    assert!(r.rpo_ms.is_some_and(|ms| ms > 0), "{r:?}");
+}
+
+/// An asynchronous modelled pair is refused by the plan, as a real one is: the live check asks
+/// the modelled primary through the same client.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_asynchronous_modelled_pair_is_refused_by_the_plan() {
+    let world = world().await;
+    let (_pg, _dir) = with_pair(&world, DataPlaneKind::Modelled, Replication::Async).await;
+    let t = target(&world).await;
+    let p = plan::plan(&t.kube, &t.hetzner, FQDN, PlanOptions::default())
+        .await
+        .expect("plan");
+    assert!(!p.ready(), "{}", p.to_text());
+    let sync = p
+        .failed_preconditions()
+        .into_iter()
+        .find(|f| f.name == SYNC_PRECONDITION)
+        .unwrap_or_else(|| panic!("{}", p.to_text()));
+    assert!(
+        sync.evidence
+            .contains("live on the primary: synchronous_commit = local"),
+        "{}",
+        sync.evidence
+    );
 }

@@ -593,7 +593,8 @@ fn an_unfinished_drill_is_offered_at_start() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_drill_through_the_pane_on_real_postgres_shows_rows_and_zero_loss() {
-    use sovtui::sim::pgpair::{PgPair, Replication, find_pg_bin};
+    use sovtui::sim::dataplane::DataPlaneKind;
+    use sovtui::sim::pgpair::{Replication, find_pg_bin};
     if find_pg_bin().is_none() {
         support::tools::missing(
             "the real data-plane pane drill",
@@ -607,21 +608,11 @@ async fn a_full_drill_through_the_pane_on_real_postgres_shows_rows_and_zero_loss
     let world = World::start(scenario, 600.0, Some(dir.path().to_path_buf()))
         .await
         .expect("world starts");
-    let pair = PgPair::start_temp(["omantel-db-fsn", "omantel-db-nbg"], Replication::Sync)
+    let base = sovtui::sim::dataplane::files_dir(DataPlaneKind::Postgres, &dir.path().join("pg"));
+    let _pg = world
+        .attach_data_plane(FQDN, DataPlaneKind::Postgres, &base, Replication::Sync)
         .await
         .expect("postgres pair");
-    let pg = std::sync::Arc::new(tokio::sync::Mutex::new(pair));
-    world.start_operator(FQDN, Some(pg.clone()));
-    let cluster = world.kube.cluster(FQDN).expect("cluster");
-    tokio::time::timeout(
-        Duration::from_secs(30),
-        cluster.wait_for(|c| {
-            c.get("Secret", "catalyst-system", "omantel-db-nbg-app")
-                .is_some()
-        }),
-    )
-    .await
-    .expect("the operator publishes the DSNs");
     let endpoints = world.endpoints();
     let before = hetzner_state(&world);
 

@@ -167,17 +167,22 @@ fn the_wizard_walks_all_seven_steps_in_the_demo_and_the_new_sovereign_becomes_re
     s.next(3, "Provider");
     s.next(4, "Credentials");
 
-    // 4 Credentials: the token (masked), validated live against the simulated Hetzner.
-    s.type_into("Hetzner Cloud token", "hetznerToken", token);
-    assert!(!s.screen().contains(token), "token shown in clear");
-    s.type_into("Hetzner project id", "hetznerProjectID", "4711");
-    s.wait_until("the token validated", |sc| {
+    // 4 Credentials: the demo offers the simulated world's token and project, labelled as the
+    // world's; taken, the token (masked) is validated live against the simulated Hetzner.
+    s.select("[ use the simulated world's Hetzner token");
+    s.send(ENTER);
+    s.wait_until("the world's token validated", |sc| {
         Session::form_rows(sc)
             .iter()
             .any(|(_, _, t)| t.starts_with("Hetzner Cloud token") && t.contains("[valid —"))
+            && Session::form_rows(sc)
+                .iter()
+                .any(|(_, _, t)| t.starts_with("Hetzner project id") && t.contains("sim-project"))
             && !sc.contains("✖ hetznerToken")
     });
-    // The SSH key, generated through catalyst-api; its private half written inside HOME.
+    assert!(!s.screen().contains(token), "token shown in clear");
+    // The SSH key, generated through catalyst-api; its private half written inside the demo's
+    // own state dir — never the operator's ~/.ssh.
     s.select("[ generate an Ed25519");
     s.send(ENTER);
     s.wait_until("a generated key", |sc| {
@@ -187,37 +192,36 @@ fn the_wizard_walks_all_seven_steps_in_the_demo_and_the_new_sovereign_becomes_re
         !s.screen().contains("PRIVATE KEY"),
         "private half never shown"
     );
-    // The suggested private key file is inside the (temporary) HOME; confirm it there.
-    let home = dir.path().display().to_string();
+    let demo_dir = dir
+        .path()
+        .join("state/sovtui")
+        .join(format!("demo-{}", s.pid()));
+    let suggested = Session::form_rows(&s.screen())
+        .into_iter()
+        .find(|(_, _, t)| t.starts_with("Private key file"))
+        .map(|(_, _, t)| t)
+        .expect("the private key row");
     assert!(
-        Session::form_rows(&s.screen())
-            .iter()
-            .any(|(_, _, t)| t.starts_with("Private key file")
-                && t.contains(&format!("{home}/.ssh/"))),
-        "key path suggested under HOME:\n{}",
+        suggested.contains(&demo_dir.display().to_string()),
+        "key path suggested in the demo's state dir ({}):\n{}",
+        demo_dir.display(),
         s.screen()
-    );
-    // A fresh HOME has no ~/.ssh: writing the key creates it (0700), as ssh-keygen would.
-    let ssh_dir = dir.path().join(".ssh");
-    assert!(!ssh_dir.exists());
-    let key_path = ssh_dir.join("pty-walk-catalyst");
-    s.type_into(
-        "Private key file",
-        "sshPrivateKeyPath",
-        &key_path.display().to_string(),
     );
     s.select("[ write the private key there");
     s.send(ENTER);
     s.wait_for("private key saved to");
-    let meta = std::fs::metadata(&key_path).expect("private key written");
+    let written: Vec<_> = std::fs::read_dir(&demo_dir)
+        .expect("demo state dir")
+        .flatten()
+        .filter(|e| std::fs::read_to_string(e.path()).is_ok_and(|k| k.contains("PRIVATE KEY")))
+        .collect();
+    assert_eq!(written.len(), 1, "one private key in the demo's state dir");
+    let meta = std::fs::metadata(written[0].path()).expect("private key written");
     assert_eq!(meta.permissions().mode() & 0o777, 0o600, "key mode 0600");
-    let dir_mode = std::fs::metadata(&ssh_dir)
-        .expect("~/.ssh")
-        .permissions()
-        .mode();
-    assert_eq!(dir_mode & 0o777, 0o700, "~/.ssh created 0700");
-    let key = std::fs::read_to_string(&key_path).expect("read key");
-    assert!(key.contains("PRIVATE KEY"), "{key}");
+    assert!(
+        !dir.path().join(".ssh").exists(),
+        "the demo never writes into ~/.ssh"
+    );
     s.next(5, "Components");
 
     // 5 Components (defaults), 6 Domain (a free pool subdomain, checked live), 7 Review.

@@ -137,6 +137,11 @@ pub struct DemoArgs {
     /// Time scale: 60 means a minute of the real timeline takes a second
     #[arg(long, default_value_t = 60.0)]
     pub speed: f64,
+    /// The drill's data plane behind the Sovereign with the CNPG pair: `postgres` (two real
+    /// PostgreSQL servers; needs the server binaries) or `modelled` (no database: a model
+    /// speaking the PostgreSQL wire protocol). Default: postgres when found, else modelled
+    #[arg(long, value_name = "postgres|modelled")]
+    pub data_plane: Option<String>,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -151,6 +156,9 @@ pub struct SimArgs {
     pub scenario: String,
     #[arg(long, default_value_t = 60.0)]
     pub speed: f64,
+    /// The data plane behind each Sovereign with a CNPG pair (see `sovtui demo --help`)
+    #[arg(long, value_name = "postgres|modelled")]
+    pub data_plane: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

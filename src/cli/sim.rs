@@ -5,7 +5,8 @@ use crate::sim::scenario::WorldScenario;
 use crate::sim::world::World;
 
 /// `sovtui sim`: the simulated world in the foreground until SIGINT/SIGTERM. Every service binds
-/// a free loopback port; `--listen` places the control API.
+/// a free loopback port; `--listen` places the control API. The Sovereigns with a CNPG pair get
+/// a data plane (`--data-plane`), its files under the state dir; the endpoints line names it.
 pub fn run(args: SimArgs) -> CliResult {
     let scenario = WorldScenario::load(&args.scenario).map_err(CliError::Usage)?;
     if !(args.speed.is_finite() && args.speed > 0.0) {
@@ -14,6 +15,8 @@ pub fn run(args: SimArgs) -> CliResult {
             args.speed
         )));
     }
+    let data_plane = crate::sim::dataplane::DataPlaneKind::choose(args.data_plane.as_deref())
+        .map_err(|e| CliError::usage(format!("{e:#}")))?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async move {
         // Handlers first: a supervisor may signal as soon as it has read the endpoints line.
@@ -25,9 +28,12 @@ pub fn run(args: SimArgs) -> CliResult {
             &args.listen,
         )
         .await?;
-        let line = serde_json::to_string(&world.endpoints())?;
-        println!("{line}");
+        let planes = super::demo::attach_data_planes(&world, data_plane, &args.state_dir).await?;
+        let mut line = serde_json::to_value(world.endpoints())?;
+        line["data_plane"] = serde_json::json!(data_plane.as_str());
+        println!("{}", serde_json::to_string(&line)?);
         terminated.await?;
+        drop(planes);
         drop(world);
         Ok::<(), anyhow::Error>(())
     })?;

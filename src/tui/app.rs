@@ -111,6 +111,12 @@ pub struct App {
     pub drill: Option<Box<super::drill::DrillScreen>>,
     /// Where drills are journaled and their reports written.
     pub drill_state_dir: PathBuf,
+    /// Set by the demo: the simulated world's speed (drills report world time too).
+    pub world_speed: Option<f64>,
+    /// The demo's provisioning timeline, waiting for the first key.
+    pub demo_gate: Option<super::msg::DemoGate>,
+    /// The demo's simulated world, for the wizard.
+    pub demo_world: Option<super::msg::DemoWorld>,
     /// The fleet file the live hub follows (from its `FleetLoaded`): where a Sovereign the
     /// wizard provisions joins the fleet. `None` without a live hub: nothing is written.
     pub join_fleet_file: Option<PathBuf>,
@@ -187,6 +193,9 @@ impl App {
             fleet_file: Some(crate::config::paths::fleet_file()),
             drill: None,
             drill_state_dir: crate::config::paths::state_dir(),
+            world_speed: None,
+            demo_gate: None,
+            demo_world: None,
             join_fleet_file: None,
             quit: false,
             dirty: true,
@@ -303,6 +312,13 @@ impl App {
         match msg {
             Msg::Input(Event::Key(key)) => {
                 if key.kind != KeyEventKind::Release {
+                    if let Some(gate) = self.demo_gate.take() {
+                        gate.go.notify_one();
+                        self.notice = Some(Notice::info(format!(
+                            "demo: provisioning {} started — watch it in the fleet",
+                            gate.sovereigns.join(", ")
+                        )));
+                    }
                     self.on_key(key);
                     self.dirty = true;
                 }
@@ -356,6 +372,22 @@ impl App {
                 }
             }
             Msg::DrillStateDir(dir) => self.drill_state_dir = dir,
+            Msg::DemoWorld(world) => {
+                self.wizard_draft_path = Some(world.state_dir.join("wizard-draft.json"));
+                if let Some(w) = self.wizard.as_mut() {
+                    w.use_demo_world(world.clone());
+                }
+                self.demo_world = Some(world);
+            }
+            Msg::DemoGate(gate) => {
+                self.notice = Some(Notice::info(format!(
+                    "demo: press any key to start provisioning {} — its Phase 0 and Phase 1 run on screen",
+                    gate.sovereigns.join(", ")
+                )));
+                self.demo_gate = Some(gate);
+                self.dirty = true;
+            }
+            Msg::WorldSpeed(speed) => self.world_speed = Some(speed),
             Msg::Drill(m) => {
                 if let Some(d) = self.drill.as_mut() {
                     d.on_msg(m);
@@ -398,6 +430,7 @@ impl App {
             }
         } else {
             let mut screen = super::drill::DrillScreen::new(&fqdn, self.drill_state_dir.clone());
+            screen.world_speed = self.world_speed;
             screen.start_plan(self.effects.tx.as_ref(), &self.drill_conn());
             self.drill = Some(Box::new(screen));
         }
@@ -521,10 +554,14 @@ impl App {
     /// Open the wizard (creating it, with a draft offered for restore, the first time).
     pub fn open_wizard(&mut self) {
         if self.wizard.is_none() {
-            self.wizard = Some(Box::new(WizardScreen::new(
+            let mut w = WizardScreen::new(
                 crate::provision::wizard::WizardConfig::default(),
                 self.wizard_draft_path.clone(),
-            )));
+            );
+            if let Some(world) = &self.demo_world {
+                w.use_demo_world(world.clone());
+            }
+            self.wizard = Some(Box::new(w));
         }
         if let Some(w) = self.wizard.as_mut() {
             w.fleet_file = self.join_fleet_file.clone();

@@ -30,8 +30,17 @@ pub enum Msg {
     Troubleshoot(super::troubleshoot::GatherMsg),
     /// Replies of the drill pane's plan and run tasks.
     Drill(super::drill::DrillMsg),
+    /// The demo holds its provisioning timeline until the operator's first key: the reducer
+    /// notifies this on the first key press and says what started.
+    DemoGate(DemoGate),
+    /// The demo's simulated world, offered to the wizard (its Hetzner token and project) and
+    /// where the demo's files go (never the operator's `~/.ssh` or real state dir).
+    DemoWorld(DemoWorld),
     /// Where drills are journaled (`sovtui demo`: its own state dir, gone with its world).
     DrillStateDir(PathBuf),
+    /// The fleet is a simulated world running this many times faster than the wall clock
+    /// (`sovtui demo --speed`): drills report their timings in world time too.
+    WorldSpeed(f64),
     /// What the frame just drawn laid out (never marks the screen dirty).
     Drawn(Drawn),
 }
@@ -155,4 +164,31 @@ pub struct Drawn {
     pub detail_table: Option<TableState>,
     pub matrix_table: Option<TableState>,
     pub help_scroll: Option<u16>,
+}
+
+/// What waits for the operator's first key in the demo (see [`Msg::DemoGate`]).
+#[derive(Debug, Clone)]
+pub struct DemoGate {
+    pub go: std::sync::Arc<tokio::sync::Notify>,
+    /// The Sovereigns whose provisioning starts then.
+    pub sovereigns: Vec<String>,
+}
+
+/// The simulated world the demo runs, as the wizard may use it. `Debug` masks the token.
+#[derive(Clone)]
+pub struct DemoWorld {
+    pub hetzner_token: String,
+    pub hetzner_project: String,
+    /// The demo's own state dir: the wizard's draft and saved key go here.
+    pub state_dir: PathBuf,
+}
+
+impl std::fmt::Debug for DemoWorld {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DemoWorld")
+            .field("hetzner_token", &"<masked>")
+            .field("hetzner_project", &self.hetzner_project)
+            .field("state_dir", &self.state_dir)
+            .finish()
+    }
 }

@@ -7,6 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
 use super::{DrillScreen, Phase, RunMode};
+use crate::provision::drill::dataplane;
 use crate::provision::drill::report::Report;
 use crate::provision::drill::steps::{Promotion, ServerKill, Step};
 use crate::tui::theme::{Slot, Theme};
@@ -31,17 +32,18 @@ fn promotion_label(p: Promotion) -> &'static str {
 
 fn data_plane_line<'a>(s: &DrillScreen, theme: &Theme) -> Line<'a> {
     match s.data_plane.as_deref() {
-        Some("postgres") => Line::from(vec![
+        Some(dataplane::POSTGRES) => Line::from(vec![
             Span::styled(" data plane: ", theme.style(Slot::Muted)),
             Span::raw("PostgreSQL (real rows through the write probe)"),
         ]),
         Some(other) => Line::from(vec![
             Span::styled(" data plane: ", theme.style(Slot::Muted)),
             Span::styled(
-                format!(
-                    "{} — no Postgres behind the primary: no rows are written or verified",
-                    other.to_uppercase()
-                ),
+                if other == dataplane::MODELLED {
+                    dataplane::describe(other).to_string()
+                } else {
+                    format!("{} — {}", other.to_uppercase(), dataplane::describe(other))
+                },
                 theme.style(Slot::NoticeWarn),
             ),
         ]),
@@ -127,22 +129,29 @@ fn timeline_lines<'a>(s: &DrillScreen, theme: &Theme) -> Vec<Line<'a>> {
     for step in Step::ORDER {
         let entry = timeline.iter().rev().find(|t| t.step == step.name());
         shown.push(step.name().to_string());
-        out.push(timing_line(step.name(), step.title(), entry, now, theme));
+        out.push(timing_line(step.title(), entry, now, s.world_speed, theme));
     }
     for t in timeline.iter().filter(|t| t.step.starts_with("rollback ")) {
         let title = t.step.replace("rollback ", "undo ");
-        out.push(timing_line(&t.step, &title, Some(t), now, theme));
+        out.push(timing_line(&title, Some(t), now, s.world_speed, theme));
     }
     out
 }
 
 fn timing_line<'a>(
-    name: &str,
     title: &str,
     entry: Option<&crate::provision::drill::report::StepTiming>,
     now: chrono::DateTime<chrono::Utc>,
+    world_speed: Option<f64>,
     theme: &Theme,
 ) -> Line<'a> {
+    // In a sped-up world a step's wall time is followed by its world time.
+    let timed = |ms: i64| match world_speed {
+        Some(speed) if speed != 1.0 => {
+            format!("{} · {} world", secs(ms), secs((ms as f64 * speed) as i64))
+        }
+        _ => secs(ms),
+    };
     let (sym, slot, timer, outcome) = match entry {
         None => (
             "·",
@@ -153,7 +162,7 @@ fn timing_line<'a>(
         Some(t) if t.ended_at.is_none() && t.outcome == "interrupted" => (
             "◌",
             Slot::StateInstalling,
-            secs((now - t.started_at).num_milliseconds().max(0)),
+            timed((now - t.started_at).num_milliseconds().max(0)),
             "running".to_string(),
         ),
         Some(t) => {
@@ -165,12 +174,11 @@ fn timing_line<'a>(
             (
                 sym,
                 slot,
-                t.duration_ms.map(secs).unwrap_or_default(),
+                t.duration_ms.map(timed).unwrap_or_default(),
                 t.outcome.clone(),
             )
         }
     };
-    let _ = name;
     Line::from(vec![
         Span::styled(format!("  {sym} "), theme.style(slot)),
         Span::raw(format!("{title:<34} {timer:>9}  ")),
@@ -191,7 +199,9 @@ fn live_lines<'a>(s: &DrillScreen, theme: &Theme) -> Vec<Line<'a>> {
                 .map(|d| format!(" · #{d} in doubt"))
                 .unwrap_or_default()
         ))),
-        (None, Some("postgres")) => out.push(Line::raw("  waiting for the first acknowledgement")),
+        (None, Some(dp)) if dataplane::writes_rows(dp) => {
+            out.push(Line::raw("  waiting for the first acknowledgement"))
+        }
         (None, _) => out.push(Line::styled(
             "  simulated data plane: no probe rows",
             theme.style(Slot::Muted),
@@ -240,13 +250,12 @@ fn live_lines<'a>(s: &DrillScreen, theme: &Theme) -> Vec<Line<'a>> {
 }
 
 fn report_lines<'a>(r: &Report, theme: &Theme) -> Vec<Line<'a>> {
-    let ms = |v: Option<i64>| v.map(secs).unwrap_or_else(|| "—".into());
     let mut out = vec![Line::styled(" Report", theme.style(Slot::Header))];
     out.push(Line::raw(format!(
         "  outcome {} · RTO {} · RPO {} · data plane {}",
         r.outcome,
-        ms(r.rto_ms),
-        ms(r.rpo_ms),
+        r.timing(r.rto_ms),
+        r.timing(r.rpo_ms),
         r.data_plane
     )));
     match &r.verification {

@@ -126,6 +126,8 @@ pub struct DrillScreen {
     pub client_options: crate::provision::hetzner::client::ClientOptions,
     /// RunOptions tuning (tests use a short warm-up).
     pub warmup_rows: u64,
+    /// The simulated world's speed (the demo): timings are shown in world time too.
+    pub world_speed: Option<f64>,
     /// Snapshot tests pin the clock the timers are drawn against.
     pub frozen_now: Option<DateTime<Utc>>,
     pub scroll: usize,
@@ -154,6 +156,7 @@ impl DrillScreen {
             state_dir,
             client_options: Default::default(),
             warmup_rows: crate::provision::drill::run::RunOptions::default().warmup_rows,
+            world_speed: None,
             frozen_now: None,
             scroll: 0,
             abort: None,
@@ -349,6 +352,7 @@ impl DrillScreen {
             abort: abort_rx,
             client_options: self.client_options.clone(),
             warmup_rows: self.warmup_rows,
+            world_speed: self.world_speed,
         }));
     }
 

@@ -88,14 +88,13 @@ pub async fn plan(
         let p = plan::plan(&t.kube, &t.hetzner, &fqdn, options)
             .await
             .map_err(|e| format!("{e:#}"))?;
-        let dsn = run::cluster_dsn(&t.kube, &p.namespace, &p.primary_cluster)
-            .await
-            .map_err(|e| format!("{e:#}"))?;
-        let data_plane = if dsn.is_some() {
-            "postgres"
-        } else {
-            "simulated"
-        };
+        let data_plane = crate::provision::drill::dataplane::of_cluster(
+            &t.kube,
+            &p.namespace,
+            &p.primary_cluster,
+        )
+        .await
+        .map_err(|e| format!("{e:#}"))?;
         Ok(Box::new(Planned {
             plan: p,
             data_plane: data_plane.into(),
@@ -115,6 +114,7 @@ pub struct RunJob {
     pub abort: watch::Receiver<bool>,
     pub client_options: ClientOptions,
     pub warmup_rows: u64,
+    pub world_speed: Option<f64>,
 }
 
 /// Run (or resume, or roll back) the drill; abort stops the run where it is and rolls back.
@@ -129,6 +129,7 @@ pub async fn run(job: RunJob) {
         mut abort,
         client_options,
         warmup_rows,
+        world_speed,
     } = job;
     let t = match conn.target(&plan.target, client_options).await {
         Ok(t) => t,
@@ -158,6 +159,7 @@ pub async fn run(job: RunJob) {
     let opts = RunOptions {
         warmup_rows,
         progress: Some(ptx),
+        world_speed,
         ..RunOptions::default()
     };
     let result = match mode {

@@ -13,7 +13,7 @@ use crate::tui::msg::{Level, Notice};
 use crate::tui::theme::{Slot, Theme};
 
 use super::progress::{CLOUD_INIT_EXPECTED, PHASE1_EXPECTED, ProgressScreen};
-use super::rows::{Row, rows};
+use super::rows::Row;
 use super::{Mode, WizardScreen};
 
 fn block<'a>(title: String, theme: &Theme) -> Block<'a> {
@@ -103,7 +103,7 @@ fn draw_form(frame: &mut Frame, area: Rect, s: &WizardScreen, theme: &Theme) {
     );
 
     let errors = w.field_errors(w.step());
-    let all = rows(w, &s.private_key_path);
+    let all = super::screen_rows(s);
     let height = list.height as usize;
     let cursor = s.cursor.min(all.len().saturating_sub(1));
     let first = cursor.saturating_sub(height.saturating_sub(1));

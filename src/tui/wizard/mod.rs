@@ -28,6 +28,28 @@ use super::msg::{Msg, Notice};
 pub use progress::{ProgressMsg, ProgressScreen};
 pub use rows::{Row, rows};
 
+/// The rows of the screen's current step: the form's, plus (in the demo, on Credentials) the
+/// offer of the simulated world's Hetzner token and project.
+pub fn screen_rows(s: &WizardScreen) -> Vec<Row> {
+    let mut list = rows(&s.wizard, &s.private_key_path);
+    if let Some(world) = &s.demo_world
+        && s.wizard.step() == crate::provision::wizard::Step::Credentials
+    {
+        list.insert(
+            0,
+            Row::Action {
+                action: rows::ActionId::WorldHetzner,
+                label: format!(
+                    "use the simulated world's Hetzner token and project ({}) — the demo's, not a real project",
+                    world.hetzner_project
+                ),
+                disabled: None,
+            },
+        );
+    }
+    list
+}
+
 /// Replies of the wizard's and the progress screen's tasks.
 #[derive(Debug, Clone)]
 pub enum WizardMsg {
@@ -162,6 +184,8 @@ pub struct WizardScreen {
     pub message: Option<Notice>,
     /// The fleet file a provisioned Sovereign joins (the cockpit's; `None`: it does not join).
     pub fleet_file: Option<PathBuf>,
+    /// The demo's simulated world (its token and project offered on Credentials).
+    pub demo_world: Option<super::msg::DemoWorld>,
     edit_gen: u64,
     saved: Option<Draft>,
     /// The draft writer task (absent until the first change, and without a runtime).
@@ -195,10 +219,22 @@ impl WizardScreen {
             provisioning: false,
             message,
             fleet_file: None,
+            demo_world: None,
             edit_gen: 0,
             saved: None,
             draft_writer: None,
         }
+    }
+
+    /// In the demo: offer the simulated world's Hetzner credentials, and keep the files the
+    /// wizard writes (the generated private key) inside the demo's own state dir.
+    pub fn use_demo_world(&mut self, world: super::msg::DemoWorld) {
+        self.private_key_path = world
+            .state_dir
+            .join(self.wizard.suggested_private_key_name())
+            .display()
+            .to_string();
+        self.demo_world = Some(world);
     }
 
     /// The screen's title for the nav and the pane.
@@ -284,7 +320,7 @@ impl WizardScreen {
                 _ => return true,
             }
         }
-        let list = rows(&self.wizard, &self.private_key_path);
+        let list = screen_rows(self);
         self.cursor = self.cursor.min(list.len().saturating_sub(1));
         let row = list.get(self.cursor).cloned();
         match key.code {
@@ -377,6 +413,19 @@ impl WizardScreen {
         match action {
             rows::ActionId::Next => self.next(fx),
             rows::ActionId::DemoToken(p) => self.wizard.use_demo_token(p),
+            rows::ActionId::WorldHetzner => {
+                if let Some(world) = self.demo_world.clone() {
+                    self.wizard.set_token(
+                        crate::provision::wizard::Provider::Hetzner,
+                        &world.hetzner_token,
+                    );
+                    self.wizard.set_hetzner_project_id(&world.hetzner_project);
+                    self.message = Some(Notice::info(format!(
+                        "the simulated world's Hetzner token and project {} (demo only)",
+                        world.hetzner_project
+                    )));
+                }
+            }
             rows::ActionId::GenerateKey => {
                 let req = self.wizard.request_ssh_key();
                 self.send_check(req, fx, api);

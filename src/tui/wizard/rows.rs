@@ -32,6 +32,8 @@ pub enum ToggleId {
 pub enum ActionId {
     Next,
     DemoToken(Provider),
+    /// The demo: the simulated world's Hetzner token and project.
+    WorldHetzner,
     GenerateKey,
     SaveKey,
     Provision,

@@ -4,10 +4,12 @@
 pub mod catalyst;
 pub mod clock;
 pub mod control;
+pub mod dataplane;
 pub mod hetzner;
 pub mod ingress;
 pub mod kube;
 pub mod operator;
+pub mod pgmodel;
 pub mod pgpair;
 pub mod scenario;
 pub mod world;

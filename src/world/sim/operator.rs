@@ -21,10 +21,10 @@ use base64::Engine;
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
+use super::dataplane::DataPlane;
 use super::hetzner::sovereign::{ROLE_LABEL, SOVEREIGN_LABEL};
 use super::hetzner::{HetznerControl, Kind};
 use super::kube::SimCluster;
-use super::pgpair::PgPair;
 
 /// The running operator; dropping it stops it.
 pub struct Operator {
@@ -57,7 +57,7 @@ pub fn start(
     cluster: SimCluster,
     hetzner: HetznerControl,
     fqdn: String,
-    pg: Option<Arc<Mutex<PgPair>>>,
+    pg: Option<Arc<Mutex<DataPlane>>>,
     faults: Faults,
 ) -> Operator {
     let task = tokio::spawn(async move {
@@ -101,7 +101,7 @@ fn region_up(h: &HetznerControl, fqdn: &str, region: &str) -> Result<bool> {
             .all(|s| s.get("status") == Some(&json!("running"))))
 }
 
-async fn publish_dsns(c: &SimCluster, ns: &str, pg: &Mutex<PgPair>) -> Result<()> {
+async fn publish_dsns(c: &SimCluster, ns: &str, pg: &Mutex<DataPlane>) -> Result<()> {
     let pair = pg.lock().await;
     for node in [pair.primary(), pair.replica()] {
         let name = format!("{}-app", node.name);
@@ -127,7 +127,7 @@ async fn tick(
     c: &SimCluster,
     h: &HetznerControl,
     fqdn: &str,
-    pg: Option<&Arc<Mutex<PgPair>>>,
+    pg: Option<&Arc<Mutex<DataPlane>>>,
     faults: Faults,
     st: &mut State,
 ) -> Result<()> {

@@ -55,12 +55,32 @@ pub struct PgPair {
     degrade_before_kill: Option<u64>,
 }
 
-/// Where the PostgreSQL server binaries are: `$SOVTUI_PG_BIN`, else the newest
-/// `/usr/lib/postgresql/*/bin` that has `initdb`.
+/// The server tools the pair runs; a directory is used only when it has all of them.
+const TOOLS: [&str; 5] = ["initdb", "pg_ctl", "postgres", "pg_basebackup", "pg_rewind"];
+
+fn has_tools(dir: &Path) -> bool {
+    TOOLS.iter().all(|t| dir.join(t).exists())
+}
+
+/// Where the PostgreSQL server binaries are: `$SOVTUI_PG_BIN`, else the directory `initdb` on
+/// `PATH` really lives in (distributions link a few tools into `/usr/local/bin` or `/usr/bin`,
+/// not all), else the newest `/usr/lib/postgresql/*/bin` (Debian's place).
 pub fn find_pg_bin() -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os("SOVTUI_PG_BIN") {
         let dir = PathBuf::from(dir);
-        return dir.join("initdb").exists().then_some(dir);
+        return has_tools(&dir).then_some(dir);
+    }
+    if let Some(path) = std::env::var_os("PATH") {
+        for dir in std::env::split_paths(&path) {
+            let Ok(real) = std::fs::canonicalize(dir.join("initdb")) else {
+                continue;
+            };
+            if let Some(bin) = real.parent()
+                && has_tools(bin)
+            {
+                return Some(bin.to_path_buf());
+            }
+        }
     }
     let mut candidates: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
         .ok()?
@@ -68,7 +88,7 @@ pub fn find_pg_bin() -> Option<PathBuf> {
         .filter_map(|e| {
             let version = e.file_name().to_str()?.parse::<u32>().ok()?;
             let bin = e.path().join("bin");
-            bin.join("initdb").exists().then_some((version, bin))
+            has_tools(&bin).then_some((version, bin))
         })
         .collect();
     candidates.sort();
@@ -119,6 +139,7 @@ impl PgPair {
             as_postgres_user,
             degrade_before_kill: None,
         };
+        pair.guard_against_orphans()?;
         pair.init_primary().await?;
         pair.start_node(0).await?;
         pair.clone_replica(1).await?;
@@ -477,6 +498,48 @@ impl PgPair {
         self.rejoin_old_primary().await
     }
 
+    /// `pg_ctl` daemonizes the postmasters, so they would outlive us if we died without running
+    /// `Drop` (SIGKILL, a panic that exits, a hung-up terminal's signal). A small watchdog in its
+    /// own session waits for this process to go away, then stops both servers and removes the
+    /// pair's files; after a normal `Drop` it finds nothing left to do.
+    fn guard_against_orphans(&self) -> Result<()> {
+        let mut script = format!(
+            "while kill -0 {} 2>/dev/null; do sleep 1; done\n",
+            std::process::id()
+        );
+        for node in &self.nodes {
+            let pg_ctl = self.bin.join("pg_ctl");
+            let stop = format!(
+                "{} -D {} -m immediate stop",
+                shell_quote(&pg_ctl.to_string_lossy()),
+                shell_quote(&node.data_dir.to_string_lossy())
+            );
+            script += &if self.as_postgres_user {
+                format!("runuser -u postgres -- {stop} >/dev/null 2>&1\n")
+            } else {
+                format!("{stop} >/dev/null 2>&1\n")
+            };
+        }
+        script += &format!("rm -rf {}\n", shell_quote(&self.base.to_string_lossy()));
+        let mut cmd = std::process::Command::new("sh");
+        cmd.arg("-c")
+            .arg(script)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        // SAFETY: setsid is async-signal-safe; a new session keeps the watchdog out of the
+        // terminal's process group, so the hang-up that ends us does not end it.
+        unsafe {
+            use std::os::unix::process::CommandExt;
+            cmd.pre_exec(|| {
+                libc::setsid();
+                Ok(())
+            });
+        }
+        cmd.spawn().context("starting the data plane's watchdog")?;
+        Ok(())
+    }
+
     fn stop_all_blocking(&self) {
         for node in &self.nodes {
             let exe = self.bin.join("pg_ctl");
@@ -503,6 +566,10 @@ impl Drop for PgPair {
         self.stop_all_blocking();
         let _ = std::fs::remove_dir_all(&self.base);
     }
+}
+
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
 }
 
 fn append(path: &Path, text: &str) -> Result<()> {

@@ -239,6 +239,44 @@ impl World {
         state_dir: Option<PathBuf>,
         control_listen: &str,
     ) -> Result<World> {
+        Self::start_full(scenario, speed, state_dir, control_listen, false).await
+    }
+
+    /// As `start`, but the Sovereigns at the `provisioning` stage are not created until
+    /// [`begin_provisioning`](Self::begin_provisioning): the demo starts their timeline when the
+    /// operator is looking (their first key), not while the screen is still being read.
+    pub async fn start_deferred(
+        scenario: WorldScenario,
+        speed: f64,
+        state_dir: Option<PathBuf>,
+    ) -> Result<World> {
+        Self::start_full(scenario, speed, state_dir, "127.0.0.1:0", true).await
+    }
+
+    /// The Sovereigns the scenario provisions (created at start, or by `begin_provisioning`).
+    pub fn provisioning_sovereigns(&self) -> Vec<String> {
+        self.scenario
+            .sovereigns
+            .iter()
+            .filter(|s| s.stage == Stage::Provisioning)
+            .map(|s| s.fqdn.clone())
+            .collect()
+    }
+
+    /// Create the deferred Sovereigns now (see [`start_deferred`](Self::start_deferred)) and
+    /// list them in the fleet file.
+    pub async fn begin_provisioning(&self) -> Result<()> {
+        self.start_provisioning().await?;
+        lock(&self.registry).write()
+    }
+
+    async fn start_full(
+        scenario: WorldScenario,
+        speed: f64,
+        state_dir: Option<PathBuf>,
+        control_listen: &str,
+        defer_provisioning: bool,
+    ) -> Result<World> {
         let clock = SimClock::new(speed);
         let mut hz_config = HetznerSimConfig::default();
         if let Some(secs) = scenario.hetzner.linger_seconds {
@@ -420,7 +458,9 @@ impl World {
         {
             world.start_operator(&s.fqdn, None);
         }
-        world.start_provisioning().await?;
+        if !defer_provisioning {
+            world.start_provisioning().await?;
+        }
         lock(&world.registry).write()?;
         Ok(world)
     }
@@ -452,7 +492,7 @@ impl World {
                     TokenKind::ReadWrite => hetzner::DEFAULT_TOKEN.into(),
                     TokenKind::ReadOnly => hetzner::DEFAULT_READONLY_TOKEN.into(),
                 },
-                hetzner_project_id: "sim-project".into(),
+                hetzner_project_id: hetzner::PROJECT_ID.into(),
                 regions: std::iter::once(&s.region)
                     .chain(&s.extra_regions)
                     .map(|r| RegionRequest {
@@ -524,11 +564,7 @@ impl World {
 
     /// (Re)start the simulated Continuum/CNPG operator of `fqdn`, with a real Postgres pair as its
     /// data plane (nodes named after the pair's Clusters) or a simulated one (`None`).
-    pub fn start_operator(
-        &self,
-        fqdn: &str,
-        pg: Option<Arc<tokio::sync::Mutex<super::pgpair::PgPair>>>,
-    ) {
+    pub fn start_operator(&self, fqdn: &str, pg: Option<super::dataplane::SharedDataPlane>) {
         self.start_operator_with(fqdn, pg, super::operator::Faults::default());
     }
 
@@ -536,7 +572,7 @@ impl World {
     pub fn start_operator_with(
         &self,
         fqdn: &str,
-        pg: Option<Arc<tokio::sync::Mutex<super::pgpair::PgPair>>>,
+        pg: Option<super::dataplane::SharedDataPlane>,
         faults: super::operator::Faults,
     ) {
         let Some(cluster) = self.kube.cluster(fqdn) else {
@@ -550,6 +586,72 @@ impl World {
             faults,
         );
         lock(&self.operators).insert(fqdn.to_string(), op);
+    }
+
+    /// Put a data plane of `kind` behind `fqdn`'s CNPG pair, its files in `base` (which must not
+    /// exist yet): the pair's nodes are named after the pair's two Clusters, the simulated
+    /// operator is restarted with it, and this returns once the operator has published both
+    /// DSNs (CNPG's `<cluster>-app` Secrets). The one way the demo, `sovtui sim` and the tests
+    /// give a Sovereign a data plane.
+    pub async fn attach_data_plane(
+        &self,
+        fqdn: &str,
+        kind: super::dataplane::DataPlaneKind,
+        base: &Path,
+        replication: super::pgpair::Replication,
+    ) -> Result<super::dataplane::SharedDataPlane> {
+        let cluster = self
+            .kube
+            .cluster(fqdn)
+            .with_context(|| format!("{fqdn} has no apiserver in this world"))?;
+        let pairs = cluster
+            .list("CNPGPair", None)
+            .map_err(|e| anyhow!("listing {fqdn}'s CNPG pairs: {e:?}"))?;
+        let pair = pairs
+            .first()
+            .with_context(|| format!("{fqdn} has no CNPG pair"))?;
+        let name = |ptr: &str| {
+            pair.pointer(ptr)
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_string)
+                .with_context(|| format!("{fqdn}'s CNPG pair has no {ptr}"))
+        };
+        let (primary, replica) = (name("/spec/primaryCluster")?, name("/spec/replicaCluster")?);
+        let ns = name("/metadata/namespace")?;
+        let plane = super::dataplane::DataPlane::start(
+            kind,
+            base,
+            [primary.as_str(), replica.as_str()],
+            replication,
+        )
+        .await
+        .with_context(|| format!("starting the {} data plane of {fqdn}", kind.as_str()))?;
+        let shared = Arc::new(tokio::sync::Mutex::new(plane));
+        self.start_operator(fqdn, Some(shared.clone()));
+        let secret = format!("{replica}-app");
+        tokio::time::timeout(
+            Duration::from_secs(30),
+            cluster.wait_for(|c| c.get("Secret", &ns, &secret).is_some()),
+        )
+        .await
+        .map_err(|_| anyhow!("{fqdn}'s operator did not publish the data plane's DSNs"))?;
+        Ok(shared)
+    }
+
+    /// The Sovereigns with a CNPG pair (those a drill can run on), by FQDN.
+    pub fn cnpg_sovereigns(&self) -> Vec<String> {
+        self.scenario
+            .sovereigns
+            .iter()
+            .filter(|s| s.stage == Stage::Running)
+            .filter(|s| {
+                self.kube
+                    .cluster(&s.fqdn)
+                    .and_then(|c| c.list("CNPGPair", None).ok())
+                    .is_some_and(|l| !l.is_empty())
+            })
+            .map(|s| s.fqdn.clone())
+            .collect()
     }
 
     /// Stop the simulated operator of `fqdn` (a controller that is down: switchover requests

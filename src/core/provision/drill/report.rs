@@ -21,8 +21,13 @@ pub struct StepTiming {
 pub struct Report {
     pub drill_id: String,
     pub target: String,
-    /// `postgres` for a real data plane, `simulated` otherwise — never left implicit.
+    /// `postgres` for a real data plane, `modelled` for the simulated world's model of one,
+    /// `simulated` for none — never left implicit (see [`super::dataplane`]).
     pub data_plane: String,
+    /// The target's world ran this many times faster than the wall clock (a simulated world at
+    /// `--speed`): timings are given in wall time and in world time (wall × speed).
+    #[serde(default)]
+    pub world_speed: Option<f64>,
     /// How the run ended: `passed`, `failed`, `unverified` (see [`verdict`]), or `rolled_back`,
     /// `aborted` (stopped before a verdict), `unfinished`.
     pub outcome: String,
@@ -58,6 +63,7 @@ pub fn build(drill_id: &str, data_plane: &str, entries: &[Entry]) -> Report {
         drill_id: drill_id.to_string(),
         target: String::new(),
         data_plane: data_plane.to_string(),
+        world_speed: None,
         outcome: "unfinished".into(),
         failures: Vec::new(),
         unverified: Vec::new(),
@@ -81,6 +87,7 @@ pub fn build(drill_id: &str, data_plane: &str, entries: &[Entry]) -> Report {
                 if let Some(dp) = plan.get("data_plane").and_then(|v| v.as_str()) {
                     report.data_plane = dp.to_string();
                 }
+                report.world_speed = plan.get("world_speed").and_then(|v| v.as_f64());
                 report.rto_seconds = plan.get("rto_seconds").and_then(|v| v.as_u64());
                 report.rpo_seconds = plan.get("rpo_seconds").and_then(|v| v.as_u64());
             }
@@ -190,19 +197,36 @@ fn ms(v: Option<i64>) -> String {
 }
 
 impl Report {
+    /// A duration as the operator should read it: wall time, and in a sped-up world also world
+    /// time (`1.200 s wall · 12.000 s world at 10×`).
+    pub fn timing(&self, wall_ms: Option<i64>) -> String {
+        match (wall_ms, self.world_speed) {
+            (Some(m), Some(speed)) if speed != 1.0 => format!(
+                "{} wall · {:.3} s world at {speed}×",
+                ms(Some(m)),
+                m as f64 * speed / 1000.0
+            ),
+            _ => ms(wall_ms),
+        }
+    }
+
     pub fn to_markdown(&self) -> String {
         let mut out = format!("# Failover drill {} — {}\n\n", self.drill_id, self.target);
         out += &format!("* Outcome: **{}**\n", self.outcome);
-        out += &format!("* Data plane: {}\n", self.data_plane);
+        out += &format!(
+            "* Data plane: {} ({})\n",
+            self.data_plane,
+            super::dataplane::describe(&self.data_plane)
+        );
         let limit = |s: Option<u64>| s.map(|s| format!(" (objective {s} s)")).unwrap_or_default();
         out += &format!(
             "* RTO observed: {}{}\n",
-            ms(self.rto_ms),
+            self.timing(self.rto_ms),
             limit(self.rto_seconds)
         );
         out += &format!(
             "* RPO observed: {}{}\n",
-            ms(self.rpo_ms),
+            self.timing(self.rpo_ms),
             limit(self.rpo_seconds)
         );
         if let Some(c) = &self.continuum {
@@ -256,7 +280,7 @@ impl Report {
                 "| {} | {} | {} | {} |\n",
                 t.step,
                 t.started_at.format("%H:%M:%S%.3f"),
-                ms(t.duration_ms),
+                self.timing(t.duration_ms),
                 t.outcome.replace('|', "\\|")
             );
         }

@@ -39,6 +39,9 @@ pub struct RunOptions {
     pub abort: bool,
     /// Where the probe's counters are published while it writes (the cockpit's live view).
     pub progress: Option<tokio::sync::mpsc::UnboundedSender<super::probe::ProbeStats>>,
+    /// How much faster than the wall clock the target's world runs (a simulated world at
+    /// `--speed`): journaled with the plan so the report gives timings in both.
+    pub world_speed: Option<f64>,
 }
 
 impl Default for RunOptions {
@@ -49,6 +52,7 @@ impl Default for RunOptions {
             stop_after: None,
             abort: false,
             progress: None,
+            world_speed: None,
         }
     }
 }
@@ -187,17 +191,14 @@ pub async fn run_with_id(
             failed.join(", ")
         );
     }
-    let data_plane = if cluster_dsn(&t.kube, &plan.namespace, &plan.primary_cluster)
-        .await?
-        .is_some()
-    {
-        "postgres"
-    } else {
-        "simulated"
-    };
+    let data_plane =
+        super::dataplane::of_cluster(&t.kube, &plan.namespace, &plan.primary_cluster).await?;
     let mut j = Journal::create_with_id(&journal::root(state_dir), Op::Drill, id, &plan.target)?;
     let mut plan_doc = serde_json::to_value(&plan)?;
     plan_doc["data_plane"] = json!(data_plane);
+    if let Some(speed) = opts.world_speed.filter(|s| s.is_finite() && *s > 0.0) {
+        plan_doc["world_speed"] = json!(speed);
+    }
     j.append(Event::Planned { plan: plan_doc })?;
     drive(t, &mut j, id, &plan, RunState::default(), opts).await
 }
@@ -382,6 +383,7 @@ async fn do_step(
                     json!({"data_plane": "simulated", "note": "no Postgres behind the primary: no rows written"}),
                 );
             };
+            let data_plane = super::dataplane::identify(&dsn).await?;
             let mut probe = Probe::start(&dsn, id, Duration::ZERO).await?;
             if let Some(tx) = opts.progress.clone() {
                 let mut rx = probe.stats();
@@ -403,7 +405,7 @@ async fn do_step(
                     )
                 })?;
             live.probe = Some(probe);
-            Ok(json!({"data_plane": "postgres", "acked_at_warmup": stats.acked}))
+            Ok(json!({"data_plane": data_plane, "acked_at_warmup": stats.acked}))
         }
         Step::Kill => {
             let killed_at = Utc::now();
@@ -418,8 +420,11 @@ async fn do_step(
                 detail["acks"] = serde_json::to_value(&acks)?;
                 live.acks = Some(acks);
             } else if state.is_done("probe")
-                && state.detail("probe").and_then(|d| d.get("data_plane"))
-                    == Some(&json!("postgres"))
+                && state
+                    .detail("probe")
+                    .and_then(|d| d.get("data_plane"))
+                    .and_then(Value::as_str)
+                    .is_some_and(super::dataplane::writes_rows)
             {
                 bail!(
                     "the probe was lost before the kill (interrupted run): roll back and start again"

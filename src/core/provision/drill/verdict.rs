@@ -95,7 +95,7 @@ impl ContinuumCheck {
 #[derive(Debug, Default)]
 pub struct Evidence<'a> {
     pub drill_id: &'a str,
-    /// `postgres` when real rows were written; anything else means no data plane.
+    /// `postgres` or `modelled` when rows were written; anything else means no data plane.
     pub data_plane: &'a str,
     pub verification: Option<&'a Verification>,
     pub verified: bool,
@@ -161,7 +161,7 @@ pub fn judge(e: &Evidence) -> Judgement {
             c.evidence
         ));
     }
-    if e.data_plane != "postgres" {
+    if !super::dataplane::writes_rows(e.data_plane) {
         unverified.push(format!(
             "no data plane ({}): no rows were written or verified, so zero loss is not shown",
             e.data_plane

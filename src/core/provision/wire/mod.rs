@@ -9,6 +9,7 @@
 //! The one exception is `Debug` of a body holding a secret, which masks it.
 
 pub mod catalyst;
+pub mod dataplane;
 pub mod request;
 
 pub use catalyst::{

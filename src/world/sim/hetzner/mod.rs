@@ -60,6 +60,8 @@ pub use store::Kind;
 
 use crate::sim::clock::SimClock;
 
+/// The project the simulated Hetzner API stands for (what a create body names as its project).
+pub const PROJECT_ID: &str = "sim-project";
 /// The read-write token of a default simulator (64 characters, like a real project token, so
 /// catalyst-api's length check accepts it).
 pub const DEFAULT_TOKEN: &str = "simrwtokensimrwtokensimrwtokensimrwtokensimrwtokensimrwtoken0001";
