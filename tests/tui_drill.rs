@@ -163,6 +163,7 @@ fn report(outcome: &str, timeline: Vec<StepTiming>, verification: Option<Verific
         drill_id: "drill-20261129T160000-abc123".into(),
         target: FQDN.into(),
         data_plane: "postgres".into(),
+        world_speed: None,
         outcome: outcome.into(),
         failures: Vec::new(),
         unverified: Vec::new(),
