@@ -250,12 +250,22 @@ fn live_lines<'a>(s: &DrillScreen, theme: &Theme) -> Vec<Line<'a>> {
 }
 
 fn report_lines<'a>(r: &Report, theme: &Theme) -> Vec<Line<'a>> {
+    // Wall time; in a sped-up world also world time.
+    let timed = |v: Option<i64>| match (v, r.world_speed) {
+        (Some(m), Some(speed)) if speed != 1.0 => format!(
+            "{} wall · {} world at {speed}×",
+            secs(m),
+            secs((m as f64 * speed) as i64)
+        ),
+        (Some(m), _) => secs(m),
+        (None, _) => "—".into(),
+    };
     let mut out = vec![Line::styled(" Report", theme.style(Slot::Header))];
     out.push(Line::raw(format!(
         "  outcome {} · RTO {} · RPO {} · data plane {}",
         r.outcome,
-        r.timing(r.rto_ms),
-        r.timing(r.rpo_ms),
+        timed(r.rto_ms),
+        timed(r.rpo_ms),
         r.data_plane
     )));
     match &r.verification {
