@@ -18,9 +18,9 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use crate::provision::wire::dataplane::MODELLED_VERSION_PREFIX;
 use anyhow::{Context, Result, bail};
 use bytes::{BufMut, BytesMut};
-use sovtui_core::provision::wire::dataplane::MODELLED_VERSION_PREFIX;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
