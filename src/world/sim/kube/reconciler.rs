@@ -156,6 +156,12 @@ fn flux_event(
     component: &str,
     ts: &str,
 ) -> Value {
+    let event_time = chrono::DateTime::parse_from_rfc3339(ts)
+        .map(|t| {
+            t.to_utc()
+                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+        })
+        .unwrap_or_else(|_| ts.to_string());
     json!({
         "apiVersion": "v1", "kind": "Event",
         "metadata": {"name": format!("{name}.{}", &uuid::Uuid::new_v4().simple().to_string()[..16]), "namespace": ns},
@@ -163,6 +169,8 @@ fn flux_event(
         "reason": reason, "message": message, "type": event_type,
         "source": {"component": component}, "reportingComponent": component,
         "firstTimestamp": ts, "lastTimestamp": ts, "count": 1,
+        // What an events.k8s.io recorder sets too, so the Event is complete in both shapes.
+        "eventTime": event_time, "reportingInstance": component, "action": "Reconcile",
     })
 }
 
