@@ -741,6 +741,14 @@ impl Reconciler {
             .unwrap_or("")
             .to_string();
         let existing_status = obj.get("status").cloned();
+        // helm-controller's digest of the values it installed with (canonical JSON, sha256).
+        let config_digest = {
+            use sha2::Digest;
+            let values = obj.pointer("/spec/values").cloned().unwrap_or(json!({}));
+            let sum = sha2::Sha256::digest(values.to_string().as_bytes());
+            let hex: String = sum.iter().map(|b| format!("{b:02x}")).collect();
+            format!("sha256:{hex}")
+        };
         let mut extra = json!({});
         if let Some(r) = &requested {
             extra["lastHandledReconcileAt"] = json!(r);
@@ -891,6 +899,7 @@ impl Reconciler {
                             "status": "deployed", "chartName": chart, "chartVersion": version, "appVersion": version,
                             "firstDeployed": ts, "lastDeployed": ts,
                             "digest": format!("sha256:{}", uuid::Uuid::new_v4().simple()),
+                            "configDigest": config_digest,
                         }]);
                         ("Normal", reason.to_string(), msg, !ov.hollow)
                     }
