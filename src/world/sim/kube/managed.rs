@@ -532,9 +532,9 @@ pub fn apply(
     force: bool,
 ) -> Result<Value, Vec<Conflict>> {
     let sub = actor.subresource;
-    let mut cfg_fields = trimmed(info, config, sub);
-    // What a main-resource apply says about status is dropped, as the apiserver resets it.
-    let claimed = applied_set(info, &cfg_fields);
+    // What a main-resource apply says about status is not owned (the store keeps the stored
+    // status on such a write, as the apiserver resets it).
+    let claimed = applied_set(info, &trimmed(info, config, sub));
     let api_version = config
         .get("apiVersion")
         .and_then(Value::as_str)
@@ -614,9 +614,8 @@ pub fn apply(
             fields: claimed,
         }),
     }
-    cfg_fields = out;
-    set_entries(&mut cfg_fields, &list);
-    Ok(cfg_fields)
+    set_entries(&mut out, &list);
+    Ok(out)
 }
 
 /// The 409 message of a failed apply, worded as the apiserver words it.
