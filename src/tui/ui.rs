@@ -275,6 +275,18 @@ fn draw_nav(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         };
         lines.push(Line::from(Span::styled(text, theme.style(Slot::Muted))));
     }
+    let on_screen = match app.top_view() {
+        View::Fleet => Some(ViewKind::Fleet),
+        View::Wizard => Some(ViewKind::Wizard),
+        View::Troubleshoot => Some(ViewKind::Troubleshoot),
+        View::Drill => Some(ViewKind::Drill),
+        View::Recover => Some(ViewKind::Recover),
+        View::Sovereign(_) | View::Matrix | View::Release { .. } => None,
+    };
+    let shown_sovereign = match app.top_view() {
+        View::Sovereign(f) | View::Release { fqdn: f, .. } => Some(f.as_str()),
+        _ => None,
+    };
     let mut views_header_done = false;
     for (i, item) in items.iter().enumerate() {
         let selected = i == app.nav_selected;
@@ -286,13 +298,18 @@ fn draw_nav(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 let (csym, cslot) = s
                     .map(|s| connection_symbol(&s.connection))
                     .unwrap_or(("◌", Slot::ConnConnecting));
-                Line::from(vec![
+                let mut spans = vec![
                     Span::raw(marker),
                     Span::styled(csym, theme.style(cslot)),
                     Span::styled(sym, theme.style(slot)),
                     Span::raw(" "),
-                    Span::raw(fqdn.clone()),
-                ])
+                ];
+                // On screen: the ◂ goes before the name so a long FQDN cannot push it out.
+                if shown_sovereign == Some(fqdn.as_str()) {
+                    spans.push(Span::styled("◂", theme.style(Slot::HintKey)));
+                }
+                spans.push(Span::raw(fqdn.clone()));
+                Line::from(spans)
             }
             NavItem::View(kind) => {
                 if !views_header_done {
@@ -300,17 +317,8 @@ fn draw_nav(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                     lines.push(Line::raw(""));
                     lines.push(Line::from(Span::styled("VIEWS", theme.style(Slot::Header))));
                 }
-                let active = if app.drill_shown() {
-                    *kind == ViewKind::Drill
-                } else {
-                    kind.built()
-                        && matches!(
-                            (app.view(), kind),
-                            (View::Fleet, ViewKind::Fleet)
-                                | (View::Wizard, ViewKind::Wizard)
-                                | (View::Recover, ViewKind::Recover)
-                        )
-                };
+                // The navigation names what is on screen: the top pane.
+                let active = kind.built() && on_screen == Some(*kind);
                 let mut spans = vec![Span::raw(marker), Span::raw(kind.label())];
                 if active {
                     spans.push(Span::styled(" ◂", theme.style(Slot::HintKey)));
