@@ -154,6 +154,8 @@ impl Write for Sink {
 /// 200×50 terminal that counts bytes. Reports readiness, then measures until stdin closes.
 fn child(kubeconfig: PathBuf) {
     let clusters = knob("FLEET_BENCH_CLUSTERS", 50) as usize;
+    // As `sovtui` itself does at start.
+    sovtui::alloc_tuning::limit_malloc_arenas();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -332,6 +334,57 @@ fn hr(name: &str, deps: &[String], message: &str, ready: bool) -> Value {
     })
 }
 
+/// Wall time of `sovtui fleet status --json` against the running world (every cluster listed and
+/// printed), or `null` when it did not succeed.
+fn fleet_status_wall(dir: &std::path::Path, kubeconfig: &std::path::Path, clusters: u64) -> Value {
+    let file = FleetFile {
+        adopt_kubeconfig: false,
+        sovereigns: (0..clusters)
+            .map(|i| {
+                let mut e = SovereignEntry::adopted(&cluster_name(i));
+                e.kubeconfig = Some(kubeconfig.to_path_buf());
+                e.adopted = false;
+                e
+            })
+            .collect(),
+        ..Default::default()
+    };
+    let fleet_toml = dir.join("status-fleet.toml");
+    if std::fs::write(&fleet_toml, file.to_toml()).is_err() {
+        return Value::Null;
+    }
+    let t0 = std::time::Instant::now();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sovtui"))
+        .args(["--config"])
+        .arg(&fleet_toml)
+        .args(["fleet", "status", "--json", "--timeout", "60"])
+        .env("XDG_STATE_HOME", dir)
+        .env("XDG_CONFIG_HOME", dir)
+        .stderr(std::process::Stdio::null())
+        .output();
+    let wall = t0.elapsed().as_secs_f64();
+    match out {
+        Ok(o) if o.status.success() => {
+            let v = serde_json::from_slice::<Value>(&o.stdout).unwrap_or(Value::Null);
+            let listed = v["sovereigns"].as_array().map_or(0, |a| a.len());
+            if listed as u64 == clusters && v["complete"] == json!(true) {
+                json!(wall)
+            } else {
+                eprintln!("fleet status listed {listed} of {clusters} Sovereigns");
+                Value::Null
+            }
+        }
+        Ok(o) => {
+            eprintln!("fleet status failed: {}", o.status);
+            Value::Null
+        }
+        Err(e) => {
+            eprintln!("fleet status did not run: {e}");
+            Value::Null
+        }
+    }
+}
+
 fn parent() {
     let clusters = knob("FLEET_BENCH_CLUSTERS", 50);
     let releases = knob("FLEET_BENCH_RELEASES", 40);
@@ -366,7 +419,12 @@ fn parent() {
         std::fs::write(&kc, sim.kubeconfig_yaml()).expect("kubeconfig");
 
         let exe = std::env::current_exe().expect("exe");
-        let mut child = std::process::Command::new(exe)
+        // `FLEET_BENCH_CHILD_WRAP="heaptrack -o /tmp/fleet"` runs the cockpit under a profiler.
+        let wrap = std::env::var("FLEET_BENCH_CHILD_WRAP").unwrap_or_default();
+        let mut argv: Vec<std::ffi::OsString> = wrap.split_whitespace().map(Into::into).collect();
+        argv.push(exe.into_os_string());
+        let mut child = std::process::Command::new(&argv[0])
+            .args(&argv[1..])
             .env(CHILD_ENV, &kc)
             // The audit log, themes and keymaps of the operator running the bench stay untouched.
             .env("XDG_STATE_HOME", dir.path())
@@ -376,12 +434,16 @@ fn parent() {
             .spawn()
             .expect("spawn child");
         let mut out = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+        // A profiler wrapping the child may print its own lines first.
         let mut line = String::new();
-        let ready = tokio::task::block_in_place(|| out.read_line(&mut line));
-        assert!(
-            matches!(ready, Ok(n) if n > 0) && line.starts_with("ready"),
-            "child never synced: {line:?}"
-        );
+        loop {
+            line.clear();
+            let read = tokio::task::block_in_place(|| out.read_line(&mut line));
+            assert!(matches!(read, Ok(n) if n > 0), "child never synced");
+            if line.starts_with("ready") {
+                break;
+            }
+        }
         let field = |i: usize| -> f64 {
             line.split_whitespace()
                 .nth(i)
@@ -421,9 +483,15 @@ fn parent() {
         tokio::time::sleep(Duration::from_millis(500)).await;
         drop(child.stdin.take());
         let mut report = String::new();
-        tokio::task::block_in_place(|| out.read_line(&mut report)).expect("report");
+        while !report.starts_with('{') {
+            report.clear();
+            let read = tokio::task::block_in_place(|| out.read_line(&mut report));
+            assert!(matches!(read, Ok(n) if n > 0), "the child gave no report");
+        }
         let _ = child.wait();
         let mut v: Value = serde_json::from_str(report.trim()).expect("child report JSON");
+        // The headless one-shot an operator (or a script) runs against the same fleet.
+        v["fleet_status_json_s"] = json!(fleet_status_wall(dir.path(), &kc, clusters));
         v["changes_sent"] = json!(sent);
         v["rate_per_s"] = json!(rate);
         v["idle_cores"] = json!(idle_cores);

@@ -3,6 +3,7 @@
 //! `provision` is the library every front-end uses (it never touches the terminal), `sim` is the
 //! simulated world on real wire protocols, `tui` is the cockpit, `cli` the headless front-end.
 
+pub mod alloc_tuning;
 pub mod cli;
 pub mod logging;
 pub mod tui;

@@ -288,10 +288,31 @@ pub(crate) async fn build_client_with(
     config.connect_timeout = Some(limits.connect);
     config.read_timeout = Some(limits.watch_idle.max(limits.request) * 2);
     config.write_timeout = Some(limits.request);
+    tls_roots_for(&mut config);
+    // At most a few builds at once: one that has to read the platform's root certificates reads
+    // every file of the trust store (about 1 MiB), and 2,000 of them at once on the blocking
+    // pool made the cockpit's peak memory scale with the fleet.
+    static BUILDS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+    let _permit = BUILDS.acquire().await.map_err(|e| format!("client: {e}"))?;
     tokio::task::spawn_blocking(move || Client::try_from(config))
         .await
         .map_err(|e| format!("client: {e}"))?
         .map_err(|e| format!("client: {e}"))
+}
+
+/// Which roots the client's TLS set-up loads. kube builds a rustls configuration even for a
+/// plain-HTTP apiserver, and without a CA in the kubeconfig it loads the platform's whole root
+/// store for it — per client, so per Sovereign: about 1 MiB read and parsed and some 100 KiB
+/// kept, for a connection that never speaks TLS. An `http://` cluster (the simulated world, a
+/// local tunnel) gets an empty root store instead; `https://` is left as the kubeconfig says (a
+/// Sovereign's kubeconfig names its own CA, so the platform store is not loaded for it either).
+fn tls_roots_for(config: &mut Config) {
+    if config.cluster_url.scheme_str() == Some("http")
+        && config.root_cert.is_none()
+        && config.root_cert_file.is_none()
+    {
+        config.root_cert = Some(Vec::new());
+    }
 }
 
 /// `GET /api/v1/deployments/{id}/kubeconfig` (contract §1.10) into memory, under the
@@ -329,6 +350,32 @@ pub async fn catalyst_client(fqdn: &str, api: &str, deployment: &str) -> Result<
         ..SovereignEntry::adopted(fqdn)
     };
     build_client(&entry, None).await
+}
+
+/// The part of a kubeconfig one Sovereign needs: its context, that context's cluster and user,
+/// and the file-wide settings. One file often serves the whole fleet (`adopt_kubeconfig`, or a
+/// generated file with a context per Sovereign); handing every Sovereign a clone of the whole
+/// file made memory grow with the square of the fleet (500 Sovereigns: 146 MiB of kubeconfig
+/// copies, docs/PERFORMANCE.md). A context the file does not have gives an empty kubeconfig,
+/// which fails the client build with the same "context not found" as the whole file would.
+pub(crate) fn kubeconfig_for(entry: &SovereignEntry, kc: &Kubeconfig) -> Kubeconfig {
+    let ctx = kc.contexts.iter().find(|c| c.name == entry.context);
+    let inner = ctx.and_then(|c| c.context.as_ref());
+    let cluster = inner.and_then(|i| kc.clusters.iter().find(|c| c.name == i.cluster));
+    let user = inner
+        .and_then(|i| i.user.as_ref())
+        .and_then(|u| kc.auth_infos.iter().find(|a| &a.name == u));
+    Kubeconfig {
+        preferences: kc.preferences.clone(),
+        clusters: cluster.into_iter().cloned().collect(),
+        auth_infos: user.into_iter().cloned().collect(),
+        contexts: ctx.into_iter().cloned().collect(),
+        current_context: ctx.map(|c| c.name.clone()),
+        extensions: kc.extensions.clone(),
+        kind: kc.kind.clone(),
+        api_version: kc.api_version.clone(),
+        other: kc.other.clone(),
+    }
 }
 
 /// A fingerprint of what the Sovereign's context resolves to (server, user, namespace), so a
@@ -716,6 +763,76 @@ mod tests {
             message: "m".into(),
             ..Default::default()
         }))
+    }
+
+    fn shared_kubeconfig(n: usize) -> Kubeconfig {
+        let mut yaml = String::from("apiVersion: v1\nkind: Config\nclusters:\n");
+        for i in 0..n {
+            yaml += &format!(
+                "- name: c{i}\n  cluster:\n    server: http://127.0.0.1:{}\n",
+                1000 + i
+            );
+        }
+        yaml += "users:\n";
+        for i in 0..n {
+            yaml += &format!("- name: u{i}\n  user:\n    token: t{i}\n");
+        }
+        yaml += "contexts:\n";
+        for i in 0..n {
+            yaml +=
+                &format!("- name: sov{i}.test\n  context:\n    cluster: c{i}\n    user: u{i}\n");
+        }
+        Kubeconfig::from_yaml(&yaml).expect("kubeconfig")
+    }
+
+    #[test]
+    fn each_sovereign_keeps_only_its_slice_of_a_shared_kubeconfig() {
+        let kc = shared_kubeconfig(3);
+        let slice = kubeconfig_for(&SovereignEntry::adopted("sov1.test"), &kc);
+        assert_eq!(slice.contexts.len(), 1);
+        assert_eq!(slice.contexts[0].name, "sov1.test");
+        assert_eq!(slice.clusters.len(), 1);
+        assert_eq!(slice.clusters[0].name, "c1");
+        assert_eq!(slice.auth_infos.len(), 1);
+        assert_eq!(slice.auth_infos[0].name, "u1");
+        assert_eq!(slice.current_context.as_deref(), Some("sov1.test"));
+        // The slice resolves to the same server, user and namespace as the whole file.
+        let entry = SovereignEntry::adopted("sov1.test");
+        assert_eq!(
+            kube_fingerprint(&entry, &slice),
+            kube_fingerprint(&entry, &kc)
+        );
+        let missing = kubeconfig_for(&SovereignEntry::adopted("nope.test"), &kc);
+        assert!(missing.contexts.is_empty() && missing.clusters.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_client_builds_from_the_slice_without_the_platform_roots() {
+        let kc = shared_kubeconfig(2);
+        let entry = SovereignEntry::adopted("sov0.test");
+        let slice = kubeconfig_for(&entry, &kc);
+        let client = build_client_with(&entry, Some(slice), &Limits::default()).await;
+        assert!(client.is_ok(), "{:?}", client.err());
+        let missing = SovereignEntry::adopted("nope.test");
+        let err = build_client_with(
+            &missing,
+            Some(kubeconfig_for(&missing, &kc)),
+            &Limits::default(),
+        )
+        .await
+        .err()
+        .unwrap_or_default();
+        assert!(err.contains("nope.test"), "{err}");
+    }
+
+    #[test]
+    fn an_http_cluster_gets_an_empty_root_store_and_https_keeps_its_own() {
+        let mut http = Config::new("http://127.0.0.1:6443".parse().expect("uri"));
+        tls_roots_for(&mut http);
+        assert_eq!(http.root_cert, Some(Vec::new()));
+        let mut https = Config::new("https://127.0.0.1:6443".parse().expect("uri"));
+        tls_roots_for(&mut https);
+        assert_eq!(https.root_cert, None, "https without a CA is left to kube");
     }
 
     #[test]

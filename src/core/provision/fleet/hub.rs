@@ -536,11 +536,10 @@ impl Hub {
             if let Some(k) = &entry.kubeconfig {
                 files.insert(k.clone());
             }
-            let kc = kubeconfigs
+            let file_kc = kubeconfigs
                 .entry(entry.kubeconfig.clone())
-                .or_insert_with(|| cluster::read_kubeconfig(entry).ok())
-                .clone();
-            let fp = kc.as_ref().and_then(|kc| kube_fingerprint(entry, kc));
+                .or_insert_with(|| cluster::read_kubeconfig(entry).ok());
+            let fp = file_kc.as_ref().and_then(|kc| kube_fingerprint(entry, kc));
             let same_link = |s: &Sov| {
                 s.fingerprint == fp
                     && s.entry.kubeconfig == entry.kubeconfig
@@ -562,6 +561,10 @@ impl Hub {
                 }
                 existing => {
                     let is_new = existing.is_none();
+                    // Only this Sovereign's slice of the file (not a copy of the whole file).
+                    let kc = file_kc
+                        .as_ref()
+                        .map(|kc| cluster::kubeconfig_for(entry, kc));
                     let sov = self.start_sov(entry.clone(), fp, kc);
                     let status = sov.status.clone();
                     self.sovs.insert(entry.fqdn.clone(), sov);
