@@ -7,6 +7,7 @@ pub mod control;
 pub mod hetzner;
 pub mod ingress;
 pub mod kube;
+pub mod mothership;
 pub mod operator;
 pub mod pgpair;
 pub mod scenario;
