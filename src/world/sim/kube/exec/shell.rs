@@ -1,5 +1,5 @@
 //! The commands every simulated container has, and a small `sh -c` (quotes, `$VAR`, `;`, `&&`,
-//! `||`, pipes, `<`, `>`, `>>`, `2>`, `2>&1`, `exit N`) whose simple commands go through the
+//! `||`, pipes, `<`, `>`, `>>`, `2>`, `2>&1`, `>&2`, `exit N`) whose simple commands go through the
 //! pod's handlers first, so scripts can mix registered programs with built-ins.
 
 use super::{ExecCall, ExecHandler, ExecOutput, PodFiles, PodView};
@@ -279,7 +279,10 @@ impl Context<'_> {
             Some(f) => match self.read(f) {
                 Some(c) => c,
                 None => {
-                    return ExecOutput::fail(1, format!("{prog}: {f}: No such file or directory\n"));
+                    return ExecOutput::fail(
+                        1,
+                        format!("{prog}: {f}: No such file or directory\n"),
+                    );
                 }
             },
             None => stdin.to_vec(),
@@ -366,7 +369,9 @@ impl Context<'_> {
             while let Some(t) = it.next() {
                 match t {
                     Token::Word(w) => argv.push(w),
-                    Token::Op("2>&1") => redirects.push(("2>&1", String::new())),
+                    Token::Op(op @ ("2>&1" | ">&2" | "1>&2")) => {
+                        redirects.push((op, String::new()))
+                    }
                     Token::Op(op) => match it.next() {
                         Some(Token::Word(target)) => redirects.push((op, target)),
                         _ => {
@@ -437,6 +442,10 @@ impl Context<'_> {
                         let err = std::mem::take(&mut out.stderr);
                         out.stdout.extend_from_slice(&err);
                     }
+                    ">&2" | "1>&2" => {
+                        let data = std::mem::take(&mut out.stdout);
+                        out.stderr.extend_from_slice(&data);
+                    }
                     _ => {}
                 }
             }
@@ -462,7 +471,9 @@ enum Token {
     Op(&'static str),
 }
 
-const OPS: &[&str] = &["2>&1", "&&", "||", ">>", "2>", ";", "|", ">", "<", "\n"];
+const OPS: &[&str] = &[
+    "2>&1", "1>&2", ">&2", "&&", "||", ">>", "2>", ";", "|", ">", "<", "\n",
+];
 
 /// Split a script into words (quotes removed, `$VAR` / `${VAR}` expanded outside single quotes)
 /// and operators.
@@ -503,7 +514,7 @@ fn tokenize(
         if !in_word || word.is_empty() {
             let rest: String = chars[i..chars.len().min(i + 4)].iter().collect();
             if let Some(op) = OPS.iter().find(|op| rest.starts_with(**op))
-                && (!op.starts_with('2') || !in_word)
+                && (!op.starts_with(['1', '2']) || !in_word)
             {
                 if in_word {
                     out.push(Token::Word(std::mem::take(&mut word)));
@@ -671,6 +682,10 @@ mod tests {
             "file\ndir\n"
         );
         assert_eq!(s(&run(&r, "grep -c b < /tmp/x", b"")).0, "2\n");
+        assert_eq!(
+            s(&run(&r, "echo out; echo err >&2", b"")),
+            ("out\n".into(), "err\n".into(), 0)
+        );
     }
 
     #[test]

@@ -13,7 +13,8 @@ use futures::{SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::protocol::Role;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role};
 
 use super::STDIN_MAX;
 use super::stream::Job;
@@ -69,7 +70,14 @@ where
     if ws.send(Message::binary(msg)).await.is_err() {
         return;
     }
-    let _ = ws.close(None).await;
+    // A normal closure (1000) ends every stream cleanly; kubectl reads a close without a code
+    // (1005) as an error on the error stream.
+    let _ = ws
+        .close(Some(CloseFrame {
+            code: CloseCode::Normal,
+            reason: "".into(),
+        }))
+        .await;
     let _ =
         tokio::time::timeout(LINGER, async { while let Some(Ok(_)) = ws.next().await {} }).await;
 }
