@@ -250,7 +250,15 @@ impl PdmZones {
             .iter()
             .map(|a| a.registrar.as_str())
             .collect();
-        (200, json!({"status": "ok", "managedDomains": self.0.cfg.managed_domains, "registrars": registrars}).to_string())
+        // Field order as PDM's Go struct encodes it (status first), with the encoder's newline.
+        (
+            200,
+            format!(
+                "{{\"status\":\"ok\",\"managedDomains\":{},\"registrars\":{}}}\n",
+                json!(self.0.cfg.managed_domains),
+                json!(registrars)
+            ),
+        )
     }
 }
 

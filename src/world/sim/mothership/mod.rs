@@ -126,6 +126,14 @@ impl MothershipSim {
             )
             .await
             .context("starting the mothership's apiserver")?;
+        register_exec(
+            &cluster,
+            exec::Commands {
+                zones: zones.clone(),
+                pdm: pdm.clone(),
+                records: records.clone(),
+            },
+        );
         let dns = dns::DnsSim::start(zones.clone())
             .await
             .context("starting the mothership's DNS server")?;
@@ -177,6 +185,68 @@ impl MothershipSim {
             records: self.records.clone(),
         }
     }
+}
+
+/// The runbook's commands in the mothership's pods, for `kubectl exec` (runbook §1.2 D and F,
+/// §2.2 step 3): PDM's `wget` of its health, PowerDNS' `pdnsutil list-all-zones`, and catalyst-api's
+/// record files, which the pod's file set mirrors from the deployment store before every command
+/// (a file written there, `cat > FILE`, is read back into the store at the next command).
+fn register_exec(cluster: &SimCluster, commands: exec::Commands) {
+    use crate::sim::kube::exec::{ExecOutput, ExecTarget};
+    let out = |o: exec::Output| ExecOutput {
+        stdout: o.stdout.into_bytes(),
+        stderr: o.stderr.into_bytes(),
+        exit_code: o.code,
+    };
+    let registry = cluster.exec();
+    let pdm = ExecTarget::labels(
+        "openova-system",
+        &[("app.kubernetes.io/name", "pool-domain-manager")],
+    );
+    let c = commands.clone();
+    registry.register(pdm, move |call| {
+        if call.program() != "wget" {
+            return None;
+        }
+        let url = call.argv.iter().skip(1).find(|a| a.starts_with("http"))?;
+        Some(out(c.pdm_wget(url)))
+    });
+    let pdns = ExecTarget::labels("openova-system", &[("app.kubernetes.io/name", "powerdns")]);
+    let c = commands.clone();
+    registry.register(pdns, move |call| {
+        (call.program() == "pdnsutil"
+            && call.argv.get(1).map(String::as_str) == Some("list-all-zones"))
+        .then(|| out(c.pdnsutil_list_all_zones()))
+    });
+    let api = ExecTarget::labels("catalyst", &[("app.kubernetes.io/name", "catalyst-api")]);
+    let records = commands.records.clone();
+    let ls = commands.clone();
+    let shown: Arc<Mutex<BTreeMap<String, Vec<u8>>>> = Arc::default();
+    registry.register(api, move |call| {
+        let mut shown = shown.lock().unwrap_or_else(|e| e.into_inner());
+        // A record file changed since we put it there: the operator wrote it back.
+        for (path, ours) in shown.iter() {
+            if let Some(now) = call.files.get(path)
+                && now != *ours
+                && let Err(e) = records.write(path, &String::from_utf8_lossy(&now))
+            {
+                tracing::debug!("mothership: record write-back of {path}: {e}");
+            }
+        }
+        shown.clear();
+        for (path, text) in records.files() {
+            call.files.put(&path, text.clone().into_bytes());
+            shown.insert(path, text.into_bytes());
+        }
+        // The built-in `ls` does not expand globs; the runbook lists `DIR/*.json`.
+        let lists_records = call.program() == "ls"
+            && call
+                .argv
+                .iter()
+                .skip(1)
+                .any(|a| a.starts_with(exec::RECORDS_DIR));
+        lists_records.then(|| out(ls.ls_records()))
+    });
 }
 
 /// `oci://ghcr.io/openova-io` → `openova-io`: the repository namespace of the kit's charts.
