@@ -282,7 +282,7 @@ async fn check_c(inputs: &Inputs, fqdn: &str, http: Option<&reqwest::Client>) ->
     let (sub, pool) = sub_and_pool(inputs, fqdn);
     let mut ev = Vec::new();
     if let Some(m) = &inputs.mothership
-        && !m.pool_zones.iter().any(|z| *z == pool)
+        && !m.pool_zones.contains(&pool)
     {
         return item(
             "C",
