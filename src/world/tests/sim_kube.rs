@@ -1036,8 +1036,9 @@ async fn kube_rs_exec_runs_commands_in_a_pod() {
     c.exec().register(
         ExecTarget::labels("openova-system", &[("app", "powerdns")]),
         |call| {
-            (call.program() == "pdnsutil" && call.argv.get(1).map(String::as_str) == Some("list-all-zones"))
-                .then(|| ExecOutput::ok("omani.works.\nopenova.io.\n"))
+            (call.program() == "pdnsutil"
+                && call.argv.get(1).map(String::as_str) == Some("list-all-zones"))
+            .then(|| ExecOutput::ok("omani.works.\nopenova.io.\n"))
         },
     );
     let pods: Api<Pod> = Api::namespaced(client(&c), "openova-system");
@@ -1054,14 +1055,24 @@ async fn kube_rs_exec_runs_commands_in_a_pod() {
     let mut p = pods
         .exec(
             "powerdns-0",
-            ["sh", "-c", "pdnsutil list-all-zones | grep omani; echo note >&2"],
+            [
+                "sh",
+                "-c",
+                "pdnsutil list-all-zones | grep omani; echo note >&2",
+            ],
             &AttachParams::default().stderr(true),
         )
         .await
         .expect("exec");
     let status = p.take_status().expect("status");
-    let (out, err) = tokio::join!(read_all(p.stdout()), read_all(p.stderr()));
-    let status = tokio::time::timeout(WAIT, status).await.expect("status in time");
+    let (out, err) = tokio::time::timeout(WAIT, async {
+        tokio::join!(read_all(p.stdout()), read_all(p.stderr()))
+    })
+    .await
+    .expect("output in time");
+    let status = tokio::time::timeout(WAIT, status)
+        .await
+        .expect("status in time");
     assert_eq!((out.as_str(), err.as_str()), ("omani.works.\n", "note\n"));
     assert_eq!(status.and_then(|s| s.status).as_deref(), Some("Success"));
     p.join().await.expect("join");
@@ -1078,8 +1089,12 @@ async fn kube_rs_exec_runs_commands_in_a_pod() {
     let status = p.take_status().expect("status");
     let mut stdin = p.stdin().expect("stdin");
     stdin.write_all(b"zone data\n").await.expect("write");
+    // EOF: kube-rs then sends v5's close-stdin; dropping the writer alone does not end it.
+    stdin.shutdown().await.expect("close stdin");
     drop(stdin);
-    let out = read_all(p.stdout()).await;
+    let out = tokio::time::timeout(WAIT, read_all(p.stdout()))
+        .await
+        .expect("stdout in time");
     let status = tokio::time::timeout(WAIT, status)
         .await
         .expect("status in time")
@@ -1089,7 +1104,10 @@ async fn kube_rs_exec_runs_commands_in_a_pod() {
     let code = status
         .details
         .and_then(|d| d.causes)
-        .and_then(|c| c.into_iter().find(|c| c.reason.as_deref() == Some("ExitCode")))
+        .and_then(|c| {
+            c.into_iter()
+                .find(|c| c.reason.as_deref() == Some("ExitCode"))
+        })
         .and_then(|c| c.message);
     assert_eq!(code.as_deref(), Some("4"));
 
@@ -1099,5 +1117,8 @@ async fn kube_rs_exec_runs_commands_in_a_pod() {
         .await
         .err()
         .expect("no such pod");
-    assert!(err.to_string().contains("404") || err.to_string().contains("not found"), "{err}");
+    assert!(
+        err.to_string().contains("404") || err.to_string().contains("not found"),
+        "{err}"
+    );
 }
