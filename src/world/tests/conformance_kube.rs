@@ -941,3 +941,41 @@ async fn exec_commands(bin: &Kubectl) {
             .collect::<Vec<_>>()
     );
 }
+
+const EXEC_PY: &str = include_str!("conformance/kube_exec.py");
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_kubernetes_stream_exec() {
+    for py in tools::pythons("python_kubernetes_stream_exec", "kubernetes") {
+        let (_sim, c) = exec_cluster().await;
+        let out = tokio::time::timeout(
+            WAIT,
+            Command::new(&py.path)
+                .args(["-c", EXEC_PY, &c.url()])
+                .output(),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("{} finished in time", py.label()))
+        .expect("python");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{}: {stdout}\n{}",
+            py.label(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            stdout,
+            "OUT \"omani.works\\nopenova.io\\n\"\nSTDOUT \"out\\n\"\nSTDERR \"err\\n\"\nCODE 3\n",
+            "{}",
+            py.label()
+        );
+        assert!(
+            c.request_log()
+                .iter()
+                .any(|r| r.uri.contains("/exec?") && r.method == "GET" && r.status == 101),
+            "{} upgraded to a websocket",
+            py.label()
+        );
+    }
+}
