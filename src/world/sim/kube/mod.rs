@@ -28,8 +28,8 @@
 
 pub mod cluster;
 mod defaults;
-pub mod exec;
 mod events_view;
+pub mod exec;
 pub mod kinds;
 pub mod kit;
 pub mod kubelet;

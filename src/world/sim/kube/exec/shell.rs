@@ -107,10 +107,7 @@ impl Context<'_> {
                     match self.read(f) {
                         Some(c) => out.stdout.extend_from_slice(&c),
                         None if self.files.is_dir(f) => {
-                            text(
-                                &mut out.stderr,
-                                &format!("cat: read error: Is a directory\n"),
-                            );
+                            text(&mut out.stderr, "cat: read error: Is a directory\n");
                             out.exit_code = 1;
                         }
                         None => {
@@ -577,10 +574,10 @@ fn tokenize(
             }
             '\\' => {
                 in_word = true;
-                if let Some(&n) = chars.get(i + 1) {
-                    if n != '\n' {
-                        word.push(n);
-                    }
+                if let Some(&n) = chars.get(i + 1)
+                    && n != '\n'
+                {
+                    word.push(n);
                 }
                 i += 2;
             }
