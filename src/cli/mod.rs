@@ -26,6 +26,7 @@ mod drill;
 mod fleet;
 mod logs;
 mod phase0;
+mod preflight;
 mod recover;
 #[cfg(feature = "world")]
 mod sim;
@@ -127,6 +128,8 @@ pub enum Command {
     Phase0(Phase0Command),
     /// Runbook §2.2/§2.3 purge, PDM release and record cancel
     Recover(RecoverArgs),
+    /// Runbook §1.2 pre-flight checklist A–H (Hetzner, mothership, registry, CI)
+    Preflight(preflight::PreflightArgs),
 }
 
 #[derive(Debug, Args, Clone)]
@@ -472,5 +475,6 @@ pub fn run(cli: Cli) -> CliResult {
         Some(Command::Drill(cmd)) => drill::run(config, cmd),
         Some(Command::Phase0(cmd)) => phase0::run(config, cmd),
         Some(Command::Recover(args)) => recover::run(config, args),
+        Some(Command::Preflight(args)) => preflight::run(config, args),
     }
 }

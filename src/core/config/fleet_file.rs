@@ -38,6 +38,63 @@ pub struct FleetFile {
     /// The `[limits]` table (see `provision::limits`); read once, when sovtui starts.
     #[serde(skip)]
     pub limits: crate::provision::limits::LimitsOverride,
+    /// The `[mothership]` table: Catalyst-Zero, where PDM, PowerDNS, the GHCR pull token and the
+    /// deployment records live (runbook §1.2, §2.2).
+    #[serde(skip)]
+    pub mothership: Option<MothershipEntry>,
+}
+
+/// The runbook's pool zones (§1.2 C), the default of `[mothership] pool_zones`.
+pub const DEFAULT_POOL_ZONES: &[&str] = &[
+    "omani.works",
+    "omani.homes",
+    "omani.rest",
+    "omani.trade",
+    "omantel.biz",
+];
+
+/// How to reach the mothership (Catalyst-Zero). Its apiserver is found as a Sovereign's is: a
+/// kubeconfig file (or the default chain) and a context.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MothershipEntry {
+    /// Absolute kubeconfig path; `None` means the default chain.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kubeconfig: Option<PathBuf>,
+    pub context: String,
+    /// Where catalyst-api runs (`catalyst`).
+    pub catalyst_namespace: String,
+    /// PDM's base URL (in-cluster: `http://pool-domain-manager.openova-system.svc.cluster.local:8080`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pdm: Option<String>,
+    pub pool_zones: Vec<String>,
+    /// PowerDNS' public DNS address (`IP:PORT`), asked for the pool zones and Sovereign names.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dns: Option<std::net::SocketAddr>,
+    /// The OCI registry of the bp-* charts (default `https://ghcr.io`).
+    pub registry: String,
+    /// GitHub's API root for the release workflow's runs (default `https://api.github.com`).
+    pub ci: String,
+    /// `owner/repo` and workflow file of §1.2 H.
+    pub ci_repo: String,
+    pub ci_workflow: String,
+}
+
+impl MothershipEntry {
+    /// A mothership reached through `context` with every other setting at its default.
+    pub fn with_context(context: &str) -> Self {
+        MothershipEntry {
+            kubeconfig: None,
+            context: context.to_string(),
+            catalyst_namespace: "catalyst".into(),
+            pdm: None,
+            pool_zones: DEFAULT_POOL_ZONES.iter().map(|z| z.to_string()).collect(),
+            dns: None,
+            registry: "https://ghcr.io".into(),
+            ci: "https://api.github.com".into(),
+            ci_repo: "openova-io/openova".into(),
+            ci_workflow: "blueprint-release.yaml".into(),
+        }
+    }
 }
 
 /// One Sovereign and how to reach its apiserver.
@@ -262,6 +319,108 @@ struct RawFile {
     #[serde(default, rename = "sovereign")]
     sovereigns: Vec<Spanned<RawSovereign>>,
     limits: Option<Spanned<RawLimits>>,
+    mothership: Option<Spanned<RawMothership>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMothership {
+    kubeconfig: Option<String>,
+    context: Option<String>,
+    catalyst_namespace: Option<String>,
+    pdm: Option<Spanned<String>>,
+    pool_zones: Option<Vec<String>>,
+    dns: Option<Spanned<String>>,
+    registry: Option<Spanned<String>>,
+    ci: Option<Spanned<String>>,
+    ci_repo: Option<String>,
+    ci_workflow: Option<String>,
+}
+
+fn parse_mothership(
+    path: &Path,
+    base: &Path,
+    text: &str,
+    raw: Spanned<RawMothership>,
+) -> Result<MothershipEntry, FleetFileError> {
+    let table_at = Some(raw.span().start);
+    let raw = raw.into_inner();
+    let url = |key: &str, v: Spanned<String>| {
+        let at = Some(v.span().start);
+        let v = v.into_inner();
+        match reqwest::Url::parse(&v) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") => {
+                Ok(v.trim_end_matches('/').to_string())
+            }
+            _ => Err(FleetFileError::at(
+                path,
+                text,
+                at,
+                format!("mothership.{key}: {v:?} is not an http(s) URL"),
+            )),
+        }
+    };
+    let context = raw.context.unwrap_or_else(|| "catalyst-zero".into());
+    if context.is_empty() {
+        return Err(FleetFileError::at(
+            path,
+            text,
+            table_at,
+            "mothership.context: must not be empty",
+        ));
+    }
+    let mut m = MothershipEntry::with_context(&context);
+    m.kubeconfig = raw.kubeconfig.map(|p| resolve_path(base, &p));
+    if let Some(ns) = raw.catalyst_namespace.filter(|n| !n.is_empty()) {
+        m.catalyst_namespace = ns;
+    }
+    m.pdm = raw.pdm.map(|v| url("pdm", v)).transpose()?;
+    if let Some(zones) = raw.pool_zones {
+        for z in &zones {
+            check_fqdn(z).map_err(|why| {
+                FleetFileError::at(
+                    path,
+                    text,
+                    table_at,
+                    format!("mothership.pool_zones: {why}"),
+                )
+            })?;
+        }
+        m.pool_zones = zones;
+    }
+    if let Some(d) = raw.dns {
+        let at = Some(d.span().start);
+        let d = d.into_inner();
+        m.dns = Some(d.parse().map_err(|_| {
+            FleetFileError::at(
+                path,
+                text,
+                at,
+                format!("mothership.dns: {d:?} is not IP:PORT"),
+            )
+        })?);
+    }
+    if let Some(r) = raw.registry {
+        m.registry = url("registry", r)?;
+    }
+    if let Some(c) = raw.ci {
+        m.ci = url("ci", c)?;
+    }
+    if let Some(r) = raw.ci_repo {
+        if r.split('/').filter(|p| !p.is_empty()).count() != 2 {
+            return Err(FleetFileError::at(
+                path,
+                text,
+                table_at,
+                format!("mothership.ci_repo: {r:?} is not OWNER/REPO"),
+            ));
+        }
+        m.ci_repo = r;
+    }
+    if let Some(w) = raw.ci_workflow.filter(|w| !w.is_empty()) {
+        m.ci_workflow = w;
+    }
+    Ok(m)
 }
 
 #[derive(Deserialize)]
@@ -538,10 +697,15 @@ pub fn parse(path: &Path, text: &str) -> Result<FleetFile, FleetFileError> {
         Some(l) => parse_limits(path, text, l.into_inner())?,
         None => Default::default(),
     };
+    let mothership = raw
+        .mothership
+        .map(|m| parse_mothership(path, base, text, m))
+        .transpose()?;
     Ok(FleetFile {
         adopt_kubeconfig: raw.adopt_kubeconfig,
         sovereigns,
         limits,
+        mothership,
     })
 }
 
@@ -600,6 +764,8 @@ struct OutFile<'a> {
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     adopt_kubeconfig: bool,
     sovereign: Vec<OutSovereign<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mothership: Option<&'a MothershipEntry>,
 }
 
 #[derive(Serialize)]
@@ -662,6 +828,7 @@ impl FleetFile {
                         .then_some(s.kubeconfig_from),
                 })
                 .collect(),
+            mothership: self.mothership.as_ref(),
         };
         toml::to_string(&out).unwrap_or_default()
     }

@@ -9,6 +9,7 @@ pub mod flux;
 pub mod hetzner;
 pub mod journal;
 pub mod limits;
+pub mod preflight;
 pub mod safe_text;
 pub mod troubleshoot;
 pub mod wire;

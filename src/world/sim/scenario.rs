@@ -147,6 +147,9 @@ pub struct WorldScenario {
     pub catalyst: CatalystSettings,
     #[serde(default)]
     pub sovereigns: Vec<SovereignScenario>,
+    /// How the mothership (Catalyst-Zero, runbook §1.2) is broken, if at all.
+    #[serde(default)]
+    pub mothership: super::mothership::MothershipScenario,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

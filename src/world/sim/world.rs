@@ -22,6 +22,7 @@ use super::hetzner::sovereign::{self as hz_sovereign, SovereignSpec};
 use super::hetzner::{self, HetznerSim, HetznerSimConfig, RateBudget};
 use super::ingress::IngressSim;
 use super::kube::{ClusterScenario, KubeSim};
+use super::mothership::{MothershipEndpoints, MothershipSim};
 use super::scenario::{Stage, TokenKind, WorldScenario};
 use crate::provision::wire::{CreateResponse, DeploymentRequest, RegionRequest};
 
@@ -39,6 +40,9 @@ pub struct Endpoints {
     /// Where each Sovereign's public hosts are served (plain HTTP), by FQDN.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub ingress: BTreeMap<String, String>,
+    /// The mothership (Catalyst-Zero): its context in the kubeconfig and its services.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mothership: Option<MothershipEndpoints>,
 }
 
 impl std::fmt::Debug for Endpoints {
@@ -51,6 +55,7 @@ impl std::fmt::Debug for Endpoints {
             .field("control", &self.control)
             .field("clusters", &self.clusters)
             .field("ingress", &self.ingress)
+            .field("mothership", &self.mothership)
             .finish()
     }
 }
@@ -89,7 +94,14 @@ impl Registry {
             return Ok(());
         };
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        write_atomic(&dir.join("kubeconfig"), &self.kube.kubeconfig_yaml())?;
+        let mut contexts = self.kube.urls();
+        if let Some(m) = &endpoints.mothership {
+            contexts.push((m.context.clone(), m.apiserver.clone()));
+        }
+        write_atomic(
+            &dir.join("kubeconfig"),
+            &super::kube::kubeconfig_yaml(&contexts),
+        )?;
         write_atomic(&dir.join("fleet.toml"), &self.fleet_toml(&endpoints))?;
         write_atomic(
             &dir.join("endpoints.json"),
@@ -145,6 +157,24 @@ impl Registry {
                 );
             }
             out += "hetzner = { token_env = \"HCLOUD_TOKEN\" }\n";
+        }
+        if let Some(m) = &endpoints.mothership {
+            out += "\n[mothership]\n";
+            out += "kubeconfig = \"kubeconfig\"\n";
+            out += &format!("context = {}\n", toml_str(&m.context));
+            out += "catalyst_namespace = \"catalyst\"\n";
+            out += &format!("pdm = {}\n", toml_str(&endpoints.pdm));
+            out += &format!(
+                "pool_zones = [{}]\n",
+                m.pool_zones
+                    .iter()
+                    .map(|z| toml_str(z))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            out += &format!("dns = {}\n", toml_str(&m.dns));
+            out += &format!("registry = {}\n", toml_str(&m.registry));
+            out += &format!("ci = {}\n", toml_str(&m.ci));
         }
         out
     }
@@ -211,6 +241,8 @@ pub struct World {
     _ingress: Vec<IngressSim>,
     /// The scenario's timed catalyst-api restart, cancelled with the world.
     _restart: Option<AbortOnDrop>,
+    /// Catalyst-Zero: its apiserver, PowerDNS' DNS, the chart registry and the CI runs.
+    pub mothership: MothershipSim,
 }
 
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
@@ -417,6 +449,18 @@ impl World {
                 )
             });
 
+        let kit_name = scenario.catalyst.kit.as_deref().unwrap_or("bootstrap-kit");
+        let kit = super::kube::Kit::builtin(kit_name)
+            .map_err(|e| anyhow!("scenario {}: catalyst.kit: {e}", scenario.name))?;
+        let mothership = MothershipSim::start(
+            clock.clone(),
+            &scenario.mothership,
+            &kit,
+            catalyst.pdm().map(|p| p.zones()),
+            super::mothership::exec::RecordFiles(Some(catalyst.store())),
+        )
+        .await?;
+
         let control = control::ControlServer::start(
             control_listen,
             control::Targets {
@@ -436,6 +480,7 @@ impl World {
             control: control.url(),
             clusters: BTreeMap::new(),
             ingress: BTreeMap::new(),
+            mothership: Some(mothership.endpoints()),
         });
 
         let world = World {
@@ -449,6 +494,7 @@ impl World {
             operators: Mutex::new(BTreeMap::new()),
             _ingress: ingress,
             _restart: restart,
+            mothership,
         };
         for s in world
             .scenario
@@ -684,6 +730,7 @@ mod tests {
             control: "http://127.0.0.1:4".into(),
             clusters: BTreeMap::new(),
             ingress: BTreeMap::new(),
+            mothership: None,
         };
         let shown = format!("{e:?}");
         assert!(!shown.contains(hetzner::DEFAULT_TOKEN), "{shown}");

@@ -1202,3 +1202,256 @@ async fn every_object_matches_the_published_schemas() {
         assert_eq!(line.starts_with("OK"), published, "{}: {line}", k.plural);
     }
 }
+
+/// A cluster with the runbook's exec target: Deployment `pool-domain-manager` in
+/// `openova-system`, one Running pod of it, a handler for its `wget` and a file it holds.
+async fn exec_cluster() -> (KubeSim, SimCluster) {
+    use sovtui_world::sim::kube::exec::{ExecOutput, ExecTarget};
+    let sim = KubeSim::new(SimClock::new(1.0));
+    let c = sim
+        .add_empty_cluster("exec.example", ClusterOptions::default())
+        .await
+        .expect("cluster");
+    let labels = json!({"app": "pool-domain-manager"});
+    c.apply(
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "openova-system"}}),
+    )
+    .expect("namespace");
+    c.apply(json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "pool-domain-manager", "namespace": "openova-system", "labels": labels},
+        "spec": {"replicas": 1, "selector": {"matchLabels": labels},
+                 "template": {"metadata": {"labels": labels},
+                              "spec": {"containers": [{"name": "pdm", "image": "ghcr.io/openova/pdm:1"}]}}},
+    }))
+    .expect("deployment");
+    c.apply(json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "pool-domain-manager-6d4f9-x2x7q", "namespace": "openova-system",
+                     "labels": labels},
+        "spec": {"containers": [{"name": "pdm", "image": "ghcr.io/openova/pdm:1",
+                                 "env": [{"name": "PDM_ZONES", "value": "omani.works"}]},
+                                {"name": "metrics", "image": "ghcr.io/openova/metrics:1"}]},
+        "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}],
+                   "containerStatuses": [{"name": "pdm", "ready": true, "restartCount": 0, "image": "ghcr.io/openova/pdm:1",
+                                          "imageID": "", "started": true, "state": {"running": {"startedAt": "2026-01-01T00:00:00Z"}}},
+                                         {"name": "metrics", "ready": true, "restartCount": 0, "image": "ghcr.io/openova/metrics:1",
+                                          "imageID": "", "started": true, "state": {"running": {"startedAt": "2026-01-01T00:00:00Z"}}}]},
+    }))
+    .expect("pod");
+    let pdm = ExecTarget::labels("openova-system", &[("app", "pool-domain-manager")]);
+    c.exec().register(pdm.clone().container("pdm"), |call| {
+        (call.program() == "wget" && call.argv.iter().any(|a| a.ends_with("/healthz")))
+            .then(|| ExecOutput::ok("{\"status\":\"ok\"}\n"))
+    });
+    c.exec()
+        .files(pdm)
+        .put("/etc/pdm/zones", "omani.works\nopenova.io\n");
+    (sim, c)
+}
+
+/// `kubectl exec` with `input` on its stdin (None: no stdin): (exit code, stdout, stderr).
+async fn kubectl_exec(
+    k: &Kubectl,
+    cluster: &SimCluster,
+    cache: &tempfile::TempDir,
+    args: &[&str],
+    input: Option<&str>,
+) -> (i32, String, String) {
+    use tokio::io::AsyncWriteExt;
+    let mut child = Command::new(&k.path)
+        .arg(format!("--server={}", cluster.url()))
+        .arg(format!("--cache-dir={}", cache.path().display()))
+        .arg("--kubeconfig=/dev/null")
+        .args(args)
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn kubectl");
+    if let (Some(text), Some(mut stdin)) = (input, child.stdin.take()) {
+        stdin.write_all(text.as_bytes()).await.expect("write stdin");
+        drop(stdin);
+    }
+    let out = tokio::time::timeout(WAIT, child.wait_with_output())
+        .await
+        .unwrap_or_else(|_| panic!("kubectl {} {args:?} timed out", k.version))
+        .expect("kubectl runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        format!(
+            "[kubectl {}] {}",
+            k.version,
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_exec_runs_commands_in_pods() {
+    for k in tools::kubectls("kubectl_exec_runs_commands_in_pods") {
+        exec_commands(&k).await;
+    }
+}
+
+async fn exec_commands(bin: &Kubectl) {
+    let (_sim, c) = exec_cluster().await;
+    let cache = tempfile::tempdir().expect("tempdir");
+    let pod = "pool-domain-manager-6d4f9-x2x7q";
+    let ns = ["-n", "openova-system"];
+    let exec =
+        |args: &[&str]| -> Vec<String> { ns.iter().chain(args).map(|s| s.to_string()).collect() };
+    let run = |args: Vec<String>, input: Option<&'static str>| {
+        let (c, cache) = (&c, &cache);
+        async move {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            kubectl_exec(bin, c, cache, &args, input).await
+        }
+    };
+
+    let (code, out, err) = run(exec(&["exec", pod, "--", "echo", "hi", "there"]), None).await;
+    assert_eq!((code, out.as_str()), (0, "hi there\n"), "{err}");
+
+    // The runbook's command, as written: kubectl resolves deploy/NAME through the Deployment's
+    // selector and a pod list itself.
+    let (code, out, err) = run(
+        exec(&[
+            "exec",
+            "deploy/pool-domain-manager",
+            "--",
+            "wget",
+            "-qO-",
+            "http://localhost:8080/healthz",
+        ]),
+        None,
+    )
+    .await;
+    assert_eq!((code, out.as_str()), (0, "{\"status\":\"ok\"}\n"), "{err}");
+
+    // A non-zero exit reaches kubectl as the kubelet's Status: kubectl exits with the code;
+    // stdout and stderr stay apart.
+    let (code, out, err) = run(
+        exec(&[
+            "exec",
+            pod,
+            "--",
+            "sh",
+            "-c",
+            "echo out; echo err >&2; exit 3",
+        ]),
+        None,
+    )
+    .await;
+    assert_eq!((code, out.as_str()), (3, "out\n"), "{err}");
+    assert!(err.contains("err\n"), "{err}");
+    assert!(err.contains("command terminated with exit code 3"), "{err}");
+
+    // stdin with -i, read to its end.
+    let (code, out, err) = run(
+        exec(&["exec", "-i", pod, "--", "sh", "-c", "cat | grep -c omani"]),
+        Some("omani.works\nexample.org\nomani.net\n"),
+    )
+    .await;
+    assert_eq!((code, out.as_str()), (0, "2\n"), "{err}");
+
+    // Files the pod holds, the container's environment, a chosen container.
+    let (code, out, err) = run(
+        exec(&["exec", pod, "-c", "pdm", "--", "cat", "/etc/pdm/zones"]),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (code, out.as_str()),
+        (0, "omani.works\nopenova.io\n"),
+        "{err}"
+    );
+    let (code, out, err) = run(exec(&["exec", pod, "--", "printenv", "PDM_ZONES"]), None).await;
+    assert_eq!((code, out.as_str()), (0, "omani.works\n"), "{err}");
+    // The wget handler is registered for the pdm container only.
+    let (code, out, _) = run(
+        exec(&[
+            "exec",
+            pod,
+            "-c",
+            "metrics",
+            "--",
+            "wget",
+            "-qO-",
+            "http://localhost:8080/healthz",
+        ]),
+        None,
+    )
+    .await;
+    assert_eq!(code, 126, "no wget in the metrics container: {out}");
+
+    // Refusals as the apiserver words them.
+    let (code, _, err) = run(exec(&["exec", pod, "-c", "nope", "--", "true"]), None).await;
+    assert_ne!(code, 0);
+    assert!(err.contains("container nope is not valid for pod"), "{err}");
+    let (code, _, err) = run(exec(&["exec", "no-such-pod", "--", "true"]), None).await;
+    assert_ne!(code, 0);
+    assert!(err.contains("not found"), "{err}");
+
+    // Which protocol carried it: SPDY (POST) for 1.20; a current kubectl speaks websocket (GET)
+    // and only falls back to SPDY if the upgrade fails — it must not have to here.
+    let execs: Vec<_> = c
+        .request_log()
+        .into_iter()
+        .filter(|r| r.uri.contains("/exec?") && r.status == 101)
+        .collect();
+    assert!(!execs.is_empty());
+    let want = if bin.minor >= 30 { "GET" } else { "POST" };
+    assert!(
+        execs.iter().all(|r| r.method == want),
+        "kubectl {}: {:?}",
+        bin.version,
+        execs
+            .iter()
+            .map(|r| (&r.method, &r.uri))
+            .collect::<Vec<_>>()
+    );
+}
+
+const EXEC_PY: &str = include_str!("conformance/kube_exec.py");
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_kubernetes_stream_exec() {
+    for py in tools::pythons("python_kubernetes_stream_exec", "kubernetes") {
+        let (_sim, c) = exec_cluster().await;
+        let out = tokio::time::timeout(
+            WAIT,
+            Command::new(&py.path)
+                .args(["-c", EXEC_PY, &c.url()])
+                .output(),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("{} finished in time", py.label()))
+        .expect("python");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{}: {stdout}\n{}",
+            py.label(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            stdout,
+            "OUT \"omani.works\\nopenova.io\\n\"\nSTDOUT \"out\\n\"\nSTDERR \"err\\n\"\nCODE 3\n",
+            "{}",
+            py.label()
+        );
+        assert!(
+            c.request_log()
+                .iter()
+                .any(|r| r.uri.contains("/exec?") && r.method == "GET" && r.status == 101),
+            "{} upgraded to a websocket",
+            py.label()
+        );
+    }
+}

@@ -1108,3 +1108,109 @@ async fn kube_rs_server_side_apply_conflicts_and_force() {
         "{err:?}"
     );
 }
+
+/// kube-rs `Api::<Pod>::exec` (the `ws` feature, websocket v5): stdout, stderr, stdin to its end,
+/// and the exit code in the Status — what sovtui's own exec calls will read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kube_rs_exec_runs_commands_in_a_pod() {
+    use k8s_openapi::api::core::v1::Pod;
+    use kube::api::AttachParams;
+    use sovtui_world::sim::kube::exec::{ExecOutput, ExecTarget};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let (_sim, c) = empty_cluster("exec.example").await;
+    c.apply(json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "powerdns-0", "namespace": "openova-system", "labels": {"app": "powerdns"}},
+        "spec": {"containers": [{"name": "pdns", "image": "powerdns/pdns-auth-49:4.9"}]},
+    }))
+    .expect("pod");
+    c.exec().register(
+        ExecTarget::labels("openova-system", &[("app", "powerdns")]),
+        |call| {
+            (call.program() == "pdnsutil"
+                && call.argv.get(1).map(String::as_str) == Some("list-all-zones"))
+            .then(|| ExecOutput::ok("omani.works.\nopenova.io.\n"))
+        },
+    );
+    let pods: Api<Pod> = Api::namespaced(client(&c), "openova-system");
+
+    async fn read_all(r: Option<impl tokio::io::AsyncRead + Unpin>) -> String {
+        let mut s = String::new();
+        if let Some(mut r) = r {
+            r.read_to_string(&mut s).await.expect("read");
+        }
+        s
+    }
+
+    // A registered program behind a shell pipeline; output on both streams; exit code 0.
+    let mut p = pods
+        .exec(
+            "powerdns-0",
+            [
+                "sh",
+                "-c",
+                "pdnsutil list-all-zones | grep omani; echo note >&2",
+            ],
+            &AttachParams::default().stderr(true),
+        )
+        .await
+        .expect("exec");
+    let status = p.take_status().expect("status");
+    let (out, err) = tokio::time::timeout(WAIT, async {
+        tokio::join!(read_all(p.stdout()), read_all(p.stderr()))
+    })
+    .await
+    .expect("output in time");
+    let status = tokio::time::timeout(WAIT, status)
+        .await
+        .expect("status in time");
+    assert_eq!((out.as_str(), err.as_str()), ("omani.works.\n", "note\n"));
+    assert_eq!(status.and_then(|s| s.status).as_deref(), Some("Success"));
+    p.join().await.expect("join");
+
+    // stdin, read to its end (v5 close-channel), and a non-zero exit code in the Status.
+    let mut p = pods
+        .exec(
+            "powerdns-0",
+            ["sh", "-c", "cat; exit 4"],
+            &AttachParams::default().stdin(true).stderr(false),
+        )
+        .await
+        .expect("exec with stdin");
+    let status = p.take_status().expect("status");
+    let mut stdin = p.stdin().expect("stdin");
+    stdin.write_all(b"zone data\n").await.expect("write");
+    // EOF: kube-rs then sends v5's close-stdin; dropping the writer alone does not end it.
+    stdin.shutdown().await.expect("close stdin");
+    drop(stdin);
+    let out = tokio::time::timeout(WAIT, read_all(p.stdout()))
+        .await
+        .expect("stdout in time");
+    let status = tokio::time::timeout(WAIT, status)
+        .await
+        .expect("status in time")
+        .expect("a status");
+    assert_eq!(out, "zone data\n");
+    assert_eq!(status.reason.as_deref(), Some("NonZeroExitCode"));
+    let code = status
+        .details
+        .and_then(|d| d.causes)
+        .and_then(|c| {
+            c.into_iter()
+                .find(|c| c.reason.as_deref() == Some("ExitCode"))
+        })
+        .and_then(|c| c.message);
+    assert_eq!(code.as_deref(), Some("4"));
+
+    // An unknown pod is a 404 before any upgrade.
+    let err = pods
+        .exec("nope", ["true"], &AttachParams::default())
+        .await
+        .err()
+        .expect("no such pod");
+    assert!(
+        err.to_string().contains("404") || err.to_string().contains("not found"),
+        "{err}"
+    );
+}

@@ -43,6 +43,11 @@ impl Credentials {
         &self.token
     }
 
+    /// The token, for the pre-flight's write probe (a create that cannot succeed, §1.2 A).
+    pub(crate) fn token_for_write_probe(&self) -> &str {
+        &self.token
+    }
+
     pub fn new(token: impl Into<String>, endpoint: impl Into<String>) -> Self {
         Credentials {
             token: token.into(),

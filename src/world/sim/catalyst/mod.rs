@@ -15,7 +15,7 @@ pub mod pdm;
 mod phase0;
 mod phase1;
 mod rules;
-mod store;
+pub mod store;
 mod wipe;
 
 use std::net::SocketAddr;
@@ -291,6 +291,11 @@ impl CatalystSim {
 
     pub fn pdm_url(&self) -> String {
         self.ctx.pdm_url.clone()
+    }
+
+    /// The deployment records (the mothership's catalyst-api pod shows them as files).
+    pub fn store(&self) -> Store {
+        self.ctx.store.clone()
     }
 
     /// The embedded PDM, when this simulator started one.

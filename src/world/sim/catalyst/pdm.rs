@@ -212,6 +212,63 @@ impl PdmSim {
     }
 }
 
+/// A read-only view of PDM's rows for the world's DNS server (PowerDNS serves what PDM wrote).
+#[derive(Clone)]
+pub struct PdmZones(Ctx);
+
+impl PdmZones {
+    /// Every child zone PDM holds: `(zone, records)` — a reserved row has its zone and no A
+    /// records yet, an active one the six commit records (name relative to the zone, IP).
+    pub fn zones(&self) -> Vec<(String, Vec<(String, String)>)> {
+        let mut inner = self.0.lock();
+        self.0.sweep(&mut inner);
+        inner
+            .rows
+            .iter()
+            .map(|((pool, sub), r)| (format!("{sub}.{pool}"), r.records.clone()))
+            .collect()
+    }
+
+    /// Make every PDM route answer 503 (its database is down) or bring it back.
+    pub fn set_available(&self, available: bool) {
+        self.0.lock().available = available;
+    }
+
+    /// PDM's `/healthz` answer as (status, body), for the mothership pod's exec'd `wget`.
+    pub fn healthz(&self) -> (u16, String) {
+        let inner = self.0.lock();
+        if !inner.available {
+            return (
+                503,
+                json!({"status": "unhealthy", "db": "connection refused"}).to_string(),
+            );
+        }
+        let registrars: Vec<&str> = self
+            .0
+            .cfg
+            .registrars
+            .iter()
+            .map(|a| a.registrar.as_str())
+            .collect();
+        // Field order as PDM's Go struct encodes it (status first), with the encoder's newline.
+        (
+            200,
+            format!(
+                "{{\"status\":\"ok\",\"managedDomains\":{},\"registrars\":{}}}\n",
+                json!(self.0.cfg.managed_domains),
+                json!(registrars)
+            ),
+        )
+    }
+}
+
+impl PdmSim {
+    /// The view the world's DNS server answers from.
+    pub fn zones(&self) -> PdmZones {
+        PdmZones(self.ctx.clone())
+    }
+}
+
 impl Drop for PdmSim {
     fn drop(&mut self) {
         self.task.abort();

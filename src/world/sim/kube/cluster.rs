@@ -91,6 +91,8 @@ pub(crate) struct ClusterInner {
     pub(crate) pod_log_tick: watch::Sender<u64>,
     /// Live per-HelmRelease overrides; they win over the scenario's.
     pub(crate) overrides: Mutex<BTreeMap<String, ReleaseOverride>>,
+    /// What `pods/exec` runs in this cluster's pods.
+    pub(crate) exec: super::exec::ExecRegistry,
     /// Tells the reconciler (and anything else bound to this cluster) to stop.
     pub(crate) removed: watch::Sender<bool>,
     /// The apiserver's up/down state, for in-cluster controllers that talk to it.
@@ -249,6 +251,7 @@ impl SimCluster {
                 overrides: Mutex::new(BTreeMap::new()),
                 pod_logs: Mutex::new(BTreeMap::new()),
                 pod_log_tick: watch::Sender::new(0),
+                exec: super::exec::ExecRegistry::default(),
                 removed: watch::Sender::new(false),
                 up: watch::Sender::new(false),
             }),
@@ -516,6 +519,12 @@ impl SimCluster {
             .get(&(namespace.to_string(), pod.to_string()))
             .cloned()
             .unwrap_or_default()
+    }
+
+    /// The commands and files of this cluster's pods, as `kubectl exec` reaches them: register
+    /// handlers and file sets here (see [`super::exec`]).
+    pub fn exec(&self) -> &super::exec::ExecRegistry {
+        &self.inner.exec
     }
 
     /// Stop the listener and everything bound to the cluster.

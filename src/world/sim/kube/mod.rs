@@ -12,7 +12,8 @@
 //! [`SimCluster::wait_for_request`], direct CRUD ([`SimCluster::apply`], [`SimCluster::get`],
 //! [`SimCluster::list`], [`SimCluster::merge_patch`], [`SimCluster::delete`],
 //! [`SimCluster::wait_for`]), faults at run time ([`SimCluster::set_release_override`]) and pod logs
-//! ([`SimCluster::append_pod_log`]). Clusters come and go with [`KubeSim::add_cluster`] /
+//! ([`SimCluster::append_pod_log`]) and what `kubectl exec` runs in pods ([`SimCluster::exec`], see
+//! [`exec`]). Clusters come and go with [`KubeSim::add_cluster`] /
 //! [`KubeSim::remove_cluster`]; a cluster's behaviour is a [`ClusterScenario`] (kit + overrides +
 //! extra objects), which world scenario files embed.
 //!
@@ -28,6 +29,7 @@
 pub mod cluster;
 mod defaults;
 mod events_view;
+pub mod exec;
 pub mod kinds;
 pub mod kit;
 pub mod kubelet;

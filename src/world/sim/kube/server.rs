@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::State;
+use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -27,7 +27,59 @@ use super::table;
 const BOOKMARK_INTERVAL: Duration = Duration::from_secs(60);
 
 pub(crate) fn router(cluster: Arc<ClusterInner>) -> Router {
-    Router::new().fallback(handle).with_state(cluster)
+    Router::new().fallback(entry).with_state(cluster)
+}
+
+/// `pods/{name}/exec` takes the whole request (it upgrades the connection); everything else is
+/// answered from its parts and body.
+async fn entry(State(c): State<Arc<ClusterInner>>, req: Request) -> Response {
+    if let Some((namespace, pod)) = exec_target(req.uri().path()) {
+        let (method, uri) = (req.method().clone(), req.uri().to_string());
+        let user_agent = req
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let resp = if c.control().unauthorized {
+            error_response(&ApiError::unauthorized())
+        } else if method != Method::GET && method != Method::POST {
+            error_response(&ApiError::method_not_allowed())
+        } else {
+            super::exec::serve(c.clone(), namespace, pod, req).await
+        };
+        c.log_request(RequestRecord {
+            at: c
+                .clock
+                .now()
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            method: method.to_string(),
+            uri,
+            status: resp.status().as_u16(),
+            user_agent,
+            watch: false,
+        });
+        return resp;
+    }
+    let (method, uri, headers) = (
+        req.method().clone(),
+        req.uri().clone(),
+        req.headers().clone(),
+    );
+    match Bytes::from_request(req, &()).await {
+        Ok(body) => handle(State(c), method, uri, headers, body).await,
+        Err(rejection) => rejection.into_response(),
+    }
+}
+
+/// (namespace, pod) of `/api/v1/namespaces/{ns}/pods/{name}/exec`.
+fn exec_target(path: &str) -> Option<(String, String)> {
+    let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    match segs.as_slice() {
+        ["api", "v1", "namespaces", ns, "pods", name, "exec"] => {
+            Some((ns.to_string(), name.to_string()))
+        }
+        _ => None,
+    }
 }
 
 /// What a request path addresses.
