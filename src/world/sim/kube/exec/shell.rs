@@ -109,7 +109,8 @@ impl Context<'_> {
                         None if self.files.is_dir(f) => {
                             text(
                                 &mut out.stderr,
-                                &format!("cat: read error: Is a directory\n"),
+                                "cat: read error: Is a directory
+",
                             );
                             out.exit_code = 1;
                         }
@@ -577,10 +578,10 @@ fn tokenize(
             }
             '\\' => {
                 in_word = true;
-                if let Some(&n) = chars.get(i + 1) {
-                    if n != '\n' {
-                        word.push(n);
-                    }
+                if let Some(&n) = chars.get(i + 1)
+                    && n != '\n'
+                {
+                    word.push(n);
                 }
                 i += 2;
             }

@@ -495,7 +495,7 @@ mod tests {
         ] {
             let block = encode_headers(&headers);
             let wire = a.deflate(&block);
-            assert_eq!(wire.len() >= 4, true);
+            assert!(wire.len() >= 4);
             let back = decode_headers(&b.inflate(&wire).unwrap()).unwrap();
             assert_eq!(back.len(), headers.len());
             assert_eq!(back["streamtype"], headers[0].1);
