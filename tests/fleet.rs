@@ -1458,3 +1458,123 @@ async fn the_cockpit_api_flag_is_checked_before_the_terminal_is_taken() {
     );
     assert!(!missing.exists());
 }
+
+/// `sovtui fleet suspend|resume|reconcile` is the cockpit's `:suspend`/`:resume`/`:reconcile`
+/// headless: the HelmRelease changes in the world, the audit log records it, `--json` reports
+/// it, and a wrong `--confirm` is refused before anything is touched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fleet_suspend_resume_reconcile_change_the_world_and_need_the_fqdn_typed_back() {
+    let w = World::new().await;
+    let hr_of = |w: &World| {
+        w.cluster(B)
+            .get("hr", "flux-system", "bp-cilium")
+            .expect("object")
+    };
+    let annotation = |o: &Value| {
+        o.pointer("/metadata/annotations/reconcile.fluxcd.io~1requestedAt")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+
+    // A near miss arms nothing: exit 2, the object is untouched, nothing is audited.
+    let before = hr_of(&w);
+    let out = run_sovtui(
+        &[
+            "fleet",
+            "suspend",
+            B,
+            "bp-cilium",
+            "--confirm",
+            "bravo.fleet.tes",
+        ],
+        &w.fleet_path(),
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("does not match"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(hr_of(&w), before);
+    let audit = w.dir.path().join("xdg-state/sovtui/audit.jsonl");
+    assert!(
+        !audit.exists(),
+        "a refused action wrote {}",
+        audit.display()
+    );
+
+    let out = run_sovtui(
+        &["fleet", "suspend", B, "bp-cilium", "--confirm", B, "--json"],
+        &w.fleet_path(),
+    )
+    .await;
+    assert!(out.status.success(), "{out:?}");
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    assert_eq!(doc["action"], json!("suspend"), "{doc:#}");
+    assert_eq!(doc["done"][0]["name"], json!("bp-cilium"), "{doc:#}");
+    assert_eq!(doc["done"][0]["outcome"], json!("succeeded"), "{doc:#}");
+    assert_eq!(doc["failed"], json!([]));
+    assert_eq!(hr_of(&w).pointer("/spec/suspend"), Some(&Value::Bool(true)));
+    // The other Sovereigns and HelmReleases are untouched.
+    assert_eq!(
+        w.cluster(B)
+            .get("hr", "flux-system", "bp-flux")
+            .expect("object")
+            .pointer("/spec/suspend"),
+        None
+    );
+
+    let out = run_sovtui(
+        &["fleet", "resume", B, "bp-cilium", "--confirm", B, "--json"],
+        &w.fleet_path(),
+    )
+    .await;
+    assert!(out.status.success(), "{out:?}");
+    let resumed = hr_of(&w);
+    assert_eq!(resumed.pointer("/spec/suspend"), Some(&Value::Bool(false)));
+    let first = annotation(&resumed).expect("resume asks for a reconcile");
+
+    let out = run_sovtui(
+        &[
+            "fleet",
+            "reconcile",
+            B,
+            "flux-system/bp-cilium",
+            "--confirm",
+            B,
+        ],
+        &w.fleet_path(),
+    )
+    .await;
+    assert!(out.status.success(), "{out:?}");
+    let second = annotation(&hr_of(&w)).expect("annotation");
+    assert_ne!(first, second, "reconcile stamps a new request");
+
+    // An unknown HelmRelease: a usage error naming what there is.
+    let out = run_sovtui(
+        &["fleet", "reconcile", B, "bp-nope", "--confirm", B],
+        &w.fleet_path(),
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bp-cilium"));
+
+    let records = sovtui::provision::fleet::actions::read_audit(&audit).expect("audit log");
+    let seen: Vec<(FluxAction, &str, &str)> = records
+        .iter()
+        .map(|r| (r.action, r.name.as_str(), r.outcome.as_str()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (FluxAction::Suspend, "bp-cilium", "requested"),
+            (FluxAction::Suspend, "bp-cilium", "succeeded"),
+            (FluxAction::Resume, "bp-cilium", "requested"),
+            (FluxAction::Resume, "bp-cilium", "succeeded"),
+            (FluxAction::Reconcile, "bp-cilium", "requested"),
+            (FluxAction::Reconcile, "bp-cilium", "succeeded"),
+        ]
+    );
+    assert!(records.iter().all(|r| r.fqdn == B));
+}

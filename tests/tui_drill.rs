@@ -250,6 +250,9 @@ fn plan_view_shows_preconditions_touches_and_kill_mode() {
     );
     assert!(text.contains("refused: precondition(s) failed"), "{text}");
     insta::assert_snapshot!("drill_plan", text);
+    // Every view at 80×24 and 200×50.
+    insta::assert_snapshot!("drill_plan_80x24", render(&mut app, 80, 24));
+    insta::assert_snapshot!("drill_plan_200x50", render(&mut app, 200, 50));
 }
 
 #[test]

@@ -117,6 +117,9 @@ fn planned_app() -> App {
 fn plan_view_snapshot() {
     let mut app = planned_app();
     insta::assert_snapshot!("recover_plan", render(&mut app, 130, 24));
+    // Every view at 80×24 and 200×50.
+    insta::assert_snapshot!("recover_plan_80x24", render(&mut app, 80, 24));
+    insta::assert_snapshot!("recover_plan_200x50", render(&mut app, 200, 50));
 }
 
 #[test]

@@ -47,6 +47,73 @@ fn shell_120x40() {
 fn shell_80x24() {
     let mut app = demo_app();
     insta::assert_snapshot!("shell_80x24", render(&mut app, 80, 24).backend());
+    // The column rule: at 80 columns every Sovereign's name is whole and its state is there;
+    // the connection shrinks to its glyph and the worst item drops first.
+    let text = screen_text(&render(&mut app, 80, 24));
+    for name in [
+        "PROD omantel.openova.cloud",
+        "alpha.omani.works",
+        "PROD bank-dr.sovereign.example",
+    ] {
+        assert!(text.contains(name), "{name} cut at 80 columns:\n{text}");
+    }
+    assert!(text.contains("✖1 ✔34"), "{text}");
+}
+
+#[test]
+fn shell_200x50() {
+    let mut app = demo_app();
+    let text = screen_text(&render(&mut app, 200, 50));
+    // Wide: every column whole, the worst item named.
+    assert!(text.contains("degraded stale for 91 s"), "{text}");
+    assert!(text.contains("✖ bp-harbor failed"), "{text}");
+    insta::assert_snapshot!("shell_200x50", render(&mut app, 200, 50).backend());
+}
+
+/// No ✔ without data: a Sovereign nothing has been read from is unknown — a glyph and a word —
+/// in the navigation, the fleet list, the matrix and its summary line.
+#[test]
+fn a_sovereign_without_data_is_unknown_everywhere_never_installed() {
+    use sovtui::provision::fleet::model::SovereignStatus;
+    let mut app = demo_app();
+    app.update(Msg::Fleet(FleetMsg::Update(SovereignStatus::new(
+        "muscat.omani.works",
+        vec![],
+    ))));
+    let row = |text: &str, what: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| l.contains("muscat.omani.wo"))
+            .map(|l| l.to_string())
+            .inspect(|l| assert!(!l.contains('✔'), "{what}: a ✔ without data: {l}"))
+            .collect()
+    };
+    let text = screen_text(&render(&mut app, 120, 40));
+    let lines = row(&text, "fleet");
+    assert_eq!(lines.len(), 1, "{text}");
+    assert!(
+        lines[0].contains("◌? muscat.omani.works"),
+        "nav: {}",
+        lines[0]
+    );
+    assert!(
+        lines[0].contains("? no data yet"),
+        "fleet list: {}",
+        lines[0]
+    );
+    insta::assert_snapshot!(
+        "fleet_unknown_sovereign_80x24",
+        render(&mut app, 80, 24).backend()
+    );
+
+    command(&mut app, "matrix");
+    command(&mut app, "jump muscat");
+    let text = screen_text(&render(&mut app, 120, 40));
+    let lines = row(&text, "matrix");
+    assert!(lines.iter().any(|l| l.contains("? ? ? ?")), "{text}");
+    assert!(
+        text.contains("muscat.omani.works: ? no data yet"),
+        "matrix summary: {text}"
+    );
 }
 
 #[test]
@@ -407,10 +474,21 @@ fn matrix_view_in_dag_order_with_stale_and_prod_cues() {
     assert_eq!(cols.len(), 35);
     assert_eq!(cols[0], "cilium");
     let wide = screen_text(&render(&mut app, 120, 40));
-    assert!(wide.contains("stale for 91 s"), "{wide}");
+    // Every component fits at 120 columns; the connection column gives up a word for it.
+    assert!(wide.contains("◑ stale 91 s"), "{wide}");
+    assert!(!wide.contains("do not fit"), "{wide}");
+    let wider = screen_text(&render(&mut app, 200, 50));
+    assert!(wider.contains("◑ stale for 91 s"), "{wider}");
     assert!(wide.contains(" PROD "), "{wide}");
     insta::assert_snapshot!("matrix_120x40", render(&mut app, 120, 40).backend());
     insta::assert_snapshot!("matrix_80x24", render(&mut app, 80, 24).backend());
+    insta::assert_snapshot!("matrix_200x50", render(&mut app, 200, 50).backend());
+    // Names whole at 80 columns; the connection is its glyph.
+    let narrow = screen_text(&render(&mut app, 80, 24));
+    assert!(
+        narrow.contains("PROD bank-dr.sovereign.example ◑"),
+        "{narrow}"
+    );
     // Enter opens the selected Sovereign; back returns to the matrix, then to the overview.
     command(&mut app, "jump bank");
     key(&mut app, KeyCode::Enter);
@@ -528,6 +606,13 @@ fn sovereign_detail_narrow() {
     let text = screen_text(&render(&mut app, 120, 40));
     assert!(text.contains("@main@sha1:9f2c1e4b"), "{text}");
     insta::assert_snapshot!("sovereign_detail_80x24", render(&mut app, 80, 24).backend());
+    insta::assert_snapshot!(
+        "sovereign_detail_200x50",
+        render(&mut app, 200, 50).backend()
+    );
+    // The column rule: state and HelmRelease name whole at 80 columns.
+    let text = screen_text(&render(&mut app, 80, 24));
+    assert!(text.contains("✔ installed  bp-sealed-secrets"), "{text}");
 }
 
 #[test]
@@ -563,6 +648,7 @@ fn release_detail_shows_conditions_transitions_and_events() {
     assert!(text.contains("InstallFailed"), "{text}");
     insta::assert_snapshot!("release_detail_120x40", render(&mut app, 120, 40).backend());
     insta::assert_snapshot!("release_detail_80x24", render(&mut app, 80, 24).backend());
+    insta::assert_snapshot!("release_detail_200x50", render(&mut app, 200, 50).backend());
     key(&mut app, KeyCode::Esc);
     assert_eq!(
         *app.view(),
@@ -693,7 +779,8 @@ fn matrix_cell_cursor_moves_between_components_and_opens_that_helmrelease() {
     let text = screen_text(&narrow);
     let last = cols.last().expect("columns");
     assert!(text.contains(&format!("× {last}:")), "{text}");
-    assert!(text.contains("off screen: 13 ←, 0 →"), "{text}");
+    // The name is whole (the column rule), so one component fewer fits than the name cut to 15.
+    assert!(text.contains("off screen: 14 ←, 0 →"), "{text}");
     insta::assert_snapshot!("matrix_cursor_80x24", narrow.backend());
     for _ in harbor..cols.len() - 1 {
         key(&mut app, KeyCode::Left);

@@ -44,6 +44,15 @@ fn walk_question_marks_the_evidence_answer() {
     let text = screen_text(&t);
     assert!(text.contains("Did wizard reach tofu-plan?"), "{text}");
     insta::assert_snapshot!("troubleshoot_question", t.backend());
+    // Every view at 80×24 and 200×50.
+    insta::assert_snapshot!(
+        "troubleshoot_question_80x24",
+        render(&mut app, 80, 24).backend()
+    );
+    insta::assert_snapshot!(
+        "troubleshoot_question_200x50",
+        render(&mut app, 200, 50).backend()
+    );
 }
 
 #[test]

@@ -127,6 +127,9 @@ fn every_step_renders() {
     let mut app = app();
     open(&mut app);
     insta::assert_snapshot!("wizard_1_org", render(&mut app, 120, 34));
+    // Every view at 80×24 and 200×50.
+    insta::assert_snapshot!("wizard_1_org_80x24", render(&mut app, 80, 24));
+    insta::assert_snapshot!("wizard_1_org_200x50", render(&mut app, 200, 50));
     choose_org(&mut app);
     key(&mut app, KeyCode::Char(']'));
     assert_eq!(step(&app), Step::Topology);
@@ -297,6 +300,8 @@ fn progress_view_renders_timeline_grid_banner_and_search() {
     );
     assert!(screen.contains("HelmReleases in"), "banner: {screen}");
     insta::assert_snapshot!("progress_120x40", screen);
+    insta::assert_snapshot!("progress_80x24", render(&mut app, 80, 24));
+    insta::assert_snapshot!("progress_200x50", render(&mut app, 200, 50));
     for (w, h) in [(60, 16), (80, 24), (1, 1)] {
         render(&mut app, w, h);
     }

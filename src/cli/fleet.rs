@@ -8,10 +8,12 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::{CliError, CliResult, FleetCommand};
+use super::{CliError, CliResult, FleetCommand, FluxActionArgs};
 use crate::config::paths;
 use crate::provision::fleet::model::{ComponentStatus, SovereignStatus};
-use crate::provision::fleet::{Fleet, FleetEvent, FleetOptions, FleetSnapshot};
+use crate::provision::fleet::{
+    AuditRecord, Fleet, FleetEvent, FleetOptions, FleetSnapshot, FluxAction,
+};
 use crate::provision::flux::ComponentState;
 
 pub fn run(config: Option<PathBuf>, cmd: FleetCommand) -> CliResult {
@@ -27,6 +29,9 @@ pub fn run(config: Option<PathBuf>, cmd: FleetCommand) -> CliResult {
                 status(&path, json, Duration::from_secs(timeout)).await
             }
             FleetCommand::Watch { json } => watch(&path, json).await,
+            FleetCommand::Reconcile(args) => act(&path, FluxAction::Reconcile, args).await,
+            FleetCommand::Suspend(args) => act(&path, FluxAction::Suspend, args).await,
+            FleetCommand::Resume(args) => act(&path, FluxAction::Resume, args).await,
             FleetCommand::Join {
                 fqdn,
                 api,
@@ -181,6 +186,119 @@ fn human_line(s: &SovereignReport<'_>) -> String {
             counts.join(" · ")
         }
     )
+}
+
+/// What `fleet reconcile|suspend|resume --json` prints: one audit record per HelmRelease acted
+/// on (the `succeeded`/`failed` line the audit log holds), and the errors.
+#[derive(Debug, Serialize)]
+pub struct ActionReport {
+    pub fqdn: String,
+    pub action: FluxAction,
+    pub audit_log: PathBuf,
+    pub done: Vec<AuditRecord>,
+    pub failed: Vec<ActionFailure>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ActionFailure {
+    pub namespace: String,
+    pub name: String,
+    pub error: String,
+}
+
+/// The cockpit's `:reconcile` / `:suspend` / `:resume`, headless: the FQDN typed back first
+/// (nothing is contacted before), then the same audited `FleetHandle::act` per HelmRelease.
+async fn act(path: &Path, action: FluxAction, args: FluxActionArgs) -> CliResult {
+    crate::provision::confirm::typed_back(&args.confirm, &args.fqdn).map_err(|why| {
+        CliError::usage(format!(
+            "--confirm arms the {} on {}: {why}",
+            action.as_str(),
+            args.fqdn
+        ))
+    })?;
+    let (handle, mut events) = start(path)?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(args.timeout);
+    let mut snap = handle.snapshot().await.map_err(CliError::Failed)?;
+    if !snap.sovereigns.iter().any(|s| s.fqdn == args.fqdn) {
+        return Err(CliError::usage(format!(
+            "{} is not in the fleet file {}",
+            args.fqdn,
+            path.display()
+        )));
+    }
+    while !snap.synced.contains(&args.fqdn) {
+        match tokio::time::timeout_at(deadline, events.recv()).await {
+            Ok(Some(_)) => {
+                while events.try_recv().is_ok() {}
+                snap = handle.snapshot().await.map_err(CliError::Failed)?;
+            }
+            Ok(None) | Err(_) => {
+                let conn = snap
+                    .sovereigns
+                    .iter()
+                    .find(|s| s.fqdn == args.fqdn)
+                    .map(|s| s.connection.label())
+                    .unwrap_or("unknown");
+                return Err(CliError::Failed(anyhow::anyhow!(
+                    "{} did not sync within {}s ({conn}): nothing was changed",
+                    args.fqdn,
+                    args.timeout
+                )));
+            }
+        }
+    }
+    let status = snap
+        .sovereigns
+        .iter()
+        .find(|s| s.fqdn == args.fqdn)
+        .ok_or_else(|| CliError::usage(format!("{} left the fleet", args.fqdn)))?;
+    let targets =
+        crate::provision::fleet::actions::helm_release_targets(status, args.helmrelease.as_deref())
+            .map_err(CliError::usage)?;
+    let mut report = ActionReport {
+        fqdn: args.fqdn.clone(),
+        action,
+        audit_log: handle.audit_log().to_path_buf(),
+        done: Vec::new(),
+        failed: Vec::new(),
+    };
+    for target in &targets {
+        match handle.act(&args.fqdn, target, action).await {
+            Ok(record) => {
+                say!(
+                    "{} HelmRelease {}/{} on {}: done",
+                    action.as_str(),
+                    target.namespace,
+                    target.name,
+                    args.fqdn
+                );
+                report.done.push(record);
+            }
+            Err(e) => {
+                say!("{e:#}");
+                report.failed.push(ActionFailure {
+                    namespace: target.namespace.clone(),
+                    name: target.name.clone(),
+                    error: format!("{e:#}"),
+                });
+            }
+        }
+    }
+    say!("audit log: {}", report.audit_log.display());
+    if args.json {
+        let text = serde_json::to_string(&report).map_err(|e| CliError::Failed(e.into()))?;
+        let _ = writeln!(std::io::stdout().lock(), "{text}");
+    }
+    if report.failed.is_empty() {
+        Ok(())
+    } else {
+        Err(CliError::Failed(anyhow::anyhow!(
+            "{} of {} HelmReleases failed to {}",
+            report.failed.len(),
+            targets.len(),
+            action.as_str()
+        )))
+    }
 }
 
 /// `sovtui fleet join`: append the Sovereign to the fleet file (see [`crate::provision::fleet::join`]).

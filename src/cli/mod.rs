@@ -168,6 +168,14 @@ pub enum FleetCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Ask Flux to reconcile HelmReleases now (armed: --confirm FQDN; audited) — the cockpit's
+    /// :reconcile
+    Reconcile(FluxActionArgs),
+    /// Suspend HelmReleases (armed: --confirm FQDN; audited) — the cockpit's :suspend
+    Suspend(FluxActionArgs),
+    /// Resume HelmReleases and reconcile them (armed: --confirm FQDN; audited) — the cockpit's
+    /// :resume
+    Resume(FluxActionArgs),
     /// Add a provisioned Sovereign to the fleet file; its kubeconfig is fetched from
     /// catalyst-api into memory whenever it is needed, never written to disk
     Join {
@@ -185,6 +193,22 @@ pub enum FleetCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// `sovtui fleet reconcile|suspend|resume FQDN [HELMRELEASE] --confirm FQDN`.
+#[derive(Debug, Args)]
+pub struct FluxActionArgs {
+    pub fqdn: String,
+    /// HelmRelease name (or NAMESPACE/NAME); without it, every HelmRelease of the Sovereign
+    pub helmrelease: Option<String>,
+    /// The Sovereign's FQDN typed back: arms the action
+    #[arg(long, value_name = "FQDN")]
+    pub confirm: String,
+    /// Seconds to wait for the Sovereign's first sync (to find its HelmReleases)
+    #[arg(long, default_value_t = 20)]
+    pub timeout: u64,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]

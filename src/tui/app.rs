@@ -228,6 +228,11 @@ impl App {
     }
 
     /// Whether the drill pane is on the stack.
+    /// The pane on top of the stack: what is on screen (overlays aside).
+    pub fn top_view(&self) -> &View {
+        self.panes.top()
+    }
+
     pub fn drill_shown(&self) -> bool {
         self.panes.contains(&View::Drill)
     }
@@ -238,6 +243,40 @@ impl App {
         if self.panes.raise(view).contains(&View::Troubleshoot) {
             self.troubleshoot_parked = self.troubleshoot.take();
         }
+    }
+
+    /// After `esc` put panes back (`PaneStack::pop`, `return_home`): the walk set aside comes
+    /// back with them; a pane whose state has gone meanwhile is not shown empty.
+    fn returned(&mut self, back: &[View]) {
+        if back.contains(&View::Troubleshoot) && self.troubleshoot.is_none() {
+            self.troubleshoot = self.troubleshoot_parked.take();
+        }
+        for v in back {
+            let gone = match v {
+                View::Troubleshoot => self.troubleshoot.is_none(),
+                View::Drill => self.drill.is_none(),
+                View::Wizard => self.wizard.is_none(),
+                View::Recover => self.recover.is_none(),
+                View::Fleet | View::Sovereign(_) | View::Matrix | View::Release { .. } => false,
+            };
+            if gone {
+                self.panes.remove(v);
+            }
+        }
+    }
+
+    /// Pop the top pane, and take back what it hid.
+    fn pop_pane(&mut self) {
+        let before: Vec<View> = self.panes.views().to_vec();
+        self.panes.pop();
+        let back: Vec<View> = self
+            .panes
+            .views()
+            .iter()
+            .filter(|v| !before.contains(v))
+            .cloned()
+            .collect();
+        self.returned(&back);
     }
 
     /// Take the walk off the stack, closing it.
@@ -845,7 +884,7 @@ impl App {
                 if self.panes.top() == &View::Troubleshoot {
                     self.close_troubleshoot();
                 } else {
-                    self.panes.pop();
+                    self.pop_pane();
                 }
             }
             Outcome::Say(n) => self.notice = Some(n),
@@ -956,11 +995,10 @@ impl App {
     /// Run a palette command; every command is also reachable from tests through here.
     pub fn run_command(&mut self, cmd: Command) {
         tracing::debug!(?cmd, "palette command");
-        // Commands that show another view leave the drill pane (a run keeps going).
-        if matches!(
-            cmd,
-            Command::Fleet | Command::Matrix | Command::Jump(_) | Command::View(_)
-        ) {
+        // A jump selects a row of the base view: the drill pane over it steps aside (a run
+        // keeps going). Commands that raise a pane hide what was on screen instead, and `esc`
+        // returns to it (`PaneStack::raise`).
+        if matches!(cmd, Command::Jump(_)) {
             self.panes.remove(&View::Drill);
         }
         match cmd {
@@ -1059,15 +1097,11 @@ impl App {
     fn back(&mut self) {
         match self.panes.top() {
             View::Troubleshoot => self.close_troubleshoot(),
-            View::Drill | View::Release { .. } => {
-                self.panes.pop();
-            }
+            View::Drill | View::Release { .. } => self.pop_pane(),
             View::Matrix if self.fv.matrix_col.is_some() => self.fv.matrix_col = None,
-            View::Matrix => {
-                self.panes.pop();
-            }
+            View::Matrix => self.pop_pane(),
             View::Sovereign(_) | View::Wizard | View::Recover => {
-                self.panes.pop();
+                self.pop_pane();
                 self.detail_filter.clear();
             }
             View::Fleet if !self.fleet_filter.is_empty() => {
@@ -1075,7 +1109,14 @@ impl App {
                 self.reset_selection();
             }
             View::Fleet if self.focus == Focus::Nav => self.focus = Focus::Main,
-            View::Fleet => self.notice = None,
+            View::Fleet => {
+                let back = self.panes.return_home();
+                if back.is_empty() {
+                    self.notice = None;
+                } else {
+                    self.returned(&back);
+                }
+            }
         }
     }
 

@@ -182,6 +182,35 @@ pub fn resolve(input: &str, candidates: &[Candidate], selected: usize) -> Resolv
 mod tests {
     use super::*;
 
+    /// The README's palette table names every command of the palette, each with a headless
+    /// column, so the documentation cannot fall behind the table it describes.
+    #[test]
+    fn the_readme_lists_every_palette_command_with_its_headless_counterpart() {
+        let readme = include_str!("../../README.md");
+        // Escaped bars (`a\|b`) are part of a cell.
+        let rows: Vec<String> = readme
+            .lines()
+            .skip_while(|l| !l.starts_with("| palette | what it does | headless |"))
+            .take_while(|l| l.starts_with('|'))
+            .map(|l| l.replace("\\|", "/"))
+            .collect();
+        assert!(rows.len() > 2, "README has no palette table");
+        for (word, _) in COMMANDS {
+            let row = rows
+                .iter()
+                .find(|r| {
+                    r.split('|').nth(1).is_some_and(|c| {
+                        c.split(',').any(|w| {
+                            w.trim().trim_matches('`').split(' ').next()
+                                == Some(&format!(":{word}"))
+                        })
+                    })
+                })
+                .unwrap_or_else(|| panic!("README's palette table has no :{word}"));
+            assert_eq!(row.split('|').count(), 5, "{row}");
+        }
+    }
+
     fn names(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| s.to_string()).collect()
     }

@@ -77,13 +77,20 @@ pub struct PaneStack {
     /// `views[0]` is [`View::Fleet`]; then base views, then floating panes.
     views: Vec<View>,
     overlay: Option<Overlay>,
+    /// Where `esc` returns to: for each view raised over panes it hid, its depth in `views` and
+    /// the panes it hid (newest last). Popping the view at that depth puts them back.
+    returns: Vec<(usize, Vec<View>)>,
 }
+
+/// How many raises back `esc` can return (older return points are forgotten).
+const RETURNS_KEPT: usize = 16;
 
 impl Default for PaneStack {
     fn default() -> Self {
         PaneStack {
             views: vec![View::Fleet],
             overlay: None,
+            returns: Vec::new(),
         }
     }
 }
@@ -147,7 +154,37 @@ impl PaneStack {
         if view != View::Fleet {
             self.views.push(view);
         }
+        // One rule for every pane: `esc` on the raised view returns to what it hid.
+        let same = gone.len() == 1 && self.views.last() == gone.first();
+        if !gone.is_empty() && !same {
+            self.returns.push((keep, gone.clone()));
+            if self.returns.len() > RETURNS_KEPT {
+                self.returns.remove(0);
+            }
+        }
         gone
+    }
+
+    /// Put back what the view at `depth` hid when it was raised (if it hid anything).
+    fn restore(&mut self, depth: usize) -> Vec<View> {
+        match self.returns.last() {
+            Some((d, _)) if *d == depth && self.views.len() == depth => {
+                let (_, hidden) = self.returns.pop().unwrap_or_default();
+                self.views.extend(hidden.iter().cloned());
+                hidden
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// On the fleet list (nothing to pop): return to what `:fleet` hid, if anything. Returns
+    /// the panes put back.
+    pub fn return_home(&mut self) -> Vec<View> {
+        if self.views.len() == 1 {
+            self.restore(1)
+        } else {
+            Vec::new()
+        }
     }
 
     /// Take `view` off the stack wherever it is; whether it was there.
@@ -159,10 +196,12 @@ impl PaneStack {
         self.views.len() != before
     }
 
-    /// Pop the top pane (never the fleet list).
+    /// Pop the top pane (never the fleet list); what it hid when it was raised comes back.
     pub fn pop(&mut self) -> Option<View> {
         if self.views.len() > 1 {
-            self.views.pop()
+            let top = self.views.pop();
+            self.restore(self.views.len());
+            top
         } else {
             None
         }
@@ -335,6 +374,35 @@ mod tests {
         assert_eq!(s.views(), &[View::Fleet]);
     }
 
+    /// The one rule: whatever a raise hid, `esc` on the raised view brings back — through
+    /// nested raises, and from the fleet list after `:fleet`.
+    #[test]
+    fn esc_returns_to_what_each_raise_hid() {
+        let mut s = PaneStack::default();
+        s.raise(sov());
+        s.raise(View::Troubleshoot);
+        s.raise(View::Matrix);
+        s.raise(View::Wizard);
+        assert_eq!(s.views(), &[View::Fleet, View::Wizard]);
+        assert_eq!(s.pop(), Some(View::Wizard));
+        assert_eq!(s.views(), &[View::Fleet, View::Matrix]);
+        assert_eq!(s.pop(), Some(View::Matrix));
+        assert_eq!(s.views(), &[View::Fleet, sov(), View::Troubleshoot]);
+        // A view raised over itself hides nothing.
+        s.pop();
+        s.raise(sov());
+        assert_eq!(s.pop(), Some(sov()));
+        assert_eq!(s.views(), &[View::Fleet]);
+        // :fleet from a walk: esc on the fleet list returns to it.
+        s.raise(sov());
+        s.raise(View::Troubleshoot);
+        s.raise(View::Fleet);
+        assert_eq!(s.views(), &[View::Fleet]);
+        assert_eq!(s.return_home(), vec![sov(), View::Troubleshoot]);
+        assert_eq!(s.top(), &View::Troubleshoot);
+        assert_eq!(s.return_home(), vec![], "only from the fleet list");
+    }
+
     #[test]
     fn a_floating_pane_is_raised_over_the_other_and_popped_back() {
         let mut s = PaneStack::default();
@@ -364,6 +432,9 @@ mod tests {
         assert_eq!(s.raise(release()), vec![View::Drill]);
         assert_eq!(s.views(), &[View::Fleet, View::Matrix, release()]);
         assert_eq!(s.pop(), Some(release()));
+        // Back to where the operator was: the drill it hid.
+        assert_eq!(s.views(), &[View::Fleet, View::Matrix, View::Drill]);
+        assert_eq!(s.pop(), Some(View::Drill));
         assert_eq!(s.pop(), Some(View::Matrix));
         assert_eq!(s.pop(), None);
         assert!(!s.remove(&View::Fleet));

@@ -3,6 +3,7 @@
 //! state. Every state is shown by a symbol and a word as well as by colour, so the cockpit reads
 //! the same in `mono` as in truecolor.
 
+pub mod columns;
 mod matrix;
 mod release;
 
@@ -22,10 +23,13 @@ use super::msg::{Drawn, Level, ViewKind};
 use super::palette;
 use super::pane::{DrawCx, Overlay, View};
 use super::theme::{Slot, Theme};
+use columns::Column;
 
 /// Below this the layout is replaced by the "terminal too small" screen.
 pub const MIN_WIDTH: u16 = 60;
 pub const MIN_HEIGHT: u16 = 16;
+/// What a table's highlight symbol (`▶ `) takes from its width.
+const HIGHLIGHT_WIDTH: u16 = 2;
 
 pub fn state_symbol(state: ComponentState) -> &'static str {
     match state {
@@ -48,6 +52,45 @@ pub fn state_slot(state: ComponentState) -> Slot {
         ComponentState::Failed => Slot::StateFailed,
         ComponentState::Stalled => Slot::StateStalled,
         ComponentState::Suspended => Slot::StateSuspended,
+    }
+}
+
+/// What is known of one Sovereign's HelmReleases, for its one-glyph summary (navigation, fleet
+/// list, matrix, summary lines). One rule: no ✔ without data — a Sovereign nothing has been
+/// read from yet is unknown, never "all installed".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Known {
+    /// Never live and nothing read: its state is unknown.
+    NoData,
+    /// Read, and it has no HelmReleases.
+    NoReleases,
+    AllInstalled,
+    Worst(ComponentState),
+}
+
+impl Known {
+    pub fn of(s: &SovereignStatus) -> Known {
+        if s.components.is_empty() {
+            if s.last_live.is_none() && !s.connection.is_live() {
+                return Known::NoData;
+            }
+            return Known::NoReleases;
+        }
+        match s.worst() {
+            Some(c) => Known::Worst(c.state),
+            None => Known::AllInstalled,
+        }
+    }
+
+    /// Glyph, word, and colour slot: the glyph and the word carry the meaning, the colour only
+    /// repeats it.
+    pub fn symbol(self) -> (&'static str, &'static str, Slot) {
+        match self {
+            Known::NoData => ("?", "no data yet", Slot::Muted),
+            Known::NoReleases => ("·", "no HelmReleases", Slot::Muted),
+            Known::AllInstalled => ("✔", "all installed", Slot::StateInstalled),
+            Known::Worst(st) => (state_symbol(st), st.as_str(), state_slot(st)),
+        }
     }
 }
 
@@ -232,6 +275,18 @@ fn draw_nav(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         };
         lines.push(Line::from(Span::styled(text, theme.style(Slot::Muted))));
     }
+    let on_screen = match app.top_view() {
+        View::Fleet => Some(ViewKind::Fleet),
+        View::Wizard => Some(ViewKind::Wizard),
+        View::Troubleshoot => Some(ViewKind::Troubleshoot),
+        View::Drill => Some(ViewKind::Drill),
+        View::Recover => Some(ViewKind::Recover),
+        View::Sovereign(_) | View::Matrix | View::Release { .. } => None,
+    };
+    let shown_sovereign = match app.top_view() {
+        View::Sovereign(f) | View::Release { fqdn: f, .. } => Some(f.as_str()),
+        _ => None,
+    };
     let mut views_header_done = false;
     for (i, item) in items.iter().enumerate() {
         let selected = i == app.nav_selected;
@@ -239,20 +294,22 @@ fn draw_nav(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         let line = match item {
             NavItem::Sovereign(fqdn) => {
                 let s = app.fleet.iter().find(|s| &s.fqdn == fqdn);
-                let (sym, slot) = s
-                    .and_then(|s| s.worst())
-                    .map(|c| (state_symbol(c.state), state_slot(c.state)))
-                    .unwrap_or(("✔", Slot::StateInstalled));
+                let (sym, _, slot) = s.map(Known::of).unwrap_or(Known::NoData).symbol();
                 let (csym, cslot) = s
                     .map(|s| connection_symbol(&s.connection))
                     .unwrap_or(("◌", Slot::ConnConnecting));
-                Line::from(vec![
+                let mut spans = vec![
                     Span::raw(marker),
                     Span::styled(csym, theme.style(cslot)),
                     Span::styled(sym, theme.style(slot)),
                     Span::raw(" "),
-                    Span::raw(fqdn.clone()),
-                ])
+                ];
+                // On screen: the ◂ goes before the name so a long FQDN cannot push it out.
+                if shown_sovereign == Some(fqdn.as_str()) {
+                    spans.push(Span::styled("◂", theme.style(Slot::HintKey)));
+                }
+                spans.push(Span::raw(fqdn.clone()));
+                Line::from(spans)
             }
             NavItem::View(kind) => {
                 if !views_header_done {
@@ -260,17 +317,8 @@ fn draw_nav(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                     lines.push(Line::raw(""));
                     lines.push(Line::from(Span::styled("VIEWS", theme.style(Slot::Header))));
                 }
-                let active = if app.drill_shown() {
-                    *kind == ViewKind::Drill
-                } else {
-                    kind.built()
-                        && matches!(
-                            (app.view(), kind),
-                            (View::Fleet, ViewKind::Fleet)
-                                | (View::Wizard, ViewKind::Wizard)
-                                | (View::Recover, ViewKind::Recover)
-                        )
-                };
+                // The navigation names what is on screen: the top pane.
+                let active = kind.built() && on_screen == Some(*kind);
                 let mut spans = vec![Span::raw(marker), Span::raw(kind.label())];
                 if active {
                     spans.push(Span::styled(" ◂", theme.style(Slot::HintKey)));
@@ -310,7 +358,8 @@ fn counts_spans<'a>(s: &SovereignStatus, theme: &Theme) -> Vec<Span<'a>> {
         ));
     }
     if spans.is_empty() {
-        spans.push(Span::styled("no HelmReleases", theme.style(Slot::Muted)));
+        let (sym, word, slot) = Known::of(s).symbol();
+        spans.push(Span::styled(format!("{sym} {word}"), theme.style(slot)));
     }
     spans
 }
@@ -368,14 +417,16 @@ fn draw_fleet(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, drawn: &m
     let Some(inner) = fleet_pane(frame, area, app, theme, ("Fleet", title), visible.len()) else {
         return;
     };
-    // Narrow terminals drop the "worst" column: the nav pane and the counts still show it.
-    let wide = inner.width >= 70;
-    let mut header = vec!["Sovereign", "Connection", "HelmReleases"];
-    if wide {
-        header.push("Worst");
+    // Every cell first, so the columns can be measured and laid out by the one rule
+    // (`columns::fit`): the name and the state whole, connection and worst item shrink and drop.
+    let now = app.fv.now();
+    struct Cells<'a> {
+        name: Line<'a>,
+        conn: [Line<'a>; 3],
+        counts: Line<'a>,
+        worst: Line<'a>,
     }
-    let header = Row::new(header).style(theme.style(Slot::Header));
-    let rows: Vec<Row> = visible
+    let cells: Vec<Cells> = visible
         .iter()
         .map(|&i| {
             let s = &app.fleet[i];
@@ -383,46 +434,102 @@ fn draw_fleet(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, drawn: &m
             if let Some(p) = super::views::fleet_matrix::prod_span(s, theme) {
                 name.insert(0, p);
             }
+            let (sym, slot) = connection_symbol(&s.connection);
             // Stale: the age of the data says more than when the trouble started.
-            let conn = match super::views::fleet_matrix::stale_marker(s, app.fv.now()) {
-                Some(m) => {
-                    let (sym, slot) = connection_symbol(&s.connection);
-                    Line::from(vec![
-                        Span::styled(
-                            format!("{sym} {} ", s.connection.label()),
-                            theme.style(slot),
-                        ),
-                        Span::styled(m, theme.style(Slot::NoticeWarn)),
-                    ])
-                }
+            let full = match super::views::fleet_matrix::stale_marker(s, now) {
+                Some(m) => Line::from(vec![
+                    Span::styled(
+                        format!("{sym} {} ", s.connection.label()),
+                        theme.style(slot),
+                    ),
+                    Span::styled(m, theme.style(Slot::NoticeWarn)),
+                ]),
                 None => connection_cell(&s.connection, theme),
             };
-            let mut cells = vec![
-                Cell::from(Line::from(name)),
-                Cell::from(conn),
-                Cell::from(Line::from(counts_spans(s, theme))),
-            ];
-            if wide {
-                cells.push(Cell::from(worst_line(s, theme)));
+            Cells {
+                name: Line::from(name),
+                conn: [
+                    full,
+                    Line::from(Span::styled(
+                        format!("{sym} {}", s.connection.label()),
+                        theme.style(slot),
+                    )),
+                    Line::from(Span::styled(sym, theme.style(slot))),
+                ],
+                counts: Line::from(counts_spans(s, theme)),
+                worst: worst_line(s, theme),
             }
-            Row::new(cells)
         })
         .collect();
-    let widths: &[Constraint] = if wide {
-        &[
-            Constraint::Fill(3),
-            Constraint::Length(30),
-            Constraint::Length(14),
-            Constraint::Fill(2),
-        ]
-    } else {
-        &[
-            Constraint::Fill(1),
-            Constraint::Length(26),
-            Constraint::Length(14),
-        ]
-    };
-    let table = Table::new(rows, widths.to_vec())
+    let titles = ["Sovereign", "Connection", "HelmReleases", "Worst"];
+    let head = |k: usize| columns::text_width(titles[k]);
+    // What identifies a Sovereign: its first label (and the PROD cue), whole.
+    let ident = visible
+        .iter()
+        .map(|&i| {
+            let s = &app.fleet[i];
+            let first = s.fqdn.split('.').next().unwrap_or(&s.fqdn);
+            let prod = if s.is_prod() { 6 } else { 0 };
+            columns::text_width(first) + prod
+        })
+        .max()
+        .unwrap_or(0);
+    let name_max = columns::widest(cells.iter().map(|c| &c.name)).max(head(0));
+    let counts_max = columns::widest(cells.iter().map(|c| &c.counts)).max(head(2));
+    let cols = [
+        Column::identity(ident.max(4), name_max),
+        Column::detail(
+            1,
+            1,
+            columns::widest(cells.iter().map(|c| &c.conn[0])).max(head(1)),
+        ),
+        Column::identity(counts_max.min(8), counts_max),
+        Column::detail(
+            2,
+            12,
+            columns::widest(cells.iter().map(|c| &c.worst)).max(head(3)),
+        ),
+    ];
+    let widths = columns::fit(&cols, inner.width.saturating_sub(HIGHLIGHT_WIDTH), 1);
+    let kept: Vec<usize> = (0..cols.len()).filter(|&k| widths[k].is_some()).collect();
+    let header = Row::new(kept.iter().map(|&k| {
+        // A column cut to its glyph gets a title that fits.
+        let w = widths[k].unwrap_or(0);
+        match titles[k] {
+            t if columns::text_width(t) <= w => t,
+            "Connection" if w >= 4 => "Conn",
+            _ => "",
+        }
+    }))
+    .style(theme.style(Slot::Header));
+    let conn_width = widths[1].unwrap_or(0);
+    let rows: Vec<Row> = cells
+        .into_iter()
+        .map(|c| {
+            let Cells {
+                name,
+                conn,
+                counts,
+                worst,
+            } = c;
+            // The connection cell says as much as its width allows: all, the state, the glyph.
+            let conn = conn
+                .into_iter()
+                .find(|l| columns::line_width(l) <= conn_width)
+                .unwrap_or_default();
+            let mut all = [Some(name), Some(conn), Some(counts), Some(worst)];
+            Row::new(
+                kept.iter()
+                    .filter_map(|&k| all[k].take().map(Cell::from))
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .collect();
+    let widths: Vec<Constraint> = kept
+        .iter()
+        .map(|&k| Constraint::Length(widths[k].unwrap_or(0)))
+        .collect();
+    let table = Table::new(rows, widths)
         .header(header)
         .column_spacing(1)
         .row_highlight_style(selection_style(app, Focus::Main, theme))
@@ -440,11 +547,10 @@ fn worst_line<'a>(s: &SovereignStatus, theme: &Theme) -> Line<'a> {
             format!("{} {} {}", state_symbol(c.state), c.name, c.state),
             theme.style(state_slot(c.state)),
         )),
-        None if s.components.is_empty() => Line::from(Span::styled("—", theme.style(Slot::Muted))),
-        None => Line::from(Span::styled(
-            "✔ all installed",
-            theme.style(Slot::StateInstalled),
-        )),
+        None => {
+            let (sym, word, slot) = Known::of(s).symbol();
+            Line::from(Span::styled(format!("{sym} {word}"), theme.style(slot)))
+        }
     }
 }
 
@@ -560,36 +666,61 @@ fn draw_sovereign(
     .areas(inner);
     frame.render_widget(Paragraph::new(summary), head);
 
-    let header =
-        Row::new(["State", "HelmRelease", "Since", "Message"]).style(theme.style(Slot::Header));
+    // The one column rule: state and name whole; the message shrinks, "since" drops first.
+    let titles = ["State", "HelmRelease", "Since", "Message"];
+    let state_w = ComponentState::ALL
+        .iter()
+        .map(|st| columns::text_width(&format!("{} {st}", state_symbol(*st))))
+        .max()
+        .unwrap_or(0);
+    let name_w = visible
+        .iter()
+        .map(|&i| columns::text_width(&s.components[i].name))
+        .max()
+        .unwrap_or(0)
+        .max(columns::text_width(titles[1]));
+    let cols = [
+        Column::identity(state_w, state_w),
+        Column::identity(name_w.min(12), name_w),
+        Column::detail(2, 11, 11),
+        Column::detail(1, 10, u16::MAX),
+    ];
+    let widths = columns::fit(&cols, list.width.saturating_sub(HIGHLIGHT_WIDTH), 1);
+    let kept: Vec<usize> = (0..cols.len()).filter(|&k| widths[k].is_some()).collect();
+    let header = Row::new(kept.iter().map(|&k| titles[k])).style(theme.style(Slot::Header));
     let rows: Vec<Row> = visible
         .iter()
         .map(|&i| {
             let c = &s.components[i];
-            Row::new(vec![
-                Cell::from(Span::styled(
+            let mut all = [
+                Some(Cell::from(Span::styled(
                     format!("{} {}", state_symbol(c.state), c.state),
                     theme.style(state_slot(c.state)),
-                )),
-                Cell::from(c.name.clone()),
-                Cell::from(
+                ))),
+                Some(Cell::from(c.name.clone())),
+                Some(Cell::from(
                     c.last_transition
                         .as_ref()
                         .map(short_time)
                         .unwrap_or_default(),
-                ),
-                Cell::from(Span::styled(c.message.clone(), theme.style(Slot::Muted))),
-            ])
+                )),
+                Some(Cell::from(Span::styled(
+                    c.message.clone(),
+                    theme.style(Slot::Muted),
+                ))),
+            ];
+            Row::new(
+                kept.iter()
+                    .filter_map(|&k| all[k].take())
+                    .collect::<Vec<_>>(),
+            )
         })
         .collect();
     let table = Table::new(
         rows,
-        [
-            Constraint::Length(12),
-            Constraint::Length(22),
-            Constraint::Length(11),
-            Constraint::Fill(1),
-        ],
+        kept.iter()
+            .map(|&k| Constraint::Length(widths[k].unwrap_or(0)))
+            .collect::<Vec<_>>(),
     )
     .header(header)
     .column_spacing(1)
@@ -813,6 +944,10 @@ fn draw_help(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, scroll: u1
             .collect();
         lines.push(Line::from(spans));
     }
+    lines.push(Line::from(vec![Span::styled(
+        "  ? no data yet (state unknown)  · no HelmReleases",
+        theme.style(Slot::Muted),
+    )]));
     lines.push(Line::from(vec![Span::styled(
         "  ● live  ◌ connecting  ◑ degraded  ⊘ forbidden  ◇ auth expired  ✖ unreachable",
         theme.style(Slot::Muted),

@@ -19,6 +19,8 @@ const END_FRAME: &[u8] = b"\x1b[?2026l";
 
 /// What to run and how: `sovtui demo` on a 120×40 xterm-256color terminal by default.
 pub struct Spawn {
+    /// The program (the sovtui binary unless set).
+    program: Option<std::path::PathBuf>,
     args: Vec<String>,
     envs: Vec<(String, String)>,
     rows: u16,
@@ -30,6 +32,7 @@ pub struct Spawn {
 impl Spawn {
     pub fn demo() -> Spawn {
         Spawn {
+            program: None,
             args: vec!["demo".into()],
             envs: Vec::new(),
             rows: 40,
@@ -37,6 +40,12 @@ impl Spawn {
             wait: WAIT,
             overall: None,
         }
+    }
+
+    /// Run another program on the terminal (e.g. an SSH client that runs sovtui remotely).
+    pub fn program(mut self, program: &Path) -> Spawn {
+        self.program = Some(program.to_path_buf());
+        self
     }
 
     /// The binary's arguments (instead of `demo`).
@@ -79,7 +88,11 @@ impl Spawn {
             pixel_height: 0,
         };
         let pair = native_pty_system().openpty(size).expect("openpty");
-        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_sovtui"));
+        let mut cmd = CommandBuilder::new(
+            self.program
+                .clone()
+                .unwrap_or_else(|| env!("CARGO_BIN_EXE_sovtui").into()),
+        );
         cmd.args(&self.args);
         cmd.env_clear();
         cmd.env("PATH", std::env::var("PATH").unwrap_or_default());

@@ -10,8 +10,10 @@ use super::super::app::{App, Focus};
 use super::super::msg::Drawn;
 use super::super::theme::{Slot, Theme};
 use super::super::views::fleet_matrix::{prod_span, row_window, stale_marker};
+use super::columns::{Column, fit, text_width};
 use super::{
-    clamp_selection, connection_symbol, fleet_pane, selection_style, state_slot, state_symbol,
+    Known, clamp_selection, connection_symbol, fleet_pane, selection_style, state_slot,
+    state_symbol,
 };
 
 /// Letters of each component id shown stacked in the column header.
@@ -37,11 +39,40 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, drawn: &mut
         Layout::vertical([Constraint::Min(1), Constraint::Length(2)]).areas(inner);
     let now = app.fv.now();
     // Cells are two columns wide (symbol + gap); what does not fit is counted, not hidden.
-    // Fixed: highlight symbol, the connection column and two gaps.
-    let avail = usize::from(inner.width).saturating_sub(2 + CONN_WIDTH as usize + 2);
-    let shown = cols.len().min(avail.saturating_sub(14) / 2);
+    // The one column rule (`columns::fit`): the Sovereign's name whole, then as much of the grid
+    // as fits, the connection shrinking to its glyph (and dropping) first.
+    let ident = visible
+        .iter()
+        .map(|&i| {
+            let s = &app.fleet[i];
+            let first = s.fqdn.split('.').next().unwrap_or(&s.fqdn);
+            text_width(first) + if s.is_prod() { 6 } else { 0 }
+        })
+        .max()
+        .unwrap_or(0);
+    let name_max = visible
+        .iter()
+        .map(|&i| {
+            let s = &app.fleet[i];
+            text_width(&s.fqdn) + if s.is_prod() { 6 } else { 0 }
+        })
+        .max()
+        .unwrap_or(0)
+        .max(text_width("Sovereign"));
+    let grid_max = (cols.len() as u16).saturating_mul(2).saturating_sub(1);
+    let layout = fit(
+        &[
+            Column::identity(ident.max(4), name_max),
+            Column::detail(2, 1, CONN_WIDTH),
+            Column::detail(1, grid_max.min(15), grid_max),
+        ],
+        inner.width.saturating_sub(HIGHLIGHT.chars().count() as u16),
+        1,
+    );
+    let name_width = layout[0].unwrap_or(0);
+    let conn_width = layout[1].unwrap_or(0);
+    let shown = usize::from(layout[2].unwrap_or(0).div_ceil(2)).min(cols.len());
     let hidden = cols.len() - shown;
-    let name_width = avail.saturating_sub(shown * 2).min(40) as u16;
     // The cell cursor (kept inside the columns by the reducer) scrolls the columns to stay
     // visible.
     let sel_col = app.fv.matrix_col;
@@ -63,22 +94,28 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, drawn: &mut
     // The table holds the Sovereign and connection columns and an empty column as wide as the
     // grid; the grid's symbols and header letters are painted into the buffer afterwards, since
     // a widget per cell (2 000 of them at 50 × 40) costs most of a frame.
-    let header = Row::new([
-        Cell::from(Text::from(vec![
+    let conn_title = match conn_width {
+        w if w >= 10 => "Connection",
+        w if w >= 4 => "Conn",
+        _ => "",
+    };
+    let mut header = vec![Cell::from(Text::from(vec![
+        Line::raw(""),
+        Line::raw(""),
+        Line::raw(""),
+        Line::raw("Sovereign"),
+    ]))];
+    if conn_width > 0 {
+        header.push(Cell::from(Text::from(vec![
             Line::raw(""),
             Line::raw(""),
             Line::raw(""),
-            Line::raw("Sovereign"),
-        ])),
-        Cell::from(Text::from(vec![
-            Line::raw(""),
-            Line::raw(""),
-            Line::raw(""),
-            Line::raw("Connection"),
-        ])),
-    ])
-    .height(HEADER_ROWS)
-    .style(theme.style(Slot::Header));
+            Line::raw(conn_title),
+        ])));
+    }
+    let header = Row::new(header)
+        .height(HEADER_ROWS)
+        .style(theme.style(Slot::Header));
 
     // Rows are built only for what fits (the fleet may be far longer than the screen); the
     // scroll offset is kept in the view's state like ratatui's own would be.
@@ -107,20 +144,29 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, drawn: &mut
                 name.insert(0, p);
             }
             let (csym, cslot) = connection_symbol(&s.connection);
-            let conn = match stale_marker(s, now) {
-                Some(m) => format!("{csym} {m}"),
-                None => format!("{csym} {}", s.connection.label()),
-            };
-            Row::new([
-                Cell::from(Line::from(name)),
-                Cell::from(Span::styled(conn, theme.style(cslot))),
-            ])
+            let label = format!("{csym} {}", s.connection.label());
+            let stale = stale_marker(s, now).map(|m| format!("{csym} {m}"));
+            // As much as the column allows: the whole text, a shorter one, the glyph.
+            let conn = [
+                stale.clone(),
+                stale.map(|m| m.replacen("stale for ", "stale ", 1)),
+                Some(label),
+            ]
+            .into_iter()
+            .flatten()
+            .find(|t| text_width(t) <= conn_width)
+            .unwrap_or_else(|| csym.to_string());
+            let mut cells = vec![Cell::from(Line::from(name))];
+            if conn_width > 0 {
+                cells.push(Cell::from(Span::styled(conn, theme.style(cslot))));
+            }
+            Row::new(cells)
         })
         .collect();
-    let mut widths = vec![
-        Constraint::Length(name_width),
-        Constraint::Length(CONN_WIDTH),
-    ];
+    let mut widths = vec![Constraint::Length(name_width)];
+    if conn_width > 0 {
+        widths.push(Constraint::Length(conn_width));
+    }
     if shown > 0 {
         widths.push(Constraint::Length(shown as u16 * 2 - 1));
     }
@@ -142,7 +188,11 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, drawn: &mut
         0
     };
     let grid = Rect {
-        x: table_area.x + highlight + name_width + 1 + CONN_WIDTH + 1,
+        x: table_area.x
+            + highlight
+            + name_width
+            + 1
+            + if conn_width > 0 { conn_width + 1 } else { 0 },
         ..table_area
     }
     .intersection(table_area);
@@ -171,6 +221,12 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, drawn: &mut
             break;
         }
         states.fill(None);
+        // A Sovereign nothing has been read from: every cell is unknown, not absent.
+        let absent = if Known::of(&app.fleet[i]) == Known::NoData {
+            ("?", theme.style(Slot::Muted))
+        } else {
+            ("·", theme.style(Slot::Muted))
+        };
         for c in &app.fleet[i].components {
             if let Some(k) = columns.position(c.id())
                 && window.contains(&k)
@@ -186,7 +242,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, drawn: &mut
             }
             let (symbol, style) = match *st {
                 Some(st) => (state_symbol(st), theme.style(state_slot(st))),
-                None => ("·", theme.style(Slot::Muted)),
+                None => absent,
             };
             let cell = &mut buf[(x, y)];
             cell.set_symbol(symbol).set_style(style);
@@ -201,7 +257,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, drawn: &mut
         }
     }
 
-    let mut legend = vec![Span::styled("· absent  ", theme.style(Slot::Muted))];
+    let mut legend = vec![Span::styled(
+        "· absent  ? no data  ",
+        theme.style(Slot::Muted),
+    )];
     for st in crate::provision::flux::ComponentState::ALL {
         legend.push(Span::styled(
             format!("{} {}  ", state_symbol(st), st.as_str()),
@@ -235,6 +294,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, drawn: &mut
                     ),
                     theme.style(state_slot(c.state)),
                 ),
+                None if Known::of(s) == Known::NoData => (
+                    format!("▶ {} × {id}: ? unknown — no data yet{off}", s.fqdn),
+                    theme.style(Slot::Muted),
+                ),
                 None => (
                     format!("▶ {} × {id}: no HelmRelease on this Sovereign{off}", s.fqdn),
                     theme.style(Slot::Muted),
@@ -258,10 +321,13 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, drawn: &mut
                 format!("{}: worst {} {} — {}", s.fqdn, c.id(), c.state, c.message),
                 theme.style(state_slot(c.state)),
             )),
-            None => second.push(Span::styled(
-                format!("{}: nothing wrong", s.fqdn),
-                theme.style(Slot::Muted),
-            )),
+            None => {
+                let (sym, word, slot) = Known::of(s).symbol();
+                second.push(Span::styled(
+                    format!("{}: {sym} {word}", s.fqdn),
+                    theme.style(slot),
+                ))
+            }
         }
     }
     frame.render_widget(

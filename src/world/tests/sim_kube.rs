@@ -1016,3 +1016,95 @@ async fn protobuf_yaml_and_json_are_negotiated() {
     let object = proto::decode(&frame[magic..]).expect("object in the frame");
     assert_eq!(object["metadata"]["name"], "s1");
 }
+
+/// kube-rs's `Patch::Apply`: field ownership in `managedFields`, a 409 naming the other manager
+/// and the field, `force` taking the field over.
+#[tokio::test]
+async fn kube_rs_server_side_apply_conflicts_and_force() {
+    use k8s_openapi::api::core::v1::ConfigMap;
+    let (_sim, cluster) = empty_cluster("ssa.example").await;
+    cluster
+        .apply(
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "flux-system"}}),
+        )
+        .expect("namespace");
+    let api: Api<ConfigMap> = Api::namespaced(client(&cluster), "flux-system");
+    let cm = |v: &str| {
+        json!({"apiVersion": "v1", "kind": "ConfigMap",
+               "metadata": {"name": "overrides", "namespace": "flux-system"},
+               "data": {"replicas": v}})
+    };
+    let made = api
+        .patch(
+            "overrides",
+            &PatchParams::apply("sovtui"),
+            &Patch::Apply(cm("2")),
+        )
+        .await
+        .expect("apply creates");
+    let mf = made.metadata.managed_fields.clone().expect("managedFields");
+    assert_eq!(mf.len(), 1);
+    assert_eq!(mf[0].manager.as_deref(), Some("sovtui"));
+    assert_eq!(mf[0].operation.as_deref(), Some("Apply"));
+    let fields = mf[0].fields_v1.as_ref().expect("fieldsV1").0.clone();
+    assert_eq!(fields, json!({"f:data": {"f:replicas": {}}}));
+
+    let err = api
+        .patch(
+            "overrides",
+            &PatchParams::apply("drill"),
+            &Patch::Apply(cm("3")),
+        )
+        .await
+        .expect_err("conflict");
+    match err {
+        kube::Error::Api(s) => {
+            assert_eq!(s.code, 409, "{s:?}");
+            assert!(
+                s.message.contains(r#"conflict with "sovtui""#)
+                    && s.message.contains(".data.replicas"),
+                "{}",
+                s.message
+            );
+        }
+        other => panic!("expected a 409, got {other:?}"),
+    }
+    let forced = api
+        .patch(
+            "overrides",
+            &PatchParams::apply("drill").force(),
+            &Patch::Apply(cm("3")),
+        )
+        .await
+        .expect("forced");
+    assert_eq!(
+        forced
+            .data
+            .as_ref()
+            .and_then(|d| d.get("replicas"))
+            .map(String::as_str),
+        Some("3")
+    );
+    let owners: Vec<String> = forced
+        .metadata
+        .managed_fields
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|e| e.manager.clone())
+        .collect();
+    assert_eq!(
+        owners,
+        vec!["drill".to_string()],
+        "sovtui lost its only field"
+    );
+
+    // An apply without a field manager is refused, as by a real apiserver.
+    let err = api
+        .patch("overrides", &PatchParams::default(), &Patch::Apply(cm("4")))
+        .await
+        .expect_err("no fieldManager");
+    assert!(
+        matches!(err, kube::Error::Api(ref s) if s.code == 400),
+        "{err:?}"
+    );
+}

@@ -65,6 +65,55 @@ pub struct ObjectRef {
     pub name: String,
 }
 
+/// The HelmReleases of one Sovereign an action names: `name` (or `namespace/name`), or every
+/// HelmRelease when `None`. One rule for the cockpit's selection and the headless
+/// `sovtui fleet reconcile|suspend|resume`; an unknown name is an error listing what there is.
+pub fn helm_release_targets(
+    status: &super::model::SovereignStatus,
+    name: Option<&str>,
+) -> Result<Vec<ObjectRef>, String> {
+    let of = |c: &super::model::ComponentStatus| ObjectRef {
+        kind: FluxKind::HelmRelease,
+        namespace: c.namespace.clone(),
+        name: c.name.clone(),
+    };
+    let Some(name) = name else {
+        if status.components.is_empty() {
+            return Err(format!("{} has no HelmReleases (yet)", status.fqdn));
+        }
+        return Ok(status.components.iter().map(of).collect());
+    };
+    let (ns, bare) = match name.split_once('/') {
+        Some((ns, n)) => (Some(ns), n),
+        None => (None, name),
+    };
+    let found: Vec<ObjectRef> = status
+        .components
+        .iter()
+        .filter(|c| c.name == bare && ns.is_none_or(|ns| c.namespace == ns))
+        .map(of)
+        .collect();
+    match found.len() {
+        1 => Ok(found),
+        0 => {
+            let names: Vec<&str> = status.components.iter().map(|c| c.name.as_str()).collect();
+            Err(format!(
+                "{} has no HelmRelease {name:?} (it has: {})",
+                status.fqdn,
+                if names.is_empty() {
+                    "none".to_string()
+                } else {
+                    names.join(", ")
+                }
+            ))
+        }
+        _ => Err(format!(
+            "{name:?} names HelmReleases in several namespaces of {}: name one as NAMESPACE/NAME",
+            status.fqdn
+        )),
+    }
+}
+
 /// One line of the audit log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditRecord {

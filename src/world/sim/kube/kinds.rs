@@ -15,6 +15,9 @@ pub struct KindInfo {
     /// Whether `status` is a subresource: writes to the main resource then leave status alone.
     pub status_subresource: bool,
     pub categories: &'static [&'static str],
+    /// `Some((apiVersion, kind))` when this resource is another one seen in a second shape (the
+    /// apiserver's `events.k8s.io/v1` Events are the core Events): its objects live there.
+    pub stored_as: Option<(&'static str, &'static str)>,
 }
 
 impl KindInfo {
@@ -67,6 +70,7 @@ const fn kind(
         short_names,
         status_subresource,
         categories: &[],
+        stored_as: None,
     }
 }
 
@@ -88,6 +92,19 @@ pub static KINDS: &[KindInfo] = &[
         ..kind("", "v1", "Pod", "pods", "pod", true, &["po"], true)
     },
     kind("", "v1", "Event", "events", "event", true, &["ev"], false),
+    KindInfo {
+        stored_as: Some(("v1", "Event")),
+        ..kind(
+            "events.k8s.io",
+            "v1",
+            "Event",
+            "events",
+            "event",
+            true,
+            &["ev"],
+            false,
+        )
+    },
     kind("", "v1", "Secret", "secrets", "secret", true, &[], false),
     kind(
         "",
@@ -356,6 +373,14 @@ pub fn by_any_name(name: &str) -> Option<KindId> {
     })
 }
 
+/// Where the objects of `id` are kept: itself, or the kind it is a second shape of.
+pub fn storage(id: KindId) -> KindId {
+    match info(id).stored_as {
+        Some((api_version, kind)) => by_kind(kind, Some(api_version)).unwrap_or(id),
+        None => id,
+    }
+}
+
 /// The kind's info by id. Ids come from this module, so they are always in range.
 pub fn info(id: KindId) -> &'static KindInfo {
     &KINDS[id]
@@ -393,5 +418,11 @@ mod tests {
         );
         assert_eq!(by_kind("Pod", Some("apps/v1")), None);
         assert!(group_versions().contains(&("source.toolkit.fluxcd.io", "v1beta2")));
+        // Names find the core Event; the events.k8s.io view keeps its objects there.
+        let core_event = by_any_name("events").expect("events");
+        assert_eq!(info(core_event).group, "");
+        let v1_event = by_plural("events.k8s.io", "v1", "events").expect("events.k8s.io");
+        assert_eq!(storage(v1_event), core_event);
+        assert_eq!(storage(core_event), core_event);
     }
 }

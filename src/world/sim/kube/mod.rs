@@ -27,10 +27,12 @@
 
 pub mod cluster;
 mod defaults;
+mod events_view;
 pub mod kinds;
 pub mod kit;
 pub mod kubelet;
 mod listener;
+pub mod managed;
 pub mod proto;
 pub mod query;
 mod reconciler;

@@ -156,6 +156,12 @@ fn flux_event(
     component: &str,
     ts: &str,
 ) -> Value {
+    let event_time = chrono::DateTime::parse_from_rfc3339(ts)
+        .map(|t| {
+            t.to_utc()
+                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+        })
+        .unwrap_or_else(|_| ts.to_string());
     json!({
         "apiVersion": "v1", "kind": "Event",
         "metadata": {"name": format!("{name}.{}", &uuid::Uuid::new_v4().simple().to_string()[..16]), "namespace": ns},
@@ -163,6 +169,8 @@ fn flux_event(
         "reason": reason, "message": message, "type": event_type,
         "source": {"component": component}, "reportingComponent": component,
         "firstTimestamp": ts, "lastTimestamp": ts, "count": 1,
+        // What an events.k8s.io recorder sets too, so the Event is complete in both shapes.
+        "eventTime": event_time, "reportingInstance": component, "action": "Reconcile",
     })
 }
 
@@ -733,6 +741,14 @@ impl Reconciler {
             .unwrap_or("")
             .to_string();
         let existing_status = obj.get("status").cloned();
+        // helm-controller's digest of the values it installed with (canonical JSON, sha256).
+        let config_digest = {
+            use sha2::Digest;
+            let values = obj.pointer("/spec/values").cloned().unwrap_or(json!({}));
+            let sum = sha2::Sha256::digest(values.to_string().as_bytes());
+            let hex: String = sum.iter().map(|b| format!("{b:02x}")).collect();
+            format!("sha256:{hex}")
+        };
         let mut extra = json!({});
         if let Some(r) = &requested {
             extra["lastHandledReconcileAt"] = json!(r);
@@ -883,6 +899,7 @@ impl Reconciler {
                             "status": "deployed", "chartName": chart, "chartVersion": version, "appVersion": version,
                             "firstDeployed": ts, "lastDeployed": ts,
                             "digest": format!("sha256:{}", uuid::Uuid::new_v4().simple()),
+                            "configDigest": config_digest,
                         }]);
                         ("Normal", reason.to_string(), msg, !ov.hollow)
                     }

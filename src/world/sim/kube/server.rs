@@ -14,11 +14,13 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::cluster::{ClusterInner, RequestRecord};
+use super::events_view;
 use super::kinds::{self, KindId, KindInfo};
+use super::managed::Actor;
 use super::proto::{self, Format};
 use super::query::{FieldSelector, LabelSelector, Params};
 use super::status::ApiError;
-use super::store::{Filter, PatchBody, StoredEvent, WriteMode, event_line};
+use super::store::{Filter, Owners, PatchBody, StoredEvent, WriteMode, event_line};
 use super::table;
 
 /// How often an idle watch that asked for bookmarks gets one (the real apiserver: about a minute).
@@ -296,6 +298,9 @@ fn resource(
     format: Format,
 ) -> Result<Response, ApiError> {
     let info = kinds::info(kind);
+    // A second shape of another kind (events.k8s.io/v1 Events) is read and written there.
+    let skind = kinds::storage(kind);
+    let shown = |o: &Value| shape(kind, o);
     match (target, method.clone()) {
         (Target::Collection { namespace, .. }, Method::GET) => {
             if params.bool("watch")? {
@@ -305,12 +310,14 @@ fn resource(
             }
         }
         (Target::Collection { namespace, .. }, Method::POST) => {
-            let obj = parse_write_body(info, headers, &body)?;
+            let obj = unshape(kind, parse_write_body(info, headers, &body)?, true)?;
             let mode = write_mode(c, false);
             let now = c.clock.now();
             let ns = namespace.clone().unwrap_or_default();
-            let created = c.write(|s| s.create(kind, &ns, obj, mode, true, now))?;
-            Ok(respond(201, &created, format))
+            let actor = actor(c, params, headers, false)?;
+            let created =
+                c.write(|s| s.create_as(skind, &ns, obj, mode, true, now, Owners::Update(&actor)))?;
+            Ok(respond(201, &shown(&created), format))
         }
         (
             Target::Object {
@@ -329,14 +336,14 @@ fn resource(
         ) => {
             let obj = c
                 .store()
-                .get(kind, namespace, name)
+                .get(skind, namespace, name)
                 .ok_or_else(|| ApiError::not_found(info, name))?;
             if format == Format::Table {
                 let rv = c.store().resource_version();
                 let t = table::table(info, &[&obj], rv, None, c.clock.now());
                 Ok(json_response(200, &t))
             } else {
-                Ok(respond(200, &obj, format))
+                Ok(respond(200, &shown(&obj), format))
             }
         }
         (
@@ -348,10 +355,13 @@ fn resource(
             },
             Method::PUT,
         ) => {
-            let obj = parse_write_body(info, headers, &body)?;
+            let obj = unshape(kind, parse_write_body(info, headers, &body)?, false)?;
             let mode = write_mode(c, *status);
-            let out = c.write(|s| s.replace(kind, namespace, name, obj, mode))?;
-            Ok(respond(200, &out, format))
+            let actor = actor(c, params, headers, *status)?;
+            let out = c.write(|s| {
+                s.replace_as(skind, namespace, name, obj, mode, Owners::Update(&actor))
+            })?;
+            Ok(respond(200, &shown(&out), format))
         }
         (
             Target::Object {
@@ -361,7 +371,9 @@ fn resource(
                 ..
             },
             Method::PATCH,
-        ) => patch(c, kind, namespace, name, *status, headers, &body, format),
+        ) => patch(
+            c, kind, namespace, name, *status, params, headers, &body, format,
+        ),
         (
             Target::Object {
                 namespace,
@@ -371,10 +383,35 @@ fn resource(
             },
             Method::DELETE,
         ) => {
-            let out = c.write(|s| s.delete(kind, namespace, name))?;
-            Ok(respond(200, &out, format))
+            let out = c.write(|s| s.delete(skind, namespace, name))?;
+            Ok(respond(200, &shown(&out), format))
         }
         _ => Err(ApiError::method_not_allowed()),
+    }
+}
+
+/// A stored object as `kind` shows it (the same object unless `kind` is a second shape).
+fn shape(kind: KindId, obj: &Value) -> Value {
+    let info = kinds::info(kind);
+    match info.stored_as {
+        Some(_) => events_view::to_v1(obj, info),
+        None => obj.clone(),
+    }
+}
+
+/// A written object of `kind` as its storage kind keeps it; a create through the second shape is
+/// validated as that API validates creates.
+fn unshape(kind: KindId, obj: Value, create: bool) -> Result<Value, ApiError> {
+    let info = kinds::info(kind);
+    match info.stored_as {
+        Some(_) => {
+            super::store::check_type(info, &obj)?;
+            if create {
+                events_view::validate_create(&obj, info)?;
+            }
+            Ok(events_view::to_core(&obj))
+        }
+        None => Ok(obj),
     }
 }
 
@@ -446,6 +483,39 @@ fn pod_log(
     Ok(resp)
 }
 
+/// Who a write is recorded for in `managedFields`: the `fieldManager` parameter, else the user
+/// agent's product name (`kubectl`, `OpenAPI-Generator`), as the apiserver defaults it.
+fn actor(
+    c: &ClusterInner,
+    params: &Params,
+    headers: &HeaderMap,
+    status: bool,
+) -> Result<Actor, ApiError> {
+    let manager = match params.get("fieldManager") {
+        Some(m) if m.chars().count() > 128 => {
+            return Err(ApiError::bad_request(
+                "fieldManager: Too long: may not be longer than 128",
+            ));
+        }
+        Some(m) if !m.is_empty() => m.to_string(),
+        _ => headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|ua| ua.split('/').next())
+            .map(|p| p.chars().take(128).collect::<String>())
+            .filter(|p| !p.is_empty())
+            .unwrap_or_else(|| "unknown".to_string()),
+    };
+    Ok(Actor {
+        manager,
+        subresource: status.then_some("status"),
+        time: c
+            .clock
+            .now()
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    })
+}
+
 fn write_mode(c: &ClusterInner, status: bool) -> WriteMode {
     if status {
         WriteMode::Status
@@ -500,11 +570,29 @@ fn patch(
     namespace: &str,
     name: &str,
     status: bool,
+    params: &Params,
     headers: &HeaderMap,
     body: &[u8],
     format: Format,
 ) -> Result<Response, ApiError> {
     let info = kinds::info(kind);
+    let skind = kinds::storage(kind);
+    let is_apply = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/apply-patch"));
+    let force = params.bool("force")?;
+    if force && !is_apply {
+        return Err(ApiError::bad_request(
+            "force: Invalid value: true: may not be specified for non-apply patch",
+        ));
+    }
+    if is_apply && params.get("fieldManager").is_none_or(str::is_empty) {
+        return Err(ApiError::bad_request(
+            "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch",
+        ));
+    }
+    let actor = actor(c, params, headers, status)?;
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -528,29 +616,49 @@ fn patch(
             serde_json::from_value(body_value()?)
                 .map_err(|e| ApiError::bad_request(format!("invalid JSON patch: {e}")))?,
         ),
-        // Server-side apply, approximated: create if missing, else merge the applied fields.
+        // Server-side apply: field ownership, conflicts, creation when missing.
         "application/apply-patch+yaml" => {
-            let obj = body_value()?;
-            let exists = c.store().get(kind, namespace, name).is_some();
-            if !exists {
-                let now = c.clock.now();
-                let created = c.write(|s| s.create(kind, namespace, obj, mode, true, now))?;
-                return Ok(respond(201, &created, format));
-            }
-            PatchBody::Merge(obj)
+            let config = unshape(kind, body_value()?, false)?;
+            let now = c.clock.now();
+            let (out, created) = c.write(|s| {
+                s.server_side_apply(skind, namespace, name, config, mode, &actor, force, now)
+            })?;
+            return Ok(respond(
+                if created { 201 } else { 200 },
+                &shape(kind, &out),
+                format,
+            ));
         }
         other => return Err(ApiError::unsupported_media_type(other)),
     };
-    let out = c.write(|s| s.patch(kind, namespace, name, &patch, mode))?;
-    Ok(respond(200, &out, format))
+    let owners = Owners::Update(&actor);
+    let out = if skind == kind {
+        c.write(|s| s.patch_as(kind, namespace, name, &patch, mode, owners))?
+    } else {
+        // The patch is written against the second shape: applied there, stored converted back.
+        c.write(|s| {
+            let old = s
+                .get(skind, namespace, name)
+                .ok_or_else(|| ApiError::not_found(info, name))?;
+            let mut doc = shape(kind, &old);
+            super::store::apply_patch(&mut doc, &patch)?;
+            let core = unshape(kind, doc, false)?;
+            s.replace_as(skind, namespace, name, core, mode, owners)
+        })?
+    };
+    Ok(respond(200, &shape(kind, &out), format))
 }
 
 fn filter_from(
+    kind: KindId,
     params: &Params,
     namespace: Option<String>,
     name: Option<String>,
 ) -> Result<Filter, ApiError> {
     let mut fields = params.get("fieldSelector").unwrap_or("").to_string();
+    if kinds::info(kind).stored_as.is_some() {
+        fields = events_view::core_field_selector(&fields);
+    }
     if let Some(n) = name {
         if !fields.is_empty() {
             fields.push(',');
@@ -584,6 +692,23 @@ fn list_kind_doc(
         "metadata": meta,
         "items": items,
     })
+}
+
+/// A stored watch line as `kind` shows its object (unchanged unless `kind` is a second shape).
+fn shaped_line(kind: KindId, line: Bytes) -> Bytes {
+    if kinds::info(kind).stored_as.is_none() {
+        return line;
+    }
+    let Ok(mut ev) = serde_json::from_slice::<Value>(&line) else {
+        return line;
+    };
+    let ty = ev["type"].as_str().unwrap_or("").to_string();
+    if !matches!(ty.as_str(), "ADDED" | "MODIFIED" | "DELETED") {
+        return line;
+    }
+    let obj = shape(kind, &ev["object"]);
+    ev["object"] = obj;
+    event_line(&ty, &ev["object"])
 }
 
 /// A watch line re-rendered as a one-row Table for kubectl (ERROR and BOOKMARK lines pass as they are).
@@ -624,11 +749,11 @@ fn list(
     params: &Params,
     format: Format,
 ) -> Result<Response, ApiError> {
-    let filter = filter_from(params, namespace, None)?;
+    let filter = filter_from(kind, params, namespace, None)?;
     let limit = params.u64("limit")?;
     let page = c
         .store()
-        .list(kind, &filter, limit, params.get("continue"))?;
+        .list(kinds::storage(kind), &filter, limit, params.get("continue"))?;
     if format == Format::Table {
         let refs: Vec<&Value> = page.items.iter().map(|o| &**o).collect();
         let t = table::table(
@@ -640,7 +765,7 @@ fn list(
         );
         return Ok(json_response(200, &t));
     }
-    let items = page.items.iter().map(|o| (**o).clone()).collect();
+    let items = page.items.iter().map(|o| shape(kind, o)).collect();
     Ok(respond(
         200,
         &list_kind_doc(
@@ -678,7 +803,8 @@ fn watch(
     format: Format,
 ) -> Result<Response, ApiError> {
     let info = kinds::info(kind);
-    let filter = filter_from(params, namespace, name)?;
+    let skind = kinds::storage(kind);
+    let filter = filter_from(kind, params, namespace, name)?;
     let bookmarks = params.bool("allowWatchBookmarks")?;
     let send_initial = params.bool("sendInitialEvents")?;
     // `sendInitialEvents=false` without a resourceVersion: start now, no synthetic ADDED events.
@@ -706,7 +832,7 @@ fn watch(
         let epoch = store.epoch();
         let rv = store.resource_version();
         match start_rv {
-            Some(from) if !send_initial => match store.events_since(kind, from, &filter) {
+            Some(from) if !send_initial => match store.events_since(skind, from, &filter) {
                 Ok(events) => opening.extend(events.iter().map(|e| stored_line(e))),
                 Err(e) => {
                     // Expired must come in-stream: an HTTP 410 makes kube-rs retry the same version.
@@ -716,7 +842,7 @@ fn watch(
             },
             None if no_initial => {}
             _ => {
-                for obj in store.list_all(kind, &filter) {
+                for obj in store.list_all(skind, &filter) {
                     opening.push(event_line("ADDED", &obj));
                 }
                 if send_initial && bookmarks {
@@ -730,8 +856,8 @@ fn watch(
     let c2 = c.clone();
     let render = move |line: Bytes, c: &ClusterInner| match format {
         Format::Table => table_line(info, line, c.clock.now()),
-        Format::Protobuf => protobuf_frame(line),
-        Format::Json | Format::Yaml => line,
+        Format::Protobuf => protobuf_frame(shaped_line(kind, line)),
+        Format::Json | Format::Yaml => shaped_line(kind, line),
     };
     tokio::spawn(async move {
         for line in opening {
@@ -764,7 +890,7 @@ fn watch(
                             let e = ApiError::expired(last_rv, store.oldest_rv());
                             (vec![event_line("ERROR", &e.to_status())], true)
                         } else {
-                            match store.events_since(kind, last_rv, &filter) {
+                            match store.events_since(skind, last_rv, &filter) {
                                 Ok(events) => {
                                     last_rv = store.resource_version();
                                     (events.iter().map(|e| stored_line(e)).collect(), false)

@@ -75,6 +75,27 @@ impl ApiError {
         .with_details(kind, name)
     }
 
+    /// A server-side apply that would change fields other managers own: 409 with one
+    /// `FieldManagerConflict` cause per field, as the apiserver answers.
+    pub fn apply_conflict(
+        kind: &KindInfo,
+        name: &str,
+        message: &str,
+        conflicts: &[super::managed::Conflict],
+    ) -> Self {
+        let mut e = ApiError::new(409, "Conflict", message).with_details(kind, name);
+        let causes: Vec<Value> = conflicts
+            .iter()
+            .map(|c| {
+                json!({"type": "FieldManagerConflict",
+                       "message": format!("conflict with \"{}\" using {}", c.manager, c.api_version),
+                       "field": c.field})
+            })
+            .collect();
+        e.details["causes"] = Value::Array(causes);
+        e
+    }
+
     pub fn bad_request(message: impl Into<String>) -> Self {
         ApiError::new(400, "BadRequest", message)
     }

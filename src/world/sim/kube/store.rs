@@ -11,6 +11,7 @@ use serde_json::{Map, Value, json};
 
 use super::defaults;
 use super::kinds::{self, KindId, KindInfo};
+use super::managed::{self, Actor};
 use super::query::{FieldSelector, LabelSelector};
 use super::status::ApiError;
 
@@ -82,6 +83,17 @@ pub enum WriteMode {
     Status,
     /// Everything is taken as sent (the Rust control surface, or a lenient cluster).
     All,
+}
+
+/// Whether a write records field ownership (`metadata.managedFields`).
+#[derive(Debug, Clone, Copy)]
+pub enum Owners<'a> {
+    /// The world's own writes (its controllers, the Rust control surface): entries kept as they are.
+    Untracked,
+    /// A client's create, update or patch: `Update` by this manager.
+    Update(&'a Actor),
+    /// The object carries its entries already (server-side apply computed them).
+    Precomputed,
 }
 
 /// How a patch body is to be applied.
@@ -342,10 +354,33 @@ impl Store {
         &mut self,
         kind: KindId,
         namespace: &str,
+        obj: Value,
+        mode: WriteMode,
+        require_namespace: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Arc<Value>, ApiError> {
+        self.create_as(
+            kind,
+            namespace,
+            obj,
+            mode,
+            require_namespace,
+            now,
+            Owners::Untracked,
+        )
+    }
+
+    /// [`Store::create`], recording who wrote which fields in `metadata.managedFields`.
+    #[allow(clippy::too_many_arguments)] // the request, taken apart
+    pub fn create_as(
+        &mut self,
+        kind: KindId,
+        namespace: &str,
         mut obj: Value,
         mode: WriteMode,
         require_namespace: bool,
         now: DateTime<Utc>,
+        owners: Owners<'_>,
     ) -> Result<Arc<Value>, ApiError> {
         let info = kinds::info(kind);
         if !obj.is_object() {
@@ -412,6 +447,16 @@ impl Store {
             meta.insert("generation".into(), json!(1));
         }
         defaults::apply(info, &mut obj);
+        match owners {
+            Owners::Untracked => {
+                metadata_mut(&mut obj).remove("managedFields");
+            }
+            Owners::Update(actor) => {
+                metadata_mut(&mut obj).remove("managedFields");
+                managed::record_update(info, None, &mut obj, actor);
+            }
+            Owners::Precomputed => {}
+        }
         let obj = Arc::new(obj);
         self.objects
             .entry(kind)
@@ -427,8 +472,21 @@ impl Store {
         kind: KindId,
         namespace: &str,
         name: &str,
+        obj: Value,
+        mode: WriteMode,
+    ) -> Result<Arc<Value>, ApiError> {
+        self.replace_as(kind, namespace, name, obj, mode, Owners::Untracked)
+    }
+
+    /// [`Store::replace`], recording who wrote which fields in `metadata.managedFields`.
+    pub fn replace_as(
+        &mut self,
+        kind: KindId,
+        namespace: &str,
+        name: &str,
         mut obj: Value,
         mode: WriteMode,
+        owners: Owners<'_>,
     ) -> Result<Arc<Value>, ApiError> {
         let info = kinds::info(kind);
         let Some(old) = self.get(kind, namespace, name) else {
@@ -491,11 +549,18 @@ impl Store {
             "creationTimestamp",
             "generation",
             "resourceVersion",
+            "managedFields",
         ] {
+            if field == "managedFields" && matches!(owners, Owners::Precomputed) {
+                continue;
+            }
             match old_meta.get(field) {
                 Some(v) => meta.insert(field.into(), v.clone()),
                 None => meta.remove(field),
             };
+        }
+        if let Owners::Update(actor) = owners {
+            managed::record_update(info, Some(&old), &mut new, actor);
         }
         if new == *old {
             return Ok(old);
@@ -526,27 +591,90 @@ impl Store {
         patch: &PatchBody,
         mode: WriteMode,
     ) -> Result<Arc<Value>, ApiError> {
+        self.patch_as(kind, namespace, name, patch, mode, Owners::Untracked)
+    }
+
+    /// Server-side apply of `config` by `actor`: create if missing (the bool says so), else merge
+    /// it in with field ownership; 409 listing the conflicting managers and fields unless `force`.
+    #[allow(clippy::too_many_arguments)] // the request, taken apart
+    pub fn server_side_apply(
+        &mut self,
+        kind: KindId,
+        namespace: &str,
+        name: &str,
+        config: Value,
+        mode: WriteMode,
+        actor: &Actor,
+        force: bool,
+        now: DateTime<Utc>,
+    ) -> Result<(Arc<Value>, bool), ApiError> {
+        let info = kinds::info(kind);
+        if !config.is_object() {
+            return Err(ApiError::bad_request(
+                "the body of the request is not a JSON object",
+            ));
+        }
+        check_type(info, &config)?;
+        if let Some(body_name) = meta_str(&config, "name")
+            && body_name != name
+        {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({body_name}) does not match the name on the URL ({name})"
+            )));
+        }
+        let mut config = config;
+        fold_string_data(info, &mut config);
+        let old = self.get(kind, namespace, name);
+        let merged = managed::apply(info, old.as_deref(), &config, actor, force).map_err(|c| {
+            ApiError::apply_conflict(info, name, &managed::conflict_message(&c), &c)
+        })?;
+        match old {
+            None => {
+                let mut merged = merged;
+                metadata_mut(&mut merged).insert("name".into(), json!(name));
+                let created = self.create_as(
+                    kind,
+                    namespace,
+                    merged,
+                    mode,
+                    true,
+                    now,
+                    Owners::Precomputed,
+                )?;
+                Ok((created, true))
+            }
+            Some(_) => {
+                let mut merged = merged;
+                metadata_mut(&mut merged).remove("resourceVersion");
+                let out =
+                    self.replace_as(kind, namespace, name, merged, mode, Owners::Precomputed)?;
+                Ok((out, false))
+            }
+        }
+    }
+
+    /// [`Store::patch`], recording who wrote which fields in `metadata.managedFields`.
+    pub fn patch_as(
+        &mut self,
+        kind: KindId,
+        namespace: &str,
+        name: &str,
+        patch: &PatchBody,
+        mode: WriteMode,
+        owners: Owners<'_>,
+    ) -> Result<Arc<Value>, ApiError> {
         let info = kinds::info(kind);
         let Some(old) = self.get(kind, namespace, name) else {
             return Err(ApiError::not_found(info, name));
         };
         let mut doc = (*old).clone();
-        match patch {
-            PatchBody::Merge(p) => json_patch::merge(&mut doc, p),
-            PatchBody::Json(p) => json_patch::patch(&mut doc, p).map_err(|e| {
-                ApiError::new(
-                    422,
-                    "Invalid",
-                    format!("the server rejected our request due to an error in our request: {e}"),
-                )
-            })?,
-        }
+        apply_patch(&mut doc, patch)?;
         // A patch that names a resourceVersion is a precondition; one that does not never conflicts.
         let sent_rv = meta_str(&doc, "resourceVersion").map(str::to_string);
         if sent_rv.as_deref() == meta_str(&old, "resourceVersion") {
             metadata_mut(&mut doc).remove("resourceVersion");
         }
-        self.replace(kind, namespace, name, doc, mode)
+        self.replace_as(kind, namespace, name, doc, mode, owners)
     }
 
     /// Delete an object; deleting a Namespace removes what it contains too.
@@ -584,6 +712,21 @@ impl Store {
     }
 }
 
+/// A merge or JSON patch applied to a document.
+pub fn apply_patch(doc: &mut Value, patch: &PatchBody) -> Result<(), ApiError> {
+    match patch {
+        PatchBody::Merge(p) => json_patch::merge(doc, p),
+        PatchBody::Json(p) => json_patch::patch(doc, p).map_err(|e| {
+            ApiError::new(
+                422,
+                "Invalid",
+                format!("the server rejected our request due to an error in our request: {e}"),
+            )
+        })?,
+    }
+    Ok(())
+}
+
 /// What the apiserver does to a Secret on every write: `stringData` is folded into base64 `data`.
 fn fold_string_data(info: &KindInfo, obj: &mut Value) {
     if info.kind != "Secret" || !info.group.is_empty() {
@@ -613,7 +756,7 @@ fn fold_string_data(info: &KindInfo, obj: &mut Value) {
     }
 }
 
-fn check_type(info: &KindInfo, obj: &Value) -> Result<(), ApiError> {
+pub(crate) fn check_type(info: &KindInfo, obj: &Value) -> Result<(), ApiError> {
     let kind = obj.get("kind").and_then(Value::as_str);
     let api_version = obj.get("apiVersion").and_then(Value::as_str);
     if kind.is_some_and(|k| k != info.kind) || api_version.is_some_and(|v| v != info.api_version())

@@ -41,6 +41,10 @@ if hasattr(client, "DiscoveryV1Api"):
     disc = client.DiscoveryV1Api(api)
     typed["endpointslices"] = (disc.list_endpoint_slice_for_all_namespaces,
                                lambda ns, n: disc.read_namespaced_endpoint_slice(n, ns))
+if hasattr(client, "EventsV1Api"):
+    ev1 = client.EventsV1Api(api)
+    typed["events.events.k8s.io"] = (ev1.list_event_for_all_namespaces,
+                                     lambda ns, n: ev1.read_namespaced_event(n, ns))
 if hasattr(client, "StorageV1Api"):
     st = client.StorageV1Api(api)
     typed["storageclasses"] = (st.list_storage_class, lambda ns, n: st.read_storage_class(n))
