@@ -440,10 +440,13 @@ fn leaf_views_fill_placeholders_and_name_actions() {
         ..Default::default()
     };
     let c3 = LeafView::render(tree.leaf("C3").unwrap(), &ph);
-    assert!(
-        c3.commands()
-            .contains(&"sovtui recover t42.omani.works --apply --confirm t42.omani.works")
-    );
+    // A whole recovery: catalyst-api and PDM named, the purge bound to the dry run's plan.
+    assert!(c3.commands().contains(
+        &"sovtui recover t42.omani.works --api http://127.0.0.1:9 --pdm <pdm-url> --out recover-t42-omani-works.plan.json"
+    ));
+    assert!(c3.commands().contains(
+        &"sovtui recover t42.omani.works --api http://127.0.0.1:9 --pdm <pdm-url> --apply --plan recover-t42-omani-works.plan.json --confirm t42.omani.works"
+    ));
     assert!(c3.cause.contains("catalyst-t42-omani-works-*"));
     assert_eq!(c3.actions, ["recover"]);
     let c18 = LeafView::render(tree.leaf("C18").unwrap(), &ph);

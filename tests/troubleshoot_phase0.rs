@@ -221,3 +221,132 @@ async fn diagnose_binary_on_orphans() {
         "recovery filled with the FQDN: {text}"
     );
 }
+
+/// Issue 15: the `sovtui recover` commands a leaf suggests carry what a whole recovery needs —
+/// catalyst-api and PDM (without them the release and the record steps are skipped), a plan file
+/// the purge then executes by id, the FQDN typed back. Pasted verbatim into a shell against the
+/// world (the operator's environment holds the Hetzner token and the fleet file), they purge
+/// C3's orphans and run the PDM and catalyst-api steps instead of skipping them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn c3_suggested_recover_commands_work_as_pasted() {
+    use sovtui::provision::troubleshoot::walk::LeafView;
+
+    let (_d, world, dir) = world_lands_on("leaf-C3", "C3").await;
+    let endpoints = world.endpoints();
+    let tree = Tree::builtin().expect("shipped tree");
+    let ph = Placeholders {
+        fqdn: FQDN.into(),
+        api: Some(endpoints.catalyst_api.clone()),
+        pdm: Some(endpoints.pdm.clone()),
+        ..Default::default()
+    };
+    let view = LeafView::render(tree.leaf("C3").expect("C3"), &ph);
+    let cmds: Vec<String> = view
+        .recovery
+        .iter()
+        .filter_map(|s| s.cmd.clone())
+        .filter(|c| c.starts_with("sovtui recover"))
+        .collect();
+    assert_eq!(cmds.len(), 2, "a dry run and its purge: {cmds:?}");
+
+    let home = tempfile::tempdir().expect("home");
+    std::fs::create_dir_all(home.path().join("sovtui")).expect("mkdir");
+    std::fs::copy(
+        dir.path().join("fleet.toml"),
+        home.path().join("sovtui/fleet.toml"),
+    )
+    .expect("fleet file");
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_sovtui"))
+        .parent()
+        .expect("bin dir")
+        .to_path_buf();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    for cmd in &cmds {
+        let out = tokio::process::Command::new("sh")
+            .arg("-c")
+            .arg(cmd)
+            .current_dir(home.path())
+            .env("PATH", &path)
+            .env("HCLOUD_TOKEN", &endpoints.hetzner_token)
+            .env("HCLOUD_ENDPOINT", &endpoints.hetzner)
+            .env("XDG_CONFIG_HOME", home.path())
+            .env("XDG_STATE_HOME", home.path())
+            .env("HOME", home.path())
+            .output()
+            .await
+            .expect("run the pasted command");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{cmd}\n{err}");
+        for skipped in ["no --pdm URL given", "no --api URL given"] {
+            assert!(!err.contains(skipped), "{cmd} skips a step:\n{err}");
+        }
+    }
+    let left = world
+        .hetzner
+        .control()
+        .list(
+            sovtui::sim::hetzner::Kind::Network,
+            Some(&format!("catalyst.openova.io/sovereign={FQDN}")),
+        )
+        .expect("list");
+    assert!(left.is_empty(), "the orphans are gone: {left:?}");
+    let pdm = world.catalyst.pdm().expect("embedded PDM");
+    assert!(
+        pdm.row("omani.works", "omantel").is_none(),
+        "PDM holds no name"
+    );
+}
+
+/// Every `sovtui recover` a leaf of the shipped tree suggests names catalyst-api, PDM and a plan
+/// file, and its purge executes that plan with the FQDN typed back — the CLI accepts each as is.
+#[test]
+fn every_suggested_recover_command_is_a_whole_recovery() {
+    use clap::Parser as _;
+    use sovtui::provision::troubleshoot::walk::LeafView;
+
+    let tree = Tree::builtin().expect("shipped tree");
+    let ph = Placeholders {
+        fqdn: FQDN.into(),
+        api: Some("http://127.0.0.1:1".into()),
+        pdm: Some("http://127.0.0.1:2".into()),
+        ..Default::default()
+    };
+    let mut n = 0;
+    for leaf in &tree.leaves {
+        let view = LeafView::render(leaf, &ph);
+        for cmd in view.recovery.iter().filter_map(|s| s.cmd.as_deref()) {
+            if !cmd.starts_with("sovtui recover") {
+                continue;
+            }
+            n += 1;
+            let words: Vec<&str> = cmd.split_whitespace().collect();
+            let cli = sovtui::cli::Cli::try_parse_from(&words)
+                .unwrap_or_else(|e| panic!("{}: {cmd}: {e}", leaf.id));
+            let Some(sovtui::cli::Command::Recover(args)) = cli.command else {
+                panic!("{}: {cmd} is not recover", leaf.id)
+            };
+            assert_eq!(args.fqdn, FQDN, "{}: {cmd}", leaf.id);
+            assert_eq!(args.recover.api.as_deref(), ph.api.as_deref(), "{cmd}");
+            assert_eq!(args.recover.pdm.as_deref(), ph.pdm.as_deref(), "{cmd}");
+            if args.apply {
+                assert_eq!(args.confirm.as_deref(), Some(FQDN), "{cmd}");
+                assert!(
+                    args.plan.is_some(),
+                    "{}: the purge runs a plan: {cmd}",
+                    leaf.id
+                );
+            } else {
+                assert!(
+                    args.out.is_some(),
+                    "{}: the dry run writes the plan: {cmd}",
+                    leaf.id
+                );
+            }
+        }
+    }
+    assert!(n >= 2, "the tree suggests recover commands");
+}

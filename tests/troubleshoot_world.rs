@@ -342,3 +342,85 @@ async fn diagnose_binary_probes_through_the_fleet_override() {
         "{text}"
     );
 }
+
+/// Issue 15: leaf C9's remedy made a `generic` secret with a `token` key, while cloud-init makes
+/// a `kubernetes.io/dockerconfigjson` — Flux cannot use the former. The remedy now comes from the
+/// same home as the rendered cloud-init; pasted into a shell with each kubectl against the C9
+/// world, it creates the secret cloud-init would have: same name, namespace, type and payload.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn c9_remedy_creates_the_secret_cloud_init_creates() {
+    use base64::Engine as _;
+    use k8s_openapi::api::core::v1::Secret;
+    use sovtui::provision::hetzner::cloudinit;
+    use sovtui::provision::troubleshoot::walk::LeafView;
+
+    let kubectls = support::tools::kubectls("c9_remedy_creates_the_secret_cloud_init_creates");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let loaded = WorldScenario::load(&scenario_path("leaf-C9")).expect("leaf-C9");
+    let world = World::start(loaded, 600.0, Some(dir.path().to_path_buf()))
+        .await
+        .expect("world starts");
+    let tree = Tree::builtin().expect("shipped tree");
+    let view = LeafView::render(tree.leaf("C9").expect("C9"), &Placeholders::for_fqdn(FQDN));
+    let cmd = view
+        .recovery
+        .iter()
+        .filter_map(|s| s.cmd.clone())
+        .find(|c| c.contains("create secret"))
+        .expect("C9 suggests creating the secret");
+    assert_eq!(cmd, cloudinit::ghcr_pull_secret_command("<GHCR token>"));
+
+    let client = client_for(&dir.path().join("kubeconfig"), FQDN).await;
+    let secrets: kube::Api<Secret> =
+        kube::Api::namespaced(client, cloudinit::GHCR_PULL_SECRET_NAMESPACE);
+    let decode = |b64: &str| -> serde_json::Value {
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .expect("base64");
+        serde_json::from_slice(&raw).expect("dockerconfigjson")
+    };
+    let want = decode(&cloudinit::ghcr_dockerconfigjson_b64("ghp_pasted"));
+    for k in &kubectls {
+        let pasted = cmd.replacen(
+            "kubectl ",
+            &format!("{} --context {FQDN} ", k.path.display()),
+            1,
+        );
+        let pasted = pasted.replace("<GHCR token>", "ghp_pasted");
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(&pasted)
+            .env("KUBECONFIG", dir.path().join("kubeconfig"))
+            .output()
+            .expect("run kubectl");
+        assert!(
+            out.status.success(),
+            "{} ({}): {pasted}\n{}",
+            k.path.display(),
+            k.version,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let s = secrets
+            .get(cloudinit::GHCR_PULL_SECRET_NAME)
+            .await
+            .expect("the secret exists");
+        assert_eq!(s.type_.as_deref(), Some(cloudinit::GHCR_PULL_SECRET_TYPE));
+        let data = s.data.expect("data");
+        let got =
+            decode(&base64::engine::general_purpose::STANDARD.encode(&data[".dockerconfigjson"].0));
+        for key in ["username", "password", "auth"] {
+            assert_eq!(
+                got["auths"]["ghcr.io"][key],
+                want["auths"]["ghcr.io"][key],
+                "{} ({}): {key}",
+                k.path.display(),
+                k.version
+            );
+        }
+        secrets
+            .delete(cloudinit::GHCR_PULL_SECRET_NAME, &Default::default())
+            .await
+            .expect("delete for the next kubectl");
+    }
+    drop(world);
+}

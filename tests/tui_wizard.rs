@@ -523,7 +523,10 @@ async fn app_on_review(world: &World, sub: &str) -> (App, tokio::sync::mpsc::Rec
     app.effects = Effects { tx: Some(tx) };
     app.update(Msg::CatalystApi(world.endpoints().catalyst_api));
     open(&mut app);
+    // One region: a request of more is refused at Review (catalyst-api builds only the first).
     let mut w = complete_wizard();
+    w.set_topology(Some(sovtui::provision::wizard::Topology::Solo));
+    w.seed_regions();
     w.set_subdomain(sub);
     for req in w.due_checks() {
         let reply = sovtui::tui::wizard::post_check(&world.endpoints().catalyst_api, &req).await;

@@ -55,6 +55,7 @@ pub fn run_diagnose(config: Option<PathBuf>, args: DiagnoseArgs) -> CliResult {
         fqdn: src.fqdn.clone(),
         deployment: src.deployment.clone(),
         api: src.api.clone(),
+        pdm: args.pdm.clone(),
         ..Default::default()
     };
     let d = diagnose_walk(walk, &ph);

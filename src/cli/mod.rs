@@ -257,6 +257,10 @@ pub struct DiagnoseArgs {
     pub deployment: Option<String>,
     #[arg(long)]
     pub api: Option<String>,
+    /// pool-domain-manager URL, filled into the `sovtui recover` commands a leaf suggests (a
+    /// whole recovery releases the PDM name; without it they show `<pdm-url>`)
+    #[arg(long, value_name = "URL")]
+    pub pdm: Option<String>,
     #[arg(long)]
     pub json: bool,
     /// Kubeconfig of the Sovereign (until the fleet file names it)

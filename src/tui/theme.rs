@@ -287,7 +287,23 @@ impl ThemeCatalog {
             } else {
                 self.clone()
             };
-            Some(catalog.load_depth(&parent_name, level, depth + 1)?)
+            // A parent that cannot be had is this file's problem, at its `extends` line; a
+            // parent that is there but broken reports its own file and line.
+            let parent_theme = catalog
+                .load_depth(&parent_name, level, depth + 1)
+                .map_err(|e| {
+                    if e.line.is_none() {
+                        err_at(
+                            &label,
+                            &text,
+                            parent.span(),
+                            &format!("extends = {parent_name:?}: {}", e.message),
+                        )
+                    } else {
+                        e
+                    }
+                })?;
+            Some(parent_theme)
         } else if path.is_some() {
             let parent = if BUILTIN.iter().any(|(n, _)| *n == name) {
                 name
@@ -704,6 +720,25 @@ mod tests {
         let t = catalog.load("mine", ColorLevel::TrueColor).expect("good");
         assert_eq!(t.style(Slot::Title).fg, Some(Color::Rgb(0, 255, 0)));
         assert!(catalog.names().contains(&"mine".to_string()));
+    }
+
+    /// Found while fuzzing theme files: `extends = "nope"` was reported as `nope: no theme
+    /// named …` — neither the user's file nor a line in it.
+    #[test]
+    fn a_missing_parent_is_blamed_on_the_extends_line() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(
+            dir.path().join("mine.toml"),
+            "name = \"mine\"\nextends = \"nope\"\n",
+        )
+        .expect("write");
+        let catalog = ThemeCatalog::new(Some(dir.path().to_path_buf()));
+        let err = catalog
+            .load("mine", ColorLevel::TrueColor)
+            .expect_err("no parent");
+        assert!(err.file.ends_with("mine.toml"), "{err}");
+        assert_eq!(err.line, Some(2), "{err}");
+        assert!(err.message.contains("no theme named \"nope\""), "{err}");
     }
 
     #[test]

@@ -336,33 +336,72 @@ impl WorldScenario {
         ))
     }
 
+    /// Every error names `origin:line` (and the column when YAML gives one): the place serde_yaml
+    /// reports, else the line the problem is about.
     pub fn parse(text: &str, origin: &str) -> Result<WorldScenario, String> {
         let scenario: WorldScenario =
             serde_yaml::from_str(text).map_err(|e| match e.location() {
                 Some(loc) => format!("{origin}:{}:{}: {e}", loc.line(), loc.column()),
-                None => format!("{origin}: {e}"),
+                None => format!("{origin}:{}: {e}", unlocated_line(text)),
             })?;
         for s in &scenario.sovereigns {
-            s.cluster
-                .resolve_kit()
-                .map_err(|e| format!("{origin}: sovereign {}: {e}", s.fqdn))?;
+            s.cluster.resolve_kit().map_err(|e| {
+                format!(
+                    "{origin}:{}: sovereign {}: {e}",
+                    line_with(text, &s.fqdn, 0),
+                    s.fqdn
+                )
+            })?;
         }
         if let Some(race) = &scenario.catalyst.phase1_race
             && !PHASE1_RACES.contains(&race.as_str())
         {
             return Err(format!(
-                "{origin}: catalyst.phase1_race '{race}' is none of {}",
+                "{origin}:{}: catalyst.phase1_race '{race}' is none of {}",
+                line_with(text, "phase1_race", 0),
                 PHASE1_RACES.join(", ")
             ));
         }
         let mut seen = std::collections::BTreeSet::new();
         for s in &scenario.sovereigns {
             if !seen.insert(&s.fqdn) {
-                return Err(format!("{origin}: sovereign {} is listed twice", s.fqdn));
+                return Err(format!(
+                    "{origin}:{}: sovereign {} is listed twice",
+                    line_with(text, &s.fqdn, 1),
+                    s.fqdn
+                ));
             }
         }
         Ok(scenario)
     }
+}
+
+/// 1-based line of the `nth` (0-based) line containing `needle`; the first line when none does.
+fn line_with(text: &str, needle: &str, nth: usize) -> usize {
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !needle.is_empty() && l.contains(needle))
+        .nth(nth)
+        .map_or(1, |(i, _)| i + 1)
+}
+
+/// The line of a YAML error serde_yaml gives no place for. The one such error a file can cause
+/// is a second document: its `---` is blamed (the first `---` after content, or the second one).
+fn unlocated_line(text: &str) -> usize {
+    let mut content = false;
+    let mut markers = 0;
+    for (i, l) in text.lines().enumerate() {
+        let doc_start = l == "---" || l.starts_with("--- ") || l.starts_with("---\t");
+        if doc_start {
+            markers += 1;
+            if content || markers == 2 {
+                return i + 1;
+            }
+        } else if !l.trim().is_empty() && !l.trim_start().starts_with('#') {
+            content = true;
+        }
+    }
+    1
 }
 
 #[cfg(test)]
@@ -419,7 +458,27 @@ mod tests {
             ok.sovereigns[0].ingress.as_ref().map(|i| i.server.as_str()),
             Some("envoy")
         );
+        let err = WorldScenario::parse("name: x\ncatalyst:\n  phase1_race: sometimes\n", "f.yaml")
+            .expect_err("unknown race");
+        assert!(err.starts_with("f.yaml:3: "), "{err}");
+        let err = WorldScenario::parse(
+            "name: x\nsovereigns:\n  - fqdn: a.b.c\n  - fqdn: a.b.c\n",
+            "f.yaml",
+        )
+        .expect_err("twice");
+        assert!(err.starts_with("f.yaml:4: "), "{err}");
         let err = WorldScenario::load("nope").expect_err("unknown");
         assert!(err.contains("demo"), "{err}");
+    }
+
+    /// Found by the fuzz target `fuzz_scenario_yaml`: serde_yaml gives a second document no
+    /// location, so the error named the file without a line.
+    #[test]
+    fn a_second_document_is_blamed_on_its_marker_line() {
+        let err = WorldScenario::parse("# c\nname: x\n---\nsovereigns: []\n", "f.yaml")
+            .expect_err("two documents");
+        assert!(err.starts_with("f.yaml:3: "), "{err}");
+        let err = WorldScenario::parse("---\nname: x\n--- \n", "f.yaml").expect_err("two");
+        assert!(err.starts_with("f.yaml:3: "), "{err}");
     }
 }

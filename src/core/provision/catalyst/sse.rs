@@ -82,18 +82,20 @@ impl SseParser {
             return frames;
         }
         for &b in chunk {
-            if self.held >= self.max_event {
-                self.overflowed = true;
-                self.buf = Vec::new();
-                self.data = Vec::new();
-                self.held = 0;
-                return frames;
-            }
             if b == b'\n' {
                 let line = std::mem::take(&mut self.buf);
                 self.line(&line, &mut frames);
             } else {
                 // An event's lines count towards its cap, so one endless line is refused too.
+                // The check is on the byte that would go over the cap: an event of exactly
+                // `max_event` bytes is still read (a newline adds nothing to hold).
+                if self.held >= self.max_event {
+                    self.overflowed = true;
+                    self.buf = Vec::new();
+                    self.data = Vec::new();
+                    self.held = 0;
+                    return frames;
+                }
                 self.buf.push(b);
                 self.held += 1;
             }
@@ -272,5 +274,20 @@ mod tests {
             assert_eq!(frames.len(), 1);
         }
         assert!(!p.overflowed());
+    }
+
+    /// Found by the fuzz target `fuzz_sse_reader`: the cap was checked before every byte, the
+    /// newline included, so data lines of exactly `max_event` bytes were refused although nothing
+    /// went over the cap, while one line of the same length passed.
+    #[test]
+    fn an_event_of_exactly_the_cap_is_read() {
+        let line = b"data: x\n"; // 7 bytes held per line
+        let mut p = SseParser::with_max_event(7 * 3);
+        assert!(p.feed(&line.repeat(3)).is_empty());
+        assert!(!p.overflowed(), "3 × 7 bytes is not over a cap of 21");
+        assert_eq!(p.feed(b"\n").len(), 1);
+        let mut p = SseParser::with_max_event(7 * 3 - 1);
+        assert!(p.feed(&line.repeat(3)).is_empty());
+        assert!(p.overflowed(), "21 bytes is over a cap of 20");
     }
 }

@@ -63,14 +63,33 @@ fn safe(name: &str, value: &str) -> Result<String, RenderError> {
     Ok(value.to_string())
 }
 
+/// The pull secret Flux's HelmRepository names (`secretRef: ghcr-pull`). One home: the rendered
+/// cloud-init creates it from these, and the troubleshooting leaf C9 re-creates it with
+/// [`ghcr_pull_secret_command`], so a hand-made secret is the very type the cluster expects.
+pub const GHCR_PULL_SECRET_NAMESPACE: &str = "flux-system";
+pub const GHCR_PULL_SECRET_NAME: &str = "ghcr-pull";
+pub const GHCR_PULL_SECRET_TYPE: &str = "kubernetes.io/dockerconfigjson";
+pub const GHCR_REGISTRY: &str = "ghcr.io";
+pub const GHCR_USER: &str = "openova-bot";
+
 /// `kubernetes.io/dockerconfigjson` payload for ghcr.io, user `openova-bot`, base64 for `data:`.
 pub fn ghcr_dockerconfigjson_b64(token: &str) -> String {
     let b64 = base64::engine::general_purpose::STANDARD;
-    let auth = b64.encode(format!("openova-bot:{token}"));
+    let auth = b64.encode(format!("{GHCR_USER}:{token}"));
     let json = serde_json::json!({
-        "auths": {"ghcr.io": {"username": "openova-bot", "password": token, "auth": auth}}
+        "auths": {GHCR_REGISTRY: {"username": GHCR_USER, "password": token, "auth": auth}}
     });
     b64.encode(json.to_string())
+}
+
+/// The kubectl command that creates the same secret by hand (`token` as typed, e.g. a
+/// placeholder `<GHCR token>`): `create secret docker-registry` makes a
+/// `kubernetes.io/dockerconfigjson` secret with the same server and user.
+pub fn ghcr_pull_secret_command(token: &str) -> String {
+    format!(
+        "kubectl -n {GHCR_PULL_SECRET_NAMESPACE} create secret docker-registry {GHCR_PULL_SECRET_NAME} \
+         --docker-server={GHCR_REGISTRY} --docker-username={GHCR_USER} --docker-password={token}"
+    )
 }
 
 /// Everything a node's user data depends on besides its own name and IP.
@@ -170,6 +189,9 @@ impl CloudInitInputs {
             "ghcr_dockerconfigjson_b64",
             ghcr_dockerconfigjson_b64(&self.ghcr_pull_token),
         );
+        v.insert("ghcr_secret_namespace", GHCR_PULL_SECRET_NAMESPACE.into());
+        v.insert("ghcr_secret_name", GHCR_PULL_SECRET_NAME.into());
+        v.insert("ghcr_secret_type", GHCR_PULL_SECRET_TYPE.into());
         v.insert(
             "gitops_repo_url",
             safe("gitops_repo_url", &self.gitops_repo_url)?,
@@ -223,6 +245,51 @@ mod tests {
             enable_fail2ban: true,
             enable_unattended_upgrades: true,
             ..Default::default()
+        }
+    }
+
+    /// The secret manifest cloud-init writes, read back from the rendered user data.
+    fn rendered_pull_secret(user_data: &str) -> serde_yaml::Value {
+        let doc: serde_yaml::Value = serde_yaml::from_str(user_data).expect("user data is YAML");
+        let files = doc["write_files"].as_sequence().expect("write_files");
+        let file = files
+            .iter()
+            .find(|f| f["path"].as_str() == Some("/var/lib/catalyst/ghcr-pull-secret.yaml"))
+            .expect("the pull secret file");
+        serde_yaml::from_str(file["content"].as_str().expect("content")).expect("a manifest")
+    }
+
+    /// Issue 15: the C9 remedy made a `generic` secret with a `token` key while cloud-init makes
+    /// a `kubernetes.io/dockerconfigjson`; both now take name, namespace and type from here.
+    #[test]
+    fn the_c9_command_and_cloud_init_make_the_same_secret() {
+        let ud = inputs()
+            .control_plane(1, "catalyst-t42-omani-works-cp1", "10.0.1.2", "203.0.113.9")
+            .expect("render");
+        let secret = rendered_pull_secret(&ud);
+        assert_eq!(secret["kind"].as_str(), Some("Secret"));
+        assert_eq!(secret["type"].as_str(), Some(GHCR_PULL_SECRET_TYPE));
+        assert_eq!(
+            secret["metadata"]["name"].as_str(),
+            Some(GHCR_PULL_SECRET_NAME)
+        );
+        assert_eq!(
+            secret["metadata"]["namespace"].as_str(),
+            Some(GHCR_PULL_SECRET_NAMESPACE)
+        );
+        let payload = secret["data"][".dockerconfigjson"].as_str().expect("key");
+        assert_eq!(payload, ghcr_dockerconfigjson_b64("ghp_secret"));
+        let cmd = ghcr_pull_secret_command("T");
+        assert!(
+            cmd.starts_with("kubectl -n flux-system create secret docker-registry ghcr-pull "),
+            "{cmd}"
+        );
+        for flag in [
+            "--docker-server=ghcr.io",
+            "--docker-username=openova-bot",
+            "--docker-password=T",
+        ] {
+            assert!(cmd.contains(flag), "{cmd}");
         }
     }
 

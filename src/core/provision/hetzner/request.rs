@@ -126,6 +126,10 @@ impl DeploymentRequest {
                 ));
             }
         }
+        crate::provision::wizard::rules::check_single_region(
+            self.regions.iter().map(|r| r.cloud_region.as_str()),
+        )
+        .map_err(|m| RequestError::new("regions", m))?;
         if let Some(r) = self.regions.first()
             && r.provider != "hetzner"
         {
@@ -270,6 +274,23 @@ mod tests {
         assert_eq!(back["hetznerProjectID"], "proj_abc123");
         assert_eq!(back["regions"][0]["cloudRegion"], "nbg1");
         req.validate_for_phase0().expect("valid");
+    }
+
+    /// Issue 15: a second region was dropped without a word (only `regions[0]` was planned).
+    #[test]
+    fn a_multi_region_request_is_refused_not_cut_to_its_first_region() {
+        let mut req = DeploymentRequest::from_json(sample_json()).expect("parse");
+        let mut second = req.regions[0].clone();
+        second.cloud_region = "hel1".into();
+        req.regions.push(second);
+        let err = req.validate_for_phase0().expect_err("two regions");
+        assert_eq!(err.field, "regions");
+        assert!(
+            err.message.contains("2 regions (nbg1, hel1)")
+                && err.message.contains("only regions[0] (nbg1)")
+                && err.message.contains("hel1 would silently be left out"),
+            "{err}"
+        );
     }
 
     #[test]

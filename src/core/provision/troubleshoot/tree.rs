@@ -31,6 +31,9 @@ pub const PLACEHOLDERS: &[&str] = &[
     "object",
     "kit",
     "gitrepo",
+    "pdm",
+    "plan",
+    "ghcr_pull_secret_cmd",
 ];
 
 /// Where a node, answer or leaf was defined.

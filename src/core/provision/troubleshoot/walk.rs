@@ -26,6 +26,9 @@ pub struct Placeholders {
     /// The GitRepository's name as the cluster has it (`{gitrepo}`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gitrepo: Option<String>,
+    /// pool-domain-manager's URL (`{pdm}`), for the PDM release of a whole recovery.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pdm: Option<String>,
 }
 
 impl Placeholders {
@@ -122,6 +125,16 @@ impl Placeholders {
                 .gitrepo
                 .clone()
                 .unwrap_or_else(|| "openova-public".into()),
+            "pdm" => self
+                .pdm
+                .clone()
+                .map(|a| a.trim_end_matches('/').to_string())
+                .unwrap_or_else(|| "<pdm-url>".into()),
+            // Where the dry run writes the plan the purge then executes (by id, nothing else).
+            "plan" => format!("recover-{}.plan.json", self.fqdn.replace('.', "-")),
+            "ghcr_pull_secret_cmd" => {
+                crate::provision::hetzner::cloudinit::ghcr_pull_secret_command("<GHCR token>")
+            }
             _ => format!("{{{key}}}"),
         }
     }

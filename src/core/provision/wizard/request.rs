@@ -146,6 +146,11 @@ pub fn validate_request(req: &DeploymentRequest) -> Vec<FieldError> {
         }
     }
 
+    if let Err(m) = rules::check_single_region(req.regions.iter().map(|r| r.cloud_region.as_str()))
+    {
+        err("regions", m);
+    }
+
     if req.hetzner_token.trim().is_empty() {
         err("hetznerToken", "is required".into());
     } else if let Err(m) = rules::check_token_length(&req.hetzner_token) {
@@ -582,6 +587,32 @@ mod tests {
         ] {
             assert!(f.contains(&want.to_string()), "{want} not in {f:?}");
         }
+    }
+
+    /// Issue 15: runbook §1.3's shape (N regions × 1 cpx52, workerCount 0) is refused with the
+    /// regions that would be lost, never sent for catalyst-api to build only the first.
+    #[test]
+    fn a_multi_region_request_is_refused_naming_the_regions_left_out() {
+        let mut r = good();
+        r.regions[0].control_plane_size = "cpx52".into();
+        for region in ["nbg1", "hel1"] {
+            let mut row = r.regions[0].clone();
+            row.cloud_region = region.into();
+            r.regions.push(row);
+        }
+        let errs = validate_request(&r);
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert_eq!(errs[0].field, "regions");
+        assert!(
+            errs[0].message.contains("3 regions (fsn1, nbg1, hel1)")
+                && errs[0]
+                    .message
+                    .contains("nbg1, hel1 would silently be left out"),
+            "{}",
+            errs[0]
+        );
+        r.regions.truncate(1);
+        assert_eq!(validate_request(&r), vec![]);
     }
 
     #[test]

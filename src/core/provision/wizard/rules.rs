@@ -140,6 +140,32 @@ pub fn check_token_length(token: &str) -> Result<(), String> {
     }
 }
 
+/// A request builds one region: catalyst-api applies `regions[0]` only (contract §1.6) and so does
+/// our Phase 0, so a request naming more would silently leave the others unbuilt. Refused, with
+/// the regions that would be lost, rather than dropped (runbook §1.3's multi-region shape —
+/// N regions × 1 cpx52, workerCount 0 — needs a provisioner that builds every region).
+pub fn check_single_region<'a>(regions: impl IntoIterator<Item = &'a str>) -> Result<(), String> {
+    let regions: Vec<&str> = regions.into_iter().collect();
+    if regions.len() <= 1 {
+        return Ok(());
+    }
+    let shown = |r: &[&str]| {
+        r.iter()
+            .map(|x| if x.is_empty() { "(no region)" } else { x })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    Err(format!(
+        "{} regions ({}): only regions[0] ({}) would be built — catalyst-api and Phase 0 apply \
+         the first region only, so {} would silently be left out; provision one region per \
+         Sovereign (choose the solo topology)",
+        regions.len(),
+        shown(&regions),
+        shown(&regions[..1]),
+        shown(&regions[1..]),
+    ))
+}
+
 /// Hetzner server types the OpenTofu module accepts: `^(cx|cpx|ccx|cax)[0-9]+$`.
 pub fn is_hetzner_server_type(size: &str) -> bool {
     ["cpx", "ccx", "cax", "cx"].iter().any(|p| {

@@ -32,10 +32,24 @@ fn answer_all(w: &mut Wizard) {
     }
 }
 
-/// A wizard walked to Review with the defaults, a Hetzner token, a pasted key and `t42`.
+/// A wizard walked to Review with the defaults, a Hetzner token, a pasted key and `t42` — and
+/// the solo topology: a request of more regions than one is refused at Review (catalyst-api
+/// would build only the first).
 fn ready() -> Wizard {
+    ready_with(Some(Topology::Solo))
+}
+
+/// As [`ready`] with the default topology (zoned: two Hetzner regions).
+fn ready_zoned() -> Wizard {
+    ready_with(None)
+}
+
+fn ready_with(topology: Option<Topology>) -> Wizard {
     let mut w = Wizard::default();
     w.next().unwrap(); // Org → Topology
+    if topology.is_some() {
+        w.set_topology(topology);
+    }
     w.next().unwrap(); // → Provider (rows seeded)
     w.next().unwrap(); // → Credentials
     w.set_token(Provider::Hetzner, TOKEN);
@@ -576,17 +590,33 @@ fn the_request_is_exactly_the_contract_body() {
             "workerCount": 0,
             "haEnabled": false,
             "regions": [
-                {"provider": "hetzner", "cloudRegion": "fsn1", "controlPlaneSize": "cpx32", "workerSize": "cpx32", "workerCount": 0},
-                {"provider": "hetzner", "cloudRegion": "nbg1", "controlPlaneSize": "cpx32", "workerSize": "cpx32", "workerCount": 0}
+                {"provider": "hetzner", "cloudRegion": "fsn1", "controlPlaneSize": "cpx32", "workerSize": "cpx32", "workerCount": 0}
             ],
             "sshPublicKey": ED25519
         })
     );
 }
 
+/// Issue 15: the default (zoned) topology asks for two regions; catalyst-api would build only
+/// the first, so Review refuses to provision and says which region would be left out.
+#[test]
+fn review_refuses_a_request_that_would_build_only_its_first_region() {
+    let mut w = ready_zoned();
+    assert_eq!(w.regions().len(), 2);
+    let r = w.can_advance(Step::Review).unwrap_err();
+    assert_eq!(r.field.as_deref(), Some("regions"), "{r:?}");
+    assert!(
+        r.message.contains("only regions[0] (fsn1) would be built")
+            && r.message.contains("nbg1 would silently be left out"),
+        "{}",
+        r.message
+    );
+    assert!(w.provision().is_err());
+}
+
 #[test]
 fn review_lists_every_value_masked_with_cost() {
-    let mut w = ready();
+    let mut w = ready_zoned();
     w.set_row_worker_count(0, 2).unwrap();
     w.set_row_worker_size(0, "cx33").unwrap();
     let cost = w.cost();
@@ -722,7 +752,7 @@ fn unavailable_503_is_a_notice_not_a_block() {
 fn draft_has_no_secrets_and_restores() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("nested/wizard-draft.json");
-    let mut w = ready();
+    let mut w = ready_zoned();
     w.set_org_name("Bank of Muscat");
     w.toggle_compliance("DORA").unwrap();
     w.set_airgap(true);
