@@ -288,7 +288,9 @@ pub(crate) async fn build_client_with(
     config.connect_timeout = Some(limits.connect);
     config.read_timeout = Some(limits.watch_idle.max(limits.request) * 2);
     config.write_timeout = Some(limits.request);
-    tokio::task::spawn_blocking(move || Client::try_from(config))
+    // The TLS set-up reads platform certificates: blocking work.
+    let (fqdn, cap) = (entry.fqdn.clone(), limits.max_body);
+    tokio::task::spawn_blocking(move || crate::provision::kube_cap::client(config, &fqdn, cap))
         .await
         .map_err(|e| format!("client: {e}"))?
         .map_err(|e| format!("client: {e}"))
@@ -373,7 +375,7 @@ fn classify(e: &kube::Error) -> Option<LinkError> {
             LinkError::Degraded(format!("{} {}: {}", s.code, s.reason, s.message))
         }
         kube::Error::HyperError(_) | kube::Error::Service(_) | kube::Error::ReadEvents(_) => {
-            LinkError::Unreachable(e.to_string())
+            LinkError::Unreachable(crate::provision::net_error::describe(e))
         }
         // Plugin output may hold secrets or noise: say what to do, not what it printed.
         kube::Error::Auth(_) => LinkError::AuthExpired(
