@@ -213,14 +213,13 @@ fn theme_and_keymap_names_are_cached_and_follow_the_watcher() {
     let keymap_file = dir.path().join("keymaps/mykeys.toml");
     std::fs::write(&keymap_file, "[bindings]\n").expect("write");
     // Until the watcher says so, a frame shows the names it had.
-    app.panes
-        .set_overlay(sovtui::tui::pane::Overlay::Help { scroll: 0 });
-    let before = support::cockpit::render(&mut app, 120, 40);
+    chars(&mut app, "?");
+    let before = screen_text(&render(&mut app, 120, 40));
     assert!(!before.contains("mine"), "{before}");
     app.update(Msg::ConfigChanged(vec![theme_file, keymap_file]));
     assert!(app.config_names.themes.contains(&"mine".to_string()));
     assert!(app.config_names.keymaps.contains(&"mykeys".to_string()));
-    let after = support::cockpit::render(&mut app, 120, 40);
+    let after = screen_text(&render(&mut app, 120, 40));
     assert!(after.contains("mine"), "{after}");
 }
 
