@@ -295,7 +295,7 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
             let _ = sock.shutdown().await;
         }
         Behaviour::Flapping => {
-            let (code, reason, text) = if n % 2 == 0 {
+            let (code, reason, text) = if n.is_multiple_of(2) {
                 (500, "InternalError", "Internal Server Error")
             } else {
                 (503, "ServiceUnavailable", "Service Unavailable")
