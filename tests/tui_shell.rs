@@ -214,12 +214,12 @@ fn theme_and_keymap_names_are_cached_and_follow_the_watcher() {
     std::fs::write(&keymap_file, "[bindings]\n").expect("write");
     // Until the watcher says so, a frame shows the names it had.
     chars(&mut app, "?");
-    let before = screen_text(&render(&mut app, 120, 40));
+    let before = screen_text(&render(&mut app, 120, 120));
     assert!(!before.contains("mine"), "{before}");
     app.update(Msg::ConfigChanged(vec![theme_file, keymap_file]));
     assert!(app.config_names.themes.contains(&"mine".to_string()));
     assert!(app.config_names.keymaps.contains(&"mykeys".to_string()));
-    let after = screen_text(&render(&mut app, 120, 40));
+    let after = screen_text(&render(&mut app, 120, 120));
     assert!(after.contains("mine"), "{after}");
 }
 
