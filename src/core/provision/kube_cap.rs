@@ -224,7 +224,7 @@ mod tests {
             .expect_err("over the cap");
         assert_eq!(
             err.to_string(),
-            "the apiserver of x.example: an answer is larger than 15 B (cap SOVTUI_MAX_BODY); refused"
+            "the apiserver of x.example: an answer is larger than 15 bytes (cap SOVTUI_MAX_BODY); refused"
         );
         assert!(
             capped(vec![b"0123456789", b"01234"], false, 15)
