@@ -19,114 +19,13 @@ use sovtui::provision::fleet::{Fleet, FleetEvent, FleetOptions};
 use sovtui::provision::limits::Limits;
 use sovtui::sim::clock::SimClock;
 use sovtui::sim::kube::{ClusterOptions, KubeSim};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+mod support;
+use support::hostile::{Behaviour, Hostile, NASTY};
 
 const PATIENCE: Duration = Duration::from_secs(60);
 const DEADLINE: Duration = Duration::from_secs(1);
-
-/// How a hostile server treats each connection.
-#[derive(Clone)]
-enum Behaviour {
-    /// Accept, read the request, never answer.
-    Silent,
-    /// Headers of an event stream, then `data:` lines forever without the blank line that would
-    /// end an event.
-    EndlessEvent,
-    /// Headers of an event stream, one event, then silence with the connection open.
-    StallingStream,
-    /// 200 with a chunked body that never ends.
-    EndlessBody,
-    /// 200 whose body arrives one byte every 200 ms.
-    Drip,
-    /// A complete SSE answer (`text`), any path.
-    Sse(String),
-}
-
-/// Serve `b` on 127.0.0.1:0 until the test ends; the root URL.
-async fn hostile(b: Behaviour) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        while let Ok((sock, _)) = listener.accept().await {
-            tokio::spawn(serve(sock, b.clone()));
-        }
-    });
-    format!("http://{addr}")
-}
-
-async fn read_request(sock: &mut TcpStream) {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 1024];
-    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-        match sock.read(&mut chunk).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-        }
-    }
-}
-
-async fn serve(mut sock: TcpStream, b: Behaviour) {
-    read_request(&mut sock).await;
-    let sse_head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\
-                    Cache-Control: no-cache\r\n\r\n";
-    match b {
-        Behaviour::Silent => {
-            // Hold the connection open, answering nothing.
-            let mut sink = [0u8; 1024];
-            while let Ok(n) = sock.read(&mut sink).await {
-                if n == 0 {
-                    break;
-                }
-            }
-        }
-        Behaviour::EndlessEvent => {
-            if sock.write_all(sse_head.as_bytes()).await.is_err() {
-                return;
-            }
-            let line = format!("data: {}\n", "x".repeat(1000));
-            while sock.write_all(line.as_bytes()).await.is_ok() {}
-        }
-        Behaviour::StallingStream => {
-            let ev = json!({"time": "2026-12-06T10:00:00Z", "phase": "tofu-init",
-                            "level": "info", "message": "starting"});
-            let text = format!("{sse_head}data: {ev}\n\n");
-            if sock.write_all(text.as_bytes()).await.is_ok() {
-                let mut sink = [0u8; 64];
-                let _ = sock.read(&mut sink).await;
-            }
-        }
-        Behaviour::EndlessBody => {
-            let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\
-                        Transfer-Encoding: chunked\r\n\r\n";
-            if sock.write_all(head.as_bytes()).await.is_err() {
-                return;
-            }
-            let chunk = format!("{:x}\r\n{}\r\n", 64 * 1024, " ".repeat(64 * 1024));
-            while sock.write_all(chunk.as_bytes()).await.is_ok() {}
-        }
-        Behaviour::Drip => {
-            let body = "{\"deployments\":[]}".repeat(100);
-            let head = format!(
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-                body.len()
-            );
-            if sock.write_all(head.as_bytes()).await.is_err() {
-                return;
-            }
-            for b in body.bytes() {
-                if sock.write_all(&[b]).await.is_err() {
-                    return;
-                }
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-        }
-        Behaviour::Sse(text) => {
-            let _ = sock.write_all(format!("{sse_head}{text}").as_bytes()).await;
-            let _ = sock.shutdown().await;
-        }
-    }
-}
 
 fn limits() -> Limits {
     Limits::strict(DEADLINE)
@@ -149,7 +48,8 @@ fn sovtui(home: &Path) -> tokio::process::Command {
 
 #[tokio::test]
 async fn a_silent_catalyst_api_is_an_error_naming_the_deadline() {
-    let url = hostile(Behaviour::Silent).await;
+    let server = Hostile::start(Behaviour::Silent);
+    let url = server.url().to_string();
     let client = CatalystClient::with_limits(&url, limits()).expect("client");
     let err = tokio::time::timeout(PATIENCE, client.list_deployments())
         .await
@@ -170,7 +70,11 @@ async fn a_silent_catalyst_api_is_an_error_naming_the_deadline() {
 
 #[tokio::test]
 async fn a_dripping_answer_is_cut_at_the_request_deadline() {
-    let url = hostile(Behaviour::Drip).await;
+    let server = Hostile::start(Behaviour::Drip {
+        body: "{\"deployments\":[]}".repeat(100),
+        every: Duration::from_secs(1),
+    });
+    let url = server.url().to_string();
     let client = CatalystClient::with_limits(&url, limits()).expect("client");
     let err = tokio::time::timeout(PATIENCE, client.list_deployments())
         .await
@@ -185,7 +89,8 @@ async fn a_dripping_answer_is_cut_at_the_request_deadline() {
 
 #[tokio::test]
 async fn an_endless_body_is_refused_at_the_body_cap() {
-    let url = hostile(Behaviour::EndlessBody).await;
+    let server = Hostile::start(Behaviour::EndlessBody);
+    let url = server.url().to_string();
     let client = CatalystClient::with_limits(
         &url,
         Limits {
@@ -209,7 +114,8 @@ async fn an_endless_body_is_refused_at_the_body_cap() {
 
 #[tokio::test]
 async fn endless_data_lines_are_refused_at_the_event_cap_and_the_stream_reopens() {
-    let url = hostile(Behaviour::EndlessEvent).await;
+    let server = Hostile::start(Behaviour::EndlessEvent);
+    let url = server.url().to_string();
     let client = CatalystClient::with_limits(
         &url,
         Limits {
@@ -257,7 +163,8 @@ async fn endless_data_lines_are_refused_at_the_event_cap_and_the_stream_reopens(
 
 #[tokio::test]
 async fn a_stalled_stream_is_reported_with_its_time_and_reopened() {
-    let url = hostile(Behaviour::StallingStream).await;
+    let server = Hostile::start(Behaviour::StallingStream);
+    let url = server.url().to_string();
     let client = CatalystClient::with_limits(&url, limits()).expect("client");
     let mut fold = DeploymentFold::new("d1");
     let mut seen = Vec::new();
@@ -330,7 +237,8 @@ async fn a_stream_url_on_another_origin_and_plain_http_elsewhere_are_refused() {
 #[tokio::test]
 async fn fleet_join_against_a_silent_api_fails_within_the_deadline() {
     let home = tempfile::tempdir().expect("tempdir");
-    let url = hostile(Behaviour::Silent).await;
+    let server = Hostile::start(Behaviour::Silent);
+    let url = server.url().to_string();
     let fleet = home.path().join("fleet.toml");
     let out = tokio::time::timeout(
         PATIENCE,
@@ -356,7 +264,8 @@ async fn fleet_join_against_a_silent_api_fails_within_the_deadline() {
 #[tokio::test]
 async fn deploy_watch_against_a_silent_api_says_so_within_the_deadline() {
     let home = tempfile::tempdir().expect("tempdir");
-    let url = hostile(Behaviour::Silent).await;
+    let server = Hostile::start(Behaviour::Silent);
+    let url = server.url().to_string();
     let mut child = sovtui(home.path())
         .args(["deploy", "watch", "--api", &url, "0123456789abcdef"])
         .stdout(Stdio::null())
@@ -383,8 +292,6 @@ fn escaped_event(message: &str) -> Value {
            "message": message})
 }
 
-const NASTY: &str = "boom\u{1b}]0;pwned\u{7}\u{1b}[2J\u{1b}[31mred\u{1b}[0m\rover\u{9b}2Jend";
-
 #[tokio::test]
 async fn escape_sequences_in_events_print_clean_and_json_stays_exact() {
     let home = tempfile::tempdir().expect("tempdir");
@@ -394,7 +301,8 @@ async fn escape_sequences_in_events_print_clean_and_json_stays_exact() {
         "data: {}\n\nevent: done\ndata: {done}\n\n",
         escaped_event(NASTY)
     );
-    let url = hostile(Behaviour::Sse(body)).await;
+    let server = Hostile::start(Behaviour::Sse(body));
+    let url = server.url().to_string();
 
     let human = tokio::time::timeout(
         PATIENCE,
@@ -512,12 +420,17 @@ fn kubeconfig_for(server: &str) -> String {
     )
 }
 
-#[tokio::test]
-async fn a_silent_apiserver_turns_unreachable_within_the_deadline() {
-    let url = hostile(Behaviour::Silent).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let kc = dir.path().join("kubeconfig");
-    std::fs::write(&kc, kubeconfig_for(&url)).expect("kubeconfig");
+/// A fleet of one Sovereign (`silent.fleet.test`) whose apiserver is `server`, under `limits`.
+fn fleet_against(
+    server: &str,
+    dir: &Path,
+    limits: Limits,
+) -> (
+    sovtui::provision::fleet::FleetHandle,
+    tokio::sync::mpsc::Receiver<FleetEvent>,
+) {
+    let kc = dir.join("kubeconfig");
+    std::fs::write(&kc, kubeconfig_for(server)).expect("kubeconfig");
     let mut entry = SovereignEntry::adopted("silent.fleet.test");
     entry.adopted = false;
     entry.kubeconfig = Some(kc);
@@ -525,31 +438,223 @@ async fn a_silent_apiserver_turns_unreachable_within_the_deadline() {
         sovereigns: vec![entry],
         ..Default::default()
     };
-    let (_handle, mut events) = Fleet::start_with(
+    Fleet::start_with(
         file,
         FleetOptions {
-            audit_log: dir.path().join("audit.jsonl"),
-            limits: limits(),
+            audit_log: dir.join("audit.jsonl"),
+            limits,
             ..Default::default()
         },
-    );
-    let error = tokio::time::timeout(PATIENCE, async {
+    )
+}
+
+/// The error of the first connection state (other than connecting/live) that `pred` accepts.
+async fn state_error(
+    events: &mut tokio::sync::mpsc::Receiver<FleetEvent>,
+    pred: impl Fn(&str) -> bool,
+) -> String {
+    tokio::time::timeout(PATIENCE, async {
         while let Some(ev) = events.recv().await {
-            if let FleetEvent::Connection {
-                connection: ConnectionState::Unreachable { error, .. },
-                ..
-            } = ev
-            {
-                return error;
+            if let FleetEvent::Connection { connection, .. } = ev {
+                let error = match connection {
+                    ConnectionState::Unreachable { error, .. }
+                    | ConnectionState::Degraded { error, .. }
+                    | ConnectionState::Forbidden { error }
+                    | ConnectionState::AuthExpired { error } => error,
+                    _ => continue,
+                };
+                if pred(&error) {
+                    return error;
+                }
             }
         }
         panic!("fleet stopped");
     })
     .await
-    .expect("unreachable, not connecting forever");
+    .expect("the state says why within the patience bound")
+}
+
+#[tokio::test]
+async fn a_silent_apiserver_turns_unreachable_within_the_deadline() {
+    let server = Hostile::start(Behaviour::Silent);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_handle, mut events) = fleet_against(server.url(), dir.path(), limits());
+    let error = state_error(&mut events, |_| true).await;
     assert!(
         error.contains("LIST: no answer within 1s"),
         "the state says why: {error}"
+    );
+}
+
+// ---- TLS ----------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_self_signed_catalyst_api_is_a_tls_error_naming_the_source() {
+    let server = Hostile::self_signed_tls(Behaviour::Silent);
+    let client = CatalystClient::with_limits(server.url(), limits()).expect("client");
+    let err = tokio::time::timeout(PATIENCE, client.list_deployments())
+        .await
+        .expect("bounded")
+        .expect_err("the certificate is refused");
+    let text = err.to_string();
+    assert!(
+        text.contains("TLS handshake failed") && text.contains(server.url()),
+        "{text}"
+    );
+    assert!(text.contains("certificate"), "says what was wrong: {text}");
+    assert_eq!(server.requests(), 0, "no request went over the bad channel");
+}
+
+#[tokio::test]
+async fn a_catalyst_api_closing_mid_handshake_is_a_tls_error_naming_the_source() {
+    let server = Hostile::closes_mid_handshake();
+    let client = CatalystClient::with_limits(server.url(), limits()).expect("client");
+    let err = tokio::time::timeout(PATIENCE, client.list_deployments())
+        .await
+        .expect("bounded")
+        .expect_err("no handshake");
+    let text = err.to_string();
+    assert!(
+        text.contains("TLS handshake failed") && text.contains(server.url()),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn fleet_join_against_a_self_signed_api_names_tls_and_adds_nothing() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let server = Hostile::self_signed_tls(Behaviour::Silent);
+    let fleet = home.path().join("fleet.toml");
+    let out = tokio::time::timeout(
+        PATIENCE,
+        sovtui(home.path())
+            .arg("--config")
+            .arg(&fleet)
+            .args(["fleet", "join", "new.example.org", "--api", server.url()])
+            .args(["--deployment", "0123456789abcdef"])
+            .output(),
+    )
+    .await
+    .expect("join ends")
+    .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("TLS handshake failed") && stderr.contains(server.url()),
+        "{stderr}"
+    );
+    assert!(!fleet.exists(), "nothing written");
+}
+
+#[tokio::test]
+async fn a_tls_failing_apiserver_is_unreachable_with_a_tls_reason() {
+    for (server, what) in [
+        (Hostile::self_signed_tls(Behaviour::Silent), "self-signed"),
+        (Hostile::closes_mid_handshake(), "closes mid-handshake"),
+    ] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (_handle, mut events) = fleet_against(server.url(), dir.path(), limits());
+        let error = state_error(&mut events, |_| true).await;
+        assert!(error.contains("TLS handshake failed"), "{what}: {error}");
+    }
+}
+
+// ---- 500/503 flapping ---------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_flapping_apiserver_shows_its_status_and_is_retried_with_backoff() {
+    let server = Hostile::start(Behaviour::Flapping);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_handle, mut events) = fleet_against(server.url(), dir.path(), limits());
+    let first = state_error(&mut events, |e| e.contains("500") || e.contains("503")).await;
+    assert!(
+        first.contains("InternalError") || first.contains("ServiceUnavailable"),
+        "the state names the answer: {first}"
+    );
+    // Over a window, the server sees a handful of requests per watched kind — the loops back off
+    // (0.25 s doubling to 5 s) instead of retrying in a tight loop, which would be thousands.
+    let before = server.requests();
+    let window = Duration::from_secs(4);
+    tokio::time::sleep(window).await;
+    let during = server.requests() - before;
+    let kinds = sovtui::provision::fleet::objects::FluxKind::ALL.len();
+    assert!(
+        during <= kinds * 8,
+        "{during} requests in {window:?} from {kinds} loops: not backing off"
+    );
+}
+
+#[tokio::test]
+async fn a_flapping_catalyst_api_is_reported_per_attempt_and_given_up_on() {
+    let server = Hostile::start(Behaviour::Flapping);
+    let client = CatalystClient::with_limits(server.url(), limits()).expect("client");
+    let mut fold = DeploymentFold::new("d1");
+    let opts = FollowOptions {
+        max_failures: 4,
+        ..FollowOptions::default()
+    };
+    let mut reasons = Vec::new();
+    let result = tokio::time::timeout(
+        PATIENCE,
+        follow(&client, &mut fold, &opts, |u, _| {
+            if let FollowUpdate::Reconnecting { reason, .. } = u {
+                reasons.push(reason.clone());
+            }
+        }),
+    )
+    .await
+    .expect("bounded");
+    assert!(result.is_err(), "gives up after max_failures");
+    assert!(
+        reasons.iter().any(|r| r.contains("HTTP 500"))
+            && reasons.iter().any(|r| r.contains("HTTP 503")),
+        "each attempt says what came back: {reasons:?}"
+    );
+    assert!(
+        server.requests() <= opts.max_failures as usize + 1,
+        "one request per attempt, {} in all",
+        server.requests()
+    );
+}
+
+// ---- Kubernetes body caps -----------------------------------------------------------------
+
+#[tokio::test]
+async fn a_1gb_list_body_is_refused_at_the_body_cap_naming_the_cluster() {
+    let server = Hostile::start(Behaviour::HugeBody { len: 1 << 30 });
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_handle, mut events) = fleet_against(server.url(), dir.path(), limits());
+    let error = state_error(&mut events, |_| true).await;
+    assert!(
+        error.contains("the apiserver of silent.fleet.test")
+            && error.contains("larger than 64 MiB")
+            && error.contains("SOVTUI_MAX_BODY"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn an_endless_list_body_and_an_endless_watch_line_are_refused_at_the_cap() {
+    let small = Limits {
+        max_body: 1 << 20,
+        ..limits()
+    };
+    let server = Hostile::start(Behaviour::EndlessKube { list_ok: false });
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_handle, mut events) = fleet_against(server.url(), dir.path(), small.clone());
+    let error = state_error(&mut events, |_| true).await;
+    assert!(
+        error.contains("an answer is larger than 1 MiB") && error.contains("silent.fleet.test"),
+        "{error}"
+    );
+
+    let server = Hostile::start(Behaviour::EndlessKube { list_ok: true });
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_handle, mut events) = fleet_against(server.url(), dir.path(), small);
+    let error = state_error(&mut events, |e| e.contains("watch event")).await;
+    assert!(
+        error.contains("a watch event is larger than 1 MiB") && error.contains("silent.fleet.test"),
+        "{error}"
     );
 }
 

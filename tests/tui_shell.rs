@@ -266,6 +266,30 @@ fn fleet_updates_replace_one_sovereign_and_keep_the_selection() {
 const GOOD_THEME: &str =
     "extends = \"mono\"\n[styles]\ntitle = { mods = [\"bold\", \"underline\"] }\n";
 
+/// Help and the palette draw from names read once and again on each change the config watcher
+/// reports — never from the directories on every frame.
+#[test]
+fn theme_and_keymap_names_are_cached_and_follow_the_watcher() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(dir.path().join("themes")).expect("mkdir");
+    std::fs::create_dir_all(dir.path().join("keymaps")).expect("mkdir");
+    let mut app = App::new(settings(ColorLevel::Mono, Some(dir.path())));
+    assert!(!app.config_names.themes.contains(&"mine".to_string()));
+    let theme_file = dir.path().join("themes/mine.toml");
+    std::fs::write(&theme_file, GOOD_THEME).expect("write");
+    let keymap_file = dir.path().join("keymaps/mykeys.toml");
+    std::fs::write(&keymap_file, "[bindings]\n").expect("write");
+    // Until the watcher says so, a frame shows the names it had.
+    chars(&mut app, "?");
+    let before = screen_text(&render(&mut app, 120, 120));
+    assert!(!before.contains("mine"), "{before}");
+    app.update(Msg::ConfigChanged(vec![theme_file, keymap_file]));
+    assert!(app.config_names.themes.contains(&"mine".to_string()));
+    assert!(app.config_names.keymaps.contains(&"mykeys".to_string()));
+    let after = screen_text(&render(&mut app, 120, 120));
+    assert!(after.contains("mine"), "{after}");
+}
+
 #[test]
 fn broken_theme_file_shows_file_and_line_and_keeps_the_last_good_theme() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -85,6 +85,10 @@ pub struct App {
     pub themes: ThemeCatalog,
     pub keymap: Keymap,
     pub keymaps: KeymapCatalog,
+    /// Theme and keymap names (built-ins and user files), read once and again whenever the
+    /// config watcher reports a change, so the help overlay and the palette never read the
+    /// directories while drawing.
+    pub config_names: ConfigNames,
     pub level: ColorLevel,
     /// The wizard screen, kept while the operator looks elsewhere so nothing typed is lost.
     pub wizard: Option<Box<WizardScreen>>,
@@ -175,6 +179,7 @@ impl App {
             armed: false,
             fv: super::views::FleetViews::default(),
             theme,
+            config_names: ConfigNames::read(&themes, &keymaps),
             themes,
             keymap,
             keymaps,
@@ -709,6 +714,8 @@ impl App {
     }
 
     fn on_config_changed(&mut self, paths: &[PathBuf]) {
+        // A file may have appeared or gone: the names shown by help and the palette follow.
+        self.config_names = ConfigNames::read(&self.themes, &self.keymaps);
         let theme_hit = paths.iter().any(|p| self.is_active_theme_file(p));
         let keymap_hit = paths.iter().any(|p| self.is_active_keymap_file(p));
         if theme_hit {
@@ -983,7 +990,11 @@ impl App {
         let plain = !key
             .modifiers
             .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT);
-        let candidates = palette::candidates(&p.input, &self.themes.names(), &self.keymaps.names());
+        let candidates = palette::candidates(
+            &p.input,
+            &self.config_names.themes,
+            &self.config_names.keymaps,
+        );
         match key.code {
             KeyCode::Esc => return,
             KeyCode::Enter => {
@@ -1052,7 +1063,7 @@ impl App {
             Command::Theme(None) => {
                 self.notice = Some(Notice::info(format!(
                     "themes: {} (current: {}, terminal: {})",
-                    self.themes.names().join(", "),
+                    self.config_names.themes.join(", "),
                     self.theme.name,
                     self.level.label()
                 )))
@@ -1061,7 +1072,7 @@ impl App {
             Command::Keymap(None) => {
                 self.notice = Some(Notice::info(format!(
                     "keymaps: {} (current: {})",
-                    self.keymaps.names().join(", "),
+                    self.config_names.keymaps.join(", "),
                     self.keymap.name
                 )))
             }
@@ -1444,4 +1455,20 @@ fn builtin_theme(level: ColorLevel) -> Theme {
     ThemeCatalog::new(None)
         .load(level.default_theme(), level)
         .unwrap_or_else(|e| panic!("built-in theme is broken: {e}"))
+}
+
+/// The theme and keymap names the cockpit offers (see [`App::config_names`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ConfigNames {
+    pub themes: Vec<String>,
+    pub keymaps: Vec<String>,
+}
+
+impl ConfigNames {
+    pub fn read(themes: &ThemeCatalog, keymaps: &KeymapCatalog) -> Self {
+        ConfigNames {
+            themes: themes.names(),
+            keymaps: keymaps.names(),
+        }
+    }
 }

@@ -47,6 +47,10 @@ pub enum RecoverMsg {
     },
 }
 
+/// Room for the purge's progress events between the purge thread and the cockpit (see
+/// docs/RELIABILITY.md, Channels).
+const RECOVER_EVENT_BUFFER: usize = 1024;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ObjectState {
     Pending,
@@ -264,7 +268,10 @@ impl RecoverScreen {
         let fqdn = self.fqdn.clone();
         let opts = self.options.clone();
         handle.spawn(async move {
-            let (etx, mut erx) = mpsc::unbounded_channel::<RecoverEvent>();
+            // Bounded: the purge reports a few events per object, far fewer than this; should the
+            // cockpit fall that far behind, an event is dropped (and counted in the log) rather
+            // than the purge waiting on the screen. The journal and the final report are the record.
+            let (etx, mut erx) = mpsc::channel::<RecoverEvent>(RECOVER_EVENT_BUFFER);
             // The library reports synchronously; forward in order so Finished comes last.
             let forward = {
                 let tx = tx.clone();
@@ -297,8 +304,17 @@ impl RecoverScreen {
                         rt.block_on(async {
                             let client = HetznerClient::new(creds, ClientOptions::default())
                                 .map_err(|e| e.to_string())?;
+                            let dropped = std::sync::atomic::AtomicUsize::new(0);
                             let emit = move |e: RecoverEvent| {
-                                let _ = etx.send(e);
+                                if let Err(mpsc::error::TrySendError::Full(_)) = etx.try_send(e) {
+                                    let n = dropped
+                                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                                        + 1;
+                                    tracing::warn!(
+                                        dropped = n,
+                                        "purge progress event dropped: the cockpit is behind"
+                                    );
+                                }
                             };
                             recover::apply(&client, &opts, &plan, &emit)
                                 .await

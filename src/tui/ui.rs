@@ -909,14 +909,14 @@ fn draw_help(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, scroll: u1
         Span::styled("Themes   ", theme.style(Slot::Header)),
         Span::raw(format!(
             "{} (now {}, terminal: {})",
-            app.themes.names().join(", "),
+            app.config_names.themes.join(", "),
             app.theme.name,
             app.level.label()
         )),
     ]));
     lines.push(Line::from(vec![
         Span::styled("Keymaps  ", theme.style(Slot::Header)),
-        Span::raw(app.keymaps.names().join(", ")),
+        Span::raw(app.config_names.keymaps.join(", ")),
     ]));
     if let Some(dir) = &app.keymaps.config_dir {
         lines.push(Line::from(vec![
@@ -964,7 +964,11 @@ fn draw_help(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, scroll: u1
 }
 
 fn draw_palette(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, p: &palette::Palette) {
-    let cands = palette::candidates(&p.input, &app.themes.names(), &app.keymaps.names());
+    let cands = palette::candidates(
+        &p.input,
+        &app.config_names.themes,
+        &app.config_names.keymaps,
+    );
     let shown = cands.len().min(8) as u16;
     let width = 64.min(area.width.saturating_sub(4));
     let height = (shown + 3).min(area.height.saturating_sub(2));

@@ -5,5 +5,6 @@ pub mod cockpit;
 pub mod diagnose;
 pub mod hcloud;
 pub mod hetzner;
+pub mod hostile;
 pub mod pty;
 pub mod tools;

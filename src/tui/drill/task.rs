@@ -154,7 +154,8 @@ pub async fn run(job: RunJob) {
             stop_rx.clone(),
         )),
     ];
-    let (ptx, prx) = mpsc::unbounded_channel();
+    // Probe snapshots: one slot (`watch`), the newest replaces one not yet forwarded.
+    let (ptx, prx) = watch::channel(Default::default());
     let forward = tokio::spawn(forward_probe(tx.clone(), id.clone(), prx, stop_rx));
     let opts = RunOptions {
         warmup_rows,
@@ -285,16 +286,16 @@ async fn observe_loop(
 async fn forward_probe(
     tx: mpsc::Sender<Msg>,
     id: String,
-    mut rx: mpsc::UnboundedReceiver<crate::provision::drill::probe::ProbeStats>,
+    mut rx: watch::Receiver<crate::provision::drill::probe::ProbeStats>,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     let mut latest = None;
     loop {
         tokio::select! {
-            s = rx.recv() => match s {
-                Some(s) => latest = Some(s),
-                None => break,
+            changed = rx.changed() => match changed {
+                Ok(()) => latest = Some(rx.borrow_and_update().clone()),
+                Err(_) => break,
             },
             _ = tick.tick() => {
                 if let Some(stats) = latest.take()

@@ -149,7 +149,8 @@ pub async fn client_from_yaml(yaml: &str) -> Result<kube::Client, String> {
     cfg.connect_timeout = Some(limits.connect);
     cfg.read_timeout = Some(limits.request);
     cfg.write_timeout = Some(limits.request);
-    kube::Client::try_from(cfg).map_err(|e| format!("kube client: {e}"))
+    crate::provision::kube_cap::client(cfg, "the new cluster", limits.max_body)
+        .map_err(|e| format!("kube client: {e}"))
 }
 
 /// Fetch the kubeconfig (waiting while catalyst-api has none yet), call `fetched` once it is

@@ -72,7 +72,7 @@ impl std::fmt::Display for ErrorBody {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("cannot reach {url}: {source}")]
+    #[error("cannot reach {url}: {}", crate::provision::net_error::describe(.source))]
     Transport {
         url: String,
         #[source]

@@ -38,7 +38,7 @@ pub struct RunOptions {
     /// Abort (roll back) instead of continuing after `stop_after`.
     pub abort: bool,
     /// Where the probe's counters are published while it writes (the cockpit's live view).
-    pub progress: Option<tokio::sync::mpsc::UnboundedSender<super::probe::ProbeStats>>,
+    pub progress: Option<tokio::sync::watch::Sender<super::probe::ProbeStats>>,
     /// How much faster than the wall clock the target's world runs (a simulated world at
     /// `--speed`): journaled with the plan so the report gives timings in both.
     pub world_speed: Option<f64>,
@@ -390,6 +390,8 @@ async fn do_step(
                 tokio::spawn(async move {
                     while rx.changed().await.is_ok() {
                         let stats = rx.borrow_and_update().clone();
+                        // One slot, latest wins: a reader that falls behind skips snapshots
+                        // it no longer needs.
                         if tx.send(stats).is_err() {
                             break;
                         }

@@ -294,7 +294,8 @@ pub(crate) async fn build_client_with(
     // pool made the cockpit's peak memory scale with the fleet.
     static BUILDS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
     let _permit = BUILDS.acquire().await.map_err(|e| format!("client: {e}"))?;
-    tokio::task::spawn_blocking(move || Client::try_from(config))
+    let (fqdn, cap) = (entry.fqdn.clone(), limits.max_body);
+    tokio::task::spawn_blocking(move || crate::provision::kube_cap::client(config, &fqdn, cap))
         .await
         .map_err(|e| format!("client: {e}"))?
         .map_err(|e| format!("client: {e}"))
@@ -420,7 +421,7 @@ fn classify(e: &kube::Error) -> Option<LinkError> {
             LinkError::Degraded(format!("{} {}: {}", s.code, s.reason, s.message))
         }
         kube::Error::HyperError(_) | kube::Error::Service(_) | kube::Error::ReadEvents(_) => {
-            LinkError::Unreachable(e.to_string())
+            LinkError::Unreachable(crate::provision::net_error::describe(e))
         }
         // Plugin output may hold secrets or noise: say what to do, not what it printed.
         kube::Error::Auth(_) => LinkError::AuthExpired(

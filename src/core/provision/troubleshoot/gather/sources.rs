@@ -300,5 +300,10 @@ async fn client_for(path: &Path, context: &str) -> Result<kube::Client, String> 
     // A diagnosis is interactive-speed work: an unreachable cluster should fail fast.
     cfg.connect_timeout = Some(Duration::from_secs(10));
     cfg.read_timeout = Some(Duration::from_secs(60));
-    kube::Client::try_from(cfg).map_err(|e| format!("building the kube client: {e}"))
+    crate::provision::kube_cap::client(
+        cfg,
+        context,
+        crate::provision::limits::Limits::current().max_body,
+    )
+    .map_err(|e| format!("building the kube client: {e}"))
 }
