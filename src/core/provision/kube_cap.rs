@@ -25,7 +25,12 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// kube's client for `config` with the body cap as its outermost layer, so it sees bodies after
 /// decompression (a small gzip cannot unpack past it). `cluster` names the source in errors.
-pub fn client(config: kube::Config, cluster: &str, cap: usize) -> kube::Result<kube::Client> {
+///
+/// kube's own retry of 429/503/504 is turned off: every caller has its own bounded backoff that
+/// reports each failure, and a hidden second backoff beneath it doubled the requests a flapping
+/// apiserver received and kept its 503 off the screen for longer.
+pub fn client(mut config: kube::Config, cluster: &str, cap: usize) -> kube::Result<kube::Client> {
+    config.default_retry = false;
     let layer = BodyCapLayer::new(cluster, cap);
     Ok(kube::client::ClientBuilder::try_from(config)?
         .with_layer(&layer)
