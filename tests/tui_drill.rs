@@ -635,7 +635,10 @@ async fn a_full_drill_through_the_pane_on_real_postgres_shows_rows_and_zero_loss
     app.run_command(Command::Arm);
     chars(&mut app, FQDN);
     key(&mut app, KeyCode::Enter);
-    assert_eq!(app.drill.as_ref().expect("pane").phase, Phase::Running);
+    let phase = app.drill.as_ref().expect("pane").phase.clone();
+    if phase != Phase::Running {
+        panic!("not running ({phase:?}):\n{}", render(&mut app, 140, 50));
+    }
     pump(&mut app, &mut rx, |d| {
         d.probe.as_ref().is_some_and(|p| p.acked >= 50) || !d.is_running()
     })

@@ -39,6 +39,10 @@ impl Drop for Operator {
 
 #[derive(Default)]
 struct State {
+    /// The primary region has been seen with every control plane running. Only a region seen up
+    /// can be lost: servers still `initializing` right after the world starts are booting, and
+    /// taking that for a region kill failed the pair over before anyone had touched it.
+    seen_up: bool,
     killed: bool,
     failed_over: bool,
 }
@@ -171,8 +175,9 @@ async fn tick(
         publish_dsns(c, &ns, pg).await?;
     }
     let up = region_up(h, fqdn, &primary_region)?;
+    st.seen_up |= up;
 
-    if !up && !st.killed {
+    if !up && st.seen_up && !st.killed {
         st.killed = true;
         if let Some(pg) = pg {
             pg.lock().await.kill_primary().await?;
