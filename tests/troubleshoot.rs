@@ -187,7 +187,7 @@ fn broken_trees_report_file_and_line() {
     assert_has(&p, "bad-rules.toml:26: unknown placeholder `{fqdm}`");
     assert_has(
         &p,
-        "bad-rules.toml:29: duplicate id `C3` (first defined at src/provision/troubleshoot/tree.toml:",
+        "bad-rules.toml:29: duplicate id `C3` (first defined at src/core/provision/troubleshoot/tree.toml:",
     );
 
     let p = lint_broken("syntax-error.toml");

@@ -15,7 +15,7 @@ use super::evidence::{KNOWN_SOURCES, is_known_source};
 /// The shipped tree, versioned with sovtui.
 pub const BUILTIN_TREE: &str = include_str!("tree.toml");
 /// How the shipped tree is named in problems.
-pub const BUILTIN_NAME: &str = "src/provision/troubleshoot/tree.toml";
+pub const BUILTIN_NAME: &str = "src/core/provision/troubleshoot/tree.toml";
 /// The tree-file format this build understands.
 pub const FORMAT: u32 = 1;
 
