@@ -40,6 +40,51 @@ pub struct Kubectl {
     pub minor: u32,
 }
 
+impl Kubectl {
+    /// Run `connection` (how to reach the cluster) then `args`, with `input` on stdin (None: no
+    /// stdin), within `wait`: (exit code, stdout, stderr prefixed with the release that said it,
+    /// for every assertion message that shows it).
+    pub async fn run(
+        &self,
+        connection: &[String],
+        args: &[&str],
+        input: Option<&str>,
+        wait: std::time::Duration,
+    ) -> (i32, String, String) {
+        use tokio::io::AsyncWriteExt;
+        let mut child = tokio::process::Command::new(&self.path)
+            .args(connection)
+            .args(args)
+            .stdin(if input.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn kubectl");
+        if let (Some(text), Some(mut stdin)) = (input, child.stdin.take()) {
+            stdin.write_all(text.as_bytes()).await.expect("write stdin");
+            drop(stdin);
+        }
+        let out = tokio::time::timeout(wait, child.wait_with_output())
+            .await
+            .unwrap_or_else(|_| panic!("kubectl {} {args:?} timed out", self.version))
+            .expect("kubectl runs");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            format!(
+                "[kubectl {}] {}",
+                self.version,
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    }
+}
+
 fn kubectl_version(path: &Path) -> Option<Kubectl> {
     let out = Command::new(path)
         .args(["version", "--client", "-o", "json"])

@@ -337,7 +337,32 @@ impl PgPair {
                 )
             })?;
         }
-        Ok(())
+        // pg_reload_conf only signals: the walsender takes the new standby names at its own next
+        // loop, and until then the replica still shows `async`. A pair handed out before that is
+        // seen as asynchronous by a drill's plan (a busy machine made that window seconds long).
+        let want = match self.replication {
+            Replication::Sync => "sync",
+            Replication::Async => "async",
+        };
+        let replica = self.replica().name.clone();
+        let deadline = Duration::from_secs(30);
+        let started = tokio::time::Instant::now();
+        loop {
+            let rows = client
+                .query(
+                    "SELECT 1 FROM pg_stat_replication WHERE application_name = $1 AND sync_state = $2",
+                    &[&replica, &want],
+                )
+                .await
+                .map_err(|e| anyhow!("reading pg_stat_replication: {}", pg_error(&e)))?;
+            if !rows.is_empty() {
+                return Ok(());
+            }
+            if started.elapsed() > deadline {
+                bail!("replica {replica} not `{want}` on the primary within {deadline:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// Fault knob: at the next [`kill_primary`](Self::kill_primary) the pair first falls back to

@@ -43,34 +43,23 @@ async fn cluster() -> (KubeSim, SimCluster) {
     (sim, c)
 }
 
+/// How every kubectl here reaches `cluster`: its URL, no kubeconfig, a cache of its own.
+fn at(cluster: &SimCluster, cache: &tempfile::TempDir) -> Vec<String> {
+    vec![
+        format!("--server={}", cluster.url()),
+        format!("--cache-dir={}", cache.path().display()),
+        "--kubeconfig=/dev/null".to_string(),
+    ]
+}
+
 async fn kubectl(
     k: &Kubectl,
     cluster: &SimCluster,
     cache: &tempfile::TempDir,
     args: &[&str],
 ) -> (bool, String, String) {
-    let out = tokio::time::timeout(
-        WAIT,
-        Command::new(&k.path)
-            .arg(format!("--server={}", cluster.url()))
-            .arg(format!("--cache-dir={}", cache.path().display()))
-            .arg("--kubeconfig=/dev/null")
-            .args(args)
-            .output(),
-    )
-    .await
-    .unwrap_or_else(|_| panic!("kubectl {} {args:?} timed out", k.version))
-    .expect("kubectl runs");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        // Which release said it, for every assertion message that shows stderr.
-        format!(
-            "[kubectl {}] {}",
-            k.version,
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    let (code, out, err) = k.run(&at(cluster, cache), args, None, WAIT).await;
+    (code == 0, out, err)
 }
 
 /// A long-running kubectl (`-w`, `logs -f`) whose stdout lines are read as they come.
@@ -84,9 +73,7 @@ fn kubectl_stream(
     tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
 ) {
     let mut child = Command::new(&k.path)
-        .arg(format!("--server={}", cluster.url()))
-        .arg(format!("--cache-dir={}", cache.path().display()))
-        .arg("--kubeconfig=/dev/null")
+        .args(at(cluster, cache))
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -1258,39 +1245,7 @@ async fn kubectl_exec(
     args: &[&str],
     input: Option<&str>,
 ) -> (i32, String, String) {
-    use tokio::io::AsyncWriteExt;
-    let mut child = Command::new(&k.path)
-        .arg(format!("--server={}", cluster.url()))
-        .arg(format!("--cache-dir={}", cache.path().display()))
-        .arg("--kubeconfig=/dev/null")
-        .args(args)
-        .stdin(if input.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn kubectl");
-    if let (Some(text), Some(mut stdin)) = (input, child.stdin.take()) {
-        stdin.write_all(text.as_bytes()).await.expect("write stdin");
-        drop(stdin);
-    }
-    let out = tokio::time::timeout(WAIT, child.wait_with_output())
-        .await
-        .unwrap_or_else(|_| panic!("kubectl {} {args:?} timed out", k.version))
-        .expect("kubectl runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        format!(
-            "[kubectl {}] {}",
-            k.version,
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    k.run(&at(cluster, cache), args, input, WAIT).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,12 +1,10 @@
 //! The runbook's kubectl commands against the world's mothership, as written (§1.2 D and F, §2.2
 //! step 3), with every kubectl release found (a missing one is a printed skip).
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use sovtui_world::sim::scenario::WorldScenario;
 use sovtui_world::sim::world::World;
-use tokio::process::Command;
 
 #[path = "../../../tests/support/tools.rs"]
 mod tools;
@@ -20,39 +18,12 @@ async fn kubectl(
     args: &[&str],
     input: Option<&str>,
 ) -> (i32, String, String) {
-    use tokio::io::AsyncWriteExt;
-    let mut child = Command::new(&k.path)
-        .arg(format!("--kubeconfig={}", kubeconfig.display()))
-        .arg("--context=catalyst-zero")
-        .arg(format!("--cache-dir={}", cache.display()))
-        .args(args)
-        .stdin(if input.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn kubectl");
-    if let (Some(text), Some(mut stdin)) = (input, child.stdin.take()) {
-        stdin.write_all(text.as_bytes()).await.expect("stdin");
-        drop(stdin);
-    }
-    let out = tokio::time::timeout(WAIT, child.wait_with_output())
-        .await
-        .expect("kubectl in time")
-        .expect("kubectl runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        format!(
-            "[kubectl {}] {}",
-            k.version,
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    let connection = [
+        format!("--kubeconfig={}", kubeconfig.display()),
+        "--context=catalyst-zero".to_string(),
+        format!("--cache-dir={}", cache.display()),
+    ];
+    k.run(&connection, args, input, WAIT).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -661,8 +661,12 @@ pub async fn restore_region(t: &DrillTarget, plan: &DrillPlan) -> Result<()> {
         ServerKill::PowerOff => Vec::new(),
     };
     if plan.options.server_kill == ServerKill::PowerOff {
+        // The kill powers off every planned control plane, so the undo powers every one back
+        // on, except one that was already off when the plan was made (that is how it was found).
+        // Skipping all but `running` left a server planned while still `initializing` off for
+        // good, and the failback waited for a region that never came back.
         for (sid, _, status) in &plan.region.control_planes {
-            if status != "running" {
+            if status == "off" {
                 continue;
             }
             let id = *sid;
