@@ -190,7 +190,7 @@ impl MothershipSim {
 /// The runbook's commands in the mothership's pods, for `kubectl exec` (runbook §1.2 D and F,
 /// §2.2 step 3): PDM's `wget` of its health, PowerDNS' `pdnsutil list-all-zones`, and catalyst-api's
 /// record files, which the pod's file set mirrors from the deployment store before every command
-/// (a file written there, `cat > FILE`, is read back into the store at the next command).
+/// (a file written there, `cat > FILE`, is read back into the store when that exec ends).
 fn register_exec(cluster: &SimCluster, commands: exec::Commands) {
     use crate::sim::kube::exec::{ExecOutput, ExecTarget};
     let out = |o: exec::Output| ExecOutput {
@@ -219,25 +219,17 @@ fn register_exec(cluster: &SimCluster, commands: exec::Commands) {
         .then(|| out(c.pdnsutil_list_all_zones()))
     });
     let api = ExecTarget::labels("catalyst", &[("app.kubernetes.io/name", "catalyst-api")]);
-    let records = commands.records.clone();
+    let mirror = RecordMirror {
+        records: commands.records.clone(),
+        shown: Arc::default(),
+    };
     let ls = commands.clone();
-    let shown: Arc<Mutex<BTreeMap<String, Vec<u8>>>> = Arc::default();
-    registry.register(api, move |call| {
-        let mut shown = shown.lock().unwrap_or_else(|e| e.into_inner());
-        // A record file changed since we put it there: the operator wrote it back.
-        for (path, ours) in shown.iter() {
-            if let Some(now) = call.files.get(path)
-                && now != *ours
-                && let Err(e) = records.write(path, &String::from_utf8_lossy(&now))
-            {
-                tracing::debug!("mothership: record write-back of {path}: {e}");
-            }
-        }
-        shown.clear();
-        for (path, text) in records.files() {
-            call.files.put(&path, text.clone().into_bytes());
-            shown.insert(path, text.into_bytes());
-        }
+    let m = mirror.clone();
+    registry.register(api.clone(), move |call| {
+        // Before every command the pod's files are the store's records (what another exec wrote
+        // was applied when that exec ended).
+        m.write_back(call.files);
+        m.refresh(call.files);
         // The built-in `ls` does not expand globs; the runbook lists `DIR/*.json`.
         let lists_records = call.program() == "ls"
             && call
@@ -247,6 +239,46 @@ fn register_exec(cluster: &SimCluster, commands: exec::Commands) {
                 .any(|a| a.starts_with(exec::RECORDS_DIR));
         lists_records.then(|| out(ls.ls_records()))
     });
+    // A record file written back (`kubectl exec -i … -- sh -c 'cat > FILE'`) is applied to the
+    // record when the exec that wrote it ends: the next reader — kubectl, catalyst-api's GET —
+    // sees it.
+    registry.on_exit(api, move |files| mirror.write_back(files));
+}
+
+/// catalyst-api's records as the files of its pod: what was put there, to tell a file the
+/// operator wrote back from one we wrote.
+#[derive(Clone)]
+struct RecordMirror {
+    records: exec::RecordFiles,
+    shown: Arc<Mutex<BTreeMap<String, Vec<u8>>>>,
+}
+
+impl RecordMirror {
+    /// Apply every record file that differs from what we put there, once.
+    fn write_back(&self, files: &crate::sim::kube::exec::PodFiles) {
+        let mut shown = self.shown.lock().unwrap_or_else(|e| e.into_inner());
+        for (path, ours) in shown.iter_mut() {
+            let Some(now) = files.get(path) else { continue };
+            if now == *ours {
+                continue;
+            }
+            if let Err(e) = self.records.write(path, &String::from_utf8_lossy(&now)) {
+                tracing::debug!("mothership: record write-back of {path}: {e}");
+            }
+            // Applied (or refused) once; the next refresh shows the store's version.
+            *ours = now;
+        }
+    }
+
+    /// Put the store's records into the pod's files.
+    fn refresh(&self, files: &crate::sim::kube::exec::PodFiles) {
+        let mut shown = self.shown.lock().unwrap_or_else(|e| e.into_inner());
+        shown.clear();
+        for (path, text) in self.records.files() {
+            files.put(&path, text.clone().into_bytes());
+            shown.insert(path, text.into_bytes());
+        }
+    }
 }
 
 /// `oci://ghcr.io/openova-io` → `openova-io`: the repository namespace of the kit's charts.

@@ -150,6 +150,9 @@ impl ExecOutput {
 /// A handler: `Some(output)` if it runs this command, `None` to pass it on.
 pub type ExecHandler = Arc<dyn Fn(&ExecCall<'_>) -> Option<ExecOutput> + Send + Sync>;
 
+/// Called with the pod's files when a whole exec (every command of its script) has ended.
+pub type ExitHook = Arc<dyn Fn(&PodFiles) + Send + Sync>;
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -224,6 +227,7 @@ fn dir_prefix(path: &str) -> String {
 #[derive(Default)]
 struct RegistryInner {
     handlers: Vec<(ExecTarget, ExecHandler)>,
+    exit_hooks: Vec<(ExecTarget, ExitHook)>,
     volumes: Vec<(ExecTarget, PodFiles)>,
     /// Files of pods no file set covers, per (namespace, pod).
     scratch: BTreeMap<(String, String), PodFiles>,
@@ -337,6 +341,13 @@ impl ExecRegistry {
         lock(&self.0).handlers.push((target, Arc::new(handler)));
     }
 
+    /// Run `hook` with the pod's files each time an exec in a pod `target` selects ends — after
+    /// its last command, before its exit status goes out — so what a script wrote (`cat > FILE`)
+    /// takes effect when the exec that wrote it ends, not at some later command.
+    pub fn on_exit(&self, target: ExecTarget, hook: impl Fn(&PodFiles) + Send + Sync + 'static) {
+        lock(&self.0).exit_hooks.push((target, Arc::new(hook)));
+    }
+
     /// The file set mounted in every pod `target` selects (created empty on first use; the same
     /// target gives the same set back). A pod sees the first registered set that matches it;
     /// pods no set covers get files of their own.
@@ -364,8 +375,14 @@ impl ExecRegistry {
     }
 
     pub(crate) fn run_in(&self, pod: &PodView, argv: &[String], stdin: &[u8]) -> ExecOutput {
-        let (handlers, files) = {
+        let (handlers, hooks, files) = {
             let mut inner = lock(&self.0);
+            let hooks: Vec<ExitHook> = inner
+                .exit_hooks
+                .iter()
+                .filter(|(t, _)| t.matches(pod))
+                .map(|(_, h)| h.clone())
+                .collect();
             let handlers: Vec<ExecHandler> = inner
                 .handlers
                 .iter()
@@ -381,14 +398,18 @@ impl ExecRegistry {
                     .or_default()
                     .clone(),
             };
-            (handlers, files)
+            (handlers, hooks, files)
         };
         let ctx = shell::Context {
             pod,
             handlers: &handlers,
             files: &files,
         };
-        ctx.exec(argv, stdin)
+        let out = ctx.exec(argv, stdin);
+        for hook in &hooks {
+            hook(&files);
+        }
+        out
     }
 }
 
@@ -462,6 +483,28 @@ mod tests {
         second["metadata"]["name"] = json!("pdm-7d9f-fghij");
         let out = r.run(&second, None, &argv(&["ls", "/data"]), b"").unwrap();
         assert_eq!(out.stdout, b"a.json\nb.txt\n");
+    }
+
+    #[test]
+    fn exit_hooks_see_what_the_exec_wrote_once_it_ended() {
+        let r = ExecRegistry::default();
+        let t = ExecTarget::labels("openova-system", &[("app", "pool-domain-manager")]);
+        let seen: Arc<Mutex<Vec<Option<Vec<u8>>>>> = Arc::default();
+        let s = seen.clone();
+        r.on_exit(t.clone(), move |files| lock(&s).push(files.get("/data/x")));
+        r.run(
+            &pod(),
+            None,
+            &argv(&["sh", "-c", "cat > /data/x; echo more >> /data/x"]),
+            b"one\n",
+        )
+        .unwrap();
+        assert_eq!(*lock(&seen), [Some(b"one\nmore\n".to_vec())]);
+        // Another namespace's pod does not run the hook.
+        let mut other = pod();
+        other["metadata"]["namespace"] = json!("default");
+        r.run(&other, None, &argv(&["true"]), b"").unwrap();
+        assert_eq!(lock(&seen).len(), 1);
     }
 
     #[test]
