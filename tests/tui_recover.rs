@@ -97,6 +97,7 @@ fn fixed_plan() -> RecoveryPlan {
         others: Vec::new(),
         pdm: StepOutcome::skipped("no PDM URL known to the cockpit"),
         api: StepOutcome::skipped("no catalyst-api URL"),
+        mothership: None,
     }
 }
 

@@ -2,6 +2,10 @@
 //! that plan); `--apply --confirm FQDN` deletes exactly the plan's objects — the plan file's with
 //! `--plan`, else the one it computes and prints — sweeps until none of them lingers, reports what
 //! appeared after the plan without touching it, then releases PDM and cancels the record.
+//! With a `[mothership]` in the fleet file, steps 2 and 3 go the runbook's way: the plan shows
+//! PDM's state of the name and the exact deployment records, the armed run releases only a held
+//! name and sets each record `cancelled` through the catalyst-api pod (`--record-route wipe`:
+//! through catalyst-api's wipe route instead).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -17,6 +21,8 @@ use crate::provision::hetzner::recover::{
     self, MatchReason, RecoverError, RecoverEvent, RecoverOptions, RecoveryPlan, Target,
 };
 use crate::provision::journal::{self, Op, Unfinished};
+use crate::provision::mothership::MothershipPlan;
+use crate::provision::mothership::records::RecordRoute;
 use crate::provision::wizard::rules::check_fqdn_tofu;
 
 #[derive(Debug, Args, Clone)]
@@ -33,6 +39,11 @@ pub struct RecoverFlags {
     /// Give up the verification sweep after this many seconds
     #[arg(long, value_name = "SECS", default_value_t = 600)]
     pub deadline: u64,
+    /// With a [mothership] in the fleet file: how step 3 ends the deployment records — `exec`
+    /// (the runbook's: rewritten `cancelled` in the catalyst-api pod) or `wipe` (catalyst-api's
+    /// wipe route, needs --api). Default: the plan's, else exec
+    #[arg(long, value_name = "ROUTE")]
+    pub record_route: Option<RecordRoute>,
 }
 
 fn show_targets(targets: &[Target]) {
@@ -93,6 +104,55 @@ fn show_plan(plan: &RecoveryPlan) {
                 .map(MatchReason::describe)
                 .collect::<Vec<_>>()
                 .join(" + ")
+        );
+    }
+}
+
+/// Steps 2 and 3 as planned through the mothership: the PDM name and state, the exact records.
+fn show_mothership(m: &MothershipPlan) {
+    say!(
+        "  mothership: context {} (catalyst-api in namespace {})",
+        m.entry.context,
+        m.records.namespace
+    );
+    match &m.pdm {
+        Some(p) => say!(
+            "  step 2 PDM {} at {}: {}{}",
+            p.name(),
+            p.url,
+            p.state.map_or("UNKNOWN", |s| s.word()),
+            match (p.state, &p.error) {
+                (Some(s), _) if s.held() => " → release, then verify AVAILABLE".to_string(),
+                (Some(_), _) => " → nothing to release".to_string(),
+                (None, e) => format!(" ({}) → nothing released", e.as_deref().unwrap_or("")),
+            }
+        ),
+        None => say!("  step 2 PDM: no PDM URL ([mothership] pdm or --pdm): skipped"),
+    }
+    say!(
+        "  step 3 deployment records (route {}):",
+        m.records.route.word()
+    );
+    if let Some(e) = &m.records.error {
+        say!("    unreadable: {e} — none will be changed");
+    }
+    if m.records.records.is_empty() && m.records.error.is_none() {
+        say!("    none on record for this Sovereign");
+    }
+    for r in &m.records.records {
+        say!(
+            "    {} {:<12} {} events, sha256 {}  {}",
+            r.id,
+            r.status,
+            r.events,
+            &r.sha256[..r.sha256.len().min(12)],
+            if !r.cancel {
+                "left alone".to_string()
+            } else if m.records.route == RecordRoute::Wipe {
+                "→ wiped (catalyst-api wipe route)".to_string()
+            } else {
+                "→ cancelled (finishedAt, operator-recovery event)".to_string()
+            }
         );
     }
 }
@@ -184,6 +244,23 @@ pub fn run(config: Option<PathBuf>, args: RecoverArgs) -> CliResult {
     opts.pool_domain = args.recover.pool_domain.clone();
     opts.deadline = Duration::from_secs(args.recover.deadline);
     opts.known_sovereigns = super::phase0::fleet_sovereigns(&fleet_path);
+    opts.record_route = args.recover.record_route.unwrap_or_default();
+    if fleet_path.exists() {
+        opts.mothership = crate::config::fleet_file::load(&fleet_path)
+            .map_err(|e| CliError::usage(e.to_string()))?
+            .mothership;
+    }
+    if let (Some(p), Some(route)) = (&planned, args.recover.record_route) {
+        let planned_route = p.mothership.as_ref().map(|m| m.records.route);
+        if planned_route.is_some_and(|r| r != route) {
+            return Err(CliError::usage(format!(
+                "{} was planned with --record-route {}, not {}: plan again to change the route                  — nothing was touched",
+                plan_path(&args),
+                planned_route.map_or("", |r| r.word()),
+                route.word()
+            )));
+        }
+    }
     let journal_dir = journal::default_root();
     opts.journal_dir = Some(journal_dir.clone());
     warn_interrupted(&journal_dir);
@@ -207,6 +284,9 @@ pub fn run(config: Option<PathBuf>, args: RecoverArgs) -> CliResult {
             .map_err(|e| CliError::Failed(anyhow!("{e}")))?,
     };
     show_plan(&plan);
+    if let Some(m) = &plan.mothership {
+        show_mothership(m);
+    }
     if let Some(out) = &args.out {
         plan.write(out)
             .map_err(|e| CliError::Failed(anyhow!("{e}")))?;
@@ -294,6 +374,11 @@ pub fn run(config: Option<PathBuf>, args: RecoverArgs) -> CliResult {
     }
     show_step("PDM release", &report.pdm);
     show_step("catalyst-api record", &report.api);
+    if let Some(m) = &report.mothership {
+        for r in &m.records.records {
+            say!("    record {}", r.outcome.detail);
+        }
+    }
     if let Some(j) = &report.journal {
         say!("  journal: {j}");
     }
@@ -302,13 +387,27 @@ pub fn run(config: Option<PathBuf>, args: RecoverArgs) -> CliResult {
     }
     let external_failed =
         report.pdm.status == StepStatus::Failed || report.api.status == StepStatus::Failed;
-    if !report.appeared_after_plan.is_empty() || !report.skipped.is_empty() {
+    if report.changed_since_plan() {
+        let (pdm, records) = report.mothership.as_ref().map_or((false, 0), |m| {
+            (
+                m.pdm.as_ref().is_some_and(|p| p.changed_since_plan),
+                m.records
+                    .records
+                    .iter()
+                    .filter(|r| r.changed_since_plan)
+                    .count()
+                    + m.records.appeared_after_plan.len(),
+            )
+        });
         return Err(CliError::Changed(format!(
-            "recovery of {}: {} object(s) appeared after the plan and {} changed since it — none \
-             of them was touched; review `sovtui recover {}` and run again",
+            "recovery of {}: {} object(s) appeared after the plan and {} changed since it, {} \
+             deployment record(s){} not as planned — none of them was touched; review `sovtui \
+             recover {}` and run again",
             report.fqdn,
             report.appeared_after_plan.len(),
             report.skipped.len(),
+            records,
+            if pdm { " and the PDM allocation" } else { "" },
             report.fqdn
         )));
     }

@@ -4,6 +4,11 @@
 //! plan, by id, with live progress per object, then the report of what was deleted, what remains
 //! and what appeared after the plan (untouched).
 //!
+//! With a `[mothership]` in the fleet file, steps 2 and 3 go the runbook's way (the same library
+//! calls as `sovtui recover`): the plan shows PDM's state of the name and the exact deployment
+//! records; the armed run releases a held name and cancels each record through the catalyst-api
+//! pod — or, chosen with F2, through catalyst-api's wipe route — and each step's outcome is shown.
+//!
 //! Every network call runs in a task (`provision::hetzner::recover::{plan, apply}`) that reports
 //! back as [`RecoverMsg`]s; nothing here is called from the render path.
 
@@ -26,6 +31,7 @@ use crate::provision::hetzner::recover::{
     self, MatchReason, RecoverEvent, RecoverOptions, RecoveryPlan, RecoveryReport,
 };
 use crate::provision::journal;
+use crate::provision::mothership::records::RecordRoute;
 
 use super::msg::Msg;
 use super::theme::{Slot, Theme};
@@ -129,6 +135,18 @@ pub fn resolve_credentials(
     credentials::resolve(fqdn, fleet_file.as_deref(), None).map_err(|e| e.to_string())
 }
 
+/// The fleet file's `[mothership]` (None without a fleet file). Blocking: a file read.
+fn mothership_of(
+    fleet_file: Option<&std::path::Path>,
+) -> Result<Option<crate::config::fleet_file::MothershipEntry>, String> {
+    match fleet_file {
+        Some(f) if f.exists() => crate::config::fleet_file::load(f)
+            .map(|ff| ff.mothership)
+            .map_err(|e| e.to_string()),
+        _ => Ok(None),
+    }
+}
+
 impl RecoverScreen {
     pub fn new(fqdn: &str, api_url: Option<String>) -> Self {
         let mut options = RecoverOptions::new(fqdn);
@@ -166,14 +184,19 @@ impl RecoverScreen {
             return false;
         };
         let fqdn = self.fqdn.clone();
-        let opts = self.options.clone();
+        let mut opts = self.options.clone();
         handle.spawn(async move {
             let result = async {
                 let f = fqdn.clone();
-                let creds =
-                    tokio::task::spawn_blocking(move || resolve_credentials(&f, creds, fleet_file))
-                        .await
-                        .map_err(|e| format!("token lookup: {e}"))??;
+                let (creds, mothership) = tokio::task::spawn_blocking(move || {
+                    let mothership = mothership_of(fleet_file.as_deref())?;
+                    Ok::<_, String>((resolve_credentials(&f, creds, fleet_file)?, mothership))
+                })
+                .await
+                .map_err(|e| format!("token lookup: {e}"))??;
+                if opts.mothership.is_none() {
+                    opts.mothership = mothership;
+                }
                 let client = HetznerClient::new(creds, ClientOptions::default())
                     .map_err(|e| e.to_string())?;
                 recover::plan(&client, &opts)
@@ -198,8 +221,8 @@ impl RecoverScreen {
             Phase::Applying => return Some("the purge is running".into()),
             Phase::Done(_) | Phase::ApplyFailed(_) => return Some("the purge has run".into()),
         }
-        if self.plan.as_ref().is_none_or(|p| p.targets.is_empty()) {
-            return Some("nothing to delete: Hetzner holds nothing of this Sovereign".into());
+        if !self.plan.as_ref().is_some_and(has_work) {
+            return Some("nothing to do: Hetzner holds nothing of this Sovereign".into());
         }
         crate::tui::arming::not_confirmed(armed, &self.typed(), &self.fqdn)
     }
@@ -234,6 +257,7 @@ impl RecoverScreen {
                 self.confirm.input(key);
                 self.refused = None;
             }
+            KeyCode::F(2) => self.toggle_route(tx, creds, fleet_file),
             KeyCode::Up => self.scroll = self.scroll.saturating_sub(1),
             KeyCode::Down => self.scroll = (self.scroll + 1).min(self.rows.len().saturating_sub(1)),
             KeyCode::Enter => match self.blocked_reason(armed) {
@@ -246,6 +270,34 @@ impl RecoverScreen {
             _ => return false,
         }
         true
+    }
+
+    /// F2: step 3 by the other route (exec ⇄ catalyst-api's wipe route) — a fresh dry run, so
+    /// the plan shown is the plan executed.
+    fn toggle_route(
+        &mut self,
+        tx: Option<&mpsc::Sender<Msg>>,
+        creds: Option<Credentials>,
+        fleet_file: Option<PathBuf>,
+    ) {
+        if !matches!(self.phase, Phase::Planned | Phase::PlanFailed(_)) {
+            self.refused = Some("the route is chosen before the purge".into());
+            return;
+        }
+        if self.plan.as_ref().is_some_and(|p| p.mothership.is_none()) {
+            self.refused =
+                Some("no [mothership] in the fleet file: step 3 has no route to choose".into());
+            return;
+        }
+        self.options.record_route = match self.options.record_route {
+            RecordRoute::Exec => RecordRoute::Wipe,
+            RecordRoute::Wipe => RecordRoute::Exec,
+        };
+        self.refused = None;
+        self.plan = None;
+        self.rows.clear();
+        self.external.clear();
+        self.start_plan(tx, creds, fleet_file);
     }
 
     fn start_apply(
@@ -438,20 +490,137 @@ impl RecoverScreen {
     }
 }
 
+/// Whether executing `plan` changes anything: objects to delete, a held PDM name or a record to
+/// end (through the mothership).
+fn has_work(plan: &RecoveryPlan) -> bool {
+    !plan.targets.is_empty()
+        || plan.mothership.as_ref().is_some_and(|m| {
+            m.pdm
+                .as_ref()
+                .and_then(|p| p.state)
+                .is_some_and(|s| s.held())
+                || m.records.records.iter().any(|r| r.cancel)
+        })
+}
+
 fn kind_label(kind: Kind) -> &'static str {
     kind.api_path()
 }
 
 fn step_line<'a>(name: &str, o: &StepOutcome, theme: &Theme) -> Line<'a> {
-    let (sym, slot) = match o.status {
-        StepStatus::Skipped => ("–", Slot::Muted),
-        StepStatus::Failed => ("✗", Slot::StateFailed),
-        _ => ("✓", Slot::StateInstalled),
-    };
+    let (sym, slot) = step_symbol(&o.status);
     Line::from(vec![
         Span::styled(format!(" {sym} "), theme.style(slot)),
         Span::raw(format!("{name:<13} {:?}: {}", o.status, o.detail)),
     ])
+}
+
+/// Steps 2 and 3: one line each, then — through a mothership — one line per deployment record
+/// (as planned; once the run ended, what it did to each).
+fn step_lines<'a>(s: &RecoverScreen, theme: &Theme) -> Vec<Line<'a>> {
+    let label = |k: &str| match k {
+        "PDM" => "2 PDM".to_string(),
+        "catalyst-api" => "3 record".to_string(),
+        other => other.to_string(),
+    };
+    let mothership = s.plan.as_ref().and_then(|p| p.mothership.as_ref());
+    let Some(m) = mothership else {
+        return s
+            .external
+            .iter()
+            .map(|(name, o)| step_line(&label(name), o, theme))
+            .collect();
+    };
+    let mut out = Vec::new();
+    if let Some(o) = s.external.get("PDM") {
+        out.push(step_line("2 PDM", o, theme));
+    }
+    let route = match m.records.route {
+        RecordRoute::Exec => format!(
+            "route exec: rewritten `cancelled` in the {}/catalyst-api pod",
+            m.records.namespace
+        ),
+        RecordRoute::Wipe => "route wipe: catalyst-api's wipe route".to_string(),
+    };
+    let step3 = s
+        .external
+        .get("catalyst-api")
+        .cloned()
+        .unwrap_or_else(|| m.records.summary());
+    let switch = if matches!(s.phase, Phase::Planned) {
+        " (F2: switch route)"
+    } else {
+        ""
+    };
+    let (sym, slot) = step_symbol(&step3.status);
+    out.push(Line::from(vec![
+        Span::styled(format!(" {sym} "), theme.style(slot)),
+        Span::raw(format!(
+            "{:<13} {:?}: {route}{switch}",
+            "3 record", step3.status
+        )),
+    ]));
+    let done = match &s.phase {
+        Phase::Done(r) => r.mothership.as_ref(),
+        _ => None,
+    };
+    match done {
+        Some(r) => {
+            for rec in &r.records.records {
+                let (sym, slot) = step_symbol(&rec.outcome.status);
+                out.push(Line::from(vec![
+                    Span::styled(format!("     {sym} "), theme.style(slot)),
+                    Span::raw(rec.outcome.detail.clone()),
+                ]));
+            }
+            for rec in &r.records.appeared_after_plan {
+                out.push(Line::from(vec![
+                    Span::styled("     ⊘ ", theme.style(Slot::StateSuspended)),
+                    Span::raw(format!(
+                        "{} ({}) appeared after the plan: not touched",
+                        rec.id, rec.status
+                    )),
+                ]));
+            }
+            if let Some(e) = &r.records.error {
+                out.push(Line::from(vec![
+                    Span::styled("     ✗ ", theme.style(Slot::StateFailed)),
+                    Span::raw(e.clone()),
+                ]));
+            }
+        }
+        None => {
+            if let Some(e) = &m.records.error {
+                out.push(Line::from(vec![
+                    Span::styled("     ✗ ", theme.style(Slot::StateFailed)),
+                    Span::raw(format!("records unreadable: {e}")),
+                ]));
+            }
+            for rec in &m.records.records {
+                let to = match (rec.cancel, m.records.route) {
+                    (false, _) => "left alone",
+                    (true, RecordRoute::Exec) => "→ cancelled",
+                    (true, RecordRoute::Wipe) => "→ wiped",
+                };
+                out.push(Line::from(vec![
+                    Span::styled("     · ", theme.style(Slot::StatePending)),
+                    Span::raw(format!(
+                        "{} {} ({} events) {to}",
+                        rec.id, rec.status, rec.events
+                    )),
+                ]));
+            }
+        }
+    }
+    out
+}
+
+fn step_symbol(status: &StepStatus) -> (&'static str, Slot) {
+    match status {
+        StepStatus::Skipped => ("–", Slot::Muted),
+        StepStatus::Failed => ("✗", Slot::StateFailed),
+        _ => ("✓", Slot::StateInstalled),
+    }
 }
 
 /// Draw the pane into `area`.
@@ -465,7 +634,8 @@ pub fn draw(frame: &mut Frame, area: Rect, s: &RecoverScreen, armed: bool, theme
         ));
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let ext_h = s.external.len() as u16;
+    let ext_lines = step_lines(s, theme);
+    let ext_h = ext_lines.len() as u16;
     let [head, project, list, ext, confirm, button] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(1),
@@ -578,11 +748,6 @@ pub fn draw(frame: &mut Frame, area: Rect, s: &RecoverScreen, armed: bool, theme
         })
         .collect();
     frame.render_widget(Paragraph::new(rows), list);
-    let ext_lines: Vec<Line> = s
-        .external
-        .iter()
-        .map(|(name, o)| step_line(name, o, theme))
-        .collect();
     frame.render_widget(Paragraph::new(ext_lines), ext);
 
     let mut ta = s.confirm.clone();

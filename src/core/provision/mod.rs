@@ -10,6 +10,7 @@ pub mod hetzner;
 pub mod journal;
 pub mod kube_cap;
 pub mod limits;
+pub mod mothership;
 pub mod net_error;
 pub mod preflight;
 pub mod safe_text;

@@ -49,7 +49,7 @@ impl StepOutcome {
 }
 
 /// A client under the process-wide deadlines (a whole exchange within the request deadline).
-fn http() -> reqwest::Client {
+pub(crate) fn http() -> reqwest::Client {
     let limits = crate::provision::limits::Limits::current();
     reqwest::Client::builder()
         .connect_timeout(limits.connect)
@@ -59,7 +59,7 @@ fn http() -> reqwest::Client {
 }
 
 /// The body for a report: at most the body cap is read; what does not arrive is left out.
-async fn body_text(mut resp: reqwest::Response) -> String {
+pub(crate) async fn body_text(mut resp: reqwest::Response) -> String {
     let cap = crate::provision::limits::Limits::current().max_body;
     let mut body = Vec::new();
     while let Ok(Some(chunk)) = resp.chunk().await {
@@ -71,12 +71,12 @@ async fn body_text(mut resp: reqwest::Response) -> String {
     String::from_utf8_lossy(&body).into_owned()
 }
 
-fn base(url: &str) -> &str {
+pub(crate) fn base(url: &str) -> &str {
     url.trim_end_matches('/')
 }
 
 /// Body excerpt for reports: JSON `error`/`detail` when present, else the first 200 chars.
-fn excerpt(body: &str) -> String {
+pub(crate) fn excerpt(body: &str) -> String {
     if let Ok(v) = serde_json::from_str::<serde_json::Value>(body) {
         let e = v.get("error").and_then(|e| e.as_str()).unwrap_or("");
         let d = v.get("detail").and_then(|e| e.as_str()).unwrap_or("");

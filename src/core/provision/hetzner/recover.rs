@@ -20,7 +20,11 @@ use super::inventory::{self, CloudObject, Inventory, Kind};
 use super::naming;
 use super::ownership::{self, Ambiguous, Vetoed};
 use super::planfile::{self, PlanFileError, PlanRefusal};
+use crate::config::fleet_file::MothershipEntry;
 use crate::provision::journal::{Journal, JournalError, Op};
+use crate::provision::limits::Limits;
+use crate::provision::mothership::records::{self, RecordRoute};
+use crate::provision::mothership::{self as ms, MothershipPlan, MothershipReport, pdm};
 
 pub use super::ownership::{Claimed as Target, MatchReason};
 
@@ -44,6 +48,11 @@ pub struct RecoverOptions {
     /// Sovereigns the caller knows share the project (a fleet file), besides those its labels
     /// show: the ownership rule treats an unlabelled name they share as ambiguous.
     pub known_sovereigns: Vec<String>,
+    /// The fleet file's `[mothership]`: steps 2 and 3 the runbook's way (PDM state and release,
+    /// the records through the catalyst-api pod). None: today's `pdm_url` / `api_url` steps.
+    pub mothership: Option<MothershipEntry>,
+    /// How step 3 changes a record when a mothership is configured.
+    pub record_route: RecordRoute,
 }
 
 impl RecoverOptions {
@@ -58,6 +67,8 @@ impl RecoverOptions {
             pool_domain: None,
             journal_dir: None,
             known_sovereigns: Vec::new(),
+            mothership: None,
+            record_route: RecordRoute::default(),
         }
     }
 
@@ -133,6 +144,9 @@ pub struct RecoveryPlan {
     pub by_kind: BTreeMap<String, usize>,
     pub pdm: StepOutcome,
     pub api: StepOutcome,
+    /// Steps 2 and 3 through the mothership (exact PDM name and state, exact record ids).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mothership: Option<MothershipPlan>,
 }
 
 impl RecoveryReport {
@@ -140,6 +154,17 @@ impl RecoveryReport {
     /// error: the run the operator asked for happened, all of it.
     pub fn complete(&self) -> bool {
         self.verified_zero_orphans && self.errors.is_empty() && self.ambiguous.is_empty()
+    }
+
+    /// Something was not as the plan showed — a Hetzner object appeared or changed owner, the
+    /// PDM allocation or a deployment record changed — and was left alone.
+    pub fn changed_since_plan(&self) -> bool {
+        !self.appeared_after_plan.is_empty()
+            || !self.skipped.is_empty()
+            || self
+                .mothership
+                .as_ref()
+                .is_some_and(MothershipReport::changed_since_plan)
     }
 }
 
@@ -186,6 +211,9 @@ pub struct RecoveryReport {
     pub verified_zero_orphans: bool,
     pub pdm: StepOutcome,
     pub api: StepOutcome,
+    /// Steps 2 and 3 through the mothership, in detail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mothership: Option<MothershipReport>,
     pub journal: Option<String>,
     pub stats: ClientStats,
     pub elapsed_ms: u128,
@@ -235,13 +263,26 @@ pub async fn plan(
     let inv = Inventory::fetch(client).await.map_err(classify)?;
     let owned = ownership::claim(&inv, &opts.fqdn, &opts.known_sovereigns);
     let (pool, sub) = opts.pool_and_sub();
-    let pdm = match &opts.pdm_url {
-        Some(url) => external::pdm_check(url, &pool, &sub).await,
-        None => StepOutcome::skipped("no --pdm URL given"),
-    };
-    let api = match &opts.api_url {
-        Some(url) => external::api_find(url, &opts.fqdn).await,
-        None => StepOutcome::skipped("no --api URL given"),
+    let (pdm, api, mothership) = match &opts.mothership {
+        Some(m) => {
+            let mp = plan_mothership(m, opts, &pool, &sub).await;
+            let pdm = match &mp.pdm {
+                Some(p) => p.summary(),
+                None => StepOutcome::skipped("no PDM URL ([mothership] pdm or --pdm)"),
+            };
+            (pdm, mp.records.summary(), Some(mp))
+        }
+        None => (
+            match &opts.pdm_url {
+                Some(url) => external::pdm_check(url, &pool, &sub).await,
+                None => StepOutcome::skipped("no --pdm URL given"),
+            },
+            match &opts.api_url {
+                Some(url) => external::api_find(url, &opts.fqdn).await,
+                None => StepOutcome::skipped("no --api URL given"),
+            },
+            None,
+        ),
     };
     Ok(RecoveryPlan {
         format: PLAN_FORMAT.to_string(),
@@ -256,7 +297,37 @@ pub async fn plan(
         others: owned.others,
         pdm,
         api,
+        mothership,
     })
+}
+
+/// Steps 2 and 3 read through the mothership: PDM's state of the name, the exact records.
+async fn plan_mothership(
+    m: &MothershipEntry,
+    opts: &RecoverOptions,
+    pool: &str,
+    sub: &str,
+) -> MothershipPlan {
+    let limits = Limits::current();
+    let pdm = match opts.pdm_url.as_ref().or(m.pdm.as_ref()) {
+        Some(url) => Some(pdm::plan(url, pool, sub).await),
+        None => None,
+    };
+    let client = ms::client(m, None, &limits).await;
+    let records = records::plan(
+        client.as_ref().map_err(String::as_str),
+        &m.catalyst_namespace,
+        &opts.fqdn,
+        opts.record_route,
+        opts.api_url.clone(),
+        &limits,
+    )
+    .await;
+    MothershipPlan {
+        entry: m.clone(),
+        pdm,
+        records,
+    }
 }
 
 /// Delete one object, reporting progress; Err carries the error text.
@@ -351,6 +422,49 @@ pub async fn apply(
     }
     let path = journal.as_ref().map(|j| j.path().display().to_string());
     result.map(|r| RecoveryReport { journal: path, ..r })
+}
+
+/// Steps 2 and 3 through the mothership the plan names, each journaled before and after.
+async fn apply_mothership(
+    client: &HetznerClient,
+    opts: &RecoverOptions,
+    mp: &MothershipPlan,
+    note: &mut NoteFn<'_>,
+) -> Result<MothershipReport, RecoverError> {
+    let limits = Limits::current();
+    let pdm = match &mp.pdm {
+        Some(p) => {
+            note(Note::Started(format!("pdm-release {}", p.name())))?;
+            let r = pdm::apply(p).await;
+            note(Note::Done(
+                format!("pdm-release {}", p.name()),
+                serde_json::json!(&r),
+            ))?;
+            Some(r)
+        }
+        None => None,
+    };
+    let ids: Vec<&str> = mp
+        .records
+        .records
+        .iter()
+        .filter(|r| r.cancel)
+        .map(|r| r.id.as_str())
+        .collect();
+    let step = format!("record-{} {}", mp.records.route.word(), ids.join(" "));
+    note(Note::Started(step.clone()))?;
+    let kube = ms::client(&mp.entry, None, &limits).await;
+    let inputs = records::ApplyInputs {
+        fqdn: &opts.fqdn,
+        now: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        credentials: client.credentials(),
+        wipe_deadline: opts.deadline,
+        poll_interval: opts.poll_interval,
+        limits: &limits,
+    };
+    let records = records::apply(kube.as_ref().map_err(String::as_str), &mp.records, &inputs).await;
+    note(Note::Done(step, serde_json::json!(&records)))?;
+    Ok(MothershipReport { pdm, records })
 }
 
 /// What [`purge`] journals.
@@ -675,31 +789,44 @@ async fn purge(
     };
     let verified = remaining.is_empty() && appeared.is_empty() && skipped.is_empty();
 
-    let (pool, sub) = opts.pool_and_sub();
-    let pdm = match &opts.pdm_url {
-        Some(url) => {
-            note(Note::Started("pdm-release".into()))?;
-            let o = external::pdm_release(url, &pool, &sub).await;
-            note(Note::Done("pdm-release".into(), serde_json::json!(&o)))?;
-            o
+    let (pdm, api, mothership) = match &plan.mothership {
+        Some(mp) => {
+            let r = apply_mothership(client, opts, mp, note).await?;
+            let pdm = match &r.pdm {
+                Some(p) => p.outcome.clone(),
+                None => StepOutcome::skipped("no PDM URL ([mothership] pdm or --pdm)"),
+            };
+            (pdm, r.records.summary(), Some(r))
         }
-        None => StepOutcome::skipped("no --pdm URL given"),
+        None => {
+            let (pool, sub) = opts.pool_and_sub();
+            let pdm = match &opts.pdm_url {
+                Some(url) => {
+                    note(Note::Started("pdm-release".into()))?;
+                    let o = external::pdm_release(url, &pool, &sub).await;
+                    note(Note::Done("pdm-release".into(), serde_json::json!(&o)))?;
+                    o
+                }
+                None => StepOutcome::skipped("no --pdm URL given"),
+            };
+            let api = match &opts.api_url {
+                Some(url) => {
+                    note(Note::Started("api-cancel".into()))?;
+                    let o = external::api_cancel(url, &opts.fqdn, client.credentials()).await;
+                    note(Note::Done("api-cancel".into(), serde_json::json!(&o)))?;
+                    o
+                }
+                None => StepOutcome::skipped("no --api URL given"),
+            };
+            (pdm, api, None)
+        }
     };
     emit(RecoverEvent::External {
-        step: "pdm-release".into(),
+        step: "PDM".into(),
         outcome: pdm.clone(),
     });
-    let api = match &opts.api_url {
-        Some(url) => {
-            note(Note::Started("api-cancel".into()))?;
-            let o = external::api_cancel(url, &opts.fqdn, client.credentials()).await;
-            note(Note::Done("api-cancel".into(), serde_json::json!(&o)))?;
-            o
-        }
-        None => StepOutcome::skipped("no --api URL given"),
-    };
     emit(RecoverEvent::External {
-        step: "api-cancel".into(),
+        step: "catalyst-api".into(),
         outcome: api.clone(),
     });
     // Errors from deletes that later succeeded in the sweep are noise once nothing remains.
@@ -718,6 +845,7 @@ async fn purge(
         verified_zero_orphans: verified,
         pdm,
         api,
+        mothership,
         journal: None,
         stats: client.stats(),
         elapsed_ms: started.elapsed().as_millis(),

@@ -69,24 +69,8 @@ pub async fn run(inputs: &Inputs) -> Report {
 }
 
 async fn mothership_client(m: &MothershipEntry, inputs: &Inputs) -> Result<kube::Client, String> {
-    use kube::config::{KubeConfigOptions, Kubeconfig};
-    let path = m.kubeconfig.clone().or(inputs.default_kubeconfig.clone());
-    let kc = match &path {
-        Some(p) => {
-            Kubeconfig::read_from(p).map_err(|e| format!("kubeconfig {}: {e}", p.display()))?
-        }
-        None => Kubeconfig::read().map_err(|e| format!("kubeconfig: {e}"))?,
-    };
-    let opts = KubeConfigOptions {
-        context: Some(m.context.clone()),
-        ..Default::default()
-    };
-    let mut cfg = kube::Config::from_custom_kubeconfig(kc, &opts)
+    crate::provision::mothership::client(m, inputs.default_kubeconfig.as_deref(), &inputs.limits)
         .await
-        .map_err(|e| format!("mothership context {}: {e}", m.context))?;
-    cfg.connect_timeout = Some(inputs.limits.connect);
-    cfg.read_timeout = Some(inputs.limits.request);
-    kube::Client::try_from(cfg).map_err(|e| format!("mothership context {}: {e}", m.context))
 }
 
 async fn bounded<T, E: std::fmt::Display>(
