@@ -225,8 +225,9 @@ async fn diagnose_binary_on_orphans() {
 /// Issue 15: the `sovtui recover` commands a leaf suggests carry what a whole recovery needs —
 /// catalyst-api and PDM (without them the release and the record steps are skipped), a plan file
 /// the purge then executes by id, the FQDN typed back. Pasted verbatim into a shell against the
-/// world (the operator's environment holds the Hetzner token and the fleet file), they purge
-/// C3's orphans and run the PDM and catalyst-api steps instead of skipping them.
+/// world (the operator's environment holds the Hetzner token and the fleet file with its
+/// `[mothership]`), they purge C3's orphans, check PDM, and cancel the `failed` deployment
+/// record through the mothership (runbook §2.2 step 3) instead of skipping any step.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn c3_suggested_recover_commands_work_as_pasted() {
     use sovtui::provision::troubleshoot::walk::LeafView;
@@ -256,6 +257,17 @@ async fn c3_suggested_recover_commands_work_as_pasted() {
         home.path().join("sovtui/fleet.toml"),
     )
     .expect("fleet file");
+    // `[mothership] kubeconfig = "kubeconfig"` is relative to the fleet file.
+    std::fs::copy(
+        dir.path().join("kubeconfig"),
+        home.path().join("sovtui/kubeconfig"),
+    )
+    .expect("kubeconfig");
+    let id = world
+        .deployments()
+        .get(FQDN)
+        .cloned()
+        .expect("a deployment");
     let bin_dir = Path::new(env!("CARGO_BIN_EXE_sovtui"))
         .parent()
         .expect("bin dir")
@@ -281,10 +293,14 @@ async fn c3_suggested_recover_commands_work_as_pasted() {
             .expect("run the pasted command");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "{cmd}\n{err}");
-        for skipped in ["no --pdm URL given", "no --api URL given"] {
+        for skipped in ["no --pdm URL given", "no --api URL given", "skipped"] {
             assert!(!err.contains(skipped), "{cmd} skips a step:\n{err}");
         }
+        assert!(err.contains(&id), "{cmd} names the record {id}:\n{err}");
     }
+    let client = CatalystClient::new(&endpoints.catalyst_api).expect("client");
+    let state = client.deployment(&id).await.expect("the record");
+    assert_eq!(state.status, "cancelled", "C3's failed record is cancelled");
     let left = world
         .hetzner
         .control()
