@@ -2,6 +2,9 @@
 //! (TestBackend + insta), and the App reducer driven against the simulated world: plan, a wrong
 //! FQDN that deletes nothing, arm, the FQDN typed back, the purge of exactly the plan shown —
 //! nothing of the Sovereign left but an object created after the plan, which is reported.
+//! With a mothership (the world's fleet file): the three steps — purge, PDM release, the `failed`
+//! record cancelled through the catalyst-api pod — each with its outcome on screen, and F2
+//! choosing catalyst-api's wipe route instead.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -112,6 +115,175 @@ fn planned_app() -> App {
         result: Ok(Box::new(fixed_plan())),
     }));
     app
+}
+
+fn mothership_plan() -> RecoveryPlan {
+    use sovtui::config::fleet_file::MothershipEntry;
+    use sovtui::provision::mothership::MothershipPlan;
+    use sovtui::provision::mothership::pdm::{PdmPlan, PdmState};
+    use sovtui::provision::mothership::records::{PlannedRecord, RecordRoute, RecordsPlan};
+    let mut plan = fixed_plan();
+    let pdm = PdmPlan {
+        url: "http://127.0.0.1:8081".into(),
+        pool: "omani.works".into(),
+        sub: "omantel".into(),
+        state: Some(PdmState::Reserved),
+        error: None,
+    };
+    let records = RecordsPlan {
+        namespace: "catalyst".into(),
+        route: RecordRoute::Exec,
+        api_url: None,
+        records: vec![
+            PlannedRecord {
+                id: "4f2c9a1b0d3e5f67".into(),
+                path: "/var/lib/catalyst/deployments/4f2c9a1b0d3e5f67.json".into(),
+                status: "failed".into(),
+                finished_at: Some("2026-12-06T07:58:00Z".into()),
+                events: 41,
+                sha256: "ab".repeat(32),
+                cancel: true,
+            },
+            PlannedRecord {
+                id: "0a1b2c3d4e5f6071".into(),
+                path: "/var/lib/catalyst/deployments/0a1b2c3d4e5f6071.json".into(),
+                status: "cancelled".into(),
+                finished_at: Some("2026-12-01T12:00:00Z".into()),
+                events: 12,
+                sha256: "cd".repeat(32),
+                cancel: false,
+            },
+        ],
+        error: None,
+    };
+    plan.pdm = pdm.summary();
+    plan.api = records.summary();
+    plan.mothership = Some(MothershipPlan {
+        entry: MothershipEntry::with_context("catalyst-zero"),
+        pdm: Some(pdm),
+        records,
+    });
+    plan
+}
+
+/// The plan through a mothership: step 2 with the PDM name and state, step 3 with the route
+/// and each exact record; then the report of all three steps.
+#[test]
+fn mothership_steps_snapshot() {
+    use sovtui::provision::hetzner::external::StepStatus;
+    use sovtui::provision::mothership::MothershipReport;
+    use sovtui::provision::mothership::pdm::{PdmReport, PdmState};
+    use sovtui::provision::mothership::records::{RecordReport, RecordsReport};
+
+    let mut app = app();
+    app.raise(View::Sovereign(FQDN.into()));
+    app.run_command(Command::View(ViewKind::Recover));
+    let plan = mothership_plan();
+    app.update(Msg::Recover(RecoverMsg::Planned {
+        fqdn: FQDN.into(),
+        result: Ok(Box::new(plan.clone())),
+    }));
+    let shown = render(&mut app, 130, 26);
+    assert!(
+        shown.contains("omantel.omani.works is RESERVED in PDM: --apply releases it")
+            && shown.contains("4f2c9a1b0d3e5f67 failed (41 events) → cancelled")
+            && shown.contains("0a1b2c3d4e5f6071 cancelled (12 events) left alone")
+            && shown.contains("F2: switch route"),
+        "{shown}"
+    );
+    insta::assert_snapshot!("recover_mothership_plan", shown);
+    // Hetzner clean but the name held or a record to end: the run still has work.
+    let mut clean = plan.clone();
+    clean.targets.clear();
+    app.update(Msg::Recover(RecoverMsg::Planned {
+        fqdn: FQDN.into(),
+        result: Ok(Box::new(clean)),
+    }));
+    app.run_command(Command::Arm);
+    chars(&mut app, FQDN);
+    assert_eq!(
+        app.recover.as_ref().expect("pane").blocked_reason(true),
+        None
+    );
+
+    let outcome = |status, detail: &str| StepOutcome {
+        status,
+        detail: detail.into(),
+    };
+    let records = RecordsReport {
+        records: vec![
+            RecordReport {
+                id: "4f2c9a1b0d3e5f67".into(),
+                planned_status: "failed".into(),
+                status_after: Some("cancelled".into()),
+                changed_since_plan: false,
+                outcome: outcome(
+                    StepStatus::Done,
+                    "4f2c9a1b0d3e5f67: failed → cancelled (finishedAt 2026-12-06T08:01:00Z, \
+                     operator-recovery event appended; read back from catalyst/catalyst-api-7c9d8f6b5-x2k4q)",
+                ),
+            },
+            RecordReport {
+                id: "0a1b2c3d4e5f6071".into(),
+                planned_status: "cancelled".into(),
+                status_after: Some("cancelled".into()),
+                changed_since_plan: false,
+                outcome: outcome(
+                    StepStatus::NothingToDo,
+                    "0a1b2c3d4e5f6071: cancelled — left alone",
+                ),
+            },
+        ],
+        appeared_after_plan: Vec::new(),
+        error: None,
+    };
+    let pdm = PdmReport {
+        name: "omantel.omani.works".into(),
+        planned: Some(PdmState::Reserved),
+        before: Some(PdmState::Reserved),
+        after: Some(PdmState::Available),
+        changed_since_plan: false,
+        outcome: outcome(
+            StepStatus::Done,
+            "omantel.omani.works: RESERVED → released → AVAILABLE (verified)",
+        ),
+    };
+    let report = recover::RecoveryReport {
+        fqdn: FQDN.into(),
+        deleted: plan.targets.iter().map(|t| t.object.clone()).collect(),
+        remaining: Vec::new(),
+        appeared_after_plan: Vec::new(),
+        skipped: Vec::new(),
+        ambiguous: Vec::new(),
+        errors: Vec::new(),
+        sweep_rounds: 2,
+        verified_zero_orphans: true,
+        pdm: pdm.outcome.clone(),
+        api: records.summary(),
+        mothership: Some(MothershipReport {
+            pdm: Some(pdm),
+            records,
+        }),
+        journal: None,
+        stats: Default::default(),
+        elapsed_ms: 4321,
+    };
+    app.update(Msg::Recover(RecoverMsg::Planned {
+        fqdn: FQDN.into(),
+        result: Ok(Box::new(plan)),
+    }));
+    app.update(Msg::Recover(RecoverMsg::Finished {
+        fqdn: FQDN.into(),
+        result: Ok(Box::new(report)),
+    }));
+    let shown = render(&mut app, 130, 26);
+    assert!(
+        shown.contains("RESERVED → released → AVAILABLE (verified)")
+            && shown.contains("4f2c9a1b0d3e5f67: failed → cancelled")
+            && !shown.contains("F2: switch route"),
+        "{shown}"
+    );
+    insta::assert_snapshot!("recover_mothership_done", shown);
 }
 
 #[test]
@@ -379,4 +551,119 @@ fn an_interrupted_purge_is_named_in_the_start_notice() {
         "{text}"
     );
     assert!(!text.contains("muscat"), "{text}");
+}
+
+/// Leaf C3's world with its name still held in PDM, the fleet file's `[mothership]` in the
+/// cockpit: the pane plans all three steps, F2 switches step 3 to the wipe route and back, and
+/// the armed run purges the orphans, releases the name and cancels the `failed` record — each
+/// step's outcome on screen, the record read back through catalyst-api.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reducer_runs_the_three_steps_through_the_mothership() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = support::tools::workspace_root().join("fixtures/scenarios/leaf-C3.yaml");
+    let scenario =
+        WorldScenario::load(&path.display().to_string()).unwrap_or_else(|e| panic!("{e}"));
+    let world = World::start(scenario, 1.0, Some(dir.path().to_path_buf()))
+        .await
+        .expect("world starts");
+    let endpoints = world.endpoints();
+    let id = world
+        .deployments()
+        .get(FQDN)
+        .cloned()
+        .expect("a deployment");
+    let catalyst =
+        sovtui::provision::catalyst::CatalystClient::new(&endpoints.catalyst_api).expect("client");
+    tokio::time::timeout(DEADLINE, async {
+        while catalyst
+            .deployment(&id)
+            .await
+            .map(|d| d.status)
+            .ok()
+            .as_deref()
+            != Some("failed")
+        {
+            world.clock.advance(Duration::from_secs(20));
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("C3's record fails");
+    let reserved = reqwest::Client::new()
+        .post(format!("{}/api/v1/pool/omani.works/reserve", endpoints.pdm))
+        .json(&serde_json::json!({"subdomain": "omantel"}))
+        .send()
+        .await
+        .expect("reserve");
+    assert_eq!(reserved.status().as_u16(), 201);
+
+    let (tx, mut rx) = tokio::sync::mpsc::channel(256);
+    let mut app = app();
+    app.effects.tx = Some(tx);
+    app.drill_state_dir = dir.path().to_path_buf();
+    app.fleet_file = Some(dir.path().join("fleet.toml"));
+    app.catalyst_api = Some(endpoints.catalyst_api.clone());
+    app.update(Msg::HetznerEndpoint(Credentials::new(
+        endpoints.hetzner_token.clone(),
+        endpoints.hetzner.clone(),
+    )));
+    app.raise(View::Sovereign(FQDN.into()));
+    app.run_command(Command::View(ViewKind::Recover));
+    app.recover.as_mut().expect("pane").options.poll_interval = Duration::from_millis(100);
+    pump(&mut app, &mut rx, |r| !matches!(r.phase, Phase::Planning)).await;
+    let route = |app: &App| {
+        let p = app.recover.as_ref().and_then(|r| r.plan.as_ref());
+        p.and_then(|p| p.mothership.as_ref())
+            .map(|m| m.records.route.word())
+    };
+    assert_eq!(
+        route(&app),
+        Some("exec"),
+        "{:?}",
+        app.recover.as_ref().map(|r| &r.phase)
+    );
+    let shown = render(&mut app, 130, 30);
+    assert!(
+        shown.contains("omantel.omani.works is RESERVED in PDM")
+            && shown.contains(&format!("{id} failed"))
+            && shown.contains("→ cancelled"),
+        "{shown}"
+    );
+
+    // F2: the wipe route, planned afresh; F2 again: back to exec.
+    key(&mut app, KeyCode::F(2));
+    pump(&mut app, &mut rx, |r| !matches!(r.phase, Phase::Planning)).await;
+    assert_eq!(route(&app), Some("wipe"));
+    assert!(render(&mut app, 130, 30).contains("→ wiped"));
+    key(&mut app, KeyCode::F(2));
+    pump(&mut app, &mut rx, |r| !matches!(r.phase, Phase::Planning)).await;
+    assert_eq!(route(&app), Some("exec"));
+
+    app.run_command(Command::Arm);
+    chars(&mut app, FQDN);
+    key(&mut app, KeyCode::Enter);
+    assert!(matches!(
+        app.recover.as_ref().expect("pane").phase,
+        Phase::Applying
+    ));
+    pump(&mut app, &mut rx, |r| {
+        matches!(r.phase, Phase::Done(_) | Phase::ApplyFailed(_))
+    })
+    .await;
+    let screen = app.recover.as_ref().expect("pane");
+    let Phase::Done(report) = &screen.phase else {
+        panic!("recovery failed: {:?}", screen.phase);
+    };
+    assert!(report.complete(), "{report:#?}");
+    let shown = render(&mut app, 130, 30);
+    assert!(
+        shown.contains("✓ done")
+            && shown.contains("RESERVED → released → AVAILABLE (verified)")
+            && shown.contains(&format!("{id}: failed → cancelled")),
+        "{shown}"
+    );
+    assert_eq!(
+        catalyst.deployment(&id).await.expect("record").status,
+        "cancelled"
+    );
 }

@@ -536,11 +536,8 @@ fn step_lines<'a>(s: &RecoverScreen, theme: &Theme) -> Vec<Line<'a>> {
         out.push(step_line("2 PDM", o, theme));
     }
     let route = match m.records.route {
-        RecordRoute::Exec => format!(
-            "route exec: rewritten `cancelled` in the {}/catalyst-api pod",
-            m.records.namespace
-        ),
-        RecordRoute::Wipe => "route wipe: catalyst-api's wipe route".to_string(),
+        RecordRoute::Exec => format!("exec into {}/catalyst-api → cancelled", m.records.namespace),
+        RecordRoute::Wipe => "catalyst-api's wipe route → wiped".to_string(),
     };
     let step3 = s
         .external
@@ -548,7 +545,7 @@ fn step_lines<'a>(s: &RecoverScreen, theme: &Theme) -> Vec<Line<'a>> {
         .cloned()
         .unwrap_or_else(|| m.records.summary());
     let switch = if matches!(s.phase, Phase::Planned) {
-        " (F2: switch route)"
+        " · F2: switch route"
     } else {
         ""
     };
