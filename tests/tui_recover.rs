@@ -667,3 +667,39 @@ async fn reducer_runs_the_three_steps_through_the_mothership() {
         "cancelled"
     );
 }
+
+/// `sovtui demo` on a pseudo-terminal: the demo's fleet file has the world's `[mothership]`, so
+/// the real binary's pane plans steps 2 and 3 through it (omantel: its PDM name and state, its
+/// deployment records — none), and F2 switches step 3 to catalyst-api's wipe route and back, each
+/// time a fresh dry run. (The armed three steps run in
+/// `reducer_runs_the_three_steps_through_the_mothership`.)
+#[test]
+fn pty_the_demo_pane_plans_steps_2_and_3_through_the_mothership() {
+    use support::pty::Spawn;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut s = Spawn::demo()
+        .size(40, 160)
+        .wait(Duration::from_secs(120))
+        .start(dir.path());
+    s.wait_until("live data", |screen| {
+        screen.contains("omantel.omani.works") && screen.contains("● live")
+    });
+    s.send(":jump omantel\r");
+    s.send(":recover\r");
+    let exec = |screen: &str| {
+        screen.contains("Recover (§2.2/§2.3) · omantel.omani.works")
+            && screen.contains("2 PDM         NothingToDo: omantel.omani.works is AVAILABLE in PDM")
+            && screen.contains("3 record      NothingToDo: exec into catalyst/catalyst-api → cancelled · F2: switch route")
+    };
+    s.wait_until("steps 2 and 3 by exec", exec);
+    s.send("\x1bOQ"); // F2
+    s.wait_until("step 3 by the wipe route", |screen| {
+        screen.contains(
+            "3 record      NothingToDo: catalyst-api's wipe route → wiped · F2: switch route",
+        )
+    });
+    s.send("\x1bOQ");
+    s.wait_until("step 3 back to exec", exec);
+    s.send("\x03");
+    assert!(s.wait_exit());
+}
