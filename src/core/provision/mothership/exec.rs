@@ -25,7 +25,9 @@ impl Output {
 
     /// stderr's first line, for a report.
     pub fn why(&self) -> String {
-        let line = self.stderr.lines().next().unwrap_or("").trim();
+        let first = self.stderr.lines().next().unwrap_or("");
+        let safe = crate::provision::safe_text::one_line(first);
+        let line = safe.trim();
         if line.is_empty() {
             format!("exit {}", self.code)
         } else {

@@ -23,6 +23,7 @@ use super::exec;
 use crate::provision::hetzner::client::Credentials;
 use crate::provision::hetzner::external::{StepOutcome, StepStatus, base, excerpt, http};
 use crate::provision::limits::Limits;
+use crate::provision::safe_text::one_line;
 
 /// Where catalyst-api keeps one JSON file per deployment.
 pub const RECORDS_DIR: &str = "/var/lib/catalyst/deployments";
@@ -226,11 +227,9 @@ fn fqdn_of(rec: &Value) -> Option<&str> {
 }
 
 fn planned(id: &str, rec: &Value, raw: &[u8]) -> PlannedRecord {
-    let status = rec
-        .get("status")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
+    // Outside text shown on terminals: one safe line (the logic only compares known words).
+    let safe = |v: Option<&str>| one_line(v.unwrap_or("")).into_owned();
+    let status = safe(rec.get("status").and_then(Value::as_str));
     PlannedRecord {
         id: id.to_string(),
         path: path_of(id),
@@ -239,7 +238,7 @@ fn planned(id: &str, rec: &Value, raw: &[u8]) -> PlannedRecord {
         finished_at: rec
             .get("finishedAt")
             .and_then(Value::as_str)
-            .map(str::to_string),
+            .map(|f| safe(Some(f))),
         events: rec
             .get("events")
             .and_then(Value::as_array)
@@ -502,11 +501,7 @@ async fn one(
             ));
         }
     };
-    let now_status = rec
-        .get("status")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
+    let now_status = one_line(rec.get("status").and_then(Value::as_str).unwrap_or("")).into_owned();
     if sha256(&raw) != p.sha256 {
         let events = rec
             .get("events")
@@ -572,7 +567,7 @@ async fn cancel_by_exec(
         .as_ref()
         .and_then(|v| v.get("status"))
         .and_then(Value::as_str)
-        .map(str::to_string);
+        .map(|s| one_line(s).into_owned());
     let ok = back.as_ref().is_some_and(|v| {
         v.get("status").and_then(Value::as_str) == Some("cancelled")
             && v.get("finishedAt").and_then(Value::as_str) == Some(inputs.now.as_str())
@@ -624,7 +619,9 @@ async fn api_status(api: &str, id: &str) -> Result<Option<String>, String> {
         200 => {
             let v: Value = serde_json::from_str(&body)
                 .map_err(|e| format!("deployment {id} is not JSON: {e}"))?;
-            Ok(v.get("status").and_then(Value::as_str).map(str::to_string))
+            Ok(v.get("status")
+                .and_then(Value::as_str)
+                .map(|s| one_line(s).into_owned()))
         }
         404 | 410 => Ok(None),
         s => Err(format!(
@@ -679,9 +676,11 @@ async fn wipe(
     };
     // Read back through the mothership: the file says wiped, or is gone.
     let back = match pod.read(&p.id).await {
-        Ok(Some(raw)) => serde_json::from_slice::<Value>(&raw)
-            .ok()
-            .and_then(|v| v.get("status").and_then(Value::as_str).map(str::to_string)),
+        Ok(Some(raw)) => serde_json::from_slice::<Value>(&raw).ok().and_then(|v| {
+            v.get("status")
+                .and_then(Value::as_str)
+                .map(|s| one_line(s).into_owned())
+        }),
         Ok(None) => None,
         Err(e) => return failed(format!("{}: wiped, but reading it back failed: {e}", p.id)),
     };
@@ -710,5 +709,56 @@ async fn wipe(
                 p.id
             ),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cancelled_sets_status_finished_at_and_appends_the_recovery_event() {
+        let rec = json!({"id": "ab12", "status": "failed", "finishedAt": "2026-12-06T09:00:00Z",
+                         "request": {"sovereignFQDN": "t1.omani.works"},
+                         "events": [{"time": "t", "phase": "tofu", "level": "error", "message": "x"}]});
+        let out = cancelled(&rec, "2026-12-06T10:00:00Z").expect("an object");
+        assert_eq!(out["status"], "cancelled");
+        assert_eq!(out["finishedAt"], "2026-12-06T10:00:00Z");
+        assert_eq!(out["request"], rec["request"], "the rest is kept");
+        let events = out["events"].as_array().expect("events");
+        assert_eq!(events.len(), 2);
+        assert_eq!(
+            events[1],
+            json!({"time": "2026-12-06T10:00:00Z", "phase": RECOVERY_PHASE, "level": "warn",
+                   "message": RECOVERY_MESSAGE})
+        );
+        // A record without events gets the one event; a non-object is refused.
+        let bare = cancelled(&json!({"status": "provisioning"}), "now").expect("object");
+        assert_eq!(bare["events"].as_array().map(Vec::len), Some(1));
+        assert!(cancelled(&json!([1]), "now").is_err());
+    }
+
+    #[test]
+    fn only_plain_ids_become_paths_and_shell_words() {
+        assert!(valid_id("4f2c9a1b0d3e5f67"));
+        assert!(valid_id("a-b_c"));
+        for bad in ["", "a b", "a;rm -rf /", "../x", "$(id)", &"a".repeat(65)] {
+            assert!(!valid_id(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn planned_records_leave_terminal_states_alone_and_show_safe_text() {
+        let raw = br#"{"status":"failed\u001b[2J","events":[1,2]}"#;
+        let rec: Value = serde_json::from_slice(raw).expect("json");
+        let p = planned("ab", &rec, raw);
+        assert_eq!(p.status, "failed");
+        assert!(p.cancel);
+        assert_eq!(p.events, 2);
+        assert_eq!(p.path, "/var/lib/catalyst/deployments/ab.json");
+        for s in LEFT_ALONE {
+            let rec = json!({"status": s});
+            assert!(!planned("ab", &rec, b"{}").cancel, "{s}");
+        }
     }
 }
