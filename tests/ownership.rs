@@ -57,7 +57,7 @@ fn fingerprint(token: &str) -> String {
 
 /// The hcloud CLI for `sim` (its own config at `config`), or None (the test skips) when it is not
 /// installed.
-fn hcloud<'a>(test: &str, sim: &HetznerSim, config: &'a Path) -> Option<Hcloud<'a>> {
+fn hcloud(test: &str, sim: &HetznerSim, config: &Path) -> Option<Hcloud> {
     let Some(bin) = which("hcloud") else {
         support::tools::missing(test, "the hcloud CLI is not installed");
         return None;
@@ -66,13 +66,22 @@ fn hcloud<'a>(test: &str, sim: &HetznerSim, config: &'a Path) -> Option<Hcloud<'
         bin,
         endpoint: sim.endpoint(),
         token: DEFAULT_TOKEN.to_string(),
-        config,
+        config: config.to_path_buf(),
     })
+}
+
+/// What most tests here start from: a fresh project, a working directory, and the hcloud CLI on
+/// the project with its config in that directory — `None` (a skip, said by `test`) without it.
+async fn project_with_cli(test: &str) -> Option<(HetznerSim, tempfile::TempDir, Hcloud)> {
+    let sim = sim().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let cli = hcloud(test, &sim, &dir.path().join("cli.toml"))?;
+    Some((sim, dir, cli))
 }
 
 /// What an operator creates by hand for one Sovereign: a network with a subnet and a control
 /// plane on it, labelled or not.
-async fn by_hand(cli: &Hcloud<'_>, slug: &str, cidr: u8, label: Option<&str>) {
+async fn by_hand(cli: &Hcloud, slug: &str, cidr: u8, label: Option<&str>) {
     let net = format!("catalyst-{slug}-net");
     let mut create = vec![
         "network".to_string(),
@@ -235,10 +244,7 @@ fn deletes(sim: &HetznerSim) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recover_of_a_prefix_never_touches_the_longer_sovereign_or_its_volume() {
-    let sim = sim().await;
-    let dir = tempfile::tempdir().expect("tmp");
-    let cli_config = dir.path().join("cli.toml");
-    let Some(cli) = hcloud("prefix", &sim, &cli_config) else {
+    let Some((sim, dir, cli)) = project_with_cli("prefix").await else {
         return;
     };
     by_hand(&cli, "omantel-com", 0, Some("omantel.com")).await;
@@ -319,10 +325,7 @@ async fn recover_of_a_prefix_never_touches_the_longer_sovereign_or_its_volume() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shared_slug_makes_unlabelled_objects_ambiguous_and_they_survive() {
-    let sim = sim().await;
-    let dir = tempfile::tempdir().expect("tmp");
-    let cli_config = dir.path().join("cli.toml");
-    let Some(cli) = hcloud("same slug", &sim, &cli_config) else {
+    let Some((sim, dir, cli)) = project_with_cli("same slug").await else {
         return;
     };
     // acme-omani.works, as Phase 0 left it (labelled).
@@ -443,10 +446,7 @@ async fn a_shared_slug_makes_unlabelled_objects_ambiguous_and_they_survive() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_labelled_for_another_sovereign_on_our_network_is_not_ours() {
-    let sim = sim().await;
-    let dir = tempfile::tempdir().expect("tmp");
-    let cli_config = dir.path().join("cli.toml");
-    let Some(cli) = hcloud("foreign label", &sim, &cli_config) else {
+    let Some((sim, dir, cli)) = project_with_cli("foreign label").await else {
         return;
     };
     let fqdn = "omantel.omani.works";
@@ -631,10 +631,7 @@ async fn phase0_never_relabels_or_adopts_another_sovereigns_objects() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn objects_that_appear_after_the_plan_are_reported_and_untouched() {
-    let sim = sim().await;
-    let dir = tempfile::tempdir().expect("tmp");
-    let cli_config = dir.path().join("cli.toml");
-    let Some(cli) = hcloud("appeared after the plan", &sim, &cli_config) else {
+    let Some((sim, dir, cli)) = project_with_cli("appeared after the plan").await else {
         return;
     };
     let fqdn = "t42.omani.works";
@@ -834,10 +831,7 @@ async fn sweep_rounds_never_reselect() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn phase0_apply_with_a_plan_refuses_a_drifted_project() {
-    let sim = sim().await;
-    let dir = tempfile::tempdir().expect("tmp");
-    let cli_config = dir.path().join("cli.toml");
-    let Some(cli) = hcloud("phase0 drift", &sim, &cli_config) else {
+    let Some((sim, dir, cli)) = project_with_cli("phase0 drift").await else {
         return;
     };
     let fqdn = "drift.omani.works";
