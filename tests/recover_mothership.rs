@@ -361,7 +361,7 @@ async fn sovtui(world: &World, dir: &Path, args: &[&str]) -> (i32, String) {
 }
 
 /// The plan read the record and PDM; then someone appends to the record and reserves the name.
-/// `--apply --plan` cancels neither: both are reported as changed since the plan, exit 3.
+/// `--apply --plan` cancels neither: both are reported as changed since the plan, exit 4 (`cli::exit::CHANGED`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_record_and_a_name_changed_after_the_plan_are_reported_not_overwritten() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -425,7 +425,7 @@ async fn a_record_and_a_name_changed_after_the_plan_are_reported_not_overwritten
         ],
     )
     .await;
-    assert_eq!(code, 3, "{err}");
+    assert_eq!(code, i32::from(sovtui::cli::exit::CHANGED), "{err}");
     assert!(err.contains("changed since the plan"), "{err}");
     let rec = read_record(&pods, &id).await;
     assert_eq!(rec["status"], "failed", "not overwritten: {rec}");
