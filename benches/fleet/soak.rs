@@ -50,7 +50,7 @@ impl Config {
             batch: knob("FLEET_BENCH_FAULT_BATCH", (clusters / 100).max(1)).max(1),
         };
         let on = c.restart_every + c.compact_every + c.flap_pct + c.sample_secs > 0;
-        on.then(|| Config {
+        on.then_some(Config {
             sample_secs: if c.sample_secs == 0 {
                 30
             } else {
@@ -206,14 +206,9 @@ impl Soak {
     /// Start faults and sampling at the beginning of the load phase.
     pub fn start(cfg: Config, clusters: &[SimCluster]) -> Soak {
         let (stop, stop_rx) = tokio::sync::watch::channel(false);
-        let task = tokio::spawn(faults(cfg, clusters.to_vec(), stop_rx.clone()));
+        let task = tokio::spawn(faults(cfg, clusters.to_vec(), stop_rx));
         let samples = Arc::new(Mutex::new(Vec::new()));
-        let sampler = tokio::spawn(world_sampler(
-            cfg,
-            clusters.to_vec(),
-            samples.clone(),
-            stop_rx,
-        ));
+        let sampler = tokio::spawn(world_sampler(cfg, clusters.to_vec(), samples.clone()));
         Soak {
             cfg,
             stop,
@@ -344,12 +339,7 @@ fn slope(points: &[(f64, f64)]) -> Value {
 
 /// The world's samples: changes written so far (the sum of the clusters' resourceVersions moves
 /// by one per write) and how many apiservers are down, plus this process's RSS.
-async fn world_sampler(
-    cfg: Config,
-    clusters: Vec<SimCluster>,
-    samples: Arc<Mutex<Vec<Value>>>,
-    _stop: tokio::sync::watch::Receiver<bool>,
-) {
+async fn world_sampler(cfg: Config, clusters: Vec<SimCluster>, samples: Arc<Mutex<Vec<Value>>>) {
     let rv0 = total_rv(&clusters);
     let mut tick = tokio::time::interval(Duration::from_secs(cfg.sample_secs));
     tick.tick().await;
@@ -429,7 +419,7 @@ async fn faults(
             rounds += 1;
             let batch = pick(&mut restart_cursor, cfg.batch, n, &down_until);
             // Every other round restarts without the watch history: resuming watches get 410.
-            let keep = round % 2 == 0;
+            let keep = round.is_multiple_of(2);
             let restarts = batch.iter().map(|&i| {
                 let c = clusters[i].clone();
                 async move { c.restart(keep).await.is_ok() }
