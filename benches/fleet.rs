@@ -10,6 +10,10 @@
 //! `FLEET_BENCH_CLUSTERS` (50), `FLEET_BENCH_RELEASES` (40), `FLEET_BENCH_RATE` (200/s),
 //! `FLEET_BENCH_SECS` (60), `FLEET_BENCH_IDLE_SECS` (5: idle phase before the load, for the
 //! CPU cost of open watches with nothing changing).
+//!
+//! The soak (issue 19: apiserver restarts, 410 compactions, flapping clusters, a sampled curve
+//! of RSS, CPU, live watches and changes sent vs drawn) is `fleet/soak.rs`; its knobs are listed
+//! there.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
@@ -32,6 +36,9 @@ use sovtui::tui::runtime::{self, ExitReason};
 use sovtui::tui::source::{FleetSender, live_fleet_source};
 use sovtui::tui::theme::ColorLevel;
 use tokio::sync::mpsc;
+
+#[path = "fleet/soak.rs"]
+mod soak;
 
 const CHILD_ENV: &str = "FLEET_BENCH_CHILD_KUBECONFIG";
 
@@ -208,8 +215,24 @@ fn child(kubeconfig: PathBuf) {
         let input = futures::stream::iter(keys).chain(futures::stream::pending());
 
         let frames = Arc::new(Mutex::new(Frames::default()));
+        let observed = Arc::new(soak::Observed::default());
+        if let Some(cfg) = soak::Config::from_env(clusters as u64) {
+            let path = soak::samples_path(&kubeconfig);
+            tokio::spawn(soak::child_sampler(
+                cfg,
+                frames.clone(),
+                observed.clone(),
+                path,
+            ));
+        }
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let monitor = tokio::spawn(monitor(frames.clone(), bytes.clone(), stop_tx));
+        let monitor = tokio::spawn(monitor(
+            frames.clone(),
+            bytes.clone(),
+            stop_tx,
+            observed.clone(),
+            clusters,
+        ));
         let shutdown = async {
             let _ = stop_rx.await;
             ExitReason::Quit
@@ -219,6 +242,7 @@ fn child(kubeconfig: PathBuf) {
             if let Ok(mut f) = hook.lock() {
                 f.on_frame(app, clusters);
             }
+            observed.see(app);
         })
         .await
         .expect("event loop");
@@ -237,7 +261,7 @@ fn child(kubeconfig: PathBuf) {
             let i = ((f.latencies.len() as f64 - 1.0) * p).round() as usize;
             f.latencies[i] as f64 / 1000.0
         };
-        let report = json!({
+        let mut report = json!({
             "clusters": clusters,
             "components": f.components,
             "initial_sync_s": f.synced_at.map(|t| (t - sync_t0).as_secs_f64()),
@@ -250,6 +274,7 @@ fn child(kubeconfig: PathBuf) {
             "changes_drawn": f.latencies.len(),
             "change_to_frame_ms": {"p50": pct(0.50), "p99": pct(0.99), "max": pct(1.0)},
         });
+        soak::child_report(&mut report);
         println!("{report}");
     });
 }
@@ -267,9 +292,12 @@ async fn monitor(
     frames: Arc<Mutex<Frames>>,
     bytes: Arc<AtomicU64>,
     stop: tokio::sync::oneshot::Sender<()>,
+    observed: Arc<soak::Observed>,
+    clusters: usize,
 ) -> Option<Measured> {
     let synced = || frames.lock().ok().and_then(|f| f.synced_at);
-    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    let deadline =
+        std::time::Instant::now() + Duration::from_secs(knob("FLEET_BENCH_SYNC_SECS", 120));
     while synced().is_none() {
         if std::time::Instant::now() > deadline {
             eprintln!("the fleet never came up live on screen");
@@ -302,19 +330,23 @@ async fn monitor(
         bytes.load(Ordering::Relaxed),
         std::time::Instant::now(),
     );
-    let (closed_tx, closed_rx) = tokio::sync::oneshot::channel::<()>();
+    let (closed_tx, closed_rx) = tokio::sync::oneshot::channel::<String>();
     std::thread::spawn(move || {
         let mut line = String::new();
         let _ = std::io::stdin().lock().read_line(&mut line);
-        let _ = closed_tx.send(());
+        let _ = closed_tx.send(line);
     });
-    let _ = closed_rx.await;
+    let line = closed_rx.await.unwrap_or_default();
     let measured = Measured {
         wall: t0.elapsed().as_secs_f64(),
         cpu: cpu_seconds() - cpu0,
         frames: frames.lock().map(|f| f.frames).unwrap_or(0) - frames0,
         bytes: bytes.load(Ordering::Relaxed) - bytes0,
     };
+    // The soak's end: the parent names the newest changes the world holds.
+    if let Some(path) = line.trim().strip_prefix("verify ") {
+        soak::verify(&frames, &observed, path, clusters).await;
+    }
     let _ = stop.send(());
     Some(measured)
 }
@@ -458,6 +490,7 @@ fn parent() {
         let mut tick = tokio::time::interval(Duration::from_millis(1000 / batches_per_s));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
         let total = rate * secs;
+        let mut soak = soak::Config::from_env(clusters).map(|cfg| soak::Soak::start(cfg, &handles));
         let mut sent = 0u64;
         let mut flip: BTreeMap<(u64, u64), bool> = BTreeMap::new();
         while sent < total {
@@ -481,6 +514,13 @@ fn parent() {
         }
         // Let the last changes arrive, then stop the child and read its report.
         tokio::time::sleep(Duration::from_millis(500)).await;
+        let soak_log = match &mut soak {
+            Some(s) => Some(
+                s.finish_load(&handles, dir.path(), child.stdin.as_mut())
+                    .await,
+            ),
+            None => None,
+        };
         drop(child.stdin.take());
         let mut report = String::new();
         while !report.starts_with('{') {
@@ -496,6 +536,9 @@ fn parent() {
         v["rate_per_s"] = json!(rate);
         v["idle_cores"] = json!(idle_cores);
         v["idle_terminal_bytes"] = json!(idle_bytes);
+        if let (Some(s), Some(log)) = (soak, soak_log) {
+            s.report(&mut v, log, &soak::samples_path(&kc));
+        }
         println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
     });
 }

@@ -191,6 +191,10 @@ pub struct SimArgs {
     pub listen: String,
     #[arg(long, default_value = "demo")]
     pub scenario: String,
+    /// A generated fleet of N running Sovereigns instead of a scenario: the bootstrap kit on
+    /// each, one in 50 failing (stuck or failed HelmRelease, apiserver down, stalled, source)
+    #[arg(long, value_name = "N", conflicts_with = "scenario")]
+    pub sovereigns: Option<usize>,
     #[arg(long, default_value_t = 60.0)]
     pub speed: f64,
     /// The data plane behind each Sovereign with a CNPG pair (see `sovtui demo --help`)

@@ -4,11 +4,23 @@ use super::{CliError, CliResult, SimArgs};
 use crate::sim::scenario::WorldScenario;
 use crate::sim::world::World;
 
+/// The largest generated fleet: each Sovereign's apiserver has its own loopback port and file
+/// descriptors (docs/PERFORMANCE.md has the memory it takes).
+const MAX_SOVEREIGNS: usize = 10_000;
+
 /// `sovtui sim`: the simulated world in the foreground until SIGINT/SIGTERM. Every service binds
 /// a free loopback port; `--listen` places the control API. The Sovereigns with a CNPG pair get
 /// a data plane (`--data-plane`), its files under the state dir; the endpoints line names it.
 pub fn run(args: SimArgs) -> CliResult {
-    let scenario = WorldScenario::load(&args.scenario).map_err(CliError::Usage)?;
+    let scenario = match args.sovereigns {
+        Some(n) if n == 0 || n > MAX_SOVEREIGNS => {
+            return Err(CliError::usage(format!(
+                "--sovereigns {n}: between 1 and {MAX_SOVEREIGNS} (each apiserver takes a loopback port)"
+            )));
+        }
+        Some(n) => crate::sim::large_fleet::scenario(n),
+        None => WorldScenario::load(&args.scenario).map_err(CliError::Usage)?,
+    };
     if !(args.speed.is_finite() && args.speed > 0.0) {
         return Err(CliError::usage(format!(
             "--speed {}: must be a positive number",

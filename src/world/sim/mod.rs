@@ -8,6 +8,7 @@ pub mod dataplane;
 pub mod hetzner;
 pub mod ingress;
 pub mod kube;
+pub mod large_fleet;
 pub mod mothership;
 pub mod operator;
 pub mod pgmodel;

@@ -308,6 +308,10 @@ pub struct SovereignScenario {
     /// Serve the public hosts from a simulated ingress on loopback.
     #[serde(default)]
     pub ingress: Option<IngressScenario>,
+    /// `running` only: the apiserver refuses connections from the start (it is in the kubeconfig
+    /// all the same; the control API's `up` brings it back).
+    #[serde(default)]
+    pub apiserver_down: bool,
 }
 
 fn default_region() -> String {

@@ -425,9 +425,13 @@ impl World {
                 hz_sovereign::create_sovereign(&hetzner.control(), &spec)
                     .map_err(|e| anyhow!("creating {}'s Hetzner objects: {e:?}", s.fqdn))?;
             }
-            kube.add_cluster(&s.fqdn, s.cluster.clone())
+            let cluster = kube
+                .add_cluster(&s.fqdn, s.cluster.clone())
                 .await
                 .with_context(|| format!("starting the apiserver of {}", s.fqdn))?;
+            if s.apiserver_down {
+                cluster.down();
+            }
         }
 
         let mut ingress = Vec::new();

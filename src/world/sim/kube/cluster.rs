@@ -72,6 +72,8 @@ pub struct ClusterOptions {
     pub history_limit: Option<usize>,
     /// How often an otherwise idle watch that allows bookmarks gets one (default 60 s, real time).
     pub bookmark_interval: Option<Duration>,
+    /// Requests kept in the request log (default 10 000).
+    pub request_log_limit: Option<usize>,
 }
 
 pub(crate) struct ClusterInner {
@@ -165,7 +167,8 @@ impl ClusterInner {
     pub(crate) fn log_request(&self, record: RequestRecord) {
         let mut log = lock(&self.log);
         log.push_back(record);
-        while log.len() > REQUEST_LOG_LIMIT {
+        let limit = self.options.request_log_limit.unwrap_or(REQUEST_LOG_LIMIT);
+        while log.len() > limit {
             log.pop_front();
         }
         drop(log);
@@ -374,13 +377,19 @@ impl SimCluster {
         self.inner.write(|s| s.compact());
     }
 
-    /// The requests answered so far (bounded to the most recent 10 000).
+    /// The requests answered so far (bounded to the most recent 10 000, or
+    /// [`ClusterOptions::request_log_limit`]).
     pub fn request_log(&self) -> Vec<RequestRecord> {
         lock(&self.inner.log).iter().cloned().collect()
     }
 
     pub fn clear_request_log(&self) {
         lock(&self.inner.log).clear();
+    }
+
+    /// Number of objects of all kinds.
+    pub fn object_count(&self) -> usize {
+        self.inner.store().object_count()
     }
 
     /// The current resourceVersion.

@@ -97,6 +97,8 @@ impl KubeSim {
         let kit = scenario.resolve_kit()?;
         let options = ClusterOptions {
             lenient_status: scenario.lenient_status,
+            history_limit: scenario.watch_history,
+            request_log_limit: scenario.request_log,
             ..ClusterOptions::default()
         };
         let cluster = self.add_empty_cluster(name, options).await?;

@@ -119,6 +119,14 @@ pub struct ClusterScenario {
     /// Let main-resource writes change status (for status edits with kubectl 1.20).
     #[serde(default)]
     pub lenient_status: bool,
+    /// Watch events the apiserver keeps for clients resuming a watch (default 1024); older
+    /// resourceVersions get 410 Expired and the client relists. The main per-cluster memory
+    /// cost of a large world (docs/PERFORMANCE.md).
+    #[serde(default)]
+    pub watch_history: Option<usize>,
+    /// Requests kept in the cluster's request log (default 10 000).
+    #[serde(default)]
+    pub request_log: Option<usize>,
 }
 
 impl Default for ClusterScenario {
@@ -136,6 +144,8 @@ impl Default for ClusterScenario {
             objects: Vec::new(),
             nodes: None,
             lenient_status: false,
+            watch_history: None,
+            request_log: None,
         }
     }
 }
