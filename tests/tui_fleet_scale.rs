@@ -177,8 +177,7 @@ fn grouping_by_tag_counts_each_tag_and_the_key_cycles_groupings() {
     let text = render(&mut app, 200, 50);
     // 500 prod Sovereigns (every 4th), each also in its region's group.
     assert!(
-        line_with(&text, "▾ tag ap · 500 Sovereigns")
-            .contains("◐ progressing 4 · ✔ ready 496"),
+        line_with(&text, "▾ tag ap · 500 Sovereigns").contains("◐ progressing 4 · ✔ ready 496"),
         "{text}"
     );
     insta::assert_snapshot!("grouped_by_tag_200x50", draw(&mut app, 200, 50).backend());
