@@ -499,19 +499,38 @@ impl FleetIndex {
         let moves =
             old.health != health && (self.group_by == GroupBy::Worst || self.order == Order::Worst);
         if moves {
-            // Out of its old place, into its new one (binary search): the lists stay sorted.
-            let member = Member {
-                group: self.group_index(&self.keys[index]),
-                index: index as u32,
+            // Out of its old places, into its new ones (binary search): the lists stay sorted.
+            // By tag it keeps its groups (one member per tag) and only moves inside them.
+            let groups: Vec<u32> = match self.group_by {
+                GroupBy::Tag => self
+                    .base
+                    .iter()
+                    .filter(|m| m.index as usize == index)
+                    .map(|m| m.group)
+                    .collect(),
+                GroupBy::None | GroupBy::Worst => vec![self.group_index(&self.keys[index])],
             };
-            self.base.retain(|m| m.index as usize != index);
-            let at = self.insertion_point(&self.base, &member);
-            self.base.insert(at, member);
+            let members: Vec<Member> = groups
+                .into_iter()
+                .map(|group| Member {
+                    group,
+                    index: index as u32,
+                })
+                .collect();
+            let mut base = std::mem::take(&mut self.base);
+            base.retain(|m| m.index as usize != index);
+            for member in &members {
+                let at = self.insertion_point(&base, member);
+                base.insert(at, *member);
+            }
+            self.base = base;
             if let Some((needle, mut list)) = current {
                 list.retain(|m| m.index as usize != index);
                 if self.keys[index].matches(&needle) {
-                    let at = self.insertion_point(&list, &member);
-                    list.insert(at, member);
+                    for member in &members {
+                        let at = self.insertion_point(&list, member);
+                        list.insert(at, *member);
+                    }
                 }
                 self.narrowing.push((needle, list));
             }
@@ -1090,6 +1109,36 @@ mod tests {
         // The incremental result is what a rebuild gives.
         let fresh = FleetIndex::new(&f, GroupBy::Worst, Order::Natural);
         assert_eq!(names(&fresh, &f), names(&ix, &f));
+    }
+
+    #[test]
+    fn incremental_updates_match_a_rebuild_in_every_grouping_and_order() {
+        let states = [
+            ComponentState::Failed,
+            ComponentState::Installed,
+            ComponentState::Pending,
+            ComponentState::Stalled,
+        ];
+        for group_by in GroupBy::ALL {
+            for order in [Order::Natural, Order::Worst, Order::Name] {
+                let mut f = fleet();
+                let mut ix = FleetIndex::new(&f, group_by, order);
+                ix.set_filter("x");
+                for step in 0..12 {
+                    let i = (step * 3) % f.len();
+                    f[i].components[0].state = states[step % states.len()];
+                    ix.update(&f, i);
+                    let mut fresh = FleetIndex::new(&f, group_by, order);
+                    fresh.set_filter("x");
+                    assert_eq!(
+                        names(&ix, &f),
+                        names(&fresh, &f),
+                        "{group_by:?} {order:?} step {step}"
+                    );
+                    assert_eq!(ix.totals(), fresh.totals());
+                }
+            }
+        }
     }
 
     #[test]
