@@ -43,10 +43,12 @@ pub enum Action {
     /// Leaves read-only mode. Guarded: never on an unmodified single key.
     Arm,
     Disarm,
+    /// `sovtui demo`: stop / restart the simulated world's clock (a presenter's pause).
+    PauseWorld,
 }
 
 impl Action {
-    pub const ALL: [Action; 21] = [
+    pub const ALL: [Action; 22] = [
         Action::Help,
         Action::Palette,
         Action::Filter,
@@ -68,6 +70,7 @@ impl Action {
         Action::ForceQuit,
         Action::Arm,
         Action::Disarm,
+        Action::PauseWorld,
     ];
 
     pub fn name(self) -> &'static str {
@@ -93,6 +96,7 @@ impl Action {
             Action::Fold => "fold",
             Action::Arm => "arm",
             Action::Disarm => "disarm",
+            Action::PauseWorld => "pause_world",
         }
     }
 
@@ -119,6 +123,7 @@ impl Action {
             Action::Fold => "fleet/matrix: fold/unfold the group under the cursor",
             Action::Arm => "arm: allow destructive operations",
             Action::Disarm => "disarm: back to read-only",
+            Action::PauseWorld => "demo: pause / resume the simulated world's clock",
         }
     }
 
@@ -573,6 +578,7 @@ mod tests {
                 Action::Back,
                 Action::Quit,
                 Action::FocusNext,
+                Action::PauseWorld,
             ] {
                 assert!(!km.keys(a).is_empty(), "{name}: {} unbound", a.name());
             }
