@@ -659,6 +659,51 @@ async fn kubectl_patch_shows_up_in_fleet_status_json() {
     assert_eq!(alpha["tags"], json!(["prod"]));
 }
 
+/// `--group-by` gives the cockpit's groups (same rule, `provision::fleet::arrange`) with their
+/// counts; a bad grouping is a usage error before anything is contacted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fleet_status_groups_by_tag_and_by_worst_state() {
+    let w = World::new().await;
+    let out = run_sovtui(
+        &["fleet", "status", "--json", "--group-by", "tag"],
+        &w.fleet_path(),
+    )
+    .await;
+    assert!(
+        out.status.success(),
+        "fleet status: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    // The world's Sovereigns are all installing bp-keycloak.
+    assert_eq!(doc["summary"], json!({"progressing": 3}), "{doc:#}");
+    let groups = doc["groups"].as_array().expect("groups");
+    assert_eq!(groups.len(), 2, "{doc:#}");
+    assert_eq!(groups[0]["group"], json!({"by": "tag", "name": "prod"}));
+    assert_eq!(groups[0]["sovereigns"], json!([A]));
+    assert_eq!(groups[0]["health"], json!({"progressing": 1}));
+    assert_eq!(groups[1]["group"], json!({"by": "untagged"}));
+    assert_eq!(groups[1]["count"], json!(2));
+    assert_eq!(groups[1]["sovereigns"], json!([B, C]));
+    for s in doc["sovereigns"].as_array().expect("sovereigns") {
+        assert_eq!(s["health"], json!("progressing"), "{s:#}");
+    }
+
+    let out = run_sovtui(&["fleet", "status", "--group-by", "worst"], &w.fleet_path()).await;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("progressing · 3 — progressing 3"), "{err}");
+    assert!(err.contains("3 Sovereigns · ◐ 3 progressing"), "{err}");
+
+    let out = run_sovtui(
+        &["fleet", "status", "--group-by", "colour"],
+        &w.fleet_path(),
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("expected none, tag or worst"));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fleet_status_names_file_and_line_of_a_broken_fleet_file() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -1374,11 +1419,13 @@ async fn kubectl_patch_shows_up_on_screen_in_the_overview_and_the_matrix() {
         config_dir: None,
     });
     app.wizard_draft_path = None;
+    // The fleet list's row (the navigation's line for the same Sovereign has a `●` too, and
+    // need not be on the same screen line).
     let row_of = |text: &str, fqdn: &str| -> String {
         text.lines()
-            .find(|l| l.contains(fqdn) && l.contains('●'))
+            .flat_map(|l| l.split('│').map(str::to_string).collect::<Vec<_>>())
+            .find(|seg| seg.contains(fqdn) && seg.contains("● "))
             .unwrap_or_default()
-            .to_string()
     };
     screen_until(&mut app, &mut rx, "three live Sovereigns", |t| {
         [A, B, C].iter().all(|f| row_of(t, f).contains("live"))

@@ -10,6 +10,9 @@ use serde::Serialize;
 
 use super::{CliError, CliResult, FleetCommand, FluxActionArgs};
 use crate::config::paths;
+use crate::provision::fleet::arrange::{
+    FleetIndex, GroupBy, GroupKey, Health, HealthCounts, Order, summary_line, thousands,
+};
 use crate::provision::fleet::model::{ComponentStatus, SovereignStatus};
 use crate::provision::fleet::{
     AuditRecord, Fleet, FleetEvent, FleetOptions, FleetSnapshot, FluxAction,
@@ -25,9 +28,11 @@ pub fn run(config: Option<PathBuf>, cmd: FleetCommand) -> CliResult {
         .map_err(|e| CliError::Failed(e.into()))?;
     rt.block_on(async {
         match cmd {
-            FleetCommand::Status { json, timeout } => {
-                status(&path, json, Duration::from_secs(timeout)).await
-            }
+            FleetCommand::Status {
+                json,
+                timeout,
+                group_by,
+            } => status(&path, json, Duration::from_secs(timeout), group_by).await,
             FleetCommand::Watch { json } => watch(&path, json).await,
             FleetCommand::Reconcile(args) => act(&path, FluxAction::Reconcile, args).await,
             FleetCommand::Suspend(args) => act(&path, FluxAction::Suspend, args).await,
@@ -61,6 +66,20 @@ pub struct SovereignReport<'a> {
     pub stale_for_seconds: Option<i64>,
     pub counts: BTreeMap<ComponentState, usize>,
     pub worst: Option<&'a ComponentStatus>,
+    /// The Sovereign's overall state, as the cockpit groups and summarises it.
+    pub health: Health,
+}
+
+/// One group of `fleet status --group-by`: the cockpit's group header and its rows.
+#[derive(Debug, Serialize)]
+pub struct GroupReport<'a> {
+    pub group: GroupKey,
+    pub label: String,
+    pub count: usize,
+    /// Sovereigns per health, worst first (only the non-zero ones).
+    pub health: BTreeMap<Health, usize>,
+    /// FQDNs in the cockpit's order.
+    pub sovereigns: Vec<&'a str>,
 }
 
 #[derive(Debug, Serialize)]
@@ -70,11 +89,44 @@ pub struct StatusReport<'a> {
     /// Every cluster synced (or in a state waiting cannot cure) before the timeout.
     pub complete: bool,
     pub generated_at: DateTime<Utc>,
+    /// Sovereigns per health (the cockpit's summary line).
+    pub summary: BTreeMap<Health, usize>,
     pub sovereigns: Vec<SovereignReport<'a>>,
+    /// With `--group-by`: the groups, worst first (by worst state) or by tag name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub groups: Option<Vec<GroupReport<'a>>>,
+}
+
+/// The groups of the fleet as the cockpit shows them (same rule: `provision::fleet::arrange`).
+pub fn groups(snap: &FleetSnapshot, group_by: GroupBy) -> Vec<GroupReport<'_>> {
+    let ix = FleetIndex::new(&snap.sovereigns, group_by, Order::Natural);
+    let mut out: Vec<GroupReport> = ix
+        .groups()
+        .iter()
+        .map(|g| GroupReport {
+            group: g.key.clone(),
+            label: g.key.label(),
+            count: g.counts.total(),
+            health: g.counts.to_map(),
+            sovereigns: Vec::new(),
+        })
+        .collect();
+    for r in ix.rows() {
+        if let (Some(i), Some(g)) = (r.sovereign(), out.get_mut(r.group())) {
+            g.sovereigns.push(snap.sovereigns[i].fqdn.as_str());
+        }
+    }
+    out
 }
 
 pub fn report(snap: &FleetSnapshot, now: DateTime<Utc>) -> StatusReport<'_> {
+    let mut summary = HealthCounts::default();
+    for s in &snap.sovereigns {
+        summary.add(Health::of(s));
+    }
     StatusReport {
+        summary: summary.to_map(),
+        groups: None,
         fleet_file: snap.path.as_deref(),
         file_error: snap.file_error.as_ref().map(|e| e.to_string()),
         complete: snap.settled(),
@@ -88,6 +140,7 @@ pub fn report(snap: &FleetSnapshot, now: DateTime<Utc>) -> StatusReport<'_> {
                 stale_for_seconds: s.stale_for(now),
                 counts: s.counts(),
                 worst: s.worst(),
+                health: Health::of(s),
             })
             .collect(),
     }
@@ -105,7 +158,12 @@ fn start(
     Fleet::start(path, FleetOptions::default()).map_err(|e| CliError::usage(e.to_string()))
 }
 
-async fn status(path: &Path, json: bool, timeout: Duration) -> CliResult {
+async fn status(
+    path: &Path,
+    json: bool,
+    timeout: Duration,
+    group_by: Option<GroupBy>,
+) -> CliResult {
     let (handle, mut events) = start(path)?;
     let deadline = tokio::time::Instant::now() + timeout;
     let mut snap = handle.snapshot().await.map_err(CliError::Failed)?;
@@ -123,7 +181,8 @@ async fn status(path: &Path, json: bool, timeout: Duration) -> CliResult {
         }
     }
     let now = Utc::now();
-    let rep = report(&snap, now);
+    let mut rep = report(&snap, now);
+    rep.groups = group_by.map(|g| groups(&snap, g));
     if !rep.complete {
         say!(
             "sovtui: not every cluster synced within {}s; showing what is known",
@@ -135,9 +194,43 @@ async fn status(path: &Path, json: bool, timeout: Duration) -> CliResult {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "{text}");
     } else {
-        for s in &rep.sovereigns {
-            say!("{}", human_line(s));
+        match &rep.groups {
+            // Grouped: each group's header (what the cockpit shows), then its Sovereigns.
+            Some(groups) if group_by != Some(GroupBy::None) => {
+                let by_fqdn: std::collections::HashMap<&str, &SovereignReport> = rep
+                    .sovereigns
+                    .iter()
+                    .map(|s| (s.status.fqdn.as_str(), s))
+                    .collect();
+                for g in groups {
+                    let mut counts = HealthCounts::default();
+                    for (h, n) in &g.health {
+                        counts.0[h.rank()] = *n;
+                    }
+                    say!(
+                        "{} · {} — {}",
+                        g.label,
+                        thousands(g.count),
+                        counts.describe()
+                    );
+                    for f in &g.sovereigns {
+                        if let Some(s) = by_fqdn.get(f) {
+                            say!("  {}", human_line(s));
+                        }
+                    }
+                }
+            }
+            _ => {
+                for s in &rep.sovereigns {
+                    say!("{}", human_line(s));
+                }
+            }
         }
+        let mut totals = HealthCounts::default();
+        for s in &rep.sovereigns {
+            totals.add(s.health);
+        }
+        say!("{}", summary_line(&totals, 200));
     }
     Ok(())
 }

@@ -211,6 +211,10 @@ pub enum FleetCommand {
         /// Seconds to wait for every cluster's initial sync before printing what is known
         #[arg(long, default_value_t = 20)]
         timeout: u64,
+        /// Group as the cockpit does (`tag`, `worst` state first, or `none`); adds `groups` to
+        /// the JSON document
+        #[arg(long, value_name = "none|tag|worst", value_parser = parse_group_by)]
+        group_by: Option<crate::provision::fleet::GroupBy>,
     },
     /// NDJSON stream of state changes
     Watch {
@@ -519,6 +523,11 @@ pub fn run(cli: Cli) -> CliResult {
         Some(Command::Recover(args)) => recover::run(config, args),
         Some(Command::Preflight(args)) => preflight::run(config, args),
     }
+}
+
+fn parse_group_by(s: &str) -> Result<crate::provision::fleet::GroupBy, String> {
+    crate::provision::fleet::GroupBy::parse(s)
+        .ok_or_else(|| format!("{s:?}: expected none, tag or worst"))
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use ratatui::widgets::TableState;
 
+use crate::provision::fleet::arrange::{GroupBy, GroupKey, Row};
 use crate::provision::fleet::model::SovereignStatus;
 
 use super::keymap::{Action, Keymap, KeymapCatalog};
@@ -181,7 +182,10 @@ impl App {
             detail_table: TableState::default().with_selected(Some(0)),
             page: 10,
             armed: false,
-            fv: super::views::FleetViews::default(),
+            fv: super::views::FleetViews {
+                worst_first_above: crate::provision::fleet::arrange::worst_first_above(),
+                ..Default::default()
+            },
             theme,
             config_names: ConfigNames::read(&themes, &keymaps),
             themes,
@@ -558,15 +562,9 @@ impl App {
         let fqdn = match self.view() {
             _ if wanted.is_some() => wanted,
             View::Sovereign(fqdn) | View::Release { fqdn, .. } => Some(fqdn.clone()),
-            View::Fleet | View::Matrix => {
-                let visible = self.visible_fleet();
-                let sel = match self.view() {
-                    View::Matrix => self.fv.matrix_table.selected(),
-                    _ => self.fleet_table.selected(),
-                }
-                .unwrap_or(0);
-                visible.get(sel).map(|&i| self.fleet[i].fqdn.clone())
-            }
+            View::Fleet | View::Matrix => self
+                .sovereign_at_row(self.fleet_view_selection())
+                .map(|s| s.fqdn.clone()),
             View::Wizard | View::Recover | View::Troubleshoot | View::Drill => None,
         };
         let fqdn = match (fqdn, &self.recover) {
@@ -654,23 +652,34 @@ impl App {
     }
 
     fn on_fleet_msg(&mut self, msg: FleetMsg) {
+        // What changed in `fleet`: `None` nothing, `Some(Some(i))` only `fleet[i]`, `Some(None)`
+        // more (the fleet views' index is then rebuilt).
+        let mut changed: Option<Option<usize>> = None;
         match msg {
             FleetMsg::Snapshot(fleet) => {
                 self.fleet = fleet;
                 self.waiting_for_data = false;
                 self.source_error = None;
+                changed = Some(None);
             }
             FleetMsg::Update(s) => {
-                match self.fleet.iter_mut().find(|x| x.fqdn == s.fqdn) {
-                    Some(slot) => {
-                        self.fv.record_transitions(slot, &s);
-                        *slot = s
+                match self.fleet_position(&s.fqdn) {
+                    Some(i) => {
+                        self.fv.record_transitions(&self.fleet[i], &s);
+                        self.fleet[i] = s;
+                        changed = Some(Some(i));
                     }
-                    None => self.fleet.push(s),
+                    None => {
+                        self.fleet.push(s);
+                        changed = Some(None);
+                    }
                 }
                 self.waiting_for_data = false;
             }
-            FleetMsg::Removed(fqdn) => self.fleet.retain(|s| s.fqdn != fqdn),
+            FleetMsg::Removed(fqdn) => {
+                self.fleet.retain(|s| s.fqdn != fqdn);
+                changed = Some(None);
+            }
             FleetMsg::Connected(live) => self.fv.live = Some(live),
             FleetMsg::Tick => {}
             FleetMsg::ReleaseEvents { fqdn, name, result } => {
@@ -678,10 +687,9 @@ impl App {
             }
             FleetMsg::Event(event) => {
                 use crate::provision::fleet::FleetEvent;
-                let before = event
-                    .fqdn()
-                    .and_then(|f| self.fleet.iter().find(|s| s.fqdn == f))
-                    .cloned();
+                let at = event.fqdn().and_then(|f| self.fleet_position(f));
+                let before = at.map(|i| self.fleet[i].clone());
+                let len = self.fleet.len();
                 match &*event {
                     FleetEvent::FleetFileError { error } => {
                         // The hub keeps the last good fleet; say what is wrong and where.
@@ -704,6 +712,11 @@ impl App {
                     _ => self.waiting_for_data = false,
                 }
                 event.apply_to(&mut self.fleet);
+                let same_place = |i: usize| {
+                    self.fleet.len() == len
+                        && self.fleet.get(i).map(|s| s.fqdn.as_str()) == event.fqdn()
+                };
+                changed = Some(at.filter(|&i| same_place(i)));
                 if let Some(before) = before
                     && let Some(after) = self.fleet.iter().find(|s| s.fqdn == before.fqdn)
                 {
@@ -720,8 +733,141 @@ impl App {
             let status = self.fleet.iter().find(|s| s.fqdn == t.fqdn);
             t.set_fleet_status(status);
         }
-        let navs = self.nav_items().len();
-        self.nav_selected = self.nav_selected.min(navs.saturating_sub(1));
+        if let Some(one) = changed {
+            self.fleet_changed(one);
+        }
+        self.nav_selected = self.nav_selected.min(self.nav_len().saturating_sub(1));
+    }
+
+    // ---- the fleet views' rows ----------------------------------------------------------
+
+    /// Where `fqdn` is in `fleet` (the index's map, checked; a scan if it is behind).
+    fn fleet_position(&self, fqdn: &str) -> Option<usize> {
+        match self.fv.index.position(fqdn) {
+            Some(i) if self.fleet.get(i).is_some_and(|s| s.fqdn == fqdn) => Some(i),
+            _ => self.fleet.iter().position(|s| s.fqdn == fqdn),
+        }
+    }
+
+    /// The grouping in force: the operator's choice, else by the fleet's size.
+    fn grouping(&self) -> GroupBy {
+        self.fv
+            .group_chosen
+            .unwrap_or_else(|| GroupBy::default_for(self.fleet.len(), self.fv.worst_first_above))
+    }
+
+    /// Bring the rows up to date after `fleet` changed (`Some(i)`: only `fleet[i]`), keeping
+    /// each list's selection on the Sovereign (or group header) it was on.
+    fn fleet_changed(&mut self, one: Option<usize>) {
+        let kept = self.remember_selections();
+        match one {
+            Some(i) => {
+                if !self.fv.index.update(&self.fleet, i) {
+                    return;
+                }
+            }
+            None => {
+                let g = self.grouping();
+                self.fv.index.set_group_by(g);
+                self.fv.index.rebuild(&self.fleet);
+            }
+        }
+        self.restore_selections(kept);
+    }
+
+    /// The row each fleet list has selected, and its group.
+    fn remember_selections(&self) -> [Option<(Row, Option<GroupKey>)>; 2] {
+        let ix = &self.fv.index;
+        let at = |t: &TableState| {
+            let row = *ix.rows().get(t.selected().unwrap_or(0))?;
+            Some((row, ix.groups().get(row.group()).map(|g| g.key.clone())))
+        };
+        [at(&self.fleet_table), at(&self.fv.matrix_table)]
+    }
+
+    /// Put each selection back on what it was on; a list that had no rows starts on its first
+    /// Sovereign (not on the group header above it).
+    fn restore_selections(&mut self, kept: [Option<(Row, Option<GroupKey>)>; 2]) {
+        let ix = &self.fv.index;
+        let first = ix.rows().iter().position(|r| r.sovereign().is_some());
+        let place = |kept: Option<(Row, Option<GroupKey>)>| match kept {
+            Some((row, key)) => ix.find_row(row, key.as_ref()),
+            None => first,
+        };
+        let [fleet, matrix] = kept.map(place);
+        if let Some(r) = fleet {
+            self.fleet_table.select(Some(r));
+        }
+        if let Some(r) = matrix {
+            self.fv.matrix_table.select(Some(r));
+        }
+    }
+
+    /// The fleet views' rows: group headers and Sovereigns (filter, grouping, folds applied).
+    pub fn fleet_rows(&self) -> &[Row] {
+        self.fv.index.rows()
+    }
+
+    /// The Sovereign on `row` of the fleet views (`None` on a group header).
+    pub fn sovereign_at_row(&self, row: usize) -> Option<&SovereignStatus> {
+        let i = self.fleet_rows().get(row)?.sovereign()?;
+        self.fleet.get(i)
+    }
+
+    /// The selected row of the fleet view on screen (the matrix or the overview).
+    fn fleet_view_selection(&self) -> usize {
+        match self.view() {
+            View::Matrix => self.fv.matrix_table.selected(),
+            _ => self.fleet_table.selected(),
+        }
+        .unwrap_or(0)
+    }
+
+    /// Re-apply the fleet filter after it was edited.
+    fn sync_fleet_filter(&mut self) {
+        self.fv.index.set_filter(&self.fleet_filter);
+    }
+
+    /// Cycle the grouping (none → tag → worst), or set it.
+    pub fn set_grouping(&mut self, group: Option<GroupBy>) {
+        let group = group.unwrap_or_else(|| self.grouping().next());
+        self.fv.group_chosen = Some(group);
+        let kept = self.remember_selections();
+        self.fv.index.set_group_by(group);
+        self.restore_selections(kept);
+        self.notice = Some(Notice::info(match group {
+            GroupBy::None => "not grouped".to_string(),
+            GroupBy::Tag => "grouped by tag".to_string(),
+            GroupBy::Worst => "grouped by worst state, worst first".to_string(),
+        }));
+    }
+
+    /// Fold or unfold the group under the cursor (`None`), or every group.
+    pub fn fold(&mut self, all: Option<bool>) {
+        if !matches!(self.view(), View::Fleet | View::Matrix) {
+            return;
+        }
+        if self.fv.index.group_by() == GroupBy::None {
+            self.notice = Some(Notice::warn(
+                "nothing to fold: the list is not grouped (group it first)",
+            ));
+            return;
+        }
+        match all {
+            Some(fold) => {
+                self.fv.index.fold_all(fold);
+                self.reset_selection();
+            }
+            None => {
+                let row = self.fleet_view_selection();
+                if let Some(header) = self.fv.index.toggle_fold(row) {
+                    match self.view() {
+                        View::Matrix => self.fv.matrix_table.select(Some(header)),
+                        _ => self.fleet_table.select(Some(header)),
+                    }
+                }
+            }
+        }
     }
 
     fn on_config_changed(&mut self, paths: &[PathBuf]) {
@@ -807,30 +953,33 @@ impl App {
     // ---- derived views of the state -------------------------------------------------------
 
     pub fn nav_items(&self) -> Vec<NavItem> {
-        self.fleet
-            .iter()
-            .map(|s| NavItem::Sovereign(s.fqdn.clone()))
-            .chain(ViewKind::ALL.into_iter().map(NavItem::View))
+        (0..self.nav_len())
+            .filter_map(|i| self.nav_item(i))
             .collect()
     }
 
-    /// Indices into `fleet` that pass the fleet filter.
+    /// How many items the navigation holds (every Sovereign, then the views).
+    pub fn nav_len(&self) -> usize {
+        self.fleet.len() + ViewKind::ALL.len()
+    }
+
+    /// Item `i` of the navigation, without building the whole list (2,000 Sovereigns).
+    pub fn nav_item(&self, i: usize) -> Option<NavItem> {
+        match self.fleet.get(i) {
+            Some(s) => Some(NavItem::Sovereign(s.fqdn.clone())),
+            None => ViewKind::ALL
+                .get(i - self.fleet.len())
+                .map(|k| NavItem::View(*k)),
+        }
+    }
+
+    /// Indices into `fleet` of the Sovereigns the fleet views show, in row order (headers and
+    /// folded groups aside).
     pub fn visible_fleet(&self) -> Vec<usize> {
-        let f = self.fleet_filter.to_lowercase();
-        let mut idx: Vec<usize> = self
-            .fleet
+        self.fleet_rows()
             .iter()
-            .enumerate()
-            .filter(|(_, s)| {
-                f.is_empty()
-                    || s.fqdn.to_lowercase().contains(&f)
-                    || s.tags.iter().any(|t| t.to_lowercase().contains(&f))
-                    || s.connection.label().contains(&f)
-            })
-            .map(|(i, _)| i)
-            .collect();
-        super::views::sort_fleet(&self.fleet, &mut idx, self.fv.sort);
-        idx
+            .filter_map(|r| r.sovereign())
+            .collect()
     }
 
     pub fn current_sovereign(&self) -> Option<&SovereignStatus> {
@@ -975,12 +1124,14 @@ impl App {
         match key.code {
             KeyCode::Esc => {
                 self.filter_mut().clear();
+                self.sync_fleet_filter();
                 self.reset_selection();
                 return;
             }
             KeyCode::Enter => return,
             KeyCode::Backspace => {
                 self.filter_mut().pop();
+                self.sync_fleet_filter();
                 self.reset_selection();
             }
             KeyCode::Up | KeyCode::Down | KeyCode::PageUp | KeyCode::PageDown => {
@@ -990,6 +1141,7 @@ impl App {
             }
             KeyCode::Char(c) if plain => {
                 self.filter_mut().push(c);
+                self.sync_fleet_filter();
                 self.reset_selection();
             }
             _ => {}
@@ -1097,6 +1249,8 @@ impl App {
                 self.focus = Focus::Main;
             }
             Command::Sort => self.toggle_sort(),
+            Command::Group(g) => self.set_grouping(g),
+            Command::Fold(all) => self.fold(all),
             Command::Jump(name) => self.jump(&name),
             Command::Flux(action) => self.request_action(action),
         }
@@ -1116,6 +1270,11 @@ impl App {
             Action::Help => self.panes.set_overlay(Overlay::Help { scroll: 0 }),
             Action::Palette => self.panes.set_overlay(Overlay::Palette(Palette::default())),
             Action::Filter => self.panes.set_overlay(Overlay::Filter),
+            Action::Group if matches!(self.view(), View::Fleet | View::Matrix) => {
+                self.set_grouping(None)
+            }
+            Action::Fold => self.fold(None),
+            Action::Group => {}
             // The matrix has no navigation pane (it takes the whole width).
             Action::FocusNext | Action::FocusPrev if self.view() == &View::Matrix => {}
             Action::Left | Action::Right if self.view() == &View::Matrix => {
@@ -1200,6 +1359,7 @@ impl App {
             }
             View::Fleet if !self.fleet_filter.is_empty() => {
                 self.fleet_filter.clear();
+                self.sync_fleet_filter();
                 self.reset_selection();
             }
             View::Fleet if self.focus == Focus::Nav => self.focus = Focus::Main,
@@ -1216,7 +1376,7 @@ impl App {
 
     fn select(&mut self) {
         match self.focus {
-            Focus::Nav => match self.nav_items().get(self.nav_selected).cloned() {
+            Focus::Nav => match self.nav_item(self.nav_selected) {
                 Some(NavItem::Sovereign(fqdn)) => self.open_sovereign(fqdn),
                 Some(NavItem::View(ViewKind::Fleet)) => {
                     self.raise(View::Fleet);
@@ -1235,15 +1395,15 @@ impl App {
                 } else if self.view() == &View::Matrix && self.fv.matrix_col.is_some() {
                     self.open_matrix_cell();
                 } else if matches!(self.view(), View::Fleet | View::Matrix) {
-                    let visible = self.visible_fleet();
-                    let sel = if self.view() == &View::Matrix {
-                        self.fv.matrix_table.selected().unwrap_or(0)
-                    } else {
-                        self.fleet_table.selected().unwrap_or(0)
-                    };
-                    if let Some(&i) = visible.get(sel) {
-                        let fqdn = self.fleet[i].fqdn.clone();
-                        self.open_sovereign(fqdn);
+                    let row = self.fleet_view_selection();
+                    match self.fleet_rows().get(row) {
+                        // Enter on a group header folds or unfolds it.
+                        Some(Row::Header(_)) => self.fold(None),
+                        Some(Row::Sovereign { index, .. }) => {
+                            let fqdn = self.fleet[*index as usize].fqdn.clone();
+                            self.open_sovereign(fqdn);
+                        }
+                        None => {}
                     }
                 }
             }
@@ -1255,8 +1415,11 @@ impl App {
         if let Some(s) = self.current_sovereign() {
             return Some(s);
         }
-        let sel = self.fleet_table.selected().unwrap_or(0);
-        self.visible_fleet().get(sel).map(|&i| &self.fleet[i])
+        let sel = match self.view() {
+            View::Fleet | View::Matrix => self.fleet_view_selection(),
+            _ => self.fleet_table.selected().unwrap_or(0),
+        };
+        self.sovereign_at_row(sel)
     }
 
     fn open_troubleshoot(&mut self) {
@@ -1406,9 +1569,16 @@ impl App {
 
     fn reset_selection(&mut self) {
         let fresh = TableState::default().with_selected(Some(0));
+        // A grouped list starts on its first Sovereign, not on the header above it.
+        let first = self
+            .fleet_rows()
+            .iter()
+            .position(|r| r.sovereign().is_some())
+            .unwrap_or(0);
+        let fleet_fresh = TableState::default().with_selected(Some(first));
         match self.view() {
-            View::Fleet => self.fleet_table = fresh,
-            View::Matrix => self.fv.matrix_table = fresh,
+            View::Fleet => self.fleet_table = fleet_fresh,
+            View::Matrix => self.fv.matrix_table = fleet_fresh,
             View::Sovereign(_)
             | View::Wizard
             | View::Release { .. }
@@ -1421,9 +1591,9 @@ impl App {
     fn move_selection(&mut self, action: Action) {
         let page = self.page.max(1);
         let (len, current) = match (self.focus, self.panes.view()) {
-            (Focus::Nav, _) => (self.nav_items().len(), self.nav_selected),
+            (Focus::Nav, _) => (self.nav_len(), self.nav_selected),
             (Focus::Main, View::Fleet) => (
-                self.visible_fleet().len(),
+                self.fleet_rows().len(),
                 self.fleet_table.selected().unwrap_or(0),
             ),
             (Focus::Main, View::Sovereign(_)) => (
@@ -1457,7 +1627,7 @@ impl App {
                 return;
             }
             (Focus::Main, View::Matrix) => (
-                self.visible_fleet().len(),
+                self.fleet_rows().len(),
                 self.fv.matrix_table.selected().unwrap_or(0),
             ),
             (Focus::Main, View::Release { .. } | View::Troubleshoot | View::Drill) => return,

@@ -36,6 +36,10 @@ pub enum Action {
     /// Matrix: next component column; elsewhere the main pane.
     Right,
     Select,
+    /// Fleet views: cycle the grouping (none, tag, worst state).
+    Group,
+    /// Fleet views: fold or unfold the group under the cursor.
+    Fold,
     /// Leaves read-only mode. Guarded: never on an unmodified single key.
     Arm,
     Disarm,
@@ -44,7 +48,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 20] = [
+    pub const ALL: [Action; 22] = [
         Action::Help,
         Action::Palette,
         Action::Filter,
@@ -60,6 +64,8 @@ impl Action {
         Action::Bottom,
         Action::Left,
         Action::Right,
+        Action::Group,
+        Action::Fold,
         Action::Quit,
         Action::ForceQuit,
         Action::Arm,
@@ -86,6 +92,8 @@ impl Action {
             Action::Left => "left",
             Action::Right => "right",
             Action::Select => "select",
+            Action::Group => "group",
+            Action::Fold => "fold",
             Action::Arm => "arm",
             Action::Disarm => "disarm",
             Action::PauseWorld => "pause_world",
@@ -110,7 +118,9 @@ impl Action {
             Action::Bottom => "last item",
             Action::Left => "matrix: cell cursor left; else navigation pane",
             Action::Right => "matrix: cell cursor right; else main pane",
-            Action::Select => "open the selected item",
+            Action::Select => "open the selected item (a group header: fold/unfold it)",
+            Action::Group => "fleet/matrix: group by none → tag → worst state",
+            Action::Fold => "fleet/matrix: fold/unfold the group under the cursor",
             Action::Arm => "arm: allow destructive operations",
             Action::Disarm => "disarm: back to read-only",
             Action::PauseWorld => "demo: pause / resume the simulated world's clock",

@@ -26,6 +26,10 @@ pub enum Command {
     Sort,
     /// Select the first row whose name contains the argument.
     Jump(String),
+    /// Group the fleet views (`None`: the next grouping).
+    Group(Option<crate::provision::fleet::GroupBy>),
+    /// Fold the group under the cursor (`None`), every group (`Some(true)`) or none.
+    Fold(Option<bool>),
     /// An armed action on the selected HelmRelease (confirmed before it runs).
     Flux(crate::provision::fleet::FluxAction),
     /// `drill FQDN`: the failover drill pane of that Sovereign.
@@ -50,6 +54,11 @@ pub const COMMANDS: &[(&str, &str)] = &[
     (
         "jump",
         "jump NAME: select the first row whose name contains NAME",
+    ),
+    ("group", "group [none|tag|worst]: group the fleet views"),
+    (
+        "fold",
+        "fold [all|none]: fold the group under the cursor, or all",
     ),
     (
         "reconcile",
@@ -76,9 +85,12 @@ pub struct Candidate {
 pub fn candidates(input: &str, themes: &[String], keymaps: &[String]) -> Vec<Candidate> {
     let input = input.trim_start();
     if let Some((word, arg)) = input.split_once(' ') {
+        let fixed = |words: &[&str]| words.iter().map(|w| w.to_string()).collect::<Vec<_>>();
         let (names, what) = match word {
-            "theme" => (themes, "theme"),
-            "keymap" => (keymaps, "keymap"),
+            "theme" => (themes.to_vec(), "switch to theme"),
+            "keymap" => (keymaps.to_vec(), "switch to keymap"),
+            "group" => (fixed(&["none", "tag", "worst"]), "group the fleet views:"),
+            "fold" => (fixed(&["all", "none"]), "fold groups:"),
             _ => return Vec::new(),
         };
         let arg = arg.trim();
@@ -87,7 +99,7 @@ pub fn candidates(input: &str, themes: &[String], keymaps: &[String]) -> Vec<Can
             .filter(|n| n.starts_with(arg))
             .map(|n| Candidate {
                 text: format!("{word} {n}"),
-                description: format!("switch to {what} {n}"),
+                description: format!("{what} {n}"),
             })
             .collect();
     }
@@ -135,6 +147,16 @@ pub fn parse(text: &str) -> Option<Command> {
         "matrix" => no_arg(Command::Matrix),
         "sort" => no_arg(Command::Sort),
         "jump" => arg.clone().map(Command::Jump),
+        "group" => match arg.as_deref() {
+            None => Some(Command::Group(None)),
+            Some(g) => crate::provision::fleet::GroupBy::parse(g).map(|g| Command::Group(Some(g))),
+        },
+        "fold" => match arg.as_deref() {
+            None => Some(Command::Fold(None)),
+            Some("all") => Some(Command::Fold(Some(true))),
+            Some("none") => Some(Command::Fold(Some(false))),
+            Some(_) => None,
+        },
         "reconcile" => no_arg(Command::Flux(
             crate::provision::fleet::FluxAction::Reconcile,
         )),

@@ -12,7 +12,7 @@ use ratatui::Frame;
 use ratatui::layout::{Alignment, Constraint, Layout, Position, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Table, Wrap};
+use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Table, TableState, Wrap};
 
 use crate::provision::fleet::model::{ConnectionState, SovereignStatus};
 use crate::provision::flux::ComponentState;
@@ -32,15 +32,7 @@ pub const MIN_HEIGHT: u16 = 16;
 const HIGHLIGHT_WIDTH: u16 = 2;
 
 pub fn state_symbol(state: ComponentState) -> &'static str {
-    match state {
-        ComponentState::Installed => "✔",
-        ComponentState::Installing => "◐",
-        ComponentState::Pending => "○",
-        ComponentState::Degraded => "▲",
-        ComponentState::Failed => "✖",
-        ComponentState::Stalled => "‼",
-        ComponentState::Suspended => "‖",
-    }
+    state.symbol()
 }
 
 pub fn state_slot(state: ComponentState) -> Slot {
@@ -265,22 +257,24 @@ fn draw_nav(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let inner = block.inner(area);
     frame.render_widget(block, area);
 
-    let items = app.nav_items();
-    let sel_style = selection_style(app, Focus::Nav, theme);
-    let mut lines: Vec<Line> = Vec::new();
-    let mut selected_line = 0usize;
-    lines.push(Line::from(Span::styled(
-        "SOVEREIGNS",
-        theme.style(Slot::Header),
-    )));
-    if app.fleet.is_empty() {
-        let text = if app.waiting_for_data {
-            "  waiting for data…"
+    // Only the lines on screen are built: the navigation lists every Sovereign (2,000).
+    let n = app.fleet.len();
+    let views = ViewKind::ALL.len();
+    // Lines: SOVEREIGNS, a line per Sovereign (or one saying why there are none), a blank,
+    // VIEWS, a line per view.
+    let sov_lines = n.max(1);
+    let total = 1 + sov_lines + 2 + views;
+    let line_of = |item: usize| {
+        if item < n {
+            1 + item
         } else {
-            "  none"
-        };
-        lines.push(Line::from(Span::styled(text, theme.style(Slot::Muted))));
-    }
+            1 + sov_lines + 2 + (item - n)
+        }
+    };
+    let height = usize::from(inner.height);
+    let selected_line = line_of(app.nav_selected.min(n + views - 1));
+    let offset = (selected_line + 1).saturating_sub(height);
+    let sel_style = selection_style(app, Focus::Nav, theme);
     let on_screen = match app.top_view() {
         View::Fleet => Some(ViewKind::Fleet),
         View::Wizard => Some(ViewKind::Wizard),
@@ -293,17 +287,15 @@ fn draw_nav(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         View::Sovereign(f) | View::Release { fqdn: f, .. } => Some(f.as_str()),
         _ => None,
     };
-    let mut views_header_done = false;
-    for (i, item) in items.iter().enumerate() {
-        let selected = i == app.nav_selected;
+    let suffix = app.fv.index.common_suffix();
+    let item_line = |item: usize| -> Line {
+        let selected = item == app.nav_selected;
         let marker = if selected && focused { "▶ " } else { "  " };
-        let line = match item {
-            NavItem::Sovereign(fqdn) => {
-                let s = app.fleet.iter().find(|s| &s.fqdn == fqdn);
-                let (sym, _, slot) = s.map(Known::of).unwrap_or(Known::NoData).symbol();
-                let (csym, cslot) = s
-                    .map(|s| connection_symbol(&s.connection))
-                    .unwrap_or(("◌", Slot::ConnConnecting));
+        let line = match app.nav_item(item) {
+            Some(NavItem::Sovereign(fqdn)) => {
+                let s = &app.fleet[item];
+                let (sym, _, slot) = Known::of(s).symbol();
+                let (csym, cslot) = connection_symbol(&s.connection);
                 let mut spans = vec![
                     Span::raw(marker),
                     Span::styled(csym, theme.style(cslot)),
@@ -311,20 +303,20 @@ fn draw_nav(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                     Span::raw(" "),
                 ];
                 // On screen: the ◂ goes before the name so a long FQDN cannot push it out.
+                let mut room = usize::from(inner.width).saturating_sub(5);
                 if shown_sovereign == Some(fqdn.as_str()) {
                     spans.push(Span::styled("◂", theme.style(Slot::HintKey)));
+                    room = room.saturating_sub(1);
                 }
-                spans.push(Span::raw(fqdn.clone()));
+                // A long FQDN is elided in the middle, keeping what tells it apart.
+                spans.push(Span::raw(crate::provision::fleet::arrange::elide_middle(
+                    &fqdn, suffix, room,
+                )));
                 Line::from(spans)
             }
-            NavItem::View(kind) => {
-                if !views_header_done {
-                    views_header_done = true;
-                    lines.push(Line::raw(""));
-                    lines.push(Line::from(Span::styled("VIEWS", theme.style(Slot::Header))));
-                }
+            Some(NavItem::View(kind)) => {
                 // The navigation names what is on screen: the top pane.
-                let active = kind.built() && on_screen == Some(*kind);
+                let active = kind.built() && on_screen == Some(kind);
                 let mut spans = vec![Span::raw(marker), Span::raw(kind.label())];
                 if active {
                     spans.push(Span::styled(" ◂", theme.style(Slot::HintKey)));
@@ -334,18 +326,32 @@ fn draw_nav(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 }
                 Line::from(spans)
             }
+            None => Line::raw(""),
         };
-        let line = if selected {
-            selected_line = lines.len();
+        if selected {
             line.style(sel_style)
         } else {
             line
-        };
-        lines.push(line);
-    }
-    let height = usize::from(inner.height);
-    let offset = (selected_line + 1).saturating_sub(height);
-    frame.render_widget(Paragraph::new(lines).scroll((offset as u16, 0)), inner);
+        }
+    };
+    let lines: Vec<Line> = (offset..total.min(offset + height))
+        .map(|l| match l {
+            0 => Line::from(Span::styled("SOVEREIGNS", theme.style(Slot::Header))),
+            l if l <= sov_lines && n == 0 => {
+                let text = if app.waiting_for_data {
+                    "  waiting for data…"
+                } else {
+                    "  none"
+                };
+                Line::from(Span::styled(text, theme.style(Slot::Muted)))
+            }
+            l if l <= sov_lines => item_line(l - 1),
+            l if l == sov_lines + 1 => Line::raw(""),
+            l if l == sov_lines + 2 => Line::from(Span::styled("VIEWS", theme.style(Slot::Header))),
+            l => item_line(n + (l - sov_lines - 3)),
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(lines), inner);
 }
 
 fn counts_spans<'a>(s: &SovereignStatus, theme: &Theme) -> Vec<Span<'a>> {
@@ -381,21 +387,28 @@ pub(super) fn connection_cell<'a>(c: &ConnectionState, theme: &Theme) -> Line<'a
 }
 
 /// The pane of a fleet-wide view: `title` (or, while filtering, how many of the fleet match),
-/// and, for an empty fleet, why. `None` when there is nothing to draw inside.
+/// the fleet's one-line summary, and, for an empty fleet, why. `None` when there is nothing to
+/// draw inside; else the area under the summary.
 pub(super) fn fleet_pane(
     frame: &mut Frame,
     area: Rect,
     app: &App,
     theme: &Theme,
     (view, title): (&str, String),
-    matching: usize,
 ) -> Option<Rect> {
+    use crate::provision::fleet::arrange::{GroupBy, thousands};
+    let grouped = match app.fv.index.group_by() {
+        GroupBy::None => "",
+        GroupBy::Tag => " · by tag",
+        GroupBy::Worst => " · by worst state",
+    };
     let title = if app.fleet_filter.is_empty() {
-        title
+        format!("{title}{grouped} ")
     } else {
         format!(
-            " {view} · {matching} of {} match /{} ",
-            app.fleet.len(),
+            " {view} · {} of {} match /{}{grouped} ",
+            thousands(app.fv.index.matching()),
+            thousands(app.fleet.len()),
             app.fleet_filter
         )
     };
@@ -403,7 +416,19 @@ pub(super) fn fleet_pane(
     let inner = block.inner(area);
     frame.render_widget(block, area);
     if !app.fleet.is_empty() {
-        return Some(inner);
+        let [summary, rest] =
+            Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(inner);
+        frame.render_widget(
+            Paragraph::new(Span::styled(
+                crate::provision::fleet::arrange::summary_line(
+                    app.fv.index.totals(),
+                    usize::from(summary.width),
+                ),
+                theme.style(Slot::Header),
+            )),
+            summary,
+        );
+        return Some(rest);
     }
     let text = if app.waiting_for_data {
         "waiting for the first data from the source…"
@@ -417,12 +442,75 @@ pub(super) fn fleet_pane(
     None
 }
 
+/// A group header's text: fold marker, the group, how many, and (grouped by tag) what their
+/// states add up to — words and glyphs, never colour alone.
+pub(super) fn group_header_text(g: &crate::provision::fleet::arrange::Group) -> String {
+    use crate::provision::fleet::arrange::{GroupKey, thousands};
+    let fold = if g.folded { "▸" } else { "▾" };
+    let n = g.counts.total();
+    let noun = if n == 1 { "Sovereign" } else { "Sovereigns" };
+    match &g.key {
+        GroupKey::Worst(h) => format!(
+            "{fold} {} {} · {} {noun}",
+            h.symbol(),
+            h.label(),
+            thousands(n)
+        ),
+        key => {
+            let parts: Vec<String> = g
+                .counts
+                .nonzero()
+                .map(|(h, c)| format!("{} {} {}", h.symbol(), h.label(), thousands(c)))
+                .collect();
+            format!(
+                "{fold} {} · {} {noun}: {}",
+                key.label(),
+                thousands(n),
+                parts.join(" · ")
+            )
+        }
+    }
+}
+
+/// Paint a group header over one line of a table (after its highlight column), keeping the
+/// row's highlight when it is the selected row.
+pub(super) fn paint_group_header(
+    frame: &mut Frame,
+    line: Rect,
+    text: &str,
+    style: Style,
+    selected: Option<Style>,
+) {
+    let buf = frame.buffer_mut();
+    buf.set_stringn(line.x, line.y, text, usize::from(line.width), style);
+    if let Some(sel) = selected {
+        buf.set_style(line, sel);
+    }
+}
+
 fn draw_fleet(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, drawn: &mut Drawn) {
-    let visible = app.visible_fleet();
-    let title = format!(" Fleet · {} Sovereigns ", app.fleet.len());
-    let Some(inner) = fleet_pane(frame, area, app, theme, ("Fleet", title), visible.len()) else {
+    use crate::provision::fleet::arrange::{Row as FleetRow, thousands};
+    let rows_all = app.fleet_rows();
+    let title = format!(" Fleet · {} Sovereigns", thousands(app.fleet.len()));
+    let Some(inner) = fleet_pane(frame, area, app, theme, ("Fleet", title)) else {
         return;
     };
+    // Only the rows on screen are built (the fleet may be 2,000 long); the scroll offset is
+    // kept in the view's state as ratatui's own would be.
+    let page = usize::from(inner.height.saturating_sub(1));
+    let mut state = app.fleet_table;
+    clamp_selection(&mut state, rows_all.len());
+    let (first, end) = super::views::fleet_matrix::row_window(
+        state.offset(),
+        state.selected(),
+        rows_all.len(),
+        page,
+    );
+    *state.offset_mut() = first;
+    drawn.page = Some(page);
+    drawn.fleet_table = Some(state);
+    let window = &rows_all[first..end];
+    let selected_row = state.selected();
     // Every cell first, so the columns can be measured and laid out by the one rule
     // (`columns::fit`): the name and the state whole, connection and worst item shrink and drop.
     let now = app.fv.now();
@@ -432,10 +520,10 @@ fn draw_fleet(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, drawn: &m
         counts: Line<'a>,
         worst: Line<'a>,
     }
-    let cells: Vec<Cells> = visible
+    let cells: Vec<Option<Cells>> = window
         .iter()
-        .map(|&i| {
-            let s = &app.fleet[i];
+        .map(|r| {
+            let s = &app.fleet[r.sovereign()?];
             let mut name = vec![Span::raw(s.fqdn.clone())];
             if let Some(p) = super::views::fleet_matrix::prod_span(s, theme) {
                 name.insert(0, p);
@@ -452,7 +540,7 @@ fn draw_fleet(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, drawn: &m
                 ]),
                 None => connection_cell(&s.connection, theme),
             };
-            Cells {
+            Some(Cells {
                 name: Line::from(name),
                 conn: [
                     full,
@@ -464,15 +552,16 @@ fn draw_fleet(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, drawn: &m
                 ],
                 counts: Line::from(counts_spans(s, theme)),
                 worst: worst_line(s, theme),
-            }
+            })
         })
         .collect();
     let titles = ["Sovereign", "Connection", "HelmReleases", "Worst"];
     let head = |k: usize| columns::text_width(titles[k]);
     // What identifies a Sovereign: its first label (and the PROD cue), whole.
-    let ident = visible
+    let ident = window
         .iter()
-        .map(|&i| {
+        .filter_map(|r| r.sovereign())
+        .map(|i| {
             let s = &app.fleet[i];
             let first = s.fqdn.split('.').next().unwrap_or(&s.fqdn);
             let prod = if s.is_prod() { 6 } else { 0 };
@@ -480,20 +569,21 @@ fn draw_fleet(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, drawn: &m
         })
         .max()
         .unwrap_or(0);
-    let name_max = columns::widest(cells.iter().map(|c| &c.name)).max(head(0));
-    let counts_max = columns::widest(cells.iter().map(|c| &c.counts)).max(head(2));
+    let shown = || cells.iter().flatten();
+    let name_max = columns::widest(shown().map(|c| &c.name)).max(head(0));
+    let counts_max = columns::widest(shown().map(|c| &c.counts)).max(head(2));
     let cols = [
         Column::identity(ident.max(4), name_max),
         Column::detail(
             1,
             1,
-            columns::widest(cells.iter().map(|c| &c.conn[0])).max(head(1)),
+            columns::widest(shown().map(|c| &c.conn[0])).max(head(1)),
         ),
         Column::identity(counts_max.min(8), counts_max),
         Column::detail(
             2,
             12,
-            columns::widest(cells.iter().map(|c| &c.worst)).max(head(3)),
+            columns::widest(shown().map(|c| &c.worst)).max(head(3)),
         ),
     ];
     let widths = columns::fit(&cols, inner.width.saturating_sub(HIGHLIGHT_WIDTH), 1);
@@ -512,12 +602,16 @@ fn draw_fleet(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, drawn: &m
     let rows: Vec<Row> = cells
         .into_iter()
         .map(|c| {
-            let Cells {
+            // A group header's row stays empty here; its text is painted over the whole width.
+            let Some(Cells {
                 name,
                 conn,
                 counts,
                 worst,
-            } = c;
+            }) = c
+            else {
+                return Row::new(Vec::<Cell>::new());
+            };
             // The connection cell says as much as its width allows: all, the state, the glyph.
             let conn = conn
                 .into_iter()
@@ -535,16 +629,36 @@ fn draw_fleet(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, drawn: &m
         .iter()
         .map(|&k| Constraint::Length(widths[k].unwrap_or(0)))
         .collect();
+    let sel_style = selection_style(app, Focus::Main, theme);
     let table = Table::new(rows, widths)
         .header(header)
         .column_spacing(1)
-        .row_highlight_style(selection_style(app, Focus::Main, theme))
+        .row_highlight_style(sel_style)
         .highlight_symbol("▶ ");
-    drawn.page = Some(usize::from(inner.height.saturating_sub(1)));
-    let mut state = app.fleet_table;
-    clamp_selection(&mut state, visible.len());
-    frame.render_stateful_widget(table, inner, &mut state);
-    drawn.fleet_table = Some(state);
+    let mut shown_state =
+        TableState::default().with_selected(selected_row.map(|r| r.saturating_sub(first)));
+    frame.render_stateful_widget(table, inner, &mut shown_state);
+    for (n, r) in window.iter().enumerate() {
+        let FleetRow::Header(g) = r else { continue };
+        let Some(group) = app.fv.index.groups().get(*g as usize) else {
+            continue;
+        };
+        let line = Rect {
+            x: inner.x + HIGHLIGHT_WIDTH,
+            y: inner.y + 1 + n as u16,
+            width: inner.width.saturating_sub(HIGHLIGHT_WIDTH),
+            height: 1,
+        }
+        .intersection(inner);
+        let selected = (selected_row == Some(first + n)).then_some(sel_style);
+        paint_group_header(
+            frame,
+            line,
+            &group_header_text(group),
+            theme.style(Slot::Header),
+            selected,
+        );
+    }
 }
 
 fn worst_line<'a>(s: &SovereignStatus, theme: &Theme) -> Line<'a> {

@@ -41,6 +41,19 @@ impl ComponentState {
         }
     }
 
+    /// The glyph every front-end shows with the word (never colour alone).
+    pub fn symbol(self) -> &'static str {
+        match self {
+            ComponentState::Installed => "✔",
+            ComponentState::Installing => "◐",
+            ComponentState::Pending => "○",
+            ComponentState::Degraded => "▲",
+            ComponentState::Failed => "✖",
+            ComponentState::Stalled => "‼",
+            ComponentState::Suspended => "‖",
+        }
+    }
+
     /// How bad a state is, for "worst item" columns: higher is worse.
     pub fn severity(self) -> u8 {
         match self {

@@ -13,17 +13,18 @@ use super::{App, Overlay, View};
 impl App {
     pub fn toggle_sort(&mut self) {
         self.fv.sort = self.fv.sort.next();
+        let kept = self.remember_selections();
+        self.fv.index.set_order(self.fv.sort);
+        self.restore_selections(kept);
         self.notice = Some(Notice::info(format!("sorted {}", self.fv.sort.label())));
     }
 
-    /// Select the first row of the current list whose name contains `name`.
+    /// Select the first row of the current list whose name contains `name` (in the fleet
+    /// views a match in a folded group unfolds it).
     pub fn jump(&mut self, name: &str) {
         let needle = name.to_lowercase();
         let found = match self.panes.view() {
-            View::Fleet | View::Matrix => self
-                .visible_fleet()
-                .iter()
-                .position(|&i| self.fleet[i].fqdn.to_lowercase().contains(&needle)),
+            View::Fleet | View::Matrix => self.fv.index.jump(&needle),
             View::Sovereign(_) => {
                 let comps = self
                     .current_sovereign()
@@ -177,7 +178,7 @@ impl App {
     ) -> Option<(&SovereignStatus, String, Option<ObjectRef>)> {
         let col = self.fv.matrix_col?;
         let id = self.fv.matrix_columns.ids.get(col)?.clone();
-        let s = &self.fleet[*self.visible_fleet().get(row)?];
+        let s = self.sovereign_at_row(row)?;
         let target = s
             .components
             .iter()

@@ -12,9 +12,10 @@ use super::super::theme::{Slot, Theme};
 use super::super::views::fleet_matrix::{prod_span, row_window, stale_marker};
 use super::columns::{Column, fit, text_width};
 use super::{
-    Known, clamp_selection, connection_symbol, fleet_pane, selection_style, state_slot,
-    state_symbol,
+    Known, clamp_selection, connection_symbol, fleet_pane, group_header_text, paint_group_header,
+    selection_style, state_slot, state_symbol,
 };
+use crate::provision::fleet::arrange::{Row as FleetRow, thousands};
 
 /// Letters of each component id shown stacked in the column header.
 const HEADER_ROWS: u16 = 4;
@@ -23,21 +24,44 @@ const CONN_WIDTH: u16 = 16;
 const HIGHLIGHT: &str = "▶ ";
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, drawn: &mut Drawn) {
-    let visible = app.visible_fleet();
+    let rows_all = app.fleet_rows();
     let columns = app.matrix_columns();
     let cols = &columns.ids;
     let title = format!(
-        " Matrix · {} Sovereigns × {} components · {} ",
-        app.fleet.len(),
+        " Matrix · {} Sovereigns × {} components · {}",
+        thousands(app.fleet.len()),
         cols.len(),
         app.fv.sort.label()
     );
-    let Some(inner) = fleet_pane(frame, area, app, theme, ("Matrix", title), visible.len()) else {
+    let Some(inner) = fleet_pane(frame, area, app, theme, ("Matrix", title)) else {
         return;
     };
     let [table_area, legend_area] =
         Layout::vertical([Constraint::Min(1), Constraint::Length(2)]).areas(inner);
     let now = app.fv.now();
+    // Rows are built only for what fits (the fleet may be far longer than the screen); the
+    // scroll offset is kept in the view's state like ratatui's own would be.
+    let page = usize::from(table_area.height.saturating_sub(HEADER_ROWS));
+    let mut table_state = app.fv.matrix_table;
+    clamp_selection(&mut table_state, rows_all.len());
+    let (first, end) = row_window(
+        table_state.offset(),
+        table_state.selected(),
+        rows_all.len(),
+        page,
+    );
+    *table_state.offset_mut() = first;
+    drawn.page = Some(page);
+    drawn.matrix_table = Some(table_state);
+    let selected_row = table_state.selected();
+    // At least one row, even where none fits, so the highlight column stays reserved and the
+    // header does not shift.
+    let built = end.max((first + 1).min(rows_all.len()));
+    // The Sovereigns on screen (their widths size the name column).
+    let visible: Vec<usize> = rows_all[first..built]
+        .iter()
+        .filter_map(|r| r.sovereign())
+        .collect();
     // Cells are two columns wide (symbol + gap); what does not fit is counted, not hidden.
     // The one column rule (`columns::fit`): the Sovereign's name whole, then as much of the grid
     // as fits, the connection shrinking to its glyph (and dropping) first.
@@ -117,27 +141,13 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, drawn: &mut
         .height(HEADER_ROWS)
         .style(theme.style(Slot::Header));
 
-    // Rows are built only for what fits (the fleet may be far longer than the screen); the
-    // scroll offset is kept in the view's state like ratatui's own would be.
-    let page = usize::from(table_area.height.saturating_sub(HEADER_ROWS));
-    let mut table_state = app.fv.matrix_table;
-    clamp_selection(&mut table_state, visible.len());
-    let (first, end) = row_window(
-        table_state.offset(),
-        table_state.selected(),
-        visible.len(),
-        page,
-    );
-    *table_state.offset_mut() = first;
-    drawn.page = Some(page);
-    drawn.matrix_table = Some(table_state);
-    let selected_row = table_state.selected();
-    // At least one row, even where none fits, so the highlight column stays reserved and the
-    // header does not shift.
-    let built = end.max((first + 1).min(visible.len()));
-    let rows: Vec<Row> = visible[first..built]
+    let rows: Vec<Row> = rows_all[first..built]
         .iter()
-        .map(|&i| {
+        .map(|r| {
+            // A group header's row stays empty; its text is painted over the whole width.
+            let Some(i) = r.sovereign() else {
+                return Row::new(Vec::<Cell>::new());
+            };
             let s = &app.fleet[i];
             let mut name = vec![Span::raw(s.fqdn.as_str())];
             if let Some(p) = prod_span(s, theme) {
@@ -196,8 +206,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, drawn: &mut
         ..table_area
     }
     .intersection(table_area);
-    let buf = frame.buffer_mut();
     let mut utf8 = [0u8; 4];
+    let buf = frame.buffer_mut();
     for (n, (k, id)) in cols.iter().enumerate().skip(start).take(shown).enumerate() {
         let x = grid.x + 2 * n as u16;
         for (r, letter) in id.chars().take(usize::from(HEADER_ROWS)).enumerate() {
@@ -215,11 +225,36 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, drawn: &mut
         }
     }
     let mut states = vec![None; shown];
-    for (n, &i) in visible[first..end].iter().enumerate() {
+    for (n, r) in rows_all[first..end].iter().enumerate() {
         let y = grid.y + HEADER_ROWS + n as u16;
         if y >= grid.bottom() {
             break;
         }
+        let i = match r {
+            FleetRow::Sovereign { index, .. } => *index as usize,
+            FleetRow::Header(g) => {
+                // Across the whole row: the group, how many, what their states add up to.
+                if let Some(group) = app.fv.index.groups().get(*g as usize) {
+                    let line = Rect {
+                        x: table_area.x + highlight,
+                        y,
+                        width: table_area.width.saturating_sub(highlight),
+                        height: 1,
+                    }
+                    .intersection(table_area);
+                    let selected = (selected_row == Some(first + n)).then_some(row_style);
+                    paint_group_header(
+                        frame,
+                        line,
+                        &group_header_text(group),
+                        theme.style(Slot::Header),
+                        selected,
+                    );
+                }
+                continue;
+            }
+        };
+        let buf = frame.buffer_mut();
         states.fill(None);
         // A Sovereign nothing has been read from: every cell is unknown, not absent.
         let absent = if Known::of(&app.fleet[i]) == Known::NoData {
@@ -312,9 +347,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, drawn: &mut
         );
         return;
     }
-    let sel = selected_row
-        .and_then(|r| visible.get(r))
-        .map(|&i| &app.fleet[i]);
+    let sel = selected_row.and_then(|r| app.sovereign_at_row(r));
     if let Some(s) = sel {
         match s.worst() {
             Some(c) => second.push(Span::styled(

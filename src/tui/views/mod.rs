@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use ratatui::widgets::TableState;
 
+use crate::provision::fleet::arrange::{FleetIndex, GroupBy};
 use crate::provision::fleet::model::SovereignStatus;
 use crate::provision::fleet::{EventView, FleetHandle, FluxAction, ObjectRef};
 use crate::provision::flux::ComponentState;
@@ -62,34 +63,9 @@ pub struct ReleaseEvents {
     pub result: Result<Vec<EventView>, String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum SortMode {
-    /// Fleet-file order for Sovereigns, bootstrap-kit (DAG) order for components.
-    #[default]
-    Natural,
-    /// Worst state first.
-    Worst,
-    /// By name.
-    Name,
-}
-
-impl SortMode {
-    pub fn next(self) -> SortMode {
-        match self {
-            SortMode::Natural => SortMode::Worst,
-            SortMode::Worst => SortMode::Name,
-            SortMode::Name => SortMode::Natural,
-        }
-    }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            SortMode::Natural => "fleet/DAG order",
-            SortMode::Worst => "worst first",
-            SortMode::Name => "by name",
-        }
-    }
-}
+/// The order of the fleet lists (and, worst first, of a Sovereign's HelmReleases): the
+/// library's rule (`provision::fleet::arrange`), shared with `sovtui fleet status`.
+pub type SortMode = crate::provision::fleet::arrange::Order;
 
 #[derive(Debug, Default)]
 pub struct FleetViews {
@@ -99,6 +75,13 @@ pub struct FleetViews {
     pub transitions: HashMap<(String, String), Vec<Transition>>,
     pub events: Option<ReleaseEvents>,
     pub sort: SortMode,
+    /// The fleet views' rows (groups, order, filter, folds), kept by the reducer as the fleet
+    /// changes (the library's rules: `provision::fleet::arrange`).
+    pub index: FleetIndex,
+    /// The grouping the operator chose (`None`: by fleet size, see `worst_first_above`).
+    pub group_chosen: Option<GroupBy>,
+    /// Fleets larger than this open grouped by worst state (`SOVTUI_WORST_FIRST_ABOVE`).
+    pub worst_first_above: usize,
     /// Fixed "now" for deterministic screens (tests); `None` is the wall clock.
     pub now: Option<DateTime<Utc>>,
     /// The matrix's cell cursor: index into `fleet_matrix::columns` (`None`: whole rows).
@@ -140,20 +123,5 @@ impl FleetViews {
                 list.remove(0);
             }
         }
-    }
-}
-
-/// Sort indices into `fleet` by the mode (stable).
-pub fn sort_fleet(fleet: &[SovereignStatus], idx: &mut [usize], mode: SortMode) {
-    match mode {
-        SortMode::Natural => {}
-        SortMode::Worst => idx.sort_by_key(|&i| {
-            let s = &fleet[i];
-            std::cmp::Reverse((
-                u8::from(!s.connection.is_live()),
-                s.worst().map(|c| c.state.severity()).unwrap_or(0),
-            ))
-        }),
-        SortMode::Name => idx.sort_by(|&a, &b| fleet[a].fqdn.cmp(&fleet[b].fqdn)),
     }
 }

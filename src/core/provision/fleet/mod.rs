@@ -6,6 +6,7 @@
 //! broken file keeps the last good fleet while an event says what is wrong and where.
 
 pub mod actions;
+pub mod arrange;
 pub mod cluster;
 pub mod dag;
 pub mod events;
@@ -16,6 +17,7 @@ pub mod objects;
 pub mod ondemand;
 
 pub use actions::{AuditRecord, FluxAction, ObjectRef};
+pub use arrange::{FleetIndex, GroupBy, Health, Order};
 pub use cluster::WatchTuning;
 pub use events::FleetEvent;
 pub use hub::{Fleet, FleetHandle, FleetOptions, FleetSnapshot};
