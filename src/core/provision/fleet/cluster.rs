@@ -295,10 +295,12 @@ pub(crate) async fn build_client_with(
     static BUILDS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
     let _permit = BUILDS.acquire().await.map_err(|e| format!("client: {e}"))?;
     let (fqdn, cap) = (entry.fqdn.clone(), limits.max_body);
-    tokio::task::spawn_blocking(move || crate::provision::kube_cap::client(config, &fqdn, cap))
-        .await
-        .map_err(|e| format!("client: {e}"))?
-        .map_err(|e| format!("client: {e}"))
+    tokio::task::spawn_blocking(move || {
+        crate::provision::kube_transport::client(config, &fqdn, cap)
+    })
+    .await
+    .map_err(|e| format!("client: {e}"))?
+    .map_err(|e| format!("client: {e}"))
 }
 
 /// Which roots the client's TLS set-up loads. kube builds a rustls configuration even for a
