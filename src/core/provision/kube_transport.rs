@@ -48,9 +48,10 @@ use crate::provision::kube_cap::BodyCapLayer;
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Size of each HTTP/1 connection's read buffer. It also bounds a response's head (status line
-/// and headers; an apiserver sends well under 1 KiB of them); bodies of any size stream through
-/// it. Events larger than the buffer are simply read in several pieces.
-pub const READ_BUF: usize = 8 * 1024;
+/// and headers: an apiserver sends well under 1 KiB of them; a larger head is refused as "message
+/// head is too large"); bodies of any size stream through it, an event larger than the buffer
+/// in several pieces. hyper's default starts at 8 KiB and grows to 400 KiB under a burst.
+pub const READ_BUF: usize = 4 * 1024;
 
 /// TLS sessions remembered by a transport of its own (it talks to one apiserver).
 const OWN_SESSIONS: usize = 4;

@@ -14,6 +14,7 @@ pub mod join;
 pub mod model;
 pub mod objects;
 pub mod ondemand;
+mod watch_lines;
 
 pub use actions::{AuditRecord, FluxAction, ObjectRef};
 pub use cluster::WatchTuning;
