@@ -9,7 +9,8 @@
 //! Run: `cargo bench --bench fleet` (add `--profile dev` to skip the release build). Knobs:
 //! `FLEET_BENCH_CLUSTERS` (50), `FLEET_BENCH_RELEASES` (40), `FLEET_BENCH_RATE` (200/s),
 //! `FLEET_BENCH_SECS` (60), `FLEET_BENCH_IDLE_SECS` (5: idle phase before the load, for the
-//! CPU cost of open watches with nothing changing).
+//! CPU cost of open watches with nothing changing), `FLEET_BENCH_SYNC_SECS` (120: how long the
+//! fleet may take to come up live on screen before the run gives up).
 //!
 //! The curve of issue 19 in one invocation: `FLEET_BENCH_CURVE=1 cargo bench --bench fleet` runs
 //! 50 × 40 at 200 changes/s, 500 × 40 at 1,000/s and 2,000 × 40 at 2,000/s (or the sizes given as
@@ -374,7 +375,8 @@ async fn monitor(
     stop: tokio::sync::oneshot::Sender<()>,
 ) -> Option<Measured> {
     let synced = || frames.lock().ok().and_then(|f| f.synced_at);
-    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    let deadline =
+        std::time::Instant::now() + Duration::from_secs(knob("FLEET_BENCH_SYNC_SECS", 120));
     while synced().is_none() {
         if std::time::Instant::now() > deadline {
             eprintln!("the fleet never came up live on screen");
