@@ -9,7 +9,14 @@
 //! Run: `cargo bench --bench fleet` (add `--profile dev` to skip the release build). Knobs:
 //! `FLEET_BENCH_CLUSTERS` (50), `FLEET_BENCH_RELEASES` (40), `FLEET_BENCH_RATE` (200/s),
 //! `FLEET_BENCH_SECS` (60), `FLEET_BENCH_IDLE_SECS` (5: idle phase before the load, for the
-//! CPU cost of open watches with nothing changing).
+//! CPU cost of open watches with nothing changing), `FLEET_BENCH_SYNC_SECS` (120: how long the
+//! fleet may take to come up live on screen before the run gives up).
+//!
+//! The curve of issue 19 in one invocation: `FLEET_BENCH_CURVE=1 cargo bench --bench fleet` runs
+//! 50 × 40 at 200 changes/s, 500 × 40 at 1,000/s and 2,000 × 40 at 2,000/s (or the sizes given as
+//! `FLEET_BENCH_CURVE=CLUSTERS:RATE,...`), `FLEET_BENCH_RUNS` times each (1), every run a fresh
+//! world and cockpit in processes of their own, and prints one JSON line per run with the load
+//! average before and after it, then a table.
 //!
 //! The soak (issue 19: apiserver restarts, 410 compactions, flapping clusters, a sampled curve
 //! of RSS, CPU, live watches and changes sent vs drawn) is `fleet/soak.rs`; its knobs are listed
@@ -62,9 +69,108 @@ fn cluster_name(i: u64) -> String {
 
 fn main() {
     // `cargo bench` passes `--bench`; nothing else to parse.
-    match std::env::var_os(CHILD_ENV) {
-        Some(kc) => child(PathBuf::from(kc)),
-        None => parent(),
+    match (std::env::var_os(CHILD_ENV), std::env::var(CURVE_ENV)) {
+        (Some(kc), _) => child(PathBuf::from(kc)),
+        (None, Ok(spec)) => curve(&spec),
+        (None, Err(_)) => parent(),
+    }
+}
+
+const CURVE_ENV: &str = "FLEET_BENCH_CURVE";
+
+/// Sizes of the curve: `1` (or anything without a `:`) is issue 19's three.
+fn curve_sizes(spec: &str) -> Vec<(u64, u64)> {
+    let given: Vec<(u64, u64)> = spec
+        .split(',')
+        .filter_map(|s| {
+            let (c, r) = s.trim().split_once(':')?;
+            Some((c.parse().ok()?, r.parse().ok()?))
+        })
+        .collect();
+    if given.is_empty() {
+        vec![(50, 200), (500, 1000), (2000, 2000)]
+    } else {
+        given
+    }
+}
+
+/// The 1-, 5- and 15-minute load averages: the machine is shared, and every figure is read
+/// against them.
+fn loadavg() -> Vec<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|s| {
+            s.split_whitespace()
+                .take(3)
+                .filter_map(|v| v.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Runs this bench once per size and run, each in a process of its own (so one size's world and
+/// cockpit are gone before the next starts), and collects the reports.
+fn curve(spec: &str) {
+    let runs = knob("FLEET_BENCH_RUNS", 1).max(1);
+    let exe = std::env::current_exe().expect("exe");
+    let mut rows: Vec<Value> = Vec::new();
+    for (clusters, rate) in curve_sizes(spec) {
+        for run in 1..=runs {
+            let load_before = loadavg();
+            let out = std::process::Command::new(&exe)
+                .env_remove(CURVE_ENV)
+                .env("FLEET_BENCH_CLUSTERS", clusters.to_string())
+                .env("FLEET_BENCH_RATE", rate.to_string())
+                .stderr(std::process::Stdio::inherit())
+                .output()
+                .expect("run the bench");
+            let text = String::from_utf8_lossy(&out.stdout);
+            let mut v = text
+                .find("\n{")
+                .map(|i| i + 1)
+                .or_else(|| text.starts_with('{').then_some(0))
+                .and_then(|i| serde_json::from_str::<Value>(&text[i..]).ok())
+                .unwrap_or_else(|| json!({"clusters": clusters, "failed": out.status.to_string()}));
+            v["run"] = json!(run);
+            v["rate_per_s"] = json!(rate);
+            v["load_before"] = json!(load_before);
+            v["load_after"] = json!(loadavg());
+            println!("{v}");
+            rows.push(v);
+        }
+    }
+    println!(
+        "\n| clusters × releases | run | load 1-min before → after | initial sync s | cores | \
+         peak RSS MiB | KiB/object | p99 ms | drawn/sent | idle bytes | status --json s |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    for v in &rows {
+        let f = |p: &str| v.pointer(p).and_then(Value::as_f64);
+        let show = |x: Option<f64>, d: usize| x.map_or("—".to_string(), |x| format!("{x:.d$}"));
+        let objects = f("/components").filter(|c| *c > 0.0);
+        println!(
+            "| {} × {} | {} | {} → {} | {} | {} | {} | {} | {} | {}/{} | {} | {} |",
+            v["clusters"],
+            objects.map_or("—".into(), |o| format!(
+                "{}",
+                o / f("/clusters").unwrap_or(1.0).max(1.0)
+            )),
+            v["run"],
+            show(f("/load_before/0"), 1),
+            show(f("/load_after/0"), 1),
+            show(f("/initial_sync_s"), 2),
+            show(f("/cores"), 2),
+            show(f("/peak_rss_mib"), 1),
+            show(
+                f("/peak_rss_mib").zip(objects).map(|(m, o)| m * 1024.0 / o),
+                2
+            ),
+            show(f("/change_to_frame_ms/p99"), 1),
+            v["changes_drawn"],
+            v["changes_sent"],
+            v["idle_terminal_bytes"],
+            show(f("/fleet_status_json_s"), 2),
+        );
     }
 }
 

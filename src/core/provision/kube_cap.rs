@@ -8,9 +8,10 @@
 //! * on a watch (`watch=1`/`watch=true`), each line (one event) over the same cap is refused,
 //!   however long the watch itself runs.
 //!
-//! The error names the cluster and the cap (`the apiserver of X: a LIST answer is larger than
-//! 64 MiB (cap SOVTUI_MAX_BODY); refused`); the fleet shows it as the Sovereign's
-//! "unreachable" reason and retries with its backoff.
+//! Every kube client we build carries it as its outermost layer
+//! ([`crate::provision::kube_transport::client`]). The error names the cluster and the cap
+//! (`the apiserver of X: a LIST answer is larger than 64 MiB (cap SOVTUI_MAX_BODY); refused`);
+//! the fleet shows it as the Sovereign's "unreachable" reason and retries with its backoff.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -22,20 +23,6 @@ use http_body::{Body, Frame, SizeHint};
 use crate::provision::limits::show_size;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-/// kube's client for `config` with the body cap as its outermost layer, so it sees bodies after
-/// decompression (a small gzip cannot unpack past it). `cluster` names the source in errors.
-///
-/// kube's own retry of 429/503/504 is turned off: every caller has its own bounded backoff that
-/// reports each failure, and a hidden second backoff beneath it doubled the requests a flapping
-/// apiserver received and kept its 503 off the screen for longer.
-pub fn client(mut config: kube::Config, cluster: &str, cap: usize) -> kube::Result<kube::Client> {
-    config.default_retry = false;
-    let layer = BodyCapLayer::new(cluster, cap);
-    Ok(kube::client::ClientBuilder::try_from(config)?
-        .with_layer(&layer)
-        .build())
-}
 
 /// The refusal: which cluster, what was too large, and the cap.
 #[derive(Debug, Clone, thiserror::Error)]

@@ -9,6 +9,7 @@ pub mod flux;
 pub mod hetzner;
 pub mod journal;
 pub mod kube_cap;
+pub mod kube_transport;
 pub mod limits;
 pub mod mothership;
 pub mod net_error;

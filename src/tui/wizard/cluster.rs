@@ -149,7 +149,7 @@ pub async fn client_from_yaml(yaml: &str) -> Result<kube::Client, String> {
     cfg.connect_timeout = Some(limits.connect);
     cfg.read_timeout = Some(limits.request);
     cfg.write_timeout = Some(limits.request);
-    crate::provision::kube_cap::client(cfg, "the new cluster", limits.max_body)
+    crate::provision::kube_transport::client(cfg, "the new cluster", limits.max_body)
         .map_err(|e| format!("kube client: {e}"))
 }
 

@@ -295,10 +295,12 @@ pub(crate) async fn build_client_with(
     static BUILDS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
     let _permit = BUILDS.acquire().await.map_err(|e| format!("client: {e}"))?;
     let (fqdn, cap) = (entry.fqdn.clone(), limits.max_body);
-    tokio::task::spawn_blocking(move || crate::provision::kube_cap::client(config, &fqdn, cap))
-        .await
-        .map_err(|e| format!("client: {e}"))?
-        .map_err(|e| format!("client: {e}"))
+    tokio::task::spawn_blocking(move || {
+        crate::provision::kube_transport::client(config, &fqdn, cap)
+    })
+    .await
+    .map_err(|e| format!("client: {e}"))?
+    .map_err(|e| format!("client: {e}"))
 }
 
 /// Which roots the client's TLS set-up loads. kube builds a rustls configuration even for a
@@ -557,7 +559,7 @@ impl KindLoop {
                     continue;
                 }
             };
-            let api = self.api(client);
+            let api = self.api(client.clone());
             // Paginated initial list.
             let mut items = Vec::new();
             let mut cont: Option<String> = None;
@@ -566,7 +568,10 @@ impl KindLoop {
                 if let Some(c) = &cont {
                     lp = lp.continue_token(c);
                 }
-                let listed = tokio::time::timeout(self.limits.request, api.list(&lp)).await;
+                // Boxed: the LIST future is large and lives only while listing; inline it would
+                // size every loop's idle watch state (three per Sovereign) to match.
+                let listed =
+                    tokio::time::timeout(self.limits.request, Box::pin(api.list(&lp))).await;
                 let Ok(listed) = listed else {
                     self.silent(&format!("{} LIST", self.kind), &mut backoff)
                         .await;
@@ -597,7 +602,7 @@ impl KindLoop {
             let mut rv = rv;
             loop {
                 match self
-                    .watch_once(&api, &mut rv, client_no, &mut backoff)
+                    .watch_once(&client, &api, &mut rv, client_no, &mut backoff)
                     .await
                 {
                     Next::Relist => break,
@@ -613,6 +618,7 @@ impl KindLoop {
 
     async fn watch_once(
         &mut self,
+        client: &Client,
         api: &Api<DynamicObject>,
         rv: &mut String,
         client_no: u64,
@@ -626,7 +632,8 @@ impl KindLoop {
             .max(1);
         let wp = WatchParams::default().timeout(server_timeout);
         let started = tokio::time::Instant::now();
-        let opened = tokio::time::timeout(self.limits.request, api.watch(&wp, rv)).await;
+        let open = super::watch_lines::watch(client, api.resource_url(), &wp, rv);
+        let opened = tokio::time::timeout(self.limits.request, Box::pin(open)).await;
         let Ok(opened) = opened else {
             self.silent(&format!("{} watch", self.kind), backoff).await;
             return Next::Rewatch;

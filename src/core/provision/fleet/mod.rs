@@ -15,6 +15,7 @@ pub mod join;
 pub mod model;
 pub mod objects;
 pub mod ondemand;
+mod watch_lines;
 
 pub use actions::{AuditRecord, FluxAction, ObjectRef};
 pub use arrange::{FleetIndex, GroupBy, Health, Order};

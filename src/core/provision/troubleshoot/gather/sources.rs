@@ -300,7 +300,7 @@ async fn client_for(path: &Path, context: &str) -> Result<kube::Client, String> 
     // A diagnosis is interactive-speed work: an unreachable cluster should fail fast.
     cfg.connect_timeout = Some(Duration::from_secs(10));
     cfg.read_timeout = Some(Duration::from_secs(60));
-    crate::provision::kube_cap::client(
+    crate::provision::kube_transport::client(
         cfg,
         context,
         crate::provision::limits::Limits::current().max_body,

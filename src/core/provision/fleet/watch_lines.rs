@@ -1,0 +1,309 @@
+//! One watch request and its stream of events, decoded line by line straight from the body's
+//! chunks.
+//!
+//! kube's `Api::watch` reads a watch through `tokio_util`'s `FramedRead`, which keeps an 8 KiB
+//! line buffer per open watch for as long as the watch lives. The fleet holds three watches per
+//! Sovereign open all the time, so at 2,000 Sovereigns that was 47 MiB of mostly empty buffers
+//! (docs/PERFORMANCE.md, "Fleet at 2,000"). Here a line that arrives whole in one chunk (the
+//! usual case: an event is a few hundred bytes to a few KiB) is parsed where it lies; only a line
+//! split across chunks is gathered, in a buffer that is given back once it grew large.
+//!
+//! The semantics are kube's: a non-2xx answer is the apiserver's `Status` as `Error::Api`; a line
+//! that is a `Status` instead of an event is `Error::Api`; a line that is neither is
+//! `Error::SerdeError`; the end of the body, an unexpected EOF inside it or our socket read
+//! timeout ends the stream (the caller re-watches); any other body error (the body cap among
+//! them) is `Error::ReadEvents`.
+
+use std::collections::VecDeque;
+
+use bytes::Bytes;
+use futures::Stream;
+use http_body::Body as _;
+use kube::api::{WatchEvent, WatchParams};
+use kube::client::Body;
+use kube::core::{DynamicObject, Status};
+use kube::{Client, Error, Result};
+
+/// A gathered partial line larger than this is not kept for the next one.
+const KEEP_PENDING: usize = 16 * 1024;
+
+/// Open a watch on `url_path` (a collection URL, as `Api::resource_url` gives) from resource
+/// version `rv`.
+pub(crate) async fn watch(
+    client: &Client,
+    url_path: &str,
+    wp: &WatchParams,
+    rv: &str,
+) -> Result<impl Stream<Item = Result<WatchEvent<DynamicObject>>> + use<>> {
+    let mut req = kube::core::Request::new(url_path)
+        .watch(wp, rv)
+        .map_err(Error::BuildRequest)?;
+    req.extensions_mut().insert("watch");
+    let res = client.send(req.map(Body::from)).await?;
+    let status = res.status();
+    let mut body = res.into_body();
+    if status.is_client_error() || status.is_server_error() {
+        return Err(api_error(status.as_u16(), &mut body).await);
+    }
+    let lines = Lines {
+        body,
+        pending: Vec::new(),
+        ready: VecDeque::new(),
+        done: false,
+    };
+    Ok(futures::stream::unfold(lines, |mut l| async move {
+        let next = l.next().await?;
+        Some((next, l))
+    }))
+}
+
+/// The apiserver's `Status` for a refused request, or one made from the text it sent instead.
+async fn api_error(code: u16, body: &mut Body) -> Error {
+    let mut text = Vec::new();
+    while let Some(chunk) = next_data(body).await {
+        match chunk {
+            Ok(b) => text.extend_from_slice(&b),
+            Err(e) => return e,
+        }
+    }
+    let text = String::from_utf8_lossy(&text);
+    let status = serde_json::from_str::<Status>(&text).unwrap_or_else(|_| {
+        Status::failure(text.trim(), "Failed to parse error data").with_code(code)
+    });
+    Error::Api(status.boxed())
+}
+
+async fn next_data(body: &mut Body) -> Option<Result<Bytes>> {
+    loop {
+        let frame = std::future::poll_fn(|cx| std::pin::Pin::new(&mut *body).poll_frame(cx)).await;
+        match frame? {
+            Ok(f) => match f.into_data() {
+                Ok(data) => return Some(Ok(data)),
+                Err(_) => continue, // trailers
+            },
+            Err(e) => return Some(Err(e)),
+        }
+    }
+}
+
+struct Lines {
+    body: Body,
+    /// The start of a line whose end has not come yet.
+    pending: Vec<u8>,
+    ready: VecDeque<Result<WatchEvent<DynamicObject>>>,
+    done: bool,
+}
+
+impl Lines {
+    async fn next(&mut self) -> Option<Result<WatchEvent<DynamicObject>>> {
+        loop {
+            if let Some(ev) = self.ready.pop_front() {
+                return Some(ev);
+            }
+            if self.done {
+                return None;
+            }
+            match next_data(&mut self.body).await {
+                Some(Ok(data)) => self.feed(&data),
+                Some(Err(e)) => {
+                    self.done = true;
+                    if ends_watch(&e) {
+                        tracing::debug!(error = %e, "watch body ended early; re-watching");
+                        return None;
+                    }
+                    return Some(Err(Error::ReadEvents(std::io::Error::other(e))));
+                }
+                None => {
+                    self.done = true;
+                    let rest = std::mem::take(&mut self.pending);
+                    self.line(&rest);
+                }
+            }
+        }
+    }
+
+    /// Parse every line the chunk completes; keep its unfinished tail.
+    fn feed(&mut self, data: &[u8]) {
+        let mut rest = data;
+        while let Some(i) = rest.iter().position(|&b| b == b'\n') {
+            let (line, after) = (&rest[..i], &rest[i + 1..]);
+            if self.pending.is_empty() {
+                self.line(line);
+            } else {
+                let mut whole = std::mem::take(&mut self.pending);
+                whole.extend_from_slice(line);
+                self.line(&whole);
+                whole.clear();
+                if whole.capacity() <= KEEP_PENDING {
+                    self.pending = whole;
+                }
+            }
+            rest = after;
+        }
+        self.pending.extend_from_slice(rest);
+    }
+
+    fn line(&mut self, line: &[u8]) {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.iter().all(u8::is_ascii_whitespace) {
+            return;
+        }
+        let ev = match serde_json::from_slice::<WatchEvent<DynamicObject>>(line) {
+            Ok(ev) => Ok(ev),
+            // An incomplete last line (the body ended inside it): nothing to say.
+            Err(e) if e.is_eof() => return,
+            Err(e) => match serde_json::from_slice::<Status>(line) {
+                Ok(status) => Err(Error::Api(status.boxed())),
+                Err(_) => Err(Error::SerdeError(e)),
+            },
+        };
+        self.ready.push_back(ev);
+    }
+}
+
+/// Whether a body error is the ordinary end of a long watch (the server or a proxy cut it, or
+/// our socket read timeout fired) rather than a failure to report.
+fn ends_watch(e: &Error) -> bool {
+    if e.to_string().contains("unexpected EOF during chunk") {
+        return true;
+    }
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    for _ in 0..16 {
+        let Some(err) = current else {
+            return false;
+        };
+        if let Some(io) = err.downcast_ref::<std::io::Error>()
+            && matches!(
+                io.kind(),
+                std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::TimedOut
+            )
+        {
+            return true;
+        }
+        if err.to_string().contains("unexpected EOF during chunk") {
+            return true;
+        }
+        current = err.source();
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines() -> Lines {
+        Lines {
+            body: Body::empty(),
+            pending: Vec::new(),
+            ready: VecDeque::new(),
+            done: false,
+        }
+    }
+
+    fn ev(kind: &str, name: &str, rv: &str) -> String {
+        format!(
+            r#"{{"type":"{kind}","object":{{"apiVersion":"v1","kind":"X","metadata":{{"name":"{name}","resourceVersion":"{rv}"}}}}}}"#
+        )
+    }
+
+    fn names(l: &mut Lines) -> Vec<String> {
+        l.ready
+            .drain(..)
+            .map(|e| match e {
+                Ok(WatchEvent::Added(o)) | Ok(WatchEvent::Modified(o)) => {
+                    o.metadata.name.unwrap_or_default()
+                }
+                Ok(WatchEvent::Deleted(o)) => format!("-{}", o.metadata.name.unwrap_or_default()),
+                Ok(WatchEvent::Bookmark(b)) => format!("@{}", b.metadata.resource_version),
+                Ok(WatchEvent::Error(s)) => format!("!{}", s.code),
+                Err(e) => format!("err {e}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn lines_whole_split_and_several_per_chunk_all_arrive_in_order() {
+        let mut l = lines();
+        let (a, b, c) = (
+            ev("ADDED", "a", "1"),
+            ev("MODIFIED", "b", "2"),
+            ev("DELETED", "c", "3"),
+        );
+        l.feed(format!("{a}\n{b}\r\n").as_bytes());
+        assert_eq!(names(&mut l), ["a", "b"]);
+        // One event cut in three pieces.
+        let (p1, rest) = c.split_at(10);
+        let (p2, p3) = rest.split_at(20);
+        l.feed(p1.as_bytes());
+        l.feed(p2.as_bytes());
+        assert!(l.ready.is_empty(), "nothing until the line ends");
+        l.feed(format!("{p3}\n\n").as_bytes());
+        assert_eq!(names(&mut l), ["-c"]);
+        assert!(l.pending.is_empty());
+    }
+
+    #[test]
+    fn a_status_line_is_an_api_error_and_garbage_a_serde_error() {
+        let mut l = lines();
+        l.feed(b"{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"code\":410,\"reason\":\"Expired\",\"message\":\"too old\",\"status\":\"Failure\"}}\n");
+        assert_eq!(names(&mut l), ["!410"]);
+        l.feed(b"{\"kind\":\"Status\",\"code\":500,\"message\":\"boom\",\"reason\":\"X\",\"status\":\"Failure\"}\n");
+        let got = names(&mut l);
+        assert!(
+            got[0].starts_with("err ") && got[0].contains("boom"),
+            "{got:?}"
+        );
+        l.feed(b"not json\n");
+        let got = names(&mut l);
+        assert!(got[0].starts_with("err "), "{got:?}");
+    }
+
+    #[test]
+    fn a_large_gathered_line_is_not_kept() {
+        let mut l = lines();
+        let big = ev("ADDED", &"x".repeat(3 * KEEP_PENDING), "9");
+        let (p1, p2) = big.split_at(100);
+        l.feed(p1.as_bytes());
+        l.feed(format!("{p2}\n").as_bytes());
+        assert_eq!(names(&mut l).len(), 1);
+        assert!(
+            l.pending.capacity() <= KEEP_PENDING,
+            "{}",
+            l.pending.capacity()
+        );
+    }
+
+    #[tokio::test]
+    async fn the_end_of_the_body_ends_the_stream_after_its_last_line() {
+        let mut l = lines();
+        l.body = Body::from(
+            format!("{}\n{}", ev("ADDED", "a", "1"), ev("ADDED", "b", "2")).into_bytes(),
+        );
+        let mut got = Vec::new();
+        while let Some(e) = l.next().await {
+            got.push(e.is_ok());
+        }
+        assert_eq!(
+            got,
+            [true, true],
+            "a last line without newline still counts"
+        );
+    }
+
+    #[test]
+    fn a_cut_watch_ends_quietly_and_other_errors_do_not() {
+        let eof = Error::ReadEvents(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "cut",
+        ));
+        assert!(ends_watch(&eof));
+        let timeout = Error::Service(Box::new(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "read timeout",
+        )));
+        assert!(ends_watch(&timeout));
+        let other = Error::Service("the apiserver of x: a watch event is larger than 1 KiB".into());
+        assert!(!ends_watch(&other));
+    }
+}
