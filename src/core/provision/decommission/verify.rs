@@ -255,7 +255,7 @@ async fn hetzner_check(
         .iter()
         .map(|v| {
             format!(
-                "not ours: {} is labelled for {} (its {} point here; the label decides)",
+                "not ours: {} is labelled for {} (its {} points here; the label decides)",
                 describe(&v.object),
                 safe(&v.owner),
                 why(&v.reasons)
