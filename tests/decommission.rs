@@ -299,6 +299,8 @@ async fn a_wipe_that_keeps_the_pdm_name_is_not_verified_and_dns_still_resolves()
     let r = &run.json;
     assert_eq!(run.code, 1, "{}\n{r:#}", run.stderr);
     assert_eq!(r["verdict"], "not-verified");
+    // catalyst-api's report claims the release; the verification asked PDM itself.
+    assert_eq!(r["wipe_report"]["pdmReleased"], true, "{r:#}");
     assert_eq!(check(r, "hetzner")["state"], "gone");
     assert_eq!(check(r, "pdm")["state"], "left");
     assert_eq!(check(r, "dns")["state"], "left");

@@ -30,8 +30,14 @@ pub struct DecommissionArgs {
     /// Wipe for real (default: show the plan only)
     #[arg(long, requires = "confirm")]
     pub apply: bool,
-    /// With --apply: execute exactly this plan file (from `--plan-out`)
-    #[arg(long, value_name = "PLAN.json", requires = "apply")]
+    /// With --apply: execute exactly this plan file (from `--plan-out`); its record, catalyst-api
+    /// and `force` are the plan's
+    #[arg(
+        long,
+        value_name = "PLAN.json",
+        requires = "apply",
+        conflicts_with_all = ["api", "deployment", "force"]
+    )]
     pub plan: Option<PathBuf>,
     /// The FQDN typed back: arms --apply
     #[arg(long, value_name = "FQDN")]
@@ -185,14 +191,6 @@ pub fn run(config: Option<PathBuf>, args: DecommissionArgs) -> CliResult {
     };
     let storage = storage_from_env()?;
     let fleet_path = config.unwrap_or_else(paths::fleet_file);
-    let mut inputs = decommission::inputs_from_fleet(
-        &fleet_path,
-        &args.fqdn,
-        args.api.clone(),
-        args.deployment.clone(),
-    )
-    .map_err(CliError::usage)?;
-    inputs.force = args.force;
     let hetzner = super::phase0::client_for(&args.fqdn, &fleet_path, None)?;
     let mut opts = Options::new(journal::default_root());
     opts.wipe_deadline = Duration::from_secs(args.wipe_deadline);
@@ -206,6 +204,14 @@ pub fn run(config: Option<PathBuf>, args: DecommissionArgs) -> CliResult {
             p
         }
         None => {
+            let mut inputs = decommission::inputs_from_fleet(
+                &fleet_path,
+                &args.fqdn,
+                args.api.clone(),
+                args.deployment.clone(),
+            )
+            .map_err(CliError::usage)?;
+            inputs.force = args.force;
             let api = CatalystClient::new(&inputs.catalyst_api)
                 .map_err(|e| CliError::usage(format!("catalyst-api: {e}")))?;
             rt.block_on(decommission::plan(
