@@ -41,7 +41,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("troubleshoot", "troubleshooting walks (runbook §7.4)"),
     ("drill", "drill [FQDN]: region-kill failover drill"),
     ("recover", "§2.2 purge of the selected Sovereign"),
-    ("decommission", "decommission [FQDN]: §1.7 wipe, §2.1 verify"),
+    (
+        "decommission",
+        "decommission [FQDN]: §1.7 wipe, §2.1 verify",
+    ),
     ("theme", "theme NAME: switch theme"),
     ("keymap", "keymap NAME: switch keymap"),
     ("help", "keys and commands"),
