@@ -18,6 +18,7 @@ macro_rules! say_part {
 }
 
 mod cockpit;
+mod decommission;
 #[cfg(feature = "world")]
 mod demo;
 mod deploy;
@@ -164,6 +165,8 @@ pub enum Command {
     Recover(RecoverArgs),
     /// Runbook §1.2 pre-flight checklist A–H (Hetzner, mothership, registry, CI)
     Preflight(preflight::PreflightArgs),
+    /// Runbook §1.7/§2.1: wipe a Sovereign through catalyst-api, then verify nothing is left
+    Decommission(decommission::DecommissionArgs),
 }
 
 #[derive(Debug, Args, Clone)]
@@ -522,6 +525,7 @@ pub fn run(cli: Cli) -> CliResult {
         Some(Command::Phase0(cmd)) => phase0::run(config, cmd),
         Some(Command::Recover(args)) => recover::run(config, args),
         Some(Command::Preflight(args)) => preflight::run(config, args),
+        Some(Command::Decommission(args)) => decommission::run(config, args),
     }
 }
 

@@ -108,6 +108,8 @@ pub struct App {
     pub clipboard: Option<String>,
     /// The recovery pane, kept while the operator looks elsewhere (a purge keeps reporting).
     pub recover: Option<Box<super::recover::RecoverScreen>>,
+    /// The decommission pane, kept while the operator looks elsewhere (a wipe keeps reporting).
+    pub decommission: Option<Box<super::decommission::DecommissionScreen>>,
     /// Hetzner API and token handed in by whoever started the cockpit ([`Msg::HetznerEndpoint`]).
     pub hetzner: Option<crate::provision::hetzner::client::Credentials>,
     /// Where the recovery pane looks up a Sovereign's `hetzner` token source.
@@ -202,6 +204,7 @@ impl App {
             troubleshoot_parked: None,
             clipboard: None,
             recover: None,
+            decommission: None,
             hetzner: None,
             fleet_file: Some(crate::config::paths::fleet_file()),
             drill: None,
@@ -281,6 +284,7 @@ impl App {
                 View::Drill => self.drill.is_none(),
                 View::Wizard => self.wizard.is_none(),
                 View::Recover => self.recover.is_none(),
+                View::Decommission => self.decommission.is_none(),
                 View::Fleet | View::Sovereign(_) | View::Matrix | View::Release { .. } => false,
             };
             if gone {
@@ -314,6 +318,7 @@ impl App {
         match self.panes.top() {
             View::Wizard => self.wizard.as_deref().map(|p| p as &dyn Pane),
             View::Recover => self.recover.as_deref().map(|p| p as &dyn Pane),
+            View::Decommission => self.decommission.as_deref().map(|p| p as &dyn Pane),
             View::Drill => self.drill.as_deref().map(|p| p as &dyn Pane),
             View::Troubleshoot => self.troubleshoot.as_ref().map(|p| p as &dyn Pane),
             View::Fleet | View::Sovereign(_) | View::Matrix | View::Release { .. } => None,
@@ -324,6 +329,7 @@ impl App {
         match self.panes.top() {
             View::Wizard => self.wizard.as_deref_mut().map(|p| p as &mut dyn Pane),
             View::Recover => self.recover.as_deref_mut().map(|p| p as &mut dyn Pane),
+            View::Decommission => self.decommission.as_deref_mut().map(|p| p as &mut dyn Pane),
             View::Drill => self.drill.as_deref_mut().map(|p| p as &mut dyn Pane),
             View::Troubleshoot => self.troubleshoot.as_mut().map(|p| p as &mut dyn Pane),
             View::Fleet | View::Sovereign(_) | View::Matrix | View::Release { .. } => None,
@@ -418,6 +424,12 @@ impl App {
                 self.dirty = true;
             }
             Msg::HetznerEndpoint(creds) => self.hetzner = Some(creds),
+            Msg::Decommission(m) => {
+                if let Some(d) = self.decommission.as_mut() {
+                    d.on_msg(m);
+                }
+                self.dirty = true;
+            }
             Msg::Troubleshoot(m) => {
                 if let Some(t) = self.troubleshoot.as_mut()
                     && t.on_gathered(m)
@@ -565,7 +577,11 @@ impl App {
             View::Fleet | View::Matrix => self
                 .sovereign_at_row(self.fleet_view_selection())
                 .map(|s| s.fqdn.clone()),
-            View::Wizard | View::Recover | View::Troubleshoot | View::Drill => None,
+            View::Wizard
+            | View::Recover
+            | View::Decommission
+            | View::Troubleshoot
+            | View::Drill => None,
         };
         let fqdn = match (fqdn, &self.recover) {
             (Some(f), _) => f,
@@ -601,6 +617,42 @@ impl App {
             self.recover = Some(Box::new(screen));
         }
         self.raise(View::Recover);
+        self.focus = Focus::Main;
+    }
+
+    /// Open the decommission pane for `fqdn` (else the Sovereign in view or selected, else the
+    /// one shown last) and start its dry run. A pane whose wipe is running stays as it is; any
+    /// other is replaced by a fresh dry run, so reopening shows the record as it is now.
+    pub fn open_decommission(&mut self, fqdn: Option<String>) {
+        let fqdn = fqdn
+            .or_else(|| self.selected_sovereign().map(|s| s.fqdn.clone()))
+            .or_else(|| self.decommission.as_ref().map(|d| d.fqdn.clone()));
+        let Some(fqdn) = fqdn else {
+            self.notice = Some(Notice::warn(
+                "decommission: select a Sovereign first (or :decommission FQDN)",
+            ));
+            return;
+        };
+        if self.decommission.as_deref().is_some_and(|d| d.is_running()) {
+            if self.decommission.as_deref().is_some_and(|d| d.fqdn != fqdn) {
+                self.notice = Some(Notice::warn(
+                    "a decommission is running: it stays on screen until it ends",
+                ));
+            }
+        } else {
+            let mut screen = super::decommission::DecommissionScreen::new(
+                &fqdn,
+                crate::provision::journal::root(&self.drill_state_dir),
+            );
+            let conn = super::decommission::Conn {
+                fleet_file: self.fleet_file.clone(),
+                catalyst_api: self.catalyst_api.clone(),
+                hetzner: self.hetzner.clone(),
+            };
+            screen.start_plan(self.effects.tx.as_ref(), &conn);
+            self.decommission = Some(Box::new(screen));
+        }
+        self.raise(View::Decommission);
         self.focus = Focus::Main;
     }
 
@@ -990,6 +1042,7 @@ impl App {
             | View::Matrix
             | View::Wizard
             | View::Recover
+            | View::Decommission
             | View::Troubleshoot
             | View::Drill => None,
         }
@@ -1222,6 +1275,7 @@ impl App {
             Command::View(ViewKind::Recover) => self.open_recover(),
             Command::View(ViewKind::Drill) => self.open_drill(None),
             Command::Drill(fqdn) => self.open_drill(Some(fqdn)),
+            Command::Decommission(fqdn) => self.open_decommission(fqdn),
             Command::View(kind) => self.notice = Some(kind.not_built_notice()),
             Command::Theme(None) => {
                 self.notice = Some(Notice::info(format!(
@@ -1350,7 +1404,7 @@ impl App {
     fn back(&mut self) {
         match self.panes.top() {
             View::Troubleshoot => self.close_troubleshoot(),
-            View::Drill | View::Release { .. } => self.pop_pane(),
+            View::Drill | View::Release { .. } | View::Decommission => self.pop_pane(),
             View::Matrix if self.fv.matrix_col.is_some() => self.fv.matrix_col = None,
             View::Matrix => self.pop_pane(),
             View::Sovereign(_) | View::Wizard | View::Recover => {
@@ -1583,6 +1637,7 @@ impl App {
             | View::Wizard
             | View::Release { .. }
             | View::Recover
+            | View::Decommission
             | View::Troubleshoot
             | View::Drill => self.detail_table = fresh,
         }
@@ -1630,7 +1685,10 @@ impl App {
                 self.fleet_rows().len(),
                 self.fv.matrix_table.selected().unwrap_or(0),
             ),
-            (Focus::Main, View::Release { .. } | View::Troubleshoot | View::Drill) => return,
+            (
+                Focus::Main,
+                View::Release { .. } | View::Decommission | View::Troubleshoot | View::Drill,
+            ) => return,
         };
         if len == 0 {
             return;
@@ -1654,6 +1712,7 @@ impl App {
                 Focus::Main,
                 View::Wizard
                 | View::Recover
+                | View::Decommission
                 | View::Release { .. }
                 | View::Troubleshoot
                 | View::Drill,

@@ -32,6 +32,7 @@
 
 pub mod app;
 pub mod arming;
+pub mod decommission;
 pub mod drill;
 pub mod keymap;
 pub mod msg;

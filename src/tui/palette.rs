@@ -34,6 +34,8 @@ pub enum Command {
     Flux(crate::provision::fleet::FluxAction),
     /// `drill FQDN`: the failover drill pane of that Sovereign.
     Drill(String),
+    /// `decommission [FQDN]`: runbook §1.7/§2.1 for that Sovereign, else the selected one.
+    Decommission(Option<String>),
 }
 
 /// Every command word with its one-line description, in the order the palette lists them.
@@ -43,6 +45,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("troubleshoot", "troubleshooting walks (runbook §7.4)"),
     ("drill", "drill [FQDN]: region-kill failover drill"),
     ("recover", "§2.2 purge of the selected Sovereign"),
+    (
+        "decommission",
+        "decommission [FQDN]: §1.7 wipe, §2.1 verify",
+    ),
     ("theme", "theme NAME: switch theme"),
     ("keymap", "keymap NAME: switch keymap"),
     ("help", "keys and commands"),
@@ -138,6 +144,7 @@ pub fn parse(text: &str) -> Option<Command> {
             None => Command::View(ViewKind::Drill),
         }),
         "recover" => no_arg(Command::View(ViewKind::Recover)),
+        "decommission" => Some(Command::Decommission(arg)),
         "theme" => Some(Command::Theme(arg)),
         "keymap" => Some(Command::Keymap(arg)),
         "help" => no_arg(Command::Help),

@@ -19,6 +19,7 @@ use ratatui::layout::Rect;
 
 use crate::provision::hetzner::client::Credentials;
 
+use super::decommission::{self, DecommissionScreen};
 use super::drill::{self, DrillScreen};
 use super::keymap::Action;
 use super::msg::Notice;
@@ -50,6 +51,8 @@ pub enum View {
     Troubleshoot,
     /// The drill pane (state in `App::drill`).
     Drill,
+    /// The decommission pane (state in `App::decommission`).
+    Decommission,
 }
 
 impl View {
@@ -305,6 +308,27 @@ impl Pane for RecoverScreen {
 
     fn draw(&self, frame: &mut Frame, area: Rect, cx: &DrawCx) {
         recover::draw(frame, area, self, cx.armed, cx.theme);
+    }
+}
+
+impl Pane for DecommissionScreen {
+    fn on_key(&mut self, key: KeyEvent, _: Option<Action>, cx: &KeyCx) -> Outcome {
+        let conn = decommission::Conn {
+            fleet_file: cx.fleet_file.clone(),
+            catalyst_api: cx.catalyst_api.clone(),
+            hetzner: cx.hetzner.clone(),
+        };
+        used(DecommissionScreen::on_key(
+            self,
+            key,
+            cx.armed,
+            cx.effects.tx.as_ref(),
+            &conn,
+        ))
+    }
+
+    fn draw(&self, frame: &mut Frame, area: Rect, cx: &DrawCx) {
+        decommission::draw(frame, area, self, cx.armed, cx.theme);
     }
 }
 

@@ -3,6 +3,8 @@
 
 pub mod catalyst;
 pub mod confirm;
+pub mod decommission;
+pub mod dns;
 pub mod drill;
 pub mod fleet;
 pub mod flux;

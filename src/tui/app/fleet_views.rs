@@ -37,6 +37,7 @@ impl App {
             View::Release { .. }
             | View::Wizard
             | View::Recover
+            | View::Decommission
             | View::Troubleshoot
             | View::Drill => None,
         };

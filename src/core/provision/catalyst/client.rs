@@ -17,6 +17,24 @@ use super::sse::{SseParser, StreamItem, decode};
 use crate::provision::limits::{self, Limits, show_duration, show_size};
 use crate::provision::wizard::DeploymentRequest;
 
+/// S3 (object storage) credentials for a wipe's bucket purge. `Debug` never shows the secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ObjectStorageCredentials {
+    pub access_key: String,
+    pub secret_key: String,
+    pub region: Option<String>,
+}
+
+impl std::fmt::Debug for ObjectStorageCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ObjectStorageCredentials")
+            .field("access_key", &self.access_key)
+            .field("secret_key", &"<redacted>")
+            .field("region", &self.region)
+            .finish()
+    }
+}
+
 /// A client bound to one catalyst-api root (e.g. `https://console.openova.io/sovereign` or
 /// `http://127.0.0.1:P`); every route and every relative `streamURL` resolves against it.
 #[derive(Debug, Clone)]
@@ -262,11 +280,32 @@ impl CatalystClient {
         hetzner_token: &str,
         force: bool,
     ) -> Result<serde_json::Value, ClientError> {
+        self.wipe_with_storage(id, hetzner_token, None, force).await
+    }
+
+    /// `POST /wipe` with the object-storage credentials too, so catalyst-api can delete the
+    /// Sovereign's buckets. The body's keys are the code's (`hetznerToken`, `objectStorage*`);
+    /// the runbook's `hcloud_token` / `s3_credentials` match no catalyst-api version (contract
+    /// §1.14).
+    pub async fn wipe_with_storage(
+        &self,
+        id: &str,
+        hetzner_token: &str,
+        storage: Option<&ObjectStorageCredentials>,
+        force: bool,
+    ) -> Result<serde_json::Value, ClientError> {
         let mut url = self.url(&format!("/api/v1/deployments/{id}/wipe"));
         if force {
             url.push_str("?force=true");
         }
-        let body = serde_json::json!({"hetznerToken": hetzner_token});
+        let mut body = serde_json::json!({"hetznerToken": hetzner_token});
+        if let Some(s) = storage {
+            body["objectStorageAccessKey"] = serde_json::json!(s.access_key);
+            body["objectStorageSecretKey"] = serde_json::json!(s.secret_key);
+            if let Some(region) = &s.region {
+                body["objectStorageRegion"] = serde_json::json!(region);
+            }
+        }
         self.send(self.http.post(&url).json(&body), &url).await
     }
 

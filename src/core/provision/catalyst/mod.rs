@@ -8,7 +8,7 @@ pub mod model;
 pub mod pdm;
 pub mod sse;
 
-pub use client::{CatalystClient, Kubeconfig, SseStream};
+pub use client::{CatalystClient, Kubeconfig, ObjectStorageCredentials, SseStream};
 pub use error::{ClientError, ErrorBody};
 pub use fold::{DeploymentFold, LogRing, Phase0Failure, PhaseSpan};
 pub use follow::{

@@ -72,10 +72,16 @@ impl Credentials {
     /// The first 8 hex digits of the token's SHA-256: enough to tell two tokens apart in a plan,
     /// nothing to recover the token from.
     pub fn fingerprint(&self) -> String {
-        use sha2::Digest;
-        let digest = sha2::Sha256::digest(self.token.as_bytes());
-        digest.iter().take(4).map(|b| format!("{b:02x}")).collect()
+        fingerprint_of(&self.token)
     }
+}
+
+/// The first 8 hex digits of SHA-256 of a secret: enough to tell two apart, nothing to recover
+/// one from. Every plan shows this instead of a token or key.
+pub fn fingerprint_of(secret: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(secret.as_bytes());
+    digest.iter().take(4).map(|b| format!("{b:02x}")).collect()
 }
 
 /// A failed Hetzner call, with Hetzner's own error code when it sent one.

@@ -9,8 +9,9 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 
-use super::{Inputs, Item, Report, Verdict, dns, fix, title};
+use super::{Inputs, Item, Report, Verdict, fix, title};
 use crate::config::fleet_file::MothershipEntry;
+use crate::provision::dns;
 use crate::provision::hetzner::client::{ClientOptions, HetznerClient};
 use crate::provision::hetzner::inventory::Inventory;
 use crate::provision::hetzner::ownership;

@@ -18,7 +18,6 @@
 //! bounded by `provision::limits`.
 
 mod checks;
-pub mod dns;
 pub mod kit;
 
 use std::path::PathBuf;

@@ -154,6 +154,12 @@ pub struct CatalystFaults {
     /// UI showed from `deployment.status`), so the deployment goes `ready` while HelmReleases
     /// still reconcile.
     pub components_installed_from_status: bool,
+    /// Runbook §2.3: "canonical `hetzner.Purge` also misses them". The wipe leaves what is named
+    /// here behind — Hetzner kinds as the wipe report names them (`servers`, `volumes`,
+    /// `primary_ips`, …: neither destroyed nor swept) and `pdm` (the name is not released, so its
+    /// zone stays served) — and its report still claims `verifiedZeroOrphans`, as a purge that
+    /// never looked would.
+    pub wipe_leaves_behind: Vec<String>,
 }
 
 impl CatalystSimConfig {

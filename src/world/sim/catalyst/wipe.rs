@@ -131,9 +131,12 @@ async fn run_wipe(ctx: Ctx, id: String, token: String) {
         Some("hcloud_network") => Some((4, "networks")),
         _ => None,
     };
+    let leaves = &ctx.cfg.faults.wipe_leaves_behind;
+    let missed = |kind: &str| leaves.iter().any(|l| l == kind);
     let mut steps: Vec<(usize, &str, &String, i64)> = state
         .iter()
         .filter_map(|(addr, obj_id)| order(addr).map(|(rank, kind)| (rank, kind, addr, *obj_id)))
+        .filter(|(_, kind, _, _)| !missed(kind))
         .collect();
     steps.sort();
     for (_, kind, addr, obj_id) in steps {
@@ -156,7 +159,12 @@ async fn run_wipe(ctx: Ctx, id: String, token: String) {
     let mut residual: Vec<String> = Vec::new();
     for round in 0..6 {
         residual.clear();
-        for kind in PURGE_KINDS.iter().copied().chain(["ssh_keys"]) {
+        for kind in PURGE_KINDS
+            .iter()
+            .copied()
+            .chain(["ssh_keys"])
+            .filter(|k| !missed(k))
+        {
             let listed = if kind == "ssh_keys" {
                 hz.list_all(kind, None).await.map(|v| {
                     v.into_iter()
@@ -220,7 +228,7 @@ async fn run_wipe(ctx: Ctx, id: String, token: String) {
         ctx.sleep(Duration::from_secs(10)).await;
     }
 
-    let pdm_released = release(&ctx, &id).await;
+    let pdm_released = missed("pdm") || release(&ctx, &id).await;
     let now = ctx.now();
     let report = json!({
         "deploymentId": id, "sovereignFQDN": fqdn, "provider": "hetzner",

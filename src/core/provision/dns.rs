@@ -1,11 +1,12 @@
-//! A minimal DNS client (RFC 1035 over UDP, TCP when truncated is not needed for the questions we
-//! ask): is a zone served (SOA at its apex), and which A records a name has with their TTL. The
-//! pre-flight asks PowerDNS for the pool zones (§1.2 F); decommission asks for `console.<fqdn>`.
+//! A minimal DNS client (RFC 1035 over UDP; TCP is not needed for the questions we ask): is a
+//! zone served (SOA at its apex), and which A records a name has with their TTL. Shared by the
+//! pre-flight (PowerDNS serves the pool zones, §1.2 F) and decommission (does `console.<fqdn>`
+//! still resolve, and for how long may a cached answer linger, §2.1).
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-/// A DNS answer, as far as the pre-flight reads it.
+/// A DNS answer, as far as the pre-flight and decommission read it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Answer {
     /// 0 NOERROR, 3 NXDOMAIN, 5 REFUSED, …
