@@ -107,6 +107,8 @@ pub struct App {
     pub clipboard: Option<String>,
     /// The recovery pane, kept while the operator looks elsewhere (a purge keeps reporting).
     pub recover: Option<Box<super::recover::RecoverScreen>>,
+    /// The pre-flight pane, kept while the operator looks elsewhere (a run keeps going).
+    pub preflight: Option<Box<super::preflight::PreflightScreen>>,
     /// Hetzner API and token handed in by whoever started the cockpit ([`Msg::HetznerEndpoint`]).
     pub hetzner: Option<crate::provision::hetzner::client::Credentials>,
     /// Where the recovery pane looks up a Sovereign's `hetzner` token source.
@@ -194,6 +196,7 @@ impl App {
             troubleshoot_parked: None,
             clipboard: None,
             recover: None,
+            preflight: None,
             hetzner: None,
             fleet_file: Some(crate::config::paths::fleet_file()),
             drill: None,
@@ -271,6 +274,7 @@ impl App {
                 View::Drill => self.drill.is_none(),
                 View::Wizard => self.wizard.is_none(),
                 View::Recover => self.recover.is_none(),
+                View::Preflight => self.preflight.is_none(),
                 View::Fleet | View::Sovereign(_) | View::Matrix | View::Release { .. } => false,
             };
             if gone {
@@ -304,6 +308,7 @@ impl App {
         match self.panes.top() {
             View::Wizard => self.wizard.as_deref().map(|p| p as &dyn Pane),
             View::Recover => self.recover.as_deref().map(|p| p as &dyn Pane),
+            View::Preflight => self.preflight.as_deref().map(|p| p as &dyn Pane),
             View::Drill => self.drill.as_deref().map(|p| p as &dyn Pane),
             View::Troubleshoot => self.troubleshoot.as_ref().map(|p| p as &dyn Pane),
             View::Fleet | View::Sovereign(_) | View::Matrix | View::Release { .. } => None,
@@ -314,6 +319,7 @@ impl App {
         match self.panes.top() {
             View::Wizard => self.wizard.as_deref_mut().map(|p| p as &mut dyn Pane),
             View::Recover => self.recover.as_deref_mut().map(|p| p as &mut dyn Pane),
+            View::Preflight => self.preflight.as_deref_mut().map(|p| p as &mut dyn Pane),
             View::Drill => self.drill.as_deref_mut().map(|p| p as &mut dyn Pane),
             View::Troubleshoot => self.troubleshoot.as_mut().map(|p| p as &mut dyn Pane),
             View::Fleet | View::Sovereign(_) | View::Matrix | View::Release { .. } => None,
@@ -407,7 +413,13 @@ impl App {
                 }
                 self.dirty = true;
             }
-            Msg::HetznerEndpoint(creds) => self.hetzner = Some(creds),
+            Msg::HetznerEndpoint(creds) => {
+                self.hetzner = Some(creds);
+                let conn = self.preflight_conn();
+                if let Some(w) = self.wizard.as_mut() {
+                    w.preflight_conn = conn;
+                }
+            }
             Msg::Troubleshoot(m) => {
                 if let Some(t) = self.troubleshoot.as_mut()
                     && t.on_gathered(m)
@@ -435,6 +447,12 @@ impl App {
             Msg::Drill(m) => {
                 if let Some(d) = self.drill.as_mut() {
                     d.on_msg(m);
+                }
+                self.dirty = true;
+            }
+            Msg::Preflight(m) => {
+                if let Some(p) = self.preflight.as_mut() {
+                    p.on_msg(m);
                 }
                 self.dirty = true;
             }
@@ -556,7 +574,9 @@ impl App {
                 .unwrap_or(0);
                 visible.get(sel).map(|&i| self.fleet[i].fqdn.clone())
             }
-            View::Wizard | View::Recover | View::Troubleshoot | View::Drill => None,
+            View::Wizard | View::Recover | View::Preflight | View::Troubleshoot | View::Drill => {
+                None
+            }
         };
         let fqdn = match (fqdn, &self.recover) {
             (Some(f), _) => f,
@@ -595,6 +615,56 @@ impl App {
         self.focus = Focus::Main;
     }
 
+    /// How the pre-flight reaches the fleet file and the Hetzner API handed to the cockpit.
+    pub fn preflight_conn(&self) -> super::preflight::Conn {
+        super::preflight::Conn {
+            fleet_file: self.fleet_file.clone(),
+            hetzner: self.hetzner.clone(),
+        }
+    }
+
+    /// Open the pre-flight pane and run the checklist: for `fqdn`, else (from the wizard) the
+    /// wizard's request, else the Sovereign in view or selected, else the one shown last.
+    pub fn open_preflight(&mut self, fqdn: Option<String>) {
+        let from_wizard = if fqdn.is_none() && self.view() == &View::Wizard {
+            self.wizard
+                .as_ref()
+                .map(|w| w.wizard.to_request())
+                .filter(|r| !r.sovereign_fqdn.is_empty())
+        } else {
+            None
+        };
+        let target = match (&fqdn, &from_wizard) {
+            (Some(f), _) => Some((f.clone(), None)),
+            (None, Some(r)) => Some((r.sovereign_fqdn.clone(), Some(r.clone()))),
+            (None, None) => self
+                .selected_sovereign()
+                .map(|s| (s.fqdn.clone(), None))
+                .or_else(|| {
+                    self.preflight
+                        .as_ref()
+                        .map(|p| (p.fqdn.clone(), p.request.clone()))
+                }),
+        };
+        let Some((fqdn, request)) = target else {
+            self.notice = Some(Notice::warn(
+                "preflight: select a Sovereign, fill in the wizard, or :preflight FQDN",
+            ));
+            return;
+        };
+        let keep = self
+            .preflight
+            .as_deref()
+            .is_some_and(|p| p.fqdn == fqdn && p.request == request);
+        if !keep {
+            let mut screen = super::preflight::PreflightScreen::new(&fqdn, request);
+            screen.start(self.effects.tx.as_ref(), &self.preflight_conn());
+            self.preflight = Some(Box::new(screen));
+        }
+        self.raise(View::Preflight);
+        self.focus = Focus::Main;
+    }
+
     /// Open the wizard (creating it, with a draft offered for restore, the first time).
     pub fn open_wizard(&mut self) {
         if self.wizard.is_none() {
@@ -607,8 +677,14 @@ impl App {
             }
             self.wizard = Some(Box::new(w));
         }
+        let conn = self.preflight_conn();
+        let journal_root = crate::provision::journal::root(&self.drill_state_dir);
+        let fx = self.effects.clone();
         if let Some(w) = self.wizard.as_mut() {
             w.fleet_file = self.join_fleet_file.clone();
+            w.preflight_conn = conn;
+            w.journal_root = Some(journal_root);
+            w.ensure_preflight(&fx);
         }
         self.raise(View::Wizard);
         self.focus = Focus::Main;
@@ -685,8 +761,10 @@ impl App {
                         if let Some(p) = path {
                             self.fleet_file = Some(p.clone());
                             self.join_fleet_file = Some(p.clone());
+                            let conn = self.preflight_conn();
                             if let Some(w) = self.wizard.as_mut() {
                                 w.fleet_file = Some(p.clone());
+                                w.preflight_conn = conn;
                             }
                         }
                     }
@@ -830,6 +908,7 @@ impl App {
             | View::Matrix
             | View::Wizard
             | View::Recover
+            | View::Preflight
             | View::Troubleshoot
             | View::Drill => None,
         }
@@ -1059,6 +1138,7 @@ impl App {
             Command::View(ViewKind::Recover) => self.open_recover(),
             Command::View(ViewKind::Drill) => self.open_drill(None),
             Command::Drill(fqdn) => self.open_drill(Some(fqdn)),
+            Command::Preflight(fqdn) => self.open_preflight(fqdn),
             Command::View(kind) => self.notice = Some(kind.not_built_notice()),
             Command::Theme(None) => {
                 self.notice = Some(Notice::info(format!(
@@ -1145,7 +1225,7 @@ impl App {
     fn back(&mut self) {
         match self.panes.top() {
             View::Troubleshoot => self.close_troubleshoot(),
-            View::Drill | View::Release { .. } => self.pop_pane(),
+            View::Drill | View::Release { .. } | View::Preflight => self.pop_pane(),
             View::Matrix if self.fv.matrix_col.is_some() => self.fv.matrix_col = None,
             View::Matrix => self.pop_pane(),
             View::Sovereign(_) | View::Wizard | View::Recover => {
@@ -1367,6 +1447,7 @@ impl App {
             | View::Wizard
             | View::Release { .. }
             | View::Recover
+            | View::Preflight
             | View::Troubleshoot
             | View::Drill => self.detail_table = fresh,
         }
@@ -1414,7 +1495,10 @@ impl App {
                 self.visible_fleet().len(),
                 self.fv.matrix_table.selected().unwrap_or(0),
             ),
-            (Focus::Main, View::Release { .. } | View::Troubleshoot | View::Drill) => return,
+            (
+                Focus::Main,
+                View::Release { .. } | View::Preflight | View::Troubleshoot | View::Drill,
+            ) => return,
         };
         if len == 0 {
             return;
@@ -1438,6 +1522,7 @@ impl App {
                 Focus::Main,
                 View::Wizard
                 | View::Recover
+                | View::Preflight
                 | View::Release { .. }
                 | View::Troubleshoot
                 | View::Drill,

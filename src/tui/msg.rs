@@ -30,6 +30,8 @@ pub enum Msg {
     Troubleshoot(super::troubleshoot::GatherMsg),
     /// Replies of the drill pane's plan and run tasks.
     Drill(super::drill::DrillMsg),
+    /// A pre-flight run (the `:preflight` pane's) came back.
+    Preflight(super::preflight::PreflightMsg),
     /// The demo holds its provisioning timeline until the operator's first key: the reducer
     /// notifies this on the first key press and says what started.
     DemoGate(DemoGate),

@@ -30,6 +30,9 @@ pub enum Command {
     Flux(crate::provision::fleet::FluxAction),
     /// `drill FQDN`: the failover drill pane of that Sovereign.
     Drill(String),
+    /// `preflight [FQDN]`: runbook §1.2's checklist for that Sovereign(-to-be), else the
+    /// wizard's request or the selected Sovereign.
+    Preflight(Option<String>),
 }
 
 /// Every command word with its one-line description, in the order the palette lists them.
@@ -39,6 +42,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("troubleshoot", "troubleshooting walks (runbook §7.4)"),
     ("drill", "drill [FQDN]: region-kill failover drill"),
     ("recover", "§2.2 purge of the selected Sovereign"),
+    (
+        "preflight",
+        "preflight [FQDN]: §1.2 checklist A–H (the wizard's request or the selected Sovereign)",
+    ),
     ("theme", "theme NAME: switch theme"),
     ("keymap", "keymap NAME: switch keymap"),
     ("help", "keys and commands"),
@@ -126,6 +133,7 @@ pub fn parse(text: &str) -> Option<Command> {
             None => Command::View(ViewKind::Drill),
         }),
         "recover" => no_arg(Command::View(ViewKind::Recover)),
+        "preflight" => Some(Command::Preflight(arg)),
         "theme" => Some(Command::Theme(arg)),
         "keymap" => Some(Command::Keymap(arg)),
         "help" => no_arg(Command::Help),

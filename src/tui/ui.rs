@@ -155,7 +155,7 @@ pub fn draw(frame: &mut Frame, app: &App) -> Drawn {
             View::Matrix => matrix::draw(frame, main, app, theme, &mut drawn),
             View::Release { fqdn, name } => release::draw(frame, main, app, theme, fqdn, name),
             // Their state is gone: nothing to draw.
-            View::Wizard | View::Recover | View::Troubleshoot | View::Drill => {}
+            View::Wizard | View::Recover | View::Preflight | View::Troubleshoot | View::Drill => {}
         },
     }
     draw_notice(frame, notice, app, theme);
@@ -281,7 +281,7 @@ fn draw_nav(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         View::Troubleshoot => Some(ViewKind::Troubleshoot),
         View::Drill => Some(ViewKind::Drill),
         View::Recover => Some(ViewKind::Recover),
-        View::Sovereign(_) | View::Matrix | View::Release { .. } => None,
+        View::Sovereign(_) | View::Matrix | View::Release { .. } | View::Preflight => None,
     };
     let shown_sovereign = match app.top_view() {
         View::Sovereign(f) | View::Release { fqdn: f, .. } => Some(f.as_str()),

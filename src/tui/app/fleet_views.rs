@@ -36,6 +36,7 @@ impl App {
             View::Release { .. }
             | View::Wizard
             | View::Recover
+            | View::Preflight
             | View::Troubleshoot
             | View::Drill => None,
         };

@@ -39,10 +39,13 @@ pub enum Op {
     Phase0Apply,
     /// Deleting a Sovereign's Hetzner objects (`sovtui recover`, runbook §2.2–2.3).
     Purge,
+    /// Creating a deployment through catalyst-api (the wizard's Provision, `sovtui deploy
+    /// create`): the pre-flight it was gated on, any override of a ✗ item, and the create.
+    Provision,
 }
 
 impl Op {
-    pub const ALL: [Op; 3] = [Op::Drill, Op::Phase0Apply, Op::Purge];
+    pub const ALL: [Op; 4] = [Op::Drill, Op::Phase0Apply, Op::Purge, Op::Provision];
 
     /// The record's `op` and the directory name.
     pub fn as_str(self) -> &'static str {
@@ -50,6 +53,7 @@ impl Op {
             Op::Drill => "drill",
             Op::Phase0Apply => "phase0-apply",
             Op::Purge => "purge",
+            Op::Provision => "provision",
         }
     }
 
@@ -63,6 +67,7 @@ impl Op {
             Op::Drill => "drill",
             Op::Phase0Apply => "Phase-0 apply",
             Op::Purge => "purge",
+            Op::Provision => "provision",
         }
     }
 
@@ -70,7 +75,7 @@ impl Op {
     /// same operation on the same Sovereign that ended settles an earlier one that was cut off.
     /// A drill is not: its kill stays in effect until that very run is resumed or rolled back.
     pub fn later_run_settles(self) -> bool {
-        matches!(self, Op::Phase0Apply | Op::Purge)
+        matches!(self, Op::Phase0Apply | Op::Purge | Op::Provision)
     }
 
     /// What the operator does about a run whose journal stopped mid-way.
@@ -90,6 +95,10 @@ impl Op {
                 "deleted objects cannot be restored; once the journal can be written again, \
                  finish the purge with `sovtui recover {fqdn} --apply --confirm {fqdn}` \
                  (idempotent: it lists again and verifies)"
+            ),
+            Op::Provision => format!(
+                "the create may or may not have reached catalyst-api; look for {fqdn} with \
+                 `sovtui deploy list --api URL` before provisioning it again"
             ),
         }
     }
