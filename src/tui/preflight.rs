@@ -253,7 +253,7 @@ pub fn draw(frame: &mut Frame, area: Rect, s: &PreflightScreen, theme: &Theme) {
     .areas(inner);
     let head_line = match (&s.error, &s.report, s.running) {
         (_, _, true) => Line::from(Span::styled(
-            "checking A–H (Hetzner, the mothership, PDM, PowerDNS, the registry, CI)…",
+            "checking A–H…",
             theme.style(Slot::NoticeInfo),
         )),
         (Some(e), _, false) => Line::from(Span::styled(
@@ -264,12 +264,12 @@ pub fn draw(frame: &mut Frame, area: Rect, s: &PreflightScreen, theme: &Theme) {
             let failed: Vec<&str> = r.failed().iter().map(|i| i.id.as_str()).collect();
             let verdict = if failed.is_empty() {
                 Span::styled(
-                    "nothing ✗ — clear to provision".to_string(),
+                    "nothing ✗: clear to provision".to_string(),
                     theme.style(Slot::StateInstalled),
                 )
             } else {
                 Span::styled(
-                    format!("✗ {} — do not provision until fixed", failed.join(", ")),
+                    format!("✗ {}: do not provision", failed.join(", ")),
                     theme.style(Slot::StateFailed),
                 )
             };
