@@ -252,10 +252,7 @@ pub fn draw(frame: &mut Frame, area: Rect, s: &PreflightScreen, theme: &Theme) {
     ])
     .areas(inner);
     let head_line = match (&s.error, &s.report, s.running) {
-        (_, _, true) => Line::from(Span::styled(
-            "checking A–H…",
-            theme.style(Slot::NoticeInfo),
-        )),
+        (_, _, true) => Line::from(Span::styled("checking A–H…", theme.style(Slot::NoticeInfo))),
         (Some(e), _, false) => Line::from(Span::styled(
             format!("pre-flight not run: {}", terminal_safe(e)),
             theme.style(Slot::NoticeError),
