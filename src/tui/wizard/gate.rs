@@ -38,6 +38,10 @@ pub struct ReviewGate {
 }
 
 impl ReviewGate {
+    pub fn is_checking(&self) -> bool {
+        matches!(self.state, GateState::Checking)
+    }
+
     pub fn is_for(&self, req: &DeploymentRequest) -> bool {
         self.request.as_ref() == Some(req)
     }

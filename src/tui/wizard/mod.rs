@@ -208,6 +208,8 @@ pub struct WizardScreen {
     pub preflight_conn: super::preflight::Conn,
     /// Where a gated create is journaled (`None`: the operator's state dir).
     pub journal_root: Option<PathBuf>,
+    /// Provision was pressed while the pre-flight was still checking: decided when it answers.
+    pub awaiting_preflight: bool,
     edit_gen: u64,
     saved: Option<Draft>,
     /// The draft writer task (absent until the first change, and without a runtime).
@@ -246,6 +248,7 @@ impl WizardScreen {
             preflight_override: String::new(),
             preflight_conn: super::preflight::Conn::default(),
             journal_root: None,
+            awaiting_preflight: false,
             edit_gen: 0,
             saved: None,
             draft_writer: None,
@@ -515,6 +518,16 @@ impl WizardScreen {
             ));
             return;
         };
+        self.ensure_preflight(fx);
+        if self.preflight.is_checking() {
+            // Decided once the pre-flight answers (`on_msg`); nothing is sent before.
+            self.provisioning = true;
+            self.awaiting_preflight = true;
+            self.message = Some(Notice::info(
+                "Provision waits for the pre-flight (§1.2 A–H) to answer…",
+            ));
+            return;
+        }
         let plan = match self.preflight.decide(&req, &api, &self.preflight_override) {
             Ok(plan) => plan,
             Err(why) => {
@@ -669,7 +682,14 @@ impl WizardScreen {
                     self.changed(fx);
                 }
             }
-            WizardMsg::Preflight { seq, result } => self.preflight.on_result(seq, result),
+            WizardMsg::Preflight { seq, result } => {
+                self.preflight.on_result(seq, result);
+                if self.awaiting_preflight && !self.preflight.is_checking() {
+                    self.awaiting_preflight = false;
+                    self.provisioning = false;
+                    self.provision(fx, api);
+                }
+            }
             WizardMsg::NotSent(e) => {
                 self.provisioning = false;
                 self.message = Some(Notice::error(format!("nothing was sent — {e}")));
