@@ -12,6 +12,8 @@ use sovtui::provision::drill::target::DrillTarget;
 use sovtui::provision::hetzner::client::{ClientOptions, Credentials, HetznerClient};
 use sovtui::provision::journal;
 use sovtui::sim::dataplane::{DataPlaneKind, SharedDataPlane};
+use sovtui::sim::hetzner::sovereign::{ROLE_LABEL, SOVEREIGN_LABEL};
+use sovtui::sim::hetzner::{Kind, Method};
 use sovtui::sim::operator::Faults;
 use sovtui::sim::pgpair::{Replication, find_pg_bin};
 use sovtui::sim::scenario::WorldScenario;
@@ -54,6 +56,57 @@ async fn target(world: &World) -> DrillTarget {
         kube,
         hetzner,
     }
+}
+
+/// The drill's plan of omantel with `opts`.
+async fn plan_for(t: &DrillTarget, opts: PlanOptions) -> plan::DrillPlan {
+    plan::plan(&t.kube, &t.hetzner, FQDN, opts)
+        .await
+        .expect("plan")
+}
+
+/// [`plan_for`], which must be ready to run (the plan's text says why not).
+async fn ready_plan(t: &DrillTarget, opts: PlanOptions) -> plan::DrillPlan {
+    let p = plan_for(t, opts).await;
+    assert!(p.ready(), "{}", p.to_text());
+    p
+}
+
+/// The plan refused the pair for replicating asynchronously: that precondition, failed.
+fn refused_as_async(p: &plan::DrillPlan) -> sovtui::provision::drill::steps::Precondition {
+    assert!(!p.ready(), "{}", p.to_text());
+    p.failed_preconditions()
+        .into_iter()
+        .find(|f| f.name == SYNC_PRECONDITION)
+        .cloned()
+        .unwrap_or_else(|| panic!("{}", p.to_text()))
+}
+
+/// Run the drill of plan `p` as `id`, journaled in a state dir of its own (kept as long as the
+/// returned handle): how it ended.
+async fn drill(
+    t: &DrillTarget,
+    p: plan::DrillPlan,
+    opts: RunOptions,
+    id: &str,
+) -> (tempfile::TempDir, run::Outcome) {
+    let state = tempfile::tempdir().expect("state");
+    let out = run::run_with_id(t, state.path(), p, opts, id)
+        .await
+        .expect("run");
+    (state, out)
+}
+
+/// The plan holds server `id` as a control plane found in `status`.
+fn assert_planned(p: &plan::DrillPlan, id: i64, status: &str) {
+    assert!(
+        p.region
+            .control_planes
+            .iter()
+            .any(|(cp, _, s)| *cp == id && s == status),
+        "control plane #{id} planned as {status}: {:?}",
+        p.region.control_planes
+    );
 }
 
 /// The Hetzner state a drill may touch: servers' status and firewalls, LB targets, firewall
@@ -163,10 +216,7 @@ fn postgres_available() -> bool {
 async fn plan_lists_the_touches_and_abort_after_kill_restores_hetzner_exactly() {
     let world = world().await;
     let t = target(&world).await;
-    let p = plan::plan(&t.kube, &t.hetzner, FQDN, PlanOptions::default())
-        .await
-        .expect("plan");
-    assert!(p.ready(), "{}", p.to_text());
+    let p = ready_plan(&t, PlanOptions::default()).await;
     assert_eq!(p.primary_cluster, "omantel-db-fsn");
     assert!(p.region.load_balancer.is_some() && p.region.firewall.is_some());
     assert!(!p.region.control_planes.is_empty());
@@ -184,15 +234,12 @@ async fn plan_lists_the_touches_and_abort_after_kill_restores_hetzner_exactly() 
     let before = hetzner_state(&world);
     let before_cli = hcloud_cli_state(&world).await;
 
-    let state = tempfile::tempdir().expect("state");
     let opts = RunOptions {
         stop_after: Some(Step::Kill),
         abort: true,
         ..RunOptions::default()
     };
-    let out = run::run_with_id(&t, state.path(), p.clone(), opts, "abort-1")
-        .await
-        .expect("run");
+    let (state, out) = drill(&t, p.clone(), opts, "abort-1").await;
     assert_eq!(out.outcome, "aborted", "{out:?}");
     assert_eq!(
         hetzner_state(&world),
@@ -220,9 +267,7 @@ async fn plan_lists_the_touches_and_abort_after_kill_restores_hetzner_exactly() 
     // Once the operator saw the region back, the plan's preconditions hold again.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
-        let again = plan::plan(&t.kube, &t.hetzner, FQDN, PlanOptions::default())
-            .await
-            .expect("plan");
+        let again = plan_for(&t, PlanOptions::default()).await;
         if again.ready() {
             break;
         }
@@ -248,9 +293,7 @@ async fn a_plan_refuses_when_the_continuum_is_not_healthy() {
             serde_json::json!({"status": {"phase": "Degraded", "leaseHolder": "hz-nbg-rtz-prod"}}),
         )
         .expect("patch");
-    let p = plan::plan(&t.kube, &t.hetzner, FQDN, PlanOptions::default())
-        .await
-        .expect("plan");
+    let p = plan_for(&t, PlanOptions::default()).await;
     assert!(!p.ready());
     let failed: Vec<&str> = p
         .failed_preconditions()
@@ -296,15 +339,9 @@ async fn full_drill_on_a_real_sync_pair_loses_nothing_and_fails_back() {
         promotion: Promotion::ContinuumSwitchover,
         ..PlanOptions::default()
     };
-    let p = plan::plan(&t.kube, &t.hetzner, FQDN, opts)
-        .await
-        .expect("plan");
-    assert!(p.ready(), "{}", p.to_text());
+    let p = ready_plan(&t, opts).await;
     let before = hetzner_state(&world);
-    let state = tempfile::tempdir().expect("state");
-    let out = run::run_with_id(&t, state.path(), p, RunOptions::default(), "full-1")
-        .await
-        .expect("run");
+    let (state, out) = drill(&t, p, RunOptions::default(), "full-1").await;
     assert_eq!(out.outcome, "passed", "{out:?}");
     let r = run::report(state.path(), "full-1").expect("report");
     assert_eq!(r.outcome, "passed");
@@ -330,15 +367,8 @@ async fn an_asynchronous_pair_is_refused_by_the_plan_and_by_the_run() {
         return;
     };
     let t = target(&world).await;
-    let p = plan::plan(&t.kube, &t.hetzner, FQDN, PlanOptions::default())
-        .await
-        .expect("plan");
-    assert!(!p.ready(), "{}", p.to_text());
-    let sync = p
-        .failed_preconditions()
-        .into_iter()
-        .find(|f| f.name == SYNC_PRECONDITION)
-        .unwrap_or_else(|| panic!("{}", p.to_text()));
+    let p = plan_for(&t, PlanOptions::default()).await;
+    let sync = refused_as_async(&p);
     // Declared remote_apply on the Cluster, but the live primary says otherwise.
     assert!(
         sync.evidence
@@ -363,18 +393,13 @@ async fn a_pair_that_falls_back_to_async_at_the_kill_fails_the_drill_and_names_t
         return;
     };
     let t = target(&world).await;
-    let p = plan::plan(&t.kube, &t.hetzner, FQDN, PlanOptions::default())
-        .await
-        .expect("plan");
+    let p = plan_for(&t, PlanOptions::default()).await;
     // Synchronous when planned; at the kill the standby drops out, the primary degrades to
     // async and acknowledges ~32 KiB of WAL worth of probe rows that never reach the replica.
     assert!(p.ready(), "{}", p.to_text());
     pg.lock().await.degrade_before_kill(Some(32 * 1024));
     let before = hetzner_state(&world);
-    let state = tempfile::tempdir().expect("state");
-    let out = run::run_with_id(&t, state.path(), p, RunOptions::default(), "lost-1")
-        .await
-        .expect("run");
+    let (state, out) = drill(&t, p, RunOptions::default(), "lost-1").await;
     assert_eq!(out.outcome, "failed", "{out:?}");
     let r = run::report(state.path(), "lost-1").expect("report");
     assert_eq!(r.outcome, "failed");
@@ -416,18 +441,12 @@ async fn a_continuum_that_does_not_switch_fails_the_drill() {
         },
     );
     let t = target(&world).await;
-    let p = plan::plan(&t.kube, &t.hetzner, FQDN, PlanOptions::default())
-        .await
-        .expect("plan");
-    assert!(p.ready(), "{}", p.to_text());
-    let state = tempfile::tempdir().expect("state");
+    let p = ready_plan(&t, PlanOptions::default()).await;
     let opts = RunOptions {
         wait: Duration::from_secs(10),
         ..RunOptions::default()
     };
-    let out = run::run_with_id(&t, state.path(), p, opts, "stall-1")
-        .await
-        .expect("run");
+    let (state, out) = drill(&t, p, opts, "stall-1").await;
     assert_eq!(out.outcome, "failed", "{out:?}");
     let r = run::report(state.path(), "stall-1").expect("report");
     let c = r.continuum.clone().expect("continuum checked");
@@ -454,9 +473,7 @@ async fn an_interrupted_drill_resumes_and_journal_and_report_agree() {
         promotion: Promotion::ContinuumSwitchover,
         ..PlanOptions::default()
     };
-    let p = plan::plan(&t.kube, &t.hetzner, FQDN, opts)
-        .await
-        .expect("plan");
+    let p = plan_for(&t, opts).await;
     let state = tempfile::tempdir().expect("state");
     // The session drops (the run future is dropped, as on SIGHUP) right after the kill step's
     // journal entry.
@@ -518,6 +535,20 @@ fn sovtui(
     cmd
 }
 
+/// `sovtui ARGS` against the world's files, run to its end off the async runtime.
+async fn cli(
+    world_dir: &std::path::Path,
+    state_home: &std::path::Path,
+    world: &World,
+    args: &[&str],
+) -> std::process::Output {
+    let mut cmd = sovtui(world_dir, state_home, world);
+    cmd.args(args);
+    tokio::task::spawn_blocking(move || cmd.output().expect("sovtui"))
+        .await
+        .expect("join")
+}
+
 async fn world_with_files(dir: &std::path::Path) -> World {
     let scenario = WorldScenario::load("demo").expect("demo scenario");
     World::start(scenario, 600.0, Some(dir.to_path_buf()))
@@ -531,9 +562,11 @@ async fn terminate_kill_mode_deletes_the_control_plane_server_and_the_cli_plans_
     let home = tempfile::tempdir().expect("state home");
     let world = world_with_files(files.path()).await;
     // The CLI flags reach the plan.
-    let out = tokio::task::spawn_blocking({
-        let mut cmd = sovtui(files.path(), home.path(), &world);
-        cmd.args([
+    let out = cli(
+        files.path(),
+        home.path(),
+        &world,
+        &[
             "drill",
             "plan",
             FQDN,
@@ -542,11 +575,9 @@ async fn terminate_kill_mode_deletes_the_control_plane_server_and_the_cli_plans_
             "--promotion",
             "helm-value",
             "--json",
-        ]);
-        move || cmd.output().expect("sovtui drill plan")
-    })
-    .await
-    .expect("join");
+        ],
+    )
+    .await;
     // The value path needs the replica's HelmRelease, which the demo lacks: a clear refusal
     // (exit 1) naming the failed precondition, with the plan still printed.
     assert_eq!(out.status.code(), Some(1), "{out:?}");
@@ -576,20 +607,14 @@ async fn terminate_kill_mode_deletes_the_control_plane_server_and_the_cli_plans_
         server_kill: sovtui::provision::drill::steps::ServerKill::Terminate,
         ..PlanOptions::default()
     };
-    let p = plan::plan(&t.kube, &t.hetzner, FQDN, opts)
-        .await
-        .expect("plan");
-    assert!(p.ready(), "{}", p.to_text());
+    let p = ready_plan(&t, opts).await;
     let cp_ids: Vec<i64> = p.region.control_planes.iter().map(|c| c.0).collect();
     assert!(!cp_ids.is_empty());
-    let state = tempfile::tempdir().expect("state");
     let ropts = RunOptions {
         stop_after: Some(Step::Kill),
         ..RunOptions::default()
     };
-    let out = run::run_with_id(&t, state.path(), p, ropts, "terminate-1")
-        .await
-        .expect("run");
+    let (state, out) = drill(&t, p, ropts, "terminate-1").await;
     assert_eq!(out.outcome, "paused", "{out:?}");
     // Deleted servers linger in listings for a few simulated seconds (the Hetzner quirk the
     // simulator plays): wait, moving the simulated clock, until they are gone.
@@ -627,6 +652,19 @@ async fn terminate_kill_mode_deletes_the_control_plane_server_and_the_cli_plans_
         .await
         .expect("rollback after a terminate");
     assert_eq!(back.outcome, "rolled_back", "{back:?}");
+    // Rolled back or not, the terminated servers are gone, and the report keeps saying so.
+    let r = run::report(state.path(), "terminate-1").expect("report");
+    assert_eq!(r.region_destroyed.len(), cp_ids.len(), "{r:?}");
+    for id in &cp_ids {
+        assert!(
+            r.region_destroyed
+                .iter()
+                .any(|d| d.ends_with(&format!("(#{id})"))),
+            "{:?}",
+            r.region_destroyed
+        );
+    }
+    assert!(r.to_markdown().contains("Region: **destroyed**"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -638,9 +676,7 @@ async fn promotion_through_the_helmrelease_value_promotes_the_replica_and_fails_
         ..PlanOptions::default()
     };
     // Without the replica's HelmRelease the value path is refused, by name.
-    let p = plan::plan(&t.kube, &t.hetzner, FQDN, opts)
-        .await
-        .expect("plan");
+    let p = plan_for(&t, opts).await;
     assert!(!p.ready());
     assert!(
         p.failed_preconditions()
@@ -660,19 +696,13 @@ async fn promotion_through_the_helmrelease_value_promotes_the_replica_and_fails_
                      "values": {"cnpgPair": {"replica": {"promoted": false}}}},
         }))
         .expect("replica HelmRelease");
-    let p = plan::plan(&t.kube, &t.hetzner, FQDN, opts)
-        .await
-        .expect("plan");
-    assert!(p.ready(), "{}", p.to_text());
+    let p = ready_plan(&t, opts).await;
     let before = hetzner_state(&world);
-    let state = tempfile::tempdir().expect("state");
     let ropts = RunOptions {
         stop_after: Some(Step::Promote),
         ..RunOptions::default()
     };
-    let out = run::run_with_id(&t, state.path(), p.clone(), ropts, "hr-1")
-        .await
-        .expect("run");
+    let (state, out) = drill(&t, p.clone(), ropts, "hr-1").await;
     assert_eq!(out.outcome, "paused", "{out:?}");
     let hr = cluster
         .get("HelmRelease", &p.namespace, &p.replica_cluster)
@@ -792,13 +822,13 @@ async fn sighup_to_a_running_drill_then_resume_completes_it_and_journal_and_repo
     );
     assert!(folded.is_done("kill"));
 
-    let resumed = tokio::task::spawn_blocking({
-        let mut cmd = sovtui(files.path(), home.path(), &world);
-        cmd.args(["drill", "resume", &id, "--confirm", FQDN, "--json"]);
-        move || cmd.output().expect("sovtui drill resume")
-    })
-    .await
-    .expect("join");
+    let resumed = cli(
+        files.path(),
+        home.path(),
+        &world,
+        &["drill", "resume", &id, "--confirm", FQDN, "--json"],
+    )
+    .await;
     // The demo pair has no data plane: the drill ran through but proved nothing — exit 3.
     assert_eq!(
         resumed.status.code(),
@@ -811,13 +841,13 @@ async fn sighup_to_a_running_drill_then_resume_completes_it_and_journal_and_repo
         "{}",
         String::from_utf8_lossy(&resumed.stderr)
     );
-    let report = tokio::task::spawn_blocking({
-        let mut cmd = sovtui(files.path(), home.path(), &world);
-        cmd.args(["drill", "report", &id, "--format", "json"]);
-        move || cmd.output().expect("sovtui drill report")
-    })
-    .await
-    .expect("join");
+    let report = cli(
+        files.path(),
+        home.path(),
+        &world,
+        &["drill", "report", &id, "--format", "json"],
+    )
+    .await;
     assert!(
         report.status.success(),
         "{}",
@@ -858,10 +888,7 @@ async fn sighup_to_a_running_drill_then_resume_completes_it_and_journal_and_repo
 async fn a_run_dropped_in_the_middle_of_the_kill_rolls_back_exactly() {
     let world = world().await;
     let t = target(&world).await;
-    let p = plan::plan(&t.kube, &t.hetzner, FQDN, PlanOptions::default())
-        .await
-        .expect("plan");
-    assert!(p.ready(), "{}", p.to_text());
+    let p = ready_plan(&t, PlanOptions::default()).await;
     let before = hetzner_state(&world);
     let state = tempfile::tempdir().expect("state");
     let path = run::journal_path(state.path(), "cut-1");
@@ -915,13 +942,13 @@ async fn the_cli_fails_a_drill_that_lost_rows_with_exit_1_and_names_them() {
     let world = world_with_files(files.path()).await;
     let (pg, _dir) = with_pair(&world, DataPlaneKind::Postgres, Replication::Sync).await;
     pg.lock().await.degrade_before_kill(Some(32 * 1024));
-    let out = tokio::task::spawn_blocking({
-        let mut cmd = sovtui(files.path(), home.path(), &world);
-        cmd.args(["drill", "run", FQDN, "--confirm", FQDN, "--json"]);
-        move || cmd.output().expect("sovtui drill run")
-    })
-    .await
-    .expect("join");
+    let out = cli(
+        files.path(),
+        home.path(),
+        &world,
+        &["drill", "run", FQDN, "--confirm", FQDN, "--json"],
+    )
+    .await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     let r: Value = serde_json::from_slice(&out.stdout).expect("report json");
@@ -956,9 +983,7 @@ async fn resume_and_rollback_refuse_without_the_fqdn_typed_back() {
     let world = world_with_files(files.path()).await;
     let before = hetzner_state(&world);
     let t = target(&world).await;
-    let p = plan::plan(&t.kube, &t.hetzner, FQDN, PlanOptions::default())
-        .await
-        .expect("plan");
+    let p = plan_for(&t, PlanOptions::default()).await;
     let state = home.path().join("sovtui");
     let ropts = RunOptions {
         stop_after: Some(Step::Kill),
@@ -970,15 +995,10 @@ async fn resume_and_rollback_refuse_without_the_fqdn_typed_back() {
     assert_eq!(out.outcome, "paused");
     let path = run::journal_path(&state, "armed-1");
     let journaled = std::fs::read(&path).expect("journal");
-    let cli = |args: Vec<&'static str>| {
-        let mut cmd = sovtui(files.path(), home.path(), &world);
-        cmd.args(args);
-        tokio::task::spawn_blocking(move || cmd.output().expect("sovtui"))
-    };
+    let (dir, state_home, w) = (files.path(), home.path(), &world);
+    let call = move |args: Vec<&'static str>| async move { cli(dir, state_home, w, &args).await };
     for sub in ["resume", "rollback"] {
-        let out = cli(vec!["drill", sub, "armed-1", "--json"])
-            .await
-            .expect("join");
+        let out = call(vec!["drill", sub, "armed-1", "--json"]).await;
         assert_eq!(
             out.status.code(),
             Some(2),
@@ -988,15 +1008,14 @@ async fn resume_and_rollback_refuse_without_the_fqdn_typed_back() {
             String::from_utf8_lossy(&out.stderr).contains("--confirm"),
             "{out:?}"
         );
-        let out = cli(vec![
+        let out = call(vec![
             "drill",
             sub,
             "armed-1",
             "--confirm",
             "omantel.omani.work",
         ])
-        .await
-        .expect("join");
+        .await;
         assert_eq!(
             out.status.code(),
             Some(2),
@@ -1013,7 +1032,7 @@ async fn resume_and_rollback_refuse_without_the_fqdn_typed_back() {
             "a refused {sub} wrote nothing"
         );
     }
-    let out = cli(vec![
+    let out = call(vec![
         "drill",
         "rollback",
         "armed-1",
@@ -1021,8 +1040,7 @@ async fn resume_and_rollback_refuse_without_the_fqdn_typed_back() {
         FQDN,
         "--json",
     ])
-    .await
-    .expect("join");
+    .await;
     assert!(
         out.status.success(),
         "{}",
@@ -1040,19 +1058,13 @@ async fn full_drill_on_the_modelled_sync_pair_writes_verifies_and_is_labelled_mo
     let world = world().await;
     let (_pg, _dir) = with_pair(&world, DataPlaneKind::Modelled, Replication::Sync).await;
     let t = target(&world).await;
-    let p = plan::plan(&t.kube, &t.hetzner, FQDN, PlanOptions::default())
-        .await
-        .expect("plan");
-    assert!(p.ready(), "{}", p.to_text());
+    let p = ready_plan(&t, PlanOptions::default()).await;
     let before = hetzner_state(&world);
-    let state = tempfile::tempdir().expect("state");
     let opts = RunOptions {
         world_speed: Some(600.0),
         ..RunOptions::default()
     };
-    let out = run::run_with_id(&t, state.path(), p, opts, "model-1")
-        .await
-        .expect("run");
+    let (state, out) = drill(&t, p, opts, "model-1").await;
     assert_eq!(out.outcome, "passed", "{out:?}");
     let r = run::report(state.path(), "model-1").expect("report");
     assert_eq!(r.data_plane, "modelled");
@@ -1075,15 +1087,9 @@ async fn the_modelled_pair_loses_the_unshipped_writes_of_an_async_cut_and_the_dr
     let world = world().await;
     let (pg, _dir) = with_pair(&world, DataPlaneKind::Modelled, Replication::Sync).await;
     let t = target(&world).await;
-    let p = plan::plan(&t.kube, &t.hetzner, FQDN, PlanOptions::default())
-        .await
-        .expect("plan");
-    assert!(p.ready(), "{}", p.to_text());
+    let p = ready_plan(&t, PlanOptions::default()).await;
     pg.lock().await.degrade_before_kill(Some(32 * 1024));
-    let state = tempfile::tempdir().expect("state");
-    let out = run::run_with_id(&t, state.path(), p, RunOptions::default(), "model-lost")
-        .await
-        .expect("run");
+    let (state, out) = drill(&t, p, RunOptions::default(), "model-lost").await;
     assert_eq!(out.outcome, "failed", "{out:?}");
     let r = run::report(state.path(), "model-lost").expect("report");
     assert_eq!(r.data_plane, "modelled");
@@ -1102,19 +1108,243 @@ async fn an_asynchronous_modelled_pair_is_refused_by_the_plan() {
     let world = world().await;
     let (_pg, _dir) = with_pair(&world, DataPlaneKind::Modelled, Replication::Async).await;
     let t = target(&world).await;
-    let p = plan::plan(&t.kube, &t.hetzner, FQDN, PlanOptions::default())
-        .await
-        .expect("plan");
-    assert!(!p.ready(), "{}", p.to_text());
-    let sync = p
-        .failed_preconditions()
-        .into_iter()
-        .find(|f| f.name == SYNC_PRECONDITION)
-        .unwrap_or_else(|| panic!("{}", p.to_text()));
+    let p = plan_for(&t, PlanOptions::default()).await;
+    let sync = refused_as_async(&p);
     assert!(
         sync.evidence
             .contains("live on the primary: synchronous_commit = local"),
         "{}",
         sync.evidence
     );
+}
+
+/// A control plane added to omantel's primary region next to the scenario's, shaped like the
+/// planned one `like` and named `…-cp<n>`, ours by the Sovereign label. It has no role label yet:
+/// the plan knows it as a control plane by its name, the simulated operator (which counts only
+/// role-labelled ones) not until [`count_as_control_plane`] — so a server still booting is not
+/// taken for a lost region before the drill has touched anything.
+fn add_control_plane(world: &World, like: &(i64, String, String), n: u32) -> i64 {
+    let h = world.hetzner.control();
+    let model = h
+        .get(Kind::Server, like.0)
+        .expect("the planned control plane");
+    let name = format!(
+        "{}{n}",
+        like.1.trim_end_matches(|c: char| c.is_ascii_digit())
+    );
+    let created = h
+        .create(
+            Kind::Server,
+            serde_json::json!({
+                "name": name,
+                "server_type": model["server_type"]["name"],
+                "image": "ubuntu-24.04",
+                "location": model["location"]["name"],
+                "labels": {SOVEREIGN_LABEL: FQDN},
+            }),
+        )
+        .expect("creating the extra control plane");
+    created["id"].as_i64().expect("server id")
+}
+
+/// Give server `id` the control-plane role label: from now on the simulated operator counts it
+/// (the region is up only while it runs too).
+fn count_as_control_plane(world: &World, id: i64) {
+    world
+        .hetzner
+        .control()
+        .request(
+            Method::PUT,
+            &format!("servers/{id}"),
+            serde_json::json!({"labels": {SOVEREIGN_LABEL: FQDN, ROLE_LABEL: "control-plane"}}),
+        )
+        .expect("labelling the control plane");
+}
+
+fn server_status(world: &World, id: i64) -> String {
+    let s = world
+        .hetzner
+        .control()
+        .get(Kind::Server, id)
+        .expect("server");
+    s["status"].as_str().unwrap_or_default().to_string()
+}
+
+/// Move the simulated clock on until server `id` is `status`.
+async fn until_status(world: &World, id: i64, status: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while server_status(world, id) != status {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "server #{id} never became {status}: {}",
+            server_status(world, id)
+        );
+        world.clock.advance(Duration::from_secs(3600));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn continuum_phase(world: &World) -> Value {
+    world
+        .kube
+        .cluster(FQDN)
+        .expect("cluster")
+        .get("Continuum", "catalyst-system", "omantel-db")
+        .expect("Continuum")["status"]["phase"]
+        .clone()
+}
+
+/// The kill powers off every planned control plane, so the undo must power every one back on —
+/// also one the plan saw still `initializing` (it had finished booting by the kill). Before the
+/// fix the undo skipped it: the region never came back and the failback waited for ever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_undo_powers_on_a_control_plane_planned_while_initializing_and_fails_back() {
+    let world = world().await;
+    let t = target(&world).await;
+    let first = plan_for(&t, PlanOptions::default()).await;
+    let h = world.hetzner.control();
+    // Its create action takes a simulated day: the server stays `initializing` until the clock
+    // is moved on, whatever the load on this machine.
+    let usual = h.action_duration();
+    h.set_action_duration(Duration::from_secs(24 * 3600));
+    let booting = add_control_plane(&world, &first.region.control_planes[0], 9);
+    h.set_action_duration(usual);
+    let p = ready_plan(&t, PlanOptions::default()).await;
+    assert_planned(&p, booting, "initializing");
+    until_status(&world, booting, "running").await;
+    count_as_control_plane(&world, booting);
+    let before = hetzner_state(&world);
+
+    let opts = RunOptions {
+        wait: Duration::from_secs(30),
+        ..RunOptions::default()
+    };
+    let (state, out) = drill(&t, p.clone(), opts, "booting-1").await;
+    // No data plane behind the demo's pair: nothing verified, but every step ran.
+    assert_eq!(out.outcome, "unverified", "{out:?}");
+    let r = run::report(state.path(), "booting-1").expect("report");
+    assert!(
+        r.timeline
+            .iter()
+            .any(|s| s.step == "reverse" && s.outcome == "done"),
+        "the failback completed: {:?}",
+        r.timeline
+    );
+    for (id, name, _) in &p.region.control_planes {
+        assert_eq!(
+            server_status(&world, *id),
+            "running",
+            "{name} (#{id}) powered back on"
+        );
+    }
+    assert_eq!(continuum_phase(&world), "Healthy");
+    assert_eq!(
+        hetzner_state(&world),
+        before,
+        "the region is back as it was"
+    );
+}
+
+/// A control plane that was already off when the drill was planned is how the drill found it:
+/// the kill powers it off (a no-op) and the undo leaves it off.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_control_plane_already_off_before_the_drill_stays_off() {
+    let world = world().await;
+    let t = target(&world).await;
+    let first = plan_for(&t, PlanOptions::default()).await;
+    let spare = add_control_plane(&world, &first.region.control_planes[0], 8);
+    until_status(&world, spare, "running").await;
+    world
+        .hetzner
+        .control()
+        .action(Kind::Server, spare, "poweroff", serde_json::json!({}))
+        .expect("poweroff");
+    until_status(&world, spare, "off").await;
+    let p = ready_plan(&t, PlanOptions::default()).await;
+    assert_planned(&p, spare, "off");
+    let before = hetzner_state(&world);
+    let opts = RunOptions {
+        wait: Duration::from_secs(30),
+        ..RunOptions::default()
+    };
+    let (_state, out) = drill(&t, p.clone(), opts, "spare-1").await;
+    assert_eq!(out.outcome, "unverified", "{out:?}");
+    assert_eq!(server_status(&world, spare), "off", "left as it was found");
+    for (id, name, _) in p.region.control_planes.iter().filter(|c| c.0 != spare) {
+        assert_eq!(server_status(&world, *id), "running", "{name} (#{id})");
+    }
+    assert_eq!(continuum_phase(&world), "Healthy");
+    assert_eq!(
+        hetzner_state(&world),
+        before,
+        "the region is back as it was"
+    );
+}
+
+/// `--kill terminate` is the runbook's kill and irreversible by design: a drill that loses
+/// nothing passes the failover and says, in its outcome, its exit status (5), its report and on
+/// stderr, that the region's control planes are gone. It does not fail back (there is nothing
+/// to fail back to); the Sovereign stays failed over on the standby.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_terminate_drill_that_loses_nothing_passes_and_says_the_region_is_destroyed() {
+    let files = tempfile::tempdir().expect("files");
+    let home = tempfile::tempdir().expect("state home");
+    let world = world_with_files(files.path()).await;
+    let (_pg, _dir) = with_pair(&world, DataPlaneKind::Modelled, Replication::Sync).await;
+    let t = target(&world).await;
+    let p = plan_for(&t, PlanOptions::default()).await;
+    let cps: Vec<(i64, String)> = p
+        .region
+        .control_planes
+        .iter()
+        .map(|(id, name, _)| (*id, name.clone()))
+        .collect();
+    let out = cli(
+        files.path(),
+        home.path(),
+        &world,
+        &[
+            "drill",
+            "run",
+            FQDN,
+            "--confirm",
+            FQDN,
+            "--kill",
+            "terminate",
+            "--json",
+        ],
+    )
+    .await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{stderr}");
+    let r: Value = serde_json::from_slice(&out.stdout).expect("report json");
+    assert_eq!(r["outcome"], "passed_region_destroyed", "{r}");
+    assert_eq!(r["failures"], serde_json::json!([]), "{r}");
+    assert_eq!(r["unverified"], serde_json::json!([]), "{r}");
+    assert_eq!(r["verification"]["lost"], 0, "{r}");
+    let destroyed = r["region_destroyed"].as_array().expect("region_destroyed");
+    assert_eq!(destroyed.len(), cps.len(), "{r}");
+    for (id, name) in &cps {
+        let label = format!("{name} (#{id})");
+        assert!(
+            destroyed.iter().any(|d| d == &Value::from(label.clone())),
+            "{r}"
+        );
+        assert!(stderr.contains(&label), "{stderr}");
+    }
+    assert!(stderr.contains("REGION DESTROYED: "), "{stderr}");
+    assert!(
+        r["timeline"]
+            .as_array()
+            .expect("timeline")
+            .iter()
+            .any(|s| s["step"] == "reverse" && s["outcome"] == "done"),
+        "{r}"
+    );
+    assert_eq!(continuum_phase(&world), "FailedOver", "no failback");
+    let id = r["drill_id"].as_str().expect("id");
+    let md = run::report_dir(&home.path().join("sovtui")).join(format!("{id}.md"));
+    let md = std::fs::read_to_string(&md).expect("Markdown report");
+    assert!(md.contains("**passed_region_destroyed**"), "{md}");
+    assert!(md.contains("Region: **destroyed**"), "{md}");
 }

@@ -44,6 +44,58 @@ fn sovtui(home: &Path) -> tokio::process::Command {
     cmd
 }
 
+/// The deployment list from `client`, which must fail (`why` says how), within [`PATIENCE`].
+async fn list_error(client: &CatalystClient, why: &str) -> ClientError {
+    tokio::time::timeout(PATIENCE, client.list_deployments())
+        .await
+        .expect("bounded")
+        .expect_err(why)
+}
+
+/// Follow deployment `d1` until `follow` gives up after `max_failures` reconnects: how it ended,
+/// and the reason it gave at each reconnect.
+async fn follow_until_given_up(
+    client: &CatalystClient,
+    max_failures: u32,
+) -> (Result<(), ClientError>, Vec<String>) {
+    let mut fold = DeploymentFold::new("d1");
+    let opts = FollowOptions {
+        max_failures,
+        ..FollowOptions::default()
+    };
+    let mut reasons = Vec::new();
+    let result = tokio::time::timeout(
+        PATIENCE,
+        follow(client, &mut fold, &opts, |u, _| {
+            if let FollowUpdate::Reconnecting { reason, .. } = u {
+                reasons.push(reason.clone());
+            }
+        }),
+    )
+    .await
+    .expect("bounded");
+    (result, reasons)
+}
+
+/// `sovtui fleet join` of a new Sovereign through the catalyst-api at `api`, into a fleet file
+/// under `home`: the run's output and where the fleet file would be.
+async fn fleet_join(home: &Path, api: &str) -> (std::process::Output, std::path::PathBuf) {
+    let fleet = home.join("fleet.toml");
+    let out = tokio::time::timeout(
+        PATIENCE,
+        sovtui(home)
+            .arg("--config")
+            .arg(&fleet)
+            .args(["fleet", "join", "new.example.org", "--api", api])
+            .args(["--deployment", "0123456789abcdef"])
+            .output(),
+    )
+    .await
+    .expect("join ends within the deadline")
+    .expect("runs");
+    (out, fleet)
+}
+
 // ---- catalyst-api -------------------------------------------------------------------------
 
 #[tokio::test]
@@ -51,10 +103,7 @@ async fn a_silent_catalyst_api_is_an_error_naming_the_deadline() {
     let server = Hostile::start(Behaviour::Silent);
     let url = server.url().to_string();
     let client = CatalystClient::with_limits(&url, limits()).expect("client");
-    let err = tokio::time::timeout(PATIENCE, client.list_deployments())
-        .await
-        .expect("bounded by the request deadline")
-        .expect_err("no answer");
+    let err = list_error(&client, "no answer").await;
     assert!(matches!(err, ClientError::Timeout { .. }), "{err:?}");
     let text = err.to_string();
     assert!(
@@ -76,10 +125,7 @@ async fn a_dripping_answer_is_cut_at_the_request_deadline() {
     });
     let url = server.url().to_string();
     let client = CatalystClient::with_limits(&url, limits()).expect("client");
-    let err = tokio::time::timeout(PATIENCE, client.list_deployments())
-        .await
-        .expect("bounded")
-        .expect_err("too slow");
+    let err = list_error(&client, "too slow").await;
     assert!(
         err.to_string()
             .contains("the answer was not complete within 1s"),
@@ -100,10 +146,7 @@ async fn an_endless_body_is_refused_at_the_body_cap() {
         },
     )
     .expect("client");
-    let err = tokio::time::timeout(PATIENCE, client.list_deployments())
-        .await
-        .expect("bounded")
-        .expect_err("too large");
+    let err = list_error(&client, "too large").await;
     assert!(matches!(err, ClientError::TooLarge { .. }), "{err:?}");
     let text = err.to_string();
     assert!(
@@ -137,22 +180,7 @@ async fn endless_data_lines_are_refused_at_the_event_cap_and_the_stream_reopens(
     );
 
     // Following reconnects, says why each time, and gives up with the same reason.
-    let mut fold = DeploymentFold::new("d1");
-    let opts = FollowOptions {
-        max_failures: 2,
-        ..FollowOptions::default()
-    };
-    let mut reasons = Vec::new();
-    let result = tokio::time::timeout(
-        PATIENCE,
-        follow(&client, &mut fold, &opts, |u, _| {
-            if let FollowUpdate::Reconnecting { reason, .. } = u {
-                reasons.push(reason.clone());
-            }
-        }),
-    )
-    .await
-    .expect("bounded");
+    let (result, reasons) = follow_until_given_up(&client, 2).await;
     let err = result.expect_err("gives up").to_string();
     assert!(err.contains("larger than 64 KiB"), "{err}");
     assert!(
@@ -239,19 +267,7 @@ async fn fleet_join_against_a_silent_api_fails_within_the_deadline() {
     let home = tempfile::tempdir().expect("tempdir");
     let server = Hostile::start(Behaviour::Silent);
     let url = server.url().to_string();
-    let fleet = home.path().join("fleet.toml");
-    let out = tokio::time::timeout(
-        PATIENCE,
-        sovtui(home.path())
-            .arg("--config")
-            .arg(&fleet)
-            .args(["fleet", "join", "new.example.org", "--api", &url])
-            .args(["--deployment", "0123456789abcdef"])
-            .output(),
-    )
-    .await
-    .expect("join ends within the deadline")
-    .expect("runs");
+    let (out, fleet) = fleet_join(home.path(), &url).await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
@@ -492,10 +508,7 @@ async fn a_silent_apiserver_turns_unreachable_within_the_deadline() {
 async fn a_self_signed_catalyst_api_is_a_tls_error_naming_the_source() {
     let server = Hostile::self_signed_tls(Behaviour::Silent);
     let client = CatalystClient::with_limits(server.url(), limits()).expect("client");
-    let err = tokio::time::timeout(PATIENCE, client.list_deployments())
-        .await
-        .expect("bounded")
-        .expect_err("the certificate is refused");
+    let err = list_error(&client, "the certificate is refused").await;
     let text = err.to_string();
     assert!(
         text.contains("TLS handshake failed") && text.contains(server.url()),
@@ -509,10 +522,7 @@ async fn a_self_signed_catalyst_api_is_a_tls_error_naming_the_source() {
 async fn a_catalyst_api_closing_mid_handshake_is_a_tls_error_naming_the_source() {
     let server = Hostile::closes_mid_handshake();
     let client = CatalystClient::with_limits(server.url(), limits()).expect("client");
-    let err = tokio::time::timeout(PATIENCE, client.list_deployments())
-        .await
-        .expect("bounded")
-        .expect_err("no handshake");
+    let err = list_error(&client, "no handshake").await;
     let text = err.to_string();
     assert!(
         text.contains("TLS handshake failed") && text.contains(server.url()),
@@ -524,19 +534,7 @@ async fn a_catalyst_api_closing_mid_handshake_is_a_tls_error_naming_the_source()
 async fn fleet_join_against_a_self_signed_api_names_tls_and_adds_nothing() {
     let home = tempfile::tempdir().expect("tempdir");
     let server = Hostile::self_signed_tls(Behaviour::Silent);
-    let fleet = home.path().join("fleet.toml");
-    let out = tokio::time::timeout(
-        PATIENCE,
-        sovtui(home.path())
-            .arg("--config")
-            .arg(&fleet)
-            .args(["fleet", "join", "new.example.org", "--api", server.url()])
-            .args(["--deployment", "0123456789abcdef"])
-            .output(),
-    )
-    .await
-    .expect("join ends")
-    .expect("runs");
+    let (out, fleet) = fleet_join(home.path(), server.url()).await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
@@ -588,22 +586,8 @@ async fn a_flapping_apiserver_shows_its_status_and_is_retried_with_backoff() {
 async fn a_flapping_catalyst_api_is_reported_per_attempt_and_given_up_on() {
     let server = Hostile::start(Behaviour::Flapping);
     let client = CatalystClient::with_limits(server.url(), limits()).expect("client");
-    let mut fold = DeploymentFold::new("d1");
-    let opts = FollowOptions {
-        max_failures: 4,
-        ..FollowOptions::default()
-    };
-    let mut reasons = Vec::new();
-    let result = tokio::time::timeout(
-        PATIENCE,
-        follow(&client, &mut fold, &opts, |u, _| {
-            if let FollowUpdate::Reconnecting { reason, .. } = u {
-                reasons.push(reason.clone());
-            }
-        }),
-    )
-    .await
-    .expect("bounded");
+    let max_failures = 4;
+    let (result, reasons) = follow_until_given_up(&client, max_failures).await;
     assert!(result.is_err(), "gives up after max_failures");
     assert!(
         reasons.iter().any(|r| r.contains("HTTP 500"))
@@ -611,7 +595,7 @@ async fn a_flapping_catalyst_api_is_reported_per_attempt_and_given_up_on() {
         "each attempt says what came back: {reasons:?}"
     );
     assert!(
-        server.requests() <= opts.max_failures as usize + 1,
+        server.requests() <= max_failures as usize + 1,
         "one request per attempt, {} in all",
         server.requests()
     );

@@ -7,7 +7,7 @@
 //!   listed with both FQDNs, never deleted; the labelled ones are the other's;
 //! * a server labelled for another Sovereign on our network is not claimed, nor its volume;
 //! * `phase0 plan` does not propose relabelling the other Sovereign's objects, and apply refuses;
-//! * objects that appear after the plan are untouched and reported, exit 3; a plan file for
+//! * objects that appear after the plan are untouched and reported, exit 4; a plan file for
 //!   another Sovereign or made with another token is refused;
 //! * `phase0 apply --plan` refuses when the project drifted from the plan;
 //! * the fleet file's token for the Sovereign beats `HCLOUD_TOKEN`, and plans say so.
@@ -57,7 +57,7 @@ fn fingerprint(token: &str) -> String {
 
 /// The hcloud CLI for `sim` (its own config at `config`), or None (the test skips) when it is not
 /// installed.
-fn hcloud<'a>(test: &str, sim: &HetznerSim, config: &'a Path) -> Option<Hcloud<'a>> {
+fn hcloud(test: &str, sim: &HetznerSim, config: &Path) -> Option<Hcloud> {
     let Some(bin) = which("hcloud") else {
         support::tools::missing(test, "the hcloud CLI is not installed");
         return None;
@@ -66,13 +66,22 @@ fn hcloud<'a>(test: &str, sim: &HetznerSim, config: &'a Path) -> Option<Hcloud<'
         bin,
         endpoint: sim.endpoint(),
         token: DEFAULT_TOKEN.to_string(),
-        config,
+        config: config.to_path_buf(),
     })
+}
+
+/// What most tests here start from: a fresh project, a working directory, and the hcloud CLI on
+/// the project with its config in that directory — `None` (a skip, said by `test`) without it.
+async fn project_with_cli(test: &str) -> Option<(HetznerSim, tempfile::TempDir, Hcloud)> {
+    let sim = sim().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let cli = hcloud(test, &sim, &dir.path().join("cli.toml"))?;
+    Some((sim, dir, cli))
 }
 
 /// What an operator creates by hand for one Sovereign: a network with a subnet and a control
 /// plane on it, labelled or not.
-async fn by_hand(cli: &Hcloud<'_>, slug: &str, cidr: u8, label: Option<&str>) {
+async fn by_hand(cli: &Hcloud, slug: &str, cidr: u8, label: Option<&str>) {
     let net = format!("catalyst-{slug}-net");
     let mut create = vec![
         "network".to_string(),
@@ -151,6 +160,54 @@ async fn sovtui(
     )
 }
 
+/// [`sovtui`] with the project's read-write token and nothing else set: the operator who owns it.
+async fn as_owner(sim: &HetznerSim, state: &Path, args: &[&str]) -> (i32, Value, String) {
+    sovtui(sim, state, DEFAULT_TOKEN, &[], args).await
+}
+
+/// `phase0 plan --from FROM --out PLAN` as the owner, which must succeed: its stderr.
+async fn phase0_plan_to(sim: &HetznerSim, state: &Path, from: &str, plan: &str) -> String {
+    let (code, _, err) = as_owner(
+        sim,
+        state,
+        &["phase0", "plan", "--from", from, "--out", plan],
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    err
+}
+
+/// `phase0 apply --from FROM --plan PLAN --confirm FQDN [EXTRA]` as the owner.
+async fn phase0_apply_plan(
+    sim: &HetznerSim,
+    state: &Path,
+    from: &str,
+    plan: &str,
+    fqdn: &str,
+    extra: &[&str],
+) -> (i32, Value, String) {
+    let mut args = vec![
+        "phase0",
+        "apply",
+        "--from",
+        from,
+        "--plan",
+        plan,
+        "--confirm",
+        fqdn,
+    ];
+    args.extend_from_slice(extra);
+    as_owner(sim, state, &args).await
+}
+
+/// The deployment request of `fqdn` as a file in `dir` (what `--from` reads).
+fn write_request(dir: &Path, fqdn: &str) -> std::path::PathBuf {
+    let path = dir.join(format!("{fqdn}.json"));
+    std::fs::write(&path, serde_json::to_string(&request(fqdn)).expect("json"))
+        .expect("write request");
+    path
+}
+
 fn named(list: &Value, key: &str) -> Vec<String> {
     list[key]
         .as_array()
@@ -187,10 +244,7 @@ fn deletes(sim: &HetznerSim) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recover_of_a_prefix_never_touches_the_longer_sovereign_or_its_volume() {
-    let sim = sim().await;
-    let dir = tempfile::tempdir().expect("tmp");
-    let cli_config = dir.path().join("cli.toml");
-    let Some(cli) = hcloud("prefix", &sim, &cli_config) else {
+    let Some((sim, dir, cli)) = project_with_cli("prefix").await else {
         return;
     };
     by_hand(&cli, "omantel-com", 0, Some("omantel.com")).await;
@@ -219,14 +273,7 @@ async fn recover_of_a_prefix_never_touches_the_longer_sovereign_or_its_volume() 
         (Kind::Volume, id_of(&sim, Kind::Volume, "om-data")),
     ];
 
-    let (code, plan, err) = sovtui(
-        &sim,
-        dir.path(),
-        DEFAULT_TOKEN,
-        &[],
-        &["recover", "omantel.com", "--json"],
-    )
-    .await;
+    let (code, plan, err) = as_owner(&sim, dir.path(), &["recover", "omantel.com", "--json"]).await;
     assert_eq!(code, 0, "{err}");
     let targets = named(&plan, "targets");
     assert!(
@@ -241,11 +288,9 @@ async fn recover_of_a_prefix_never_touches_the_longer_sovereign_or_its_volume() 
         "omantel.com's plan lists omantel.com.om's objects: {targets:?}"
     );
 
-    let (code, report, err) = sovtui(
+    let (code, report, err) = as_owner(
         &sim,
         dir.path(),
-        DEFAULT_TOKEN,
-        &[],
         &[
             "recover",
             "omantel.com",
@@ -267,14 +312,7 @@ async fn recover_of_a_prefix_never_touches_the_longer_sovereign_or_its_volume() 
         );
     }
     // The longer Sovereign's own dry run still finds all of it, volume included.
-    let (_, plan, _) = sovtui(
-        &sim,
-        dir.path(),
-        DEFAULT_TOKEN,
-        &[],
-        &["recover", "omantel.com.om", "--json"],
-    )
-    .await;
+    let (_, plan, _) = as_owner(&sim, dir.path(), &["recover", "omantel.com.om", "--json"]).await;
     let targets = named(&plan, "targets");
     for n in [
         "catalyst-omantel-com-om-net",
@@ -287,10 +325,7 @@ async fn recover_of_a_prefix_never_touches_the_longer_sovereign_or_its_volume() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shared_slug_makes_unlabelled_objects_ambiguous_and_they_survive() {
-    let sim = sim().await;
-    let dir = tempfile::tempdir().expect("tmp");
-    let cli_config = dir.path().join("cli.toml");
-    let Some(cli) = hcloud("same slug", &sim, &cli_config) else {
+    let Some((sim, dir, cli)) = project_with_cli("same slug").await else {
         return;
     };
     // acme-omani.works, as Phase 0 left it (labelled).
@@ -323,14 +358,8 @@ async fn a_shared_slug_makes_unlabelled_objects_ambiguous_and_they_survive() {
     .await;
     let before = sim.control().snapshot();
 
-    let (code, plan, err) = sovtui(
-        &sim,
-        dir.path(),
-        DEFAULT_TOKEN,
-        &[],
-        &["recover", "acme.omani.works", "--json"],
-    )
-    .await;
+    let (code, plan, err) =
+        as_owner(&sim, dir.path(), &["recover", "acme.omani.works", "--json"]).await;
     assert_eq!(code, 0, "{err}");
     assert_eq!(named(&plan, "targets"), Vec::<String>::new(), "{plan}");
     let ambiguous = plan["ambiguous"].as_array().cloned().unwrap_or_default();
@@ -367,11 +396,9 @@ async fn a_shared_slug_makes_unlabelled_objects_ambiguous_and_they_survive() {
     );
 
     sim.control().clear_request_log();
-    let (code, report, err) = sovtui(
+    let (code, report, err) = as_owner(
         &sim,
         dir.path(),
-        DEFAULT_TOKEN,
-        &[],
         &[
             "recover",
             "acme.omani.works",
@@ -419,10 +446,7 @@ async fn a_shared_slug_makes_unlabelled_objects_ambiguous_and_they_survive() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_labelled_for_another_sovereign_on_our_network_is_not_ours() {
-    let sim = sim().await;
-    let dir = tempfile::tempdir().expect("tmp");
-    let cli_config = dir.path().join("cli.toml");
-    let Some(cli) = hcloud("foreign label", &sim, &cli_config) else {
+    let Some((sim, dir, cli)) = project_with_cli("foreign label").await else {
         return;
     };
     let fqdn = "omantel.omani.works";
@@ -458,14 +482,7 @@ async fn a_server_labelled_for_another_sovereign_on_our_network_is_not_ours() {
     let tenant = id_of(&sim, Kind::Server, "tenant-box");
     let tenant_data = id_of(&sim, Kind::Volume, "tenant-data");
 
-    let (code, plan, err) = sovtui(
-        &sim,
-        dir.path(),
-        DEFAULT_TOKEN,
-        &[],
-        &["recover", fqdn, "--json"],
-    )
-    .await;
+    let (code, plan, err) = as_owner(&sim, dir.path(), &["recover", fqdn, "--json"]).await;
     assert_eq!(code, 0, "{err}");
     let targets = named(&plan, "targets");
     assert!(
@@ -481,11 +498,9 @@ async fn a_server_labelled_for_another_sovereign_on_our_network_is_not_ours() {
         "{plan}"
     );
 
-    let (code, _, err) = sovtui(
+    let (code, _, err) = as_owner(
         &sim,
         dir.path(),
-        DEFAULT_TOKEN,
-        &[],
         &[
             "recover",
             fqdn,
@@ -564,18 +579,11 @@ async fn phase0_never_relabels_or_adopts_another_sovereigns_objects() {
         .await
         .expect("the other's apply");
 
-    let req_path = dir.path().join("acme.json");
-    std::fs::write(
-        &req_path,
-        serde_json::to_string(&request("acme.omani.works")).expect("json"),
-    )
-    .expect("write request");
+    let req_path = write_request(dir.path(), "acme.omani.works");
     let from = req_path.to_str().expect("utf8");
-    let (code, out, err) = sovtui(
+    let (code, out, err) = as_owner(
         &sim,
         dir.path(),
-        DEFAULT_TOKEN,
-        &[],
         &["phase0", "plan", "--from", from, "--json"],
     )
     .await;
@@ -594,11 +602,9 @@ async fn phase0_never_relabels_or_adopts_another_sovereigns_objects() {
     assert!(err.contains("FOREIGN"), "{err}");
 
     sim.control().clear_request_log();
-    let (code, _, err) = sovtui(
+    let (code, _, err) = as_owner(
         &sim,
         dir.path(),
-        DEFAULT_TOKEN,
-        &[],
         &[
             "phase0",
             "apply",
@@ -625,24 +631,14 @@ async fn phase0_never_relabels_or_adopts_another_sovereigns_objects() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn objects_that_appear_after_the_plan_are_reported_and_untouched() {
-    let sim = sim().await;
-    let dir = tempfile::tempdir().expect("tmp");
-    let cli_config = dir.path().join("cli.toml");
-    let Some(cli) = hcloud("appeared after the plan", &sim, &cli_config) else {
+    let Some((sim, dir, cli)) = project_with_cli("appeared after the plan").await else {
         return;
     };
     let fqdn = "t42.omani.works";
     by_hand(&cli, "t42-omani-works", 0, Some(fqdn)).await;
     let plan_file = dir.path().join("plan.json");
     let plan_arg = plan_file.to_str().expect("utf8");
-    let (code, _, err) = sovtui(
-        &sim,
-        dir.path(),
-        DEFAULT_TOKEN,
-        &[],
-        &["recover", fqdn, "--out", plan_arg],
-    )
-    .await;
+    let (code, _, err) = as_owner(&sim, dir.path(), &["recover", fqdn, "--out", plan_arg]).await;
     assert_eq!(code, 0, "{err}");
     assert!(err.contains(&fingerprint(DEFAULT_TOKEN)), "{err}");
     assert!(
@@ -702,11 +698,9 @@ async fn objects_that_appear_after_the_plan_are_reported_and_untouched() {
 
     sim.control().clear_request_log();
     // A plan of another Sovereign, or one made with another token: refused, nothing touched.
-    let (code, _, err) = sovtui(
+    let (code, _, err) = as_owner(
         &sim,
         dir.path(),
-        DEFAULT_TOKEN,
-        &[],
         &[
             "recover",
             "t4.omani.works",
@@ -740,11 +734,9 @@ async fn objects_that_appear_after_the_plan_are_reported_and_untouched() {
     assert!(err.contains(&fingerprint(DEFAULT_READONLY_TOKEN)), "{err}");
     assert_eq!(deletes(&sim), Vec::<String>::new());
 
-    let (code, report, err) = sovtui(
+    let (code, report, err) = as_owner(
         &sim,
         dir.path(),
-        DEFAULT_TOKEN,
-        &[],
         &[
             "recover",
             fqdn,
@@ -759,7 +751,8 @@ async fn objects_that_appear_after_the_plan_are_reported_and_untouched() {
         ],
     )
     .await;
-    assert_eq!(code, 3, "{err}");
+    // Exit 4: the project changed after the plan (not 3, a drill's "unverified").
+    assert_eq!(code, 4, "{err}");
     assert!(
         err.contains("APPEARED AFTER THE PLAN") && err.contains("late-box"),
         "{err}"
@@ -838,31 +831,15 @@ async fn sweep_rounds_never_reselect() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn phase0_apply_with_a_plan_refuses_a_drifted_project() {
-    let sim = sim().await;
-    let dir = tempfile::tempdir().expect("tmp");
-    let cli_config = dir.path().join("cli.toml");
-    let Some(cli) = hcloud("phase0 drift", &sim, &cli_config) else {
+    let Some((sim, dir, cli)) = project_with_cli("phase0 drift").await else {
         return;
     };
     let fqdn = "drift.omani.works";
-    let req_path = dir.path().join("req.json");
-    std::fs::write(
-        &req_path,
-        serde_json::to_string(&request(fqdn)).expect("json"),
-    )
-    .expect("write");
+    let req_path = write_request(dir.path(), fqdn);
     let from = req_path.to_str().expect("utf8");
     let plan_file = dir.path().join("p0.json");
     let plan_arg = plan_file.to_str().expect("utf8");
-    let (code, _, err) = sovtui(
-        &sim,
-        dir.path(),
-        DEFAULT_TOKEN,
-        &[],
-        &["phase0", "plan", "--from", from, "--out", plan_arg],
-    )
-    .await;
-    assert_eq!(code, 0, "{err}");
+    let err = phase0_plan_to(&sim, dir.path(), from, plan_arg).await;
     assert!(err.contains(&fingerprint(DEFAULT_TOKEN)), "{err}");
     // Someone creates the network by hand after the plan was read.
     cli.run(&[
@@ -877,24 +854,8 @@ async fn phase0_apply_with_a_plan_refuses_a_drifted_project() {
     ])
     .await;
     sim.control().clear_request_log();
-    let (code, _, err) = sovtui(
-        &sim,
-        dir.path(),
-        DEFAULT_TOKEN,
-        &[],
-        &[
-            "phase0",
-            "apply",
-            "--from",
-            from,
-            "--plan",
-            plan_arg,
-            "--confirm",
-            fqdn,
-        ],
-    )
-    .await;
-    assert_eq!(code, 3, "{err}");
+    let (code, _, err) = phase0_apply_plan(&sim, dir.path(), from, plan_arg, fqdn, &[]).await;
+    assert_eq!(code, 4, "{err}");
     assert!(
         err.contains("changed since the plan") && err.contains("catalyst-drift-omani-works-net"),
         "{err}"
@@ -907,33 +868,9 @@ async fn phase0_apply_with_a_plan_refuses_a_drifted_project() {
         "a refused apply wrote"
     );
     // A fresh plan of the same project applies.
-    let (code, _, err) = sovtui(
-        &sim,
-        dir.path(),
-        DEFAULT_TOKEN,
-        &[],
-        &["phase0", "plan", "--from", from, "--out", plan_arg],
-    )
-    .await;
-    assert_eq!(code, 0, "{err}");
-    let (code, report, err) = sovtui(
-        &sim,
-        dir.path(),
-        DEFAULT_TOKEN,
-        &[],
-        &[
-            "phase0",
-            "apply",
-            "--from",
-            from,
-            "--plan",
-            plan_arg,
-            "--confirm",
-            fqdn,
-            "--json",
-        ],
-    )
-    .await;
+    phase0_plan_to(&sim, dir.path(), from, plan_arg).await;
+    let (code, report, err) =
+        phase0_apply_plan(&sim, dir.path(), from, plan_arg, fqdn, &["--json"]).await;
     assert_eq!(code, 0, "{err}");
     assert!(
         report["created"].as_array().is_some_and(|c| !c.is_empty()),
@@ -991,11 +928,9 @@ async fn the_fleet_files_token_beats_the_environment_and_plans_say_so() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("SOVTUI_T42_TOKEN"), "{err}");
     // Another Sovereign of no entry: HCLOUD_TOKEN.
-    let (code, plan, err) = sovtui(
+    let (code, plan, err) = as_owner(
         &sim,
         dir.path(),
-        DEFAULT_TOKEN,
-        &[],
         &["--config", config, "recover", "other.omani.works", "--json"],
     )
     .await;

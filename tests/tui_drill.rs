@@ -165,6 +165,7 @@ fn report(outcome: &str, timeline: Vec<StepTiming>, verification: Option<Verific
         data_plane: "postgres".into(),
         world_speed: None,
         outcome: outcome.into(),
+        region_destroyed: Vec::new(),
         failures: Vec::new(),
         unverified: Vec::new(),
         rto_seconds: Some(60),
@@ -372,6 +373,29 @@ fn an_unverified_drill_is_not_shown_as_a_pass() {
         !text.contains("PASSED") && !text.contains("✓ drill"),
         "{text}"
     );
+}
+
+/// A pass after `--kill terminate` reads as a pass of the failover and, in words on the same
+/// screen, as a destroyed region with the servers to rebuild — never as a plain pass.
+#[test]
+fn a_pass_that_destroyed_the_region_says_both() {
+    let mut r = report(
+        "passed_region_destroyed",
+        vec![timing("reverse", 14, Some(15), "done")],
+        None,
+    );
+    r.region_destroyed = vec!["catalyst-omantel-omani-works-cp1 (#7)".into()];
+    let text = ended("passed_region_destroyed", r);
+    assert!(text.contains("PASSED, REGION DESTROYED"), "{text}");
+    assert!(
+        text.contains("REGION DESTROYED: the kill terminated"),
+        "{text}"
+    );
+    assert!(
+        text.contains("catalyst-omantel-omani-works-cp1 (#7)"),
+        "{text}"
+    );
+    assert!(!text.contains("FAILED"), "{text}");
 }
 
 #[test]

@@ -113,10 +113,18 @@ async fn demo_source(
     }
     // Drills on the simulated world journal next to it, not among the operator's real runs, and
     // report their timings in world time as well as wall time.
+    // The presenter's pause key stops and restarts the world's clock.
+    let clock = world.clock.clone();
+    let demo_clock = crate::tui::msg::DemoClock {
+        set_paused: std::sync::Arc::new(move |paused| {
+            clock.set_paused(paused);
+        }),
+    };
     for msg in [
         crate::tui::Msg::DrillStateDir(dir.clone()),
         crate::tui::Msg::WorldSpeed(speed),
         crate::tui::Msg::DemoWorld(world_for_wizard),
+        crate::tui::Msg::DemoClock(demo_clock),
     ] {
         if tx.message(msg).await.is_err() {
             return;

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use super::{CliError, CliResult, DrillCommand, DrillHow, DrillKill, DrillPromotion, ReportFormat};
 use crate::config::paths;
 use crate::provision::drill::plan::{self, PlanOptions};
+use crate::provision::drill::report;
 use crate::provision::drill::steps::{Promotion, ServerKill};
 use crate::provision::drill::{run as drill_run, target};
 
@@ -131,8 +132,10 @@ fn emit(json: bool, doc: &serde_json::Value, text: &str) {
     }
 }
 
-/// Print the report and map the outcome onto the exit status: `passed` 0, `unverified` 3,
-/// anything else 1 — except `rolled_back` when a rollback was what the operator asked for.
+/// Print the report and map the outcome onto the exit status (`super::exit`): `passed` 0,
+/// `unverified` 3, `passed_region_destroyed` 5, anything else 1 — except `rolled_back` when a
+/// rollback was what the operator asked for (0, or 5 when a terminate kill destroyed the region:
+/// a rollback cannot bring terminated servers back, and exit 0 would hide that).
 fn finish(
     json: bool,
     state_dir: &std::path::Path,
@@ -155,9 +158,20 @@ fn finish(
     for f in &r.failures {
         say!("FAILED: {f}");
     }
+    let destroyed = r.region_destroyed_text();
+    if let Some(line) = &destroyed {
+        say!("REGION DESTROYED: {line}");
+    }
+    let ok_unless_destroyed = || match &destroyed {
+        None => Ok(()),
+        Some(line) => Err(CliError::RegionDestroyed(format!(
+            "drill {} ended {}, but the region is destroyed: {line}",
+            outcome.id, outcome.outcome
+        ))),
+    };
     match outcome.outcome.as_str() {
-        "passed" => Ok(()),
-        "rolled_back" if rollback_requested => Ok(()),
+        "passed" | report::PASSED_REGION_DESTROYED => ok_unless_destroyed(),
+        "rolled_back" if rollback_requested => ok_unless_destroyed(),
         "unverified" => Err(CliError::Unverified(format!(
             "drill {} is unverified: {}",
             outcome.id,

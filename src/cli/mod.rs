@@ -36,22 +36,55 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-/// How a subcommand ended, mapped onto the documented exit statuses.
+/// The exit statuses of every subcommand, one meaning each (README "Exit codes",
+/// docs/SAFETY.md). One home: [`CliError::exit_code`] maps onto these and nothing else does.
+pub mod exit {
+    /// Done (for a drill: passed, the region back as it was).
+    pub const OK: u8 = 0;
+    /// The operation failed or is incomplete (a drill: failed, or stopped before a verdict).
+    pub const FAILED: u8 = 1;
+    /// Usage or input error, naming the bad field or file and line; nothing was changed.
+    pub const USAGE: u8 = 2;
+    /// A drill ran but proved nothing (no data plane to verify): not a pass, not a loss.
+    pub const UNVERIFIED: u8 = 3;
+    /// The project changed after the plan the run executes: what appeared or changed after it
+    /// was left alone (`recover --apply --plan`), or nothing was done (`phase0 apply --plan`).
+    pub const CHANGED: u8 = 4;
+    /// Nothing failed, but the drill's `--kill terminate` destroyed the killed region's control
+    /// planes: the Sovereign stays failed over until Phase 0 rebuilds them.
+    pub const REGION_DESTROYED: u8 = 5;
+
+    /// Every status with its meaning, in order (the README's table is checked against this).
+    pub const ALL: [(u8, &str); 6] = [
+        (OK, "done"),
+        (FAILED, "failed"),
+        (USAGE, "usage"),
+        (UNVERIFIED, "drill unverified"),
+        (CHANGED, "changed after the plan"),
+        (REGION_DESTROYED, "drill passed, region destroyed"),
+    ];
+}
+
+/// How a subcommand ended, mapped onto the documented exit statuses ([`exit`]).
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
-    /// Exit 2: usage or input error, naming the bad field or file and line.
+    /// [`exit::USAGE`]: usage or input error, naming the bad field or file and line.
     #[error("{0}")]
     Usage(String),
-    /// Exit 1: the operation itself failed.
+    /// [`exit::FAILED`]: the operation itself failed.
     #[error("{0:#}")]
     Failed(#[from] anyhow::Error),
-    /// Exit 3: a drill ran but proved nothing (no data plane to verify): not a pass, not a loss.
+    /// [`exit::UNVERIFIED`]: a drill ran but proved nothing (no data plane to verify).
     #[error("{0}")]
     Unverified(String),
-    /// Exit 3: the project changed after the plan the run executes (objects that appeared after
-    /// it were left alone; a Phase-0 plan no longer matches): review a fresh plan.
+    /// [`exit::CHANGED`]: the project changed after the plan the run executes (objects that
+    /// appeared after it were left alone; a Phase-0 plan no longer matches): review a fresh plan.
     #[error("{0}")]
     Changed(String),
+    /// [`exit::REGION_DESTROYED`]: a drill passed (or was rolled back as asked) but its terminate
+    /// kill destroyed the region's control planes, which Phase 0 must rebuild.
+    #[error("{0}")]
+    RegionDestroyed(String),
 }
 
 impl CliError {
@@ -61,10 +94,11 @@ impl CliError {
 
     pub fn exit_code(&self) -> u8 {
         match self {
-            CliError::Usage(_) => 2,
-            CliError::Failed(_) => 1,
-            CliError::Unverified(_) => 3,
-            CliError::Changed(_) => 3,
+            CliError::Usage(_) => exit::USAGE,
+            CliError::Failed(_) => exit::FAILED,
+            CliError::Unverified(_) => exit::UNVERIFIED,
+            CliError::Changed(_) => exit::CHANGED,
+            CliError::RegionDestroyed(_) => exit::REGION_DESTROYED,
         }
     }
 }
@@ -485,5 +519,42 @@ pub fn run(cli: Cli) -> CliResult {
         Some(Command::Phase0(cmd)) => phase0::run(config, cmd),
         Some(Command::Recover(args)) => recover::run(config, args),
         Some(Command::Preflight(args)) => preflight::run(config, args),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each status has one meaning: no two variants share a code, and the README's "Exit codes"
+    /// table lists exactly the codes of [`exit::ALL`], each once.
+    #[test]
+    fn every_exit_code_has_one_meaning_and_the_readme_lists_them() {
+        let errors = [
+            CliError::usage("u"),
+            CliError::Failed(anyhow::anyhow!("f")),
+            CliError::Unverified("n".into()),
+            CliError::Changed("c".into()),
+            CliError::RegionDestroyed("r".into()),
+        ];
+        let mut codes: Vec<u8> = errors.iter().map(CliError::exit_code).collect();
+        codes.push(exit::OK);
+        codes.sort_unstable();
+        let all: Vec<u8> = exit::ALL.iter().map(|(c, _)| *c).collect();
+        assert_eq!(codes, all, "one variant per code, and every code used");
+
+        let readme = include_str!("../../README.md");
+        let table = readme
+            .split("\n### Exit codes\n")
+            .nth(1)
+            .expect("README has an \"### Exit codes\" section");
+        let listed: Vec<u8> = table
+            .lines()
+            .skip_while(|l| !l.starts_with('|'))
+            .take_while(|l| l.starts_with('|'))
+            .filter_map(|l| l.trim_start_matches('|').split('|').next())
+            .filter_map(|cell| cell.trim().trim_matches('`').parse().ok())
+            .collect();
+        assert_eq!(listed, all, "README's exit-code table:\n{table}");
     }
 }

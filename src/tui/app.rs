@@ -121,6 +121,10 @@ pub struct App {
     pub world_speed: Option<f64>,
     /// The demo's provisioning timeline, waiting for the first key.
     pub demo_gate: Option<super::msg::DemoGate>,
+    /// The demo world's clock ([`Action::PauseWorld`]); `None` outside the demo.
+    pub demo_clock: Option<super::msg::DemoClock>,
+    /// Whether the demo's world stands still (shown in the title bar, in words).
+    pub world_paused: bool,
     /// The demo's simulated world, for the wizard.
     pub demo_world: Option<super::msg::DemoWorld>,
     /// The fleet file the live hub follows (from its `FleetLoaded`): where a Sovereign the
@@ -203,6 +207,8 @@ impl App {
             drill_state_dir: crate::config::paths::state_dir(),
             world_speed: None,
             demo_gate: None,
+            demo_clock: None,
+            world_paused: false,
             demo_world: None,
             join_fleet_file: None,
             quit: false,
@@ -444,6 +450,10 @@ impl App {
                 self.dirty = true;
             }
             Msg::WorldSpeed(speed) => self.world_speed = Some(speed),
+            Msg::DemoClock(clock) => {
+                self.demo_clock = Some(clock);
+                self.dirty = true;
+            }
             Msg::Drill(m) => {
                 if let Some(d) = self.drill.as_mut() {
                     d.on_msg(m);
@@ -493,6 +503,7 @@ impl App {
         } else {
             let mut screen = super::drill::DrillScreen::new(&fqdn, self.drill_state_dir.clone());
             screen.world_speed = self.world_speed;
+            screen.world_paused = self.world_paused;
             screen.start_plan(self.effects.tx.as_ref(), &self.drill_conn());
             self.drill = Some(Box::new(screen));
         }
@@ -1217,7 +1228,42 @@ impl App {
                 tracing::info!("cockpit disarmed");
                 self.notice = Some(Notice::info("read-only again"));
             }
+            Action::PauseWorld => self.toggle_world_pause(),
         }
+    }
+
+    /// Stop or restart the demo world's clock. Refused outside the demo (a real fleet has no
+    /// clock to stop) and while a drill runs: its Hetzner actions run on that clock, so a pause
+    /// would stall them until the drill's deadlines rolled it back, and its world-time figures
+    /// assume the world ran.
+    fn toggle_world_pause(&mut self) {
+        let Some(clock) = self.demo_clock.clone() else {
+            self.notice = Some(Notice::warn(
+                "pause: only the demo's simulated world has a clock to pause",
+            ));
+            return;
+        };
+        if !self.world_paused && self.drill.as_ref().is_some_and(|d| d.is_running()) {
+            self.notice = Some(Notice::warn(
+                "pause refused: a drill is running on the simulated world (pause after it ends)",
+            ));
+            return;
+        }
+        self.world_paused = !self.world_paused;
+        (clock.set_paused)(self.world_paused);
+        if let Some(d) = self.drill.as_mut() {
+            d.world_paused = self.world_paused;
+        }
+        tracing::info!(paused = self.world_paused, "demo world clock");
+        let key = self
+            .keymap
+            .hint(Action::PauseWorld)
+            .unwrap_or_else(|| ":pause_world".into());
+        self.notice = Some(Notice::info(if self.world_paused {
+            format!("world PAUSED: simulated time stands still — {key} resumes it")
+        } else {
+            format!("world running again — {key} pauses it")
+        }));
     }
 
     /// `esc`: pop the top pane (the matrix first leaves its cell cursor); on the fleet list,

@@ -39,10 +39,12 @@ pub enum Action {
     /// Leaves read-only mode. Guarded: never on an unmodified single key.
     Arm,
     Disarm,
+    /// `sovtui demo`: stop / restart the simulated world's clock (a presenter's pause).
+    PauseWorld,
 }
 
 impl Action {
-    pub const ALL: [Action; 19] = [
+    pub const ALL: [Action; 20] = [
         Action::Help,
         Action::Palette,
         Action::Filter,
@@ -62,6 +64,7 @@ impl Action {
         Action::ForceQuit,
         Action::Arm,
         Action::Disarm,
+        Action::PauseWorld,
     ];
 
     pub fn name(self) -> &'static str {
@@ -85,6 +88,7 @@ impl Action {
             Action::Select => "select",
             Action::Arm => "arm",
             Action::Disarm => "disarm",
+            Action::PauseWorld => "pause_world",
         }
     }
 
@@ -109,6 +113,7 @@ impl Action {
             Action::Select => "open the selected item",
             Action::Arm => "arm: allow destructive operations",
             Action::Disarm => "disarm: back to read-only",
+            Action::PauseWorld => "demo: pause / resume the simulated world's clock",
         }
     }
 
@@ -563,6 +568,7 @@ mod tests {
                 Action::Back,
                 Action::Quit,
                 Action::FocusNext,
+                Action::PauseWorld,
             ] {
                 assert!(!km.keys(a).is_empty(), "{name}: {} unbound", a.name());
             }

@@ -43,6 +43,9 @@ pub enum Msg {
     /// The fleet is a simulated world running this many times faster than the wall clock
     /// (`sovtui demo --speed`): drills report their timings in world time too.
     WorldSpeed(f64),
+    /// The demo's simulated world can be paused: the reducer stops and restarts its clock
+    /// through this ([`Action::PauseWorld`](super::keymap::Action::PauseWorld)).
+    DemoClock(DemoClock),
     /// What the frame just drawn laid out (never marks the screen dirty).
     Drawn(Drawn),
 }
@@ -174,6 +177,19 @@ pub struct DemoGate {
     pub go: std::sync::Arc<tokio::sync::Notify>,
     /// The Sovereigns whose provisioning starts then.
     pub sovereigns: Vec<String>,
+}
+
+/// The demo world's clock, as the cockpit may pause it: `set(true)` stops simulated time,
+/// `set(false)` restarts it. A closure, so the cockpit never depends on the world's types.
+#[derive(Clone)]
+pub struct DemoClock {
+    pub set_paused: std::sync::Arc<dyn Fn(bool) + Send + Sync>,
+}
+
+impl std::fmt::Debug for DemoClock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DemoClock")
+    }
 }
 
 /// The simulated world the demo runs, as the wizard may use it. `Debug` masks the token.

@@ -204,8 +204,14 @@ fn draw_title(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         theme.style(Slot::Title)
     };
     let mode = if app.armed { "ARMED" } else { "read-only" };
+    // The demo's world clock, in words: a presenter's pause must be visible at a glance.
+    let world = match (&app.demo_clock, app.world_paused) {
+        (None, _) => "",
+        (Some(_), false) => " world running ·",
+        (Some(_), true) => " world PAUSED ·",
+    };
     let right = format!(
-        " theme {} · keymap {} · {} ",
+        "{world} theme {} · keymap {} · {} ",
         app.theme.name, app.keymap.name, mode
     );
     let left = format!(" sovtui · {}", app.banner);

@@ -3,7 +3,7 @@
 //! `.ci/install-deps` installs it; without it, tests skip through [`super::tools::missing`].
 #![allow(dead_code)] // each test file uses some of these
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Output;
 use std::time::Duration;
 
@@ -35,21 +35,21 @@ pub async fn run(mut cmd: tokio::process::Command, what: &str) -> Output {
 }
 
 /// The hcloud CLI pointed at one simulator with one token; its own config stays in `config`.
-pub struct Hcloud<'a> {
+pub struct Hcloud {
     pub bin: PathBuf,
     pub endpoint: String,
     pub token: String,
-    pub config: &'a Path,
+    pub config: PathBuf,
 }
 
-impl Hcloud<'_> {
+impl Hcloud {
     pub async fn run(&self, args: &[&str]) -> Output {
         let mut cmd = tokio::process::Command::new(&self.bin);
         cmd.args(["--poll-interval", "50ms"])
             .args(args)
             .env("HCLOUD_ENDPOINT", &self.endpoint)
             .env("HCLOUD_TOKEN", &self.token)
-            .env("HCLOUD_CONFIG", self.config)
+            .env("HCLOUD_CONFIG", &self.config)
             .env_remove("HCLOUD_CONTEXT");
         run(cmd, &format!("hcloud {}", args.join(" "))).await
     }

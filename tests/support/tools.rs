@@ -85,6 +85,42 @@ impl Kubectl {
     }
 }
 
+/// A long-running kubectl (`get … -w`): each stdout line, as it comes, goes to `on_line`, which
+/// may act on the cluster (make the change the watch must show) and says when it has seen enough.
+/// `true` once it has, `false` when the stream ended first; past `wait` it panics naming the
+/// release and the arguments. The process is killed either way.
+pub async fn kubectl_stream_until(
+    k: &Kubectl,
+    connection: &[String],
+    args: &[&str],
+    wait: std::time::Duration,
+    mut on_line: impl FnMut(&str) -> bool,
+) -> bool {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = tokio::process::Command::new(&k.path)
+        .args(connection)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn kubectl");
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let saw = tokio::time::timeout(wait, async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            println!("kubectl {} {args:?}: {line}", k.version);
+            if on_line(&line) {
+                return true;
+            }
+        }
+        false
+    })
+    .await
+    .unwrap_or_else(|_| panic!("kubectl {} {args:?}: not seen within {wait:?}", k.version));
+    let _ = child.kill().await;
+    saw
+}
+
 fn kubectl_version(path: &Path) -> Option<Kubectl> {
     let out = Command::new(path)
         .args(["version", "--client", "-o", "json"])

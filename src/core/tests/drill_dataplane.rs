@@ -36,6 +36,32 @@ async fn wait_probe_error(probe: &Probe) {
         .expect("probe alive");
 }
 
+/// A drill journal for `drill_id` under `state`, as the run makes one.
+fn drill_journal(state: &std::path::Path, drill_id: &str) -> Journal {
+    Journal::create_with_id(
+        &journal::root(state),
+        Op::Drill,
+        drill_id,
+        "omantel.omani.works",
+    )
+    .expect("journal")
+}
+
+/// Journal `step` as started (before it takes effect, as the run does).
+fn started(j: &mut Journal, step: &str) {
+    j.append(Event::StepStarted { step: step.into() })
+        .expect("journal");
+}
+
+/// Journal `step` as done with `detail`.
+fn done(j: &mut Journal, step: &str, detail: serde_json::Value) {
+    j.append(Event::StepDone {
+        step: step.into(),
+        detail,
+    })
+    .expect("journal");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sync_pair_survives_a_primary_kill_with_zero_loss_and_fails_back() {
     if !postgres_available() {
@@ -46,53 +72,34 @@ async fn sync_pair_survives_a_primary_kill_with_zero_loss_and_fails_back() {
         .expect("pair");
     let state = tempfile::tempdir().expect("state dir");
     let drill_id = "drill-sync";
-    let mut j = Journal::create_with_id(
-        &journal::root(state.path()),
-        Op::Drill,
-        drill_id,
-        "omantel.omani.works",
-    )
-    .expect("journal");
+    let mut j = drill_journal(state.path(), drill_id);
     j.append(Event::Planned {
         plan: serde_json::json!({"primary": pair.primary().name, "replica": pair.replica().name}),
     })
     .expect("plan");
 
-    j.append(Event::StepStarted {
-        step: "probe".into(),
-    })
-    .expect("journal");
+    started(&mut j, "probe");
     let mut probe = Probe::start(&pair.primary().dsn(), drill_id, Duration::ZERO)
         .await
         .expect("probe");
     tokio::time::timeout(DEADLINE, probe.wait_acked(200))
         .await
         .expect("200 acknowledged writes");
-    j.append(Event::StepDone {
-        step: "probe".into(),
-        detail: serde_json::json!({}),
-    })
-    .expect("journal");
+    done(&mut j, "probe", serde_json::json!({}));
 
-    j.append(Event::StepStarted {
-        step: "kill".into(),
-    })
-    .expect("journal");
+    started(&mut j, "kill");
     let killed_at = tokio::time::Instant::now();
     pair.kill_primary().await.expect("kill");
     wait_probe_error(&probe).await;
     let (stats, acks) = probe.stop().await.expect("probe stop");
     assert!(stats.acked >= 200);
-    j.append(Event::StepDone {
-        step: "kill".into(),
-        detail: serde_json::json!({"touched": [{"kind": "postgres", "name": "pg-fsn1", "action": "stop -m immediate"}]}),
-    })
-    .expect("journal");
+    done(
+        &mut j,
+        "kill",
+        serde_json::json!({"touched": [{"kind": "postgres", "name": "pg-fsn1", "action": "stop -m immediate"}]}),
+    );
 
-    j.append(Event::StepStarted {
-        step: "promote".into(),
-    })
-    .expect("journal");
+    started(&mut j, "promote");
     pair.promote_replica().await.expect("promote");
     let new_primary = PgPair::connect(pair.primary()).await.expect("new primary");
     new_primary
@@ -100,31 +107,17 @@ async fn sync_pair_survives_a_primary_kill_with_zero_loss_and_fails_back() {
         .await
         .expect("new primary accepts writes");
     let rto_ms = killed_at.elapsed().as_millis() as i64;
-    j.append(Event::StepDone {
-        step: "promote".into(),
-        detail: serde_json::json!({"rto_ms": rto_ms}),
-    })
-    .expect("journal");
+    done(&mut j, "promote", serde_json::json!({"rto_ms": rto_ms}));
 
-    j.append(Event::StepStarted {
-        step: "verify".into(),
-    })
-    .expect("journal");
+    started(&mut j, "verify");
     let v = verify::verify(&new_primary, drill_id, &acks)
         .await
         .expect("verify");
     assert!(v.zero_loss(), "sync replication lost rows: {v:?}");
     assert_eq!(v.acked, stats.acked);
-    j.append(Event::StepDone {
-        step: "verify".into(),
-        detail: serde_json::json!({"verification": v}),
-    })
-    .expect("journal");
+    done(&mut j, "verify", serde_json::json!({"verification": v}));
 
-    j.append(Event::StepStarted {
-        step: "reverse".into(),
-    })
-    .expect("journal");
+    started(&mut j, "reverse");
     pair.rejoin_old_primary()
         .await
         .expect("old primary rejoins as replica");
@@ -137,11 +130,7 @@ async fn sync_pair_survives_a_primary_kill_with_zero_loss_and_fails_back() {
         .await
         .expect("verify after failback");
     assert!(v_back.zero_loss(), "{v_back:?}");
-    j.append(Event::StepDone {
-        step: "reverse".into(),
-        detail: serde_json::json!({}),
-    })
-    .expect("journal");
+    done(&mut j, "reverse", serde_json::json!({}));
     j.append(Event::Finished {
         outcome: "passed".into(),
         detail: serde_json::Value::Null,
@@ -200,22 +189,9 @@ async fn async_pair_with_a_cut_link_reports_the_real_loss() {
     assert_eq!(v.highest_present + v.lost, stats.acked, "{v:?}");
 
     let state = tempfile::tempdir().expect("state");
-    let mut j = Journal::create_with_id(
-        &journal::root(state.path()),
-        Op::Drill,
-        drill_id,
-        "omantel.omani.works",
-    )
-    .expect("journal");
-    j.append(Event::StepStarted {
-        step: "verify".into(),
-    })
-    .expect("journal");
-    j.append(Event::StepDone {
-        step: "verify".into(),
-        detail: serde_json::json!({"verification": v}),
-    })
-    .expect("journal");
+    let mut j = drill_journal(state.path(), drill_id);
+    started(&mut j, "verify");
+    done(&mut j, "verify", serde_json::json!({"verification": v}));
     let r = report::build(
         drill_id,
         "postgres",

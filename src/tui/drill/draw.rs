@@ -315,6 +315,12 @@ fn report_lines<'a>(r: &Report, theme: &Theme) -> Vec<Line<'a>> {
             Span::styled(format!(" — {}", c.evidence), theme.style(Slot::Muted)),
         ]));
     }
+    if let Some(line) = r.region_destroyed_text() {
+        out.push(Line::styled(
+            format!("  ▲ REGION DESTROYED: {line}"),
+            theme.style(Slot::NoticeWarn),
+        ));
+    }
     for f in &r.failures {
         out.push(Line::styled(
             format!("  ✗ {f}"),
@@ -342,6 +348,12 @@ fn verdict_head(id: &str, f: &super::Finished) -> (String, Slot) {
         "passed" => (
             format!("✓ drill {id} PASSED: zero loss within RPO/RTO, Continuum failed over"),
             Slot::StateInstalled,
+        ),
+        crate::provision::drill::report::PASSED_REGION_DESTROYED => (
+            format!(
+                "✓ drill {id} PASSED, REGION DESTROYED: zero loss within RPO/RTO, Continuum failed over; the killed region's servers are gone — rebuild (Phase 0), then fail back"
+            ),
+            Slot::NoticeWarn,
         ),
         "failed" => (
             format!(

@@ -128,6 +128,9 @@ pub struct DrillScreen {
     pub warmup_rows: u64,
     /// The simulated world's speed (the demo): timings are shown in world time too.
     pub world_speed: Option<f64>,
+    /// The demo's world is paused: its clock drives the Hetzner actions a run waits on, so no
+    /// run starts until it resumes.
+    pub world_paused: bool,
     /// Snapshot tests pin the clock the timers are drawn against.
     pub frozen_now: Option<DateTime<Utc>>,
     pub scroll: usize,
@@ -157,6 +160,7 @@ impl DrillScreen {
             client_options: Default::default(),
             warmup_rows: crate::provision::drill::run::RunOptions::default().warmup_rows,
             world_speed: None,
+            world_paused: false,
             frozen_now: None,
             scroll: 0,
             abort: None,
@@ -240,6 +244,12 @@ impl DrillScreen {
             Phase::PlanFailed(_) => return Some("no plan".into()),
             Phase::Running | Phase::Aborting => return Some("the drill is running".into()),
             Phase::Done | Phase::Failed(_) => return Some("the drill has ended".into()),
+        }
+        if self.world_paused {
+            return Some(
+                "the simulated world is paused: resume it first (its clock runs the Hetzner actions the drill waits on)"
+                    .into(),
+            );
         }
         crate::tui::arming::not_confirmed(armed, &self.typed(), &self.fqdn)
     }

@@ -4,7 +4,7 @@
 //!
 //! | route | effect |
 //! |---|---|
-//! | `GET  /` | the world clock and the clusters |
+//! | `GET  /` | the world clock (`now`, `elapsed_seconds`, `speed`, `paused`) and the clusters |
 //! | `POST /advance?seconds=N` | skip simulated time |
 //! | `POST /clusters/{name}/down`, `/up` | close / reopen the apiserver's port |
 //! | `POST /clusters/{name}/restart?keep_history=BOOL` | new listener, same port |
@@ -114,6 +114,7 @@ async fn overview(State(t): State<Targets>) -> Json<serde_json::Value> {
         "now": t.clock.now(),
         "elapsed_seconds": t.clock.elapsed().as_secs_f64(),
         "speed": t.clock.speed(),
+        "paused": t.clock.is_paused(),
         "clusters": clusters,
     }))
 }

@@ -40,7 +40,7 @@ async fn hcloud_cli_lists_and_creates() {
         bin,
         endpoint: sim.endpoint(),
         token: DEFAULT_TOKEN.into(),
-        config: &dir.path().join("cli.toml"),
+        config: dir.path().join("cli.toml"),
     };
     let label = format!("{SOVEREIGN}={FQDN}");
 
@@ -279,7 +279,7 @@ async fn hcloud_cli_manages_every_kind() {
         bin,
         endpoint: sim.endpoint(),
         token: DEFAULT_TOKEN.into(),
-        config: &dir.path().join("cli.toml"),
+        config: dir.path().join("cli.toml"),
     };
     let script: &[&[&str]] = &[
         &["location", "list"],

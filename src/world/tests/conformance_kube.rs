@@ -62,28 +62,6 @@ async fn kubectl(
     (code == 0, out, err)
 }
 
-/// A long-running kubectl (`-w`, `logs -f`) whose stdout lines are read as they come.
-fn kubectl_stream(
-    k: &Kubectl,
-    cluster: &SimCluster,
-    cache: &tempfile::TempDir,
-    args: &[&str],
-) -> (
-    tokio::process::Child,
-    tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
-) {
-    let mut child = Command::new(&k.path)
-        .args(at(cluster, cache))
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn kubectl");
-    let lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    (child, lines)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_get_watch_and_patch() {
     for k in tools::kubectls("kubectl_get_watch_and_patch") {
@@ -188,27 +166,27 @@ async fn get_watch_and_patch(bin: &Kubectl) {
     );
 
     // Watch: start it, wait for the initial rows, make a change, read until it shows up.
-    let (mut child, mut lines) = kubectl_stream(bin, &c, &cache, &["get", "hr", "-A", "-w"]);
-    let saw = tokio::time::timeout(WAIT, async {
-        let mut initial = 0;
-        while let Ok(Some(line)) = lines.next_line().await {
-            println!("kubectl -w: {line}");
+    let mut initial = 0;
+    let saw = tools::kubectl_stream_until(
+        bin,
+        &at(&c, &cache),
+        &["get", "hr", "-A", "-w"],
+        WAIT,
+        |line| {
             if line.contains("bp-") && initial < 2 {
                 initial += 1;
                 if initial == 2 {
                     c.apply(hr("bp-flux", "Unknown"))
                         .expect("apply during watch");
                 }
-            } else if line.contains("bp-flux") {
-                return true;
+                false
+            } else {
+                line.contains("bp-flux")
             }
-        }
-        false
-    })
-    .await
-    .expect("watch output in time");
+        },
+    )
+    .await;
     assert!(saw, "kubectl {} -w showed the new HelmRelease", bin.version);
-    let _ = child.kill().await;
 }
 
 const PYTHON_SCRIPT: &str = r#"
@@ -602,28 +580,21 @@ async fn events_watch(bin: &Kubectl) {
     };
     c.apply(event("bp-cilium.1", "InstallSucceeded"))
         .expect("event");
-    let (mut child, mut lines) = kubectl_stream(
+    let saw = tools::kubectl_stream_until(
         bin,
-        &c,
-        &cache,
+        &at(&c, &cache),
         &["-n", "flux-system", "get", "events", "--watch"],
-    );
-    let saw = tokio::time::timeout(WAIT, async {
-        while let Ok(Some(line)) = lines.next_line().await {
-            println!("kubectl get events -w: {line}");
+        WAIT,
+        |line| {
             if line.contains("InstallSucceeded") {
                 c.apply(event("bp-cilium.2", "UpgradeSucceeded"))
                     .expect("event during watch");
-            } else if line.contains("UpgradeSucceeded") {
-                return true;
             }
-        }
-        false
-    })
-    .await
-    .unwrap_or_else(|_| panic!("kubectl {} get events -w in time", bin.version));
+            line.contains("UpgradeSucceeded")
+        },
+    )
+    .await;
     assert!(saw, "kubectl {} streamed the new event", bin.version);
-    let _ = child.kill().await;
 }
 
 const EVERY_KIND: &str = include_str!("conformance/kube_every_kind.py");
@@ -847,10 +818,9 @@ async fn events_v1(bin: &Kubectl) {
     }
 
     // A v1 watch streams new Events in the v1 shape.
-    let (mut child, mut lines) = kubectl_stream(
+    let saw = tools::kubectl_stream_until(
         bin,
-        &c,
-        &cache,
+        &at(&c, &cache),
         &[
             "-n",
             "flux-system",
@@ -860,23 +830,17 @@ async fn events_v1(bin: &Kubectl) {
             "-o",
             "jsonpath={.note}{\"\\n\"}",
         ],
-    );
-    let saw = tokio::time::timeout(WAIT, async {
-        while let Ok(Some(line)) = lines.next_line().await {
-            println!("kubectl get events.v1 -w: {line}");
+        WAIT,
+        |line| {
             if line.contains("InstallSucceeded happened") {
                 c.apply(core_event("bp-cilium.2", "UpgradeSucceeded"))
                     .expect("event during watch");
-            } else if line.contains("UpgradeSucceeded happened") {
-                return true;
             }
-        }
-        false
-    })
-    .await
-    .unwrap_or_else(|_| panic!("kubectl {} events.v1 -w in time", bin.version));
+            line.contains("UpgradeSucceeded happened")
+        },
+    )
+    .await;
     assert!(saw, "kubectl {} streamed the new event as v1", bin.version);
-    let _ = child.kill().await;
 }
 
 const PYTHON_EVENTS_V1: &str = r#"

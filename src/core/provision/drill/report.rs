@@ -28,9 +28,15 @@ pub struct Report {
     /// `--speed`): timings are given in wall time and in world time (wall × speed).
     #[serde(default)]
     pub world_speed: Option<f64>,
-    /// How the run ended: `passed`, `failed`, `unverified` (see [`verdict`]), or `rolled_back`,
-    /// `aborted` (stopped before a verdict), `unfinished`.
+    /// How the run ended: `passed`, `passed_region_destroyed` (a pass after `--kill terminate`:
+    /// see [`Report::region_destroyed`]), `failed`, `unverified` (see [`verdict`]), or
+    /// `rolled_back`, `aborted` (stopped before a verdict), `unfinished`.
     pub outcome: String,
+    /// Control-plane servers of the killed region that the drill terminated (`--kill terminate`):
+    /// gone for good, so the region stays down and the Sovereign failed over until Phase 0
+    /// rebuilds them. Empty when nothing was terminated. Never hidden behind any outcome.
+    #[serde(default)]
+    pub region_destroyed: Vec<String>,
     /// Why the drill failed: lost rows by sequence number, exceeded RPO/RTO, a Continuum that did
     /// not fail over, a step after the kill that failed.
     #[serde(default)]
@@ -65,6 +71,7 @@ pub fn build(drill_id: &str, data_plane: &str, entries: &[Entry]) -> Report {
         data_plane: data_plane.to_string(),
         world_speed: None,
         outcome: "unfinished".into(),
+        region_destroyed: Vec::new(),
         failures: Vec::new(),
         unverified: Vec::new(),
         rto_seconds: None,
@@ -80,9 +87,23 @@ pub fn build(drill_id: &str, data_plane: &str, entries: &[Entry]) -> Report {
     let mut verified = false;
     let mut killed = false;
     let mut step_failures = Vec::new();
+    // A terminate kill that was cut off may have deleted some of the plan's servers already.
+    let mut terminate_planned: Vec<String> = Vec::new();
+    let mut kill_started = false;
     for e in entries {
         match &e.event {
             Event::Planned { plan } => {
+                if plan
+                    .pointer("/options/server_kill")
+                    .and_then(|v| v.as_str())
+                    == Some("terminate")
+                {
+                    terminate_planned = plan
+                        .pointer("/region/control_planes")
+                        .and_then(|v| v.as_array())
+                        .map(|cps| cps.iter().filter_map(server_label).collect())
+                        .unwrap_or_default();
+                }
                 report.target = e.fqdn.clone();
                 if let Some(dp) = plan.get("data_plane").and_then(|v| v.as_str()) {
                     report.data_plane = dp.to_string();
@@ -91,13 +112,16 @@ pub fn build(drill_id: &str, data_plane: &str, entries: &[Entry]) -> Report {
                 report.rto_seconds = plan.get("rto_seconds").and_then(|v| v.as_u64());
                 report.rpo_seconds = plan.get("rpo_seconds").and_then(|v| v.as_u64());
             }
-            Event::StepStarted { step } => report.timeline.push(StepTiming {
-                step: step.clone(),
-                started_at: e.at,
-                ended_at: None,
-                duration_ms: None,
-                outcome: "interrupted".into(),
-            }),
+            Event::StepStarted { step } => {
+                kill_started |= step == "kill";
+                report.timeline.push(StepTiming {
+                    step: step.clone(),
+                    started_at: e.at,
+                    ended_at: None,
+                    duration_ms: None,
+                    outcome: "interrupted".into(),
+                })
+            }
             Event::StepDone { step, detail } => {
                 close(&mut report.timeline, step, e.at, "done".into());
                 match step.as_str() {
@@ -124,6 +148,18 @@ pub fn build(drill_id: &str, data_plane: &str, entries: &[Entry]) -> Report {
                 }
                 if let Some(touched) = detail.get("touched").and_then(|v| v.as_array()) {
                     report.objects_touched.extend(touched.iter().cloned());
+                    report.region_destroyed.extend(
+                        touched
+                            .iter()
+                            .filter(|o| o["kind"] == "hetzner/server" && o["action"] == "terminate")
+                            .map(|o| {
+                                format!(
+                                    "{} (#{})",
+                                    o["name"].as_str().unwrap_or("?"),
+                                    o["id"].as_i64().map_or("?".into(), |i| i.to_string())
+                                )
+                            }),
+                    );
                 }
             }
             Event::StepFailed { step, error } => {
@@ -150,6 +186,13 @@ pub fn build(drill_id: &str, data_plane: &str, entries: &[Entry]) -> Report {
             Event::Finished { outcome, .. } => report.outcome = outcome.clone(),
         }
     }
+    if report.region_destroyed.is_empty() && kill_started && !killed {
+        // The kill was cut off before it was journaled done: its servers may be gone already.
+        report.region_destroyed = terminate_planned
+            .into_iter()
+            .map(|s| format!("{s} (the kill was cut off: it may be gone)"))
+            .collect();
+    }
     let judgement = verdict::judge(&Evidence {
         drill_id,
         data_plane: &report.data_plane,
@@ -165,6 +208,27 @@ pub fn build(drill_id: &str, data_plane: &str, entries: &[Entry]) -> Report {
     report.unverified = judgement.unverified;
     report
 }
+
+/// `name (#id)` of a plan's control plane, journaled as `[id, name, status]`.
+fn server_label(cp: &serde_json::Value) -> Option<String> {
+    let id = cp.get(0)?.as_i64()?;
+    let name = cp.get(1)?.as_str()?;
+    Some(format!("{name} (#{id})"))
+}
+
+/// The outcome of a drill that ran every step: the verdict, and for a pass whether the killed
+/// region came back. A `--kill terminate` drill destroys the region's control planes by design,
+/// so its pass says so in the outcome itself (`passed_region_destroyed`) instead of failing the
+/// reverse step it could never do or reading as a plain pass.
+pub fn completed_outcome(verdict: verdict::Verdict, region_destroyed: bool) -> &'static str {
+    match verdict {
+        verdict::Verdict::Passed if region_destroyed => PASSED_REGION_DESTROYED,
+        v => v.as_str(),
+    }
+}
+
+/// A pass after a terminate kill: zero loss shown, the region's servers gone.
+pub const PASSED_REGION_DESTROYED: &str = "passed_region_destroyed";
 
 impl Report {
     /// The verdict on what the journal holds so far (the run journals this as its outcome).
@@ -197,6 +261,18 @@ fn ms(v: Option<i64>) -> String {
 }
 
 impl Report {
+    /// What the operator must know when the drill terminated servers, in one line (`None` when
+    /// it did not): which servers are gone and how the region comes back.
+    pub fn region_destroyed_text(&self) -> Option<String> {
+        if self.region_destroyed.is_empty() {
+            return None;
+        }
+        Some(format!(
+            "the kill terminated {} (`--kill terminate`, irreversible by design): the region stays down and the Sovereign failed over until Phase 0 rebuilds it (`sovtui phase0 apply`); then fail back",
+            self.region_destroyed.join(", ")
+        ))
+    }
+
     /// A duration as the operator should read it: wall time, and in a sped-up world also world
     /// time (`1.200 s wall · 12.000 s world at 10×`).
     pub fn timing(&self, wall_ms: Option<i64>) -> String {
@@ -213,6 +289,9 @@ impl Report {
     pub fn to_markdown(&self) -> String {
         let mut out = format!("# Failover drill {} — {}\n\n", self.drill_id, self.target);
         out += &format!("* Outcome: **{}**\n", self.outcome);
+        if let Some(line) = self.region_destroyed_text() {
+            out += &format!("* Region: **destroyed** — {line}\n");
+        }
         out += &format!(
             "* Data plane: {} ({})\n",
             self.data_plane,
@@ -291,5 +370,77 @@ impl Report {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provision::journal::{Entry, Event, Op};
+    use serde_json::json;
+
+    fn entry(event: Event) -> Entry {
+        Entry {
+            v: crate::provision::journal::FORMAT,
+            at: Utc::now(),
+            op: Op::Drill,
+            run: "d1".into(),
+            fqdn: "omantel.omani.works".into(),
+            event,
+        }
+    }
+
+    fn planned(kill: &str) -> Entry {
+        entry(Event::Planned {
+            plan: json!({"options": {"server_kill": kill},
+                "region": {"control_planes": [[7, "catalyst-x-cp1", "running"]]}}),
+        })
+    }
+
+    #[test]
+    fn only_a_pass_reads_as_region_destroyed_and_nothing_worse_is_masked() {
+        use verdict::Verdict::*;
+        assert_eq!(completed_outcome(Passed, false), "passed");
+        assert_eq!(completed_outcome(Passed, true), PASSED_REGION_DESTROYED);
+        assert_eq!(completed_outcome(Failed, true), "failed");
+        assert_eq!(completed_outcome(Unverified, true), "unverified");
+    }
+
+    #[test]
+    fn terminated_servers_are_listed_from_the_kill_and_a_cut_off_kill_names_the_plan() {
+        let kill_started = entry(Event::StepStarted {
+            step: "kill".into(),
+        });
+        let cut = build(
+            "d1",
+            "postgres",
+            &[planned("terminate"), kill_started.clone()],
+        );
+        assert_eq!(
+            cut.region_destroyed,
+            ["catalyst-x-cp1 (#7) (the kill was cut off: it may be gone)"]
+        );
+        let done = entry(Event::StepDone {
+            step: "kill".into(),
+            detail: json!({"touched": [
+                {"kind": "hetzner/load_balancer", "name": "lb", "id": 3, "action": "remove target server #7"},
+                {"kind": "hetzner/server", "name": "catalyst-x-cp1", "id": 7, "action": "terminate"}]}),
+        });
+        let r = build(
+            "d1",
+            "postgres",
+            &[planned("terminate"), kill_started.clone(), done],
+        );
+        assert_eq!(r.region_destroyed, ["catalyst-x-cp1 (#7)"]);
+        assert!(
+            r.to_markdown()
+                .contains("Region: **destroyed** — the kill terminated catalyst-x-cp1 (#7)"),
+            "{}",
+            r.to_markdown()
+        );
+        // A power-off kill destroys nothing, cut off or not.
+        let off = build("d1", "postgres", &[planned("power_off"), kill_started]);
+        assert!(off.region_destroyed.is_empty());
+        assert!(off.region_destroyed_text().is_none());
     }
 }

@@ -60,9 +60,11 @@ impl Default for RunOptions {
 #[derive(Debug, Clone, Serialize)]
 pub struct Outcome {
     pub id: String,
-    /// The verdict — `passed`, `failed`, `unverified` (see [`super::verdict`]) — or how a run
-    /// without one ended: `rolled_back`, `aborted`, `paused` (stopped on request, resumable).
-    /// A run that lost acknowledged rows is `failed` however it ended.
+    /// The verdict — `passed`, `failed`, `unverified` (see [`super::verdict`]), or
+    /// `passed_region_destroyed` for a pass whose kill terminated the region's control planes
+    /// (see [`report::completed_outcome`]) — or how a run without one ended: `rolled_back`,
+    /// `aborted`, `paused` (stopped on request, resumable). A run that lost acknowledged rows is
+    /// `failed` however it ended.
     pub outcome: String,
     pub error: Option<String>,
 }
@@ -279,9 +281,10 @@ enum Ended<'a> {
 /// Journal how the run ended, judged from the journal itself (the report reads the same).
 fn conclude(j: &mut Journal, id: &str, ended: Ended, error: Option<String>) -> Result<Outcome> {
     let entries = journal::read(j.path())?.entries;
-    let verdict = report::build(id, "unknown", &entries).verdict();
+    let built = report::build(id, "unknown", &entries);
+    let verdict = built.verdict();
     let outcome = match ended {
-        Ended::Completed => verdict.as_str(),
+        Ended::Completed => report::completed_outcome(verdict, !built.region_destroyed.is_empty()),
         Ended::Stopped(_) if verdict == Verdict::Failed => verdict.as_str(),
         Ended::Stopped(how) => how,
     };
@@ -481,10 +484,16 @@ async fn do_step(
         Step::Reverse => {
             if plan.options.server_kill == ServerKill::Terminate {
                 // A terminated control plane is gone for good: the Hetzner API cannot bring it
-                // back, so the region cannot fail back until Phase 0 rebuilds it.
-                bail!(
-                    "the primary region's control plane was terminated (--kill terminate): rebuild it with `sovtui phase0 apply` (Phase 0), then fail back; this drill stays failed over"
-                );
+                // back, so there is no region to fail back to until Phase 0 rebuilds it. That is
+                // what the operator chose, not a failure of the failover: put back what still
+                // exists, leave the Sovereign failed over, and let the outcome say the region is
+                // destroyed (`passed_region_destroyed`, see `report::completed_outcome`).
+                restore_region(t, plan).await?;
+                return Ok(json!({
+                    "restored": false,
+                    "region_destroyed": true,
+                    "note": "control planes terminated (--kill terminate): no failback until Phase 0 rebuilds the region",
+                }));
             }
             restore_region(t, plan).await?;
             request_failback(t, plan).await?;
@@ -514,12 +523,20 @@ async fn unwind(
         match step {
             Step::Kill => restore_region(t, plan).await?,
             Step::Promote => {
-                request_failback(t, plan).await?;
-                // The region must be back before the old primary can rejoin.
-                if done.iter().any(|d| d == "kill") {
+                let killed = done.iter().any(|d| d == "kill");
+                if killed && plan.options.server_kill == ServerKill::Terminate {
+                    // The old primary's region is gone: there is nothing to fail back to until
+                    // Phase 0 rebuilds it, so the Sovereign stays failed over (the report says
+                    // the region is destroyed). Put back what still exists.
                     restore_region(t, plan).await?;
+                } else {
+                    request_failback(t, plan).await?;
+                    // The region must be back before the old primary can rejoin.
+                    if killed {
+                        restore_region(t, plan).await?;
+                    }
+                    wait_failed_back(t, plan, opts.wait).await?;
                 }
-                wait_failed_back(t, plan, opts.wait).await?;
             }
             _ => {}
         }

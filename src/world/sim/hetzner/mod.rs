@@ -242,6 +242,11 @@ impl HetznerControl {
         self.world().store.settings.action_duration = d;
     }
 
+    /// How long (simulated) an action takes now; a server's create takes four times that.
+    pub fn action_duration(&self) -> Duration {
+        self.world().store.settings.action_duration
+    }
+
     /// Make every future action with this `command` (e.g. `create_server`) end in `error`
     /// with the given Hetzner error code and message; `None` heals it again.
     pub fn fail_actions(&self, command: &str, error: Option<(&str, &str)>) {
