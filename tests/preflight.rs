@@ -193,3 +193,274 @@ async fn a_red_release_run_fails_h() {
         "name: ci\nmothership:\n  ci_conclusions: [success, failure, success, success, success]\n";
     only_fails(yaml, DEFAULT_TOKEN, KEY, "H", "fix CI first").await;
 }
+
+// ---- G through GHCR's anonymous-token exchange ------------------------------------------------
+
+/// The world's registry, like ghcr.io, answers a bare manifest request 401 with a Bearer
+/// challenge; the library follows it (realm → token → retry) — and a registry that needs no
+/// token is asked once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_registry_demands_a_token_and_the_library_fetches_one() {
+    use sovtui::provision::limits::Limits;
+    use sovtui::provision::preflight::oci;
+    for (yaml, demands) in [
+        (EMPTY, true),
+        (
+            "name: open\nmothership:\n  registry_without_token: true\n",
+            false,
+        ),
+    ] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let w = world(yaml, dir.path()).await;
+        let registry = w.endpoints().mothership.expect("mothership").registry;
+        let url = format!("{registry}/v2/openova-io/bp-cilium/manifests/1.1.1");
+        let http = reqwest::Client::new();
+        let bare = http.head(&url).send().await.expect("HEAD");
+        if demands {
+            assert_eq!(bare.status().as_u16(), 401);
+            let challenge = bare.headers()["www-authenticate"]
+                .to_str()
+                .expect("ascii")
+                .to_string();
+            let c = oci::parse_challenge(&challenge).expect("a Bearer challenge");
+            assert_eq!(c.realm, format!("{registry}/token"));
+            assert_eq!(
+                c.scope.as_deref(),
+                Some("repository:openova-io/bp-cilium:pull")
+            );
+            // A token for another repository does not open this one.
+            let other: Value = http
+                .get(&c.realm)
+                .query(&[
+                    ("service", c.service.clone().unwrap_or_default()),
+                    ("scope", "repository:openova-io/bp-flux:pull".into()),
+                ])
+                .send()
+                .await
+                .expect("token")
+                .json()
+                .await
+                .expect("json");
+            let refused = http
+                .head(&url)
+                .bearer_auth(other["token"].as_str().expect("token"))
+                .send()
+                .await
+                .expect("HEAD");
+            assert_eq!(refused.status().as_u16(), 401);
+        } else {
+            assert_eq!(bare.status().as_u16(), 200);
+        }
+        let digest = oci::manifest_digest(&http, &url, &Limits::default())
+            .await
+            .expect("answered");
+        assert!(
+            digest.as_deref().is_some_and(|d| d.starts_with("sha256:")),
+            "{digest:?}"
+        );
+        let missing = url.replace("1.1.1", "0.0.0-never");
+        assert_eq!(
+            oci::manifest_digest(&http, &missing, &Limits::default()).await,
+            Ok(None)
+        );
+    }
+}
+
+/// A hostile or broken token realm makes G unknowable (`?`, said why), never ✗, never a hang, and
+/// the token never appears in what is said.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_token_realm_is_told_without_the_token() {
+    use axum::http::{HeaderMap, StatusCode};
+    use axum::routing::get;
+    use sovtui::provision::limits::Limits;
+    use sovtui::provision::preflight::oci;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let challenge = move |realm: &str| {
+        let mut h = HeaderMap::new();
+        h.insert(
+            "www-authenticate",
+            format!("Bearer realm=\"http://{addr}/{realm}\",service=\"hostile\",scope=\"repository:x/{realm}:pull\"")
+                .parse()
+                .expect("header"),
+        );
+        (StatusCode::UNAUTHORIZED, h)
+    };
+    let app =
+        axum::Router::new()
+            .route(
+                "/v2/x/{realm}/manifests/{tag}",
+                get(
+                    move |axum::extract::Path((realm, _)): axum::extract::Path<(
+                        String,
+                        String,
+                    )>| async move { challenge(&realm) },
+                ),
+            )
+            .route("/big", get(|| async { "x".repeat(1 << 20) }))
+            .route(
+                "/garbage",
+                get(|| async { "token=SECRET-GARBAGE not json" }),
+            )
+            .route(
+                "/empty",
+                get(|| async { axum::Json(serde_json::json!({"token": ""})) }),
+            )
+            .route(
+                "/refused",
+                get(|| async { axum::Json(serde_json::json!({"token": "SECRET-REFUSED"})) }),
+            )
+            .route(
+                "/denied",
+                get(|| async { (StatusCode::FORBIDDEN, "SECRET-DENIED") }),
+            );
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let http = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .expect("client");
+    for (realm, says) in [
+        ("big", "larger than 64 KiB"),
+        ("garbage", "not a token"),
+        ("empty", "holds no token"),
+        ("refused", "refused its own anonymous token"),
+        ("denied", "answered HTTP 403"),
+    ] {
+        let url = format!("http://{addr}/v2/x/{realm}/manifests/1.0.0");
+        let e = oci::manifest_digest(&http, &url, &Limits::default())
+            .await
+            .expect_err(realm);
+        assert!(e.contains(says), "{realm}: {e}");
+        assert!(!e.contains("SECRET"), "{realm}: the token leaked: {e}");
+    }
+    server.abort();
+}
+
+// ---- the gate on `sovtui deploy create` --------------------------------------------------------
+
+/// `deploy create` with a world whose GHCR pull token is missing (E ✗): refused, nothing created;
+/// an override that does not name E is refused too; `--override-preflight E` creates it, and the
+/// provision journal holds the override (items, evidence, who, when) before the create's answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deploy_create_refuses_a_failed_item_unless_overridden_and_journals_the_override() {
+    use sovtui::provision::journal::{self, Event};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let w = world(
+        "name: gate\nmothership:\n  ghcr_secret_missing: true\n",
+        dir.path(),
+    )
+    .await;
+    let e = w.endpoints();
+    let req = dir.path().join("req.toml");
+    std::fs::write(
+        &req,
+        format!(
+            r#"orgName = "Acme"
+orgEmail = "ops@acme.example"
+sovereignFQDN = "gate1.omani.works"
+sovereignDomainMode = "pool"
+sovereignPoolDomain = "omani.works"
+sovereignSubdomain = "gate1"
+hetznerToken = "{DEFAULT_TOKEN}"
+hetznerProjectID = "sim-project"
+region = "fsn1"
+controlPlaneSize = "cpx32"
+workerSize = ""
+workerCount = 0
+haEnabled = false
+sshPublicKey = "{KEY}"
+"#
+        ),
+    )
+    .expect("request");
+    let state = dir.path().join("xdg-state");
+    let create = |extra: &[&str]| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_sovtui"));
+        cmd.arg("--config")
+            .arg(dir.path().join("fleet.toml"))
+            .args([
+                "deploy",
+                "create",
+                "--api",
+                &e.catalyst_api,
+                "--json",
+                "--from",
+            ])
+            .arg(&req)
+            .args(extra)
+            .env("HCLOUD_ENDPOINT", &e.hetzner)
+            .env_remove("HCLOUD_TOKEN")
+            .env_remove("GITHUB_TOKEN")
+            .env("USER", "gate-tester")
+            .env("HCLOUD_CONFIG", "/nonexistent/cli.toml")
+            .env("XDG_STATE_HOME", &state)
+            .env("XDG_CONFIG_HOME", dir.path().join("xdg-config"));
+        let out = tokio::task::block_in_place(|| cmd.output()).expect("run sovtui");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let journals = || -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(state.join("sovtui/journal/provision"))
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default()
+    };
+
+    let (code, out, err) = create(&[]);
+    assert_eq!(code, 1, "refused: {err}");
+    assert!(out.trim().is_empty(), "nothing created: {out}");
+    assert!(err.contains("E ✗ FAIL"), "{err}");
+    assert!(err.contains("catalyst-ghcr-pull-token"), "the fix: {err}");
+    assert!(
+        err.contains("--override") || err.contains("override"),
+        "{err}"
+    );
+    let listed = || async {
+        sovtui::provision::catalyst::CatalystClient::new(&e.catalyst_api)
+            .expect("client")
+            .list_deployments()
+            .await
+            .expect("list")
+    };
+    assert!(listed().await.is_empty(), "no deployment created");
+    assert!(journals().is_empty(), "a refused create journals nothing");
+
+    let (code, _, err) = create(&["--override-preflight", "A"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("does not name E"), "{err}");
+    let (code, _, err) = create(&["--override-preflight", "Q"]);
+    assert_eq!(code, 2, "not an item: {err}");
+    assert!(listed().await.is_empty(), "still nothing created");
+
+    let (code, out, err) = create(&["--override-preflight", "E"]);
+    assert_eq!(code, 0, "{err}");
+    let created: Value = serde_json::from_str(out.trim()).expect("created JSON");
+    let id = created["id"].as_str().expect("id").to_string();
+    let files = journals();
+    assert_eq!(files.len(), 1, "one provision journal");
+    let replay = journal::read(&files[0]).expect("journal reads");
+    let events: Vec<&Event> = replay.entries.iter().map(|e| &e.event).collect();
+    let Event::Planned { plan } = events[0] else {
+        panic!("planned first: {events:?}")
+    };
+    assert_eq!(plan["override"]["items"], serde_json::json!(["E"]));
+    assert_eq!(plan["override"]["user"], "gate-tester");
+    assert!(plan["override"]["at"].is_string());
+    assert_eq!(plan["override"]["typed"], "E");
+    let evidence = plan["override"]["evidence"][0]["evidence"].to_string();
+    assert!(evidence.contains("catalyst-ghcr-pull-token"), "{evidence}");
+    assert_eq!(plan["preflight"]["items"].as_array().map(Vec::len), Some(8));
+    assert!(matches!(events[1], Event::StepStarted { step } if step == "create deployment"));
+    assert!(
+        matches!(events[2], Event::StepDone { detail, .. } if detail["id"] == id.as_str()),
+        "{events:?}"
+    );
+    assert!(matches!(events[3], Event::Finished { outcome, .. } if outcome == "created"));
+    // The override went to the journal, the token never did.
+    let text = std::fs::read_to_string(&files[0]).expect("journal text");
+    assert!(!text.contains(DEFAULT_TOKEN), "token journaled");
+}

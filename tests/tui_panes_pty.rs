@@ -113,3 +113,77 @@ fn troubleshoot_comes_over_the_drill_and_esc_returns_to_it() {
     s.send("\x03");
     assert!(s.wait_exit());
 }
+
+#[test]
+fn preflight_comes_over_the_walk_and_esc_returns_to_it() {
+    // The pre-flight has no navigation entry (it is raised by `:preflight`, or from the wizard).
+    over_the_walk_and_back(
+        "preflight",
+        "Pre-flight (runbook §1.2) · salalah.omani.works",
+        None,
+    );
+}
+
+/// `:preflight` in `sovtui demo` on a world whose mothership lacks the GHCR pull token: every item
+/// comes back from the world (A from its Hetzner, C from its PDM, D/E from the mothership's
+/// apiserver, F from its DNS, G from its registry through the token exchange, H from its CI), E
+/// alone is ✗ with the runbook's fix, B (no request) is `?`; `r` runs it again.
+#[test]
+fn preflight_in_the_demo_shows_exactly_the_broken_item_and_its_fix() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let scenario = dir.path().join("pf.yaml");
+    std::fs::write(
+        &scenario,
+        "name: pf-pty\nmothership:\n  ghcr_secret_missing: true\n",
+    )
+    .expect("scenario");
+    let mut s = Spawn::demo()
+        .args(&["demo", "--scenario", scenario.to_str().expect("utf-8")])
+        .size(60, 160)
+        .start(dir.path());
+    s.wait_for("SIMULATED world");
+    s.send(":preflight t42.omani.works\r");
+    s.wait_for("Pre-flight (runbook §1.2) · t42.omani.works");
+    // Until the world has handed the cockpit its fleet file and Hetzner API, the run cannot see
+    // the mothership: run it again (`r`) until it does — a state, not a timer.
+    let done = |screen: &str| screen.contains(" ok, ") && !screen.contains("checking…");
+    for attempt in 0.. {
+        s.wait_until("the pre-flight's answer", done);
+        let screen = s.screen();
+        if !(screen.contains("no [mothership]") || screen.contains("no Hetzner token")) {
+            break;
+        }
+        assert!(
+            attempt < 30,
+            "the demo never handed over its world:\n{screen}"
+        );
+        s.send("r");
+        s.wait_until("checking again or answered", |sc| {
+            sc.contains("checking…") || sc != screen
+        });
+    }
+    let screen = s.screen();
+    assert_eq!(screen.matches("✗ FAIL").count(), 1, "{screen}");
+    for want in [
+        " E  ✗ FAIL",
+        "fix: Create a fine-grained token",
+        " B  ? unknown",
+        " A  ✓ ok",
+        " G  ✓ ok",
+        "35/35 charts",
+        " H  ✓ ok",
+        "✗ E: do not provision",
+    ] {
+        assert!(screen.contains(want), "{want}:\n{screen}");
+    }
+    // Again, on a key: every item says checking… until the same answer comes back.
+    s.send("r");
+    s.wait_until("the run again", |sc| {
+        sc.contains("… checking…") || sc.contains("✗ E: do not provision")
+    });
+    s.wait_until("the same answer", |sc| {
+        done(sc) && sc.contains(" E  ✗ FAIL")
+    });
+    s.send("\x03");
+    assert!(s.wait_exit());
+}

@@ -15,7 +15,7 @@ use sovtui::tui::app::{App, Msg, Settings, View};
 use sovtui::tui::palette::Command;
 use sovtui::tui::theme::ColorLevel;
 use sovtui::tui::wizard::progress::ProgressMsg;
-use sovtui::tui::wizard::{Effects, Mode, ProgressScreen, Row, rows};
+use sovtui::tui::wizard::{Effects, Mode, ProgressScreen, Row, screen_rows};
 
 mod support;
 use support::cockpit::{chars, key, render};
@@ -48,15 +48,17 @@ fn step(app: &App) -> Step {
 
 /// Move the cursor onto the first row matching `pred` with the arrow keys.
 fn go_to(app: &mut App, pred: impl Fn(&Row) -> bool) {
-    let w = app.wizard.as_ref().expect("wizard");
-    let list = rows(&w.wizard, &w.private_key_path);
+    // The rows as the screen has them (Review adds the pre-flight's, which change once a key
+    // starts it: counted after the keys that bring the cursor up).
+    let rows_now = |app: &App| screen_rows(app.wizard.as_ref().expect("wizard"));
+    for _ in 0..rows_now(app).len() + 20 {
+        key(app, KeyCode::Up);
+    }
+    let list = rows_now(app);
     let idx = list
         .iter()
         .position(&pred)
-        .unwrap_or_else(|| panic!("no such row on {:?}: {list:#?}", w.wizard.step()));
-    for _ in 0..list.len() {
-        key(app, KeyCode::Up);
-    }
+        .unwrap_or_else(|| panic!("no such row: {list:#?}"));
     for _ in 0..idx {
         key(app, KeyCode::Down);
     }

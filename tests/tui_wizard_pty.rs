@@ -233,6 +233,29 @@ fn the_wizard_walks_all_seven_steps_in_the_demo_and_the_new_sovereign_becomes_re
     s.next(7, "Review");
     assert!(s.screen().contains('€'), "hourly cost on Review");
 
+    // The Review step's pre-flight (§1.2) against the demo's world. The demo's Sovereigns share
+    // one simulated Hetzner project, so A (a project of its own) is ✗: Provision is refused
+    // until the operator names every ✗ item in the override row — and that is journaled.
+    s.select("Pre-flight §1.2");
+    s.wait_until_within("the pre-flight's answer", PROVISION, |sc| {
+        let row = Session::selected(sc);
+        row.starts_with("Pre-flight §1.2") && row.contains(" ok, ")
+    });
+    let row = Session::selected(&s.screen());
+    let failed: String = row
+        .split_once("✗ ")
+        .and_then(|(_, rest)| rest.split_once(" refuses"))
+        .map(|(items, _)| items.replace(' ', ""))
+        .unwrap_or_default();
+    assert!(
+        failed.contains('A'),
+        "A ✗ in the demo's shared project: {row}"
+    );
+    s.select("[ Provision");
+    s.send(ENTER);
+    s.wait_for("Provision refused");
+    s.type_into("Override ✗", "preflightOverride", &failed);
+
     // Provision and follow the run to ready.
     s.select("[ Provision");
     s.send(ENTER);
@@ -269,6 +292,22 @@ fn the_wizard_walks_all_seven_steps_in_the_demo_and_the_new_sovereign_becomes_re
     s.wait_until("pty-walk in the fleet", |sc| {
         sc.contains("pty-walk.omani.works") && sc.contains("salalah.omani.works")
     });
+
+    // The override was journaled (in the demo's own state dir) with the create it let through.
+    let provisions: Vec<_> = std::fs::read_dir(demo_dir.join("journal/provision"))
+        .expect("provision journal")
+        .flatten()
+        .collect();
+    assert_eq!(provisions.len(), 1);
+    let journal = std::fs::read_to_string(provisions[0].path()).expect("journal");
+    let planned: serde_json::Value =
+        serde_json::from_str(journal.lines().next().expect("a record")).expect("json");
+    let items: Vec<String> = failed.split(',').map(str::to_string).collect();
+    assert_eq!(
+        planned["plan"]["override"]["items"],
+        serde_json::json!(items)
+    );
+    assert!(journal.contains("\"outcome\":\"created\""), "{journal}");
 
     s.send("q");
     assert!(s.wait_exit(), "exit status 0");

@@ -10,11 +10,12 @@ use super::{CliError, CliResult, DeployCommand};
 use crate::provision::catalyst::{
     CatalystClient, ClientError, DeploymentFold, ErrorBody, FollowOptions, FollowUpdate, follow,
 };
+use crate::provision::preflight::{self, gate};
 use crate::provision::wizard::{
     DeploymentRequest, FieldError, ParseError, RequestFormat, parse_request, validate_request,
 };
 
-pub fn run(cmd: DeployCommand) -> CliResult {
+pub fn run(config: Option<std::path::PathBuf>, cmd: DeployCommand) -> CliResult {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -22,7 +23,22 @@ pub fn run(cmd: DeployCommand) -> CliResult {
         .map_err(|e| CliError::Failed(e.into()))?;
     rt.block_on(async move {
         match cmd {
-            DeployCommand::Create { api, from, json } => create(&api, &from, json).await,
+            DeployCommand::Create {
+                api,
+                from,
+                override_preflight,
+                json,
+            } => {
+                let fleet_file = config.unwrap_or_else(crate::config::paths::fleet_file);
+                create(
+                    &api,
+                    &from,
+                    &fleet_file,
+                    override_preflight.as_deref(),
+                    json,
+                )
+                .await
+            }
             DeployCommand::Watch { api, id, json } => watch(&api, &id, json).await,
             DeployCommand::List { api, json } => list(&api, json).await,
         }
@@ -79,10 +95,106 @@ fn bad_fields(file: &str, errs: &[FieldError]) -> CliError {
     ))
 }
 
-async fn create(api: &str, from: &Path, json_out: bool) -> CliResult {
+/// The §1.2 pre-flight for `req` (when the fleet file names a mothership) and the gate's
+/// decision; `Ok(None)`: not run, said why. Refusals are exit 1 (the request is fine; the
+/// environment is not), a bad override exit 2.
+async fn gate(
+    req: &DeploymentRequest,
+    fleet_file: &Path,
+    typed: Option<&str>,
+) -> Result<Option<(preflight::Report, Option<gate::Override>)>, CliError> {
+    let limits = crate::provision::limits::Limits::current();
+    let (f, r) = (fleet_file.to_path_buf(), req.clone());
+    let inputs = tokio::task::spawn_blocking(move || {
+        preflight::inputs_from_fleet(&f, Some(r), None, limits)
+    })
+    .await
+    .map_err(|e| CliError::Failed(e.into()))?
+    .map_err(CliError::usage)?;
+    if inputs.mothership.is_none() {
+        say!(
+            "pre-flight (runbook §1.2) not run: {} has no [mothership] to check against",
+            fleet_file.display()
+        );
+        if typed.is_some() {
+            return Err(CliError::usage(
+                "--override-preflight: there is no pre-flight to override (no [mothership])",
+            ));
+        }
+        return Ok(None);
+    }
+    if let Some(t) = typed {
+        gate::parse_override(t)
+            .map_err(|e| CliError::usage(format!("--override-preflight: {e}")))?;
+    }
+    let report = preflight::run(&inputs).await;
+    for i in &report.items {
+        if i.verdict != preflight::Verdict::Pass {
+            say!("pre-flight {} {} {}", i.id, i.verdict.mark(), i.title);
+            for e in &i.evidence {
+                say!("      {e}");
+            }
+        }
+        if i.verdict == preflight::Verdict::Fail {
+            say!("      fix: {}", i.fix);
+        }
+    }
+    say!("pre-flight: {}", report.summary());
+    match gate::decide(&report, typed.unwrap_or("")) {
+        gate::Decision::Clear => Ok(Some((report, None))),
+        gate::Decision::Refused { why, .. } => Err(CliError::Failed(anyhow::anyhow!(
+            "{}: not created — {why}",
+            req.sovereign_fqdn
+        ))),
+        gate::Decision::Overridden(o) => {
+            say!(
+                "pre-flight override of {} by {} — journaled before the create",
+                o.items.join(", "),
+                o.user
+            );
+            Ok(Some((report, Some(o))))
+        }
+    }
+}
+
+async fn create(
+    api: &str,
+    from: &Path,
+    fleet_file: &Path,
+    override_preflight: Option<&str>,
+    json_out: bool,
+) -> CliResult {
     let client = client(api)?;
     let req = read_request(from)?;
-    let created = match client.create_deployment(&req).await {
+    // No journal, no create: the gate's report and any override are on disk before the POST.
+    let mut journal = match gate(&req, fleet_file, override_preflight).await? {
+        Some((report, r#override)) => {
+            let plan = gate::GatedCreate {
+                fqdn: req.sovereign_fqdn.clone(),
+                api: client.root().to_string(),
+                preflight: report,
+                r#override,
+            };
+            let root = crate::provision::journal::default_root();
+            let j = tokio::task::spawn_blocking(move || gate::journal_create(&root, &plan))
+                .await
+                .map_err(|e| CliError::Failed(e.into()))?
+                .map_err(|e| CliError::Failed(e.into()))?;
+            Some(j)
+        }
+        None => None,
+    };
+    let answer = client.create_deployment(&req).await;
+    if let Some(j) = journal.as_mut() {
+        let recorded = match &answer {
+            Ok(c) => gate::created(j, &c.id),
+            Err(e) => gate::not_created(j, &e.to_string()),
+        };
+        if let Err(e) = recorded {
+            say!("{e}");
+        }
+    }
+    let created = match answer {
         Ok(c) => c,
         Err(e) => {
             if let Some(ErrorBody::Json { error, .. }) = e.body()

@@ -269,12 +269,17 @@ pub struct FluxActionArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum DeployCommand {
-    /// POST a deployment request (JSON or TOML)
+    /// POST a deployment request (JSON or TOML), gated on the §1.2 pre-flight when the fleet
+    /// file has a [mothership]: refused while an item is ✗ unless overridden (journaled)
     Create {
         #[arg(long)]
         api: String,
         #[arg(long, value_name = "REQUEST")]
         from: PathBuf,
+        /// Provision despite these ✗ pre-flight items (every one named, e.g. `A,C`, or
+        /// `override` for all); recorded in the provision journal before the create
+        #[arg(long, value_name = "ITEMS")]
+        override_preflight: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -516,7 +521,7 @@ pub fn run(cli: Cli) -> CliResult {
         Some(Command::Sim(args)) => sim::run(args),
         Some(Command::Logs { follow }) => logs::run(follow),
         Some(Command::Fleet(cmd)) => fleet::run(config, cmd),
-        Some(Command::Deploy(cmd)) => deploy::run(cmd),
+        Some(Command::Deploy(cmd)) => deploy::run(config, cmd),
         Some(Command::Diagnose(args)) => diagnose::run_diagnose(config, args),
         Some(Command::Troubleshoot(TroubleshootCommand::Lint { file })) => {
             diagnose::run_lint(&file)

@@ -110,6 +110,8 @@ pub struct App {
     pub recover: Option<Box<super::recover::RecoverScreen>>,
     /// The decommission pane, kept while the operator looks elsewhere (a wipe keeps reporting).
     pub decommission: Option<Box<super::decommission::DecommissionScreen>>,
+    /// The pre-flight pane, kept while the operator looks elsewhere (a run keeps going).
+    pub preflight: Option<Box<super::preflight::PreflightScreen>>,
     /// Hetzner API and token handed in by whoever started the cockpit ([`Msg::HetznerEndpoint`]).
     pub hetzner: Option<crate::provision::hetzner::client::Credentials>,
     /// Where the recovery pane looks up a Sovereign's `hetzner` token source.
@@ -205,6 +207,7 @@ impl App {
             clipboard: None,
             recover: None,
             decommission: None,
+            preflight: None,
             hetzner: None,
             fleet_file: Some(crate::config::paths::fleet_file()),
             drill: None,
@@ -285,6 +288,7 @@ impl App {
                 View::Wizard => self.wizard.is_none(),
                 View::Recover => self.recover.is_none(),
                 View::Decommission => self.decommission.is_none(),
+                View::Preflight => self.preflight.is_none(),
                 View::Fleet | View::Sovereign(_) | View::Matrix | View::Release { .. } => false,
             };
             if gone {
@@ -319,6 +323,7 @@ impl App {
             View::Wizard => self.wizard.as_deref().map(|p| p as &dyn Pane),
             View::Recover => self.recover.as_deref().map(|p| p as &dyn Pane),
             View::Decommission => self.decommission.as_deref().map(|p| p as &dyn Pane),
+            View::Preflight => self.preflight.as_deref().map(|p| p as &dyn Pane),
             View::Drill => self.drill.as_deref().map(|p| p as &dyn Pane),
             View::Troubleshoot => self.troubleshoot.as_ref().map(|p| p as &dyn Pane),
             View::Fleet | View::Sovereign(_) | View::Matrix | View::Release { .. } => None,
@@ -330,6 +335,7 @@ impl App {
             View::Wizard => self.wizard.as_deref_mut().map(|p| p as &mut dyn Pane),
             View::Recover => self.recover.as_deref_mut().map(|p| p as &mut dyn Pane),
             View::Decommission => self.decommission.as_deref_mut().map(|p| p as &mut dyn Pane),
+            View::Preflight => self.preflight.as_deref_mut().map(|p| p as &mut dyn Pane),
             View::Drill => self.drill.as_deref_mut().map(|p| p as &mut dyn Pane),
             View::Troubleshoot => self.troubleshoot.as_mut().map(|p| p as &mut dyn Pane),
             View::Fleet | View::Sovereign(_) | View::Matrix | View::Release { .. } => None,
@@ -423,7 +429,13 @@ impl App {
                 }
                 self.dirty = true;
             }
-            Msg::HetznerEndpoint(creds) => self.hetzner = Some(creds),
+            Msg::HetznerEndpoint(creds) => {
+                self.hetzner = Some(creds);
+                let conn = self.preflight_conn();
+                if let Some(w) = self.wizard.as_mut() {
+                    w.preflight_conn = conn;
+                }
+            }
             Msg::Decommission(m) => {
                 if let Some(d) = self.decommission.as_mut() {
                     d.on_msg(m);
@@ -461,6 +473,12 @@ impl App {
             Msg::Drill(m) => {
                 if let Some(d) = self.drill.as_mut() {
                     d.on_msg(m);
+                }
+                self.dirty = true;
+            }
+            Msg::Preflight(m) => {
+                if let Some(p) = self.preflight.as_mut() {
+                    p.on_msg(m);
                 }
                 self.dirty = true;
             }
@@ -580,6 +598,7 @@ impl App {
             View::Wizard
             | View::Recover
             | View::Decommission
+            | View::Preflight
             | View::Troubleshoot
             | View::Drill => None,
         };
@@ -653,6 +672,55 @@ impl App {
             self.decommission = Some(Box::new(screen));
         }
         self.raise(View::Decommission);
+    }
+
+    /// How the pre-flight reaches the fleet file and the Hetzner API handed to the cockpit.
+    pub fn preflight_conn(&self) -> super::preflight::Conn {
+        super::preflight::Conn {
+            fleet_file: self.fleet_file.clone(),
+            hetzner: self.hetzner.clone(),
+        }
+    }
+
+    /// Open the pre-flight pane and run the checklist: for `fqdn`, else (from the wizard) the
+    /// wizard's request, else the Sovereign in view or selected, else the one shown last.
+    pub fn open_preflight(&mut self, fqdn: Option<String>) {
+        let from_wizard = if fqdn.is_none() && self.view() == &View::Wizard {
+            self.wizard
+                .as_ref()
+                .map(|w| w.wizard.to_request())
+                .filter(|r| !r.sovereign_fqdn.is_empty())
+        } else {
+            None
+        };
+        let target = match (&fqdn, &from_wizard) {
+            (Some(f), _) => Some((f.clone(), None)),
+            (None, Some(r)) => Some((r.sovereign_fqdn.clone(), Some(r.clone()))),
+            (None, None) => self
+                .selected_sovereign()
+                .map(|s| (s.fqdn.clone(), None))
+                .or_else(|| {
+                    self.preflight
+                        .as_ref()
+                        .map(|p| (p.fqdn.clone(), p.request.clone()))
+                }),
+        };
+        let Some((fqdn, request)) = target else {
+            self.notice = Some(Notice::warn(
+                "preflight: select a Sovereign, fill in the wizard, or :preflight FQDN",
+            ));
+            return;
+        };
+        let keep = self
+            .preflight
+            .as_deref()
+            .is_some_and(|p| p.fqdn == fqdn && p.request == request);
+        if !keep {
+            let mut screen = super::preflight::PreflightScreen::new(&fqdn, request);
+            screen.start(self.effects.tx.as_ref(), &self.preflight_conn());
+            self.preflight = Some(Box::new(screen));
+        }
+        self.raise(View::Preflight);
         self.focus = Focus::Main;
     }
 
@@ -668,8 +736,14 @@ impl App {
             }
             self.wizard = Some(Box::new(w));
         }
+        let conn = self.preflight_conn();
+        let journal_root = crate::provision::journal::root(&self.drill_state_dir);
+        let fx = self.effects.clone();
         if let Some(w) = self.wizard.as_mut() {
             w.fleet_file = self.join_fleet_file.clone();
+            w.preflight_conn = conn;
+            w.journal_root = Some(journal_root);
+            w.ensure_preflight(&fx);
         }
         self.raise(View::Wizard);
         self.focus = Focus::Main;
@@ -756,8 +830,10 @@ impl App {
                         if let Some(p) = path {
                             self.fleet_file = Some(p.clone());
                             self.join_fleet_file = Some(p.clone());
+                            let conn = self.preflight_conn();
                             if let Some(w) = self.wizard.as_mut() {
                                 w.fleet_file = Some(p.clone());
+                                w.preflight_conn = conn;
                             }
                         }
                     }
@@ -1043,6 +1119,7 @@ impl App {
             | View::Wizard
             | View::Recover
             | View::Decommission
+            | View::Preflight
             | View::Troubleshoot
             | View::Drill => None,
         }
@@ -1276,6 +1353,7 @@ impl App {
             Command::View(ViewKind::Drill) => self.open_drill(None),
             Command::Drill(fqdn) => self.open_drill(Some(fqdn)),
             Command::Decommission(fqdn) => self.open_decommission(fqdn),
+            Command::Preflight(fqdn) => self.open_preflight(fqdn),
             Command::View(kind) => self.notice = Some(kind.not_built_notice()),
             Command::Theme(None) => {
                 self.notice = Some(Notice::info(format!(
@@ -1404,7 +1482,9 @@ impl App {
     fn back(&mut self) {
         match self.panes.top() {
             View::Troubleshoot => self.close_troubleshoot(),
-            View::Drill | View::Release { .. } | View::Decommission => self.pop_pane(),
+            View::Drill | View::Release { .. } | View::Decommission | View::Preflight => {
+                self.pop_pane()
+            }
             View::Matrix if self.fv.matrix_col.is_some() => self.fv.matrix_col = None,
             View::Matrix => self.pop_pane(),
             View::Sovereign(_) | View::Wizard | View::Recover => {
@@ -1638,6 +1718,7 @@ impl App {
             | View::Release { .. }
             | View::Recover
             | View::Decommission
+            | View::Preflight
             | View::Troubleshoot
             | View::Drill => self.detail_table = fresh,
         }
@@ -1687,7 +1768,11 @@ impl App {
             ),
             (
                 Focus::Main,
-                View::Release { .. } | View::Decommission | View::Troubleshoot | View::Drill,
+                View::Release { .. }
+                | View::Decommission
+                | View::Preflight
+                | View::Troubleshoot
+                | View::Drill,
             ) => return,
         };
         if len == 0 {
@@ -1713,6 +1798,7 @@ impl App {
                 View::Wizard
                 | View::Recover
                 | View::Decommission
+                | View::Preflight
                 | View::Release { .. }
                 | View::Troubleshoot
                 | View::Drill,

@@ -39,6 +39,7 @@ pub mod msg;
 pub mod palette;
 pub mod pane;
 pub mod playbook;
+pub mod preflight;
 pub mod recover;
 pub mod runtime;
 pub mod source;

@@ -32,6 +32,8 @@ pub enum Msg {
     Drill(super::drill::DrillMsg),
     /// Replies of the decommission pane's plan and wipe tasks.
     Decommission(super::decommission::DecommissionMsg),
+    /// A pre-flight run (the `:preflight` pane's) came back.
+    Preflight(super::preflight::PreflightMsg),
     /// The demo holds its provisioning timeline until the operator's first key: the reducer
     /// notifies this on the first key press and says what started.
     DemoGate(DemoGate),

@@ -36,6 +36,9 @@ pub enum Command {
     Drill(String),
     /// `decommission [FQDN]`: runbook §1.7/§2.1 for that Sovereign, else the selected one.
     Decommission(Option<String>),
+    /// `preflight [FQDN]`: runbook §1.2's checklist for that Sovereign(-to-be), else the
+    /// wizard's request or the selected Sovereign.
+    Preflight(Option<String>),
 }
 
 /// Every command word with its one-line description, in the order the palette lists them.
@@ -48,6 +51,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
     (
         "decommission",
         "decommission [FQDN]: §1.7 wipe, §2.1 verify",
+    ),
+    (
+        "preflight",
+        "preflight [FQDN]: §1.2 checklist A–H (the wizard's request or the selected Sovereign)",
     ),
     ("theme", "theme NAME: switch theme"),
     ("keymap", "keymap NAME: switch keymap"),
@@ -145,6 +152,7 @@ pub fn parse(text: &str) -> Option<Command> {
         }),
         "recover" => no_arg(Command::View(ViewKind::Recover)),
         "decommission" => Some(Command::Decommission(arg)),
+        "preflight" => Some(Command::Preflight(arg)),
         "theme" => Some(Command::Theme(arg)),
         "keymap" => Some(Command::Keymap(arg)),
         "help" => no_arg(Command::Help),

@@ -24,6 +24,7 @@ use super::drill::{self, DrillScreen};
 use super::keymap::Action;
 use super::msg::Notice;
 use super::palette::Palette;
+use super::preflight::{self, PreflightScreen};
 use super::recover::{self, RecoverScreen};
 use super::theme::Theme;
 use super::troubleshoot::{self as ts, TroubleshootView};
@@ -53,6 +54,8 @@ pub enum View {
     Drill,
     /// The decommission pane (state in `App::decommission`).
     Decommission,
+    /// The pre-flight checklist (state in `App::preflight`).
+    Preflight,
 }
 
 impl View {
@@ -329,6 +332,25 @@ impl Pane for DecommissionScreen {
 
     fn draw(&self, frame: &mut Frame, area: Rect, cx: &DrawCx) {
         decommission::draw(frame, area, self, cx.armed, cx.theme);
+    }
+}
+
+impl Pane for PreflightScreen {
+    fn on_key(&mut self, key: KeyEvent, _: Option<Action>, cx: &KeyCx) -> Outcome {
+        let conn = preflight::Conn {
+            fleet_file: cx.fleet_file.clone(),
+            hetzner: cx.hetzner.clone(),
+        };
+        used(PreflightScreen::on_key(
+            self,
+            key,
+            cx.effects.tx.as_ref(),
+            &conn,
+        ))
+    }
+
+    fn draw(&self, frame: &mut Frame, area: Rect, cx: &DrawCx) {
+        preflight::draw(frame, area, self, cx.theme);
     }
 }
 

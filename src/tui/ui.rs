@@ -150,6 +150,7 @@ pub fn draw(frame: &mut Frame, app: &App) -> Drawn {
             View::Wizard
             | View::Recover
             | View::Decommission
+            | View::Preflight
             | View::Troubleshoot
             | View::Drill => {}
         },
@@ -286,7 +287,11 @@ fn draw_nav(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         View::Drill => Some(ViewKind::Drill),
         View::Recover => Some(ViewKind::Recover),
         // Not in the navigation list: the pane's title names it.
-        View::Decommission | View::Sovereign(_) | View::Matrix | View::Release { .. } => None,
+        View::Decommission
+        | View::Preflight
+        | View::Sovereign(_)
+        | View::Matrix
+        | View::Release { .. } => None,
     };
     let shown_sovereign = match app.top_view() {
         View::Sovereign(f) | View::Release { fqdn: f, .. } => Some(f.as_str()),

@@ -38,6 +38,7 @@ impl App {
             | View::Wizard
             | View::Recover
             | View::Decommission
+            | View::Preflight
             | View::Troubleshoot
             | View::Drill => None,
         };

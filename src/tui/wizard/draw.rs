@@ -169,7 +169,7 @@ fn draw_form(frame: &mut Frame, area: Rect, s: &WizardScreen, theme: &Theme) {
             )),
             theme,
         )
-    } else if s.provisioning {
+    } else if s.provisioning && !s.awaiting_preflight {
         notice_line(
             &Notice::info("provisioning: waiting for catalyst-api…"),
             theme,

@@ -8,6 +8,7 @@
 
 pub mod cluster;
 pub mod draw;
+pub mod gate;
 pub mod progress;
 mod rows;
 
@@ -32,6 +33,12 @@ pub use rows::{Row, rows};
 /// offer of the simulated world's Hetzner token and project.
 pub fn screen_rows(s: &WizardScreen) -> Vec<Row> {
     let mut list = rows(&s.wizard, &s.private_key_path);
+    if s.wizard.step() == crate::provision::wizard::Step::Review && matches!(s.mode, Mode::Form) {
+        // Before the Provision button (the last row): the §1.2 gate.
+        let at = list.len().saturating_sub(1);
+        let gate = s.preflight.rows(&s.preflight_override);
+        list.splice(at..at, gate);
+    }
     if let Some(world) = &s.demo_world
         && s.wizard.step() == crate::provision::wizard::Step::Credentials
     {
@@ -62,6 +69,13 @@ pub enum WizardMsg {
     Progress(ProgressMsg),
     /// The draft writer could not write (or remove) the draft.
     DraftNotSaved(String),
+    /// The Review step's pre-flight came back (for run `seq`).
+    Preflight {
+        seq: u64,
+        result: Result<crate::provision::preflight::Report, String>,
+    },
+    /// Provision sent nothing: the journal of the gated create could not be written.
+    NotSent(String),
 }
 
 /// How long the writer gathers changes after the first one before writing: a burst of keys
@@ -186,6 +200,16 @@ pub struct WizardScreen {
     pub fleet_file: Option<PathBuf>,
     /// The demo's simulated world (its token and project offered on Credentials).
     pub demo_world: Option<super::msg::DemoWorld>,
+    /// The Review step's pre-flight (runbook §1.2), gating Provision.
+    pub preflight: gate::ReviewGate,
+    /// What the operator typed to override ✗ items (`A,C` or `override`).
+    pub preflight_override: String,
+    /// How the pre-flight reaches the fleet file and the Hetzner API (set by the cockpit).
+    pub preflight_conn: super::preflight::Conn,
+    /// Where a gated create is journaled (`None`: the operator's state dir).
+    pub journal_root: Option<PathBuf>,
+    /// Provision was pressed while the pre-flight was still checking: decided when it answers.
+    pub awaiting_preflight: bool,
     edit_gen: u64,
     saved: Option<Draft>,
     /// The draft writer task (absent until the first change, and without a runtime).
@@ -220,6 +244,11 @@ impl WizardScreen {
             message,
             fleet_file: None,
             demo_world: None,
+            preflight: gate::ReviewGate::default(),
+            preflight_override: String::new(),
+            preflight_conn: super::preflight::Conn::default(),
+            journal_root: None,
+            awaiting_preflight: false,
             edit_gen: 0,
             saved: None,
             draft_writer: None,
@@ -272,6 +301,26 @@ impl WizardScreen {
             self.on_edit_key(key, fx);
             return true;
         }
+        let used = self.on_form_key(key, fx, api);
+        self.ensure_preflight(fx);
+        used
+    }
+
+    /// On Review, with the form showing: start the pre-flight when there is none for the request
+    /// as it stands (entering Review, or after going back and changing it).
+    pub fn ensure_preflight(&mut self, fx: &Effects) {
+        if self.wizard.step() != crate::provision::wizard::Step::Review
+            || !matches!(self.mode, Mode::Form)
+        {
+            return;
+        }
+        let req = self.wizard.to_request();
+        if !self.preflight.is_for(&req) {
+            self.preflight.start(req, &self.preflight_conn, fx);
+        }
+    }
+
+    fn on_form_key(&mut self, key: KeyEvent, fx: &Effects, api: Option<&str>) -> bool {
         if let Some(draft) = self.restore_offer.take() {
             match key.code {
                 KeyCode::Char('r') => {
@@ -363,6 +412,8 @@ impl WizardScreen {
                     String::new()
                 } else if field == "sshPrivateKeyPath" {
                     self.private_key_path.clone()
+                } else if field == gate::OVERRIDE_FIELD {
+                    self.preflight_override.clone()
                 } else {
                     self.wizard.text(&field).unwrap_or_default()
                 };
@@ -443,6 +494,10 @@ impl WizardScreen {
                 }
             }
             rows::ActionId::Provision => self.provision(fx, api),
+            rows::ActionId::Preflight => {
+                let req = self.wizard.to_request();
+                self.preflight.start(req, &self.preflight_conn, fx);
+            }
         }
     }
 
@@ -463,11 +518,62 @@ impl WizardScreen {
             ));
             return;
         };
+        self.ensure_preflight(fx);
+        if self.preflight.is_checking() {
+            // Decided once the pre-flight answers (`on_msg`); nothing is sent before.
+            self.provisioning = true;
+            self.awaiting_preflight = true;
+            self.message = Some(Notice::info(
+                "Provision waits for the pre-flight (§1.2 A–H) to answer…",
+            ));
+            return;
+        }
+        let plan = match self.preflight.decide(&req, &api, &self.preflight_override) {
+            Ok(plan) => plan,
+            Err(why) => {
+                self.ensure_preflight(fx);
+                self.message = Some(Notice::warn(format!("Provision refused — {why}")));
+                return;
+            }
+        };
+        let root = self
+            .journal_root
+            .clone()
+            .unwrap_or_else(crate::provision::journal::default_root);
         let body = req.to_json();
         self.provisioning = true;
         self.message = Some(Notice::info("provisioning: POST /api/v1/deployments…"));
-        let spawned =
-            fx.spawn(async move { Some(WizardMsg::Created(post_create(&api, body).await)) });
+        let spawned = fx.spawn(async move {
+            // No journal, no create: the gate's report and any override are on disk first.
+            let mut journal = match plan {
+                Some(plan) => match tokio::task::spawn_blocking(move || {
+                    crate::provision::preflight::gate::journal_create(&root, &plan)
+                })
+                .await
+                {
+                    Ok(Ok(j)) => Some(j),
+                    Ok(Err(e)) => return Some(WizardMsg::NotSent(e.to_string())),
+                    Err(e) => return Some(WizardMsg::NotSent(e.to_string())),
+                },
+                None => None,
+            };
+            let result = post_create(&api, body).await;
+            if let Some(mut j) = journal.take() {
+                let outcome = match &result {
+                    Ok(c) => Ok(c.id.clone()),
+                    Err(f) => Err(format!("HTTP {}: {}", f.status, f.body)),
+                };
+                let recorded = tokio::task::spawn_blocking(move || match outcome {
+                    Ok(id) => crate::provision::preflight::gate::created(&mut j, &id),
+                    Err(e) => crate::provision::preflight::gate::not_created(&mut j, &e),
+                })
+                .await;
+                if let Ok(Err(e)) = recorded {
+                    tracing::warn!(error = %e, "provision journal: the create's answer not recorded");
+                }
+            }
+            Some(WizardMsg::Created(result))
+        });
         if !spawned {
             self.provisioning = false;
             self.message = Some(Notice::error("cannot start the request (no task runtime)"));
@@ -493,6 +599,8 @@ impl WizardScreen {
         let value = ta.lines().join("");
         if field == "sshPrivateKeyPath" {
             self.private_key_path = value;
+        } else if field == gate::OVERRIDE_FIELD {
+            self.preflight_override = value;
         } else if let Err(e) = self.wizard.set_text(&field, &value) {
             self.message = Some(Notice::error(e.to_string()));
         }
@@ -573,6 +681,18 @@ impl WizardScreen {
                 if self.saved.as_ref() != Some(&draft) {
                     self.changed(fx);
                 }
+            }
+            WizardMsg::Preflight { seq, result } => {
+                self.preflight.on_result(seq, result);
+                if self.awaiting_preflight && !self.preflight.is_checking() {
+                    self.awaiting_preflight = false;
+                    self.provisioning = false;
+                    self.provision(fx, api);
+                }
+            }
+            WizardMsg::NotSent(e) => {
+                self.provisioning = false;
+                self.message = Some(Notice::error(format!("nothing was sent — {e}")));
             }
             WizardMsg::DraftNotSaved(e) => {
                 self.message = Some(Notice::error(format!("draft not saved: {e}")));

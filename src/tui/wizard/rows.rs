@@ -37,6 +37,8 @@ pub enum ActionId {
     GenerateKey,
     SaveKey,
     Provision,
+    /// Run the Review step's pre-flight again.
+    Preflight,
 }
 
 /// One line of a step.

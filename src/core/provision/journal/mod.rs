@@ -42,10 +42,19 @@ pub enum Op {
     /// Wiping a Sovereign through catalyst-api and verifying it is gone (`sovtui decommission`,
     /// runbook §1.7/§2.1).
     Decommission,
+    /// Creating a deployment through catalyst-api (the wizard's Provision, `sovtui deploy
+    /// create`): the pre-flight it was gated on, any override of a ✗ item, and the create.
+    Provision,
 }
 
 impl Op {
-    pub const ALL: [Op; 4] = [Op::Drill, Op::Phase0Apply, Op::Purge, Op::Decommission];
+    pub const ALL: [Op; 5] = [
+        Op::Drill,
+        Op::Phase0Apply,
+        Op::Purge,
+        Op::Decommission,
+        Op::Provision,
+    ];
 
     /// The record's `op` and the directory name.
     pub fn as_str(self) -> &'static str {
@@ -54,6 +63,7 @@ impl Op {
             Op::Phase0Apply => "phase0-apply",
             Op::Purge => "purge",
             Op::Decommission => "decommission",
+            Op::Provision => "provision",
         }
     }
 
@@ -68,6 +78,7 @@ impl Op {
             Op::Phase0Apply => "Phase-0 apply",
             Op::Purge => "purge",
             Op::Decommission => "decommission",
+            Op::Provision => "provision",
         }
     }
 
@@ -75,7 +86,10 @@ impl Op {
     /// same operation on the same Sovereign that ended settles an earlier one that was cut off.
     /// A drill is not: its kill stays in effect until that very run is resumed or rolled back.
     pub fn later_run_settles(self) -> bool {
-        matches!(self, Op::Phase0Apply | Op::Purge | Op::Decommission)
+        matches!(
+            self,
+            Op::Phase0Apply | Op::Purge | Op::Decommission | Op::Provision
+        )
     }
 
     /// What the operator does about a run whose journal stopped mid-way.
@@ -100,6 +114,10 @@ impl Op {
                 "catalyst-api may still be wiping; once the journal can be written again, run \
                  `sovtui decommission {fqdn}` (it shows the record's status) and apply it again \
                  — a wiped record is only verified, never wiped twice"
+            ),
+            Op::Provision => format!(
+                "the create may or may not have reached catalyst-api; look for {fqdn} with \
+                 `sovtui deploy list --api URL` before provisioning it again"
             ),
         }
     }

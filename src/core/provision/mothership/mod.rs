@@ -37,7 +37,7 @@ pub async fn client(
         .map_err(|e| format!("mothership context {}: {e}", m.context))?;
     cfg.connect_timeout = Some(limits.connect);
     cfg.read_timeout = Some(limits.request);
-    crate::provision::kube_cap::client(cfg, &m.context, limits.max_body)
+    crate::provision::kube_transport::client(cfg, &m.context, limits.max_body)
         .map_err(|e| format!("mothership context {}: {e}", m.context))
 }
 

@@ -576,29 +576,17 @@ async fn check_g(inputs: &Inputs, http: Option<&reqwest::Client>) -> Item {
     let results: Vec<(String, String, Result<Option<String>, String>)> =
         futures::stream::iter(kit.charts.iter().cloned())
             .map(|(chart, version)| {
-                let url = format!("{registry}/v2/{}/{chart}/manifests/{version}", kit.repository);
+                let url = format!(
+                    "{registry}/v2/{}/{chart}/manifests/{version}",
+                    kit.repository
+                );
                 async move {
-                    let r = bounded(&inputs.limits, &format!("{chart}:{version}"), async {
-                        http.head(&url)
-                            .header(
-                                "accept",
-                                "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json",
-                            )
-                            .send()
-                            .await
-                    })
-                    .await
-                    .and_then(|r| match r.status().as_u16() {
-                        200 => Ok(Some(
-                            r.headers()
-                                .get("docker-content-digest")
-                                .and_then(|v| v.to_str().ok())
-                                .unwrap_or("")
-                                .to_string(),
-                        )),
-                        404 => Ok(None),
-                        s => Err(format!("{chart}:{version}: registry answered HTTP {s}")),
-                    });
+                    let r = bounded(
+                        &inputs.limits,
+                        &format!("{chart}:{version}"),
+                        super::oci::manifest_digest(http, &url, &inputs.limits),
+                    )
+                    .await;
                     (chart, version, r)
                 }
             })

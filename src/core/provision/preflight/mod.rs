@@ -11,14 +11,17 @@
 //!   `pool-domain-manager` is 1/1 ready; PDM's `/healthz` says `{"status":"ok"}`.
 //! * E — `catalyst/catalyst-ghcr-pull-token` has a non-empty `token`.
 //! * F — PowerDNS serves every pool zone (an SOA at each apex).
-//! * G — every bp-* chart of the kit is in the registry at its target version (OCI manifest HEAD).
+//! * G — every bp-* chart of the kit is in the registry at its target version (OCI manifest HEAD,
+//!   with the anonymous Bearer-token exchange ghcr.io asks for: [`oci`]).
 //! * H — the release workflow's last runs on main all concluded `success`.
 //!
 //! The mothership is reached with kube-rs; PDM, the registry and CI with reqwest, every call
 //! bounded by `provision::limits`.
 
 mod checks;
+pub mod gate;
 pub mod kit;
+pub mod oci;
 
 use std::path::PathBuf;
 

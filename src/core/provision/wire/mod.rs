@@ -10,6 +10,7 @@
 
 pub mod catalyst;
 pub mod dataplane;
+pub mod registry;
 pub mod request;
 
 pub use catalyst::{

@@ -66,6 +66,10 @@ pub struct MothershipScenario {
     /// `success`).
     #[serde(default)]
     pub ci_conclusions: Option<Vec<String>>,
+    /// The registry answers manifest requests without a token (default: like ghcr.io, it demands
+    /// the anonymous Bearer-token exchange).
+    #[serde(default)]
+    pub registry_without_token: bool,
 }
 
 /// Where the mothership's services listen (in `endpoints.json`).
@@ -152,9 +156,14 @@ impl MothershipSim {
             .ci_conclusions
             .clone()
             .unwrap_or_else(|| vec!["success".into(); 5]);
-        let http = registry::HttpSim::start(registry_prefix(kit), artifacts, conclusions)
-            .await
-            .context("starting the mothership's registry and CI endpoint")?;
+        let http = registry::HttpSim::start(
+            registry_prefix(kit),
+            artifacts,
+            conclusions,
+            !scenario.registry_without_token,
+        )
+        .await
+        .context("starting the mothership's registry and CI endpoint")?;
         Ok(MothershipSim {
             cluster,
             _kube: kube,

@@ -2,10 +2,16 @@
 //! bp-* charts are pulled from (distribution spec: `HEAD|GET /v2/<name>/manifests/<tag>` with
 //! `Docker-Content-Digest`, `MANIFEST_UNKNOWN` otherwise) and the release workflow's runs in the
 //! shape of GitHub's Actions API (`GET /repos/{owner}/{repo}/actions/workflows/{wf}/runs`).
+//!
+//! Like ghcr.io, the registry serves nobody without a token unless told otherwise: a manifest
+//! request without `Authorization: Bearer` (or with a token not issued for that repository's pull)
+//! is answered `401 UNAUTHORIZED` with `WWW-Authenticate: Bearer realm="<here>/token",
+//! service="<host:port>",scope="repository:<name>:pull"`; `GET /token?service=&scope=` hands out an
+//! anonymous token for exactly the scopes asked (ghcr.io's answer: `{"token": …}`).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
@@ -17,6 +23,7 @@ use serde_json::json;
 use sha2::Digest;
 
 use super::{CI_REPO, CI_WORKFLOW};
+use crate::provision::wire::registry::TokenResponse;
 
 const MANIFEST_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
 
@@ -27,6 +34,12 @@ struct Ctx {
     artifacts: BTreeSet<(String, String)>,
     /// Conclusions of the last runs on main, newest first.
     conclusions: Vec<String>,
+    /// Manifests only with a token (ghcr.io's way).
+    demand_token: bool,
+    /// `host:port`: the `service` of the challenge and of the token.
+    service: String,
+    /// Tokens handed out, with the repositories each may pull.
+    tokens: Mutex<HashMap<String, BTreeSet<String>>>,
 }
 
 pub struct HttpSim {
@@ -45,22 +58,27 @@ impl HttpSim {
         prefix: String,
         artifacts: Vec<(String, String)>,
         conclusions: Vec<String>,
+        demand_token: bool,
     ) -> std::io::Result<HttpSim> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
         let ctx = Arc::new(Ctx {
             prefix,
             artifacts: artifacts.into_iter().collect(),
             conclusions,
+            demand_token,
+            service: addr.to_string(),
+            tokens: Mutex::default(),
         });
         let app = Router::new()
             .route("/v2/", get(|| async { axum::Json(json!({})) }))
             .route("/v2/{*rest}", get(manifest).head(manifest))
+            .route("/token", get(token))
             .route(
                 "/repos/{owner}/{repo}/actions/workflows/{wf}/runs",
                 get(runs),
             )
             .with_state(ctx);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
         let task = tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {
                 tracing::warn!(error = %e, "simulated registry stopped");
@@ -82,9 +100,84 @@ fn oci_error(status: StatusCode, code: &str, message: &str) -> Response {
         .into_response()
 }
 
+#[derive(Deserialize)]
+struct TokenQuery {
+    service: Option<String>,
+    /// Repeated in the spec; one is what a single-repository pull asks.
+    scope: Option<String>,
+}
+
+/// The anonymous token endpoint: a token for the `pull` scopes asked (public packages, as ghcr.io
+/// treats the kit's charts).
+async fn token(State(ctx): State<Arc<Ctx>>, Query(q): Query<TokenQuery>) -> Response {
+    if q.service.as_deref().is_some_and(|s| s != ctx.service) {
+        return oci_error(
+            StatusCode::BAD_REQUEST,
+            "DENIED",
+            "token requested for another service",
+        );
+    }
+    let mut repos = BTreeSet::new();
+    if let Some(scope) = &q.scope {
+        // `repository:<name>:<actions>`; the name itself may hold no colon.
+        let mut parts = scope.splitn(3, ':');
+        if let (Some("repository"), Some(name), Some(actions)) =
+            (parts.next(), parts.next(), parts.next())
+            && actions.split(',').any(|a| a == "pull")
+        {
+            repos.insert(name.to_string());
+        }
+    }
+    let token = format!("sim-ghcr-{}", uuid::Uuid::new_v4().simple());
+    ctx.tokens
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(token.clone(), repos);
+    axum::Json(TokenResponse {
+        token,
+        expires_in: Some(300),
+        issued_at: Some(chrono::Utc::now().to_rfc3339()),
+        ..Default::default()
+    })
+    .into_response()
+}
+
+/// Whether the request carries a token issued for pulling `name`.
+fn may_pull(ctx: &Ctx, headers: &HeaderMap, name: &str) -> bool {
+    let Some(token) = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    else {
+        return false;
+    };
+    ctx.tokens
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(token.trim())
+        .is_some_and(|repos| repos.contains(name))
+}
+
+fn unauthorized(ctx: &Ctx, name: &str) -> Response {
+    let mut resp = oci_error(
+        StatusCode::UNAUTHORIZED,
+        "UNAUTHORIZED",
+        "authentication required",
+    );
+    let challenge = format!(
+        "Bearer realm=\"http://{}/token\",service=\"{}\",scope=\"repository:{name}:pull\"",
+        ctx.service, ctx.service
+    );
+    if let Ok(v) = HeaderValue::from_str(&challenge) {
+        resp.headers_mut().insert("www-authenticate", v);
+    }
+    resp
+}
+
 async fn manifest(
     State(ctx): State<Arc<Ctx>>,
     method: Method,
+    headers: HeaderMap,
     Path(rest): Path<String>,
 ) -> Response {
     let Some((name, tag)) = rest.rsplit_once("/manifests/") else {
@@ -94,6 +187,9 @@ async fn manifest(
             "repository name not known to registry",
         );
     };
+    if ctx.demand_token && !may_pull(&ctx, &headers, name) {
+        return unauthorized(&ctx, name);
+    }
     let chart = name
         .strip_prefix(&format!("{}/", ctx.prefix))
         .unwrap_or(name);
