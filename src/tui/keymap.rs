@@ -498,12 +498,15 @@ fn build(name: &str, sources: &[Source]) -> Result<Keymap, KeymapError> {
     }
     let mut by_chord: BTreeMap<Chord, Action> = BTreeMap::new();
     let mut conflicts = Vec::new();
+    let mut conflict_lines = Vec::new();
     for (action, (chords, file, line)) in &bound {
         for chord in chords {
             if let Some(other) = by_chord.insert(*chord, *action)
                 && other != *action
             {
                 let (_, ofile, oline) = &bound[&other];
+                conflict_lines.push((file.clone(), *line));
+                conflict_lines.push((ofile.clone(), *oline));
                 conflicts.push(format!(
                     "{chord} is bound to both {} ({ofile}:{oline}) and {} ({file}:{line})",
                     other.name(),
@@ -513,12 +516,18 @@ fn build(name: &str, sources: &[Source]) -> Result<Keymap, KeymapError> {
         }
     }
     if !conflicts.is_empty() {
+        let file = sources
+            .last()
+            .map(|s| s.label.clone())
+            .unwrap_or_else(|| name.to_string());
+        // The error names the file read last; its line is that file's side of the first
+        // conflict (the other side may be in the keymap it overlays).
+        let line = conflict_lines
+            .iter()
+            .find_map(|(f, l)| (*f == file).then_some(*l));
         return Err(KeymapError {
-            file: sources
-                .last()
-                .map(|s| s.label.clone())
-                .unwrap_or_else(|| name.to_string()),
-            line: None,
+            file,
+            line,
             message: format!("key conflict: {}", conflicts.join("; ")),
         });
     }
@@ -636,6 +645,11 @@ mod tests {
         .expect("write");
         let err = cat.load("default").expect_err("conflict");
         assert!(err.message.contains("q is bound to both"), "{err}");
+        assert_eq!(
+            err.line,
+            Some(2),
+            "the overlay's side of the conflict: {err}"
+        );
 
         std::fs::write(
             dir.path().join("keymap.toml"),

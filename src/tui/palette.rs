@@ -52,10 +52,7 @@ pub const COMMANDS: &[(&str, &str)] = &[
         "decommission",
         "decommission [FQDN]: §1.7 wipe, §2.1 verify",
     ),
-    (
-        "preflight",
-        "preflight [FQDN]: §1.2 checklist A–H (the wizard's request or the selected Sovereign)",
-    ),
+    ("preflight", "preflight [FQDN]: §1.2 checklist A–H"),
     ("theme", "theme NAME: switch theme"),
     ("keymap", "keymap NAME: switch keymap"),
     ("help", "keys and commands"),
