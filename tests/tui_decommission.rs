@@ -9,10 +9,9 @@ use serde_json::json;
 use sovtui::provision::decommission::{
     Check, CheckState, DecommissionPlan, Event, Report, Verification,
 };
-use sovtui::tui::app::{App, Msg, Settings, View};
+use sovtui::tui::app::{App, Msg, View};
 use sovtui::tui::decommission::{DecommissionMsg, Phase};
 use sovtui::tui::palette::Command;
-use sovtui::tui::theme::ColorLevel;
 
 mod support;
 use support::cockpit::{chars, key, render};
@@ -21,17 +20,7 @@ use support::pty::Spawn;
 const FQDN: &str = "t42.omani.works";
 
 fn app() -> App {
-    let mut app = App::new(Settings {
-        banner: "decommission test".into(),
-        level: ColorLevel::Mono,
-        theme: None,
-        keymap: None,
-        config_dir: None,
-    });
-    app.wizard_draft_path = None;
-    app.catalyst_api = None;
-    app.fleet_file = None;
-    app
+    support::cockpit::detached_app("decommission test")
 }
 
 fn fixed_plan() -> DecommissionPlan {

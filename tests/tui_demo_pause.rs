@@ -9,27 +9,16 @@ use std::sync::{Arc, Mutex};
 
 use crossterm::event::KeyCode;
 use serde_json::Value;
-use sovtui::tui::app::{App, Msg, Settings};
+use sovtui::tui::app::{App, Msg};
 use sovtui::tui::drill::{DrillScreen, Phase};
 use sovtui::tui::msg::DemoClock;
-use sovtui::tui::theme::ColorLevel;
 
 mod support;
 use support::cockpit::{key, render};
 use support::pty::{Session, Spawn};
 
 fn app() -> App {
-    let mut app = App::new(Settings {
-        banner: "pause test".into(),
-        level: ColorLevel::Mono,
-        theme: None,
-        keymap: None,
-        config_dir: None,
-    });
-    app.wizard_draft_path = None;
-    app.catalyst_api = None;
-    app.fleet_file = None;
-    app
+    support::cockpit::detached_app("pause test")
 }
 
 /// A demo clock that records what the cockpit asked of it.

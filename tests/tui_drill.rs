@@ -16,10 +16,9 @@ use sovtui::provision::drill::verify::Verification;
 use sovtui::provision::hetzner::client::{ClientOptions, Credentials};
 use sovtui::sim::scenario::WorldScenario;
 use sovtui::sim::world::World;
-use sovtui::tui::app::{App, Msg, Settings};
+use sovtui::tui::app::{App, Msg};
 use sovtui::tui::drill::{DrillScreen, Finished, Phase};
 use sovtui::tui::palette::Command;
-use sovtui::tui::theme::ColorLevel;
 
 mod support;
 use support::cockpit::{chars, key, render};
@@ -28,17 +27,7 @@ const DEADLINE: Duration = Duration::from_secs(240);
 const FQDN: &str = "omantel.omani.works";
 
 fn app() -> App {
-    let mut app = App::new(Settings {
-        banner: "drill test".into(),
-        level: ColorLevel::Mono,
-        theme: None,
-        keymap: None,
-        config_dir: None,
-    });
-    app.wizard_draft_path = None;
-    app.catalyst_api = None;
-    app.fleet_file = None;
-    app
+    support::cockpit::detached_app("drill test")
 }
 
 fn at(s: u32) -> DateTime<Utc> {

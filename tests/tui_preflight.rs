@@ -10,10 +10,9 @@ use sovtui::provision::preflight::{self, Item, Report, Verdict};
 use sovtui::provision::wizard::{CheckReply, Provider, SshMode, Step, Wizard, WizardConfig};
 use sovtui::sim::scenario::WorldScenario;
 use sovtui::sim::world::World;
-use sovtui::tui::app::{App, Msg, Settings, View};
+use sovtui::tui::app::{App, Msg, View};
 use sovtui::tui::palette::Command;
 use sovtui::tui::preflight::PreflightMsg;
-use sovtui::tui::theme::ColorLevel;
 use sovtui::tui::wizard::gate::{GateState, OVERRIDE_FIELD};
 use sovtui::tui::wizard::{Effects, Mode, Row, screen_rows};
 
@@ -23,17 +22,7 @@ use support::cockpit::{chars, key, render};
 const DEADLINE: Duration = Duration::from_secs(120);
 
 fn app() -> App {
-    let mut app = App::new(Settings {
-        banner: "preflight test".into(),
-        level: ColorLevel::Mono,
-        theme: None,
-        keymap: None,
-        config_dir: None,
-    });
-    app.wizard_draft_path = None;
-    app.catalyst_api = None;
-    app.fleet_file = None;
-    app
+    support::cockpit::detached_app("preflight test")
 }
 
 fn report() -> Report {

@@ -19,10 +19,9 @@ use sovtui::provision::hetzner::recover::{self, MatchReason, RecoveryPlan, Targe
 use sovtui::sim::hetzner::Kind as SimKind;
 use sovtui::sim::scenario::WorldScenario;
 use sovtui::sim::world::World;
-use sovtui::tui::app::{App, Msg, Settings, View, ViewKind};
+use sovtui::tui::app::{App, Msg, View, ViewKind};
 use sovtui::tui::palette::Command;
 use sovtui::tui::recover::{Phase, RecoverMsg, RecoverScreen};
-use sovtui::tui::theme::ColorLevel;
 
 mod support;
 use support::cockpit::{chars, key, render};
@@ -31,17 +30,7 @@ const DEADLINE: Duration = Duration::from_secs(240);
 const FQDN: &str = "omantel.omani.works";
 
 fn app() -> App {
-    let mut app = App::new(Settings {
-        banner: "recover test".into(),
-        level: ColorLevel::Mono,
-        theme: None,
-        keymap: None,
-        config_dir: None,
-    });
-    app.wizard_draft_path = None;
-    app.catalyst_api = None;
-    app.fleet_file = None;
-    app
+    support::cockpit::detached_app("recover test")
 }
 
 fn clear_confirm(app: &mut App) {

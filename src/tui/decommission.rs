@@ -202,20 +202,11 @@ impl DecommissionScreen {
         {
             return false;
         }
+        if crate::tui::arming::edit_confirm(&mut self.confirm, key) {
+            self.refused = None;
+            return true;
+        }
         match key.code {
-            KeyCode::Char(c) if c.is_ascii_alphanumeric() || c == '.' || c == '-' => {
-                self.confirm.input(key);
-                self.refused = None;
-            }
-            KeyCode::Backspace
-            | KeyCode::Delete
-            | KeyCode::Left
-            | KeyCode::Right
-            | KeyCode::Home
-            | KeyCode::End => {
-                self.confirm.input(key);
-                self.refused = None;
-            }
             KeyCode::Up => self.scroll = self.scroll.saturating_sub(1),
             KeyCode::Down => self.scroll = self.scroll.saturating_add(1),
             KeyCode::Enter => match self.blocked_reason(armed) {

@@ -243,20 +243,11 @@ impl RecoverScreen {
         {
             return false;
         }
+        if crate::tui::arming::edit_confirm(&mut self.confirm, key) {
+            self.refused = None;
+            return true;
+        }
         match key.code {
-            KeyCode::Char(c) if c.is_ascii_alphanumeric() || c == '.' || c == '-' => {
-                self.confirm.input(key);
-                self.refused = None;
-            }
-            KeyCode::Backspace
-            | KeyCode::Delete
-            | KeyCode::Left
-            | KeyCode::Right
-            | KeyCode::Home
-            | KeyCode::End => {
-                self.confirm.input(key);
-                self.refused = None;
-            }
             KeyCode::F(2) => self.toggle_route(tx, creds, fleet_file),
             KeyCode::Up => self.scroll = self.scroll.saturating_sub(1),
             KeyCode::Down => self.scroll = (self.scroll + 1).min(self.rows.len().saturating_sub(1)),

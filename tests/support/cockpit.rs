@@ -3,8 +3,25 @@
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use sovtui::tui::app::{App, Msg};
+use sovtui::tui::app::{App, Msg, Settings};
+use sovtui::tui::theme::ColorLevel;
 use sovtui::tui::ui;
+
+/// A monochrome cockpit cut off from the operator's machine: no wizard draft, no catalyst-api,
+/// no fleet file (a pane test hands it what it needs). `banner` shows in snapshots.
+pub fn detached_app(banner: &str) -> App {
+    let mut app = App::new(Settings {
+        banner: banner.into(),
+        level: ColorLevel::Mono,
+        theme: None,
+        keymap: None,
+        config_dir: None,
+    });
+    app.wizard_draft_path = None;
+    app.catalyst_api = None;
+    app.fleet_file = None;
+    app
+}
 
 pub fn key(app: &mut App, code: KeyCode) {
     app.update(Msg::Input(Event::Key(KeyEvent::new(

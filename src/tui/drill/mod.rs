@@ -271,6 +271,10 @@ impl DrillScreen {
             return false;
         }
         let editable = matches!(self.phase, Phase::Planned | Phase::Unfinished);
+        if editable && crate::tui::arming::edit_confirm(&mut self.confirm, key) {
+            self.refused = None;
+            return true;
+        }
         match key.code {
             KeyCode::Char('a') if self.phase == Phase::Running => self.abort(),
             KeyCode::F(2) if self.phase == Phase::Unfinished => {
@@ -292,21 +296,6 @@ impl DrillScreen {
                     Promotion::HelmReleaseValue => Promotion::ContinuumSwitchover,
                 };
                 self.start_plan(tx, conn);
-            }
-            KeyCode::Char(c) if editable && (c.is_ascii_alphanumeric() || c == '.' || c == '-') => {
-                self.confirm.input(key);
-                self.refused = None;
-            }
-            KeyCode::Backspace
-            | KeyCode::Delete
-            | KeyCode::Left
-            | KeyCode::Right
-            | KeyCode::Home
-            | KeyCode::End
-                if editable =>
-            {
-                self.confirm.input(key);
-                self.refused = None;
             }
             KeyCode::Up => self.scroll = self.scroll.saturating_sub(1),
             KeyCode::Down => self.scroll += 1,
