@@ -198,14 +198,35 @@ fn status_kib(field: &str) -> u64 {
 
 /// What the frame hook has seen: per HelmRelease the newest change stamp drawn, and the
 /// change-to-frame latencies once measuring has begun.
+///
+/// The hook runs after every frame on the cockpit's own thread and its memory is the cockpit
+/// process's, so it is kept small: per Sovereign the stamps by component position, and the
+/// component names once (the end-of-soak check looks changes up by name). Positions hold because
+/// the load only changes states: a Sovereign's component list keeps its order unless its set or
+/// its dependsOn edges change, and a list of another length starts that Sovereign afresh.
 #[derive(Default)]
 struct Frames {
     synced_at: Option<std::time::Instant>,
     components: usize,
     measuring: bool,
-    drawn: std::collections::HashMap<(String, String), u128>,
+    drawn: std::collections::HashMap<String, Drawn>,
     latencies: Vec<u64>,
     frames: u64,
+}
+
+/// One Sovereign's drawn stamps, by component position (0: none seen yet).
+#[derive(Default)]
+struct Drawn {
+    names: Vec<Box<str>>,
+    stamps: Vec<u128>,
+}
+
+impl Drawn {
+    /// The stamp on screen for component `name`.
+    fn stamp(&self, name: &str) -> Option<u128> {
+        let i = self.names.iter().position(|n| &**n == name)?;
+        Some(self.stamps[i]).filter(|s| *s != 0)
+    }
 }
 
 impl Frames {
@@ -226,7 +247,19 @@ impl Frames {
             }
         }
         for s in &app.fleet {
-            for c in &s.components {
+            let d = match self.drawn.get_mut(&s.fqdn) {
+                Some(d) => d,
+                None => self.drawn.entry(s.fqdn.clone()).or_default(),
+            };
+            if d.stamps.len() != s.components.len() {
+                d.names = s
+                    .components
+                    .iter()
+                    .map(|c| c.name.as_str().into())
+                    .collect();
+                d.stamps = vec![0; s.components.len()];
+            }
+            for (c, seen) in s.components.iter().zip(d.stamps.iter_mut()) {
                 let Some(stamp) = c
                     .message
                     .strip_prefix("t=")
@@ -235,11 +268,10 @@ impl Frames {
                 else {
                     continue;
                 };
-                let key = (s.fqdn.clone(), c.name.clone());
-                if self.drawn.get(&key) == Some(&stamp) {
+                if *seen == stamp {
                     continue;
                 }
-                self.drawn.insert(key, stamp);
+                *seen = stamp;
                 if self.measuring {
                     self.latencies.push(now.saturating_sub(stamp) as u64);
                 }

@@ -149,7 +149,9 @@ pub async fn verify(frames: &Arc<Mutex<Frames>>, observed: &Observed, path: &str
             .map(|f| {
                 expected
                     .iter()
-                    .filter(|(k, stamp)| f.drawn.get(k) != Some(stamp))
+                    .filter(|((fqdn, name), stamp)| {
+                        f.drawn.get(fqdn).and_then(|d| d.stamp(name)) != Some(*stamp)
+                    })
                     .count()
             })
             .unwrap_or(expected.len());

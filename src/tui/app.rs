@@ -765,13 +765,13 @@ impl App {
             FleetMsg::Snapshot(_) | FleetMsg::Removed(_) => None,
         };
         use super::views::fleet_matrix::column_shape;
-        let shape = |fleet: &[SovereignStatus]| {
-            let s = fleet.iter().find(|s| Some(&s.fqdn) == touched.as_ref())?;
-            Some((fleet.len(), column_shape(s)))
+        let shape = |app: &App| {
+            let s = &app.fleet[app.fleet_position(touched.as_deref()?)?];
+            Some((app.fleet.len(), column_shape(s)))
         };
-        let before = shape(&self.fleet);
+        let before = shape(self);
         self.on_fleet_msg(msg);
-        let kept = before.is_some() && before == shape(&self.fleet);
+        let kept = before.is_some() && before == shape(self);
         if !kept {
             self.refresh_matrix_columns();
         }

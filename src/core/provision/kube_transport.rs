@@ -43,7 +43,7 @@ use kube::client::{Body, ClientBuilder, ConfigExt};
 use kube::{Client, Config};
 use tower::ServiceBuilder;
 
-use crate::provision::kube_cap::BodyCapLayer;
+use crate::provision::kube_cap::{BodyCapLayer, Capped};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -62,25 +62,104 @@ type Http = hyper_util::client::legacy::Client<Connector, Body>;
 /// A kube client for `config`: our transport, kube's base-URI, auth and header layers, and the
 /// body cap as the outermost layer, so it sees bodies as they arrive. `cluster` names the source
 /// in errors.
-pub fn client(mut config: Config, cluster: &str, cap: usize) -> kube::Result<Client> {
-    config.default_retry = false;
-    let cap_layer = BodyCapLayer::new(cluster, cap);
-    if config.proxy_url.is_some() {
-        return Ok(ClientBuilder::try_from(config)?
-            .with_layer(&cap_layer)
-            .build());
+pub fn client(config: Config, cluster: &str, cap: usize) -> kube::Result<Client> {
+    ClusterClient::new(config, cluster, cap).map(|c| c.kube())
+}
+
+type Stack = tower::util::BoxCloneSyncService<
+    http::Request<Body>,
+    http::Response<Capped<hyper::body::Incoming>>,
+    BoxError,
+>;
+
+/// A response body as [`ClusterClient::send`] hands it out, with `kube::Client`'s error type.
+pub type ResponseBody = http_body_util::combinators::UnsyncBoxBody<bytes::Bytes, kube::Error>;
+
+/// A client for one apiserver that sends through our stack directly. `kube::Client` puts a
+/// request queue in front of its stack (a `tower::buffer::Buffer`: a channel block and a worker
+/// task, ≈ 10 KiB); the fleet's watch loops, always running for every Sovereign, need none, so
+/// they send through this, and a `kube::Client` on the same stack is made the first time one is
+/// asked for (on-demand reads, actions) and kept.
+#[derive(Clone)]
+pub struct ClusterClient {
+    route: Route,
+    default_ns: String,
+    kube: Arc<std::sync::OnceLock<Client>>,
+}
+
+#[derive(Clone)]
+enum Route {
+    Stack(Stack),
+    /// A proxy in the kubeconfig: kube's own client (it knows how to tunnel).
+    Kube(Client),
+}
+
+impl ClusterClient {
+    pub fn new(mut config: Config, cluster: &str, cap: usize) -> kube::Result<ClusterClient> {
+        config.default_retry = false;
+        let cap_layer = BodyCapLayer::new(cluster, cap);
+        let default_ns = config.default_namespace.clone();
+        if config.proxy_url.is_some() {
+            let kube = ClientBuilder::try_from(config)?
+                .with_layer(&cap_layer)
+                .build();
+            return Ok(ClusterClient {
+                route: Route::Kube(kube),
+                default_ns,
+                kube: Arc::default(),
+            });
+        }
+        let http = transport(&config)?;
+        let stack = ServiceBuilder::new()
+            .layer(cap_layer)
+            .layer(config.base_uri_layer())
+            .option_layer(config.auth_layer()?)
+            .layer(config.extra_headers_layer()?)
+            .service(Shared(http));
+        Ok(ClusterClient {
+            route: Route::Stack(Stack::new(stack)),
+            default_ns,
+            kube: Arc::default(),
+        })
     }
-    let http = transport(&config)?;
-    let service = ServiceBuilder::new()
-        .layer(config.base_uri_layer())
-        .option_layer(config.auth_layer()?)
-        .layer(config.extra_headers_layer()?)
-        .service(Shared(http));
-    Ok(
-        ClientBuilder::new(service, config.default_namespace.clone())
-            .with_layer(&cap_layer)
-            .build(),
-    )
+
+    /// A `kube::Client` on this client's stack (made once, then shared by its clones).
+    pub fn kube(&self) -> Client {
+        self.kube
+            .get_or_init(|| match &self.route {
+                Route::Stack(stack) => Client::new(stack.clone(), self.default_ns.clone()),
+                Route::Kube(kube) => kube.clone(),
+            })
+            .clone()
+    }
+
+    /// Send a request, with `kube::Client::send`'s errors: what a layer refused as itself,
+    /// a connection failure as `HyperError`, anything else as `Service`.
+    pub async fn send(
+        &self,
+        request: http::Request<Body>,
+    ) -> kube::Result<http::Response<ResponseBody>> {
+        use http_body_util::BodyExt;
+        use tower::{Service, ServiceExt};
+        let mut stack = match &self.route {
+            Route::Stack(stack) => stack.clone(),
+            Route::Kube(kube) => {
+                return Ok(kube.send(request).await?.map(BodyExt::boxed_unsync));
+            }
+        };
+        let ready = stack.ready().await.map_err(kube::Error::Service)?;
+        let res = ready.call(request).await.map_err(|err| {
+            err.downcast::<kube::Error>()
+                .map(|e| *e)
+                .or_else(|err| {
+                    err.downcast::<hyper::Error>()
+                        .map(|e| kube::Error::HyperError(*e))
+                })
+                .unwrap_or_else(kube::Error::Service)
+        })?;
+        // As kube's own body does: a body error is `Service`.
+        Ok(res.map(|b| BodyExt::map_err(b, kube::Error::Service).boxed_unsync()))
+    }
 }
 
 /// What makes two clients' transports interchangeable. Only built for configs without a client

@@ -141,22 +141,35 @@ impl App {
 
     /// The matrix's columns (shared: a frame holds them while the reducer may replace them).
     pub fn matrix_columns(&self) -> std::sync::Arc<fleet_matrix::Columns> {
-        self.fv.matrix_columns.clone()
+        // Poisoning cannot leave a half-written value: it is replaced whole.
+        let mut cached = self
+            .fv
+            .matrix_columns
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        cached
+            .get_or_insert_with(|| std::sync::Arc::new(fleet_matrix::Columns::of(&self.fleet)))
+            .clone()
     }
 
-    /// Recompute the matrix's columns after the fleet's component set changed, keeping the
-    /// cell cursor inside them.
+    /// The fleet's component set changed: the columns are computed again when next needed. A
+    /// cell cursor is kept inside them (which needs them now; the cursor is rarely in a cell).
     pub(super) fn refresh_matrix_columns(&mut self) {
-        let columns = fleet_matrix::Columns::of(&self.fleet);
-        let n = columns.ids.len();
-        self.fv.matrix_columns = std::sync::Arc::new(columns);
-        self.fv.matrix_col = self.fv.matrix_col.filter(|_| n > 0).map(|k| k.min(n - 1));
+        *self
+            .fv
+            .matrix_columns
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner()) = None;
+        if self.fv.matrix_col.is_some() {
+            let n = self.matrix_columns().ids.len();
+            self.fv.matrix_col = self.fv.matrix_col.filter(|_| n > 0).map(|k| k.min(n - 1));
+        }
     }
 
     /// Left/right in the matrix: move the cell cursor between components. Right from whole-row
     /// selection enters the first column; left from the first column returns to whole rows.
     pub fn move_matrix_column(&mut self, right: bool) {
-        let n = self.fv.matrix_columns.ids.len();
+        let n = self.matrix_columns().ids.len();
         self.fv.matrix_col = match (self.fv.matrix_col, right) {
             _ if n == 0 => None,
             (None, true) => Some(0),
@@ -179,7 +192,7 @@ impl App {
         row: usize,
     ) -> Option<(&SovereignStatus, String, Option<ObjectRef>)> {
         let col = self.fv.matrix_col?;
-        let id = self.fv.matrix_columns.ids.get(col)?.clone();
+        let id = self.matrix_columns().ids.get(col)?.clone();
         let s = self.sovereign_at_row(row)?;
         let target = s
             .components

@@ -11,9 +11,11 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use futures::future::{BoxFuture, FutureExt, Shared};
-use kube::api::{Api, DynamicObject, ListParams, WatchEvent, WatchParams};
+use kube::api::{DynamicObject, ListParams, WatchEvent, WatchParams};
 use kube::config::{ExecInteractiveMode, KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
+
+use crate::provision::kube_transport::ClusterClient;
 use tokio::sync::mpsc;
 
 use super::objects::{FluxKind, Reduced, reduce};
@@ -94,10 +96,10 @@ pub struct Credentials {
     state: std::sync::Mutex<CredState>,
 }
 
-type Build = Shared<BoxFuture<'static, Result<Client, String>>>;
+type Build = Shared<BoxFuture<'static, Result<ClusterClient, String>>>;
 
 struct CredState {
-    current: Option<(u64, Client)>,
+    current: Option<(u64, ClusterClient)>,
     /// Number given to the next client built.
     next_no: u64,
     /// The first build in flight (callers without a client wait for it, together).
@@ -134,7 +136,7 @@ impl Credentials {
 
     /// The current client; built on first use (bounded by the request deadlines), never waiting
     /// for a refresh in progress.
-    pub async fn client(&self) -> Result<(u64, Client), LinkErrorText> {
+    pub async fn client(&self) -> Result<(u64, ClusterClient), LinkErrorText> {
         let build = {
             let mut st = self.state();
             if let Some((n, c)) = st.current.as_ref() {
@@ -235,7 +237,9 @@ pub async fn build_client(
     entry: &SovereignEntry,
     preloaded: Option<Kubeconfig>,
 ) -> Result<Client, String> {
-    build_client_with(entry, preloaded, &Limits::current()).await
+    build_client_with(entry, preloaded, &Limits::current())
+        .await
+        .map(|c| c.kube())
 }
 
 /// Build a client for the Sovereign's context. Exec plugins run non-interactively, so their
@@ -244,7 +248,7 @@ pub(crate) async fn build_client_with(
     entry: &SovereignEntry,
     preloaded: Option<Kubeconfig>,
     limits: &Limits,
-) -> Result<Client, String> {
+) -> Result<ClusterClient, String> {
     // File reads and the TLS set-up (platform root certificates) are blocking work: keep them off
     // the async workers the cockpit shares.
     let mut kc = match preloaded {
@@ -295,12 +299,10 @@ pub(crate) async fn build_client_with(
     static BUILDS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
     let _permit = BUILDS.acquire().await.map_err(|e| format!("client: {e}"))?;
     let (fqdn, cap) = (entry.fqdn.clone(), limits.max_body);
-    tokio::task::spawn_blocking(move || {
-        crate::provision::kube_transport::client(config, &fqdn, cap)
-    })
-    .await
-    .map_err(|e| format!("client: {e}"))?
-    .map_err(|e| format!("client: {e}"))
+    tokio::task::spawn_blocking(move || ClusterClient::new(config, &fqdn, cap))
+        .await
+        .map_err(|e| format!("client: {e}"))?
+        .map_err(|e| format!("client: {e}"))
 }
 
 /// Which roots the client's TLS set-up loads. kube builds a rustls configuration even for a
@@ -485,36 +487,47 @@ enum Next {
     Rewatch,
 }
 
+// Every loop's future is as large as its largest state, and a Sovereign has three loops that live
+// for as long as the cockpit runs: at 2,000 Sovereigns each KiB of it is 6 MiB. So what happens
+// rarely (a failure, a link change, a full channel) runs in a boxed future of its own, and the
+// state a watch waits in holds little more than the stream.
 impl KindLoop {
-    async fn send(&self, body: Body) -> bool {
-        self.tx
-            .send(ClusterMsg {
-                fqdn: self.fqdn.clone(),
-                epoch: self.epoch,
-                kind: self.kind,
-                body,
-            })
-            .await
-            .is_ok()
+    fn send(&self, body: Body) -> BoxFuture<'_, bool> {
+        let msg = ClusterMsg {
+            fqdn: self.fqdn.clone(),
+            epoch: self.epoch,
+            kind: self.kind,
+            body,
+        };
+        Box::pin(async move { self.tx.send(msg).await.is_ok() })
     }
 
-    async fn link(&mut self, link: Link) {
-        if self.last_link.as_ref() != Some(&link) {
-            self.last_link = Some(link.clone());
-            self.send(Body::Link(link)).await;
-        }
+    fn link(&mut self, link: Link) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            if self.last_link.as_ref() != Some(&link) {
+                self.last_link = Some(link.clone());
+                self.send(Body::Link(link)).await;
+            }
+        })
     }
 
-    fn api(&self, client: Client) -> Api<DynamicObject> {
-        let ar = self.kind.api_resource();
-        match &self.namespace {
-            Some(ns) => Api::namespaced_with(client, ns, &ar),
-            None => Api::all_with(client, &ar),
-        }
+    /// The collection URL this loop lists and watches.
+    fn url(&self) -> String {
+        use kube::Resource;
+        DynamicObject::url_path(&self.kind.api_resource(), self.namespace.as_deref())
     }
 
     /// React to a failed request: report it, refresh credentials on 401, and say how long to wait.
-    async fn failed(&mut self, e: &kube::Error, client_no: u64, backoff: &mut Backoff) {
+    fn failed<'a>(
+        &'a mut self,
+        e: &'a kube::Error,
+        client_no: u64,
+        backoff: &'a mut Backoff,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(async move { self.failed_inner(e, client_no, backoff).await })
+    }
+
+    async fn failed_inner(&mut self, e: &kube::Error, client_no: u64, backoff: &mut Backoff) {
         match classify(e) {
             Some(err) => {
                 tracing::debug!(fqdn = %self.fqdn, kind = %self.kind, error = %e, "fleet watch error");
@@ -535,14 +548,65 @@ impl KindLoop {
     }
 
     /// The apiserver did not answer within the request deadline.
-    async fn silent(&mut self, what: &str, backoff: &mut Backoff) {
+    fn silent<'a>(&'a mut self, what: &str, backoff: &'a mut Backoff) -> BoxFuture<'a, ()> {
         let msg = format!(
             "{what}: no answer within {} (deadline SOVTUI_REQUEST_TIMEOUT)",
             show_duration(self.limits.request)
         );
-        tracing::debug!(fqdn = %self.fqdn, kind = %self.kind, "{msg}");
-        self.link(Link::Failed(LinkError::Unreachable(msg))).await;
-        backoff.wait().await;
+        Box::pin(async move {
+            tracing::debug!(fqdn = %self.fqdn, kind = %self.kind, "{msg}");
+            self.link(Link::Failed(LinkError::Unreachable(msg))).await;
+            backoff.wait().await;
+        })
+    }
+
+    /// The paginated initial LIST, handed to the hub; its resource version, or `None` after a
+    /// failure (reported, and waited for). Boxed: its state (pages, continue tokens, the LIST
+    /// futures) lives only while listing, and inline it would size every loop's idle watch
+    /// state to match.
+    fn list_all<'a>(
+        &'a mut self,
+        client: &'a ClusterClient,
+        url: &'a str,
+        client_no: u64,
+        backoff: &'a mut Backoff,
+    ) -> BoxFuture<'a, Option<String>> {
+        Box::pin(async move {
+            let mut items = Vec::new();
+            let mut cont: Option<String> = None;
+            let rv = loop {
+                let mut lp = ListParams::default().limit(self.tuning.page_size);
+                if let Some(c) = &cont {
+                    lp = lp.continue_token(c);
+                }
+                let listed = tokio::time::timeout(
+                    self.limits.request,
+                    Box::pin(super::watch_lines::list(client, url, &lp)),
+                )
+                .await;
+                let Ok(listed) = listed else {
+                    self.silent(&format!("{} LIST", self.kind), backoff).await;
+                    return None;
+                };
+                match listed {
+                    Ok(list) => {
+                        items.extend(list.items.iter().map(|o| reduce(self.kind, o)));
+                        match list.metadata.continue_.filter(|c| !c.is_empty()) {
+                            Some(c) => cont = Some(c),
+                            None => break list.metadata.resource_version.unwrap_or_default(),
+                        }
+                    }
+                    Err(e) => {
+                        self.failed(&e, client_no, backoff).await;
+                        return None;
+                    }
+                }
+            };
+            if rv.is_empty() || !self.send(Body::Listed(items)).await {
+                return None;
+            }
+            Some(rv)
+        })
     }
 
     async fn run(mut self) {
@@ -559,50 +623,15 @@ impl KindLoop {
                     continue;
                 }
             };
-            let api = self.api(client.clone());
-            // Paginated initial list.
-            let mut items = Vec::new();
-            let mut cont: Option<String> = None;
-            let rv = loop {
-                let mut lp = ListParams::default().limit(self.tuning.page_size);
-                if let Some(c) = &cont {
-                    lp = lp.continue_token(c);
-                }
-                // Boxed: the LIST future is large and lives only while listing; inline it would
-                // size every loop's idle watch state (three per Sovereign) to match.
-                let listed =
-                    tokio::time::timeout(self.limits.request, Box::pin(api.list(&lp))).await;
-                let Ok(listed) = listed else {
-                    self.silent(&format!("{} LIST", self.kind), &mut backoff)
-                        .await;
-                    break String::new();
-                };
-                match listed {
-                    Ok(list) => {
-                        items.extend(list.items.iter().map(|o| reduce(self.kind, o)));
-                        match list.metadata.continue_.filter(|c| !c.is_empty()) {
-                            Some(c) => cont = Some(c),
-                            None => break list.metadata.resource_version.unwrap_or_default(),
-                        }
-                    }
-                    Err(e) => {
-                        self.failed(&e, client_no, &mut backoff).await;
-                        break String::new();
-                    }
-                }
-            };
-            if rv.is_empty() {
+            let url = self.url();
+            let Some(mut rv) = self.list_all(&client, &url, client_no, &mut backoff).await else {
                 continue;
-            }
-            if !self.send(Body::Listed(items)).await {
-                return;
-            }
+            };
             self.link(Link::Live).await;
             backoff.reset();
-            let mut rv = rv;
             loop {
                 match self
-                    .watch_once(&client, &api, &mut rv, client_no, &mut backoff)
+                    .watch_once(&client, &url, &mut rv, client_no, &mut backoff)
                     .await
                 {
                     Next::Relist => break,
@@ -618,8 +647,8 @@ impl KindLoop {
 
     async fn watch_once(
         &mut self,
-        client: &Client,
-        api: &Api<DynamicObject>,
+        client: &ClusterClient,
+        url: &str,
         rv: &mut String,
         client_no: u64,
         backoff: &mut Backoff,
@@ -632,16 +661,17 @@ impl KindLoop {
             .max(1);
         let wp = WatchParams::default().timeout(server_timeout);
         let started = tokio::time::Instant::now();
-        let open = super::watch_lines::watch(client, api.resource_url(), &wp, rv);
-        let opened = tokio::time::timeout(self.limits.request, Box::pin(open)).await;
-        let Ok(opened) = opened else {
-            self.silent(&format!("{} watch", self.kind), backoff).await;
-            return Next::Rewatch;
-        };
-        let stream = match opened {
-            Ok(s) => s,
-            Err(kube::Error::Api(s)) if s.code == 410 => return Next::Relist,
-            Err(e) => {
+        // No named locals for what is moved on at once: each would keep a slot in this
+        // future's state for the whole life of the watch. The stream is boxed as it opens.
+        let mut stream = match tokio::time::timeout(
+            self.limits.request,
+            Box::pin(super::watch_lines::watch(client, url, &wp, rv)),
+        )
+        .await
+        {
+            Ok(Ok(s)) => Box::pin(s),
+            Ok(Err(kube::Error::Api(s))) if s.code == 410 => return Next::Relist,
+            Ok(Err(e)) => {
                 self.failed(&e, client_no, backoff).await;
                 return if matches!(self.last_link, Some(Link::Absent)) {
                     Next::Relist
@@ -649,17 +679,22 @@ impl KindLoop {
                     Next::Rewatch
                 };
             }
+            Err(_) => {
+                self.silent(&format!("{} watch", self.kind), backoff).await;
+                return Next::Rewatch;
+            }
         };
         // A watch that opens is not proof of life after a stall: the first event is.
         if self.stalled_since.is_none() {
             self.link(Link::Live).await;
         }
-        let mut stream = std::pin::pin!(stream);
         let mut got_any = false;
         let mut last = Utc::now();
         loop {
-            let item = match tokio::time::timeout(idle, stream.next()).await {
-                Err(_) => {
+            // The event is decided on inside `next_step`, so the whole object it carries is
+            // never held across an await of this (long-lived) future.
+            let step = match next_step(self, stream.as_mut(), idle, rv).await {
+                None => {
                     let since = *self.stalled_since.get_or_insert(last);
                     let msg = format!(
                         "{} watch stalled: nothing since {} (idle deadline {}, SOVTUI_WATCH_IDLE)",
@@ -671,7 +706,7 @@ impl KindLoop {
                     self.link(Link::Failed(LinkError::Unreachable(msg))).await;
                     return Next::Rewatch;
                 }
-                Ok(None) => {
+                Some(Step::Ended) => {
                     // A server that closes watches at once must not make us spin.
                     if !got_any && started.elapsed() < Duration::from_secs(1) {
                         backoff.wait().await;
@@ -680,55 +715,89 @@ impl KindLoop {
                     }
                     return Next::Rewatch;
                 }
-                Ok(Some(item)) => item,
+                Some(step) => step,
             };
             got_any = true;
             last = Utc::now();
             if self.stalled_since.take().is_some() {
                 self.link(Link::Live).await;
             }
-            match item {
-                Ok(WatchEvent::Added(o)) | Ok(WatchEvent::Modified(o)) => {
-                    if let Some(v) = o.metadata.resource_version.as_deref() {
-                        *rv = v.to_string();
-                    }
-                    if !self.send(Body::Applied(reduce(self.kind, &o))).await {
-                        return Next::Rewatch;
-                    }
-                }
-                Ok(WatchEvent::Deleted(o)) => {
-                    if let Some(v) = o.metadata.resource_version.as_deref() {
-                        *rv = v.to_string();
-                    }
-                    let body = Body::Deleted {
-                        namespace: o.metadata.namespace.clone().unwrap_or_default(),
-                        name: o.metadata.name.clone().unwrap_or_default(),
-                    };
+            match step {
+                Step::Send(body) => {
                     if !self.send(body).await {
                         return Next::Rewatch;
                     }
                 }
-                Ok(WatchEvent::Bookmark(b)) => {
-                    if !b.metadata.resource_version.is_empty() {
-                        *rv = b.metadata.resource_version;
-                    }
-                }
-                Ok(WatchEvent::Error(s)) if s.code == 410 => {
-                    tracing::debug!(fqdn = %self.fqdn, kind = %self.kind, "410 in stream; relisting");
-                    return Next::Relist;
-                }
-                Ok(WatchEvent::Error(s)) => {
-                    let e = kube::Error::Api(s);
-                    self.failed(&e, client_no, backoff).await;
-                    return Next::Rewatch;
-                }
-                Err(e) => {
+                Step::Nothing => {}
+                Step::Ended => return Next::Rewatch,
+                Step::Relist => return Next::Relist,
+                Step::Failed(e) => {
                     self.failed(&e, client_no, backoff).await;
                     return Next::Rewatch;
                 }
             }
         }
     }
+
+    /// What one watch event means for the loop (`rv` follows it).
+    fn step(&self, item: kube::Result<WatchEvent<DynamicObject>>, rv: &mut String) -> Step {
+        match item {
+            Ok(WatchEvent::Added(o)) | Ok(WatchEvent::Modified(o)) => {
+                if let Some(v) = o.metadata.resource_version.as_deref() {
+                    *rv = v.to_string();
+                }
+                Step::Send(Body::Applied(reduce(self.kind, &o)))
+            }
+            Ok(WatchEvent::Deleted(o)) => {
+                if let Some(v) = o.metadata.resource_version.as_deref() {
+                    *rv = v.to_string();
+                }
+                Step::Send(Body::Deleted {
+                    namespace: o.metadata.namespace.unwrap_or_default(),
+                    name: o.metadata.name.unwrap_or_default(),
+                })
+            }
+            Ok(WatchEvent::Bookmark(b)) => {
+                if !b.metadata.resource_version.is_empty() {
+                    *rv = b.metadata.resource_version;
+                }
+                Step::Nothing
+            }
+            Ok(WatchEvent::Error(s)) if s.code == 410 => {
+                tracing::debug!(fqdn = %self.fqdn, kind = %self.kind, "410 in stream; relisting");
+                Step::Relist
+            }
+            Ok(WatchEvent::Error(s)) => Step::Failed(kube::Error::Api(s)),
+            Err(e) => Step::Failed(e),
+        }
+    }
+}
+
+enum Step {
+    Send(Body),
+    Nothing,
+    /// The watch's body ended (the server's timeout, a restart): watch again.
+    Ended,
+    Relist,
+    Failed(kube::Error),
+}
+
+/// The next event of a watch, decided on; `None` when nothing came within `idle`.
+async fn next_step<S>(
+    l: &KindLoop,
+    mut stream: std::pin::Pin<&mut S>,
+    idle: Duration,
+    rv: &mut String,
+) -> Option<Step>
+where
+    S: futures::Stream<Item = kube::Result<WatchEvent<DynamicObject>>>,
+{
+    Some(
+        match tokio::time::timeout(idle, stream.next()).await.ok()? {
+            Some(item) => l.step(item, rv),
+            None => Step::Ended,
+        },
+    )
 }
 
 /// Start the watch loops of one Sovereign. Dropping (aborting) the returned task ends them all.
@@ -949,5 +1018,34 @@ mod tests {
         // A second 401 on the same client starts no second refresh.
         creds.invalidate(n);
         assert!(creds.refreshing());
+    }
+}
+
+#[cfg(test)]
+mod state_size {
+    use super::*;
+
+    /// Three of these futures live per Sovereign for as long as the cockpit runs (6,000 at
+    /// 2,000 Sovereigns). They were 4.2 KiB each before the rare paths were boxed; a LIST or an
+    /// event held inline again would take them back past this bound.
+    #[tokio::test]
+    async fn a_kind_loop_waits_in_a_small_state() {
+        let (tx, _rx) = mpsc::channel(1);
+        let entry = SovereignEntry::adopted("x.test");
+        let l = KindLoop {
+            fqdn: "x.test".into(),
+            epoch: 0,
+            kind: FluxKind::HelmRelease,
+            namespace: None,
+            creds: Arc::new(Credentials::new(entry, None, Limits::current())),
+            tx,
+            tuning: WatchTuning::default(),
+            limits: Limits::current(),
+            last_link: None,
+            stalled_since: None,
+        };
+        let run = l.run();
+        let size = std::mem::size_of_val(&run);
+        assert!(size <= 2560, "a kind loop's future is {size} bytes");
     }
 }

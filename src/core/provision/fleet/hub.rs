@@ -130,7 +130,7 @@ impl FleetHandle {
         creds
             .client()
             .await
-            .map(|(_, c)| c)
+            .map(|(_, c)| c.kube())
             .map_err(|e| anyhow::anyhow!("{fqdn}: {e}"))
     }
 

@@ -19,18 +19,42 @@ use std::collections::VecDeque;
 use bytes::Bytes;
 use futures::Stream;
 use http_body::Body as _;
-use kube::api::{WatchEvent, WatchParams};
-use kube::client::Body;
+use kube::api::{ListParams, ObjectList, WatchEvent, WatchParams};
 use kube::core::{DynamicObject, Status};
-use kube::{Client, Error, Result};
+use kube::{Error, Result};
+
+use crate::provision::kube_transport::{ClusterClient, ResponseBody as Body};
 
 /// A gathered partial line larger than this is not kept for the next one.
 const KEEP_PENDING: usize = 16 * 1024;
 
-/// Open a watch on `url_path` (a collection URL, as `Api::resource_url` gives) from resource
-/// version `rv`.
+/// One page of a LIST of `url_path` (a collection URL), as `Api::list` reads it: the whole
+/// answer (under the body cap), a non-2xx answer as the apiserver's `Status`.
+pub(crate) async fn list(
+    client: &ClusterClient,
+    url_path: &str,
+    lp: &ListParams,
+) -> Result<ObjectList<DynamicObject>> {
+    let mut req = kube::core::Request::new(url_path)
+        .list(lp)
+        .map_err(Error::BuildRequest)?;
+    req.extensions_mut().insert("list");
+    let res = client.send(req.map(kube::client::Body::from)).await?;
+    let status = res.status();
+    let mut body = res.into_body();
+    if status.is_client_error() || status.is_server_error() {
+        return Err(api_error(status.as_u16(), &mut body).await);
+    }
+    let mut text = Vec::new();
+    while let Some(chunk) = next_data(&mut body).await {
+        text.extend_from_slice(&chunk?);
+    }
+    serde_json::from_slice(&text).map_err(Error::SerdeError)
+}
+
+/// Open a watch on `url_path` (a collection URL) from resource version `rv`.
 pub(crate) async fn watch(
-    client: &Client,
+    client: &ClusterClient,
     url_path: &str,
     wp: &WatchParams,
     rv: &str,
@@ -39,7 +63,7 @@ pub(crate) async fn watch(
         .watch(wp, rv)
         .map_err(Error::BuildRequest)?;
     req.extensions_mut().insert("watch");
-    let res = client.send(req.map(Body::from)).await?;
+    let res = client.send(req.map(kube::client::Body::from)).await?;
     let status = res.status();
     let mut body = res.into_body();
     if status.is_client_error() || status.is_server_error() {
@@ -192,9 +216,16 @@ fn ends_watch(e: &Error) -> bool {
 mod tests {
     use super::*;
 
+    fn body(bytes: Vec<u8>) -> Body {
+        use http_body_util::BodyExt;
+        http_body_util::Full::new(Bytes::from(bytes))
+            .map_err(|never| match never {})
+            .boxed_unsync()
+    }
+
     fn lines() -> Lines {
         Lines {
-            body: Body::empty(),
+            body: body(Vec::new()),
             pending: Vec::new(),
             ready: VecDeque::new(),
             done: false,
@@ -277,9 +308,7 @@ mod tests {
     #[tokio::test]
     async fn the_end_of_the_body_ends_the_stream_after_its_last_line() {
         let mut l = lines();
-        l.body = Body::from(
-            format!("{}\n{}", ev("ADDED", "a", "1"), ev("ADDED", "b", "2")).into_bytes(),
-        );
+        l.body = body(format!("{}\n{}", ev("ADDED", "a", "1"), ev("ADDED", "b", "2")).into_bytes());
         let mut got = Vec::new();
         while let Some(e) = l.next().await {
             got.push(e.is_ok());
