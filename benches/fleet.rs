@@ -10,7 +10,9 @@
 //! `FLEET_BENCH_CLUSTERS` (50), `FLEET_BENCH_RELEASES` (40), `FLEET_BENCH_RATE` (200/s),
 //! `FLEET_BENCH_SECS` (60), `FLEET_BENCH_IDLE_SECS` (5: idle phase before the load, for the
 //! CPU cost of open watches with nothing changing), `FLEET_BENCH_SYNC_SECS` (120: how long the
-//! fleet may take to come up live on screen before the run gives up).
+//! fleet may take to come up live on screen before the run gives up), `FLEET_BENCH_TLS` (1: each
+//! apiserver serves https with a CA of its own in the kubeconfig and offers HTTP/2, as k3s does;
+//! 0: plain http, HTTP/1.1).
 //!
 //! The curve of issue 19 in one invocation: `FLEET_BENCH_CURVE=1 cargo bench --bench fleet` runs
 //! 50 × 40 at 200 changes/s, 500 × 40 at 1,000/s and 2,000 × 40 at 2,000/s (or the sizes given as
@@ -567,10 +569,17 @@ fn parent() {
         .expect("runtime");
     rt.block_on(async move {
         let sim = KubeSim::new(SimClock::new(1.0));
+        // As k3s serves it: https, each cluster with a CA of its own named in the kubeconfig,
+        // ALPN h2 and http/1.1.
+        let tls = knob("FLEET_BENCH_TLS", 1) == 1;
         let mut handles = Vec::new();
         for i in 0..clusters {
+            let options = ClusterOptions {
+                tls: tls.then(|| sovtui::sim::kube::tls::SimTls::generate().expect("cluster CA")),
+                ..ClusterOptions::default()
+            };
             let c = sim
-                .add_empty_cluster(&cluster_name(i), ClusterOptions::default())
+                .add_empty_cluster(&cluster_name(i), options)
                 .await
                 .expect("cluster");
             for r in 0..releases {

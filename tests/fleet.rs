@@ -799,6 +799,66 @@ async fn a_kubeconfig_edit_reconnects_the_affected_sovereign() {
     assert_eq!(sov(&snap, A).components.len(), 4, "others untouched");
 }
 
+/// A Sovereign whose apiserver serves TLS with a CA of its own (as k3s does) is checked against
+/// the CA its kubeconfig names and carries its three watches over one HTTP/2 connection; a
+/// plain-HTTP one gets HTTP/1.1, a connection per watch. Another CA in the kubeconfig is refused
+/// and said so, not trusted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tls_sovereign_is_verified_and_its_watches_share_one_http2_connection() {
+    use sovtui::sim::kube::tls::SimTls;
+    const KINDS: [&str; 3] = ["helmreleases", "kustomizations", "gitrepositories"];
+    let sim = KubeSim::new(SimClock::new(1.0));
+    let tls = ClusterOptions {
+        tls: Some(SimTls::generate().expect("cluster CA")),
+        ..Default::default()
+    };
+    let secure = sim.add_empty_cluster(A, tls).await.expect("cluster");
+    let plain = sim
+        .add_empty_cluster(B, ClusterOptions::default())
+        .await
+        .expect("cluster");
+    seed(&secure);
+    seed(&plain);
+    assert!(secure.url().starts_with("https://"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("kubeconfig"), sim.kubeconfig_yaml()).expect("kubeconfig");
+    let w = World { sim, dir };
+    w.write_fleet(&[A, B]);
+    let (handle, mut events) = w.start();
+    let snap = wait_for(&handle, &mut events, "initial sync", all_live).await;
+    assert_eq!(sov(&snap, A).components.len(), 4);
+    wait_watching(&secure, &KINDS).await;
+    wait_watching(&plain, &KINDS).await;
+
+    let log = secure.request_log();
+    assert!(
+        log.iter().all(|r| r.version == "HTTP/2.0"),
+        "every request over HTTP/2: {log:#?}"
+    );
+    assert_eq!(
+        secure.connections_accepted(),
+        1,
+        "three LISTs and three watches over one connection"
+    );
+    let log = plain.request_log();
+    assert!(log.iter().all(|r| r.version == "HTTP/1.1"), "{log:#?}");
+    assert!(plain.connections_accepted() >= 3, "a connection per watch");
+
+    // The kubeconfig now names another CA for alpha: its apiserver is no longer trusted.
+    let stranger = SimTls::generate().expect("another CA");
+    let kubeconfig = sovtui::sim::kube::cluster::kubeconfig_yaml_with_ca(&[
+        (A.to_string(), secure.url(), Some(stranger.ca_pem())),
+        (B.to_string(), plain.url(), None),
+    ]);
+    write_atomically(&w.kubeconfig(), &kubeconfig);
+    let snap = wait_for(&handle, &mut events, "alpha refused", |s| {
+        matches!(&sov(s, A).connection, ConnectionState::Unreachable { error, .. }
+            if error.to_lowercase().contains("certificate"))
+    })
+    .await;
+    assert!(sov(&snap, B).connection.is_live(), "bravo untouched");
+}
+
 /// Fold events into a front-end's copy until `pred` holds for it.
 async fn wait_mirror(
     events: &mut Receiver<FleetEvent>,

@@ -766,15 +766,31 @@ impl App {
         };
         use super::views::fleet_matrix::column_shape;
         let shape = |app: &App| {
-            let s = &app.fleet[app.fleet_position(touched.as_deref()?)?];
-            Some((app.fleet.len(), column_shape(s)))
+            let i = app.fleet_position(touched.as_deref()?)?;
+            let s = &app.fleet[i];
+            Some((i, app.fleet.len(), column_shape(s), s.components.len()))
         };
         let before = shape(self);
         self.on_fleet_msg(msg);
-        let kept = before.is_some() && before == shape(self);
-        if !kept {
-            self.refresh_matrix_columns();
+        let after = shape(self);
+        if before.is_some() && before == after {
+            return;
         }
+        // A Sovereign that arrived, or had no components before, only adds to the union of
+        // components; when all of them are columns already, the columns stay. This is every
+        // Sovereign but the first few while a large fleet syncs (recomputing was a pass over the
+        // whole fleet each time, most of the initial sync's work at 2,000 Sovereigns).
+        let grew_from_nothing = match (before, after) {
+            (None, Some(_)) => true,
+            (Some((_, len0, _, 0)), Some((_, len1, _, _))) => len0 == len1,
+            _ => false,
+        };
+        if let (true, Some((i, ..))) = (grew_from_nothing, after)
+            && self.matrix_columns_cover(i)
+        {
+            return;
+        }
+        self.refresh_matrix_columns();
     }
 
     fn on_fleet_msg(&mut self, msg: FleetMsg) {

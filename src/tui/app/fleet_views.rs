@@ -152,6 +152,21 @@ impl App {
             .clone()
     }
 
+    /// Whether the columns as they stand already cover `fleet[i]` (see `Columns::cover`); not
+    /// yet computed ones will be computed from the fleet as it is, so they cover it too.
+    pub(super) fn matrix_columns_cover(&self, i: usize) -> bool {
+        let cached = self
+            .fv
+            .matrix_columns
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        match (cached.as_ref(), self.fleet.get(i)) {
+            (None, _) => true,
+            (Some(columns), Some(s)) => columns.cover(s),
+            (Some(_), None) => false,
+        }
+    }
+
     /// The fleet's component set changed: the columns are computed again when next needed. A
     /// cell cursor is kept inside them (which needs them now; the cursor is rarely in a cell).
     pub(super) fn refresh_matrix_columns(&mut self) {

@@ -37,21 +37,44 @@ pub fn columns(fleet: &[SovereignStatus]) -> Vec<String> {
 pub struct Columns {
     pub ids: Vec<String>,
     index: std::collections::HashMap<String, usize>,
+    /// Per column, the namespace and dependencies the order was computed from (the first
+    /// Sovereign in fleet order that has the component).
+    from: Vec<(String, Vec<String>)>,
 }
 
 impl Columns {
     pub fn of(fleet: &[SovereignStatus]) -> Columns {
         let ids = columns(fleet);
-        let index = ids
+        let index: std::collections::HashMap<String, usize> = ids
             .iter()
             .enumerate()
             .map(|(k, id)| (id.clone(), k))
             .collect();
-        Columns { ids, index }
+        let mut from: Vec<Option<(String, Vec<String>)>> = vec![None; ids.len()];
+        for c in fleet.iter().flat_map(|s| &s.components) {
+            if let Some(slot) = index.get(c.id()).and_then(|&k| from.get_mut(k))
+                && slot.is_none()
+            {
+                *slot = Some((c.namespace.clone(), c.depends_on.clone()));
+            }
+        }
+        let from = from.into_iter().map(Option::unwrap_or_default).collect();
+        Columns { ids, index, from }
     }
 
     pub fn position(&self, id: &str) -> Option<usize> {
         self.index.get(id).copied()
+    }
+
+    /// Whether every component of `s` is a column already, with the namespace and dependencies
+    /// the order was computed from: then adding `s`'s components to the fleet leaves the columns
+    /// exactly as they are, wherever `s` stands in the fleet.
+    pub fn cover(&self, s: &SovereignStatus) -> bool {
+        s.components.iter().all(|c| {
+            self.position(c.id())
+                .and_then(|k| self.from.get(k))
+                .is_some_and(|(ns, deps)| *ns == c.namespace && *deps == c.depends_on)
+        })
     }
 }
 

@@ -30,6 +30,8 @@ pub struct RequestRecord {
     pub user_agent: Option<String>,
     /// Whether the request was a watch (its status is that of the stream's start).
     pub watch: bool,
+    /// The HTTP version it came over (`HTTP/1.1`, `HTTP/2.0`).
+    pub version: String,
 }
 
 const REQUEST_LOG_LIMIT: usize = 10_000;
@@ -74,6 +76,9 @@ pub struct ClusterOptions {
     pub bookmark_interval: Option<Duration>,
     /// Requests kept in the request log (default 10 000).
     pub request_log_limit: Option<usize>,
+    /// Serve `https://` with this CA's certificate and ALPN `h2`, `http/1.1` (as k3s does);
+    /// plain `http://` (HTTP/1.1 and prior-knowledge HTTP/2) when `None`.
+    pub tls: Option<super::tls::SimTls>,
 }
 
 pub(crate) struct ClusterInner {
@@ -87,6 +92,8 @@ pub(crate) struct ClusterInner {
     log: Mutex<VecDeque<RequestRecord>>,
     /// Bumped on every logged request, for [`SimCluster::wait_for_request`].
     log_tick: watch::Sender<u64>,
+    /// Connections accepted (after the TLS handshake, when there is one), over every restart.
+    accepted: Arc<std::sync::atomic::AtomicU64>,
     /// Container logs per (namespace, pod), served at `.../pods/{name}/log`.
     pub(crate) pod_logs: Mutex<BTreeMap<(String, String), Vec<String>>>,
     /// Bumped on every appended log line, for `follow=true`.
@@ -251,6 +258,7 @@ impl SimCluster {
                 }),
                 log: Mutex::new(VecDeque::new()),
                 log_tick: watch::Sender::new(0),
+                accepted: Arc::default(),
                 overrides: Mutex::new(BTreeMap::new()),
                 pod_logs: Mutex::new(BTreeMap::new()),
                 pod_log_tick: watch::Sender::new(0),
@@ -270,7 +278,17 @@ impl SimCluster {
 
     /// `http://127.0.0.1:PORT` — stable across `down`/`up`/`restart`.
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port())
+        let scheme = if self.inner.options.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://127.0.0.1:{}", self.port())
+    }
+
+    /// The CA a client must trust for this apiserver (`None`: plain HTTP).
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.inner.options.tls.as_ref().map(|t| t.ca_pem())
     }
 
     pub fn port(&self) -> u16 {
@@ -284,7 +302,7 @@ impl SimCluster {
 
     /// A kubeconfig with one context named after the cluster, plain HTTP, no credentials.
     pub fn kubeconfig_yaml(&self) -> String {
-        kubeconfig_yaml(&[(self.name().to_string(), self.url())])
+        kubeconfig_yaml_with_ca(&[(self.name().to_string(), self.url(), self.ca_pem())])
     }
 
     /// Whether the listener is accepting connections.
@@ -323,6 +341,13 @@ impl SimCluster {
         let killable = KillableListener {
             inner: tcp,
             kill: kill.clone(),
+            tls: self
+                .inner
+                .options
+                .tls
+                .as_ref()
+                .map(|t| t.acceptor().clone()),
+            accepted: self.inner.accepted.clone(),
         };
         let task = tokio::spawn(async move {
             if let Err(e) = axum::serve(killable, router).await {
@@ -381,6 +406,14 @@ impl SimCluster {
     /// [`ClusterOptions::request_log_limit`]).
     pub fn request_log(&self) -> Vec<RequestRecord> {
         lock(&self.inner.log).iter().cloned().collect()
+    }
+
+    /// How many connections clients have opened to this apiserver (TLS ones once their
+    /// handshake succeeded), over every restart.
+    pub fn connections_accepted(&self) -> u64 {
+        self.inner
+            .accepted
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn clear_request_log(&self) {
@@ -561,17 +594,35 @@ pub(crate) fn ensure_namespace(s: &mut Store, ns: &str, now: chrono::DateTime<ch
 
 /// A kubeconfig with one plain-HTTP context per (name, url), current context = the first.
 pub fn kubeconfig_yaml(clusters: &[(String, String)]) -> String {
+    let with: Vec<(String, String, Option<&str>)> = clusters
+        .iter()
+        .map(|(n, u)| (n.clone(), u.clone(), None))
+        .collect();
+    kubeconfig_yaml_with_ca(&with)
+}
+
+/// A kubeconfig with one context per (name, url, CA), current context = the first; a cluster
+/// with a CA names it as `certificate-authority-data`, as a k3s kubeconfig does.
+pub fn kubeconfig_yaml_with_ca(clusters: &[(String, String, Option<&str>)]) -> String {
+    use base64::Engine;
     let entries: Vec<Value> = clusters
         .iter()
-        .map(|(n, u)| serde_json::json!({"name": n, "cluster": {"server": u}}))
+        .map(|(n, u, ca)| {
+            let mut cluster = serde_json::json!({"server": u});
+            if let Some(ca) = ca {
+                cluster["certificate-authority-data"] =
+                    base64::engine::general_purpose::STANDARD.encode(ca).into();
+            }
+            serde_json::json!({"name": n, "cluster": cluster})
+        })
         .collect();
     let users: Vec<Value> = clusters
         .iter()
-        .map(|(n, _)| serde_json::json!({"name": n, "user": {}}))
+        .map(|(n, _, _)| serde_json::json!({"name": n, "user": {}}))
         .collect();
     let contexts: Vec<Value> = clusters
         .iter()
-        .map(|(n, _)| serde_json::json!({"name": n, "context": {"cluster": n, "user": n}}))
+        .map(|(n, _, _)| serde_json::json!({"name": n, "context": {"cluster": n, "user": n}}))
         .collect();
     let doc = serde_json::json!({
         "apiVersion": "v1",
@@ -579,7 +630,7 @@ pub fn kubeconfig_yaml(clusters: &[(String, String)]) -> String {
         "clusters": entries,
         "users": users,
         "contexts": contexts,
-        "current-context": clusters.first().map(|(n, _)| n.clone()).unwrap_or_default(),
+        "current-context": clusters.first().map(|(n, _, _)| n.clone()).unwrap_or_default(),
         "preferences": {},
     });
     serde_yaml::to_string(&doc).unwrap_or_default()

@@ -22,11 +22,16 @@ pub fn kill_future(kill: &watch::Sender<bool>) -> KillFuture {
     })
 }
 
-/// Accepts connections wrapped in [`KillableIo`].
+/// Accepts connections wrapped in [`KillableIo`], over TLS when `tls` is set.
 pub struct KillableListener {
     pub inner: TcpListener,
     pub kill: watch::Sender<bool>,
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
+    pub accepted: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
+
+/// How long a client may take over its TLS handshake before the listener moves on.
+const HANDSHAKE: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl axum::serve::Listener for KillableListener {
     type Io = KillableIo;
@@ -37,6 +42,22 @@ impl axum::serve::Listener for KillableListener {
             match self.inner.accept().await {
                 Ok((io, addr)) => {
                     let _ = io.set_nodelay(true);
+                    let io = match &self.tls {
+                        None => Stream::Plain(io),
+                        Some(tls) => match tokio::time::timeout(HANDSHAKE, tls.accept(io)).await {
+                            Ok(Ok(tls)) => Stream::Tls(Box::new(tls)),
+                            Ok(Err(e)) => {
+                                tracing::debug!(error = %e, "sim apiserver TLS handshake failed");
+                                continue;
+                            }
+                            Err(_) => {
+                                tracing::debug!("sim apiserver TLS handshake timed out");
+                                continue;
+                            }
+                        },
+                    };
+                    self.accepted
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     return (
                         KillableIo {
                             io,
@@ -60,9 +81,15 @@ impl axum::serve::Listener for KillableListener {
     }
 }
 
-/// A TCP stream that fails every read and write once the kill switch is set.
+/// A connection as accepted: plain, or TLS over it.
+pub enum Stream {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
+}
+
+/// A stream that fails every read and write once the kill switch is set.
 pub struct KillableIo {
-    io: TcpStream,
+    io: Stream,
     kill: KillFuture,
     killed: bool,
 }
@@ -79,6 +106,46 @@ impl KillableIo {
             ))
         } else {
             Ok(())
+        }
+    }
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(io) => Pin::new(io).poll_read(cx, buf),
+            Stream::Tls(io) => Pin::new(io.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(io) => Pin::new(io).poll_write(cx, buf),
+            Stream::Tls(io) => Pin::new(io.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(io) => Pin::new(io).poll_flush(cx),
+            Stream::Tls(io) => Pin::new(io.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(io) => Pin::new(io).poll_shutdown(cx),
+            Stream::Tls(io) => Pin::new(io.as_mut()).poll_shutdown(cx),
         }
     }
 }

@@ -43,6 +43,7 @@ mod server;
 pub mod status;
 pub mod store;
 pub mod table;
+pub mod tls;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -157,6 +158,11 @@ impl KubeSim {
 
     /// One kubeconfig with a context per cluster (context name = cluster name).
     pub fn kubeconfig_yaml(&self) -> String {
-        kubeconfig_yaml(&self.urls())
+        let map = self.map();
+        let entries: Vec<(String, String, Option<&str>)> = map
+            .iter()
+            .map(|(n, c)| (n.clone(), c.url(), c.ca_pem()))
+            .collect();
+        cluster::kubeconfig_yaml_with_ca(&entries)
     }
 }

@@ -34,7 +34,11 @@ pub(crate) fn router(cluster: Arc<ClusterInner>) -> Router {
 /// answered from its parts and body.
 async fn entry(State(c): State<Arc<ClusterInner>>, req: Request) -> Response {
     if let Some((namespace, pod)) = exec_target(req.uri().path()) {
-        let (method, uri) = (req.method().clone(), req.uri().to_string());
+        let (method, uri, version) = (
+            req.method().clone(),
+            req.uri().to_string(),
+            format!("{:?}", req.version()),
+        );
         let user_agent = req
             .headers()
             .get(header::USER_AGENT)
@@ -57,16 +61,18 @@ async fn entry(State(c): State<Arc<ClusterInner>>, req: Request) -> Response {
             status: resp.status().as_u16(),
             user_agent,
             watch: false,
+            version,
         });
         return resp;
     }
-    let (method, uri, headers) = (
+    let (version, method, uri, headers) = (
+        req.version(),
         req.method().clone(),
         req.uri().clone(),
         req.headers().clone(),
     );
     match Bytes::from_request(req, &()).await {
-        Ok(body) => handle(State(c), method, uri, headers, body).await,
+        Ok(body) => handle(State(c), version, method, uri, headers, body).await,
         Err(rejection) => rejection.into_response(),
     }
 }
@@ -255,6 +261,7 @@ fn format_for(kind: KindId, headers: &HeaderMap) -> Result<Format, ApiError> {
 
 async fn handle(
     State(c): State<Arc<ClusterInner>>,
+    version: axum::http::Version,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -290,6 +297,7 @@ async fn handle(
             .and_then(|v| v.to_str().ok())
             .map(str::to_string),
         watch: is_watch,
+        version: format!("{version:?}"),
     });
     resp
 }
