@@ -38,6 +38,7 @@ use ratatui::layout::Rect;
 use ratatui::{Terminal, TerminalOptions, Viewport};
 use serde_json::{Value, json};
 use sovtui::config::fleet_file::{FleetFile, SovereignEntry};
+use sovtui::provision::flux::ComponentState;
 use sovtui::sim::clock::SimClock;
 use sovtui::sim::kube::{ClusterOptions, KubeSim};
 use sovtui::tui::app::{App, Settings};
@@ -216,11 +217,16 @@ struct Frames {
     frames: u64,
 }
 
-/// One Sovereign's drawn stamps, by component position (0: none seen yet).
+/// One Sovereign's drawn stamps, by component position (0: none seen yet), and what each
+/// component looked like when its stamp was read. Reading every message on every frame (80,000
+/// strings, each a cache miss) cost more CPU than the cockpit itself at 2,000; the load flips a
+/// HelmRelease's state with every change it makes to it, and a stamp's length changes with it
+/// now and then, so a component whose state and message length are as before is not read.
 #[derive(Default)]
 struct Drawn {
     names: Vec<Box<str>>,
     stamps: Vec<u128>,
+    seen: Vec<Option<(ComponentState, usize)>>,
 }
 
 impl Drawn {
@@ -260,8 +266,19 @@ impl Frames {
                     .map(|c| c.name.as_str().into())
                     .collect();
                 d.stamps = vec![0; s.components.len()];
+                d.seen = vec![None; s.components.len()];
             }
-            for (c, seen) in s.components.iter().zip(d.stamps.iter_mut()) {
+            for ((c, seen), look) in s
+                .components
+                .iter()
+                .zip(d.stamps.iter_mut())
+                .zip(d.seen.iter_mut())
+            {
+                let now_looks = Some((c.state, c.message.len()));
+                if *look == now_looks {
+                    continue;
+                }
+                *look = now_looks;
                 let Some(stamp) = c
                     .message
                     .strip_prefix("t=")
