@@ -488,9 +488,10 @@ enum Next {
 }
 
 // Every loop's future is as large as its largest state, and a Sovereign has three loops that live
-// for as long as the cockpit runs: at 2,000 Sovereigns each KiB of it is 6 MiB. So what happens
-// rarely (a failure, a link change, a full channel) runs in a boxed future of its own, and the
-// state a watch waits in holds little more than the stream.
+// for as long as the cockpit runs: at 2,000 Sovereigns each KiB of it is 6 MiB. So everything
+// but the wait for the next event (a failure, a link change, a message to the hub, the LIST)
+// runs in a boxed future of its own, and the state a watch waits in holds little more than the
+// stream.
 impl KindLoop {
     fn send(&self, body: Body) -> BoxFuture<'_, bool> {
         let msg = ClusterMsg {

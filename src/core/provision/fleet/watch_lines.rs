@@ -35,16 +35,8 @@ pub(crate) async fn list(
     url_path: &str,
     lp: &ListParams,
 ) -> Result<ObjectList<DynamicObject>> {
-    let mut req = kube::core::Request::new(url_path)
-        .list(lp)
-        .map_err(Error::BuildRequest)?;
-    req.extensions_mut().insert("list");
-    let res = client.send(req.map(kube::client::Body::from)).await?;
-    let status = res.status();
-    let mut body = res.into_body();
-    if status.is_client_error() || status.is_server_error() {
-        return Err(api_error(status.as_u16(), &mut body).await);
-    }
+    let request = kube::core::Request::new(url_path).list(lp);
+    let mut body = open(client, request, "list").await?;
     let mut text = Vec::new();
     while let Some(chunk) = next_data(&mut body).await {
         text.extend_from_slice(&chunk?);
@@ -59,16 +51,8 @@ pub(crate) async fn watch(
     wp: &WatchParams,
     rv: &str,
 ) -> Result<impl Stream<Item = Result<WatchEvent<DynamicObject>>> + use<>> {
-    let mut req = kube::core::Request::new(url_path)
-        .watch(wp, rv)
-        .map_err(Error::BuildRequest)?;
-    req.extensions_mut().insert("watch");
-    let res = client.send(req.map(kube::client::Body::from)).await?;
-    let status = res.status();
-    let mut body = res.into_body();
-    if status.is_client_error() || status.is_server_error() {
-        return Err(api_error(status.as_u16(), &mut body).await);
-    }
+    let request = kube::core::Request::new(url_path).watch(wp, rv);
+    let body = open(client, request, "watch").await?;
     let lines = Lines {
         body,
         pending: Vec::new(),
@@ -79,6 +63,24 @@ pub(crate) async fn watch(
         let next = l.next().await?;
         Some((next, l))
     }))
+}
+
+/// Send a request built by kube's `Request` (named `verb`, as kube names its requests) and
+/// take its body, or the apiserver's refusal as `Error::Api`.
+async fn open(
+    client: &ClusterClient,
+    request: std::result::Result<http::Request<Vec<u8>>, kube::core::request::Error>,
+    verb: &'static str,
+) -> Result<Body> {
+    let mut req = request.map_err(Error::BuildRequest)?;
+    req.extensions_mut().insert(verb);
+    let res = client.send(req.map(kube::client::Body::from)).await?;
+    let status = res.status();
+    let mut body = res.into_body();
+    if status.is_client_error() || status.is_server_error() {
+        return Err(api_error(status.as_u16(), &mut body).await);
+    }
+    Ok(body)
 }
 
 /// The apiserver's `Status` for a refused request, or one made from the text it sent instead.
