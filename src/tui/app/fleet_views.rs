@@ -141,26 +141,26 @@ impl App {
 
     /// The matrix's columns (shared: a frame holds them while the reducer may replace them).
     pub fn matrix_columns(&self) -> std::sync::Arc<fleet_matrix::Columns> {
-        // Poisoning cannot leave a half-written value: it is replaced whole.
-        let mut cached = self
-            .fv
-            .matrix_columns
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        cached
+        self.cached_columns()
             .get_or_insert_with(|| std::sync::Arc::new(fleet_matrix::Columns::of(&self.fleet)))
             .clone()
+    }
+
+    /// The cached columns (`None`: to be computed). Poisoning cannot leave a half-written
+    /// value: it is replaced whole.
+    fn cached_columns(
+        &self,
+    ) -> std::sync::MutexGuard<'_, Option<std::sync::Arc<fleet_matrix::Columns>>> {
+        self.fv
+            .matrix_columns
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
     }
 
     /// Whether the columns as they stand already cover `fleet[i]` (see `Columns::cover`); not
     /// yet computed ones will be computed from the fleet as it is, so they cover it too.
     pub(super) fn matrix_columns_cover(&self, i: usize) -> bool {
-        let cached = self
-            .fv
-            .matrix_columns
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        match (cached.as_ref(), self.fleet.get(i)) {
+        match (self.cached_columns().as_ref(), self.fleet.get(i)) {
             (None, _) => true,
             (Some(columns), Some(s)) => columns.cover(s),
             (Some(_), None) => false,
