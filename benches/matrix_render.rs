@@ -65,6 +65,7 @@ fn make_fleet(clusters: usize) -> Vec<SovereignStatus> {
                     },
                     conditions: vec![],
                 })
+                .map(Into::into)
                 .collect();
             s
         })
@@ -185,7 +186,7 @@ fn measure(app: &mut App, fleet: &mut [SovereignStatus], frames: usize) -> Vec<f
     for n in 0..frames {
         // Spread over the fleet (a prime stride), so changes move Sovereigns between groups.
         let s = &mut fleet[(n * 7919) % clusters];
-        let c = &mut s.components[n % RELEASES];
+        let c = std::sync::Arc::make_mut(&mut s.components[n % RELEASES]);
         c.state = ComponentState::ALL[(n / clusters) % ComponentState::ALL.len()];
         // Timed from the message: the reducer's index upkeep is part of the cost at 2,000.
         let t = Instant::now();

@@ -114,7 +114,7 @@ fn main() {
         let before = count.load(Ordering::SeqCst);
         let mut fixed = fleet[2].clone();
         for c in &mut fixed.components {
-            c.state = ComponentState::Installed;
+            std::sync::Arc::make_mut(c).state = ComponentState::Installed;
         }
         tx.send(Msg::Fleet(FleetMsg::Update(fixed)))
             .await

@@ -880,15 +880,18 @@ fn the_fleet_view_is_evidence_once_the_cluster_was_reached() {
     for hr in cluster.helmreleases.unwrap() {
         let conditions: Vec<ConditionView> =
             serde_json::from_value(hr["status"]["conditions"].clone()).unwrap();
-        s.components.push(ComponentStatus {
-            name: hr["metadata"]["name"].as_str().unwrap().into(),
-            namespace: "flux-system".into(),
-            state: derive_state(&conditions, false),
-            message: String::new(),
-            last_transition: None,
-            depends_on: vec![],
-            conditions,
-        });
+        s.components.push(
+            ComponentStatus {
+                name: hr["metadata"]["name"].as_str().unwrap().into(),
+                namespace: "flux-system".into(),
+                state: derive_state(&conditions, false),
+                message: String::new(),
+                last_transition: None,
+                depends_on: vec![],
+                conditions,
+            }
+            .into(),
+        );
     }
     assert_eq!(s.components[0].state, ComponentState::Failed);
     s.kustomizations.push(FluxObjectStatus {

@@ -3,6 +3,8 @@
 //! navigation. Screens are TestBackend snapshots (insta); the fleet is generated, fixed in
 //! time, so every run draws the same frames.
 
+use std::sync::Arc;
+
 use crossterm::event::KeyCode;
 use sovtui::provision::fleet::arrange::{GroupKey, Health};
 use sovtui::provision::fleet::model::{ComponentStatus, ConnectionState, SovereignStatus};
@@ -61,6 +63,7 @@ fn sovereign(i: usize) -> SovereignStatus {
             },
             conditions: vec![],
         })
+        .map(Arc::new)
         .collect();
     let trouble = if FAILED.contains(&i) {
         Some((ComponentState::Failed, "install retries exhausted"))
@@ -72,7 +75,7 @@ fn sovereign(i: usize) -> SovereignStatus {
         None
     };
     if let Some((state, message)) = trouble {
-        let c = &mut s.components[(i * 7) % RELEASES];
+        let c = Arc::make_mut(&mut s.components[(i * 7) % RELEASES]);
         c.state = state;
         c.message = message.into();
     }
@@ -261,12 +264,12 @@ fn rows_stay_put_when_a_sovereign_changes_inside_its_group_and_the_cursor_follow
     let before = render(&mut app, 120, 40);
     // A message changes, the state does not: not a row moves.
     let mut s = sovereign(41);
-    s.components[3].message = "upgraded".into();
+    Arc::make_mut(&mut s.components[3]).message = "upgraded".into();
     app.update(Msg::Fleet(FleetMsg::Update(s)));
     assert_eq!(render(&mut app, 120, 40), before);
     // The selected Sovereign fails: it moves to "failed" and the cursor goes with it.
     let mut s = sovereign(42);
-    s.components[0].state = ComponentState::Failed;
+    Arc::make_mut(&mut s.components[0]).state = ComponentState::Failed;
     app.update(Msg::Fleet(FleetMsg::Update(s)));
     let text = render(&mut app, 120, 40);
     let failed = app

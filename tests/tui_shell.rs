@@ -249,7 +249,7 @@ fn fleet_updates_replace_one_sovereign_and_keep_the_selection() {
     key(&mut app, KeyCode::Down);
     let mut fixed = app.fleet[2].clone();
     for c in &mut fixed.components {
-        c.state = sovtui::provision::flux::ComponentState::Installed;
+        std::sync::Arc::make_mut(c).state = sovtui::provision::flux::ComponentState::Installed;
     }
     app.update(Msg::Fleet(FleetMsg::Update(fixed)));
     assert_eq!(app.fleet.len(), 3);
@@ -540,7 +540,7 @@ fn component_event(
     app.update(Msg::Fleet(FleetMsg::Event(Box::new(
         sovtui::provision::fleet::FleetEvent::ComponentChanged {
             fqdn: fqdn.into(),
-            component,
+            component: component.into(),
             previous: None,
         },
     ))));
@@ -554,13 +554,13 @@ fn matrix_columns_are_kept_through_state_changes_and_follow_new_components() {
     assert_eq!(first.ids.len(), 35);
     // A status change keeps the column order (the common case under load).
     let fqdn = app.fleet[0].fqdn.clone();
-    let mut changed = app.fleet[0].components[3].clone();
+    let mut changed = (*app.fleet[0].components[3]).clone();
     changed.state = sovtui::provision::flux::ComponentState::Failed;
     changed.message = "upgrade failed".into();
     component_event(&mut app, &fqdn, changed);
     assert!(std::sync::Arc::ptr_eq(&first, &app.matrix_columns()));
     // A HelmRelease that depends on cilium is new: the matrix gains its column, after cilium.
-    let mut added = app.fleet[0].components[0].clone();
+    let mut added = (*app.fleet[0].components[0]).clone();
     assert_eq!(added.id(), "cilium");
     added.depends_on = vec![format!("{}/{}", added.namespace, added.name)];
     added.name = "bp-zz-new".into();
@@ -650,6 +650,7 @@ fn release_detail_shows_conditions_transitions_and_events() {
         .components
         .iter_mut()
         .find(|c| c.name == "bp-harbor")
+        .map(std::sync::Arc::make_mut)
         .expect("harbor");
     harbor.state = ComponentState::Installing;
     harbor.message = "Reconciliation in progress".into();

@@ -10,7 +10,6 @@ mod fuzz;
 use std::path::Path;
 
 use fuzz::{edit, hostile_value, mutate, text_input};
-use kube::api::DynamicObject;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use sovtui_core::config::fleet_file;
@@ -20,7 +19,7 @@ use sovtui_core::provision::catalyst::model::{
     SubdomainVerdict,
 };
 use sovtui_core::provision::catalyst::sse::{SseFrame, SseParser, StreamItem, decode};
-use sovtui_core::provision::fleet::objects::{FluxKind, Reduced, reduce};
+use sovtui_core::provision::fleet::objects::{FluxKind, FluxObject, Reduced, reduce};
 use sovtui_core::provision::flux::ComponentState;
 use sovtui_core::provision::troubleshoot::tree;
 
@@ -421,10 +420,18 @@ fn fuzz_flux_status() {
             if suspend && let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut) {
                 spec.insert("suspend".into(), Value::Bool(true));
             }
-            let Ok(o) = serde_json::from_value::<DynamicObject>(obj.clone()) else {
-                return Ok(()); // not an object kube would hand us
+            let Ok(o) = serde_json::from_str::<FluxObject>(&obj.to_string()) else {
+                // Only metadata is read strictly (as kube reads it); nothing below spec or
+                // status may fail the object.
+                let meta = &obj["metadata"];
+                let bad = |f: &str| meta.get(f).is_some_and(|v| !v.is_string() && !v.is_null());
+                prop_assert!(
+                    !meta.is_object() || bad("name") || bad("namespace") || bad("resourceVersion"),
+                    "refused: {obj}"
+                );
+                return Ok(());
             };
-            match reduce(kind, &o) {
+            match reduce(kind, o) {
                 Reduced::Component(c) => {
                     prop_assert_eq!(kind, FluxKind::HelmRelease);
                     prop_assert!(!c.message.is_empty(), "a component always says something");

@@ -72,7 +72,7 @@ pub fn helm_release_targets(
     status: &super::model::SovereignStatus,
     name: Option<&str>,
 ) -> Result<Vec<ObjectRef>, String> {
-    let of = |c: &super::model::ComponentStatus| ObjectRef {
+    let of = |c: &std::sync::Arc<super::model::ComponentStatus>| ObjectRef {
         kind: FluxKind::HelmRelease,
         namespace: c.namespace.clone(),
         name: c.name.clone(),

@@ -962,6 +962,8 @@ pub fn elide_middle(name: &str, common_suffix: &str, width: usize) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
     use crate::provision::fleet::model::ComponentStatus;
 
@@ -969,15 +971,18 @@ mod tests {
         let mut s = SovereignStatus::new(name, tags.iter().map(|t| t.to_string()).collect());
         s.connection = ConnectionState::Live;
         s.last_live = Some(chrono::Utc::now());
-        s.components = vec![ComponentStatus {
-            name: "bp-cilium".into(),
-            namespace: "flux-system".into(),
-            state: worst.unwrap_or(ComponentState::Installed),
-            message: String::new(),
-            last_transition: None,
-            depends_on: vec![],
-            conditions: vec![],
-        }];
+        s.components = vec![
+            ComponentStatus {
+                name: "bp-cilium".into(),
+                namespace: "flux-system".into(),
+                state: worst.unwrap_or(ComponentState::Installed),
+                message: String::new(),
+                last_transition: None,
+                depends_on: vec![],
+                conditions: vec![],
+            }
+            .into(),
+        ];
         s
     }
 
@@ -1012,7 +1017,7 @@ mod tests {
         assert_eq!(Health::of(&s), Health::NotLive);
         let mut f = sov("f.x", &[], Some(ComponentState::Installing));
         assert_eq!(Health::of(&f), Health::Progressing);
-        f.components[0].state = ComponentState::Pending;
+        Arc::make_mut(&mut f.components[0]).state = ComponentState::Pending;
         assert_eq!(Health::of(&f), Health::Progressing);
         f.components.clear();
         assert_eq!(Health::of(&f), Health::Empty);
@@ -1086,11 +1091,11 @@ mod tests {
         let mut ix = FleetIndex::new(&f, GroupBy::Worst, Order::Natural);
         let before = names(&ix, &f);
         // installing → pending: still progressing.
-        f[2].components[0].state = ComponentState::Pending;
+        Arc::make_mut(&mut f[2].components[0]).state = ComponentState::Pending;
         ix.update(&f, 2);
         assert_eq!(names(&ix, &f), before);
         // d.x fails: it leaves "ready" for "failed", after b.x (fleet order inside).
-        f[3].components[0].state = ComponentState::Failed;
+        Arc::make_mut(&mut f[3].components[0]).state = ComponentState::Failed;
         assert!(ix.update(&f, 3));
         assert_eq!(
             names(&ix, &f),
@@ -1126,7 +1131,7 @@ mod tests {
                 ix.set_filter("x");
                 for step in 0..12 {
                     let i = (step * 3) % f.len();
-                    f[i].components[0].state = states[step % states.len()];
+                    Arc::make_mut(&mut f[i].components[0]).state = states[step % states.len()];
                     ix.update(&f, i);
                     let mut fresh = FleetIndex::new(&f, group_by, order);
                     fresh.set_filter("x");
@@ -1159,12 +1164,12 @@ mod tests {
         assert_eq!(ix.rows().len(), 8);
         // A change under a filter: d.x fails and so starts matching "failed".
         ix.set_filter("failed");
-        f[3].components[0].state = ComponentState::Failed;
+        Arc::make_mut(&mut f[3].components[0]).state = ComponentState::Failed;
         ix.update(&f, 3);
         assert_eq!(names(&ix, &f), ["# failed", "b.x", "d.x"]);
         // Under a filter by name a state change keeps membership.
         ix.set_filter("d.");
-        f[3].components[0].state = ComponentState::Installed;
+        Arc::make_mut(&mut f[3].components[0]).state = ComponentState::Installed;
         ix.update(&f, 3);
         assert_eq!(names(&ix, &f), ["# ready", "d.x"]);
     }

@@ -18,7 +18,7 @@ use kube::{Client, Config};
 use crate::provision::kube_transport::ClusterClient;
 use tokio::sync::mpsc;
 
-use super::objects::{FluxKind, Reduced, reduce};
+use super::objects::{FluxKind, FluxObject, Reduced, reduce};
 use crate::config::fleet_file::{KubeconfigFrom, SovereignEntry};
 use crate::provision::limits::{Limits, show_duration};
 
@@ -590,8 +590,8 @@ impl KindLoop {
                     return None;
                 };
                 match listed {
-                    Ok(list) => {
-                        items.extend(list.items.iter().map(|o| reduce(self.kind, o)));
+                    Ok(mut list) => {
+                        items.extend(list.items().into_iter().map(|o| reduce(self.kind, o)));
                         match list.metadata.continue_.filter(|c| !c.is_empty()) {
                             Some(c) => cont = Some(c),
                             None => break list.metadata.resource_version.unwrap_or_default(),
@@ -741,21 +741,21 @@ impl KindLoop {
     }
 
     /// What one watch event means for the loop (`rv` follows it).
-    fn step(&self, item: kube::Result<WatchEvent<DynamicObject>>, rv: &mut String) -> Step {
+    fn step(&self, item: kube::Result<WatchEvent<FluxObject>>, rv: &mut String) -> Step {
         match item {
-            Ok(WatchEvent::Added(o)) | Ok(WatchEvent::Modified(o)) => {
-                if let Some(v) = o.metadata.resource_version.as_deref() {
-                    *rv = v.to_string();
+            Ok(WatchEvent::Added(mut o)) | Ok(WatchEvent::Modified(mut o)) => {
+                if let Some(v) = o.resource_version.take() {
+                    *rv = v;
                 }
-                Step::Send(Body::Applied(reduce(self.kind, &o)))
+                Step::Send(Body::Applied(reduce(self.kind, o)))
             }
             Ok(WatchEvent::Deleted(o)) => {
-                if let Some(v) = o.metadata.resource_version.as_deref() {
-                    *rv = v.to_string();
+                if let Some(v) = o.resource_version {
+                    *rv = v;
                 }
                 Step::Send(Body::Deleted {
-                    namespace: o.metadata.namespace.unwrap_or_default(),
-                    name: o.metadata.name.unwrap_or_default(),
+                    namespace: o.namespace,
+                    name: o.name,
                 })
             }
             Ok(WatchEvent::Bookmark(b)) => {
@@ -791,7 +791,7 @@ async fn next_step<S>(
     rv: &mut String,
 ) -> Option<Step>
 where
-    S: futures::Stream<Item = kube::Result<WatchEvent<DynamicObject>>>,
+    S: futures::Stream<Item = kube::Result<WatchEvent<FluxObject>>>,
 {
     Some(
         match tokio::time::timeout(idle, stream.next()).await.ok()? {

@@ -1,14 +1,18 @@
 //! Bootstrap-kit order: HelmReleases sorted so every release comes after what it `dependsOn`
 //! (contract §3.5: the order of files is documentary, `dependsOn` is authoritative).
 
+use std::borrow::Borrow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::model::ComponentStatus;
 
 /// The canonical order of a Sovereign's components: by namespace/name, then topologically, so
 /// every holder of the same set computes the same order.
-pub fn sort_components(components: &mut Vec<ComponentStatus>) {
-    components.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+pub fn sort_components<C: Borrow<ComponentStatus>>(components: &mut Vec<C>) {
+    components.sort_by(|a, b| {
+        let (a, b) = (a.borrow(), b.borrow());
+        (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name))
+    });
     order_by_dependencies(components);
 }
 
@@ -16,13 +20,13 @@ pub fn sort_components(components: &mut Vec<ComponentStatus>) {
 /// all placed, the one earliest in the input goes first. Dependencies on releases that are not in
 /// the list are ignored (they cannot be placed anyway); releases caught in a cycle keep their
 /// input order at the end, so nothing is ever dropped.
-pub fn order_by_dependencies(components: &mut Vec<ComponentStatus>) {
+pub fn order_by_dependencies<C: Borrow<ComponentStatus>>(components: &mut Vec<C>) {
     let keys: Vec<String> = components
         .iter()
-        .map(|c| format!("{}/{}", c.namespace, c.name))
+        .map(|c| format!("{}/{}", c.borrow().namespace, c.borrow().name))
         .collect();
-    let order = topological_order(&keys, |i| components[i].depends_on.as_slice());
-    let mut slots: Vec<Option<ComponentStatus>> = components.drain(..).map(Some).collect();
+    let order = topological_order(&keys, |i| components[i].borrow().depends_on.as_slice());
+    let mut slots: Vec<Option<C>> = components.drain(..).map(Some).collect();
     components.extend(order.into_iter().filter_map(|i| slots[i].take()));
 }
 

@@ -2,6 +2,7 @@
 //! except `Snapshot`, which replaces one Sovereign's whole picture (after a (re)list).
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -39,7 +40,7 @@ pub enum FleetEvent {
     },
     ComponentChanged {
         fqdn: String,
-        component: ComponentStatus,
+        component: Arc<ComponentStatus>,
         /// State before this change (`None`: a new component).
         previous: Option<ComponentState>,
     },

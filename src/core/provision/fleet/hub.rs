@@ -676,7 +676,7 @@ impl Hub {
                         let mut comps: Vec<_> = items
                             .into_iter()
                             .filter_map(|r| match r {
-                                Reduced::Component(c) => Some(c),
+                                Reduced::Component(c) => Some(Arc::new(c)),
                                 Reduced::Object(_) => None,
                             })
                             .collect();
@@ -720,6 +720,7 @@ impl Hub {
                 }
             }
             cluster::Body::Applied(Reduced::Component(c)) => {
+                let c = Arc::new(c);
                 let comps = &mut sov.status.components;
                 let pos = comps
                     .iter()

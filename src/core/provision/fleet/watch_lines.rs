@@ -16,25 +16,52 @@
 
 use std::collections::VecDeque;
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
 use futures::Stream;
 use http_body::Body as _;
-use kube::api::{ListParams, ObjectList, WatchEvent, WatchParams};
-use kube::core::{DynamicObject, Status};
+use kube::api::{ListParams, WatchEvent, WatchParams};
+use kube::core::Status;
+use kube::core::watch::Bookmark;
 use kube::{Error, Result};
+use serde::Deserialize;
+use serde_json::value::RawValue;
 
+use super::objects::FluxObject;
 use crate::provision::kube_transport::{ClusterClient, ResponseBody as Body};
 
 /// A gathered partial line larger than this is not kept for the next one.
 const KEEP_PENDING: usize = 16 * 1024;
 
+/// One page of a LIST. kube's `ObjectList` reads its type fields through `#[serde(flatten)]`,
+/// which buffers the whole page as a tree before the items are decoded; this reads in one pass.
+#[derive(Deserialize)]
+pub(crate) struct Page {
+    #[serde(default)]
+    pub metadata: PageMeta,
+    #[serde(default)]
+    items: Option<Vec<FluxObject>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(crate) struct PageMeta {
+    #[serde(rename = "resourceVersion")]
+    pub resource_version: Option<String>,
+    #[serde(rename = "continue")]
+    pub continue_: Option<String>,
+}
+
+impl Page {
+    pub fn items(&mut self) -> Vec<FluxObject> {
+        self.items.take().unwrap_or_default()
+    }
+}
+
 /// One page of a LIST of `url_path` (a collection URL), as `Api::list` reads it: the whole
 /// answer (under the body cap), a non-2xx answer as the apiserver's `Status`.
-pub(crate) async fn list(
-    client: &ClusterClient,
-    url_path: &str,
-    lp: &ListParams,
-) -> Result<ObjectList<DynamicObject>> {
+pub(crate) async fn list(client: &ClusterClient, url_path: &str, lp: &ListParams) -> Result<Page> {
     let request = kube::core::Request::new(url_path).list(lp);
     let mut body = open(client, request, "list").await?;
     let mut text = Vec::new();
@@ -50,7 +77,7 @@ pub(crate) async fn watch(
     url_path: &str,
     wp: &WatchParams,
     rv: &str,
-) -> Result<impl Stream<Item = Result<WatchEvent<DynamicObject>>> + use<>> {
+) -> Result<impl Stream<Item = Result<WatchEvent<FluxObject>>> + use<>> {
     let request = kube::core::Request::new(url_path).watch(wp, rv);
     let body = open(client, request, "watch").await?;
     let lines = Lines {
@@ -116,12 +143,12 @@ struct Lines {
     body: Body,
     /// The start of a line whose end has not come yet.
     pending: Vec<u8>,
-    ready: VecDeque<Result<WatchEvent<DynamicObject>>>,
+    ready: VecDeque<Result<WatchEvent<FluxObject>>>,
     done: bool,
 }
 
 impl Lines {
-    async fn next(&mut self) -> Option<Result<WatchEvent<DynamicObject>>> {
+    async fn next(&mut self) -> Option<Result<WatchEvent<FluxObject>>> {
         loop {
             if let Some(ev) = self.ready.pop_front() {
                 return Some(ev);
@@ -174,17 +201,58 @@ impl Lines {
         if line.iter().all(u8::is_ascii_whitespace) {
             return;
         }
-        let ev = match serde_json::from_slice::<WatchEvent<DynamicObject>>(line) {
+        let ev = match event(line) {
             Ok(ev) => Ok(ev),
             // An incomplete last line (the body ended inside it): nothing to say.
             Err(e) if e.is_eof() => return,
-            Err(e) => match serde_json::from_slice::<Status>(line) {
-                Ok(status) => Err(Error::Api(status.boxed())),
-                Err(_) => Err(Error::SerdeError(e)),
+            Err(e) => match status_line(line) {
+                Some(status) => Err(Error::Api(status.boxed())),
+                None => Err(Error::SerdeError(e)),
             },
         };
         self.ready.push_back(ev);
     }
+}
+
+/// A line that is the apiserver's `Status` rather than an event. Asked by `kind`: kube's
+/// `Status` has a default for every field, so any JSON object would parse as one.
+fn status_line(line: &[u8]) -> Option<Status> {
+    #[derive(Deserialize)]
+    struct Kind<'a> {
+        #[serde(borrow)]
+        kind: Option<Cow<'a, str>>,
+    }
+    let k: Kind = serde_json::from_slice(line).ok()?;
+    (k.kind.as_deref() == Some("Status"))
+        .then(|| serde_json::from_slice(line).ok())
+        .flatten()
+}
+
+/// One line of a watch: `{"type": …, "object": …}`, the fields in either order (kube's
+/// adjacently tagged `WatchEvent` buffers the object as a tree when it comes first).
+fn event(line: &[u8]) -> serde_json::Result<WatchEvent<FluxObject>> {
+    #[derive(Deserialize)]
+    struct Envelope<'a> {
+        #[serde(rename = "type", borrow)]
+        kind: Cow<'a, str>,
+        #[serde(borrow)]
+        object: &'a RawValue,
+    }
+    let e: Envelope = serde_json::from_slice(line)?;
+    let object = e.object.get();
+    Ok(match e.kind.as_ref() {
+        "ADDED" => WatchEvent::Added(serde_json::from_str(object)?),
+        "MODIFIED" => WatchEvent::Modified(serde_json::from_str(object)?),
+        "DELETED" => WatchEvent::Deleted(serde_json::from_str(object)?),
+        "BOOKMARK" => WatchEvent::Bookmark(serde_json::from_str::<Bookmark>(object)?),
+        "ERROR" => WatchEvent::Error(Box::new(serde_json::from_str::<Status>(object)?)),
+        other => {
+            let shown: String = other.chars().take(40).collect();
+            return Err(serde::de::Error::custom(format_args!(
+                "unknown watch event type {shown:?}"
+            )));
+        }
+    })
 }
 
 /// Whether a body error is the ordinary end of a long watch (the server or a proxy cut it, or
@@ -244,10 +312,8 @@ mod tests {
         l.ready
             .drain(..)
             .map(|e| match e {
-                Ok(WatchEvent::Added(o)) | Ok(WatchEvent::Modified(o)) => {
-                    o.metadata.name.unwrap_or_default()
-                }
-                Ok(WatchEvent::Deleted(o)) => format!("-{}", o.metadata.name.unwrap_or_default()),
+                Ok(WatchEvent::Added(o)) | Ok(WatchEvent::Modified(o)) => o.name,
+                Ok(WatchEvent::Deleted(o)) => format!("-{}", o.name),
                 Ok(WatchEvent::Bookmark(b)) => format!("@{}", b.metadata.resource_version),
                 Ok(WatchEvent::Error(s)) => format!("!{}", s.code),
                 Err(e) => format!("err {e}"),
@@ -290,6 +356,39 @@ mod tests {
         l.feed(b"not json\n");
         let got = names(&mut l);
         assert!(got[0].starts_with("err "), "{got:?}");
+    }
+
+    #[test]
+    fn the_object_may_come_before_the_type_and_an_unknown_type_is_an_error() {
+        let mut l = lines();
+        l.feed(br#"{"object":{"metadata":{"name":"a","resourceVersion":"4"}},"type":"MODIFIED"}"#);
+        l.feed(b"\n");
+        l.feed(br#"{"type":"BOOKMARK","object":{"kind":"X","apiVersion":"v1","metadata":{"resourceVersion":"9"}}}"#);
+        l.feed(b"\n");
+        l.feed(br#"{"type":"RENAMED","object":{}}"#);
+        l.feed(b"\n");
+        let got = names(&mut l);
+        assert_eq!(got[..2], ["a", "@9"]);
+        assert!(
+            got[2].contains("unknown watch event type \"RENAMED\""),
+            "{got:?}"
+        );
+    }
+
+    #[test]
+    fn a_page_reads_its_continue_token_and_null_items() {
+        let mut p: Page = serde_json::from_str(
+            r#"{"kind":"HelmReleaseList","apiVersion":"v2","metadata":{"resourceVersion":"12","continue":"c1"},"items":null}"#,
+        )
+        .expect("page");
+        assert!(p.items().is_empty());
+        assert_eq!(p.metadata.resource_version.as_deref(), Some("12"));
+        assert_eq!(p.metadata.continue_.as_deref(), Some("c1"));
+        let mut p: Page = serde_json::from_str(
+            r#"{"items":[{"metadata":{"name":"a"},"spec":{"values":{"big":[1,2,3]}}}],"metadata":{}}"#,
+        )
+        .expect("page");
+        assert_eq!(p.items()[0].name, "a");
     }
 
     #[test]
