@@ -172,9 +172,12 @@ fn plan_view_snapshot_and_the_confirm_rule() {
     let pane = app.decommission.as_ref().expect("pane");
     assert!(matches!(pane.phase, Phase::Planned), "nothing started");
     assert!(
-        pane.refused.as_deref().is_some_and(|r| r.contains("match")),
+        pane.gate
+            .refused
+            .as_deref()
+            .is_some_and(|r| r.contains("match")),
         "{:?}",
-        pane.refused
+        pane.gate.refused
     );
     key(&mut app, KeyCode::Char('s'));
     assert_eq!(

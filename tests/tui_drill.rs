@@ -413,7 +413,7 @@ fn arming_needs_arm_and_the_fqdn_typed_back() {
     app.run_command(Command::Drill(FQDN.into()));
     assert!(app.drill_shown());
     assert_eq!(
-        app.drill.as_ref().map(|d| d.typed()),
+        app.drill.as_ref().map(|d| d.gate.typed()),
         Some(FQDN.to_string())
     );
 }

@@ -411,11 +411,12 @@ async fn reducer_plans_refuses_a_wrong_fqdn_then_purges_the_sovereign() {
     assert!(matches!(screen.phase, Phase::Planned));
     assert!(
         screen
+            .gate
             .refused
             .as_deref()
             .is_some_and(|r| r.contains("does not match")),
         "{:?}",
-        screen.refused
+        screen.gate.refused
     );
     assert_eq!(
         sovereign_objects(&world),

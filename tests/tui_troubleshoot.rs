@@ -322,7 +322,7 @@ mod gathering {
         let pane = app.recover.as_ref().expect("recovery pane");
         assert_eq!(pane.fqdn, fqdn);
         assert!(
-            pane.typed().is_empty(),
+            pane.gate.typed().is_empty(),
             "the FQDN is never typed back for the operator"
         );
         let text = screen_text(&render(&mut app, 120, 40));

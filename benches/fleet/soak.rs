@@ -85,6 +85,20 @@ impl Observed {
 /// The verdict of the end-of-soak check, for the child's report.
 static VERIFIED: Mutex<Option<Value>> = Mutex::new(None);
 
+/// glibc's own account of the heap: bytes handed out, and bytes free inside the heap that it has
+/// not given back to the system. RSS that grows while the first stays flat is the allocator's.
+fn heap_mib() -> Value {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // SAFETY: mallinfo2 only reads the allocator's counters.
+        let m = unsafe { libc::mallinfo2() };
+        let mib = |b: usize| b as f64 / 1024.0 / 1024.0;
+        json!({"in_use": mib(m.uordblks + m.hblkhd), "free": mib(m.fordblks)})
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    Value::Null
+}
+
 /// Samples the cockpit every `sample_secs` once the load phase has begun: RSS, CPU share of the
 /// interval, Sovereigns live on screen, changes drawn so far, and the bench's own latency log
 /// (which grows with every change drawn, so it is reported to be subtracted from the RSS).
@@ -117,6 +131,7 @@ pub async fn child_sampler(
             "live": observed.live.load(Ordering::Relaxed),
             "drawn": drawn,
             "latency_log_mib": log_bytes as f64 / 1024.0 / 1024.0,
+            "heap_mib": heap_mib(),
         });
         (cpu_prev, t_prev) = (cpu, now);
         out.extend_from_slice(sample.to_string().as_bytes());

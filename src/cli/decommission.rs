@@ -19,7 +19,6 @@ use crate::provision::decommission::{
 };
 use crate::provision::hetzner::ownership::MatchReason;
 use crate::provision::journal;
-use crate::provision::wizard::rules::check_fqdn_tofu;
 
 #[derive(Debug, Args)]
 pub struct DecommissionArgs {
@@ -163,32 +162,14 @@ fn map_err(e: Error) -> CliError {
 }
 
 pub fn run(config: Option<PathBuf>, args: DecommissionArgs) -> CliResult {
-    if check_fqdn_tofu(&args.fqdn).is_err() {
-        return Err(CliError::usage(format!(
-            "FQDN: {:?} is not a Sovereign FQDN (lowercase labels, at least two)",
-            args.fqdn
-        )));
-    }
-    if args.apply {
-        let typed = args.confirm.as_deref().unwrap_or_default();
-        crate::provision::confirm::typed_back(typed, &args.fqdn)
-            .map_err(|why| CliError::usage(format!("--confirm arms the wipe: {why}")))?;
-    }
-    let planned = match &args.plan {
-        Some(path) => {
-            let p = DecommissionPlan::read(path).map_err(|e| CliError::usage(e.to_string()))?;
-            if p.fqdn != args.fqdn {
-                return Err(CliError::usage(format!(
-                    "{} is a plan for {}, not {}: nothing was touched",
-                    path.display(),
-                    p.fqdn,
-                    args.fqdn
-                )));
-            }
-            Some(p)
-        }
-        None => None,
-    };
+    let typed = args.confirm.as_deref().unwrap_or_default();
+    let planned = super::armed::preamble(
+        &args.fqdn,
+        args.apply.then_some((typed, "the wipe")),
+        args.plan.as_deref(),
+        DecommissionPlan::read,
+        |p| &p.fqdn,
+    )?;
     let storage = storage_from_env()?;
     let fleet_path = config.unwrap_or_else(paths::fleet_file);
     let hetzner = super::phase0::client_for(&args.fqdn, &fleet_path, None)?;
@@ -200,7 +181,10 @@ pub fn run(config: Option<PathBuf>, args: DecommissionArgs) -> CliResult {
     let plan = match planned {
         Some(p) => {
             // The plan's own catalyst-api: it names the record the operator approved.
-            say!("executing the plan file {}:", plan_path(&args));
+            say!(
+                "executing the plan file {}:",
+                super::armed::plan_path(args.plan.as_deref())
+            );
             p
         }
         None => {
@@ -320,11 +304,4 @@ pub fn run(config: Option<PathBuf>, args: DecommissionArgs) -> CliResult {
             report.leftovers.join("; ")
         )))
     }
-}
-
-fn plan_path(args: &DecommissionArgs) -> String {
-    args.plan
-        .as_ref()
-        .map(|p| p.display().to_string())
-        .unwrap_or_default()
 }

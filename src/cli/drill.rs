@@ -48,8 +48,7 @@ pub fn run(config: Option<PathBuf>, cmd: DrillCommand) -> CliResult {
                 json,
                 how,
             } => {
-                crate::provision::confirm::typed_back(&confirm, &fqdn)
-                    .map_err(|why| CliError::Usage(format!("--confirm arms the drill: {why}")))?;
+                super::armed::confirmed(&confirm, &fqdn, "the drill")?;
                 let t = target::connect(&fleet_path, &fqdn).await?;
                 let p = plan::plan(&t.kube, &t.hetzner, &fqdn, plan_options(how)).await?;
                 say_part!("{}", p.to_text());
@@ -103,11 +102,11 @@ fn armed(
 ) -> Result<String, CliError> {
     let fqdn =
         drill_run::target_of(state_dir, id).map_err(|e| CliError::Usage(format!("{e:#}")))?;
-    crate::provision::confirm::typed_back(confirm, &fqdn).map_err(|why| {
-        CliError::Usage(format!(
-            "--confirm arms the {what} of drill {id} on {fqdn}: {why}"
-        ))
-    })?;
+    super::armed::confirmed(
+        confirm,
+        &fqdn,
+        &format!("the {what} of drill {id} on {fqdn}"),
+    )?;
     Ok(fqdn)
 }
 

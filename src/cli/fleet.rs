@@ -302,13 +302,8 @@ pub struct ActionFailure {
 /// The cockpit's `:reconcile` / `:suspend` / `:resume`, headless: the FQDN typed back first
 /// (nothing is contacted before), then the same audited `FleetHandle::act` per HelmRelease.
 async fn act(path: &Path, action: FluxAction, args: FluxActionArgs) -> CliResult {
-    crate::provision::confirm::typed_back(&args.confirm, &args.fqdn).map_err(|why| {
-        CliError::usage(format!(
-            "--confirm arms the {} on {}: {why}",
-            action.as_str(),
-            args.fqdn
-        ))
-    })?;
+    let what = format!("the {} on {}", action.as_str(), args.fqdn);
+    super::armed::confirmed(&args.confirm, &args.fqdn, &what)?;
     let (handle, mut events) = start(path)?;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(args.timeout);
     let mut snap = handle.snapshot().await.map_err(CliError::Failed)?;

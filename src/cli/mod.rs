@@ -17,6 +17,7 @@ macro_rules! say_part {
     };
 }
 
+mod armed;
 mod cockpit;
 mod decommission;
 #[cfg(feature = "world")]

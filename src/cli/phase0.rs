@@ -205,23 +205,11 @@ pub fn run(config: Option<PathBuf>, cmd: Phase0Command) -> CliResult {
             model,
         } => {
             let (req, mut m) = load(&from, &model)?;
-            crate::provision::confirm::typed_back(&confirm, &m.fqdn)
-                .map_err(|why| CliError::usage(format!("--confirm arms the apply: {why}")))?;
-            let planned = match &plan_file {
-                Some(path) => {
-                    let p = Phase0Plan::read(path).map_err(|e| CliError::usage(e.to_string()))?;
-                    if p.fqdn != m.fqdn {
-                        return Err(CliError::usage(format!(
-                            "{} is a plan for {}, not {}: nothing was touched",
-                            path.display(),
-                            p.fqdn,
-                            m.fqdn
-                        )));
-                    }
-                    Some(p)
-                }
-                None => None,
-            };
+            super::armed::confirmed(&confirm, &m.fqdn, "the apply")?;
+            let planned =
+                super::armed::plan_for(&m.fqdn, plan_file.as_deref(), Phase0Plan::read, |p| {
+                    &p.fqdn
+                })?;
             let client = client_for(&m.fqdn, &fleet_path, Some(&req.hetzner_token))?;
             let rt = runtime()?;
             // The nodes' join token: the one the running cluster was built with, or a fresh

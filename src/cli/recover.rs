@@ -23,7 +23,6 @@ use crate::provision::hetzner::recover::{
 use crate::provision::journal::{self, Op, Unfinished};
 use crate::provision::mothership::MothershipPlan;
 use crate::provision::mothership::records::RecordRoute;
-use crate::provision::wizard::rules::check_fqdn_tofu;
 
 #[derive(Debug, Args, Clone)]
 pub struct RecoverFlags {
@@ -210,33 +209,16 @@ fn warn_interrupted(journal_root: &Path) {
 }
 
 pub fn run(config: Option<PathBuf>, args: RecoverArgs) -> CliResult {
-    if check_fqdn_tofu(&args.fqdn).is_err() {
-        return Err(CliError::usage(format!(
-            "FQDN: {:?} is not a Sovereign FQDN (lowercase labels, at least two)",
-            args.fqdn
-        )));
-    }
-    if args.apply {
-        let typed = args.confirm.as_deref().unwrap_or_default();
-        crate::provision::confirm::typed_back(typed, &args.fqdn)
-            .map_err(|why| CliError::usage(format!("--confirm arms the purge: {why}")))?;
-    }
     // A plan file is read (and its Sovereign checked) before anything else happens.
-    let planned = match &args.plan {
-        Some(path) => {
-            let p = RecoveryPlan::read(path).map_err(|e| CliError::usage(e.to_string()))?;
-            if p.fqdn != args.fqdn {
-                return Err(CliError::usage(format!(
-                    "{} is a plan for {}, not {}: nothing was touched",
-                    path.display(),
-                    p.fqdn,
-                    args.fqdn
-                )));
-            }
-            Some(p)
-        }
-        None => None,
-    };
+    let typed = args.confirm.as_deref().unwrap_or_default();
+    let planned = super::armed::preamble(
+        &args.fqdn,
+        args.apply.then_some((typed, "the purge")),
+        args.plan.as_deref(),
+        RecoveryPlan::read,
+        |p| &p.fqdn,
+    )?;
+    let plan_path = super::armed::plan_path(args.plan.as_deref());
     let fleet_path = config.unwrap_or_else(paths::fleet_file);
     let mut opts = RecoverOptions::new(&args.fqdn);
     opts.pdm_url = args.recover.pdm.clone();
@@ -254,8 +236,8 @@ pub fn run(config: Option<PathBuf>, args: RecoverArgs) -> CliResult {
         let planned_route = p.mothership.as_ref().map(|m| m.records.route);
         if planned_route.is_some_and(|r| r != route) {
             return Err(CliError::usage(format!(
-                "{} was planned with --record-route {}, not {}: plan again to change the route                  — nothing was touched",
-                plan_path(&args),
+                "{} was planned with --record-route {}, not {}: plan again to change the route — nothing was touched",
+                plan_path,
                 planned_route.map_or("", |r| r.word()),
                 route.word()
             )));
@@ -275,8 +257,8 @@ pub fn run(config: Option<PathBuf>, args: RecoverArgs) -> CliResult {
                 &args.fqdn,
                 client.credentials(),
             )
-            .map_err(|e| CliError::usage(format!("{}: {e}", plan_path(&args))))?;
-            say!("executing the plan file {}:", plan_path(&args));
+            .map_err(|e| CliError::usage(format!("{plan_path}: {e}")))?;
+            say!("executing the plan file {plan_path}:");
             p
         }
         None => rt
@@ -426,11 +408,4 @@ pub fn run(config: Option<PathBuf>, args: RecoverArgs) -> CliResult {
         )));
     }
     Ok(())
-}
-
-fn plan_path(args: &RecoverArgs) -> String {
-    args.plan
-        .as_ref()
-        .map(|p| p.display().to_string())
-        .unwrap_or_default()
 }

@@ -9,13 +9,12 @@
 
 use std::path::PathBuf;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
+use ratatui::widgets::{Paragraph, Wrap};
 use tokio::sync::mpsc;
-use tui_textarea::TextArea;
 
 use crate::provision::catalyst::CatalystClient;
 use crate::provision::decommission::{
@@ -24,7 +23,9 @@ use crate::provision::decommission::{
 use crate::provision::hetzner::client::{ClientOptions, Credentials, HetznerClient};
 use crate::provision::hetzner::ownership::MatchReason;
 
+use super::arming::{Gate, PaneKey, pane_frame};
 use super::msg::Msg;
+use super::pane_task::{on_own_thread, progress};
 use super::theme::{Slot, Theme};
 
 /// Replies of the plan and wipe tasks, tagged with the Sovereign they are about.
@@ -44,9 +45,7 @@ pub enum DecommissionMsg {
     },
 }
 
-/// Room for progress events between the wipe thread and the cockpit: a wipe reports a few per
-/// object; should the cockpit fall this far behind, an event is dropped (the journal and the
-/// final report are the record).
+/// Room for the wipe's progress events on their way to the cockpit ([`progress`]).
 const EVENT_BUFFER: usize = 1024;
 /// catalyst-api progress lines kept on screen.
 const PROGRESS_LINES: usize = 200;
@@ -82,14 +81,12 @@ pub struct DecommissionScreen {
     pub fqdn: String,
     pub phase: Phase,
     pub plan: Option<DecommissionPlan>,
-    /// The FQDN typed back.
-    pub confirm: TextArea<'static>,
+    /// The FQDN typed back, and why the last Enter did not start the wipe.
+    pub gate: Gate,
     pub status: Option<String>,
     pub progress: Vec<String>,
     /// `hetzner`, `pdm`, `dns` in the runbook's order.
     pub items: Vec<(String, Item)>,
-    /// Why the last Enter did not start the wipe.
-    pub refused: Option<String>,
     pub scroll: usize,
     /// What the armed run waits with (tests shorten it; the journal goes to the state dir).
     pub options: Options,
@@ -115,27 +112,20 @@ fn hetzner_client(fqdn: &str, conn: &Conn) -> Result<HetznerClient, String> {
 
 impl DecommissionScreen {
     pub fn new(fqdn: &str, journal_dir: PathBuf) -> Self {
-        let mut confirm = TextArea::default();
-        confirm.set_placeholder_text(format!("type {fqdn} to enable the wipe"));
         DecommissionScreen {
             fqdn: fqdn.to_string(),
             phase: Phase::Planning,
             plan: None,
-            confirm,
+            gate: Gate::new(fqdn, "the wipe"),
             status: None,
             progress: Vec::new(),
             items: ["hetzner", "pdm", "dns"]
                 .iter()
                 .map(|i| (i.to_string(), Item::Waiting))
                 .collect(),
-            refused: None,
             scroll: 0,
             options: Options::new(journal_dir),
         }
-    }
-
-    pub fn typed(&self) -> String {
-        self.confirm.lines().join("")
     }
 
     pub fn is_running(&self) -> bool {
@@ -154,20 +144,17 @@ impl DecommissionScreen {
         let dns_deadline = self.options.dns_deadline;
         handle.spawn(async move {
             let f = fqdn.clone();
-            let result = tokio::task::spawn_blocking(move || {
-                on_own_runtime(|| async move {
-                    let inputs = inputs(&f, &conn)?;
-                    let hetzner = hetzner_client(&f, &conn)?;
-                    let api = CatalystClient::new(&inputs.catalyst_api)
-                        .map_err(|e| format!("catalyst-api: {e}"))?;
-                    decommission::plan(&api, &hetzner, &inputs, None, dns_deadline)
-                        .await
-                        .map(Box::new)
-                        .map_err(|e| e.to_string())
-                })
+            let result = on_own_thread("decommission-plan", move || async move {
+                let inputs = inputs(&f, &conn)?;
+                let hetzner = hetzner_client(&f, &conn)?;
+                let api = CatalystClient::new(&inputs.catalyst_api)
+                    .map_err(|e| format!("catalyst-api: {e}"))?;
+                decommission::plan(&api, &hetzner, &inputs, None, dns_deadline)
+                    .await
+                    .map(Box::new)
+                    .map_err(|e| e.to_string())
             })
-            .await
-            .unwrap_or_else(|e| Err(format!("plan task: {e}")));
+            .await;
             let _ = tx
                 .send(Msg::Decommission(DecommissionMsg::Planned { fqdn, result }))
                 .await;
@@ -184,7 +171,7 @@ impl DecommissionScreen {
             Phase::Running => return Some("the wipe is running".into()),
             Phase::Done(_) | Phase::Failed(_) => return Some("the wipe has run".into()),
         }
-        crate::tui::arming::not_confirmed(armed, &self.typed(), &self.fqdn)
+        crate::tui::arming::not_confirmed(armed, &self.gate.typed(), &self.fqdn)
     }
 
     /// Keys the pane takes: FQDN characters and editing keys into the confirm field, Enter to
@@ -196,26 +183,19 @@ impl DecommissionScreen {
         tx: Option<&mpsc::Sender<Msg>>,
         conn: &Conn,
     ) -> bool {
-        if key
-            .modifiers
-            .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT)
-        {
-            return false;
-        }
-        if crate::tui::arming::edit_confirm(&mut self.confirm, key) {
-            self.refused = None;
-            return true;
-        }
-        match key.code {
+        let code = match self.gate.key(key, true) {
+            PaneKey::Shell => return false,
+            PaneKey::Taken => return true,
+            PaneKey::Pane(code) => code,
+        };
+        match code {
             KeyCode::Up => self.scroll = self.scroll.saturating_sub(1),
             KeyCode::Down => self.scroll = self.scroll.saturating_add(1),
-            KeyCode::Enter => match self.blocked_reason(armed) {
-                Some(why) => self.refused = Some(why),
-                None => {
-                    self.refused = None;
+            KeyCode::Enter => {
+                if self.gate.enter(self.blocked_reason(armed)) {
                     self.start_wipe(tx, conn);
                 }
-            },
+            }
             _ => return false,
         }
         true
@@ -223,12 +203,12 @@ impl DecommissionScreen {
 
     fn start_wipe(&mut self, tx: Option<&mpsc::Sender<Msg>>, conn: &Conn) {
         let (Some(tx), Ok(handle)) = (tx.cloned(), tokio::runtime::Handle::try_current()) else {
-            self.refused = Some("no task runtime to run the wipe in".into());
+            self.gate.refused = Some("no task runtime to run the wipe in".into());
             return;
         };
         // The plan the operator read and confirmed is the one executed, by deployment id.
         let Some(plan) = self.plan.clone() else {
-            self.refused = Some("no plan to execute".into());
+            self.gate.refused = Some("no plan to execute".into());
             return;
         };
         tracing::warn!(fqdn = %self.fqdn, deployment = %plan.deployment.id, "decommission confirmed");
@@ -237,44 +217,27 @@ impl DecommissionScreen {
         let conn = conn.clone();
         let opts = self.options.clone();
         handle.spawn(async move {
-            let (etx, mut erx) = mpsc::channel::<Event>(EVENT_BUFFER);
-            // Forward in order, so Finished comes after every event.
-            let forward = {
-                let tx = tx.clone();
+            let (progress, forward) = {
                 let fqdn = fqdn.clone();
-                tokio::spawn(async move {
-                    while let Some(event) = erx.recv().await {
-                        let msg = DecommissionMsg::Event {
-                            fqdn: fqdn.clone(),
-                            event,
-                        };
-                        if tx.send(Msg::Decommission(msg)).await.is_err() {
-                            break;
-                        }
-                    }
+                progress("decommission", EVENT_BUFFER, tx.clone(), move |event| {
+                    Msg::Decommission(DecommissionMsg::Event {
+                        fqdn: fqdn.clone(),
+                        event,
+                    })
                 })
             };
             let f = fqdn.clone();
-            let result = tokio::task::spawn_blocking(move || {
-                on_own_runtime(|| async move {
-                    let hetzner = hetzner_client(&f, &conn)?;
-                    let api = CatalystClient::new(&plan.deployment.catalyst_api)
-                        .map_err(|e| format!("catalyst-api: {e}"))?;
-                    let emit = move |e: Event| {
-                        if let Err(mpsc::error::TrySendError::Full(_)) = etx.try_send(e) {
-                            tracing::warn!(
-                                "decommission progress event dropped: the cockpit is behind"
-                            );
-                        }
-                    };
-                    decommission::apply(&api, &hetzner, &plan, None, &opts, &emit)
-                        .await
-                        .map(Box::new)
-                        .map_err(|e| e.to_string())
-                })
+            let result = on_own_thread("decommission", move || async move {
+                let hetzner = hetzner_client(&f, &conn)?;
+                let api = CatalystClient::new(&plan.deployment.catalyst_api)
+                    .map_err(|e| format!("catalyst-api: {e}"))?;
+                let emit = move |e: Event| progress.emit(e);
+                decommission::apply(&api, &hetzner, &plan, None, &opts, &emit)
+                    .await
+                    .map(Box::new)
+                    .map_err(|e| e.to_string())
             })
-            .await
-            .unwrap_or_else(|e| Err(format!("wipe task: {e}")));
+            .await;
             let _ = forward.await;
             let _ = tx
                 .send(Msg::Decommission(DecommissionMsg::Finished {
@@ -343,20 +306,6 @@ impl DecommissionScreen {
             self.progress.drain(..cut);
         }
     }
-}
-
-/// Run a library future on a current-thread runtime of its own (called on a blocking thread):
-/// the library's futures need not be `Send`, and a token command may block.
-fn on_own_runtime<T, F, Fut>(f: F) -> Result<T, String>
-where
-    F: FnOnce() -> Fut,
-    Fut: std::future::Future<Output = Result<T, String>>,
-{
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("runtime: {e}"))?;
-    rt.block_on(f())
 }
 
 fn title_of(item: &str) -> &'static str {
@@ -476,15 +425,8 @@ fn item_lines<'a>(items: &[(String, Item)], theme: &Theme) -> Vec<Line<'a>> {
 
 /// Draw the pane into `area`.
 pub fn draw(frame: &mut Frame, area: Rect, s: &DecommissionScreen, armed: bool, theme: &Theme) {
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .border_style(theme.style(Slot::BorderFocused))
-        .title(Span::styled(
-            format!(" Decommission (§1.7/§2.1) · {} ", s.fqdn),
-            theme.style(Slot::Title),
-        ));
-    let inner = block.inner(area);
-    frame.render_widget(block, area);
+    let title = format!(" Decommission (§1.7/§2.1) · {} ", s.fqdn);
+    let inner = pane_frame(frame, area, title, theme);
     let [head, body, confirm, button] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Min(1),
@@ -560,31 +502,14 @@ pub fn draw(frame: &mut Frame, area: Rect, s: &DecommissionScreen, armed: bool, 
     let lines: Vec<Line> = lines.into_iter().skip(s.scroll.min(max_scroll)).collect();
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), body);
 
-    let mut ta = s.confirm.clone();
-    ta.set_block(
-        Block::default()
-            .borders(Borders::ALL)
-            .border_style(theme.style(Slot::Border))
-            .title(" type the FQDN to confirm "),
+    s.gate.draw(frame, confirm, theme);
+    let line = s.gate.button(
+        s.blocked_reason(armed),
+        "wipe and verify".into(),
+        "wipe",
+        "ready — catalyst-api destroys the Sovereign",
+        "",
+        theme,
     );
-    ta.set_style(theme.style(Slot::Input));
-    frame.render_widget(&ta, confirm);
-
-    let line = match s.blocked_reason(armed) {
-        None => Line::from(vec![
-            Span::styled(
-                " ▶ [ Enter: wipe and verify ] ",
-                theme.style(Slot::NoticeWarn),
-            ),
-            Span::raw("ready — catalyst-api destroys the Sovereign"),
-        ]),
-        Some(why) => Line::from(vec![
-            Span::styled(" ⊘ [ wipe ] disabled: ", theme.style(Slot::Muted)),
-            Span::styled(
-                s.refused.clone().unwrap_or(why),
-                theme.style(Slot::NoticeWarn),
-            ),
-        ]),
-    };
     frame.render_widget(Paragraph::new(line), button);
 }

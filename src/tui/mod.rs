@@ -38,6 +38,7 @@ pub mod keymap;
 pub mod msg;
 pub mod palette;
 pub mod pane;
+pub mod pane_task;
 pub mod playbook;
 pub mod preflight;
 pub mod recover;

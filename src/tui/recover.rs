@@ -15,13 +15,12 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Paragraph};
+use ratatui::widgets::Paragraph;
 use tokio::sync::mpsc;
-use tui_textarea::TextArea;
 
 use crate::provision::hetzner::client::{ClientOptions, Credentials, HetznerClient};
 use crate::provision::hetzner::credentials;
@@ -33,7 +32,9 @@ use crate::provision::hetzner::recover::{
 use crate::provision::journal;
 use crate::provision::mothership::records::RecordRoute;
 
+use super::arming::{Gate, PaneKey, pane_frame};
 use super::msg::Msg;
+use super::pane_task::{on_own_thread, progress};
 use super::theme::{Slot, Theme};
 
 /// Replies of the plan and apply tasks, tagged with the Sovereign they are about.
@@ -53,7 +54,7 @@ pub enum RecoverMsg {
     },
 }
 
-/// Room for the purge's progress events between the purge thread and the cockpit (see
+/// Room for the purge's progress events on their way to the cockpit ([`progress`]; see
 /// docs/RELIABILITY.md, Channels).
 const RECOVER_EVENT_BUFFER: usize = 1024;
 
@@ -102,12 +103,10 @@ pub struct RecoverScreen {
     pub phase: Phase,
     pub plan: Option<RecoveryPlan>,
     pub rows: Vec<ObjectRow>,
-    /// The FQDN typed back.
-    pub confirm: TextArea<'static>,
+    /// The FQDN typed back, and why the last Enter (or F2) did not start the purge.
+    pub gate: Gate,
     pub sweep: Option<(u32, usize)>,
     pub external: BTreeMap<String, StepOutcome>,
-    /// Why the last Enter did not start the purge.
-    pub refused: Option<String>,
     pub scroll: usize,
     /// What plan and apply run with (tests shorten the timings; the journal goes to the state dir).
     pub options: RecoverOptions,
@@ -152,24 +151,17 @@ impl RecoverScreen {
         let mut options = RecoverOptions::new(fqdn);
         options.api_url = api_url;
         options.journal_dir = Some(journal::default_root());
-        let mut confirm = TextArea::default();
-        confirm.set_placeholder_text(format!("type {fqdn} to enable the purge"));
         RecoverScreen {
             fqdn: fqdn.to_string(),
             phase: Phase::Planning,
             plan: None,
             rows: Vec::new(),
-            confirm,
+            gate: Gate::new(fqdn, "the purge"),
             sweep: None,
             external: BTreeMap::new(),
-            refused: None,
             scroll: 0,
             options,
         }
-    }
-
-    pub fn typed(&self) -> String {
-        self.confirm.lines().join("")
     }
 
     /// Start the dry run in a task. Without a sender or runtime (snapshot tests) it just waits.
@@ -224,7 +216,7 @@ impl RecoverScreen {
         if !self.plan.as_ref().is_some_and(has_work) {
             return Some("nothing to do: Hetzner holds nothing of this Sovereign".into());
         }
-        crate::tui::arming::not_confirmed(armed, &self.typed(), &self.fqdn)
+        crate::tui::arming::not_confirmed(armed, &self.gate.typed(), &self.fqdn)
     }
 
     /// Keys the pane takes: FQDN characters and editing keys into the confirm field, Enter to
@@ -237,27 +229,20 @@ impl RecoverScreen {
         creds: Option<Credentials>,
         fleet_file: Option<PathBuf>,
     ) -> bool {
-        if key
-            .modifiers
-            .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT)
-        {
-            return false;
-        }
-        if crate::tui::arming::edit_confirm(&mut self.confirm, key) {
-            self.refused = None;
-            return true;
-        }
-        match key.code {
+        let code = match self.gate.key(key, true) {
+            PaneKey::Shell => return false,
+            PaneKey::Taken => return true,
+            PaneKey::Pane(code) => code,
+        };
+        match code {
             KeyCode::F(2) => self.toggle_route(tx, creds, fleet_file),
             KeyCode::Up => self.scroll = self.scroll.saturating_sub(1),
             KeyCode::Down => self.scroll = (self.scroll + 1).min(self.rows.len().saturating_sub(1)),
-            KeyCode::Enter => match self.blocked_reason(armed) {
-                Some(why) => self.refused = Some(why),
-                None => {
-                    self.refused = None;
+            KeyCode::Enter => {
+                if self.gate.enter(self.blocked_reason(armed)) {
                     self.start_apply(tx, creds, fleet_file);
                 }
-            },
+            }
             _ => return false,
         }
         true
@@ -272,11 +257,11 @@ impl RecoverScreen {
         fleet_file: Option<PathBuf>,
     ) {
         if !matches!(self.phase, Phase::Planned | Phase::PlanFailed(_)) {
-            self.refused = Some("the route is chosen before the purge".into());
+            self.gate.refused = Some("the route is chosen before the purge".into());
             return;
         }
         if self.plan.as_ref().is_some_and(|p| p.mothership.is_none()) {
-            self.refused =
+            self.gate.refused =
                 Some("no [mothership] in the fleet file: step 3 has no route to choose".into());
             return;
         }
@@ -284,7 +269,7 @@ impl RecoverScreen {
             RecordRoute::Exec => RecordRoute::Wipe,
             RecordRoute::Wipe => RecordRoute::Exec,
         };
-        self.refused = None;
+        self.gate.refused = None;
         self.plan = None;
         self.rows.clear();
         self.external.clear();
@@ -298,12 +283,12 @@ impl RecoverScreen {
         fleet_file: Option<PathBuf>,
     ) {
         let (Some(tx), Ok(handle)) = (tx.cloned(), tokio::runtime::Handle::try_current()) else {
-            self.refused = Some("no task runtime to run the purge in".into());
+            self.gate.refused = Some("no task runtime to run the purge in".into());
             return;
         };
         // The plan the operator read and armed is the one executed, by id.
         let Some(plan) = self.plan.clone() else {
-            self.refused = Some("no plan to execute".into());
+            self.gate.refused = Some("no plan to execute".into());
             return;
         };
         tracing::warn!(fqdn = %self.fqdn, objects = plan.targets.len(), "recovery purge confirmed");
@@ -311,68 +296,28 @@ impl RecoverScreen {
         let fqdn = self.fqdn.clone();
         let opts = self.options.clone();
         handle.spawn(async move {
-            // Bounded: the purge reports a few events per object, far fewer than this; should the
-            // cockpit fall that far behind, an event is dropped (and counted in the log) rather
-            // than the purge waiting on the screen. The journal and the final report are the record.
-            let (etx, mut erx) = mpsc::channel::<RecoverEvent>(RECOVER_EVENT_BUFFER);
-            // The library reports synchronously; forward in order so Finished comes last.
-            let forward = {
-                let tx = tx.clone();
+            let (progress, forward) = {
                 let fqdn = fqdn.clone();
-                tokio::spawn(async move {
-                    while let Some(event) = erx.recv().await {
-                        let msg = RecoverMsg::Event {
-                            fqdn: fqdn.clone(),
-                            event,
-                        };
-                        if tx.send(Msg::Recover(msg)).await.is_err() {
-                            break;
-                        }
-                    }
+                progress("purge", RECOVER_EVENT_BUFFER, tx.clone(), move |event| {
+                    Msg::Recover(RecoverMsg::Event {
+                        fqdn: fqdn.clone(),
+                        event,
+                    })
                 })
             };
-            // The purge's future is not provably `Send` (its concurrent stream borrows), so it
-            // runs on a thread of its own with its own runtime.
-            let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+            // The purge's future is not provably `Send` (its concurrent stream borrows).
             let f = fqdn.clone();
-            let spawned = std::thread::Builder::new()
-                .name("sovtui-recover".into())
-                .spawn(move || {
-                    let result = (|| {
-                        let creds = resolve_credentials(&f, creds, fleet_file)?;
-                        let rt = tokio::runtime::Builder::new_current_thread()
-                            .enable_all()
-                            .build()
-                            .map_err(|e| format!("purge runtime: {e}"))?;
-                        rt.block_on(async {
-                            let client = HetznerClient::new(creds, ClientOptions::default())
-                                .map_err(|e| e.to_string())?;
-                            let dropped = std::sync::atomic::AtomicUsize::new(0);
-                            let emit = move |e: RecoverEvent| {
-                                if let Err(mpsc::error::TrySendError::Full(_)) = etx.try_send(e) {
-                                    let n = dropped
-                                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-                                        + 1;
-                                    tracing::warn!(
-                                        dropped = n,
-                                        "purge progress event dropped: the cockpit is behind"
-                                    );
-                                }
-                            };
-                            recover::apply(&client, &opts, &plan, &emit)
-                                .await
-                                .map(Box::new)
-                                .map_err(|e| e.to_string())
-                        })
-                    })();
-                    let _ = done_tx.send(result);
-                });
-            let result = match spawned {
-                Ok(_) => done_rx
+            let result = on_own_thread("purge", move || async move {
+                let creds = resolve_credentials(&f, creds, fleet_file)?;
+                let client = HetznerClient::new(creds, ClientOptions::default())
+                    .map_err(|e| e.to_string())?;
+                let emit = move |e: RecoverEvent| progress.emit(e);
+                recover::apply(&client, &opts, &plan, &emit)
                     .await
-                    .unwrap_or_else(|_| Err("the purge thread stopped".into())),
-                Err(e) => Err(format!("cannot start the purge thread: {e}")),
-            };
+                    .map(Box::new)
+                    .map_err(|e| e.to_string())
+            })
+            .await;
             let _ = forward.await;
             let _ = tx
                 .send(Msg::Recover(RecoverMsg::Finished { fqdn, result }))
@@ -613,15 +558,12 @@ fn step_symbol(status: &StepStatus) -> (&'static str, Slot) {
 
 /// Draw the pane into `area`.
 pub fn draw(frame: &mut Frame, area: Rect, s: &RecoverScreen, armed: bool, theme: &Theme) {
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .border_style(theme.style(Slot::BorderFocused))
-        .title(Span::styled(
-            format!(" Recover (§2.2/§2.3) · {} ", s.fqdn),
-            theme.style(Slot::Title),
-        ));
-    let inner = block.inner(area);
-    frame.render_widget(block, area);
+    let inner = pane_frame(
+        frame,
+        area,
+        format!(" Recover (§2.2/§2.3) · {} ", s.fqdn),
+        theme,
+    );
     let ext_lines = step_lines(s, theme);
     let ext_h = ext_lines.len() as u16;
     let [head, project, list, ext, confirm, button] = Layout::vertical([
@@ -738,31 +680,14 @@ pub fn draw(frame: &mut Frame, area: Rect, s: &RecoverScreen, armed: bool, theme
     frame.render_widget(Paragraph::new(rows), list);
     frame.render_widget(Paragraph::new(ext_lines), ext);
 
-    let mut ta = s.confirm.clone();
-    ta.set_block(
-        Block::default()
-            .borders(Borders::ALL)
-            .border_style(theme.style(Slot::Border))
-            .title(" type the FQDN to confirm "),
+    s.gate.draw(frame, confirm, theme);
+    let line = s.gate.button(
+        s.blocked_reason(armed),
+        format!("purge {} objects", s.deletable()),
+        "purge",
+        "ready — this deletes them",
+        "",
+        theme,
     );
-    ta.set_style(theme.style(Slot::Input));
-    frame.render_widget(&ta, confirm);
-
-    let line = match s.blocked_reason(armed) {
-        None => Line::from(vec![
-            Span::styled(
-                format!(" ▶ [ Enter: purge {} objects ] ", s.deletable()),
-                theme.style(Slot::NoticeWarn),
-            ),
-            Span::raw("ready — this deletes them"),
-        ]),
-        Some(why) => Line::from(vec![
-            Span::styled(" ⊘ [ purge ] disabled: ", theme.style(Slot::Muted)),
-            Span::styled(
-                s.refused.clone().unwrap_or(why),
-                theme.style(Slot::NoticeWarn),
-            ),
-        ]),
-    };
     frame.render_widget(Paragraph::new(line), button);
 }

@@ -4,12 +4,13 @@
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Paragraph};
+use ratatui::widgets::Paragraph;
 
 use super::{DrillScreen, Phase, RunMode};
 use crate::provision::drill::dataplane;
 use crate::provision::drill::report::Report;
 use crate::provision::drill::steps::{Promotion, ServerKill, Step};
+use crate::tui::arming::pane_frame;
 use crate::tui::theme::{Slot, Theme};
 
 fn secs(ms: i64) -> String {
@@ -389,15 +390,8 @@ fn verdict_head(id: &str, f: &super::Finished) -> (String, Slot) {
 
 /// Draw the pane into `area`.
 pub fn draw(frame: &mut Frame, area: Rect, s: &DrillScreen, armed: bool, theme: &Theme) {
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .border_style(theme.style(Slot::BorderFocused))
-        .title(Span::styled(
-            format!(" Failover drill (§6.1) · {} ", s.fqdn),
-            theme.style(Slot::Title),
-        ));
-    let inner = block.inner(area);
-    frame.render_widget(block, area);
+    let title = format!(" Failover drill (§6.1) · {} ", s.fqdn);
+    let inner = pane_frame(frame, area, title, theme);
     let confirming = matches!(s.phase, Phase::Planned | Phase::Unfinished);
     let [head, body, confirm, button] = Layout::vertical([
         Constraint::Length(1),
@@ -472,15 +466,7 @@ pub fn draw(frame: &mut Frame, area: Rect, s: &DrillScreen, armed: bool, theme: 
     frame.render_widget(Paragraph::new(lines).scroll((scroll, 0)), body);
 
     if confirming {
-        let mut ta = s.confirm.clone();
-        ta.set_block(
-            Block::default()
-                .borders(Borders::ALL)
-                .border_style(theme.style(Slot::Border))
-                .title(" type the FQDN to confirm "),
-        );
-        ta.set_style(theme.style(Slot::Input));
-        frame.render_widget(&ta, confirm);
+        s.gate.draw(frame, confirm, theme);
     }
     let mode = if s.phase == Phase::Unfinished {
         s.mode
@@ -493,37 +479,25 @@ pub fn draw(frame: &mut Frame, area: Rect, s: &DrillScreen, armed: bool, theme: 
             Span::raw("stops now and rolls back the completed steps in reverse order"),
         ]),
         Phase::Aborting | Phase::Done | Phase::Failed(_) | Phase::Planning => Line::raw(""),
-        _ => match s.blocked_reason(armed) {
-            None => Line::from(vec![
-                Span::styled(
-                    format!(" ▶ [ Enter: {} ] ", mode.label()),
-                    theme.style(Slot::NoticeWarn),
-                ),
-                Span::raw(if s.phase == Phase::Unfinished {
+        _ => {
+            let unfinished = s.phase == Phase::Unfinished;
+            s.gate.button(
+                s.blocked_reason(armed),
+                mode.label().to_string(),
+                mode.label(),
+                if unfinished {
                     "ready  [F2] resume ↔ roll back"
                 } else {
                     "ready — this kills the primary region"
-                }),
-            ]),
-            Some(why) => Line::from(vec![
-                Span::styled(
-                    format!(" ⊘ [ {} ] disabled: ", mode.label()),
-                    theme.style(Slot::Muted),
-                ),
-                Span::styled(
-                    s.refused.clone().unwrap_or(why),
-                    theme.style(Slot::NoticeWarn),
-                ),
-                Span::styled(
-                    if s.phase == Phase::Unfinished {
-                        "  [F2] resume ↔ roll back"
-                    } else {
-                        ""
-                    },
-                    theme.style(Slot::HintKey),
-                ),
-            ]),
-        },
+                },
+                if unfinished {
+                    "  [F2] resume ↔ roll back"
+                } else {
+                    ""
+                },
+                theme,
+            )
+        }
     };
     frame.render_widget(Paragraph::new(line), button);
 }

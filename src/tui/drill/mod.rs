@@ -13,9 +13,8 @@ pub mod task;
 use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::{KeyCode, KeyEvent};
 use tokio::sync::{mpsc, watch};
-use tui_textarea::TextArea;
 
 use crate::provision::drill::observe::Observation;
 use crate::provision::drill::plan::{DrillPlan, PlanOptions};
@@ -24,6 +23,7 @@ use crate::provision::drill::report::Report;
 use crate::provision::drill::steps::{Promotion, ServerKill};
 use crate::provision::journal::RunState;
 
+use super::arming::{Gate, PaneKey};
 use super::msg::Msg;
 
 pub use task::Conn;
@@ -110,8 +110,8 @@ pub struct DrillScreen {
     pub options: PlanOptions,
     pub plan: Option<DrillPlan>,
     pub data_plane: Option<String>,
-    pub confirm: TextArea<'static>,
-    pub refused: Option<String>,
+    /// The FQDN typed back, and why the last Enter did not start the drill.
+    pub gate: Gate,
     pub mode: RunMode,
     /// The run shown (started here, or offered from the journal).
     pub run_id: Option<String>,
@@ -139,16 +139,13 @@ pub struct DrillScreen {
 
 impl DrillScreen {
     pub fn new(fqdn: &str, state_dir: PathBuf) -> Self {
-        let mut confirm = TextArea::default();
-        confirm.set_placeholder_text(format!("type {fqdn} to enable the drill"));
         DrillScreen {
             fqdn: fqdn.to_string(),
             phase: Phase::Planning,
             options: PlanOptions::default(),
             plan: None,
             data_plane: None,
-            confirm,
-            refused: None,
+            gate: Gate::new(fqdn, "the drill"),
             mode: RunMode::Start,
             run_id: None,
             journal: None,
@@ -190,10 +187,6 @@ impl DrillScreen {
         s.phase = Phase::Unfinished;
         s.mode = RunMode::Resume;
         s
-    }
-
-    pub fn typed(&self) -> String {
-        self.confirm.lines().join("")
     }
 
     pub fn is_running(&self) -> bool {
@@ -251,7 +244,7 @@ impl DrillScreen {
                     .into(),
             );
         }
-        crate::tui::arming::not_confirmed(armed, &self.typed(), &self.fqdn)
+        crate::tui::arming::not_confirmed(armed, &self.gate.typed(), &self.fqdn)
     }
 
     /// Keys the pane takes: the confirm field, Enter to run, F2/F3 to change the plan's kill
@@ -264,18 +257,13 @@ impl DrillScreen {
         tx: Option<&mpsc::Sender<Msg>>,
         conn: &Conn,
     ) -> bool {
-        if key
-            .modifiers
-            .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT)
-        {
-            return false;
-        }
         let editable = matches!(self.phase, Phase::Planned | Phase::Unfinished);
-        if editable && crate::tui::arming::edit_confirm(&mut self.confirm, key) {
-            self.refused = None;
-            return true;
-        }
-        match key.code {
+        let code = match self.gate.key(key, editable) {
+            PaneKey::Shell => return false,
+            PaneKey::Taken => return true,
+            PaneKey::Pane(code) => code,
+        };
+        match code {
             KeyCode::Char('a') if self.phase == Phase::Running => self.abort(),
             KeyCode::F(2) if self.phase == Phase::Unfinished => {
                 self.mode = match self.mode {
@@ -299,13 +287,11 @@ impl DrillScreen {
             }
             KeyCode::Up => self.scroll = self.scroll.saturating_sub(1),
             KeyCode::Down => self.scroll += 1,
-            KeyCode::Enter => match self.blocked_reason(armed) {
-                Some(why) => self.refused = Some(why),
-                None => {
-                    self.refused = None;
+            KeyCode::Enter => {
+                if self.gate.enter(self.blocked_reason(armed)) {
                     self.start_run(tx, conn);
                 }
-            },
+            }
             _ => return false,
         }
         true
@@ -313,11 +299,11 @@ impl DrillScreen {
 
     fn start_run(&mut self, tx: Option<&mpsc::Sender<Msg>>, conn: &Conn) {
         let (Some(tx), Ok(handle)) = (tx.cloned(), tokio::runtime::Handle::try_current()) else {
-            self.refused = Some("no task runtime to run the drill in".into());
+            self.gate.refused = Some("no task runtime to run the drill in".into());
             return;
         };
         let Some(plan) = self.plan.clone() else {
-            self.refused = Some("no plan".into());
+            self.gate.refused = Some("no plan".into());
             return;
         };
         let mode = if self.phase == Phase::Unfinished {
