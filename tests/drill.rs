@@ -438,6 +438,7 @@ async fn a_continuum_that_does_not_switch_fails_the_drill() {
         None,
         Faults {
             continuum_stalls: true,
+            ..Faults::default()
         },
     );
     let t = target(&world).await;
@@ -758,6 +759,12 @@ async fn sighup_to_a_running_drill_then_resume_completes_it_and_journal_and_repo
     let home = tempfile::tempdir().expect("state home");
     let world = world_with_files(files.path()).await;
     let before = hetzner_state(&world);
+    // The drill waits in its promote step until released, so the hang-up lands after the kill
+    // and before the end however fast or slow this machine is.
+    assert!(
+        world.hold_switchovers(FQDN, true),
+        "the demo runs an operator"
+    );
     let mut child = sovtui(files.path(), home.path(), &world)
         .args([
             "drill",
@@ -821,7 +828,9 @@ async fn sighup_to_a_running_drill_then_resume_completes_it_and_journal_and_repo
         "interrupted, not finished: {folded:?}"
     );
     assert!(folded.is_done("kill"));
+    assert!(!folded.is_done("promote"), "{folded:?}");
 
+    world.hold_switchovers(FQDN, false);
     let resumed = cli(
         files.path(),
         home.path(),

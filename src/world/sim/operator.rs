@@ -14,6 +14,7 @@
 //! data plane there is no such Secret and the drill labels its data plane `simulated`.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Result, anyhow};
@@ -29,6 +30,15 @@ use super::kube::SimCluster;
 /// The running operator; dropping it stops it.
 pub struct Operator {
     task: tokio::task::JoinHandle<()>,
+    held: Arc<AtomicBool>,
+}
+
+impl Operator {
+    /// While held, a switchover request waits unanswered: a test can then act on a drill that
+    /// is provably inside its promote step instead of racing it.
+    pub fn hold_switchovers(&self, held: bool) {
+        self.held.store(held, Ordering::SeqCst);
+    }
 }
 
 impl Drop for Operator {
@@ -53,6 +63,8 @@ pub struct Faults {
     /// The Continuum controller never finishes a switchover: the replica is promoted but the
     /// Continuum stays `SwitchingOver` with no new `lastSwitchover`.
     pub continuum_stalls: bool,
+    /// Switchover requests are not acted on (set through [`Operator::hold_switchovers`]).
+    pub switchovers_held: bool,
 }
 
 /// Start the operator of `fqdn` on its apiserver and the Hetzner project, with a real Postgres
@@ -64,16 +76,22 @@ pub fn start(
     pg: Option<Arc<Mutex<DataPlane>>>,
     faults: Faults,
 ) -> Operator {
+    let held = Arc::new(AtomicBool::new(false));
+    let hold = held.clone();
     let task = tokio::spawn(async move {
         let mut state = State::default();
         loop {
+            let faults = Faults {
+                switchovers_held: hold.load(Ordering::SeqCst),
+                ..faults
+            };
             if let Err(e) = tick(&cluster, &hetzner, &fqdn, pg.as_ref(), faults, &mut state).await {
                 tracing::warn!(sovereign = %fqdn, "simulated operator: {e:#}");
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     });
-    Operator { task }
+    Operator { task, held }
 }
 
 fn s<'a>(v: &'a Value, ptr: &str) -> Option<&'a str> {
@@ -215,7 +233,7 @@ async fn tick(
     let requested = cont
         .pointer("/spec/switchoverRequest")
         .is_some_and(|v| !v.is_null());
-    if (requested || hr_promoted) && !st.failed_over {
+    if (requested || hr_promoted) && !st.failed_over && !faults.switchovers_held {
         patch(
             c,
             "Continuum",

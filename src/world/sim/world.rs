@@ -618,6 +618,14 @@ impl World {
         self.start_operator_with(fqdn, pg, super::operator::Faults::default());
     }
 
+    /// Hold (or release) switchover requests in the operator of `fqdn`; false if it has none.
+    pub fn hold_switchovers(&self, fqdn: &str, held: bool) -> bool {
+        lock(&self.operators)
+            .get(fqdn)
+            .map(|op| op.hold_switchovers(held))
+            .is_some()
+    }
+
     /// [`start_operator`](Self::start_operator) playing `faults`.
     pub fn start_operator_with(
         &self,
