@@ -19,7 +19,7 @@ use super::cluster::{
 };
 use super::dag::sort_components;
 use super::events::{FleetEvent, objects_mut};
-use super::model::{ConnectionState, SovereignStatus};
+use super::model::{ComponentStatus, ConnectionState, SovereignStatus};
 use super::objects::{FluxKind, Reduced};
 use crate::config::fleet_file::{self, FleetFile, FleetFileError, SovereignEntry};
 
@@ -315,6 +315,20 @@ struct Sov {
 }
 
 /// Most urgent first: what to show when kinds disagree.
+/// The component already shown when a relist brings it back unchanged, else the new one.
+/// A relist (after every 410, restart or flap) would otherwise swap all of a Sovereign's
+/// long-lived components for copies allocated among the reconnect's short-lived buffers, which
+/// is what fragmented the heap over a soak (docs/PERFORMANCE.md, "Fleet at 2,000").
+fn keep_if_same(shown: &[Arc<ComponentStatus>], listed: ComponentStatus) -> Arc<ComponentStatus> {
+    match shown
+        .iter()
+        .find(|c| c.name == listed.name && c.namespace == listed.namespace)
+    {
+        Some(c) if **c == listed => c.clone(),
+        _ => Arc::new(listed),
+    }
+}
+
 fn aggregate(links: &[Option<LinkSlot>; 3]) -> ConnectionState {
     let mut worst: Option<(u8, ConnectionState)> = None;
     let mut all_up = true;
@@ -673,10 +687,11 @@ impl Hub {
             cluster::Body::Listed(items) => {
                 match msg.kind {
                     FluxKind::HelmRelease => {
+                        let old = &sov.status.components;
                         let mut comps: Vec<_> = items
                             .into_iter()
                             .filter_map(|r| match r {
-                                Reduced::Component(c) => Some(Arc::new(c)),
+                                Reduced::Component(c) => Some(keep_if_same(old, c)),
                                 Reduced::Object(_) => None,
                             })
                             .collect();
@@ -692,7 +707,10 @@ impl Hub {
                             })
                             .collect();
                         objs.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
-                        *objects_mut(&mut sov.status, kind) = objs;
+                        let shown = objects_mut(&mut sov.status, kind);
+                        if *shown != objs {
+                            *shown = objs;
+                        }
                     }
                 }
                 sov.listed[k] = true;
@@ -871,5 +889,32 @@ mod tests {
             aggregate(&[slot(Link::Live), slot(Link::Live), forbidden]),
             ConnectionState::Forbidden { .. }
         ));
+    }
+
+    fn component(name: &str, message: &str) -> ComponentStatus {
+        ComponentStatus {
+            name: name.into(),
+            namespace: "flux-system".into(),
+            state: crate::provision::flux::ComponentState::Installed,
+            message: message.into(),
+            last_transition: None,
+            depends_on: vec![],
+            conditions: vec![],
+        }
+    }
+
+    #[test]
+    fn a_relist_keeps_the_shown_component_unless_it_changed() {
+        let shown = vec![
+            Arc::new(component("bp-cilium", "ok")),
+            Arc::new(component("bp-flux", "ok")),
+        ];
+        let same = keep_if_same(&shown, component("bp-cilium", "ok"));
+        assert!(Arc::ptr_eq(&same, &shown[0]));
+        let changed = keep_if_same(&shown, component("bp-flux", "upgrade failed"));
+        assert!(!Arc::ptr_eq(&changed, &shown[1]));
+        assert_eq!(changed.message, "upgrade failed");
+        let new = keep_if_same(&shown, component("bp-harbor", "ok"));
+        assert_eq!(new.name, "bp-harbor");
     }
 }
