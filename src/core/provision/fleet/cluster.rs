@@ -48,6 +48,18 @@ impl Default for WatchTuning {
     }
 }
 
+/// `timeoutSeconds` for one watch: drawn between half and all of the tuned timeout (itself
+/// kept under 90 % of the idle deadline), as client-go's reflector draws its own. Watches opened
+/// together — all of them, after the initial sync — would otherwise end together and re-open
+/// in one burst every few minutes: 6,000 requests at once at 2,000 Sovereigns, whose buffers,
+/// freed among long-lived objects, left the heap a little more fragmented each time
+/// (docs/PERFORMANCE.md, "Soak").
+fn watch_timeout(tuned: u32, idle: Duration) -> u32 {
+    use rand::Rng;
+    let most = tuned.min((idle.as_secs_f64() * 0.9) as u32).max(1);
+    rand::thread_rng().gen_range(most.div_ceil(2)..=most)
+}
+
 /// Why one kind's loop is not live.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum LinkError {
@@ -655,12 +667,8 @@ impl KindLoop {
         backoff: &mut Backoff,
     ) -> Next {
         let idle = self.limits.watch_idle;
-        let server_timeout = self
-            .tuning
-            .watch_timeout_secs
-            .min((idle.as_secs_f64() * 0.9) as u32)
-            .max(1);
-        let wp = WatchParams::default().timeout(server_timeout);
+        let wp =
+            WatchParams::default().timeout(watch_timeout(self.tuning.watch_timeout_secs, idle));
         let started = tokio::time::Instant::now();
         // No named locals for what is moved on at once: each would keep a slot in this
         // future's state for the whole life of the watch. The stream is boxed as it opens.
@@ -861,6 +869,20 @@ mod tests {
                 &format!("- name: sov{i}.test\n  context:\n    cluster: c{i}\n    user: u{i}\n");
         }
         Kubeconfig::from_yaml(&yaml).expect("kubeconfig")
+    }
+
+    #[test]
+    fn watches_end_spread_over_half_the_timeout_and_under_the_idle_deadline() {
+        let idle = Duration::from_secs(330);
+        let drawn: std::collections::BTreeSet<u32> =
+            (0..2000).map(|_| watch_timeout(290, idle)).collect();
+        assert!(drawn.iter().all(|t| (145..=290).contains(t)), "{drawn:?}");
+        assert!(drawn.len() > 50, "spread over the range: {drawn:?}");
+        // The idle deadline caps the draw: a quiet watch ends before it counts as stalled.
+        assert!(
+            (0..200).all(|_| (50..=99).contains(&watch_timeout(290, Duration::from_secs(110))))
+        );
+        assert_eq!(watch_timeout(0, idle), 1);
     }
 
     #[test]
