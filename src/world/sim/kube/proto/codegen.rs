@@ -69,11 +69,19 @@ struct Message {
 
 fn package_dir(name: &str) -> PathBuf {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    // Only this machine's platform: for all of them cargo would want the sources of crates no
+    // build here ever downloaded (Android's, Windows'), and offline that fails on a fresh clone.
     let out = std::process::Command::new(cargo)
         .args(["metadata", "--format-version", "1", "--locked", "--offline"])
+        .args(["--filter-platform", &host_triple()])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("cargo metadata runs");
+    assert!(
+        out.status.success(),
+        "cargo metadata: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let meta: serde_json::Value = serde_json::from_slice(&out.stdout).expect("metadata json");
     let manifest = meta["packages"]
         .as_array()
@@ -83,6 +91,19 @@ fn package_dir(name: &str) -> PathBuf {
         .and_then(|p| p["manifest_path"].as_str())
         .unwrap_or_else(|| panic!("{name} in cargo metadata"));
     Path::new(manifest).parent().expect("dir").to_path_buf()
+}
+
+fn host_triple() -> String {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let out = std::process::Command::new(rustc)
+        .arg("-vV")
+        .output()
+        .expect("rustc -vV runs");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: "))
+        .expect("rustc names its host")
+        .to_string()
 }
 
 /// `super::super::core::v1::Pod` seen from `api/apps/v1` → `api/core/v1::Pod`.
