@@ -1,6 +1,8 @@
 //! Flux objects as the fleet and the progress views see them: HelmRelease → component state
 //! (contract §3.1, `DeriveState`, plus the [N] additions `suspended` and `stalled`).
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 /// The state of one bootstrap-kit component, derived from its HelmRelease.
@@ -88,13 +90,18 @@ impl std::fmt::Display for ComponentState {
 }
 
 /// One status condition, as much of it as the derivation needs.
+///
+/// Type, status and reason are nearly always one of a few words; those are kept as the word
+/// itself (see [`WORDS`]) rather than a string of their own. The fleet keeps a few conditions
+/// for each of 80,000 HelmReleases at 2,000 Sovereigns and makes new ones on every change.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConditionView {
-    #[serde(rename = "type")]
-    pub type_: String,
-    pub status: String,
-    #[serde(default)]
-    pub reason: String,
+    #[serde(rename = "type", deserialize_with = "word")]
+    pub type_: Cow<'static, str>,
+    #[serde(deserialize_with = "word")]
+    pub status: Cow<'static, str>,
+    #[serde(default, deserialize_with = "word")]
+    pub reason: Cow<'static, str>,
     #[serde(default)]
     pub message: String,
     #[serde(default, rename = "lastTransitionTime")]
@@ -110,20 +117,85 @@ const FAILED_REASONS: &[&str] = &[
 ];
 const INSTALLING_REASONS: &[&str] = &["Progressing", "ReconcileStarted", "DependencyNotReady"];
 
+/// The condition types, statuses and reasons of the Flux controllers the fleet watches
+/// (helm-controller, kustomize-controller, source-controller) and the kstatus words they share.
+const WORDS: &[&str] = &[
+    "Ready",
+    "Released",
+    "Reconciling",
+    "Stalled",
+    "Remediated",
+    "TestSuccess",
+    "Healthy",
+    "ArtifactInStorage",
+    "SourceVerified",
+    "FetchFailed",
+    "BuildFailed",
+    "True",
+    "False",
+    "Unknown",
+    "ReconciliationSucceeded",
+    "ReconciliationFailed",
+    "InstallSucceeded",
+    "UpgradeSucceeded",
+    "TestSucceeded",
+    "TestFailed",
+    "RollbackSucceeded",
+    "RollbackFailed",
+    "UninstallSucceeded",
+    "UninstallFailed",
+    "RetriesExceeded",
+    "HealthCheckFailed",
+    "ProgressingWithRetry",
+    "Succeeded",
+    "GitOperationSucceeded",
+    "NewArtifact",
+    "ArtifactUpToDate",
+    "InitFailed",
+    "DependencyNotReady",
+];
+
+/// A condition's word as the static one when it is known, else as the string it came as.
+fn word<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Cow<'static, str>, D::Error> {
+    struct Word;
+    impl serde::de::Visitor<'_> for Word {
+        type Value = Cow<'static, str>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a string")
+        }
+        fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Self::Value, E> {
+            Ok(known_word(s).map_or_else(|| Cow::Owned(s.to_string()), Cow::Borrowed))
+        }
+        fn visit_string<E: serde::de::Error>(self, s: String) -> Result<Self::Value, E> {
+            Ok(known_word(&s).map_or(Cow::Owned(s), Cow::Borrowed))
+        }
+    }
+    d.deserialize_str(Word)
+}
+
+fn known_word(s: &str) -> Option<&'static str> {
+    WORDS
+        .iter()
+        .chain(FAILED_REASONS)
+        .chain(INSTALLING_REASONS)
+        .find(|w| **w == s)
+        .copied()
+}
+
 /// `DeriveState` of contract §3.1: only the Ready condition decides, exactly as catalyst-api does.
 pub fn derive_catalyst_state(conditions: &[ConditionView]) -> ComponentState {
     let Some(ready) = conditions.iter().find(|c| c.type_ == "Ready") else {
         return ComponentState::Pending;
     };
-    match ready.status.as_str() {
+    match &*ready.status {
         "True" => ComponentState::Installed,
         "False" => {
             let msg = ready.message.to_lowercase();
             if msg.contains("dependency '") && msg.contains("is not ready") {
                 ComponentState::Pending
-            } else if FAILED_REASONS.contains(&ready.reason.as_str()) {
+            } else if FAILED_REASONS.contains(&&*ready.reason) {
                 ComponentState::Failed
-            } else if INSTALLING_REASONS.contains(&ready.reason.as_str()) {
+            } else if INSTALLING_REASONS.contains(&&*ready.reason) {
                 ComponentState::Installing
             } else {
                 ComponentState::Degraded
@@ -173,7 +245,7 @@ pub fn component_id(helmrelease_name: &str) -> &str {
 mod tests {
     use super::*;
 
-    fn ready(status: &str, reason: &str, message: &str) -> Vec<ConditionView> {
+    fn ready(status: &'static str, reason: &'static str, message: &str) -> Vec<ConditionView> {
         vec![ConditionView {
             type_: "Ready".into(),
             status: status.into(),
@@ -181,6 +253,24 @@ mod tests {
             message: message.into(),
             last_transition_time: None,
         }]
+    }
+
+    #[test]
+    fn known_condition_words_are_not_copied_and_others_are_kept_as_sent() {
+        let c: ConditionView = serde_json::from_str(
+            r#"{"type":"Ready","status":"False","reason":"SomethingNew","message":"m"}"#,
+        )
+        .expect("condition");
+        assert!(matches!(c.type_, Cow::Borrowed("Ready")));
+        assert!(matches!(c.status, Cow::Borrowed("False")));
+        assert!(matches!(&c.reason, Cow::Owned(r) if r == "SomethingNew"));
+        // From an owned string too (a `Value`), and the default where the reason is absent.
+        let c: ConditionView =
+            serde_json::from_value(serde_json::json!({"type": "Released", "status": "True"}))
+                .expect("condition");
+        assert!(matches!(c.type_, Cow::Borrowed("Released")));
+        assert_eq!(c.reason, "");
+        assert!(serde_json::from_str::<ConditionView>(r#"{"type":7,"status":"True"}"#).is_err());
     }
 
     #[test]

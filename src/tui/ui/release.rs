@@ -77,7 +77,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, fqdn: &str,
         lines.push(Line::from(Span::styled("  none reported yet", muted)));
     }
     for k in &c.conditions {
-        let sym = match k.status.as_str() {
+        let sym = match &*k.status {
             "True" => "✔",
             "False" => "✖",
             _ => "?",

@@ -255,12 +255,12 @@ pub fn component_status(obj: FluxObject) -> ComponentStatus {
 pub fn flux_object_status(kind: FluxKind, obj: FluxObject) -> FluxObjectStatus {
     let ready = obj.conditions.iter().find(|c| c.type_ == "Ready");
     FluxObjectStatus {
-        ready: ready.and_then(|c| match c.status.as_str() {
+        ready: ready.and_then(|c| match &*c.status {
             "True" => Some(true),
             "False" => Some(false),
             _ => None,
         }),
-        reason: ready.map(|c| c.reason.clone()).unwrap_or_default(),
+        reason: ready.map(|c| c.reason.to_string()).unwrap_or_default(),
         message: ready.map(|c| c.message.clone()).unwrap_or_default(),
         revision: match kind {
             FluxKind::GitRepository => obj.artifact_revision,
