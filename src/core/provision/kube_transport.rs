@@ -306,8 +306,24 @@ fn build_http(config: &Config, sessions: Option<usize>) -> kube::Result<Http> {
     Ok(
         hyper_util::client::legacy::Client::builder(TokioExecutor::new())
             .http1_read_buf_exact_size(READ_BUF)
+            .pool_idle_timeout(pool_idle(config))
             .build(connector),
     )
+}
+
+/// How long the pool keeps a connection after the last request *started* on it.
+///
+/// hyper counts an HTTP/2 connection idle from its last new request, even while watches still
+/// stream on it; once that passed, the next request opens a second connection (a TLS handshake
+/// and ≈ 40 KiB of h2 state) and the first lives on until its last watch ends. A Sovereign's
+/// watches start requests only every few minutes, so hyper's 90 s kept hundreds of extra
+/// connections open and handshaking at 2,000 Sovereigns (docs/PERFORMANCE.md, "Soak"). A
+/// connection is kept at least as long as a socket of this transport may stay silent.
+fn pool_idle(config: &Config) -> Duration {
+    const HYPER_DEFAULT: Duration = Duration::from_secs(90);
+    config
+        .read_timeout
+        .map_or(HYPER_DEFAULT, |r| r.max(HYPER_DEFAULT))
 }
 
 /// A shared hyper client as the innermost service of a client's stack.
@@ -366,6 +382,21 @@ mod tests {
         let mut named = config("https://127.0.0.1:1001");
         named.tls_server_name = Some("kubernetes".into());
         assert_ne!(TransportKey::of(&a), TransportKey::of(&named));
+    }
+
+    #[test]
+    fn a_connection_stays_pooled_while_its_socket_may_be_silent() {
+        let mut fleet = config("https://127.0.0.1:1001");
+        // The fleet's socket timeout: twice the watch idle deadline.
+        fleet.read_timeout = Some(Duration::from_secs(660));
+        assert_eq!(pool_idle(&fleet), Duration::from_secs(660));
+        let mut short = config("https://127.0.0.1:1001");
+        short.read_timeout = Some(Duration::from_secs(10));
+        assert_eq!(pool_idle(&short), Duration::from_secs(90));
+        assert_eq!(
+            pool_idle(&config("https://127.0.0.1:1001")),
+            Duration::from_secs(90)
+        );
     }
 
     #[test]
