@@ -765,7 +765,8 @@ async fn sighup_to_a_running_drill_then_resume_completes_it_and_journal_and_repo
         world.hold_switchovers(FQDN, true),
         "the demo runs an operator"
     );
-    let mut child = sovtui(files.path(), home.path(), &world)
+    let mut child = sovtui(files.path(), home.path(), &world);
+    child
         .args([
             "drill",
             "run",
@@ -777,9 +778,18 @@ async fn sighup_to_a_running_drill_then_resume_completes_it_and_journal_and_repo
             "--json",
         ])
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn sovtui drill run");
+        .stderr(std::process::Stdio::piped());
+    // As in a terminal session: a test run under `nohup` (or any runner that ignores SIGHUP)
+    // would hand the drill an ignored hang-up, and it would rightly run on.
+    // SAFETY: between fork and exec only `signal`, which is async-signal-safe, is called.
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        child.pre_exec(|| {
+            libc::signal(libc::SIGHUP, libc::SIG_DFL);
+            Ok(())
+        });
+    }
+    let mut child = child.spawn().expect("spawn sovtui drill run");
     let dir = journal::root(&home.path().join("sovtui")).join("drill");
     // Wait until the journal shows the kill step done.
     let deadline = std::time::Instant::now() + Duration::from_secs(180);
