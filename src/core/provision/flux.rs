@@ -118,7 +118,8 @@ const FAILED_REASONS: &[&str] = &[
 const INSTALLING_REASONS: &[&str] = &["Progressing", "ReconcileStarted", "DependencyNotReady"];
 
 /// The condition types, statuses and reasons of the Flux controllers the fleet watches
-/// (helm-controller, kustomize-controller, source-controller) and the kstatus words they share.
+/// (helm-controller, kustomize-controller, source-controller) and the kstatus words they share,
+/// besides the reasons the derivation above names.
 const WORDS: &[&str] = &[
     "Ready",
     "Released",
@@ -152,7 +153,6 @@ const WORDS: &[&str] = &[
     "NewArtifact",
     "ArtifactUpToDate",
     "InitFailed",
-    "DependencyNotReady",
 ];
 
 /// A condition's word as the static one when it is known, else as the string it came as.

@@ -51,9 +51,7 @@ impl Default for WatchTuning {
 /// `timeoutSeconds` for one watch: drawn between half and all of the tuned timeout (itself
 /// kept under 90 % of the idle deadline), as client-go's reflector draws its own. Watches opened
 /// together — all of them, after the initial sync — would otherwise end together and re-open
-/// in one burst every few minutes: 6,000 requests at once at 2,000 Sovereigns, whose buffers,
-/// freed among long-lived objects, left the heap a little more fragmented each time
-/// (docs/PERFORMANCE.md, "Soak").
+/// in one burst every few minutes: 6,000 requests at once at 2,000 Sovereigns.
 fn watch_timeout(tuned: u32, idle: Duration) -> u32 {
     use rand::Rng;
     let most = tuned.min((idle.as_secs_f64() * 0.9) as u32).max(1);

@@ -314,11 +314,9 @@ struct Sov {
     synced: bool,
 }
 
-/// Most urgent first: what to show when kinds disagree.
 /// The component already shown when a relist brings it back unchanged, else the new one.
 /// A relist (after every 410, restart or flap) would otherwise swap all of a Sovereign's
-/// long-lived components for copies allocated among the reconnect's short-lived buffers, which
-/// is what fragmented the heap over a soak (docs/PERFORMANCE.md, "Fleet at 2,000").
+/// long-lived components for copies allocated among the reconnect's short-lived buffers.
 fn keep_if_same(shown: &[Arc<ComponentStatus>], listed: ComponentStatus) -> Arc<ComponentStatus> {
     match shown
         .iter()
@@ -329,6 +327,7 @@ fn keep_if_same(shown: &[Arc<ComponentStatus>], listed: ComponentStatus) -> Arc<
     }
 }
 
+/// Most urgent first: what to show when kinds disagree.
 fn aggregate(links: &[Option<LinkSlot>; 3]) -> ConnectionState {
     let mut worst: Option<(u8, ConnectionState)> = None;
     let mut all_up = true;
