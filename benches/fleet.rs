@@ -330,8 +330,6 @@ impl Write for Sink {
 /// 200×50 terminal that counts bytes. Reports readiness, then measures until stdin closes.
 fn child(kubeconfig: PathBuf) {
     let clusters = knob("FLEET_BENCH_CLUSTERS", 50) as usize;
-    // As `sovtui` itself does at start.
-    sovtui::alloc_tuning::limit_malloc_arenas();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -325,3 +325,22 @@ async fn every_cluster_recovers_from_restarts_and_compactions_and_shows_the_late
     })
     .await;
 }
+
+/// Every binary built on the cockpit's crate (this test's too) allocates with jemalloc and its
+/// built-in options: under glibc's malloc the soak's RSS grew without end (`alloc_tuning`).
+#[cfg(all(unix, feature = "jemalloc"))]
+#[test]
+fn the_cockpit_allocates_with_jemalloc_and_its_options() {
+    assert_eq!(tikv_jemalloc_ctl::opt::narenas::read().ok(), Some(2));
+    assert_eq!(
+        tikv_jemalloc_ctl::opt::background_thread::read().ok(),
+        Some(true)
+    );
+    let block = vec![7u8; 8 << 20];
+    let now = sovtui::alloc_tuning::heap_stats().expect("jemalloc's statistics");
+    assert!(now.allocated >= block.len(), "{now:?}");
+    assert!(
+        now.active >= now.allocated && now.resident >= now.active,
+        "{now:?}"
+    );
+}

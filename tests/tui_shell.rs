@@ -559,6 +559,40 @@ fn matrix_columns_are_kept_through_state_changes_and_follow_new_components() {
     changed.message = "upgrade failed".into();
     component_event(&mut app, &fqdn, changed);
     assert!(std::sync::Arc::ptr_eq(&first, &app.matrix_columns()));
+    // A change of dependencies moves a column: a release nothing waits for now waits for the
+    // last column's release, so its column comes after that one; without the dependency the
+    // order is worked out again.
+    let comps = app.fleet[0].components.clone();
+    let key = |c: &sovtui::provision::fleet::model::ComponentStatus| {
+        format!("{}/{}", c.namespace, c.name)
+    };
+    let last = first.ids.last().cloned().unwrap_or_default();
+    let all: Vec<_> = app.fleet.iter().flat_map(|s| &s.components).collect();
+    let waited = all.iter().find(|c| c.id() == last).map(|c| key(c));
+    assert!(
+        waited.is_some(),
+        "{last} is a column, so some Sovereign has it"
+    );
+    let leaf = comps
+        .iter()
+        .find(|c| c.id() != last && !all.iter().any(|o| o.depends_on.contains(&key(c))));
+    let mut leaf = leaf
+        .map(|c| (**c).clone())
+        .expect("a release nothing waits for");
+    let deps = leaf.depends_on.clone();
+    leaf.depends_on.extend(waited);
+    component_event(&mut app, &fqdn, leaf.clone());
+    let moved = app.matrix_columns();
+    let at = |ids: &[String], id: &str| ids.iter().position(|c| c == id);
+    assert!(
+        at(&moved.ids, leaf.id()) > at(&moved.ids, &last),
+        "{} after {last}: {:?}",
+        leaf.id(),
+        moved.ids
+    );
+    leaf.depends_on = deps;
+    component_event(&mut app, &fqdn, leaf);
+    assert!(!std::sync::Arc::ptr_eq(&moved, &app.matrix_columns()));
     // A HelmRelease that depends on cilium is new: the matrix gains its column, after cilium.
     let mut added = (*app.fleet[0].components[0]).clone();
     assert_eq!(added.id(), "cilium");

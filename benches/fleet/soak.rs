@@ -85,18 +85,15 @@ impl Observed {
 /// The verdict of the end-of-soak check, for the child's report.
 static VERIFIED: Mutex<Option<Value>> = Mutex::new(None);
 
-/// glibc's own account of the heap: bytes handed out, and bytes free inside the heap that it has
-/// not given back to the system. RSS that grows while the first stays flat is the allocator's.
+/// The allocator's own account (jemalloc): bytes handed out, bytes in pages with anything on them
+/// (the difference is fragmentation), and bytes it keeps in RAM. An RSS that grows while the
+/// first stays flat is the allocator's, not ours.
 fn heap_mib() -> Value {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        // SAFETY: mallinfo2 only reads the allocator's counters.
-        let m = unsafe { libc::mallinfo2() };
-        let mib = |b: usize| b as f64 / 1024.0 / 1024.0;
-        json!({"in_use": mib(m.uordblks + m.hblkhd), "free": mib(m.fordblks)})
-    }
-    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-    Value::Null
+    let Some(h) = sovtui::alloc_tuning::heap_stats() else {
+        return Value::Null;
+    };
+    let mib = |b: usize| b as f64 / 1024.0 / 1024.0;
+    json!({"allocated": mib(h.allocated), "active": mib(h.active), "resident": mib(h.resident)})
 }
 
 /// Samples the cockpit every `sample_secs` once the load phase has begun: RSS, CPU share of the
@@ -294,6 +291,7 @@ impl Soak {
             curve.push(json!({
                 "t_s": c["t_s"],
                 "cockpit_rss_mib": c["rss_mib"],
+                "cockpit_heap_mib": c["heap_mib"],
                 "latency_log_mib": c["latency_log_mib"],
                 "cockpit_cores": c["cores"],
                 "live_on_screen": c["live"],

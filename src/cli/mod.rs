@@ -477,7 +477,6 @@ pub struct RecoverArgs {
 
 /// Entry point of the binary: parse, dispatch, map errors onto exit statuses.
 pub fn main() -> ExitCode {
-    crate::alloc_tuning::limit_malloc_arenas();
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
