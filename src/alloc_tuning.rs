@@ -5,9 +5,10 @@
 //! A fleet at 2,000 Sovereigns replaces a HelmRelease's small strings with new ones on every
 //! change, while relists and LIST bodies come and go between them. Under glibc's malloc those
 //! long-lived small objects pinned the holes the short-lived ones left: a 30-minute soak grew its
-//! RSS by 1.5 MiB a minute, nearly all of it free space inside the heap that `malloc_trim` could not
+//! RSS by 1.5 MiB a minute, most of it free space inside the heap that `malloc_trim` could not
 //! give back. jemalloc keeps each size class in slabs of its own and returns unused pages after
-//! a decay time; the same soak is flat under it (docs/PERFORMANCE.md, "Soak").
+//! a decay time; in the same soak its fragmentation stays bounded (docs/PERFORMANCE.md,
+//! "Changes 21–22").
 
 #[cfg(all(unix, feature = "jemalloc"))]
 #[global_allocator]
