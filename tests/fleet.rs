@@ -1128,9 +1128,14 @@ async fn the_full_bootstrap_kit_comes_up_in_dependency_order_with_a_fault() {
         ..Default::default()
     };
     let (handle, mut events) = Fleet::start(&fleet, opts).expect("start");
+    // Each kind has its own watch, so the releases can settle before the Flux objects are
+    // listed; the wait names both rather than trusting an order nothing guarantees.
     let snap = wait_for(&handle, &mut events, "kits settled", |s| {
         s.sovereigns.len() == 2
+            && all_live(s)
             && s.sovereigns.iter().all(|x| x.components.len() == 35)
+            && !sov(s, A).kustomizations.is_empty()
+            && !sov(s, A).git_repositories.is_empty()
             && state_of(sov(s, A), "bp-gitea") == Some(ComponentState::Failed)
             && sov(s, A)
                 .components
@@ -1170,7 +1175,6 @@ async fn the_full_bootstrap_kit_comes_up_in_dependency_order_with_a_fault() {
     );
     assert_eq!(a.worst().map(|c| c.id()), Some("gitea"));
     assert_eq!(a.counts().get(&ComponentState::Installed), Some(&33));
-    assert!(!a.kustomizations.is_empty() && !a.git_repositories.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
