@@ -16,6 +16,8 @@
 //!   kubeconfig, or an exec plugin, which may hand out one): TLS connections carry the identity,
 //!   so pooling them across users would send one user's requests as another. Its session cache
 //!   is sized for the one apiserver it talks to.
+//! * **Two resumption tickets per apiserver** ([`SessionStore`]), not rustls's eight: each holds
+//!   a copy of the server's certificate chain, and reconnects filled all eight.
 //! * **Fixed read buffers** ([`READ_BUF`]) instead of hyper's adaptive ones: a watch is a long
 //!   trickle of small events, and a buffer that grew during the initial LIST stayed large.
 //! * **No retry, no tracing layer**: every caller has its own bounded backoff that reports each
@@ -44,6 +46,7 @@ use kube::{Client, Config};
 use tower::ServiceBuilder;
 
 use crate::provision::kube_cap::{BodyCapLayer, Capped};
+use crate::provision::tls_sessions::SessionStore;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -53,9 +56,10 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// in several pieces. hyper's default starts at 8 KiB and grows to 400 KiB under a burst.
 pub const READ_BUF: usize = 4 * 1024;
 
-/// TLS sessions remembered by a transport that talks to one apiserver (a client identity of its
-/// own, or a cluster CA of its own).
-const OWN_SESSIONS: usize = 4;
+/// Servers whose TLS sessions a transport remembers when it talks to one apiserver (a cluster
+/// CA of its own), and when it is shared by every cluster its CA or the platform's roots vouch for.
+const OWN_SERVERS: usize = 1;
+const SHARED_SERVERS: usize = 32;
 
 type Connector = TimeoutConnector<HttpsConnector<HttpConnector>>;
 type Http = hyper_util::client::legacy::Client<Connector, Body>;
@@ -241,14 +245,18 @@ static SHARED: Mutex<Option<HashMap<TransportKey, Weak<Http>>>> = Mutex::new(Non
 /// (registered for the next client when it has a key).
 fn transport(config: &Config) -> kube::Result<Arc<Http>> {
     let Some(key) = TransportKey::of(config) else {
-        return Ok(Arc::new(build_http(config, Some(OWN_SESSIONS))?));
+        return Ok(Arc::new(build_http(config, OWN_SERVERS)?));
     };
     // A CA of the kubeconfig's own (k3s gives every cluster one) usually vouches for one
-    // apiserver, so its transport is one Sovereign's: a session cache sized for 256 servers
-    // (≈ 14 KiB, allocated up front) would be 2,000 of them at 2,000 Sovereigns.
-    let sessions = (config.root_cert.as_ref().is_some_and(|r| !r.is_empty())
-        || config.root_cert_file.is_some())
-    .then_some(OWN_SESSIONS);
+    // apiserver, so its transport is one Sovereign's: a session cache sized for many servers
+    // would be 2,000 of them at 2,000 Sovereigns.
+    let servers = if config.root_cert.as_ref().is_some_and(|r| !r.is_empty())
+        || config.root_cert_file.is_some()
+    {
+        OWN_SERVERS
+    } else {
+        SHARED_SERVERS
+    };
     // A panic while holding the lock cannot leave the map half-written (insert/retain only).
     let mut shared = SHARED.lock().unwrap_or_else(|p| p.into_inner());
     let map = shared.get_or_insert_with(HashMap::new);
@@ -257,7 +265,7 @@ fn transport(config: &Config) -> kube::Result<Arc<Http>> {
     }
     // Built under the lock: the clients of one fleet share one key, and building it once is the
     // point. (Without a CA it reads the platform's roots; that is done once per key now.)
-    let http = Arc::new(build_http(config, sessions)?);
+    let http = Arc::new(build_http(config, servers)?);
     map.retain(|_, w| w.strong_count() > 0);
     map.insert(key, Arc::downgrade(&http));
     Ok(http)
@@ -275,11 +283,9 @@ pub fn shared_transports() -> usize {
 /// A hyper client with kube's TLS configuration for `config` (roots, identity, verification,
 /// server name) and socket timeouts; HTTP/2 where TLS negotiates it, else HTTP/1 with
 /// [`READ_BUF`]-sized read buffers.
-fn build_http(config: &Config, sessions: Option<usize>) -> kube::Result<Http> {
+fn build_http(config: &Config, servers: usize) -> kube::Result<Http> {
     let mut tls = config.rustls_client_config()?;
-    if let Some(n) = sessions {
-        tls.resumption = rustls::client::Resumption::in_memory_sessions(n);
-    }
+    tls.resumption = rustls::client::Resumption::store(Arc::new(SessionStore::new(servers)));
     let mut tcp = HttpConnector::new();
     tcp.enforce_http(false);
     let builder = HttpsConnectorBuilder::new()

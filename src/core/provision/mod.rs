@@ -17,6 +17,7 @@ pub mod mothership;
 pub mod net_error;
 pub mod preflight;
 pub mod safe_text;
+pub mod tls_sessions;
 pub mod troubleshoot;
 pub mod wire;
 pub mod wizard;

@@ -6,15 +6,15 @@
 //! Sovereign open all the time, so at 2,000 Sovereigns that was 47 MiB of mostly empty buffers
 //! (docs/PERFORMANCE.md, "Fleet at 2,000"). Here a line that arrives whole in one chunk (the
 //! usual case: an event is a few hundred bytes to a few KiB) is parsed where it lies; only a line
-//! split across chunks is gathered, in a buffer that is given back once it grew large.
+//! split across chunks is gathered, in a buffer that is given back once it grew large. A chunk
+//! of many events is parsed one event per call, as the caller asks: parsed ahead into a queue,
+//! a burst left each watch holding a queue of decoded objects' size for as long as it lived.
 //!
 //! The semantics are kube's: a non-2xx answer is the apiserver's `Status` as `Error::Api`; a line
 //! that is a `Status` instead of an event is `Error::Api`; a line that is neither is
 //! `Error::SerdeError`; the end of the body, an unexpected EOF inside it or our socket read
 //! timeout ends the stream (the caller re-watches); any other body error (the body cap among
 //! them) is `Error::ReadEvents`.
-
-use std::collections::VecDeque;
 
 use std::borrow::Cow;
 
@@ -83,7 +83,7 @@ pub(crate) async fn watch(
     let lines = Lines {
         body,
         pending: Vec::new(),
-        ready: VecDeque::new(),
+        chunk: Bytes::new(),
         done: false,
     };
     Ok(futures::stream::unfold(lines, |mut l| async move {
@@ -143,21 +143,22 @@ struct Lines {
     body: Body,
     /// The start of a line whose end has not come yet.
     pending: Vec<u8>,
-    ready: VecDeque<Result<WatchEvent<FluxObject>>>,
+    /// What is left of the last chunk read, not parsed yet.
+    chunk: Bytes,
     done: bool,
 }
 
 impl Lines {
     async fn next(&mut self) -> Option<Result<WatchEvent<FluxObject>>> {
         loop {
-            if let Some(ev) = self.ready.pop_front() {
+            if let Some(ev) = self.next_in_chunk() {
                 return Some(ev);
             }
             if self.done {
                 return None;
             }
             match next_data(&mut self.body).await {
-                Some(Ok(data)) => self.feed(&data),
+                Some(Ok(data)) => self.chunk = data,
                 Some(Err(e)) => {
                     self.done = true;
                     if ends_watch(&e) {
@@ -169,49 +170,61 @@ impl Lines {
                 None => {
                     self.done = true;
                     let rest = std::mem::take(&mut self.pending);
-                    self.line(&rest);
+                    if let Some(ev) = line(&rest) {
+                        return Some(ev);
+                    }
                 }
             }
         }
     }
 
-    /// Parse every line the chunk completes; keep its unfinished tail.
-    fn feed(&mut self, data: &[u8]) {
-        let mut rest = data;
-        while let Some(i) = rest.iter().position(|&b| b == b'\n') {
-            let (line, after) = (&rest[..i], &rest[i + 1..]);
-            if self.pending.is_empty() {
-                self.line(line);
+    /// The next event among the lines the chunk completes; its unfinished tail goes to
+    /// `pending`.
+    fn next_in_chunk(&mut self) -> Option<Result<WatchEvent<FluxObject>>> {
+        while !self.chunk.is_empty() {
+            let Some(i) = self.chunk.iter().position(|&b| b == b'\n') else {
+                self.pending.extend_from_slice(&self.chunk);
+                // Not `clear()`: that keeps the chunk's buffer (the connection's) referenced.
+                self.chunk = Bytes::new();
+                break;
+            };
+            let taken = self.chunk.split_to(i + 1);
+            let text = &taken[..i];
+            let ev = if self.pending.is_empty() {
+                line(text)
             } else {
                 let mut whole = std::mem::take(&mut self.pending);
-                whole.extend_from_slice(line);
-                self.line(&whole);
+                whole.extend_from_slice(text);
+                let ev = line(&whole);
                 whole.clear();
                 if whole.capacity() <= KEEP_PENDING {
                     self.pending = whole;
                 }
+                ev
+            };
+            if ev.is_some() {
+                return ev;
             }
-            rest = after;
         }
-        self.pending.extend_from_slice(rest);
+        None
     }
+}
 
-    fn line(&mut self, line: &[u8]) {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if line.iter().all(u8::is_ascii_whitespace) {
-            return;
-        }
-        let ev = match event(line) {
-            Ok(ev) => Ok(ev),
-            // An incomplete last line (the body ended inside it): nothing to say.
-            Err(e) if e.is_eof() => return,
-            Err(e) => match status_line(line) {
-                Some(status) => Err(Error::Api(status.boxed())),
-                None => Err(Error::SerdeError(e)),
-            },
-        };
-        self.ready.push_back(ev);
+/// The event of one whole line; `None` for a blank line or an incomplete last one (the body
+/// ended inside it: nothing to say).
+fn line(line: &[u8]) -> Option<Result<WatchEvent<FluxObject>>> {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    if line.iter().all(u8::is_ascii_whitespace) {
+        return None;
     }
+    Some(match event(line) {
+        Ok(ev) => Ok(ev),
+        Err(e) if e.is_eof() => return None,
+        Err(e) => match status_line(line) {
+            Some(status) => Err(Error::Api(status.boxed())),
+            None => Err(Error::SerdeError(e)),
+        },
+    })
 }
 
 /// A line that is the apiserver's `Status` rather than an event. Asked by `kind`: kube's
@@ -297,8 +310,16 @@ mod tests {
         Lines {
             body: body(Vec::new()),
             pending: Vec::new(),
-            ready: VecDeque::new(),
+            chunk: Bytes::new(),
             done: false,
+        }
+    }
+
+    impl Lines {
+        /// A chunk as the body gives it, once the last one is used up.
+        fn feed(&mut self, data: &[u8]) {
+            assert!(self.chunk.is_empty(), "the last chunk is not used up");
+            self.chunk = Bytes::copy_from_slice(data);
         }
     }
 
@@ -309,8 +330,7 @@ mod tests {
     }
 
     fn names(l: &mut Lines) -> Vec<String> {
-        l.ready
-            .drain(..)
+        std::iter::from_fn(|| l.next_in_chunk())
             .map(|e| match e {
                 Ok(WatchEvent::Added(o)) | Ok(WatchEvent::Modified(o)) => o.name,
                 Ok(WatchEvent::Deleted(o)) => format!("-{}", o.name),
@@ -335,11 +355,23 @@ mod tests {
         let (p1, rest) = c.split_at(10);
         let (p2, p3) = rest.split_at(20);
         l.feed(p1.as_bytes());
+        assert!(names(&mut l).is_empty(), "nothing until the line ends");
         l.feed(p2.as_bytes());
-        assert!(l.ready.is_empty(), "nothing until the line ends");
+        assert!(names(&mut l).is_empty(), "nothing until the line ends");
         l.feed(format!("{p3}\n\n").as_bytes());
         assert_eq!(names(&mut l), ["-c"]);
         assert!(l.pending.is_empty());
+    }
+
+    #[test]
+    fn a_chunk_of_many_events_is_parsed_one_event_per_call() {
+        let mut l = lines();
+        let (a, b) = (ev("ADDED", "a", "1"), ev("ADDED", "b", "2"));
+        l.feed(format!("{a}\n{b}\n").as_bytes());
+        assert!(matches!(l.next_in_chunk(), Some(Ok(WatchEvent::Added(o))) if o.name == "a"));
+        assert_eq!(l.chunk.len(), b.len() + 1, "b is still bytes");
+        assert_eq!(names(&mut l), ["b"]);
+        assert!(l.chunk.is_empty());
     }
 
     #[test]
@@ -361,13 +393,18 @@ mod tests {
     #[test]
     fn the_object_may_come_before_the_type_and_an_unknown_type_is_an_error() {
         let mut l = lines();
-        l.feed(br#"{"object":{"metadata":{"name":"a","resourceVersion":"4"}},"type":"MODIFIED"}"#);
-        l.feed(b"\n");
-        l.feed(br#"{"type":"BOOKMARK","object":{"kind":"X","apiVersion":"v1","metadata":{"resourceVersion":"9"}}}"#);
-        l.feed(b"\n");
-        l.feed(br#"{"type":"RENAMED","object":{}}"#);
-        l.feed(b"\n");
-        let got = names(&mut l);
+        let mut got = Vec::new();
+        for piece in [
+            &br#"{"object":{"metadata":{"name":"a","resourceVersion":"4"}},"type":"MODIFIED"}"#[..],
+            b"\n",
+            br#"{"type":"BOOKMARK","object":{"kind":"X","apiVersion":"v1","metadata":{"resourceVersion":"9"}}}"#,
+            b"\n",
+            br#"{"type":"RENAMED","object":{}}"#,
+            b"\n",
+        ] {
+            l.feed(piece);
+            got.extend(names(&mut l));
+        }
         assert_eq!(got[..2], ["a", "@9"]);
         assert!(
             got[2].contains("unknown watch event type \"RENAMED\""),
@@ -397,6 +434,7 @@ mod tests {
         let big = ev("ADDED", &"x".repeat(3 * KEEP_PENDING), "9");
         let (p1, p2) = big.split_at(100);
         l.feed(p1.as_bytes());
+        assert!(names(&mut l).is_empty());
         l.feed(format!("{p2}\n").as_bytes());
         assert_eq!(names(&mut l).len(), 1);
         assert!(
