@@ -56,8 +56,9 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// in several pieces. hyper's default starts at 8 KiB and grows to 400 KiB under a burst.
 pub const READ_BUF: usize = 4 * 1024;
 
-/// Servers whose TLS sessions a transport remembers when it talks to one apiserver (a cluster
-/// CA of its own), and when it is shared by every cluster its CA or the platform's roots vouch for.
+/// Servers whose TLS sessions a transport remembers when it talks to one apiserver (a client
+/// identity or a cluster CA of its own), and when it is shared by every cluster its CA or the
+/// platform's roots vouch for.
 const OWN_SERVERS: usize = 1;
 const SHARED_SERVERS: usize = 32;
 

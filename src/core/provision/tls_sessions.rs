@@ -3,9 +3,9 @@
 //! rustls's own in-memory store keeps up to eight TLS 1.3 tickets for every server, and each
 //! ticket holds a copy of the server's certificate chain. A rustls server sends two tickets per
 //! handshake (others send more) and a reconnect uses one, so each reconnect leaves one more
-//! behind until the eight are full: at 2,000 Sovereigns that was 16,000 chains (≈ 19 MiB), and
-//! the soak's heap grew towards it at every restart and flap. One connection per apiserver
-//! (HTTP/2) needs one ticket to resume; [`TICKETS_PER_SERVER`] more is waste.
+//! behind until the eight are full: at 2,000 Sovereigns up to 16,000 chains, and the soak's heap
+//! grew towards that at every restart and flap. One connection per apiserver (HTTP/2) needs one
+//! ticket to resume; more than [`TICKETS_PER_SERVER`] is waste.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
