@@ -2,9 +2,9 @@
 //!
 //! rustls's own in-memory store keeps up to eight TLS 1.3 tickets for every server, and each
 //! ticket holds a copy of the server's certificate chain. A rustls server sends two tickets per
-//! handshake (others send more) and a reconnect uses one, so each reconnect leaves one more
-//! behind until the eight are full: at 2,000 Sovereigns up to 16,000 chains, and the soak's heap
-//! grew towards that at every restart and flap. One connection per apiserver (HTTP/2) needs one
+//! handshake (servers choose their own number) and a reconnect uses one, so each reconnect
+//! leaves one more behind until the eight are full: at 2,000 Sovereigns up to 16,000 chains,
+//! and the soak's heap grew towards that at every restart and flap. One connection per apiserver (HTTP/2) needs one
 //! ticket to resume; more than [`TICKETS_PER_SERVER`] is waste.
 
 use std::collections::VecDeque;
